@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "ck-ca.h"
+
+G_BEGIN_DECLS
+
+#define CK_TYPE_CA_LOCAL ck_ca_local_get_type()
+G_DECLARE_FINAL_TYPE(CkCaLocal, ck_ca_local, CK, CA_LOCAL, CkCa)
+
+/*
+ * The built-in CA, in process. It lives in @directory (created 0700 on first
+ * use): root.pem + root.key (self-signed root), ca.pem + ca.key (issuing
+ * intermediate, ECDSA P-256), serials (every serial it issued). Keys are 0600.
+ * @default_validity_days applies when a submission asks for none (0: 365).
+ */
+CkCa *
+ck_ca_local_new(const gchar *name, const gchar *directory, guint default_validity_days);
+
+/* Creates the root and intermediate if they do not exist yet, or loads them. Idempotent. */
+gboolean
+ck_ca_local_ensure(CkCaLocal *self, GError **error);
+
+/*
+ * Signs @csr_pem synchronously: the leaf carries the CSR's subject and its SAN,
+ * key usage and extended key usage extensions, basicConstraints CA:FALSE, a fresh
+ * random serial that was never issued before (persisted before returning), and a
+ * lifetime of @validity_days (0: the default), cut to the intermediate's notAfter.
+ * Returns the leaf PEM; @chain_out gets the intermediate PEM.
+ */
+gchar *
+ck_ca_local_sign(CkCaLocal *self, const gchar *csr_pem, guint validity_days, gchar **chain_out,
+		 GError **error);
+
+/* PEM of the root and of the issuing intermediate (after ck_ca_local_ensure()). */
+const gchar *
+ck_ca_local_get_root_pem(CkCaLocal *self);
+const gchar *
+ck_ca_local_get_intermediate_pem(CkCaLocal *self);
+
+G_END_DECLS

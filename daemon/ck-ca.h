@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ck-csr.h"
+
+G_BEGIN_DECLS
+
+/* What a CA said; the names follow certmonger's helper exit codes (doc/submit.txt). */
+typedef enum {
+	CK_CA_OUTCOME_ISSUED,		/* 0: certificate (and chain) returned */
+	CK_CA_OUTCOME_WAIT,		/* 1 and 5: poll later with the cookie, maybe after a delay */
+	CK_CA_OUTCOME_REJECTED,		/* 2: the CA refused; a human must look */
+	CK_CA_OUTCOME_UNREACHABLE,	/* 3: try again later */
+	CK_CA_OUTCOME_UNDERCONFIGURED,	/* 4: the back end lacks configuration */
+	CK_CA_OUTCOME_UNSUPPORTED,	/* 6: the operation is not supported */
+	CK_CA_OUTCOME_NEED_NEW_KEY,	/* 17: submit again with a new key */
+} CkCaOutcome;
+
+const gchar *
+ck_ca_outcome_to_string(CkCaOutcome outcome);
+
+typedef struct {
+	CkCaOutcome outcome;
+	gchar *certificate; /* ISSUED: the leaf, PEM */
+	gchar *chain;	    /* ISSUED: intermediates, PEM, leaf's issuer first; may be NULL */
+	gchar *cookie;	    /* WAIT: what to hand back when polling */
+	guint64 delay;	    /* WAIT: seconds the CA asked us to wait, 0 if it did not say */
+	gchar *message;	    /* why, for every outcome but ISSUED */
+} CkCaResult;
+
+CkCaResult *
+ck_ca_result_new(CkCaOutcome outcome);
+void
+ck_ca_result_free(CkCaResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkCaResult, ck_ca_result_free)
+
+/* One submission (or, with a cookie, one poll) of one request. */
+typedef struct {
+	const gchar *request_id;
+	const gchar *csr;	 /* PEM */
+	const gchar *cookie;	 /* non-NULL: poll for an earlier submission */
+	const gchar *profile;	 /* CA profile/template, may be NULL */
+	guint validity_days;	 /* wanted lifetime, 0 for the CA's default */
+	const CkCsrParams *names; /* what was asked for, for helpers' CERTMONGER_REQ_* */
+} CkCaSubmission;
+
+#define CK_TYPE_CA ck_ca_get_type()
+G_DECLARE_DERIVABLE_TYPE(CkCa, ck_ca, CK, CA, GObject)
+
+/*
+ * A CA back end. Two kinds exist: in process ("local", the built-in CA) and
+ * helper processes speaking certmonger's protocol ("helper"). Protocol outcomes
+ * (rejected, unreachable, ...) come back in the CkCaResult; a GError means the
+ * back end itself failed and is treated as UNREACHABLE by the lifecycle.
+ */
+struct _CkCaClass {
+	GObjectClass parent_class;
+	void (*submit_async)(CkCa *self, const CkCaSubmission *submission,
+			     GCancellable *cancellable, GAsyncReadyCallback callback,
+			     gpointer user_data);
+	CkCaResult *(*submit_finish)(CkCa *self, GAsyncResult *res, GError **error);
+	/* PEM bundle of the CA's trust anchors (roots), NULL with @error if unknown. */
+	gchar *(*get_root_certificates)(CkCa *self, GError **error);
+	gpointer padding[8];
+};
+
+/* The CA's name (e.g. "local"), unique per daemon. */
+const gchar *
+ck_ca_get_name(CkCa *self);
+/* The kind: "local" or "helper". */
+const gchar *
+ck_ca_get_kind(CkCa *self);
+void
+ck_ca_submit_async(CkCa *self, const CkCaSubmission *submission, GCancellable *cancellable,
+		   GAsyncReadyCallback callback, gpointer user_data);
+CkCaResult *
+ck_ca_submit_finish(CkCa *self, GAsyncResult *res, GError **error);
+gchar *
+ck_ca_get_root_certificates(CkCa *self, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib-object.h>
+
+#include "ck-ca.h"
+#include "ck-config.h"
+#include "ck-request.h"
+
+G_BEGIN_DECLS
+
+#define CK_TYPE_ENGINE ck_engine_get_type()
+G_DECLARE_FINAL_TYPE(CkEngine, ck_engine, CK, ENGINE, GObject)
+
+/*
+ * All of certkeeper's logic, with no bus code: the requests, the store, the key
+ * providers, the CA back ends and the lifecycle that moves each request from
+ * NEED_KEY_PAIR to MONITORING. Signals: "request-added" (CkRequest),
+ * "request-removed" (CkRequest), "request-changed" (CkRequest, guint field mask).
+ */
+CkEngine *
+ck_engine_new(CkConfig *config, const gchar *state_dir);
+
+/* Opens the state, loads every request (in-flight ones reset to a stable
+ * state), sets up the CAs and resumes the lifecycle. */
+gboolean
+ck_engine_start(CkEngine *self, GError **error);
+
+/* Every tracked request, ordered by id (caller owns the array, not the requests). */
+GPtrArray *
+ck_engine_get_requests(CkEngine *self);
+CkRequest *
+ck_engine_find_request(CkEngine *self, const gchar *id);
+
+/*
+ * Validates @request (a template filled in by the caller: names, files, key type,
+ * CA, ...), gives it an id if it has none, stores it and starts the lifecycle.
+ * Bad input fails with CK_ERROR_INVALID_ARGUMENT (or UNSUPPORTED, NOT_FOUND,
+ * ALREADY_EXISTS) naming the offending value; nothing is written then.
+ */
+gboolean
+ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error);
+
+/* Stops tracking: forgets the request and its state file; certificate and key files stay. */
+gboolean
+ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error);
+
+CkCa *
+ck_engine_find_ca(CkEngine *self, const gchar *name);
+/* The CAs, ordered by name (caller owns the array). */
+GPtrArray *
+ck_engine_get_cas(CkEngine *self);
+
+G_END_DECLS

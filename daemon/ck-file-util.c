@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "ck-error.h"
+#include "ck-file-util.h"
+
+void
+ck_file_set_error_errno(GError **error, int errsv, const gchar *action, const gchar *path)
+{
+	g_set_error(error, CK_ERROR, CK_ERROR_IO, "%s %s: %s", action, path, g_strerror(errsv));
+}
+
+static gboolean
+ck_file_write_all(int fd, const guint8 *data, gsize len, const gchar *path, GError **error)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* TRANSLATORS: followed by a file name and the system's reason */
+			ck_file_set_error_errno(error, errno, _("Cannot write"), path);
+			return FALSE;
+		}
+		data += n;
+		len -= (gsize)n;
+	}
+	return TRUE;
+}
+
+gboolean
+ck_file_write_new(const gchar *path, const void *data, gsize len, const CkFileAttrs *attrs,
+		  GError **error)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, attrs->mode & 07777);
+	if (fd < 0) {
+		/* TRANSLATORS: followed by a file name and the system's reason */
+		ck_file_set_error_errno(error, errno, _("Cannot create"), path);
+		return FALSE;
+	}
+	/* umask may have narrowed the mode; the requested one is what counts */
+	if (fchmod(fd, attrs->mode & 07777) < 0) {
+		/* TRANSLATORS: followed by a file name and the system's reason */
+		ck_file_set_error_errno(error, errno, _("Cannot set the mode of"), path);
+		goto fail;
+	}
+	if ((attrs->uid != (uid_t)-1 || attrs->gid != (gid_t)-1) &&
+	    fchown(fd, attrs->uid, attrs->gid) < 0) {
+		/* TRANSLATORS: followed by a file name and the system's reason */
+		ck_file_set_error_errno(error, errno, _("Cannot set the owner of"), path);
+		goto fail;
+	}
+	if (!ck_file_write_all(fd, data, len, path, error))
+		goto fail;
+	if (fsync(fd) < 0) {
+		/* TRANSLATORS: followed by a file name and the system's reason */
+		ck_file_set_error_errno(error, errno, _("Cannot flush"), path);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ck_file_set_error_errno(error, errno, _("Cannot write"), path);
+		goto fail;
+	}
+	return TRUE;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return FALSE;
+}
+
+gboolean
+ck_file_sync_dir(const gchar *dir, GError **error)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		/* TRANSLATORS: followed by a directory name and the system's reason */
+		ck_file_set_error_errno(error, errno, _("Cannot open directory"), dir);
+		return FALSE;
+	}
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		int errsv = errno;
+		close(fd);
+		ck_file_set_error_errno(error, errsv, _("Cannot flush"), dir);
+		return FALSE;
+	}
+	close(fd);
+	return TRUE;
+}
+
+gboolean
+ck_file_sync_parent(const gchar *path, GError **error)
+{
+	g_autofree gchar *dir = g_path_get_dirname(path);
+	return ck_file_sync_dir(dir, error);
+}
+
+gboolean
+ck_file_replace(const gchar *path, const void *data, gsize len, const CkFileAttrs *attrs,
+		GError **error)
+{
+	/* a unique temp name beside the target, so rename() stays within one file system */
+	g_autofree gchar *tmp =
+	    g_strdup_printf("%s.ck-tmp-%08x%08x", path, g_random_int(), g_random_int());
+	if (!ck_file_write_new(tmp, data, len, attrs, error))
+		return FALSE;
+	if (rename(tmp, path) < 0) {
+		int errsv = errno;
+		unlink(tmp);
+		/* TRANSLATORS: followed by a file name and the system's reason */
+		ck_file_set_error_errno(error, errsv, _("Cannot replace"), path);
+		return FALSE;
+	}
+	return ck_file_sync_parent(path, error);
+}
+
+gboolean
+ck_file_ensure_dir(const gchar *dir, guint mode, GError **error)
+{
+	if (g_mkdir_with_parents(dir, (int)mode) < 0) {
+		/* TRANSLATORS: followed by a directory name and the system's reason */
+		ck_file_set_error_errno(error, errno, _("Cannot create directory"), dir);
+		return FALSE;
+	}
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+		ck_file_set_error_errno(error, ENOTDIR, _("Cannot create directory"), dir);
+		return FALSE;
+	}
+	return TRUE;
+}

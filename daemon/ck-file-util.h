@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+/* Who owns a file certkeeper writes, and with which mode. */
+typedef struct {
+	uid_t uid; /* (uid_t)-1: leave as created (the daemon's uid) */
+	gid_t gid; /* (gid_t)-1: leave as created */
+	guint mode;
+} CkFileAttrs;
+
+#define CK_FILE_ATTRS_INIT(m) ((CkFileAttrs){.uid = (uid_t)-1, .gid = (gid_t)-1, .mode = (m)})
+
+/*
+ * Creates @path (which must not exist yet) with @attrs, writes @data and fsyncs it.
+ * On failure nothing is left behind.
+ */
+gboolean
+ck_file_write_new(const gchar *path, const void *data, gsize len, const CkFileAttrs *attrs,
+		  GError **error);
+
+/*
+ * Durably replaces @path with @data: temp file in the same directory, fsync,
+ * rename, fsync of the directory. Readers see either the old or the new content.
+ */
+gboolean
+ck_file_replace(const gchar *path, const void *data, gsize len, const CkFileAttrs *attrs,
+		GError **error);
+
+/* fsync() the directory that holds @path, so a rename or unlink in it is durable. */
+gboolean
+ck_file_sync_parent(const gchar *path, GError **error);
+
+/* fsync() the directory @dir itself. */
+gboolean
+ck_file_sync_dir(const gchar *dir, GError **error);
+
+/* Creates @dir (and parents) with @mode if missing; checks it is a directory. */
+gboolean
+ck_file_ensure_dir(const gchar *dir, guint mode, GError **error);
+
+/* A GError (CK_ERROR_IO) from errno @errsv, naming @path and what was being done. */
+void
+ck_file_set_error_errno(GError **error, int errsv, const gchar *action, const gchar *path);
+
+G_END_DECLS
