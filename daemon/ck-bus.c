@@ -1,2 +1,776 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "ck-bus-error.h"
+#include "ck-bus.h"
+#include "ck-error.h"
+#include "ck-event-source.h"
+
+/* sd-bus objects in g_autoptr; the unref functions return NULL, which is ignored */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus_creds, sd_bus_creds_unref)
+
+struct _CkBus {
+	GObject parent_instance;
+	CkEngine *engine;
+	sd_bus *bus;
+	sd_event *event;
+	GSource *source;
+};
+
+G_DEFINE_TYPE(CkBus, ck_bus, G_TYPE_OBJECT)
+
+enum { SIGNAL_DISCONNECTED, SIGNAL_LAST };
+static guint signals[SIGNAL_LAST];
+
+/* The request's object path; free() the result (sd-bus allocates it). */
+static char *
+ck_bus_request_path(CkRequest *request)
+{
+	char *path = NULL;
+	if (sd_bus_path_encode(CK_BUS_REQUEST_PATH, ck_request_get_id(request), &path) < 0)
+		return NULL;
+	return path;
+}
+
+/* The caller's effective uid, from the bus's record of the connection. */
+static int
+ck_bus_get_caller_uid(sd_bus_message *m, uid_t *uid)
+{
+	g_autoptr(sd_bus_creds) creds = NULL;
+	int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+	if (r < 0)
+		return r;
+	return sd_bus_creds_get_euid(creds, uid);
+}
+
+/* For now only root changes anything; refusals are logged with the caller's uid. */
+static int
+ck_bus_authorize_change(sd_bus_message *m, const char *action, uid_t *ret_uid,
+			sd_bus_error *error)
+{
+	uid_t uid = (uid_t)-1;
+	int r = ck_bus_get_caller_uid(m, &uid);
+	if (r < 0)
+		return ck_bus_error_setf(error, CK_ERROR_ACCESS_DENIED,
+					 _("Cannot identify the caller: %s"), g_strerror(-r));
+	if (uid != 0) {
+		g_message("refused %s for uid %u (%s): only root may change requests", action,
+			  (guint)uid, sd_bus_message_get_sender(m));
+		return ck_bus_error_setf(error, CK_ERROR_ACCESS_DENIED,
+					 /* TRANSLATORS: the placeholder is an action, e.g. AddRequest */
+					 _("Access denied: only root may call %s"), action);
+	}
+	if (ret_uid != NULL)
+		*ret_uid = uid;
+	return 0;
+}
+
+/* The request behind @path, or NULL with @error set. */
+static CkRequest *
+ck_bus_request_from_path(CkBus *self, const char *path, sd_bus_error *error)
+{
+	char *id = NULL;
+	CkRequest *request = NULL;
+	int r = sd_bus_path_decode(path, CK_BUS_REQUEST_PATH, &id);
+
+	if (r > 0)
+		request = ck_engine_find_request(self->engine, id);
+	free(id);
+	if (request == NULL)
+		ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No request at '%s'"), path);
+	return request;
+}
+
+/* AddRequest options */
+
+typedef enum {
+	CK_OPT_CERT_FILE,
+	CK_OPT_KEY_FILE,
+	CK_OPT_CHAIN_FILE,
+	CK_OPT_ID,
+	CK_OPT_SUBJECT,
+	CK_OPT_DNS_NAMES,
+	CK_OPT_IP_ADDRESSES,
+	CK_OPT_EMAILS,
+	CK_OPT_URIS,
+	CK_OPT_KEY_USAGE,
+	CK_OPT_EXTENDED_KEY_USAGE,
+	CK_OPT_KEY_TYPE,
+	CK_OPT_CA,
+	CK_OPT_PROFILE,
+	CK_OPT_VALIDITY_DAYS,
+	CK_OPT_CERT_MODE,
+	CK_OPT_KEY_MODE,
+	CK_OPT_CERT_OWNER,
+	CK_OPT_KEY_OWNER,
+} CkBusOption;
+
+static const struct {
+	const char *name;
+	const char *signature;
+	CkBusOption option;
+} ck_bus_options[] = {
+    {"cert-file", "s", CK_OPT_CERT_FILE},
+    {"key-file", "s", CK_OPT_KEY_FILE},
+    {"chain-file", "s", CK_OPT_CHAIN_FILE},
+    {"id", "s", CK_OPT_ID},
+    {"subject", "s", CK_OPT_SUBJECT},
+    {"dns-names", "as", CK_OPT_DNS_NAMES},
+    {"ip-addresses", "as", CK_OPT_IP_ADDRESSES},
+    {"emails", "as", CK_OPT_EMAILS},
+    {"uris", "as", CK_OPT_URIS},
+    {"key-usage", "as", CK_OPT_KEY_USAGE},
+    {"extended-key-usage", "as", CK_OPT_EXTENDED_KEY_USAGE},
+    {"key-type", "s", CK_OPT_KEY_TYPE},
+    {"ca", "s", CK_OPT_CA},
+    {"profile", "s", CK_OPT_PROFILE},
+    {"validity-days", "u", CK_OPT_VALIDITY_DAYS},
+    {"cert-mode", "u", CK_OPT_CERT_MODE},
+    {"key-mode", "u", CK_OPT_KEY_MODE},
+    {"cert-owner", "s", CK_OPT_CERT_OWNER},
+    {"key-owner", "s", CK_OPT_KEY_OWNER},
+};
+
+static int
+ck_bus_apply_string_option(CkRequest *request, CkBusOption option, const char *value,
+			   const char *name, sd_bus_error *error)
+{
+	g_autoptr(GError) local_error = NULL;
+	CkFileAttrs attrs;
+
+	switch (option) {
+	case CK_OPT_CERT_FILE:
+		ck_request_set_cert_file(request, value);
+		break;
+	case CK_OPT_KEY_FILE:
+		ck_request_set_key_file(request, value);
+		break;
+	case CK_OPT_CHAIN_FILE:
+		ck_request_set_chain_file(request, value[0] != '\0' ? value : NULL);
+		break;
+	case CK_OPT_SUBJECT:
+		ck_request_set_subject(request, value);
+		break;
+	case CK_OPT_CA:
+		ck_request_set_ca(request, value);
+		break;
+	case CK_OPT_PROFILE:
+		ck_request_set_profile(request, value[0] != '\0' ? value : NULL);
+		break;
+	case CK_OPT_KEY_TYPE:
+		if (ck_key_type_from_string(value) == CK_KEY_TYPE_UNKNOWN) {
+			g_autofree gchar *known =
+			    g_strjoinv(", ", (gchar **)ck_key_type_all_names());
+			return ck_bus_error_setf(error, CK_ERROR_UNSUPPORTED,
+						 _("Unknown key type '%s'; supported key types "
+						   "are: %s"),
+						 value, known);
+		}
+		ck_request_set_key_type(request, ck_key_type_from_string(value));
+		break;
+	case CK_OPT_CERT_OWNER:
+	case CK_OPT_KEY_OWNER:
+		attrs = option == CK_OPT_CERT_OWNER ? *ck_request_get_cert_attrs(request)
+						    : *ck_request_get_key_attrs(request);
+		if (!ck_file_attrs_set_owner(&attrs, value, &local_error)) {
+			g_prefix_error(&local_error, "%s: ", name);
+			return ck_bus_error_from_gerror(error, local_error);
+		}
+		if (option == CK_OPT_CERT_OWNER)
+			ck_request_set_cert_attrs(request, &attrs);
+		else
+			ck_request_set_key_attrs(request, &attrs);
+		break;
+	default:
+		g_assert_not_reached();
+	}
+	return 0;
+}
+
+static int
+ck_bus_apply_uint_option(CkRequest *request, CkBusOption option, guint32 value, const char *name,
+			 sd_bus_error *error)
+{
+	CkFileAttrs attrs;
+
+	switch (option) {
+	case CK_OPT_VALIDITY_DAYS:
+		ck_request_set_validity_days(request, value);
+		break;
+	case CK_OPT_CERT_MODE:
+	case CK_OPT_KEY_MODE:
+		if (value > 0777) {
+			return ck_bus_error_setf(error, CK_ERROR_INVALID_ARGUMENT,
+						 _("Option '%s': %o is not a file mode (0 to 0777)"),
+						 name, value);
+		}
+		attrs = option == CK_OPT_CERT_MODE ? *ck_request_get_cert_attrs(request)
+						   : *ck_request_get_key_attrs(request);
+		attrs.mode = value;
+		if (option == CK_OPT_CERT_MODE)
+			ck_request_set_cert_attrs(request, &attrs);
+		else
+			ck_request_set_key_attrs(request, &attrs);
+		break;
+	default:
+		g_assert_not_reached();
+	}
+	return 0;
+}
+
+static int
+ck_bus_apply_strv_option(CkRequest *request, CkBusOption option, char **value)
+{
+	const gchar *const *strv = (const gchar *const *)value;
+
+	switch (option) {
+	case CK_OPT_DNS_NAMES:
+		ck_request_set_dns_names(request, strv);
+		break;
+	case CK_OPT_IP_ADDRESSES:
+		ck_request_set_ip_addresses(request, strv);
+		break;
+	case CK_OPT_EMAILS:
+		ck_request_set_emails(request, strv);
+		break;
+	case CK_OPT_URIS:
+		ck_request_set_uris(request, strv);
+		break;
+	case CK_OPT_KEY_USAGE:
+		ck_request_set_key_usage(request, strv);
+		break;
+	case CK_OPT_EXTENDED_KEY_USAGE:
+		ck_request_set_extended_key_usage(request, strv);
+		break;
+	default:
+		g_assert_not_reached();
+	}
+	return 0;
+}
+
+/* Reads one {sv} entry into @request. */
+static int
+ck_bus_read_option(sd_bus_message *m, CkRequest *request, sd_bus_error *error)
+{
+	const char *name = NULL;
+	const char *contents = NULL;
+	guint i;
+	int r;
+
+	r = sd_bus_message_read(m, "s", &name);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_peek_type(m, NULL, &contents);
+	if (r < 0)
+		return r;
+	for (i = 0; i < G_N_ELEMENTS(ck_bus_options); i++) {
+		if (g_strcmp0(ck_bus_options[i].name, name) == 0)
+			break;
+	}
+	if (i == G_N_ELEMENTS(ck_bus_options))
+		return ck_bus_error_setf(error, CK_ERROR_INVALID_ARGUMENT,
+					 _("Unknown option '%s'"), name);
+	if (g_strcmp0(contents, ck_bus_options[i].signature) != 0)
+		return ck_bus_error_setf(error, CK_ERROR_INVALID_ARGUMENT,
+					 _("Option '%s' must be of type '%s', not '%s'"), name,
+					 ck_bus_options[i].signature, contents);
+	r = sd_bus_message_enter_container(m, 'v', contents);
+	if (r < 0)
+		return r;
+	if (g_strcmp0(contents, "s") == 0) {
+		const char *value = NULL;
+		r = sd_bus_message_read(m, "s", &value);
+		if (r < 0)
+			return r;
+		if (ck_bus_options[i].option == CK_OPT_ID) {
+			ck_request_set_template_id(request, value);
+		} else {
+			r = ck_bus_apply_string_option(request, ck_bus_options[i].option, value,
+						       name, error);
+		}
+	} else if (g_strcmp0(contents, "u") == 0) {
+		guint32 value = 0;
+		r = sd_bus_message_read(m, "u", &value);
+		if (r < 0)
+			return r;
+		r = ck_bus_apply_uint_option(request, ck_bus_options[i].option, value, name,
+					     error);
+	} else {
+		g_auto(GStrv) value = NULL;
+		r = sd_bus_message_read_strv(m, &value);
+		if (r < 0)
+			return r;
+		r = ck_bus_apply_strv_option(request, ck_bus_options[i].option, value);
+	}
+	if (r < 0)
+		return r;
+	return sd_bus_message_exit_container(m);
+}
+
+static int
+ck_bus_method_add_request(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(CkRequest) template = ck_engine_new_request_template(self->engine);
+	g_autoptr(GError) local_error = NULL;
+	char *path = NULL;
+	CkRequest *request;
+	uid_t uid = 0;
+	int r;
+
+	r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		r = ck_bus_read_option(m, template, error);
+		if (r < 0)
+			goto out;
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = sd_bus_message_exit_container(m);
+	if (r < 0)
+		goto out;
+
+	r = ck_bus_authorize_change(m, "AddRequest", &uid, error);
+	if (r < 0)
+		goto out;
+
+	ck_request_set_owner_uid(template, uid);
+	request = ck_engine_add_request(self->engine, template, &local_error);
+	if (request == NULL) {
+		g_message("AddRequest from uid %u refused: %s", (guint)uid, local_error->message);
+		r = ck_bus_error_from_gerror(error, local_error);
+		goto out;
+	}
+	path = ck_bus_request_path(request);
+	if (path == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = sd_bus_reply_method_return(m, "o", path);
+out:
+	free(path);
+	return r;
+}
+
+static int
+ck_bus_method_remove_request(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(GError) local_error = NULL;
+	const char *path = NULL;
+	CkRequest *request;
+	int r;
+
+	r = sd_bus_message_read(m, "o", &path);
+	if (r < 0)
+		return r;
+	request = ck_bus_request_from_path(self, path, error);
+	if (request == NULL)
+		return -ENOENT;
+	r = ck_bus_authorize_change(m, "RemoveRequest", NULL, error);
+	if (r < 0)
+		return r;
+	if (!ck_engine_remove_request(self->engine, ck_request_get_id(request), &local_error))
+		return ck_bus_error_from_gerror(error, local_error);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int
+ck_bus_method_get_requests(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(GPtrArray) requests = ck_engine_get_requests(self->engine);
+	sd_bus_message *reply = NULL;
+	int r;
+
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(reply, 'a', "o");
+	for (guint i = 0; r >= 0 && i < requests->len; i++) {
+		char *path = ck_bus_request_path(g_ptr_array_index(requests, i));
+		r = path != NULL ? sd_bus_message_append(reply, "o", path) : -ENOMEM;
+		free(path);
+	}
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+static const sd_bus_vtable ck_bus_manager_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_ARGS("AddRequest", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", request),
+			    ck_bus_method_add_request, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("RemoveRequest", SD_BUS_ARGS("o", request), SD_BUS_NO_RESULT,
+			    ck_bus_method_remove_request, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetRequests", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", requests),
+			    ck_bus_method_get_requests, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_END,
+};
+
+/* Request1 properties */
+
+static int
+ck_bus_append_strv(sd_bus_message *reply, const gchar *const *strv)
+{
+	return sd_bus_message_append_strv(reply, (char **)strv);
+}
+
+static int
+ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface,
+			    const char *property, sd_bus_message *reply, void *userdata,
+			    sd_bus_error *error)
+{
+	CkRequest *request = CK_REQUEST(userdata);
+
+#define STR(v) ((v) != NULL ? (v) : "")
+	if (strcmp(property, "Id") == 0)
+		return sd_bus_message_append(reply, "s", ck_request_get_id(request));
+	if (strcmp(property, "State") == 0)
+		return sd_bus_message_append(
+		    reply, "s", ck_request_state_to_string(ck_request_get_state(request)));
+	if (strcmp(property, "Stuck") == 0)
+		return sd_bus_message_append(reply, "b", (int)ck_request_get_stuck(request));
+	if (strcmp(property, "Subject") == 0)
+		return sd_bus_message_append(reply, "s", STR(ck_request_get_subject(request)));
+	if (strcmp(property, "DNSNames") == 0)
+		return ck_bus_append_strv(reply, ck_request_get_dns_names(request));
+	if (strcmp(property, "IPAddresses") == 0)
+		return ck_bus_append_strv(reply, ck_request_get_ip_addresses(request));
+	if (strcmp(property, "Emails") == 0)
+		return ck_bus_append_strv(reply, ck_request_get_emails(request));
+	if (strcmp(property, "URIs") == 0)
+		return ck_bus_append_strv(reply, ck_request_get_uris(request));
+	if (strcmp(property, "KeyType") == 0)
+		return sd_bus_message_append(
+		    reply, "s", ck_key_type_to_string(ck_request_get_key_type(request)));
+	if (strcmp(property, "CertFile") == 0)
+		return sd_bus_message_append(reply, "s", STR(ck_request_get_cert_file(request)));
+	if (strcmp(property, "KeyFile") == 0)
+		return sd_bus_message_append(reply, "s", STR(ck_request_get_key_file(request)));
+	if (strcmp(property, "ChainFile") == 0)
+		return sd_bus_message_append(reply, "s", STR(ck_request_get_chain_file(request)));
+	if (strcmp(property, "CA") == 0)
+		return sd_bus_message_append(reply, "s", STR(ck_request_get_ca(request)));
+	if (strcmp(property, "NotBefore") == 0)
+		return sd_bus_message_append(reply, "t",
+					     (guint64)MAX(ck_request_get_not_before(request), 0));
+	if (strcmp(property, "NotAfter") == 0)
+		return sd_bus_message_append(reply, "t",
+					     (guint64)MAX(ck_request_get_not_after(request), 0));
+	if (strcmp(property, "Serial") == 0)
+		return sd_bus_message_append(reply, "s", STR(ck_request_get_serial(request)));
+	if (strcmp(property, "Issuer") == 0)
+		return sd_bus_message_append(reply, "s", STR(ck_request_get_issuer(request)));
+	if (strcmp(property, "LastError") == 0)
+		return sd_bus_message_append(reply, "s", ck_request_get_last_error(request));
+#undef STR
+	return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No property '%s'"), property);
+}
+
+#define CK_BUS_REQUEST_PROPERTY(name, sig)                                                         \
+	SD_BUS_PROPERTY(name, sig, ck_bus_request_get_property, 0,                                 \
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+
+static const sd_bus_vtable ck_bus_request_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Id", "s", ck_bus_request_get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    CK_BUS_REQUEST_PROPERTY("State", "s"),
+    CK_BUS_REQUEST_PROPERTY("Stuck", "b"),
+    CK_BUS_REQUEST_PROPERTY("Subject", "s"),
+    CK_BUS_REQUEST_PROPERTY("DNSNames", "as"),
+    CK_BUS_REQUEST_PROPERTY("IPAddresses", "as"),
+    CK_BUS_REQUEST_PROPERTY("Emails", "as"),
+    CK_BUS_REQUEST_PROPERTY("URIs", "as"),
+    CK_BUS_REQUEST_PROPERTY("KeyType", "s"),
+    CK_BUS_REQUEST_PROPERTY("CertFile", "s"),
+    CK_BUS_REQUEST_PROPERTY("KeyFile", "s"),
+    CK_BUS_REQUEST_PROPERTY("ChainFile", "s"),
+    CK_BUS_REQUEST_PROPERTY("CA", "s"),
+    CK_BUS_REQUEST_PROPERTY("NotBefore", "t"),
+    CK_BUS_REQUEST_PROPERTY("NotAfter", "t"),
+    CK_BUS_REQUEST_PROPERTY("Serial", "s"),
+    CK_BUS_REQUEST_PROPERTY("Issuer", "s"),
+    CK_BUS_REQUEST_PROPERTY("LastError", "s"),
+    SD_BUS_VTABLE_END,
+};
+
+/* Which properties each CkRequestField bit stands for. */
+static const struct {
+	guint field;
+	const char *properties[5];
+} ck_bus_field_properties[] = {
+    {CK_REQUEST_FIELD_STATE, {"State", "Stuck", NULL}},
+    {CK_REQUEST_FIELD_SUBJECT, {"Subject", NULL}},
+    {CK_REQUEST_FIELD_DNS_NAMES, {"DNSNames", NULL}},
+    {CK_REQUEST_FIELD_IP_ADDRESSES, {"IPAddresses", NULL}},
+    {CK_REQUEST_FIELD_EMAILS, {"Emails", NULL}},
+    {CK_REQUEST_FIELD_URIS, {"URIs", NULL}},
+    {CK_REQUEST_FIELD_CERT_FILE, {"CertFile", NULL}},
+    {CK_REQUEST_FIELD_KEY_FILE, {"KeyFile", NULL}},
+    {CK_REQUEST_FIELD_CHAIN_FILE, {"ChainFile", NULL}},
+    {CK_REQUEST_FIELD_CA, {"CA", NULL}},
+    {CK_REQUEST_FIELD_CERTIFICATE, {"NotBefore", "NotAfter", "Serial", "Issuer", NULL}},
+    {CK_REQUEST_FIELD_LAST_ERROR, {"LastError", NULL}},
+    {CK_REQUEST_FIELD_KEY_TYPE, {"KeyType", NULL}},
+};
+
+static int
+ck_bus_request_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+		    void **found, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	char *id = NULL;
+	CkRequest *request = NULL;
+	int r = sd_bus_path_decode(path, CK_BUS_REQUEST_PATH, &id);
+
+	if (r <= 0)
+		return r;
+	request = ck_engine_find_request(self->engine, id);
+	free(id);
+	if (request == NULL)
+		return 0;
+	*found = request;
+	return 1;
+}
+
+static int
+ck_bus_request_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+			 sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(GPtrArray) requests = ck_engine_get_requests(self->engine);
+	/* sd-bus frees the list with free(): allocate it with malloc() */
+	char **list = calloc(requests->len + 1, sizeof(char *));
+
+	if (list == NULL)
+		return -ENOMEM;
+	for (guint i = 0; i < requests->len; i++) {
+		list[i] = ck_bus_request_path(g_ptr_array_index(requests, i));
+		if (list[i] == NULL) {
+			for (guint j = 0; j < i; j++)
+				free(list[j]);
+			free(list);
+			return -ENOMEM;
+		}
+	}
+	*nodes = list;
+	return 1;
+}
+
+/* Engine signals -> bus signals */
+
+static void
+ck_bus_request_added_cb(CkEngine *engine, CkRequest *request, CkBus *self)
+{
+	char *path = ck_bus_request_path(request);
+	int r = path != NULL ? sd_bus_emit_interfaces_added(self->bus, path, CK_BUS_REQUEST_IFACE,
+							    NULL)
+			     : -ENOMEM;
+	if (r < 0)
+		g_warning("cannot announce request %s: %s", ck_request_get_id(request),
+			  g_strerror(-r));
+	free(path);
+}
+
+static void
+ck_bus_request_removed_cb(CkEngine *engine, CkRequest *request, CkBus *self)
+{
+	char *path = ck_bus_request_path(request);
+	int r = path != NULL ? sd_bus_emit_interfaces_removed(self->bus, path,
+							      CK_BUS_REQUEST_IFACE, NULL)
+			     : -ENOMEM;
+	if (r < 0)
+		g_warning("cannot announce the removal of request %s: %s",
+			  ck_request_get_id(request), g_strerror(-r));
+	free(path);
+}
+
+static void
+ck_bus_request_changed_cb(CkEngine *engine, CkRequest *request, guint fields, CkBus *self)
+{
+	const char *names[16];
+	guint n = 0;
+	char *path;
+	int r;
+
+	for (guint i = 0; i < G_N_ELEMENTS(ck_bus_field_properties); i++) {
+		if ((fields & ck_bus_field_properties[i].field) == 0)
+			continue;
+		for (guint j = 0; ck_bus_field_properties[i].properties[j] != NULL; j++)
+			names[n++] = ck_bus_field_properties[i].properties[j];
+	}
+	if (n == 0)
+		return;
+	names[n] = NULL;
+	path = ck_bus_request_path(request);
+	r = path != NULL ? sd_bus_emit_properties_changed_strv(self->bus, path,
+							       CK_BUS_REQUEST_IFACE, (char **)names)
+			 : -ENOMEM;
+	if (r < 0)
+		g_warning("cannot announce a change of request %s: %s",
+			  ck_request_get_id(request), g_strerror(-r));
+	free(path);
+}
+
+static int
+ck_bus_disconnected_cb(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_signal_emit(self, signals[SIGNAL_DISCONNECTED], 0);
+	return 0;
+}
+
+static int
+ck_bus_open(const gchar *bus_spec, sd_bus **ret)
+{
+	sd_bus *bus = NULL;
+	int r;
+
+	if (g_strcmp0(bus_spec, "system") == 0)
+		return sd_bus_open_system(ret);
+	if (g_strcmp0(bus_spec, "session") == 0)
+		return sd_bus_open_user(ret);
+	r = sd_bus_new(&bus);
+	if (r < 0)
+		return r;
+	r = sd_bus_set_address(bus, bus_spec);
+	if (r >= 0)
+		r = sd_bus_set_bus_client(bus, 1);
+	if (r >= 0)
+		r = sd_bus_start(bus);
+	if (r < 0) {
+		sd_bus_unref(bus);
+		return r;
+	}
+	*ret = bus;
+	return 0;
+}
+
+gboolean
+ck_bus_connect(CkBus *self, const gchar *bus_spec, GError **error)
+{
+	int r;
+
+	g_return_val_if_fail(CK_IS_BUS(self), FALSE);
+	g_return_val_if_fail(self->bus == NULL, FALSE);
+
+	r = ck_bus_open(bus_spec, &self->bus);
+	if (r < 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_IO,
+			    /* TRANSLATORS: bus name or address, then the reason */
+			    _("Cannot connect to the D-Bus bus '%s': %s"), bus_spec,
+			    g_strerror(-r));
+		return FALSE;
+	}
+	/* vtables first, then the name, then the event loop (no call is seen half-set-up) */
+	r = sd_bus_add_object_vtable(self->bus, NULL, CK_BUS_MANAGER_PATH, CK_BUS_MANAGER_IFACE,
+				     ck_bus_manager_vtable, self);
+	if (r >= 0)
+		r = sd_bus_add_fallback_vtable(self->bus, NULL, CK_BUS_REQUEST_PATH,
+					       CK_BUS_REQUEST_IFACE, ck_bus_request_vtable,
+					       ck_bus_request_find, self);
+	if (r >= 0)
+		r = sd_bus_add_node_enumerator(self->bus, NULL, CK_BUS_REQUEST_PATH,
+					       ck_bus_request_enumerate, self);
+	if (r >= 0)
+		r = sd_bus_add_object_manager(self->bus, NULL, CK_BUS_MANAGER_PATH);
+	if (r >= 0)
+		r = sd_bus_match_signal(self->bus, NULL, "org.freedesktop.DBus.Local", NULL,
+					"org.freedesktop.DBus.Local", "Disconnected",
+					ck_bus_disconnected_cb, self);
+	if (r < 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_FAILED,
+			    _("Cannot publish the D-Bus objects: %s"), g_strerror(-r));
+		return FALSE;
+	}
+	r = sd_bus_request_name(self->bus, CK_BUS_NAME, 0);
+	if (r == -EEXIST || r == -EALREADY) {
+		g_set_error(error, CK_ERROR, CK_ERROR_ALREADY_EXISTS,
+			    _("Another certkeeperd already owns %s on this bus; stop it first"),
+			    CK_BUS_NAME);
+		return FALSE;
+	}
+	if (r < 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED,
+			    _("Cannot own the bus name %s: %s (is the D-Bus policy file "
+			      "installed, and is certkeeperd running as root?)"),
+			    CK_BUS_NAME, g_strerror(-r));
+		return FALSE;
+	}
+	r = sd_event_new(&self->event);
+	if (r >= 0)
+		r = sd_bus_attach_event(self->bus, self->event, SD_EVENT_PRIORITY_NORMAL);
+	if (r < 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_FAILED,
+			    _("Cannot attach to the event loop: %s"), g_strerror(-r));
+		return FALSE;
+	}
+	self->source = ck_event_source_new(self->event);
+	g_source_attach(self->source, g_main_context_get_thread_default());
+
+	g_signal_connect_object(self->engine, "request-added", G_CALLBACK(ck_bus_request_added_cb),
+				self, 0);
+	g_signal_connect_object(self->engine, "request-removed",
+				G_CALLBACK(ck_bus_request_removed_cb), self, 0);
+	g_signal_connect_object(self->engine, "request-changed",
+				G_CALLBACK(ck_bus_request_changed_cb), self, 0);
+	return TRUE;
+}
+
+static void
+ck_bus_finalize(GObject *object)
+{
+	CkBus *self = CK_BUS(object);
+
+	if (self->source != NULL) {
+		g_source_destroy(self->source);
+		g_source_unref(self->source);
+	}
+	if (self->bus != NULL) {
+		sd_bus_flush(self->bus);
+		sd_bus_detach_event(self->bus);
+		sd_bus_close_unref(self->bus);
+	}
+	if (self->event != NULL)
+		sd_event_unref(self->event);
+	g_object_unref(self->engine);
+	G_OBJECT_CLASS(ck_bus_parent_class)->finalize(object);
+}
+
+static void
+ck_bus_init(CkBus *self)
+{
+}
+
+static void
+ck_bus_class_init(CkBusClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	object_class->finalize = ck_bus_finalize;
+	signals[SIGNAL_DISCONNECTED] =
+	    g_signal_new("disconnected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+			 NULL, NULL, G_TYPE_NONE, 0);
+}
+
+CkBus *
+ck_bus_new(CkEngine *engine)
+{
+	CkBus *self = g_object_new(CK_TYPE_BUS, NULL);
+	self->engine = g_object_ref(engine);
+	return self;
+}

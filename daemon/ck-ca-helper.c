@@ -1,2 +1,845 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <gnutls/pkcs7.h>
+#include <gnutls/x509.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ck-ca-helper.h"
+#include "ck-error.h"
+
+/* The only inherited setting: a helper must not see the daemon's environment. */
+#define CK_CA_HELPER_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* Enough stderr to explain a failure; the rest of a chatty helper is dropped. */
+#define CK_CA_HELPER_MAX_STDERR (64 * 1024)
+#define CK_CA_HELPER_READ_CHUNK 8192
+
+/* certmonger's helper exit codes (doc/submit.txt) */
+enum {
+	CK_HELPER_EXIT_ISSUED = 0,
+	CK_HELPER_EXIT_WAIT = 1,
+	CK_HELPER_EXIT_REJECTED = 2,
+	CK_HELPER_EXIT_UNREACHABLE = 3,
+	CK_HELPER_EXIT_UNDERCONFIGURED = 4,
+	CK_HELPER_EXIT_WAIT_WITH_DELAY = 5,
+	CK_HELPER_EXIT_UNSUPPORTED = 6,
+	CK_HELPER_EXIT_NEED_SCEP_DATA = 16,
+	CK_HELPER_EXIT_NEED_NEW_KEY = 17,
+};
+
+struct _CkCaHelper {
+	CkCa parent_instance;
+	gchar *command;
+	GStrv argv;
+	guint timeout_seconds;
+	gsize max_output;
+	gchar *roots; /* PEM from the last successful FETCH-ROOTS; NULL before */
+};
+
+G_DEFINE_TYPE(CkCaHelper, ck_ca_helper, CK_TYPE_CA)
+
+/* One run of the helper program: its output, its exit, and the limits around it. */
+typedef struct {
+	gchar *operation;
+	GSubprocess *process;
+	pid_t pid;
+	GByteArray *out;
+	GByteArray *err;
+	gsize max_output;
+	GCancellable *io_cancellable; /* stops the reads on timeout, overflow or cancel */
+	GCancellable *caller_cancellable;
+	gulong cancel_id;
+	guint timeout_id;
+	guint pending; /* stdout, stderr and the exit still to come */
+	gboolean exited;
+	gboolean timed_out;
+	gboolean overflowed;
+	gint exit_status; /* -1 when killed by a signal */
+} CkHelperRun;
+
+static void
+ck_helper_run_free(CkHelperRun *run)
+{
+	g_clear_handle_id(&run->timeout_id, g_source_remove);
+	if (run->caller_cancellable != NULL)
+		g_cancellable_disconnect(run->caller_cancellable, run->cancel_id);
+	g_clear_object(&run->caller_cancellable);
+	g_clear_object(&run->io_cancellable);
+	g_clear_object(&run->process);
+	g_byte_array_unref(run->out);
+	g_byte_array_unref(run->err);
+	g_free(run->operation);
+	g_free(run);
+}
+
+/* Helpers run in a process group of their own, so a shell script's children die with it. */
+static void
+ck_helper_child_setup(gpointer user_data)
+{
+	setpgid(0, 0);
+}
+
+static void
+ck_helper_run_kill(CkHelperRun *run)
+{
+	if (run->pid > 0)
+		kill(-run->pid, SIGKILL);
+	g_cancellable_cancel(run->io_cancellable);
+}
+
+/* What a helper printed, as valid UTF-8 without surrounding white space. */
+static gchar *
+ck_helper_text(GByteArray *buf)
+{
+	gchar *text;
+	if (buf->len == 0)
+		return g_strdup("");
+	text = g_utf8_make_valid((const gchar *)buf->data, (gssize)buf->len);
+	return g_strstrip(text);
+}
+
+static void
+ck_helper_log_stderr(CkCaHelper *self, CkHelperRun *run)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	if (run->err->len == 0)
+		return;
+	text = ck_helper_text(run->err);
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		if (lines[i][0] != '\0')
+			g_message("CA %s helper (%s): %s", ck_ca_get_name(CK_CA(self)),
+				  run->operation, lines[i]);
+	}
+}
+
+static void
+ck_helper_run_complete(GTask *task)
+{
+	CkCaHelper *self = g_task_get_source_object(task);
+	CkHelperRun *run = g_task_get_task_data(task);
+
+	if (--run->pending > 0)
+		return;
+	g_clear_handle_id(&run->timeout_id, g_source_remove);
+	ck_helper_log_stderr(self, run);
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (run->timed_out) {
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+					/* TRANSLATORS: the helper's command, then seconds */
+					_("The CA helper %s did not finish within %u s"),
+					self->command, self->timeout_seconds);
+		return;
+	}
+	if (run->overflowed) {
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_FAILED,
+					_("The CA helper %s printed more than %" G_GSIZE_FORMAT
+					  " bytes; its answer was discarded"),
+					self->command, run->max_output);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+static void ck_helper_read(GTask *task, GInputStream *stream);
+
+static void
+ck_helper_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	CkHelperRun *run = g_task_get_task_data(task);
+	GInputStream *stream = G_INPUT_STREAM(source);
+	gboolean is_stdout = stream == g_subprocess_get_stdout_pipe(run->process);
+	GByteArray *buf = is_stdout ? run->out : run->err;
+	gsize limit = is_stdout ? run->max_output : CK_CA_HELPER_MAX_STDERR;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish(stream, res, &error);
+	gsize len = 0;
+	const guint8 *data;
+
+	if (chunk == NULL || g_bytes_get_size(chunk) == 0) {
+		/* EOF, or the reads were stopped: either way this stream is done */
+		ck_helper_run_complete(task);
+		return;
+	}
+	data = g_bytes_get_data(chunk, &len);
+	if (buf->len + len > limit) {
+		if (is_stdout) {
+			run->overflowed = TRUE;
+			ck_helper_run_kill(run);
+			ck_helper_run_complete(task);
+			return;
+		}
+		/* stderr: keep the beginning, drain the rest */
+		len = limit > buf->len ? limit - buf->len : 0;
+	}
+	g_byte_array_append(buf, data, (guint)len);
+	ck_helper_read(task, stream);
+}
+
+static void
+ck_helper_read(GTask *task, GInputStream *stream)
+{
+	CkHelperRun *run = g_task_get_task_data(task);
+	g_input_stream_read_bytes_async(stream, CK_CA_HELPER_READ_CHUNK, G_PRIORITY_DEFAULT,
+					run->io_cancellable, ck_helper_read_cb, g_object_ref(task));
+}
+
+static void
+ck_helper_wait_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	CkHelperRun *run = g_task_get_task_data(task);
+	GSubprocess *process = G_SUBPROCESS(source);
+
+	/* never cancelled: the child is always reaped */
+	g_subprocess_wait_finish(process, res, NULL);
+	run->exited = TRUE;
+	run->exit_status = g_subprocess_get_if_exited(process) ? g_subprocess_get_exit_status(process)
+							       : -1;
+	ck_helper_run_complete(task);
+}
+
+static gboolean
+ck_helper_timeout_cb(gpointer user_data)
+{
+	GTask *task = user_data;
+	CkHelperRun *run = g_task_get_task_data(task);
+
+	run->timeout_id = 0;
+	run->timed_out = TRUE;
+	ck_helper_run_kill(run);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+ck_helper_cancelled_cb(GCancellable *cancellable, gpointer user_data)
+{
+	CkHelperRun *run = user_data;
+	ck_helper_run_kill(run);
+}
+
+/*
+ * Runs the helper for @operation with @env added to the scrubbed environment.
+ * Completes when it has exited and both pipes are drained (or on timeout); then
+ * the task data holds the exit status and stdout.
+ */
+static void
+ck_helper_run_async(CkCaHelper *self, const gchar *operation, GStrv env,
+		    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	g_autoptr(GSubprocessLauncher) launcher =
+	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	g_auto(GStrv) environment = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *op = g_strdup_printf("CERTMONGER_OPERATION=%s", operation);
+	g_autofree gchar *nickname =
+	    g_strdup_printf("CERTMONGER_CA_NICKNAME=%s", ck_ca_get_name(CK_CA(self)));
+	CkHelperRun *run = g_new0(CkHelperRun, 1);
+	const gchar *identifier;
+
+	run->operation = g_strdup(operation);
+	run->out = g_byte_array_new();
+	run->err = g_byte_array_new();
+	run->max_output = self->max_output;
+	run->io_cancellable = g_cancellable_new();
+	run->pending = 3;
+	g_task_set_source_tag(task, ck_helper_run_async);
+	g_task_set_task_data(task, run, (GDestroyNotify)ck_helper_run_free);
+
+	g_strv_builder_add_many(builder, CK_CA_HELPER_PATH, "LANG=C.UTF-8", op, nickname, NULL);
+	g_strv_builder_addv(builder, (const char **)env);
+	environment = g_strv_builder_end(builder);
+	g_subprocess_launcher_set_environ(launcher, environment);
+	g_subprocess_launcher_set_cwd(launcher, "/");
+	g_subprocess_launcher_set_child_setup(launcher, ck_helper_child_setup, NULL, NULL);
+	run->process = g_subprocess_launcher_spawnv(launcher, (const gchar *const *)self->argv,
+						    &error);
+	if (run->process == NULL) {
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+					/* TRANSLATORS: the helper's command, then the reason */
+					_("Cannot run the CA helper %s: %s"), self->command,
+					error->message);
+		return;
+	}
+	identifier = g_subprocess_get_identifier(run->process);
+	run->pid = identifier != NULL ? (pid_t)g_ascii_strtoll(identifier, NULL, 10) : 0;
+	g_debug("CA %s: running %s for %s (pid %d)", ck_ca_get_name(CK_CA(self)), self->command,
+		operation, (int)run->pid);
+
+	run->timeout_id = g_timeout_add_seconds(self->timeout_seconds, ck_helper_timeout_cb, task);
+	if (cancellable != NULL) {
+		run->caller_cancellable = g_object_ref(cancellable);
+		run->cancel_id = g_cancellable_connect(cancellable, G_CALLBACK(ck_helper_cancelled_cb),
+						       run, NULL);
+	}
+	ck_helper_read(task, g_subprocess_get_stdout_pipe(run->process));
+	ck_helper_read(task, g_subprocess_get_stderr_pipe(run->process));
+	g_subprocess_wait_async(run->process, NULL, ck_helper_wait_cb, g_object_ref(task));
+}
+
+static CkHelperRun *
+ck_helper_run_finish(CkCaHelper *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	if (!g_task_propagate_boolean(G_TASK(res), error))
+		return NULL;
+	return g_task_get_task_data(G_TASK(res));
+}
+
+/* stdout as text (messages, cookies). */
+static gchar *
+ck_helper_run_text(CkHelperRun *run)
+{
+	return ck_helper_text(run->out);
+}
+
+/* Certificates */
+
+static gchar *
+ck_helper_crt_to_pem(gnutls_x509_crt_t crt)
+{
+	gnutls_datum_t out = {NULL, 0};
+	gchar *pem;
+	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &out) < 0)
+		return NULL;
+	pem = g_strndup((const gchar *)out.data, out.size);
+	gnutls_free(out.data);
+	return pem;
+}
+
+static void
+ck_helper_crt_array_free(GPtrArray *certs)
+{
+	for (guint i = 0; i < certs->len; i++)
+		gnutls_x509_crt_deinit(g_ptr_array_index(certs, i));
+	g_ptr_array_free(certs, TRUE);
+}
+
+/* Adds every certificate of a PKCS#7 bundle to @certs. */
+static int
+ck_helper_import_pkcs7(const gnutls_datum_t *datum, gnutls_x509_crt_fmt_t format,
+		       GPtrArray *certs)
+{
+	gnutls_pkcs7_t pkcs7 = NULL;
+	int count, rc;
+
+	rc = gnutls_pkcs7_init(&pkcs7);
+	if (rc < 0)
+		return rc;
+	rc = gnutls_pkcs7_import(pkcs7, datum, format);
+	count = rc < 0 ? 0 : gnutls_pkcs7_get_crt_count(pkcs7);
+	for (int i = 0; rc >= 0 && i < count; i++) {
+		gnutls_datum_t raw = {NULL, 0};
+		gnutls_x509_crt_t crt = NULL;
+		rc = gnutls_pkcs7_get_crt_raw2(pkcs7, (unsigned)i, &raw);
+		if (rc >= 0)
+			rc = gnutls_x509_crt_init(&crt);
+		if (rc >= 0)
+			rc = gnutls_x509_crt_import(crt, &raw, GNUTLS_X509_FMT_DER);
+		gnutls_free(raw.data);
+		if (rc >= 0)
+			g_ptr_array_add(certs, crt);
+		else if (crt != NULL)
+			gnutls_x509_crt_deinit(crt);
+	}
+	gnutls_pkcs7_deinit(pkcs7);
+	return rc;
+}
+
+static void
+ck_helper_import_pem_certificates(const gnutls_datum_t *datum, GPtrArray *certs)
+{
+	gnutls_x509_crt_t *list = NULL;
+	unsigned int n = 0;
+
+	if (gnutls_x509_crt_list_import2(&list, &n, datum, GNUTLS_X509_FMT_PEM, 0) < 0)
+		return;
+	for (unsigned int i = 0; i < n; i++)
+		g_ptr_array_add(certs, list[i]);
+	gnutls_free(list);
+}
+
+/* Every certificate in @data, in the order given (PEM or DER, X.509 or PKCS#7). */
+static GPtrArray *
+ck_helper_import_certificates(GBytes *data)
+{
+	GPtrArray *certs = g_ptr_array_new();
+	gsize len = 0;
+	const gchar *bytes = g_bytes_get_data(data, &len);
+	gnutls_datum_t datum = {(unsigned char *)bytes, (unsigned int)len};
+
+	if (len > 0 && g_strstr_len(bytes, (gssize)len, "-----BEGIN ") != NULL) {
+		ck_helper_import_pem_certificates(&datum, certs);
+		if (g_strstr_len(bytes, (gssize)len, "-----BEGIN PKCS7") != NULL)
+			ck_helper_import_pkcs7(&datum, GNUTLS_X509_FMT_PEM, certs);
+	} else if (len > 0) {
+		gnutls_x509_crt_t crt = NULL;
+		if (gnutls_x509_crt_init(&crt) >= 0 &&
+		    gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_DER) >= 0) {
+			g_ptr_array_add(certs, crt);
+		} else {
+			if (crt != NULL)
+				gnutls_x509_crt_deinit(crt);
+			ck_helper_import_pkcs7(&datum, GNUTLS_X509_FMT_DER, certs);
+		}
+	}
+	return certs;
+}
+
+/* The index of the certificate that carries @csr_pem's public key, or 0 if none does. */
+static guint
+ck_helper_find_leaf(GPtrArray *certs, const gchar *csr_pem)
+{
+	gnutls_x509_crq_t crq = NULL;
+	gnutls_datum_t datum = {(unsigned char *)csr_pem, csr_pem != NULL ? strlen(csr_pem) : 0};
+	guint8 want[64];
+	size_t want_size = sizeof(want);
+	guint found = 0;
+
+	if (csr_pem == NULL || gnutls_x509_crq_init(&crq) < 0)
+		return 0;
+	if (gnutls_x509_crq_import(crq, &datum, GNUTLS_X509_FMT_PEM) >= 0 &&
+	    gnutls_x509_crq_get_key_id(crq, GNUTLS_KEYID_USE_SHA256, want, &want_size) >= 0) {
+		for (guint i = 0; i < certs->len; i++) {
+			guint8 have[64];
+			size_t have_size = sizeof(have);
+			if (gnutls_x509_crt_get_key_id(g_ptr_array_index(certs, i),
+						       GNUTLS_KEYID_USE_SHA256, have,
+						       &have_size) >= 0 &&
+			    have_size == want_size && memcmp(have, want, want_size) == 0) {
+				found = i;
+				break;
+			}
+		}
+	}
+	gnutls_x509_crq_deinit(crq);
+	return found;
+}
+
+gboolean
+ck_ca_helper_split_certificates(GBytes *data, const gchar *csr_pem, gchar **leaf_out,
+				gchar **chain_out, GError **error)
+{
+	GPtrArray *certs = ck_helper_import_certificates(data);
+	g_autoptr(GString) chain = g_string_new(NULL);
+	gnutls_x509_crt_t current;
+	g_autofree gchar *leaf = NULL;
+
+	if (certs->len == 0) {
+		ck_helper_crt_array_free(certs);
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_CRYPTO,
+				    _("The CA's answer holds no certificate that can be read (PEM or "
+				      "DER, X.509 or PKCS#7 expected)"));
+		return FALSE;
+	}
+	current = g_ptr_array_steal_index(certs, ck_helper_find_leaf(certs, csr_pem));
+	leaf = ck_helper_crt_to_pem(current);
+	/* walk up from the leaf so the chain file starts with the leaf's issuer */
+	for (;;) {
+		gnutls_x509_crt_t issuer = NULL;
+		guint i;
+		for (i = 0; i < certs->len; i++) {
+			if (gnutls_x509_crt_check_issuer(current, g_ptr_array_index(certs, i))) {
+				issuer = g_ptr_array_index(certs, i);
+				break;
+			}
+		}
+		gnutls_x509_crt_deinit(current);
+		if (issuer == NULL)
+			break;
+		current = g_ptr_array_steal_index(certs, i);
+		{
+			g_autofree gchar *pem = ck_helper_crt_to_pem(current);
+			if (pem != NULL)
+				g_string_append(chain, pem);
+		}
+	}
+	/* whatever is left is not above the leaf, but the CA sent it: keep it after */
+	for (guint i = 0; i < certs->len; i++) {
+		g_autofree gchar *pem = ck_helper_crt_to_pem(g_ptr_array_index(certs, i));
+		if (pem != NULL)
+			g_string_append(chain, pem);
+	}
+	ck_helper_crt_array_free(certs);
+	if (leaf == NULL) {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_CRYPTO,
+				    _("The CA's certificate cannot be encoded"));
+		return FALSE;
+	}
+	*leaf_out = g_steal_pointer(&leaf);
+	*chain_out = chain->len > 0 ? g_string_free(g_steal_pointer(&chain), FALSE) : NULL;
+	return TRUE;
+}
+
+/* SUBMIT and POLL */
+
+static void
+ck_helper_add_env(GStrvBuilder *builder, const gchar *name, const gchar *value)
+{
+	g_autofree gchar *entry = NULL;
+	if (value == NULL || value[0] == '\0')
+		return;
+	entry = g_strdup_printf("%s=%s", name, value);
+	g_strv_builder_add(builder, entry);
+}
+
+/* certmonger passes several names in one variable, separated by commas. */
+static void
+ck_helper_add_env_list(GStrvBuilder *builder, const gchar *name, const gchar *const *values)
+{
+	g_autofree gchar *joined = NULL;
+	if (values == NULL || values[0] == NULL)
+		return;
+	joined = g_strjoinv(",", (gchar **)values);
+	ck_helper_add_env(builder, name, joined);
+}
+
+static GStrv
+ck_helper_submission_env(const CkCaSubmission *submission)
+{
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	const CkCsrParams *names = submission->names;
+
+	ck_helper_add_env(builder, "CERTMONGER_CSR", submission->csr);
+	ck_helper_add_env(builder, "CERTMONGER_CA_COOKIE", submission->cookie);
+	ck_helper_add_env(builder, "CERTMONGER_CA_PROFILE", submission->profile);
+	ck_helper_add_env(builder, "CERTMONGER_CERTIFICATE", submission->certificate);
+	ck_helper_add_env(builder, "CERTKEEPER_REQUEST_ID", submission->request_id);
+	if (names != NULL) {
+		ck_helper_add_env(builder, "CERTMONGER_REQ_SUBJECT", names->subject);
+		ck_helper_add_env_list(builder, "CERTMONGER_REQ_HOSTNAME", names->dns_names);
+		ck_helper_add_env_list(builder, "CERTMONGER_REQ_EMAIL", names->emails);
+		ck_helper_add_env_list(builder, "CERTMONGER_REQ_IP_ADDRESS", names->ip_addresses);
+	}
+	return g_strv_builder_end(builder);
+}
+
+typedef struct {
+	gchar *csr;
+} CkHelperSubmit;
+
+static void
+ck_helper_submit_free(CkHelperSubmit *data)
+{
+	g_free(data->csr);
+	g_free(data);
+}
+
+/* A message for a failure outcome: stdout by the protocol, stderr if stdout was empty. */
+static gchar *
+ck_helper_outcome_message(CkHelperRun *run)
+{
+	g_autofree gchar *text = ck_helper_run_text(run);
+	if (text[0] != '\0')
+		return g_steal_pointer(&text);
+	return ck_helper_text(run->err);
+}
+
+static void
+ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	CkCaHelper *self = CK_CA_HELPER(source);
+	CkHelperSubmit *data = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+	CkHelperRun *run = ck_helper_run_finish(self, res, &error);
+	g_autoptr(CkCaResult) result = NULL;
+
+	if (run == NULL) {
+		/* a helper that cannot even be started is a configuration problem */
+		if (g_error_matches(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED)) {
+			result = ck_ca_result_new(CK_CA_OUTCOME_UNDERCONFIGURED);
+			result->message = g_strdup(error->message);
+			g_task_return_pointer(task, g_steal_pointer(&result),
+					      (GDestroyNotify)ck_ca_result_free);
+			return;
+		}
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	switch (run->exit_status) {
+	case CK_HELPER_EXIT_ISSUED: {
+		g_autoptr(GBytes) out = g_bytes_new(run->out->data, run->out->len);
+		result = ck_ca_result_new(CK_CA_OUTCOME_ISSUED);
+		if (!ck_ca_helper_split_certificates(out, data->csr, &result->certificate,
+						     &result->chain, &error)) {
+			g_prefix_error(&error, _("The CA helper %s reported success, but: "),
+				       self->command);
+			g_task_return_error(task, g_steal_pointer(&error));
+			return;
+		}
+		break;
+	}
+	case CK_HELPER_EXIT_WAIT:
+		result = ck_ca_result_new(CK_CA_OUTCOME_WAIT);
+		result->cookie = ck_helper_run_text(run);
+		break;
+	case CK_HELPER_EXIT_WAIT_WITH_DELAY: {
+		g_autofree gchar *text = ck_helper_run_text(run);
+		const gchar *newline = strchr(text, '\n');
+		g_autofree gchar *delay = g_strndup(text, newline != NULL ? (gsize)(newline - text)
+									  : strlen(text));
+		guint64 seconds = 0;
+		if (!g_ascii_string_to_unsigned(g_strstrip(delay), 10, 0, G_MAXUINT32, &seconds,
+						NULL)) {
+			g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+						_("The CA helper %s asked to wait, but '%s' is not "
+						  "a number of seconds"),
+						self->command, delay);
+			return;
+		}
+		result = ck_ca_result_new(CK_CA_OUTCOME_WAIT);
+		result->delay = seconds;
+		result->cookie = g_strdup(newline != NULL ? g_strstrip((gchar *)newline + 1) : "");
+		break;
+	}
+	case CK_HELPER_EXIT_REJECTED:
+		result = ck_ca_result_new(CK_CA_OUTCOME_REJECTED);
+		result->message = ck_helper_outcome_message(run);
+		break;
+	case CK_HELPER_EXIT_UNREACHABLE:
+		result = ck_ca_result_new(CK_CA_OUTCOME_UNREACHABLE);
+		result->message = ck_helper_outcome_message(run);
+		break;
+	case CK_HELPER_EXIT_UNDERCONFIGURED:
+		result = ck_ca_result_new(CK_CA_OUTCOME_UNDERCONFIGURED);
+		result->message = ck_helper_outcome_message(run);
+		break;
+	case CK_HELPER_EXIT_UNSUPPORTED:
+		result = ck_ca_result_new(CK_CA_OUTCOME_UNSUPPORTED);
+		result->message = g_strdup_printf(_("The CA helper %s does not support %s"),
+						  self->command, run->operation);
+		break;
+	case CK_HELPER_EXIT_NEED_SCEP_DATA:
+		result = ck_ca_result_new(CK_CA_OUTCOME_UNDERCONFIGURED);
+		result->message = g_strdup_printf(
+		    _("The CA helper %s wants certmonger's pre-built SCEP messages; use "
+		      "certkeeper's own SCEP helper instead"),
+		    self->command);
+		break;
+	case CK_HELPER_EXIT_NEED_NEW_KEY:
+		result = ck_ca_result_new(CK_CA_OUTCOME_NEED_NEW_KEY);
+		result->message = ck_helper_outcome_message(run);
+		break;
+	default: {
+		g_autofree gchar *message = ck_helper_outcome_message(run);
+		/* a crash or an unknown code: the CA could not answer, so try again later */
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+					run->exit_status < 0
+					    ? _("The CA helper %s was killed by a signal: %s")
+					    : _("The CA helper %s exited with unknown status: %s"),
+					self->command, message);
+		return;
+	}
+	}
+	g_task_return_pointer(task, g_steal_pointer(&result), (GDestroyNotify)ck_ca_result_free);
+}
+
+static void
+ck_ca_helper_submit_async(CkCa *ca, const CkCaSubmission *submission, GCancellable *cancellable,
+			  GAsyncReadyCallback callback, gpointer user_data)
+{
+	CkCaHelper *self = CK_CA_HELPER(ca);
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	g_auto(GStrv) env = ck_helper_submission_env(submission);
+	CkHelperSubmit *data = g_new0(CkHelperSubmit, 1);
+
+	data->csr = g_strdup(submission->csr);
+	g_task_set_source_tag(task, ck_ca_helper_submit_async);
+	g_task_set_task_data(task, data, (GDestroyNotify)ck_helper_submit_free);
+	ck_helper_run_async(self, submission->cookie != NULL ? "POLL" : "SUBMIT", env, cancellable,
+			    ck_helper_submit_cb, g_steal_pointer(&task));
+}
+
+static CkCaResult *
+ck_ca_helper_submit_finish(CkCa *ca, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, ca), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+/* FETCH-ROOTS */
+
+/*
+ * The answer is sections separated by blank lines: the CA's root (a nickname line,
+ * then PEM), other trusted roots, then other known certificates. The first two are
+ * trust anchors; the third is not. An empty section is just one more blank line.
+ */
+static gchar *
+ck_helper_parse_roots(const gchar *text)
+{
+	g_autoptr(GString) anchors = g_string_new(NULL);
+	g_autoptr(GString) roots = g_string_new(NULL);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	g_autoptr(GBytes) bytes = NULL;
+	GPtrArray *certs;
+	guint section = 0;
+
+	for (guint i = 0; lines[i] != NULL && section < 2; i++) {
+		if (g_strstrip(lines[i])[0] == '\0') {
+			section++;
+			continue;
+		}
+		g_string_append_printf(anchors, "%s\n", lines[i]);
+	}
+	bytes = g_bytes_new(anchors->str, anchors->len);
+	certs = ck_helper_import_certificates(bytes);
+	for (guint i = 0; i < certs->len; i++) {
+		g_autofree gchar *pem = ck_helper_crt_to_pem(g_ptr_array_index(certs, i));
+		if (pem != NULL)
+			g_string_append(roots, pem);
+	}
+	ck_helper_crt_array_free(certs);
+	return roots->len > 0 ? g_string_free(g_steal_pointer(&roots), FALSE) : NULL;
+}
+
+static void
+ck_helper_fetch_roots_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	CkCaHelper *self = CK_CA_HELPER(source);
+	g_autoptr(GError) error = NULL;
+	CkHelperRun *run = ck_helper_run_finish(self, res, &error);
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *roots = NULL;
+
+	if (run == NULL) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	if (run->exit_status == CK_HELPER_EXIT_UNSUPPORTED) {
+		/* a CA that does not publish roots is fine: chains verify against what it sent */
+		g_task_return_boolean(task, TRUE);
+		return;
+	}
+	text = ck_helper_run_text(run);
+	if (run->exit_status != CK_HELPER_EXIT_ISSUED) {
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+					/* TRANSLATORS: command, exit status, then its message */
+					_("The CA helper %s could not fetch the CA's roots (status "
+					  "%d): %s"),
+					self->command, run->exit_status, text);
+		return;
+	}
+	roots = ck_helper_parse_roots(text);
+	if (roots == NULL) {
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CRYPTO,
+					_("The CA helper %s answered FETCH-ROOTS without a "
+					  "certificate"),
+					self->command);
+		return;
+	}
+	g_free(self->roots);
+	self->roots = g_steal_pointer(&roots);
+	g_task_return_boolean(task, TRUE);
+}
+
+static void
+ck_ca_helper_refresh_async(CkCa *ca, GCancellable *cancellable, GAsyncReadyCallback callback,
+			   gpointer user_data)
+{
+	CkCaHelper *self = CK_CA_HELPER(ca);
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	gchar *empty[] = {NULL};
+
+	g_task_set_source_tag(task, ck_ca_helper_refresh_async);
+	ck_helper_run_async(self, "FETCH-ROOTS", empty, cancellable, ck_helper_fetch_roots_cb,
+			    g_steal_pointer(&task));
+}
+
+static gboolean
+ck_ca_helper_refresh_finish(CkCa *ca, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, ca), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+static gchar *
+ck_ca_helper_get_root_certificates(CkCa *ca, GError **error)
+{
+	CkCaHelper *self = CK_CA_HELPER(ca);
+	if (self->roots == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_NOT_FOUND,
+			    _("CA '%s' has not published its root certificates"),
+			    ck_ca_get_name(ca));
+		return NULL;
+	}
+	return g_strdup(self->roots);
+}
+
+const gchar *
+ck_ca_helper_get_command(CkCaHelper *self)
+{
+	g_return_val_if_fail(CK_IS_CA_HELPER(self), NULL);
+	return self->command;
+}
+
+static void
+ck_ca_helper_finalize(GObject *object)
+{
+	CkCaHelper *self = CK_CA_HELPER(object);
+	g_free(self->command);
+	g_strfreev(self->argv);
+	g_free(self->roots);
+	G_OBJECT_CLASS(ck_ca_helper_parent_class)->finalize(object);
+}
+
+static void
+ck_ca_helper_init(CkCaHelper *self)
+{
+}
+
+static void
+ck_ca_helper_class_init(CkCaHelperClass *klass)
+{
+	CkCaClass *ca_class = CK_CA_CLASS(klass);
+	G_OBJECT_CLASS(klass)->finalize = ck_ca_helper_finalize;
+	ca_class->submit_async = ck_ca_helper_submit_async;
+	ca_class->submit_finish = ck_ca_helper_submit_finish;
+	ca_class->get_root_certificates = ck_ca_helper_get_root_certificates;
+	ca_class->refresh_async = ck_ca_helper_refresh_async;
+	ca_class->refresh_finish = ck_ca_helper_refresh_finish;
+}
+
+CkCa *
+ck_ca_helper_new(const gchar *name, const gchar *command, guint timeout_seconds,
+		 gsize max_output, GError **error)
+{
+	g_autoptr(CkCaHelper) self = NULL;
+	g_auto(GStrv) argv = NULL;
+	g_autoptr(GError) local_error = NULL;
+
+	if (command == NULL || !g_shell_parse_argv(command, NULL, &argv, &local_error)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    /* TRANSLATORS: the command line, then the reason */
+			    _("Helper '%s' is not a valid command line: %s"),
+			    command != NULL ? command : "",
+			    local_error != NULL ? local_error->message : _("it is empty"));
+		return NULL;
+	}
+	if (!g_path_is_absolute(argv[0])) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("Helper '%s' must start with the program's absolute path"), command);
+		return NULL;
+	}
+	self = g_object_new(CK_TYPE_CA_HELPER, "name", name, "kind", "helper", NULL);
+	self->command = g_strdup(command);
+	self->argv = g_steal_pointer(&argv);
+	self->timeout_seconds = MAX(timeout_seconds, 1);
+	self->max_output = max_output;
+	if (!g_file_test(self->argv[0], G_FILE_TEST_IS_EXECUTABLE))
+		g_warning("CA %s: the helper %s is not an executable file (yet); requests for it "
+			  "will wait for guidance",
+			  name, self->argv[0]);
+	return CK_CA(g_steal_pointer(&self));
+}

@@ -15,6 +15,9 @@ G_DECLARE_FINAL_TYPE(CkCaHelper, ck_ca_helper, CK, CA_HELPER, CkCa)
  * command line (shell quoting allowed, no shell is run). The helper runs with a
  * scrubbed environment, @timeout_seconds to finish and @max_output bytes of stdout;
  * its stderr goes to the log.
+ *
+ * Besides certmonger's variables the helper finds CERTKEEPER_REQUEST_ID (the
+ * request's id) in its environment.
  */
 CkCa *
 ck_ca_helper_new(const gchar *name, const gchar *command, guint timeout_seconds,
@@ -22,5 +25,15 @@ ck_ca_helper_new(const gchar *name, const gchar *command, guint timeout_seconds,
 
 const gchar *
 ck_ca_helper_get_command(CkCaHelper *self);
+
+/*
+ * Splits what a CA handed back (PEM or DER; X.509 certificates or a PKCS#7
+ * certs-only bundle, several PEM blocks allowed) into the leaf, the one whose
+ * public key is @csr_pem's, and the chain above it as PEM, the leaf's issuer first.
+ * CK_ERROR_CRYPTO when no certificate can be read.
+ */
+gboolean
+ck_ca_helper_split_certificates(GBytes *data, const gchar *csr_pem, gchar **leaf_out,
+				gchar **chain_out, GError **error);
 
 G_END_DECLS

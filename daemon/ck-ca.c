@@ -1,2 +1,193 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include "ck-ca.h"
+
+const gchar *
+ck_ca_outcome_to_string(CkCaOutcome outcome)
+{
+	switch (outcome) {
+	case CK_CA_OUTCOME_ISSUED:
+		return "issued";
+	case CK_CA_OUTCOME_WAIT:
+		return "wait";
+	case CK_CA_OUTCOME_REJECTED:
+		return "rejected";
+	case CK_CA_OUTCOME_UNREACHABLE:
+		return "unreachable";
+	case CK_CA_OUTCOME_UNDERCONFIGURED:
+		return "underconfigured";
+	case CK_CA_OUTCOME_UNSUPPORTED:
+		return "unsupported";
+	case CK_CA_OUTCOME_NEED_NEW_KEY:
+		return "need-new-key";
+	default:
+		return "unknown";
+	}
+}
+
+CkCaResult *
+ck_ca_result_new(CkCaOutcome outcome)
+{
+	CkCaResult *result = g_new0(CkCaResult, 1);
+	result->outcome = outcome;
+	return result;
+}
+
+void
+ck_ca_result_free(CkCaResult *result)
+{
+	if (result == NULL)
+		return;
+	g_free(result->certificate);
+	g_free(result->chain);
+	g_free(result->cookie);
+	g_free(result->message);
+	g_free(result);
+}
+
+typedef struct {
+	gchar *name;
+	gchar *kind;
+} CkCaPrivate;
+
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(CkCa, ck_ca, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_NAME, PROP_KIND, PROP_LAST };
+static GParamSpec *properties[PROP_LAST];
+
+const gchar *
+ck_ca_get_name(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return priv->name;
+}
+
+const gchar *
+ck_ca_get_kind(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return priv->kind;
+}
+
+void
+ck_ca_submit_async(CkCa *self, const CkCaSubmission *submission, GCancellable *cancellable,
+		   GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_return_if_fail(CK_IS_CA(self));
+	g_return_if_fail(submission != NULL && submission->csr != NULL);
+	CK_CA_GET_CLASS(self)->submit_async(self, submission, cancellable, callback, user_data);
+}
+
+CkCaResult *
+ck_ca_submit_finish(CkCa *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return CK_CA_GET_CLASS(self)->submit_finish(self, res, error);
+}
+
+gchar *
+ck_ca_get_root_certificates(CkCa *self, GError **error)
+{
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return CK_CA_GET_CLASS(self)->get_root_certificates(self, error);
+}
+
+void
+ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+		    gpointer user_data)
+{
+	g_return_if_fail(CK_IS_CA(self));
+	CK_CA_GET_CLASS(self)->refresh_async(self, cancellable, callback, user_data);
+}
+
+gboolean
+ck_ca_refresh_finish(CkCa *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(CK_IS_CA(self), FALSE);
+	return CK_CA_GET_CLASS(self)->refresh_finish(self, res, error);
+}
+
+/* A CA with nothing to refresh: done at once. */
+static void
+ck_ca_real_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+			 gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, ck_ca_real_refresh_async);
+	g_task_return_boolean(task, TRUE);
+}
+
+static gboolean
+ck_ca_real_refresh_finish(CkCa *self, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+static void
+ck_ca_set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(CK_CA(object));
+	switch (prop_id) {
+	case PROP_NAME:
+		g_free(priv->name);
+		priv->name = g_value_dup_string(value);
+		break;
+	case PROP_KIND:
+		g_free(priv->kind);
+		priv->kind = g_value_dup_string(value);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+	}
+}
+
+static void
+ck_ca_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(CK_CA(object));
+	switch (prop_id) {
+	case PROP_NAME:
+		g_value_set_string(value, priv->name);
+		break;
+	case PROP_KIND:
+		g_value_set_string(value, priv->kind);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+	}
+}
+
+static void
+ck_ca_finalize(GObject *object)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(CK_CA(object));
+	g_free(priv->name);
+	g_free(priv->kind);
+	G_OBJECT_CLASS(ck_ca_parent_class)->finalize(object);
+}
+
+static void
+ck_ca_init(CkCa *self)
+{
+}
+
+static void
+ck_ca_class_init(CkCaClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	object_class->set_property = ck_ca_set_property;
+	object_class->get_property = ck_ca_get_property;
+	object_class->finalize = ck_ca_finalize;
+	klass->refresh_async = ck_ca_real_refresh_async;
+	klass->refresh_finish = ck_ca_real_refresh_finish;
+	properties[PROP_NAME] =
+	    g_param_spec_string("name", NULL, NULL, NULL,
+				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+	properties[PROP_KIND] =
+	    g_param_spec_string("kind", NULL, NULL, NULL,
+				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+	g_object_class_install_properties(object_class, PROP_LAST, properties);
+}

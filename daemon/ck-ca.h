@@ -42,6 +42,7 @@ typedef struct {
 	const gchar *csr;	 /* PEM */
 	const gchar *cookie;	 /* non-NULL: poll for an earlier submission */
 	const gchar *profile;	 /* CA profile/template, may be NULL */
+	const gchar *certificate; /* the certificate issued before (a renewal), PEM, or NULL */
 	guint validity_days;	 /* wanted lifetime, 0 for the CA's default */
 	const CkCsrParams *names; /* what was asked for, for helpers' CERTMONGER_REQ_* */
 } CkCaSubmission;
@@ -63,7 +64,12 @@ struct _CkCaClass {
 	CkCaResult *(*submit_finish)(CkCa *self, GAsyncResult *res, GError **error);
 	/* PEM bundle of the CA's trust anchors (roots), NULL with @error if unknown. */
 	gchar *(*get_root_certificates)(CkCa *self, GError **error);
-	gpointer padding[8];
+	/* Optional: asks the CA again for what it publishes about itself (its roots);
+	 * the default does nothing and succeeds. */
+	void (*refresh_async)(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+			      gpointer user_data);
+	gboolean (*refresh_finish)(CkCa *self, GAsyncResult *res, GError **error);
+	gpointer padding[6];
 };
 
 /* The CA's name (e.g. "local"), unique per daemon. */
@@ -79,5 +85,10 @@ CkCaResult *
 ck_ca_submit_finish(CkCa *self, GAsyncResult *res, GError **error);
 gchar *
 ck_ca_get_root_certificates(CkCa *self, GError **error);
+void
+ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+		    gpointer user_data);
+gboolean
+ck_ca_refresh_finish(CkCa *self, GAsyncResult *res, GError **error);
 
 G_END_DECLS

@@ -32,13 +32,18 @@ ck_engine_get_requests(CkEngine *self);
 CkRequest *
 ck_engine_find_request(CkEngine *self, const gchar *id);
 
+/* A request filled with the configured defaults (key type, CA, file modes), no id. */
+CkRequest *
+ck_engine_new_request_template(CkEngine *self);
+
 /*
  * Validates @request (a template filled in by the caller: names, files, key type,
  * CA, ...), gives it an id if it has none, stores it and starts the lifecycle.
+ * Returns the tracked request (owned by the engine), a new object made from the template.
  * Bad input fails with CK_ERROR_INVALID_ARGUMENT (or UNSUPPORTED, NOT_FOUND,
  * ALREADY_EXISTS) naming the offending value; nothing is written then.
  */
-gboolean
+CkRequest *
 ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error);
 
 /* Stops tracking: forgets the request and its state file; certificate and key files stay. */

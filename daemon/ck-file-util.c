@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/file.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <unistd.h>
@@ -134,4 +137,85 @@ ck_file_ensure_dir(const gchar *dir, guint mode, GError **error)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+static gboolean
+ck_file_parse_id(const gchar *text, guint32 *id)
+{
+	guint64 value;
+	if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT32 - 1, &value, NULL))
+		return FALSE;
+	*id = (guint32)value;
+	return TRUE;
+}
+
+gboolean
+ck_file_attrs_set_owner(CkFileAttrs *attrs, const gchar *owner, GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(owner, ":", 2);
+	const gchar *user = parts[0];
+	const gchar *group = parts[0] != NULL ? parts[1] : NULL;
+	guint32 uid, gid;
+	struct passwd *pw = NULL;
+
+	if (user == NULL || user[0] == '\0') {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("'%s' is not an owner: use USER or USER:GROUP"), owner);
+		return FALSE;
+	}
+	if (ck_file_parse_id(user, &uid)) {
+		pw = getpwuid(uid);
+	} else {
+		pw = getpwnam(user);
+		if (pw == NULL) {
+			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("Unknown user '%s'"), user);
+			return FALSE;
+		}
+		uid = pw->pw_uid;
+	}
+	if (group == NULL || group[0] == '\0') {
+		if (pw == NULL) {
+			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("User id %u has no account, so its group is unknown: use "
+				      "UID:GID"),
+				    uid);
+			return FALSE;
+		}
+		gid = pw->pw_gid;
+	} else if (!ck_file_parse_id(group, &gid)) {
+		struct group *gr = getgrnam(group);
+		if (gr == NULL) {
+			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("Unknown group '%s'"), group);
+			return FALSE;
+		}
+		gid = gr->gr_gid;
+	}
+	attrs->uid = uid;
+	attrs->gid = gid;
+	return TRUE;
+}
+
+int
+ck_file_lock_exclusive(const gchar *path, GError **error)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		/* TRANSLATORS: followed by a file name and the system's reason */
+		ck_file_set_error_errno(error, errno, _("Cannot open"), path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int errsv = errno;
+		close(fd);
+		if (errsv == EWOULDBLOCK) {
+			g_set_error(error, CK_ERROR, CK_ERROR_ALREADY_EXISTS,
+				    _("Another process holds the lock %s"), path);
+		} else {
+			ck_file_set_error_errno(error, errsv, _("Cannot lock"), path);
+		}
+		return -1;
+	}
+	return fd;
 }

@@ -48,3 +48,27 @@ void
 ck_file_set_error_errno(GError **error, int errsv, const gchar *action, const gchar *path);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/*
+ * Parses "user", "user:group", "uid" or "uid:gid" into @attrs' uid and gid (a
+ * user alone also takes the user's primary group). CK_ERROR_INVALID_ARGUMENT
+ * names an unknown user or group.
+ */
+gboolean
+ck_file_attrs_set_owner(CkFileAttrs *attrs, const gchar *owner, GError **error);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+
+/*
+ * Takes an exclusive, non-blocking lock on @path (created 0600 if missing) and
+ * returns its fd, held until the process exits; -1 with CK_ERROR_ALREADY_EXISTS
+ * when another process holds it. Used so two daemons never share a state directory.
+ */
+int
+ck_file_lock_exclusive(const gchar *path, GError **error);
+
+G_END_DECLS

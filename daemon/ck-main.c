@@ -1,2 +1,178 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <systemd/sd-daemon.h>
+
+#include "ck-bus.h"
+#include "ck-config.h"
+#include "ck-engine.h"
+#include "ck-error.h"
+#include "ck-file-util.h"
+
+static GLogLevelFlags ck_log_threshold = G_LOG_LEVEL_MESSAGE;
+/* a lost bus is a failure, so that systemd's Restart=on-failure brings the daemon back */
+static int ck_exit_status = EXIT_SUCCESS;
+
+static GLogWriterOutput
+ck_main_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+		   gpointer user_data)
+{
+	/* lower bits are more severe: drop what is below the configured level */
+	if ((level & G_LOG_LEVEL_MASK) > ck_log_threshold)
+		return G_LOG_WRITER_HANDLED;
+	return g_log_writer_default(level, fields, n_fields, user_data);
+}
+
+static gboolean
+ck_main_set_log_level(const gchar *name, GError **error)
+{
+	static const struct {
+		const gchar *name;
+		GLogLevelFlags level;
+	} levels[] = {
+	    {"error", G_LOG_LEVEL_CRITICAL}, {"warning", G_LOG_LEVEL_WARNING},
+	    {"message", G_LOG_LEVEL_MESSAGE}, {"info", G_LOG_LEVEL_INFO},
+	    {"debug", G_LOG_LEVEL_DEBUG},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(levels); i++) {
+		if (g_strcmp0(levels[i].name, name) == 0) {
+			ck_log_threshold = levels[i].level;
+			/* GLib's writer drops info and debug unless told otherwise */
+			if (ck_log_threshold >= G_LOG_LEVEL_INFO)
+				g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+			return TRUE;
+		}
+	}
+	g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+		    _("Unknown log level '%s': use error, warning, message, info or debug"), name);
+	return FALSE;
+}
+
+static gboolean
+ck_main_quit_cb(gpointer user_data)
+{
+	GMainLoop *loop = user_data;
+	sd_notify(0, "STOPPING=1");
+	g_message("stopping");
+	g_main_loop_quit(loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+ck_main_disconnected_cb(CkBus *bus, GMainLoop *loop)
+{
+	g_warning("the D-Bus connection was closed; stopping");
+	ck_exit_status = EXIT_FAILURE;
+	sd_notify(0, "STOPPING=1");
+	g_main_loop_quit(loop);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autofree gchar *bus_spec = NULL;
+	g_autofree gchar *state_dir = NULL;
+	g_autofree gchar *config_path = NULL;
+	g_autofree gchar *log_level = NULL;
+	g_autofree gchar *lock_path = NULL;
+	gboolean version = FALSE;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(CkConfig) config = NULL;
+	g_autoptr(CkEngine) engine = NULL;
+	g_autoptr(CkBus) bus = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	int lock_fd;
+	const GOptionEntry entries[] = {
+	    {"bus", 0, 0, G_OPTION_ARG_STRING, &bus_spec,
+	     /* TRANSLATORS: --bus option */
+	     N_("Bus to serve on: system (default), session or a D-Bus address"), "BUS"},
+	    {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+	     N_("State directory (default " CK_STATEDIR ")"), "DIR"},
+	    {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+	     N_("Configuration file (default " CK_SYSCONFDIR "/certkeeper.conf)"), "FILE"},
+	    {"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
+	     N_("Log level: error, warning, message (default), info or debug"), "LEVEL"},
+	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL},
+	    {NULL}};
+
+	setlocale(LC_ALL, "");
+	/* CERTKEEPER_LOCALEDIR: catalogs outside the installed prefix (tests, relocated trees) */
+	bindtextdomain(GETTEXT_PACKAGE, g_getenv("CERTKEEPER_LOCALEDIR") != NULL
+					    ? g_getenv("CERTKEEPER_LOCALEDIR")
+					    : LOCALEDIR);
+	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+	textdomain(GETTEXT_PACKAGE);
+
+	/* TRANSLATORS: the one-line summary of certkeeperd --help */
+	context = g_option_context_new(_("— keep this host's certificates valid"));
+	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("certkeeperd: %s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	if (version) {
+		g_print("certkeeperd %s\n", PACKAGE_VERSION);
+		return EXIT_SUCCESS;
+	}
+	g_log_set_writer_func(ck_main_log_writer, NULL, NULL);
+
+	config = ck_config_new();
+	if (!ck_config_load(config, config_path != NULL ? config_path
+							: CK_SYSCONFDIR "/certkeeper.conf",
+			    config_path != NULL, &error)) {
+		g_printerr("certkeeperd: %s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	if (log_level == NULL && ck_config_get_log_level(config) != NULL)
+		log_level = g_strdup(ck_config_get_log_level(config));
+	if (log_level != NULL && !ck_main_set_log_level(log_level, &error)) {
+		g_printerr("certkeeperd: %s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	if (state_dir == NULL)
+		state_dir = g_strdup(ck_config_get_state_dir(config) != NULL
+					 ? ck_config_get_state_dir(config)
+					 : CK_STATEDIR);
+
+	/* one daemon per state directory: a second one would corrupt the first one's files */
+	if (!ck_file_ensure_dir(state_dir, 0700, &error)) {
+		g_printerr("certkeeperd: %s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	lock_path = g_build_filename(state_dir, "certkeeperd.lock", NULL);
+	lock_fd = ck_file_lock_exclusive(lock_path, &error);
+	if (lock_fd < 0) {
+		if (g_error_matches(error, CK_ERROR, CK_ERROR_ALREADY_EXISTS))
+			g_printerr(_("certkeeperd: another certkeeperd already uses the state "
+				     "directory %s; stop it first\n"),
+				   state_dir);
+		else
+			g_printerr("certkeeperd: %s\n", error->message);
+		return EXIT_FAILURE;
+	}
+
+	engine = ck_engine_new(config, state_dir);
+	if (!ck_engine_start(engine, &error)) {
+		g_printerr("certkeeperd: %s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	loop = g_main_loop_new(NULL, FALSE);
+	bus = ck_bus_new(engine);
+	if (!ck_bus_connect(bus, bus_spec != NULL ? bus_spec : "system", &error)) {
+		g_printerr("certkeeperd: %s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	g_signal_connect(bus, "disconnected", G_CALLBACK(ck_main_disconnected_cb), loop);
+	g_unix_signal_add(SIGTERM, ck_main_quit_cb, loop);
+	g_unix_signal_add(SIGINT, ck_main_quit_cb, loop);
+
+	g_message("certkeeperd %s ready (state in %s)", PACKAGE_VERSION, state_dir);
+	sd_notify(0, "READY=1\nSTATUS=Keeping certificates valid");
+	g_main_loop_run(loop);
+	return ck_exit_status;
+}

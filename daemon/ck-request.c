@@ -1,2 +1,793 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <gnutls/x509.h>
+
+#include "ck-error.h"
+#include "ck-request.h"
+
+/* Bump when the JSON layout changes incompatibly; older files are migrated on load. */
+#define CK_REQUEST_JSON_VERSION 1
+
+struct _CkRequest {
+	GObject parent_instance;
+	gchar *id;
+	CkRequestState state;
+	gchar *subject;
+	GStrv dns_names;
+	GStrv ip_addresses;
+	GStrv emails;
+	GStrv uris;
+	GStrv key_usage;
+	GStrv extended_key_usage;
+	CkKeyType key_type;
+	gchar *key_provider;
+	gchar *cert_file;
+	gchar *key_file;
+	gchar *chain_file;
+	CkFileAttrs cert_attrs;
+	CkFileAttrs key_attrs;
+	gchar *ca;
+	gchar *profile;
+	guint validity_days;
+	guint32 owner_uid;
+	gint64 not_before;
+	gint64 not_after;
+	gchar *serial;
+	gchar *issuer;
+	gchar *last_error;
+	gchar *ca_cookie;
+	gint64 next_attempt;
+	guint failed_attempts;
+	gint64 created;
+};
+
+G_DEFINE_TYPE(CkRequest, ck_request, G_TYPE_OBJECT)
+
+enum { SIGNAL_CHANGED, SIGNAL_LAST };
+static guint signals[SIGNAL_LAST];
+
+static const gchar *const state_names[CK_REQUEST_STATE_LAST] = {
+    [CK_REQUEST_STATE_NEED_KEY_PAIR] = "NEED_KEY_PAIR",
+    [CK_REQUEST_STATE_GENERATING_KEY_PAIR] = "GENERATING_KEY_PAIR",
+    [CK_REQUEST_STATE_NEED_CSR] = "NEED_CSR",
+    [CK_REQUEST_STATE_SUBMITTING] = "SUBMITTING",
+    [CK_REQUEST_STATE_CA_WORKING] = "CA_WORKING",
+    [CK_REQUEST_STATE_CA_UNREACHABLE] = "CA_UNREACHABLE",
+    [CK_REQUEST_STATE_CA_REJECTED] = "CA_REJECTED",
+    [CK_REQUEST_STATE_NEED_GUIDANCE] = "NEED_GUIDANCE",
+    [CK_REQUEST_STATE_SAVING_CERT] = "SAVING_CERT",
+    [CK_REQUEST_STATE_POST_SAVED] = "POST_SAVED",
+    [CK_REQUEST_STATE_MONITORING] = "MONITORING",
+    [CK_REQUEST_STATE_NEED_TO_RECOVER] = "NEED_TO_RECOVER",
+    [CK_REQUEST_STATE_STOPPED] = "STOPPED",
+};
+
+const gchar *
+ck_request_state_to_string(CkRequestState state)
+{
+	if ((guint)state >= CK_REQUEST_STATE_LAST)
+		return "UNKNOWN";
+	return state_names[state];
+}
+
+CkRequestState
+ck_request_state_from_string(const gchar *name)
+{
+	for (guint i = 0; i < CK_REQUEST_STATE_LAST; i++) {
+		if (g_strcmp0(state_names[i], name) == 0)
+			return (CkRequestState)i;
+	}
+	return CK_REQUEST_STATE_LAST;
+}
+
+gboolean
+ck_request_state_is_stuck(CkRequestState state)
+{
+	return state == CK_REQUEST_STATE_CA_REJECTED || state == CK_REQUEST_STATE_NEED_GUIDANCE;
+}
+
+gboolean
+ck_request_state_is_transient(CkRequestState state)
+{
+	switch (state) {
+	case CK_REQUEST_STATE_GENERATING_KEY_PAIR:
+	case CK_REQUEST_STATE_SUBMITTING:
+	case CK_REQUEST_STATE_SAVING_CERT:
+	case CK_REQUEST_STATE_POST_SAVED:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+gboolean
+ck_request_id_is_valid(const gchar *id)
+{
+	gsize len;
+	if (id == NULL)
+		return FALSE;
+	len = strlen(id);
+	if (len == 0 || len > 64 || id[0] == '.' || id[0] == '-')
+		return FALSE;
+	for (const gchar *p = id; *p != '\0'; p++) {
+		if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+ck_request_emit(CkRequest *self, guint fields)
+{
+	g_signal_emit(self, signals[SIGNAL_CHANGED], 0, fields);
+}
+
+/* Replaces *@field with a copy of @value; TRUE (and a "changed" signal) if it differed. */
+static void
+ck_request_replace_string(CkRequest *self, gchar **field, const gchar *value, guint bit)
+{
+	if (g_strcmp0(*field, value) == 0)
+		return;
+	g_free(*field);
+	*field = g_strdup(value);
+	ck_request_emit(self, bit);
+}
+
+static gboolean
+ck_request_strv_equal(const gchar *const *a, const gchar *const *b)
+{
+	guint la = a != NULL ? g_strv_length((gchar **)a) : 0;
+	guint lb = b != NULL ? g_strv_length((gchar **)b) : 0;
+	if (la != lb)
+		return FALSE;
+	for (guint i = 0; i < la; i++) {
+		if (g_strcmp0(a[i], b[i]) != 0)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+ck_request_replace_strv(CkRequest *self, GStrv *field, const gchar *const *value, guint bit)
+{
+	if (ck_request_strv_equal((const gchar *const *)*field, value))
+		return;
+	g_strfreev(*field);
+	*field = g_strdupv((gchar **)value);
+	if (*field == NULL)
+		*field = g_new0(gchar *, 1);
+	ck_request_emit(self, bit);
+}
+
+CkRequest *
+ck_request_new(const gchar *id)
+{
+	CkRequest *self = g_object_new(CK_TYPE_REQUEST, NULL);
+	self->id = g_strdup(id);
+	return self;
+}
+
+const gchar *
+ck_request_get_id(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return self->id;
+}
+
+void
+ck_request_set_template_id(CkRequest *self, const gchar *id)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	g_free(self->id);
+	self->id = g_strdup(id);
+}
+
+CkRequestState
+ck_request_get_state(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), CK_REQUEST_STATE_LAST);
+	return self->state;
+}
+
+void
+ck_request_set_state(CkRequest *self, CkRequestState state)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	g_return_if_fail((guint)state < CK_REQUEST_STATE_LAST);
+	if (self->state == state)
+		return;
+	self->state = state;
+	ck_request_emit(self, CK_REQUEST_FIELD_STATE);
+}
+
+gboolean
+ck_request_get_stuck(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), FALSE);
+	return ck_request_state_is_stuck(self->state);
+}
+
+#define CK_REQUEST_STRING_ACCESSORS(field, bit)                                                    \
+	const gchar *ck_request_get_##field(CkRequest *self)                                       \
+	{                                                                                          \
+		g_return_val_if_fail(CK_IS_REQUEST(self), NULL);                                   \
+		return self->field;                                                                \
+	}                                                                                          \
+	void ck_request_set_##field(CkRequest *self, const gchar *value)                           \
+	{                                                                                          \
+		g_return_if_fail(CK_IS_REQUEST(self));                                             \
+		ck_request_replace_string(self, &self->field, value, bit);                         \
+	}
+
+#define CK_REQUEST_STRV_ACCESSORS(field, bit)                                                      \
+	const gchar *const *ck_request_get_##field(CkRequest *self)                                \
+	{                                                                                          \
+		g_return_val_if_fail(CK_IS_REQUEST(self), NULL);                                   \
+		return (const gchar *const *)self->field;                                          \
+	}                                                                                          \
+	void ck_request_set_##field(CkRequest *self, const gchar *const *value)                    \
+	{                                                                                          \
+		g_return_if_fail(CK_IS_REQUEST(self));                                             \
+		ck_request_replace_strv(self, &self->field, value, bit);                           \
+	}
+
+CK_REQUEST_STRING_ACCESSORS(subject, CK_REQUEST_FIELD_SUBJECT)
+CK_REQUEST_STRING_ACCESSORS(key_provider, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_STRING_ACCESSORS(cert_file, CK_REQUEST_FIELD_CERT_FILE)
+CK_REQUEST_STRING_ACCESSORS(key_file, CK_REQUEST_FIELD_KEY_FILE)
+CK_REQUEST_STRING_ACCESSORS(chain_file, CK_REQUEST_FIELD_CHAIN_FILE)
+CK_REQUEST_STRING_ACCESSORS(ca, CK_REQUEST_FIELD_CA)
+CK_REQUEST_STRING_ACCESSORS(profile, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_STRING_ACCESSORS(ca_cookie, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_STRV_ACCESSORS(dns_names, CK_REQUEST_FIELD_DNS_NAMES)
+CK_REQUEST_STRV_ACCESSORS(ip_addresses, CK_REQUEST_FIELD_IP_ADDRESSES)
+CK_REQUEST_STRV_ACCESSORS(emails, CK_REQUEST_FIELD_EMAILS)
+CK_REQUEST_STRV_ACCESSORS(uris, CK_REQUEST_FIELD_URIS)
+CK_REQUEST_STRV_ACCESSORS(key_usage, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_STRV_ACCESSORS(extended_key_usage, CK_REQUEST_FIELD_OTHER)
+
+const gchar *
+ck_request_get_last_error(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return self->last_error != NULL ? self->last_error : "";
+}
+
+void
+ck_request_set_last_error(CkRequest *self, const gchar *message)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	/* "" and NULL both mean "no error": store one spelling so no spurious change is sent */
+	if (message != NULL && message[0] == '\0')
+		message = NULL;
+	ck_request_replace_string(self, &self->last_error, message, CK_REQUEST_FIELD_LAST_ERROR);
+}
+
+void
+ck_request_get_csr_params(CkRequest *self, CkCsrParams *params)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	params->subject = self->subject;
+	params->dns_names = (const gchar *const *)self->dns_names;
+	params->ip_addresses = (const gchar *const *)self->ip_addresses;
+	params->emails = (const gchar *const *)self->emails;
+	params->uris = (const gchar *const *)self->uris;
+	params->key_usage = (const gchar *const *)self->key_usage;
+	params->extended_key_usage = (const gchar *const *)self->extended_key_usage;
+}
+
+CkKeyType
+ck_request_get_key_type(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), CK_KEY_TYPE_UNKNOWN);
+	return self->key_type;
+}
+
+void
+ck_request_set_key_type(CkRequest *self, CkKeyType type)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	if (self->key_type == type)
+		return;
+	self->key_type = type;
+	ck_request_emit(self, CK_REQUEST_FIELD_KEY_TYPE);
+}
+
+static gboolean
+ck_file_attrs_equal(const CkFileAttrs *a, const CkFileAttrs *b)
+{
+	return a->uid == b->uid && a->gid == b->gid && a->mode == b->mode;
+}
+
+const CkFileAttrs *
+ck_request_get_cert_attrs(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return &self->cert_attrs;
+}
+
+void
+ck_request_set_cert_attrs(CkRequest *self, const CkFileAttrs *attrs)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	if (ck_file_attrs_equal(&self->cert_attrs, attrs))
+		return;
+	self->cert_attrs = *attrs;
+	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+}
+
+const CkFileAttrs *
+ck_request_get_key_attrs(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return &self->key_attrs;
+}
+
+void
+ck_request_set_key_attrs(CkRequest *self, const CkFileAttrs *attrs)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	if (ck_file_attrs_equal(&self->key_attrs, attrs))
+		return;
+	self->key_attrs = *attrs;
+	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+}
+
+guint
+ck_request_get_validity_days(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->validity_days;
+}
+
+void
+ck_request_set_validity_days(CkRequest *self, guint days)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	if (self->validity_days == days)
+		return;
+	self->validity_days = days;
+	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+}
+
+guint32
+ck_request_get_owner_uid(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->owner_uid;
+}
+
+void
+ck_request_set_owner_uid(CkRequest *self, guint32 uid)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	if (self->owner_uid == uid)
+		return;
+	self->owner_uid = uid;
+	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+}
+
+gint64
+ck_request_get_not_before(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->not_before;
+}
+
+gint64
+ck_request_get_not_after(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->not_after;
+}
+
+const gchar *
+ck_request_get_serial(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return self->serial;
+}
+
+const gchar *
+ck_request_get_issuer(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return self->issuer;
+}
+
+void
+ck_request_set_certificate_info(CkRequest *self, gint64 not_before, gint64 not_after,
+				const gchar *serial, const gchar *issuer)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	if (self->not_before == not_before && self->not_after == not_after &&
+	    g_strcmp0(self->serial, serial) == 0 && g_strcmp0(self->issuer, issuer) == 0)
+		return;
+	self->not_before = not_before;
+	self->not_after = not_after;
+	g_free(self->serial);
+	self->serial = g_strdup(serial);
+	g_free(self->issuer);
+	self->issuer = g_strdup(issuer);
+	ck_request_emit(self, CK_REQUEST_FIELD_CERTIFICATE);
+}
+
+gboolean
+ck_request_set_certificate_info_from_pem(CkRequest *self, const gchar *pem, GError **error)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t datum = {(unsigned char *)pem, (unsigned int)strlen(pem)};
+	gnutls_datum_t issuer = {NULL, 0};
+	guint8 serial[64];
+	size_t serial_size = sizeof(serial);
+	g_autoptr(GString) serial_hex = g_string_new(NULL);
+	int rc;
+
+	g_return_val_if_fail(CK_IS_REQUEST(self), FALSE);
+	rc = gnutls_x509_crt_init(&crt);
+	if (rc == GNUTLS_E_SUCCESS)
+		rc = gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM);
+	if (rc == GNUTLS_E_SUCCESS)
+		rc = gnutls_x509_crt_get_serial(crt, serial, &serial_size);
+	if (rc == GNUTLS_E_SUCCESS)
+		rc = gnutls_x509_crt_get_issuer_dn3(crt, &issuer, 0);
+	if (rc != GNUTLS_E_SUCCESS) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+			    /* TRANSLATORS: the placeholder is GnuTLS's reason */
+			    _("Cannot read the certificate: %s"), gnutls_strerror(rc));
+		if (crt != NULL)
+			gnutls_x509_crt_deinit(crt);
+		return FALSE;
+	}
+	for (gsize i = 0; i < serial_size; i++)
+		g_string_append_printf(serial_hex, "%02x", serial[i]);
+	ck_request_set_certificate_info(self, (gint64)gnutls_x509_crt_get_activation_time(crt),
+					(gint64)gnutls_x509_crt_get_expiration_time(crt),
+					serial_hex->str, (const gchar *)issuer.data);
+	gnutls_free(issuer.data);
+	gnutls_x509_crt_deinit(crt);
+	return TRUE;
+}
+
+gint64
+ck_request_get_next_attempt(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->next_attempt;
+}
+
+void
+ck_request_set_next_attempt(CkRequest *self, gint64 when)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	if (self->next_attempt == when)
+		return;
+	self->next_attempt = when;
+	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+}
+
+guint
+ck_request_get_failed_attempts(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->failed_attempts;
+}
+
+void
+ck_request_set_failed_attempts(CkRequest *self, guint count)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	if (self->failed_attempts == count)
+		return;
+	self->failed_attempts = count;
+	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+}
+
+gint64
+ck_request_get_created(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->created;
+}
+
+/* JSON */
+
+static void
+ck_json_add_strv(JsonBuilder *builder, const gchar *name, GStrv strv)
+{
+	json_builder_set_member_name(builder, name);
+	json_builder_begin_array(builder);
+	for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+		json_builder_add_string_value(builder, strv[i]);
+	json_builder_end_array(builder);
+}
+
+static void
+ck_json_add_string(JsonBuilder *builder, const gchar *name, const gchar *value)
+{
+	if (value == NULL)
+		return;
+	json_builder_set_member_name(builder, name);
+	json_builder_add_string_value(builder, value);
+}
+
+static void
+ck_json_add_int(JsonBuilder *builder, const gchar *name, gint64 value)
+{
+	json_builder_set_member_name(builder, name);
+	json_builder_add_int_value(builder, value);
+}
+
+static void
+ck_json_add_attrs(JsonBuilder *builder, const gchar *name, const CkFileAttrs *attrs)
+{
+	json_builder_set_member_name(builder, name);
+	json_builder_begin_object(builder);
+	/* -1 (unchanged) is kept as such, so a restored request behaves the same */
+	ck_json_add_int(builder, "uid", attrs->uid == (uid_t)-1 ? -1 : (gint64)attrs->uid);
+	ck_json_add_int(builder, "gid", attrs->gid == (gid_t)-1 ? -1 : (gint64)attrs->gid);
+	ck_json_add_int(builder, "mode", attrs->mode);
+	json_builder_end_object(builder);
+}
+
+JsonNode *
+ck_request_to_json(CkRequest *self)
+{
+	g_autoptr(JsonBuilder) builder = json_builder_new();
+
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	json_builder_begin_object(builder);
+	ck_json_add_int(builder, "version", CK_REQUEST_JSON_VERSION);
+	ck_json_add_string(builder, "id", self->id);
+	ck_json_add_string(builder, "state", ck_request_state_to_string(self->state));
+	ck_json_add_string(builder, "subject", self->subject);
+	ck_json_add_strv(builder, "dns-names", self->dns_names);
+	ck_json_add_strv(builder, "ip-addresses", self->ip_addresses);
+	ck_json_add_strv(builder, "emails", self->emails);
+	ck_json_add_strv(builder, "uris", self->uris);
+	ck_json_add_strv(builder, "key-usage", self->key_usage);
+	ck_json_add_strv(builder, "extended-key-usage", self->extended_key_usage);
+	ck_json_add_string(builder, "key-type", ck_key_type_to_string(self->key_type));
+	ck_json_add_string(builder, "key-provider", self->key_provider);
+	ck_json_add_string(builder, "cert-file", self->cert_file);
+	ck_json_add_string(builder, "key-file", self->key_file);
+	ck_json_add_string(builder, "chain-file", self->chain_file);
+	ck_json_add_attrs(builder, "cert-attrs", &self->cert_attrs);
+	ck_json_add_attrs(builder, "key-attrs", &self->key_attrs);
+	ck_json_add_string(builder, "ca", self->ca);
+	ck_json_add_string(builder, "profile", self->profile);
+	ck_json_add_int(builder, "validity-days", self->validity_days);
+	ck_json_add_int(builder, "owner-uid", self->owner_uid);
+	ck_json_add_int(builder, "not-before", self->not_before);
+	ck_json_add_int(builder, "not-after", self->not_after);
+	ck_json_add_string(builder, "serial", self->serial);
+	ck_json_add_string(builder, "issuer", self->issuer);
+	ck_json_add_string(builder, "last-error", self->last_error);
+	ck_json_add_string(builder, "ca-cookie", self->ca_cookie);
+	ck_json_add_int(builder, "next-attempt", self->next_attempt);
+	ck_json_add_int(builder, "failed-attempts", self->failed_attempts);
+	ck_json_add_int(builder, "created", self->created);
+	json_builder_end_object(builder);
+	return json_builder_get_root(builder);
+}
+
+static GStrv
+ck_json_get_strv(JsonObject *obj, const gchar *name, GError **error)
+{
+	JsonNode *member = json_object_get_member(obj, name);
+	JsonArray *array;
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+
+	if (member == NULL)
+		return g_new0(gchar *, 1);
+	/* json_object_get_array_member() is critical about a non-array: check first */
+	array = JSON_NODE_HOLDS_ARRAY(member) ? json_node_get_array(member) : NULL;
+	if (array == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("Member '%s' is not a list"), name);
+		return NULL;
+	}
+	for (guint i = 0; i < json_array_get_length(array); i++) {
+		JsonNode *node = json_array_get_element(array, i);
+		if (!JSON_NODE_HOLDS_VALUE(node) ||
+		    json_node_get_value_type(node) != G_TYPE_STRING) {
+			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("Member '%s' holds something that is not a string"), name);
+			return NULL;
+		}
+		g_strv_builder_add(builder, json_node_get_string(node));
+	}
+	return g_strv_builder_end(builder);
+}
+
+/* Replaces *@field with the list @name; on failure *@field stays valid (finalize frees it). */
+static gboolean
+ck_json_replace_strv(JsonObject *obj, const gchar *name, GStrv *field, GError **error)
+{
+	GStrv strv = ck_json_get_strv(obj, name, error);
+	if (strv == NULL)
+		return FALSE;
+	g_strfreev(*field);
+	*field = strv;
+	return TRUE;
+}
+
+static gboolean
+ck_json_get_attrs(JsonObject *obj, const gchar *name, CkFileAttrs *attrs, GError **error)
+{
+	JsonNode *member = json_object_get_member(obj, name);
+	JsonObject *sub;
+	gint64 uid, gid;
+
+	if (member == NULL)
+		return TRUE;
+	sub = JSON_NODE_HOLDS_OBJECT(member) ? json_node_get_object(member) : NULL;
+	if (sub == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("Member '%s' is not an object"), name);
+		return FALSE;
+	}
+	uid = json_object_get_int_member_with_default(sub, "uid", -1);
+	gid = json_object_get_int_member_with_default(sub, "gid", -1);
+	attrs->uid = uid < 0 ? (uid_t)-1 : (uid_t)uid;
+	attrs->gid = gid < 0 ? (gid_t)-1 : (gid_t)gid;
+	attrs->mode = (guint)json_object_get_int_member_with_default(sub, "mode", attrs->mode) &
+		      07777;
+	return TRUE;
+}
+
+static gchar *
+ck_json_dup_string(JsonObject *obj, const gchar *name)
+{
+	JsonNode *node = json_object_get_member(obj, name);
+	if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
+	    json_node_get_value_type(node) != G_TYPE_STRING)
+		return NULL;
+	return g_strdup(json_node_get_string(node));
+}
+
+CkRequest *
+ck_request_new_from_json(JsonNode *node, GError **error)
+{
+	JsonObject *obj;
+	g_autoptr(CkRequest) self = NULL;
+	g_autofree gchar *id = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *key_type = NULL;
+	g_autofree gchar *key_provider = NULL;
+	gint64 version;
+
+	if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("The request state is not a JSON object"));
+		return NULL;
+	}
+	obj = json_node_get_object(node);
+	version = json_object_get_int_member_with_default(obj, "version", 0);
+	if (version < 1 || version > CK_REQUEST_JSON_VERSION) {
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+			    _("Unsupported request state version %" G_GINT64_FORMAT), version);
+		return NULL;
+	}
+	id = ck_json_dup_string(obj, "id");
+	if (!ck_request_id_is_valid(id)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("The request state has no valid id"));
+		return NULL;
+	}
+	self = ck_request_new(id);
+	state = ck_json_dup_string(obj, "state");
+	self->state = ck_request_state_from_string(state);
+	if (self->state == CK_REQUEST_STATE_LAST) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("Unknown request state '%s'"), state != NULL ? state : "");
+		return NULL;
+	}
+	key_type = ck_json_dup_string(obj, "key-type");
+	self->key_type = ck_key_type_from_string(key_type);
+	if (self->key_type == CK_KEY_TYPE_UNKNOWN) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT, _("Unknown key type '%s'"),
+			    key_type != NULL ? key_type : "");
+		return NULL;
+	}
+	self->subject = ck_json_dup_string(obj, "subject");
+	if (!ck_json_replace_strv(obj, "dns-names", &self->dns_names, error) ||
+	    !ck_json_replace_strv(obj, "ip-addresses", &self->ip_addresses, error) ||
+	    !ck_json_replace_strv(obj, "emails", &self->emails, error) ||
+	    !ck_json_replace_strv(obj, "uris", &self->uris, error) ||
+	    !ck_json_replace_strv(obj, "key-usage", &self->key_usage, error) ||
+	    !ck_json_replace_strv(obj, "extended-key-usage", &self->extended_key_usage, error))
+		return NULL;
+	/* the default ("file") stands when the state predates the member */
+	key_provider = ck_json_dup_string(obj, "key-provider");
+	if (key_provider != NULL) {
+		g_free(self->key_provider);
+		self->key_provider = g_steal_pointer(&key_provider);
+	}
+	self->cert_file = ck_json_dup_string(obj, "cert-file");
+	self->key_file = ck_json_dup_string(obj, "key-file");
+	self->chain_file = ck_json_dup_string(obj, "chain-file");
+	if (self->cert_file == NULL || self->key_file == NULL) {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("The request state names no certificate or key file"));
+		return NULL;
+	}
+	if (!ck_json_get_attrs(obj, "cert-attrs", &self->cert_attrs, error) ||
+	    !ck_json_get_attrs(obj, "key-attrs", &self->key_attrs, error))
+		return NULL;
+	self->ca = ck_json_dup_string(obj, "ca");
+	self->profile = ck_json_dup_string(obj, "profile");
+	self->validity_days = (guint)json_object_get_int_member_with_default(obj, "validity-days", 0);
+	self->owner_uid = (guint32)json_object_get_int_member_with_default(obj, "owner-uid", 0);
+	self->not_before = json_object_get_int_member_with_default(obj, "not-before", 0);
+	self->not_after = json_object_get_int_member_with_default(obj, "not-after", 0);
+	self->serial = ck_json_dup_string(obj, "serial");
+	self->issuer = ck_json_dup_string(obj, "issuer");
+	self->last_error = ck_json_dup_string(obj, "last-error");
+	self->ca_cookie = ck_json_dup_string(obj, "ca-cookie");
+	self->next_attempt = json_object_get_int_member_with_default(obj, "next-attempt", 0);
+	self->failed_attempts =
+	    (guint)json_object_get_int_member_with_default(obj, "failed-attempts", 0);
+	self->created = json_object_get_int_member_with_default(obj, "created", 0);
+	return g_steal_pointer(&self);
+}
+
+static void
+ck_request_finalize(GObject *object)
+{
+	CkRequest *self = CK_REQUEST(object);
+	g_free(self->id);
+	g_free(self->subject);
+	g_strfreev(self->dns_names);
+	g_strfreev(self->ip_addresses);
+	g_strfreev(self->emails);
+	g_strfreev(self->uris);
+	g_strfreev(self->key_usage);
+	g_strfreev(self->extended_key_usage);
+	g_free(self->key_provider);
+	g_free(self->cert_file);
+	g_free(self->key_file);
+	g_free(self->chain_file);
+	g_free(self->ca);
+	g_free(self->profile);
+	g_free(self->serial);
+	g_free(self->issuer);
+	g_free(self->last_error);
+	g_free(self->ca_cookie);
+	G_OBJECT_CLASS(ck_request_parent_class)->finalize(object);
+}
+
+static void
+ck_request_init(CkRequest *self)
+{
+	self->state = CK_REQUEST_STATE_NEED_KEY_PAIR;
+	self->key_type = CK_KEY_TYPE_DEFAULT;
+	self->key_provider = g_strdup("file");
+	self->dns_names = g_new0(gchar *, 1);
+	self->ip_addresses = g_new0(gchar *, 1);
+	self->emails = g_new0(gchar *, 1);
+	self->uris = g_new0(gchar *, 1);
+	self->key_usage = g_new0(gchar *, 1);
+	self->extended_key_usage = g_new0(gchar *, 1);
+	self->cert_attrs = CK_FILE_ATTRS_INIT(0644);
+	self->key_attrs = CK_FILE_ATTRS_INIT(0600);
+	self->created = g_get_real_time() / G_USEC_PER_SEC;
+}
+
+static void
+ck_request_class_init(CkRequestClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	object_class->finalize = ck_request_finalize;
+	/**
+	 * CkRequest::changed:
+	 * @fields: CkRequestField bits of what changed
+	 */
+	signals[SIGNAL_CHANGED] = g_signal_new("changed", G_TYPE_FROM_CLASS(klass),
+					       G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+					       G_TYPE_NONE, 1, G_TYPE_UINT);
+}

@@ -75,6 +75,9 @@ ck_request_id_is_valid(const gchar *id);
 
 const gchar *
 ck_request_get_id(CkRequest *self);
+/* Only for a template not yet handed to the engine: a tracked request's id never changes. */
+void
+ck_request_set_template_id(CkRequest *self, const gchar *id);
 
 CkRequestState
 ck_request_get_state(CkRequest *self);

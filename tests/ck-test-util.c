@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <gnutls/gnutls.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "ck-test-util.h"
@@ -46,4 +48,39 @@ ck_test_file_mode(const gchar *path)
 	if (stat(path, &st) < 0)
 		return -1;
 	return (gint)(st.st_mode & 07777);
+}
+
+gchar *
+ck_test_write_file(const gchar *dir, const gchar *name, const gchar *contents)
+{
+	g_autoptr(GError) error = NULL;
+	gchar *path = g_build_filename(dir, name, NULL);
+	g_file_set_contents(path, contents, -1, &error);
+	g_assert_no_error(error);
+	return path;
+}
+
+gchar *
+ck_test_pem_patch(const gchar *pem, const gchar *label, const gchar *from, const gchar *to)
+{
+	gnutls_datum_t in = {(unsigned char *)pem, (unsigned int)strlen(pem)};
+	gnutls_datum_t der = {NULL, 0};
+	gnutls_datum_t out = {NULL, 0};
+	gsize len = strlen(from);
+	guint8 *hit = NULL;
+	gchar *result;
+
+	g_assert_cmpuint(strlen(to), ==, len);
+	g_assert_cmpint(gnutls_pem_base64_decode2(label, &in, &der), ==, GNUTLS_E_SUCCESS);
+	for (gsize i = 0; hit == NULL && i + len <= der.size; i++) {
+		if (memcmp(der.data + i, from, len) == 0)
+			hit = der.data + i;
+	}
+	g_assert_nonnull(hit);
+	memcpy(hit, to, len);
+	g_assert_cmpint(gnutls_pem_base64_encode2(label, &der, &out), ==, GNUTLS_E_SUCCESS);
+	result = g_strndup((const gchar *)out.data, out.size);
+	gnutls_free(der.data);
+	gnutls_free(out.data);
+	return result;
 }

@@ -24,4 +24,16 @@ ck_test_run(const gchar *const *argv, gchar **stdout_out, gchar **stderr_out);
 gint
 ck_test_file_mode(const gchar *path);
 
+/* Writes @contents to @dir/@name (asserting success); returns the path. */
+gchar *
+ck_test_write_file(const gchar *dir, const gchar *name, const gchar *contents);
+
+/*
+ * @pem (a PEM block labelled @label, e.g. "NEW CERTIFICATE REQUEST") with the first
+ * occurrence of @from in its DER replaced by @to, which has the same length: the
+ * object still parses, but a signature over it no longer matches.
+ */
+gchar *
+ck_test_pem_patch(const gchar *pem, const gchar *label, const gchar *from, const gchar *to);
+
 G_END_DECLS
