@@ -1,22 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
-#include <errno.h>
 #include <glib/gi18n.h>
 #include <gnutls/pkcs7.h>
 #include <gnutls/x509.h>
-#include <signal.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ck-ca-helper.h"
 #include "ck-error.h"
+#include "ck-subprocess.h"
 
 /* The only inherited setting: a helper must not see the daemon's environment. */
 #define CK_CA_HELPER_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-/* Enough stderr to explain a failure; the rest of a chatty helper is dropped. */
-#define CK_CA_HELPER_MAX_STDERR (64 * 1024)
-#define CK_CA_HELPER_READ_CHUNK 8192
 
 /* certmonger's helper exit codes (doc/submit.txt) */
 enum {
@@ -42,249 +37,73 @@ struct _CkCaHelper {
 
 G_DEFINE_TYPE(CkCaHelper, ck_ca_helper, CK_TYPE_CA)
 
-/* One run of the helper program: its output, its exit, and the limits around it. */
+/* What a run of the helper left: the CA helper's view of a CkSubprocessResult. */
 typedef struct {
 	gchar *operation;
-	GSubprocess *process;
-	pid_t pid;
-	GByteArray *out;
-	GByteArray *err;
-	gsize max_output;
-	GCancellable *io_cancellable; /* stops the reads on timeout, overflow or cancel */
-	GCancellable *caller_cancellable;
-	gulong cancel_id;
-	guint timeout_id;
-	guint pending; /* stdout, stderr and the exit still to come */
-	gboolean exited;
-	gboolean timed_out;
-	gboolean overflowed;
-	gint exit_status; /* -1 when killed by a signal */
+	CkSubprocessResult *result;
 } CkHelperRun;
 
 static void
 ck_helper_run_free(CkHelperRun *run)
 {
-	g_clear_handle_id(&run->timeout_id, g_source_remove);
-	if (run->caller_cancellable != NULL)
-		g_cancellable_disconnect(run->caller_cancellable, run->cancel_id);
-	g_clear_object(&run->caller_cancellable);
-	g_clear_object(&run->io_cancellable);
-	g_clear_object(&run->process);
-	g_byte_array_unref(run->out);
-	g_byte_array_unref(run->err);
+	ck_subprocess_result_free(run->result);
 	g_free(run->operation);
 	g_free(run);
 }
 
-/* Helpers run in a process group of their own, so a shell script's children die with it. */
 static void
-ck_helper_child_setup(gpointer user_data)
-{
-	setpgid(0, 0);
-}
-
-static void
-ck_helper_run_kill(CkHelperRun *run)
-{
-	if (run->pid > 0)
-		kill(-run->pid, SIGKILL);
-	g_cancellable_cancel(run->io_cancellable);
-}
-
-/* What a helper printed, as valid UTF-8 without surrounding white space. */
-static gchar *
-ck_helper_text(GByteArray *buf)
-{
-	gchar *text;
-	if (buf->len == 0)
-		return g_strdup("");
-	text = g_utf8_make_valid((const gchar *)buf->data, (gssize)buf->len);
-	return g_strstrip(text);
-}
-
-static void
-ck_helper_log_stderr(CkCaHelper *self, CkHelperRun *run)
-{
-	g_autofree gchar *text = NULL;
-	g_auto(GStrv) lines = NULL;
-
-	if (run->err->len == 0)
-		return;
-	text = ck_helper_text(run->err);
-	lines = g_strsplit(text, "\n", -1);
-	for (guint i = 0; lines[i] != NULL; i++) {
-		if (lines[i][0] != '\0')
-			g_message("CA %s helper (%s): %s", ck_ca_get_name(CK_CA(self)),
-				  run->operation, lines[i]);
-	}
-}
-
-static void
-ck_helper_run_complete(GTask *task)
-{
-	CkCaHelper *self = g_task_get_source_object(task);
-	CkHelperRun *run = g_task_get_task_data(task);
-
-	if (--run->pending > 0)
-		return;
-	g_clear_handle_id(&run->timeout_id, g_source_remove);
-	ck_helper_log_stderr(self, run);
-	if (g_task_return_error_if_cancelled(task))
-		return;
-	if (run->timed_out) {
-		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
-					/* TRANSLATORS: the helper's command, then seconds */
-					_("The CA helper %s did not finish within %u s"),
-					self->command, self->timeout_seconds);
-		return;
-	}
-	if (run->overflowed) {
-		g_task_return_new_error(task, CK_ERROR, CK_ERROR_FAILED,
-					_("The CA helper %s printed more than %" G_GSIZE_FORMAT
-					  " bytes; its answer was discarded"),
-					self->command, run->max_output);
-		return;
-	}
-	g_task_return_boolean(task, TRUE);
-}
-
-static void ck_helper_read(GTask *task, GInputStream *stream);
-
-static void
-ck_helper_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+ck_helper_run_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
 	CkHelperRun *run = g_task_get_task_data(task);
-	GInputStream *stream = G_INPUT_STREAM(source);
-	gboolean is_stdout = stream == g_subprocess_get_stdout_pipe(run->process);
-	GByteArray *buf = is_stdout ? run->out : run->err;
-	gsize limit = is_stdout ? run->max_output : CK_CA_HELPER_MAX_STDERR;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish(stream, res, &error);
-	gsize len = 0;
-	const guint8 *data;
 
-	if (chunk == NULL || g_bytes_get_size(chunk) == 0) {
-		/* EOF, or the reads were stopped: either way this stream is done */
-		ck_helper_run_complete(task);
+	run->result = ck_subprocess_run_finish(res, &error);
+	if (run->result != NULL) {
+		g_task_return_boolean(task, TRUE);
 		return;
 	}
-	data = g_bytes_get_data(chunk, &len);
-	if (buf->len + len > limit) {
-		if (is_stdout) {
-			run->overflowed = TRUE;
-			ck_helper_run_kill(run);
-			ck_helper_run_complete(task);
-			return;
-		}
-		/* stderr: keep the beginning, drain the rest */
-		len = limit > buf->len ? limit - buf->len : 0;
-	}
-	g_byte_array_append(buf, data, (guint)len);
-	ck_helper_read(task, stream);
-}
-
-static void
-ck_helper_read(GTask *task, GInputStream *stream)
-{
-	CkHelperRun *run = g_task_get_task_data(task);
-	g_input_stream_read_bytes_async(stream, CK_CA_HELPER_READ_CHUNK, G_PRIORITY_DEFAULT,
-					run->io_cancellable, ck_helper_read_cb, g_object_ref(task));
-}
-
-static void
-ck_helper_wait_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(GTask) task = user_data;
-	CkHelperRun *run = g_task_get_task_data(task);
-	GSubprocess *process = G_SUBPROCESS(source);
-
-	/* never cancelled: the child is always reaped */
-	g_subprocess_wait_finish(process, res, NULL);
-	run->exited = TRUE;
-	run->exit_status = g_subprocess_get_if_exited(process) ? g_subprocess_get_exit_status(process)
-							       : -1;
-	ck_helper_run_complete(task);
-}
-
-static gboolean
-ck_helper_timeout_cb(gpointer user_data)
-{
-	GTask *task = user_data;
-	CkHelperRun *run = g_task_get_task_data(task);
-
-	run->timeout_id = 0;
-	run->timed_out = TRUE;
-	ck_helper_run_kill(run);
-	return G_SOURCE_REMOVE;
-}
-
-static void
-ck_helper_cancelled_cb(GCancellable *cancellable, gpointer user_data)
-{
-	CkHelperRun *run = user_data;
-	ck_helper_run_kill(run);
+	/* a helper that does not answer in time is a CA that cannot be reached */
+	if (g_error_matches(error, CK_ERROR, CK_ERROR_TIMED_OUT))
+		error->code = CK_ERROR_CA_UNREACHABLE;
+	/* and one that cannot even be started is a configuration problem */
+	else if (g_error_matches(error, CK_ERROR, CK_ERROR_NOT_FOUND))
+		error->code = CK_ERROR_CA_UNDERCONFIGURED;
+	g_task_return_error(task, g_steal_pointer(&error));
 }
 
 /*
- * Runs the helper for @operation with @env added to the scrubbed environment.
- * Completes when it has exited and both pipes are drained (or on timeout); then
- * the task data holds the exit status and stdout.
+ * Runs the helper for @operation with @env added to the scrubbed environment;
+ * completes when it has exited, then the task data holds what it printed.
  */
 static void
 ck_helper_run_async(CkCaHelper *self, const gchar *operation, GStrv env,
 		    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
-	g_autoptr(GSubprocessLauncher) launcher =
-	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
 	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
 	g_auto(GStrv) environment = NULL;
-	g_autoptr(GError) error = NULL;
 	g_autofree gchar *op = g_strdup_printf("CERTMONGER_OPERATION=%s", operation);
 	g_autofree gchar *nickname =
 	    g_strdup_printf("CERTMONGER_CA_NICKNAME=%s", ck_ca_get_name(CK_CA(self)));
+	g_autofree gchar *label =
+	    /* TRANSLATORS: names a run in the log: CA name, then the operation */
+	    g_strdup_printf(_("CA %s helper (%s)"), ck_ca_get_name(CK_CA(self)), operation);
+	CkSubprocessSpec spec = CK_SUBPROCESS_SPEC_INIT;
 	CkHelperRun *run = g_new0(CkHelperRun, 1);
-	const gchar *identifier;
 
 	run->operation = g_strdup(operation);
-	run->out = g_byte_array_new();
-	run->err = g_byte_array_new();
-	run->max_output = self->max_output;
-	run->io_cancellable = g_cancellable_new();
-	run->pending = 3;
 	g_task_set_source_tag(task, ck_helper_run_async);
 	g_task_set_task_data(task, run, (GDestroyNotify)ck_helper_run_free);
-
 	g_strv_builder_add_many(builder, CK_CA_HELPER_PATH, "LANG=C.UTF-8", op, nickname, NULL);
 	g_strv_builder_addv(builder, (const char **)env);
 	environment = g_strv_builder_end(builder);
-	g_subprocess_launcher_set_environ(launcher, environment);
-	g_subprocess_launcher_set_cwd(launcher, "/");
-	g_subprocess_launcher_set_child_setup(launcher, ck_helper_child_setup, NULL, NULL);
-	run->process = g_subprocess_launcher_spawnv(launcher, (const gchar *const *)self->argv,
-						    &error);
-	if (run->process == NULL) {
-		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
-					/* TRANSLATORS: the helper's command, then the reason */
-					_("Cannot run the CA helper %s: %s"), self->command,
-					error->message);
-		return;
-	}
-	identifier = g_subprocess_get_identifier(run->process);
-	run->pid = identifier != NULL ? (pid_t)g_ascii_strtoll(identifier, NULL, 10) : 0;
-	g_debug("CA %s: running %s for %s (pid %d)", ck_ca_get_name(CK_CA(self)), self->command,
-		operation, (int)run->pid);
-
-	run->timeout_id = g_timeout_add_seconds(self->timeout_seconds, ck_helper_timeout_cb, task);
-	if (cancellable != NULL) {
-		run->caller_cancellable = g_object_ref(cancellable);
-		run->cancel_id = g_cancellable_connect(cancellable, G_CALLBACK(ck_helper_cancelled_cb),
-						       run, NULL);
-	}
-	ck_helper_read(task, g_subprocess_get_stdout_pipe(run->process));
-	ck_helper_read(task, g_subprocess_get_stderr_pipe(run->process));
-	g_subprocess_wait_async(run->process, NULL, ck_helper_wait_cb, g_object_ref(task));
+	spec.argv = (const gchar *const *)self->argv;
+	spec.envp = (const gchar *const *)environment;
+	spec.label = label;
+	spec.timeout_seconds = self->timeout_seconds;
+	spec.max_stdout = self->max_output;
+	ck_subprocess_run_async(&spec, cancellable, ck_helper_run_cb, g_steal_pointer(&task));
 }
 
 static CkHelperRun *
@@ -300,7 +119,7 @@ ck_helper_run_finish(CkCaHelper *self, GAsyncResult *res, GError **error)
 static gchar *
 ck_helper_run_text(CkHelperRun *run)
 {
-	return ck_helper_text(run->out);
+	return ck_subprocess_result_get_text(run->result);
 }
 
 /* Certificates */
@@ -515,6 +334,14 @@ ck_helper_submission_env(const CkCaSubmission *submission)
 	ck_helper_add_env(builder, "CERTMONGER_CA_PROFILE", submission->profile);
 	ck_helper_add_env(builder, "CERTMONGER_CERTIFICATE", submission->certificate);
 	ck_helper_add_env(builder, "CERTKEEPER_REQUEST_ID", submission->request_id);
+	/* certkeeper's additions: which identity authenticates this submission, and where */
+	ck_helper_add_env(builder, "CERTKEEPER_AUTH_IDENTITY", submission->identity);
+	ck_helper_add_env(builder, "CERTKEEPER_AUTH_CERTIFICATE", submission->auth_cert_file);
+	ck_helper_add_env(builder, "CERTKEEPER_AUTH_KEY", submission->auth_key_file);
+	if (submission->validity > 0) {
+		g_autofree gchar *validity = g_strdup_printf("%lld", (long long)submission->validity);
+		ck_helper_add_env(builder, "CERTKEEPER_VALIDITY", validity);
+	}
 	if (names != NULL) {
 		ck_helper_add_env(builder, "CERTMONGER_REQ_SUBJECT", names->subject);
 		ck_helper_add_env_list(builder, "CERTMONGER_REQ_HOSTNAME", names->dns_names);
@@ -542,7 +369,7 @@ ck_helper_outcome_message(CkHelperRun *run)
 	g_autofree gchar *text = ck_helper_run_text(run);
 	if (text[0] != '\0')
 		return g_steal_pointer(&text);
-	return ck_helper_text(run->err);
+	return g_strdup(run->result->err);
 }
 
 static void
@@ -556,7 +383,7 @@ ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(CkCaResult) result = NULL;
 
 	if (run == NULL) {
-		/* a helper that cannot even be started is a configuration problem */
+		/* a helper that cannot even be started needs its configuration fixed */
 		if (g_error_matches(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED)) {
 			result = ck_ca_result_new(CK_CA_OUTCOME_UNDERCONFIGURED);
 			result->message = g_strdup(error->message);
@@ -567,11 +394,10 @@ ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
-	switch (run->exit_status) {
-	case CK_HELPER_EXIT_ISSUED: {
-		g_autoptr(GBytes) out = g_bytes_new(run->out->data, run->out->len);
+	switch (run->result->exit_status) {
+	case CK_HELPER_EXIT_ISSUED:
 		result = ck_ca_result_new(CK_CA_OUTCOME_ISSUED);
-		if (!ck_ca_helper_split_certificates(out, data->csr, &result->certificate,
+		if (!ck_ca_helper_split_certificates(run->result->out, data->csr, &result->certificate,
 						     &result->chain, &error)) {
 			g_prefix_error(&error, _("The CA helper %s reported success, but: "),
 				       self->command);
@@ -579,7 +405,6 @@ ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 			return;
 		}
 		break;
-	}
 	case CK_HELPER_EXIT_WAIT:
 		result = ck_ca_result_new(CK_CA_OUTCOME_WAIT);
 		result->cookie = ck_helper_run_text(run);
@@ -635,7 +460,7 @@ ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		g_autofree gchar *message = ck_helper_outcome_message(run);
 		/* a crash or an unknown code: the CA could not answer, so try again later */
 		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
-					run->exit_status < 0
+					run->result->exit_status < 0
 					    ? _("The CA helper %s was killed by a signal: %s")
 					    : _("The CA helper %s exited with unknown status: %s"),
 					self->command, message);
@@ -717,18 +542,18 @@ ck_helper_fetch_roots_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
-	if (run->exit_status == CK_HELPER_EXIT_UNSUPPORTED) {
+	if (run->result->exit_status == CK_HELPER_EXIT_UNSUPPORTED) {
 		/* a CA that does not publish roots is fine: chains verify against what it sent */
 		g_task_return_boolean(task, TRUE);
 		return;
 	}
 	text = ck_helper_run_text(run);
-	if (run->exit_status != CK_HELPER_EXIT_ISSUED) {
+	if (run->result->exit_status != CK_HELPER_EXIT_ISSUED) {
 		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
 					/* TRANSLATORS: command, exit status, then its message */
 					_("The CA helper %s could not fetch the CA's roots (status "
 					  "%d): %s"),
-					self->command, run->exit_status, text);
+					self->command, run->result->exit_status, text);
 		return;
 	}
 	roots = ck_helper_parse_roots(text);

@@ -16,8 +16,11 @@ G_DECLARE_FINAL_TYPE(CkCaHelper, ck_ca_helper, CK, CA_HELPER, CkCa)
  * scrubbed environment, @timeout_seconds to finish and @max_output bytes of stdout;
  * its stderr goes to the log.
  *
- * Besides certmonger's variables the helper finds CERTKEEPER_REQUEST_ID (the
- * request's id) in its environment.
+ * Besides certmonger's variables the helper finds certkeeper's own:
+ * CERTKEEPER_REQUEST_ID (the request's id), CERTKEEPER_AUTH_IDENTITY ("none",
+ * "current" or "bootstrap": who authenticates), CERTKEEPER_AUTH_CERTIFICATE and
+ * CERTKEEPER_AUTH_KEY (that identity's files, for TLS client authentication),
+ * and CERTKEEPER_VALIDITY (the wanted lifetime in seconds, when one was asked for).
  */
 CkCa *
 ck_ca_helper_new(const gchar *name, const gchar *command, guint timeout_seconds,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ck-ca-local.h"
+#include "ck-clock.h"
 #include "ck-error.h"
 #include "ck-file-util.h"
 
@@ -169,7 +170,7 @@ ck_ca_local_make_ca_cert(CkCaLocal *self, const gchar *dn, gnutls_x509_privkey_t
 	gnutls_privkey_t signer = NULL;
 	guint8 serial[16];
 	g_autofree gchar *hex = NULL;
-	time_t now = time(NULL);
+	time_t now = (time_t)ck_clock_now();
 	gboolean ok;
 
 	ok = ck_ca_local_check(gnutls_x509_crt_init(&crt), "init", error) &&
@@ -434,13 +435,13 @@ ck_ca_local_set_names(gnutls_x509_crq_t crq, gnutls_x509_crt_t crt, GError **err
 }
 
 static gboolean
-ck_ca_local_sign_crt(CkCaLocal *self, gnutls_x509_crq_t crq, guint validity_days,
+ck_ca_local_sign_crt(CkCaLocal *self, gnutls_x509_crq_t crq, gint64 validity,
 		     gnutls_x509_crt_t crt, gchar **serial_out, GError **error)
 {
 	guint8 serial[16];
 	unsigned int usage = 0, critical = 0, is_ca = 0;
 	int path_len = 0;
-	time_t now = time(NULL);
+	time_t now = (time_t)ck_clock_now();
 	time_t issuer_end = gnutls_x509_crt_get_expiration_time(self->issuer_crt);
 	time_t not_after;
 	unsigned int pk_bits = 0;
@@ -451,12 +452,12 @@ ck_ca_local_sign_crt(CkCaLocal *self, gnutls_x509_crq_t crq, guint validity_days
 				      "issues end-entity certificates"));
 		return FALSE;
 	}
-	if (validity_days == 0)
-		validity_days = self->default_validity_days;
-	not_after = now + (time_t)validity_days * 86400;
-	/* never outlive the issuer: a leaf past its CA's end would not verify */
-	if (not_after > issuer_end)
-		not_after = issuer_end;
+	if (validity <= 0)
+		validity = (gint64)self->default_validity_days * 86400;
+	/* never outlive the issuer (a leaf past its CA's end would not verify); this also
+	 * keeps the sum below from overflowing */
+	validity = MIN(validity, (gint64)(issuer_end - now));
+	not_after = now + (time_t)validity;
 	if (!ck_ca_local_check(gnutls_x509_crt_set_crq(crt, crq), "subject", error) ||
 	    !ck_ca_local_check(gnutls_x509_crt_set_version(crt, 3), "version", error) ||
 	    !ck_ca_local_check(gnutls_x509_crt_set_crq_extensions(crt, crq), "extensions", error) ||
@@ -484,7 +485,7 @@ ck_ca_local_sign_crt(CkCaLocal *self, gnutls_x509_crq_t crq, guint validity_days
 }
 
 gchar *
-ck_ca_local_sign(CkCaLocal *self, const gchar *csr_pem, guint validity_days, gchar **chain_out,
+ck_ca_local_sign(CkCaLocal *self, const gchar *csr_pem, gint64 validity, gchar **chain_out,
 		 GError **error)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
@@ -516,7 +517,7 @@ ck_ca_local_sign(CkCaLocal *self, const gchar *csr_pem, guint validity_days, gch
 		goto out;
 	}
 	if (!ck_ca_local_check(gnutls_x509_crt_init(&crt), "init", error) ||
-	    !ck_ca_local_sign_crt(self, crq, validity_days, crt, &serial, error))
+	    !ck_ca_local_sign_crt(self, crq, validity, crt, &serial, error))
 		goto out;
 	gnutls_x509_crt_get_dn3(crt, &dn, 0);
 	/* the serial is on disk before the certificate exists anywhere else */
@@ -551,7 +552,7 @@ ck_ca_local_get_intermediate_pem(CkCaLocal *self)
 
 typedef struct {
 	gchar *csr;
-	guint validity_days;
+	gint64 validity;
 } CkCaLocalJob;
 
 static void
@@ -569,7 +570,7 @@ ck_ca_local_submit_thread(GTask *task, gpointer source, gpointer task_data,
 	CkCaLocalJob *job = task_data;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *chain = NULL;
-	g_autofree gchar *pem = ck_ca_local_sign(self, job->csr, job->validity_days, &chain, &error);
+	g_autofree gchar *pem = ck_ca_local_sign(self, job->csr, job->validity, &chain, &error);
 	CkCaResult *result;
 
 	if (pem != NULL) {
@@ -595,7 +596,7 @@ ck_ca_local_submit_async(CkCa *ca, const CkCaSubmission *submission, GCancellabl
 	CkCaLocalJob *job = g_new0(CkCaLocalJob, 1);
 
 	job->csr = g_strdup(submission->csr);
-	job->validity_days = submission->validity_days;
+	job->validity = submission->validity;
 	g_task_set_source_tag(task, ck_ca_local_submit_async);
 	g_task_set_task_data(task, job, (GDestroyNotify)ck_ca_local_job_free);
 	g_task_run_in_thread(task, ck_ca_local_submit_thread);

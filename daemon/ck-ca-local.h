@@ -25,11 +25,11 @@ ck_ca_local_ensure(CkCaLocal *self, GError **error);
  * Signs @csr_pem synchronously: the leaf carries the CSR's subject and its SAN,
  * key usage and extended key usage extensions, basicConstraints CA:FALSE, a fresh
  * random serial that was never issued before (persisted before returning), and a
- * lifetime of @validity_days (0: the default), cut to the intermediate's notAfter.
+ * lifetime of @validity seconds (0: the default), cut to the intermediate's notAfter.
  * Returns the leaf PEM; @chain_out gets the intermediate PEM.
  */
 gchar *
-ck_ca_local_sign(CkCaLocal *self, const gchar *csr_pem, guint validity_days, gchar **chain_out,
+ck_ca_local_sign(CkCaLocal *self, const gchar *csr_pem, gint64 validity, gchar **chain_out,
 		 GError **error);
 
 /* PEM of the root and of the issuing intermediate (after ck_ca_local_ensure()). */

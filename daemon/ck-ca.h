@@ -43,8 +43,14 @@ typedef struct {
 	const gchar *cookie;	 /* non-NULL: poll for an earlier submission */
 	const gchar *profile;	 /* CA profile/template, may be NULL */
 	const gchar *certificate; /* the certificate issued before (a renewal), PEM, or NULL */
-	guint validity_days;	 /* wanted lifetime, 0 for the CA's default */
+	gint64 validity;	 /* wanted lifetime in seconds, 0 for the CA's default */
 	const CkCsrParams *names; /* what was asked for, for helpers' CERTMONGER_REQ_* */
+	/* who authenticates the submission: "none" (a first enrollment), "current"
+	 * (the certificate being renewed) or "bootstrap" (a bootstrap identity, once
+	 * the current certificate has expired), and that identity's files */
+	const gchar *identity;
+	const gchar *auth_cert_file;
+	const gchar *auth_key_file;
 } CkCaSubmission;
 
 #define CK_TYPE_CA ck_ca_get_type()

@@ -9,6 +9,7 @@
 
 #define CK_CONFIG_GROUP_DAEMON	 "certkeeperd"
 #define CK_CONFIG_GROUP_DEFAULTS "defaults"
+#define CK_CONFIG_GROUP_RENEWAL	 "renewal"
 #define CK_CONFIG_CA_PREFIX	 "ca "
 
 struct _CkConfig {
@@ -21,6 +22,7 @@ struct _CkConfig {
 	guint key_mode;
 	guint validity_days;
 	GPtrArray *cas; /* CkCaConfig */
+	CkLifecycleConfig lifecycle;
 };
 
 G_DEFINE_TYPE(CkConfig, ck_config, G_TYPE_OBJECT)
@@ -45,7 +47,15 @@ ck_ca_config_new_local(const gchar *name, guint validity_days)
 	return ca;
 }
 
-static const gchar *const ck_config_daemon_keys[] = {"StateDirectory", "LogLevel", NULL};
+static const gchar *const ck_config_daemon_keys[] = {"StateDirectory",
+						     "LogLevel",
+						     "MaxParallelKeyGenerations",
+						     "MaxParallelSubmissions",
+						     "TimeSyncFile",
+						     NULL};
+static const gchar *const ck_config_renewal_keys[] = {
+    "RenewBefore",  "RenewJitterMax", "RetryDelay",  "RetryDelayMax", "MaxAttempts",
+    "KeyPolicy",    "KeepPrevious",   "HookTimeout", "CheckTimeout",  NULL};
 static const gchar *const ck_config_defaults_keys[] = {
     "KeyType", "CA", "ValidityDays", "CertificateMode", "KeyMode", NULL};
 static const gchar *const ck_config_ca_keys[] = {"Type", "ValidityDays", "Helper", "Timeout", NULL};
@@ -159,6 +169,107 @@ ck_config_load_ca(CkConfig *self, GKeyFile *kf, const gchar *path, const gchar *
 	return TRUE;
 }
 
+/* Reads a duration within [min, max] seconds; TRUE and untouched when absent. */
+static gboolean
+ck_config_get_duration(GKeyFile *kf, const gchar *path, const gchar *group, const gchar *key,
+		       gint64 min, gint64 max, gint64 *out, GError **error)
+{
+	g_autofree gchar *value = g_key_file_get_string(kf, group, key, NULL);
+	g_autoptr(GError) local_error = NULL;
+	gint64 seconds = 0;
+
+	if (value == NULL)
+		return TRUE;
+	g_strstrip(value);
+	if (!ck_duration_parse(value, &seconds, &local_error)) {
+		ck_config_set_bad_value(error, path, group, key, value, local_error->message);
+		return FALSE;
+	}
+	if (seconds < min || seconds > max) {
+		g_autofree gchar *lo = ck_duration_to_string(min);
+		g_autofree gchar *hi = ck_duration_to_string(max);
+		g_autofree gchar *allowed = g_strdup_printf(_("use a duration from %s to %s"), lo, hi);
+		ck_config_set_bad_value(error, path, group, key, value, allowed);
+		return FALSE;
+	}
+	*out = seconds;
+	return TRUE;
+}
+
+static gboolean
+ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError **error)
+{
+	CkLifecycleConfig *lc = &self->lifecycle;
+	const gchar *group = CK_CONFIG_GROUP_RENEWAL;
+	g_autofree gchar *threshold = g_key_file_get_string(kf, group, "RenewBefore", NULL);
+	g_autofree gchar *key_policy = g_key_file_get_string(kf, group, "KeyPolicy", NULL);
+	g_autofree gchar *sync_file =
+	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "TimeSyncFile", NULL);
+	guint hook = lc->hook_timeout, check = lc->check_timeout;
+
+	if (threshold != NULL) {
+		g_autoptr(GError) local_error = NULL;
+		g_strstrip(threshold);
+		if (!ck_threshold_parse(threshold, &lc->renew_before, &local_error)) {
+			ck_config_set_bad_value(error, path, group, "RenewBefore", threshold,
+						local_error->message);
+			return FALSE;
+		}
+	}
+	if (key_policy != NULL) {
+		g_strstrip(key_policy);
+		lc->key_policy = ck_key_policy_from_string(key_policy);
+		if (lc->key_policy == CK_KEY_POLICY_LAST) {
+			ck_config_set_bad_value(error, path, group, "KeyPolicy", key_policy,
+						_("use new or reuse"));
+			return FALSE;
+		}
+	}
+	if (!ck_config_get_duration(kf, path, group, "RenewJitterMax", 0, 30 * 86400,
+				    &lc->jitter_max, error) ||
+	    !ck_config_get_duration(kf, path, group, "RetryDelay", 1, 86400, &lc->backoff.base,
+				    error) ||
+	    !ck_config_get_duration(kf, path, group, "RetryDelayMax", 1, 30 * 86400,
+				    &lc->backoff.cap, error) ||
+	    !ck_config_get_uint(kf, path, group, "MaxAttempts", 10, 0, 1000000,
+				&lc->backoff.max_attempts, error) ||
+	    !ck_config_get_duration(kf, path, group, "KeepPrevious", 0, 365 * 86400,
+				    &lc->keep_previous, error) ||
+	    !ck_config_get_uint(kf, path, group, "HookTimeout", 10, 1, 3600, &hook, error) ||
+	    !ck_config_get_uint(kf, path, group, "CheckTimeout", 10, 1, 3600, &check, error) ||
+	    !ck_config_get_uint(kf, path, CK_CONFIG_GROUP_DAEMON, "MaxParallelKeyGenerations", 10,
+				0, 1024, &lc->max_parallel_keys, error) ||
+	    !ck_config_get_uint(kf, path, CK_CONFIG_GROUP_DAEMON, "MaxParallelSubmissions", 10, 1,
+				1024, &lc->max_parallel_submissions, error))
+		return FALSE;
+	if (lc->backoff.cap < lc->backoff.base) {
+		g_autofree gchar *value = ck_duration_to_string(lc->backoff.cap);
+		ck_config_set_bad_value(error, path, group, "RetryDelayMax", value,
+					_("it must not be shorter than RetryDelay"));
+		return FALSE;
+	}
+	lc->hook_timeout = hook;
+	lc->check_timeout = check;
+	if (sync_file != NULL) {
+		g_strstrip(sync_file);
+		if (sync_file[0] != '\0' && !g_path_is_absolute(sync_file)) {
+			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON,
+						"TimeSyncFile", sync_file,
+						_("use an absolute path"));
+			return FALSE;
+		}
+		g_free(lc->time_sync_file);
+		lc->time_sync_file = g_steal_pointer(&sync_file);
+	}
+	return TRUE;
+}
+
+const CkLifecycleConfig *
+ck_config_get_lifecycle(CkConfig *self)
+{
+	return &self->lifecycle;
+}
+
 gboolean
 ck_config_load(CkConfig *self, const gchar *path, gboolean must_exist, GError **error)
 {
@@ -185,6 +296,8 @@ ck_config_load(CkConfig *self, const gchar *path, gboolean must_exist, GError **
 			ck_config_warn_unknown_keys(kf, path, groups[i], ck_config_daemon_keys);
 		else if (g_strcmp0(groups[i], CK_CONFIG_GROUP_DEFAULTS) == 0)
 			ck_config_warn_unknown_keys(kf, path, groups[i], ck_config_defaults_keys);
+		else if (g_strcmp0(groups[i], CK_CONFIG_GROUP_RENEWAL) == 0)
+			ck_config_warn_unknown_keys(kf, path, groups[i], ck_config_renewal_keys);
 		else if (!g_str_has_prefix(groups[i], CK_CONFIG_CA_PREFIX))
 			g_warning("%s: unknown group [%s]; it is ignored", path, groups[i]);
 	}
@@ -244,6 +357,8 @@ ck_config_load(CkConfig *self, const gchar *path, gboolean must_exist, GError **
 					  "0600 or 0640"));
 		return FALSE;
 	}
+	if (!ck_config_load_lifecycle(self, kf, path, error))
+		return FALSE;
 	for (guint i = 0; groups[i] != NULL; i++) {
 		if (g_str_has_prefix(groups[i], CK_CONFIG_CA_PREFIX) &&
 		    !ck_config_load_ca(self, kf, path, groups[i], error))
@@ -308,6 +423,7 @@ ck_config_finalize(GObject *object)
 	g_free(self->log_level);
 	g_free(self->ca);
 	g_ptr_array_unref(self->cas);
+	g_free(self->lifecycle.time_sync_file);
 	G_OBJECT_CLASS(ck_config_parent_class)->finalize(object);
 }
 
@@ -320,6 +436,18 @@ ck_config_init(CkConfig *self)
 	self->key_mode = 0600;
 	self->validity_days = 365;
 	self->cas = g_ptr_array_new_with_free_func((GDestroyNotify)ck_ca_config_free);
+	self->lifecycle.renew_before.kind = CK_THRESHOLD_DEFAULT;
+	self->lifecycle.jitter_max = 86400;
+	self->lifecycle.backoff.base = CK_BACKOFF_DEFAULT_BASE;
+	self->lifecycle.backoff.cap = CK_BACKOFF_DEFAULT_CAP;
+	self->lifecycle.backoff.max_attempts = 0;
+	self->lifecycle.key_policy = CK_KEY_POLICY_NEW;
+	self->lifecycle.keep_previous = 7 * 86400;
+	self->lifecycle.hook_timeout = 120;
+	self->lifecycle.check_timeout = 30;
+	self->lifecycle.max_parallel_keys = 0;
+	self->lifecycle.max_parallel_submissions = 8;
+	self->lifecycle.time_sync_file = g_strdup("/run/systemd/timesync/synchronized");
 	/* the built-in CA always exists; [ca local] may tune it */
 	g_ptr_array_add(self->cas, ck_ca_config_new_local("local", 0));
 }

@@ -5,6 +5,8 @@
 
 #include "ck-file-util.h"
 #include "ck-key-provider.h"
+#include "ck-request.h"
+#include "ck-schedule.h"
 
 G_BEGIN_DECLS
 
@@ -49,6 +51,23 @@ guint
 ck_config_get_default_key_mode(CkConfig *self);
 guint
 ck_config_get_default_validity_days(CkConfig *self);
+/* How the lifecycle behaves ([renewal] and the limits in [certkeeperd]). */
+typedef struct {
+	CkThreshold renew_before; /* RenewBefore: default threshold */
+	gint64 jitter_max;	  /* RenewJitterMax: the longest jitter, seconds (1 d) */
+	CkBackoff backoff;	  /* RetryDelay, RetryDelayMax, MaxAttempts */
+	CkKeyPolicy key_policy;	  /* KeyPolicy: new (default) or reuse */
+	gint64 keep_previous;	  /* KeepPrevious: grace period of the old files (7 d) */
+	guint hook_timeout;	  /* HookTimeout: seconds a hook may take (120) */
+	guint check_timeout;	  /* CheckTimeout: seconds a post-install check may take (30) */
+	guint max_parallel_keys;  /* [certkeeperd] MaxParallelKeyGenerations (0: CPUs) */
+	guint max_parallel_submissions; /* [certkeeperd] MaxParallelSubmissions (8) */
+	gchar *time_sync_file;	  /* [certkeeperd] TimeSyncFile: appears once the clock is synced */
+} CkLifecycleConfig;
+
+const CkLifecycleConfig *
+ck_config_get_lifecycle(CkConfig *self);
+
 /* Every configured CA, the built-in "local" one always included (array of CkCaConfig*). */
 GPtrArray *
 ck_config_get_cas(CkConfig *self);

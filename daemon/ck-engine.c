@@ -1,57 +1,34 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The engine: the tracked requests, their state files, the CA back ends and
+ * key providers, start-up and recovery, the trust in the clock and the watch
+ * on certificate files. The lifecycle itself is in ck-engine-lifecycle.c and
+ * the install in ck-engine-install.c.
+ */
 #include "config.h"
 
-#include <string.h>
-
+#include <errno.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <gnutls/x509.h>
+#include <string.h>
 
 #include "ck-ca-helper.h"
 #include "ck-ca-local.h"
-#include "ck-engine.h"
+#include "ck-clock.h"
+#include "ck-engine-private.h"
 #include "ck-error.h"
-#include "ck-installer.h"
+#include "ck-hook.h"
 #include "ck-key-provider-file.h"
-#include "ck-store.h"
-
-/* Helpers may print a chain of certificates; a megabyte is far beyond any real answer. */
-#define CK_HELPER_MAX_OUTPUT (1024 * 1024)
-/* How long to wait before polling a CA that said "wait" without saying how long. */
-#define CK_CA_POLL_DEFAULT_SECONDS 30
-/* Retry an unreachable CA (or a failed install) after 60 s, doubling up to 6 h. */
-#define CK_RETRY_BASE_SECONDS 60
-#define CK_RETRY_CAP_SECONDS (6 * 3600)
-
-/* What one request's lifecycle holds in memory between steps; never persisted. */
-typedef struct {
-	CkKey *key;
-	gchar *csr;
-	gchar *certificate;
-	gchar *chain;
-	GCancellable *cancellable;
-	guint step_id;	/* idle source running the next step */
-	guint retry_id; /* timeout source for a retry or a poll */
-} CkJob;
-
-struct _CkEngine {
-	GObject parent_instance;
-	CkConfig *config;
-	gchar *state_dir;
-	CkStore *store;
-	GHashTable *requests;	   /* id -> CkRequest */
-	GHashTable *jobs;	   /* id -> CkJob */
-	GHashTable *cas;	   /* name -> CkCa */
-	GHashTable *key_providers; /* name -> CkKeyProvider */
-	gboolean started;
-};
+#include "ck-subprocess.h"
+#include "ck-tls-check.h"
 
 G_DEFINE_TYPE(CkEngine, ck_engine, G_TYPE_OBJECT)
 
 enum { SIGNAL_REQUEST_ADDED, SIGNAL_REQUEST_REMOVED, SIGNAL_REQUEST_CHANGED, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST];
 
-static void
-ck_engine_schedule_step(CkEngine *self, CkRequest *request);
+/* Jobs and steps */
 
 static void
 ck_job_free(CkJob *job)
@@ -59,15 +36,25 @@ ck_job_free(CkJob *job)
 	g_cancellable_cancel(job->cancellable);
 	g_clear_object(&job->cancellable);
 	g_clear_handle_id(&job->step_id, g_source_remove);
-	g_clear_handle_id(&job->retry_id, g_source_remove);
+	/* an abandoned job gives its slot back at once; its operation ends on its own */
+	if (job->holding != NULL)
+		ck_limiter_done(job->holding);
 	g_clear_pointer(&job->key, ck_key_unref);
+	g_clear_pointer(&job->hook_errors, g_ptr_array_unref);
+	g_free(job->check_error);
 	g_free(job->csr);
 	g_free(job->certificate);
 	g_free(job->chain);
 	g_free(job);
 }
 
-static CkJob *
+CkJob *
+ck_engine_lookup_job(CkEngine *self, CkRequest *request)
+{
+	return g_hash_table_lookup(self->jobs, ck_request_get_id(request));
+}
+
+CkJob *
 ck_engine_get_job(CkEngine *self, CkRequest *request)
 {
 	const gchar *id = ck_request_get_id(request);
@@ -80,450 +67,384 @@ ck_engine_get_job(CkEngine *self, CkRequest *request)
 	return job;
 }
 
-static void
+void
 ck_engine_drop_job(CkEngine *self, CkRequest *request)
 {
+	CkJob *job = ck_engine_lookup_job(self, request);
+	/* a job still queued in a limiter is taken out, so it never starts */
+	if (job != NULL && job->waiting) {
+		if (!ck_limiter_cancel(self->key_limiter, job->queued))
+			ck_limiter_cancel(self->submit_limiter, job->queued);
+	}
 	g_hash_table_remove(self->jobs, ck_request_get_id(request));
 }
 
-/* Writes the request's state; a failure is logged and kept as the request's last error. */
+CkStepData *
+ck_step_data_new(CkEngine *self, CkRequest *request, CkJob *job)
+{
+	CkStepData *data = g_new0(CkStepData, 1);
+	data->engine = self;
+	data->id = g_strdup(ck_request_get_id(request));
+	data->cancellable = g_object_ref(job->cancellable);
+	return data;
+}
+
+void
+ck_step_data_free(CkStepData *data)
+{
+	g_object_unref(data->cancellable);
+	g_free(data->id);
+	g_free(data);
+}
+
+gboolean
+ck_step_data_resolve(CkStepData *data, CkRequest **request_out, CkJob **job_out)
+{
+	/* first the cancellable: when it fired, the engine may be finalized already */
+	if (g_cancellable_is_cancelled(data->cancellable))
+		return FALSE;
+	*request_out = g_hash_table_lookup(data->engine->requests, data->id);
+	*job_out = g_hash_table_lookup(data->engine->jobs, data->id);
+	return *request_out != NULL && *job_out != NULL;
+}
+
+/* State */
+
+const CkLifecycleConfig *
+ck_engine_lifecycle(CkEngine *self)
+{
+	return ck_config_get_lifecycle(self->config);
+}
+
+/* Saves the clock floor now and then, so a restart knows how late it was at least. */
 static void
+ck_engine_save_clock(CkEngine *self, gboolean force)
+{
+	g_autofree gchar *path = g_build_filename(self->state_dir, "clock", NULL);
+	g_autofree gchar *text = NULL;
+	g_autoptr(GError) error = NULL;
+	CkFileAttrs attrs = CK_FILE_ATTRS_INIT(0600);
+	gint64 now = ck_clock_now();
+
+	if (now > self->clock_floor)
+		self->clock_floor = now;
+	if (!force && self->clock_floor - self->clock_file_written < 3600)
+		return;
+	text = g_strdup_printf("%lld\n", (long long)self->clock_floor);
+	if (!ck_file_replace(path, text, strlen(text), &attrs, &error)) {
+		g_warning("cannot save %s: %s", path, error->message);
+		return;
+	}
+	self->clock_file_written = self->clock_floor;
+}
+
+static void
+ck_engine_load_clock(CkEngine *self)
+{
+	g_autofree gchar *path = g_build_filename(self->state_dir, "clock", NULL);
+	g_autofree gchar *text = NULL;
+	gint64 value = 0;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return;
+	if (g_ascii_string_to_signed(g_strstrip(text), 10, 0, G_MAXINT64, &value, NULL)) {
+		self->clock_floor = value;
+		self->clock_file_written = value;
+	}
+}
+
+void
 ck_engine_persist(CkEngine *self, CkRequest *request)
 {
 	g_autoptr(GError) error = NULL;
 	if (!ck_store_save_request(self->store, request, &error)) {
 		g_warning("cannot save the state of request %s: %s", ck_request_get_id(request),
 			  error->message);
+		return;
 	}
+	ck_engine_save_clock(self, FALSE);
 }
 
-static void
+void
 ck_engine_set_state(CkEngine *self, CkRequest *request, CkRequestState state)
 {
+	if (ck_request_get_state(request) == state)
+		return;
 	g_debug("request %s: %s -> %s", ck_request_get_id(request),
 		ck_request_state_to_string(ck_request_get_state(request)),
 		ck_request_state_to_string(state));
 	ck_request_set_state(request, state);
-	ck_engine_persist(self, request);
 }
 
-/* A request that needs a human: say why, and stop working on it. */
-static void
-ck_engine_fail(CkEngine *self, CkRequest *request, CkRequestState state, const gchar *why)
+/* Clock trust */
+
+static gchar *
+ck_engine_format_time(gint64 when)
 {
-	g_warning("request %s: %s: %s", ck_request_get_id(request),
-		  ck_request_state_to_string(state), why);
-	ck_request_set_last_error(request, why);
-	ck_request_set_next_attempt(request, 0);
-	ck_engine_drop_job(self, request);
-	ck_engine_set_state(self, request, state);
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(when);
+	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S UTC") : g_strdup("?");
 }
 
-static guint64
-ck_engine_retry_delay(guint failed_attempts)
+/*
+ * Why the clock cannot be trusted for @request's decisions now, NULL when it can:
+ * it is behind the time this daemon last saved its state (a device without a
+ * real-time clock after a cold boot), or before the certificate's own notBefore.
+ */
+gchar *
+ck_engine_clock_untrusted(CkEngine *self, CkRequest *request, gint64 now)
 {
-	guint64 delay = CK_RETRY_BASE_SECONDS;
-	for (guint i = 1; i < failed_attempts && delay < CK_RETRY_CAP_SECONDS; i++)
-		delay *= 2;
-	return MIN(delay, CK_RETRY_CAP_SECONDS);
-}
+	g_autofree gchar *now_text = NULL;
+	g_autofree gchar *then_text = NULL;
 
-typedef struct {
-	CkEngine *engine;
-	gchar *id;
-} CkStepData;
-
-static void
-ck_step_data_free(CkStepData *data)
-{
-	g_free(data->id);
-	g_free(data);
+	if (self->clock_floor > 0 && now + CK_CLOCK_TOLERANCE < self->clock_floor) {
+		now_text = ck_engine_format_time(now);
+		then_text = ck_engine_format_time(self->clock_floor);
+		return g_strdup_printf(
+		    /* TRANSLATORS: the current time, then the time last seen */
+		    _("The system clock says %s, earlier than %s when certkeeperd last saved its "
+		      "state: no renewal decision until the time is synchronised"),
+		    now_text, then_text);
+	}
+	if (ck_request_get_not_before(request) > 0 &&
+	    now + CK_CLOCK_TOLERANCE < ck_request_get_not_before(request)) {
+		now_text = ck_engine_format_time(now);
+		then_text = ck_engine_format_time(ck_request_get_not_before(request));
+		return g_strdup_printf(
+		    /* TRANSLATORS: the current time, then the certificate's notBefore */
+		    _("The system clock says %s, before the certificate's start %s: no renewal "
+		      "decision until the time is synchronised"),
+		    now_text, then_text);
+	}
+	return NULL;
 }
 
 static gboolean
-ck_engine_retry_cb(gpointer user_data)
+ck_engine_clock_recheck_cb(gpointer user_data)
 {
-	CkStepData *data = user_data;
-	CkRequest *request = g_hash_table_lookup(data->engine->requests, data->id);
-	CkJob *job = g_hash_table_lookup(data->engine->jobs, data->id);
-
-	if (job != NULL)
-		job->retry_id = 0;
-	if (request == NULL)
-		return G_SOURCE_REMOVE;
-	ck_request_set_next_attempt(request, 0);
-	ck_engine_schedule_step(data->engine, request);
+	CkEngine *self = CK_ENGINE(user_data);
+	self->clock_recheck_id = 0;
+	ck_engine_clock_changed(self);
 	return G_SOURCE_REMOVE;
 }
 
-/* Looks at @request again after @delay seconds (a retry or a poll). */
-static void
-ck_engine_schedule_retry(CkEngine *self, CkRequest *request, guint64 delay)
+/* Looks at every waiting request again, and keeps looking while one still waits. */
+void
+ck_engine_clock_changed(CkEngine *self)
 {
-	CkJob *job = ck_engine_get_job(self, request);
-	CkStepData *data = g_new0(CkStepData, 1);
+	GHashTableIter iter;
+	gpointer value;
+	gboolean any_waiting = FALSE;
 
-	data->engine = self;
-	data->id = g_strdup(ck_request_get_id(request));
-	g_clear_handle_id(&job->retry_id, g_source_remove);
-	job->retry_id = g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, (guint)MIN(delay, G_MAXUINT),
-						   ck_engine_retry_cb, data,
-						   (GDestroyNotify)ck_step_data_free);
-	ck_request_set_next_attempt(request, g_get_real_time() / G_USEC_PER_SEC + (gint64)delay);
-}
-
-/* A transient failure: keep what is installed, count it, and try again later. */
-static void
-ck_engine_retry_later(CkEngine *self, CkRequest *request, CkRequestState state, const gchar *why)
-{
-	guint attempts = ck_request_get_failed_attempts(request) + 1;
-	guint64 delay = ck_engine_retry_delay(attempts);
-
-	g_message("request %s: %s (attempt %u), retrying in %" G_GUINT64_FORMAT " s",
-		  ck_request_get_id(request), why, attempts, delay);
-	ck_request_set_failed_attempts(request, attempts);
-	ck_request_set_last_error(request, why);
-	ck_engine_schedule_retry(self, request, delay);
-	ck_engine_set_state(self, request, state);
+	g_return_if_fail(CK_IS_ENGINE(self));
+	g_debug("the clock may have changed: re-planning");
+	g_hash_table_iter_init(&iter, self->requests);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		CkRequest *request = value;
+		if (ck_request_get_waiting(request)[0] != '\0') {
+			any_waiting = TRUE;
+			ck_scheduler_set(self->scheduler, ck_request_get_id(request), 0);
+		}
+	}
+	g_clear_handle_id(&self->clock_recheck_id, g_source_remove);
+	if (any_waiting)
+		self->clock_recheck_id = g_timeout_add_seconds(CK_CLOCK_RECHECK_SECONDS,
+							       ck_engine_clock_recheck_cb, self);
 }
 
 static void
-ck_engine_key_generated_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+ck_engine_scheduler_clock_changed_cb(CkScheduler *scheduler, CkEngine *self)
 {
-	CkStepData *data = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(CkKey) key = ck_key_provider_generate_finish(CK_KEY_PROVIDER(source), res, &error);
-	CkRequest *request;
-	CkJob *job;
-
-	if (key == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-		ck_step_data_free(data);
-		return;
-	}
-	request = g_hash_table_lookup(data->engine->requests, data->id);
-	job = g_hash_table_lookup(data->engine->jobs, data->id);
-	if (request == NULL || job == NULL) {
-		ck_step_data_free(data);
-		return;
-	}
-	if (key == NULL) {
-		g_autofree gchar *why =
-		    /* TRANSLATORS: the placeholder is the reason */
-		    g_strdup_printf(_("Cannot generate a key: %s"), error->message);
-		ck_engine_fail(data->engine, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
-		ck_step_data_free(data);
-		return;
-	}
-	job->key = g_steal_pointer(&key);
-	ck_engine_set_state(data->engine, request, CK_REQUEST_STATE_NEED_CSR);
-	ck_engine_schedule_step(data->engine, request);
-	ck_step_data_free(data);
+	ck_engine_clock_changed(self);
 }
 
 static void
-ck_engine_step_generate_key(CkEngine *self, CkRequest *request, CkJob *job)
+ck_engine_time_sync_changed_cb(GFileMonitor *monitor, GFile *file, GFile *other,
+			       GFileMonitorEvent event, CkEngine *self)
 {
-	CkKeyProvider *provider =
-	    g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
-	CkStepData *data;
-
-	if (provider == NULL) {
-		g_autofree gchar *why = g_strdup_printf(_("Unknown key provider '%s'"),
-							ck_request_get_key_provider(request));
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+	const gchar *sync_file = ck_engine_lifecycle(self)->time_sync_file;
+	g_autofree gchar *path = g_file_get_path(file);
+	if (g_strcmp0(path, sync_file) != 0 ||
+	    (event != G_FILE_MONITOR_EVENT_CREATED && event != G_FILE_MONITOR_EVENT_CHANGED &&
+	     event != G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED))
 		return;
-	}
-	g_clear_pointer(&job->key, ck_key_unref);
-	ck_engine_set_state(self, request, CK_REQUEST_STATE_GENERATING_KEY_PAIR);
-	data = g_new0(CkStepData, 1);
-	data->engine = self;
-	data->id = g_strdup(ck_request_get_id(request));
-	ck_key_provider_generate_async(provider, ck_request_get_key_type(request), job->cancellable,
-				       ck_engine_key_generated_cb, data);
+	g_message("the system clock is synchronised (%s)", path);
+	ck_engine_clock_changed(self);
 }
 
+/* systemd-timesyncd touches its flag file on synchronisation: wake up then. */
 static void
-ck_engine_step_make_csr(CkEngine *self, CkRequest *request, CkJob *job)
+ck_engine_watch_time_sync(CkEngine *self)
 {
-	CkCsrParams params = {0};
-	g_autoptr(GError) error = NULL;
+	const gchar *sync_file = ck_engine_lifecycle(self)->time_sync_file;
+	g_autofree gchar *dir = NULL;
+	g_autoptr(GFile) file = NULL;
 
-	if (job->key == NULL) {
-		/* the key only lives in memory until it is installed: after a restart, start over */
-		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
-		ck_engine_schedule_step(self, request);
+	if (sync_file == NULL || sync_file[0] == '\0')
 		return;
-	}
-	ck_request_get_csr_params(request, &params);
-	g_free(job->csr);
-	job->csr = ck_csr_build(&params, ck_key_get_privkey(job->key), &error);
-	if (job->csr == NULL) {
-		g_autofree gchar *why =
-		    /* TRANSLATORS: the placeholder is the reason */
-		    g_strdup_printf(_("Cannot create the certificate request: %s"), error->message);
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+	dir = g_path_get_dirname(sync_file);
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
 		return;
-	}
-	ck_request_set_ca_cookie(request, NULL);
-	ck_engine_set_state(self, request, CK_REQUEST_STATE_SUBMITTING);
-	ck_engine_schedule_step(self, request);
+	file = g_file_new_for_path(dir);
+	self->time_sync_monitor = g_file_monitor_directory(file, G_FILE_MONITOR_NONE, NULL, NULL);
+	if (self->time_sync_monitor != NULL)
+		g_signal_connect(self->time_sync_monitor, "changed",
+				 G_CALLBACK(ck_engine_time_sync_changed_cb), self);
 }
 
-static void
-ck_engine_submitted_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+/* Watches on certificate files */
+
+static gboolean
+ck_engine_recheck_cb(gpointer user_data)
 {
 	CkStepData *data = user_data;
 	CkEngine *self = data->engine;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(CkCaResult) result = ck_ca_submit_finish(CK_CA(source), res, &error);
 	CkRequest *request = g_hash_table_lookup(self->requests, data->id);
-	CkJob *job = g_hash_table_lookup(self->jobs, data->id);
-	const gchar *ca_name = ck_ca_get_name(CK_CA(source));
 
-	if (request == NULL || job == NULL || g_cancellable_is_cancelled(job->cancellable)) {
-		ck_step_data_free(data);
-		return;
-	}
-	if (result == NULL) {
-		g_autofree gchar *why =
-		    /* TRANSLATORS: CA name, then the reason */
-		    g_strdup_printf(_("CA '%s' failed: %s"), ca_name, error->message);
-		ck_engine_retry_later(self, request, CK_REQUEST_STATE_CA_UNREACHABLE, why);
-		ck_step_data_free(data);
-		return;
-	}
-	switch (result->outcome) {
-	case CK_CA_OUTCOME_ISSUED:
-		g_free(job->certificate);
-		g_free(job->chain);
-		job->certificate = g_steal_pointer(&result->certificate);
-		job->chain = g_steal_pointer(&result->chain);
-		ck_request_set_ca_cookie(request, NULL);
-		ck_engine_set_state(self, request, CK_REQUEST_STATE_SAVING_CERT);
-		ck_engine_schedule_step(self, request);
-		break;
-	case CK_CA_OUTCOME_WAIT:
-		ck_request_set_ca_cookie(request, result->cookie);
-		ck_engine_schedule_retry(self, request,
-					 result->delay > 0 ? result->delay
-							   : CK_CA_POLL_DEFAULT_SECONDS);
-		ck_engine_set_state(self, request, CK_REQUEST_STATE_CA_WORKING);
-		break;
-	case CK_CA_OUTCOME_UNREACHABLE: {
-		g_autofree gchar *why =
-		    /* TRANSLATORS: CA name, then the CA's message */
-		    g_strdup_printf(_("CA '%s' is unreachable: %s"), ca_name,
-				    result->message != NULL ? result->message : "");
-		ck_engine_retry_later(self, request, CK_REQUEST_STATE_CA_UNREACHABLE, why);
-		break;
-	}
-	case CK_CA_OUTCOME_REJECTED: {
-		g_autofree gchar *why =
-		    /* TRANSLATORS: CA name, then the CA's message */
-		    g_strdup_printf(_("CA '%s' rejected the request: %s"), ca_name,
-				    result->message != NULL ? result->message : "");
-		ck_engine_fail(self, request, CK_REQUEST_STATE_CA_REJECTED, why);
-		break;
-	}
-	case CK_CA_OUTCOME_NEED_NEW_KEY:
-		g_clear_pointer(&job->key, ck_key_unref);
-		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
-		ck_engine_schedule_step(self, request);
-		break;
-	case CK_CA_OUTCOME_UNDERCONFIGURED:
-	case CK_CA_OUTCOME_UNSUPPORTED:
-	default: {
-		g_autofree gchar *why =
-		    /* TRANSLATORS: CA name, what the CA answered, then its message */
-		    g_strdup_printf(_("CA '%s' cannot issue (%s): %s"), ca_name,
-				    ck_ca_outcome_to_string(result->outcome),
-				    result->message != NULL ? result->message : "");
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
-		break;
-	}
-	}
-	ck_step_data_free(data);
-}
-
-static void
-ck_engine_step_submit(CkEngine *self, CkRequest *request, CkJob *job)
-{
-	CkCa *ca = g_hash_table_lookup(self->cas, ck_request_get_ca(request));
-	CkCsrParams params = {0};
-	CkCaSubmission submission = {0};
-	CkStepData *data;
-
-	if (ca == NULL) {
-		g_autofree gchar *why =
-		    g_strdup_printf(_("No CA named '%s' is configured"), ck_request_get_ca(request));
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
-		return;
-	}
-	if (job->csr == NULL) {
-		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
-		ck_engine_schedule_step(self, request);
-		return;
-	}
-	ck_request_get_csr_params(request, &params);
-	submission.request_id = ck_request_get_id(request);
-	submission.csr = job->csr;
-	submission.cookie = ck_request_get_ca_cookie(request);
-	submission.profile = ck_request_get_profile(request);
-	submission.validity_days = ck_request_get_validity_days(request);
-	submission.names = &params;
-	ck_engine_set_state(self, request, CK_REQUEST_STATE_SUBMITTING);
-	data = g_new0(CkStepData, 1);
-	data->engine = self;
-	data->id = g_strdup(ck_request_get_id(request));
-	ck_ca_submit_async(ca, &submission, job->cancellable, ck_engine_submitted_cb, data);
-}
-
-static gboolean
-ck_engine_check_issued(CkRequest *request, CkJob *job, GError **error)
-{
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_datum_t datum = {(unsigned char *)job->certificate,
-				(unsigned int)strlen(job->certificate)};
-	gboolean ok;
-	int rc;
-
-	rc = gnutls_x509_crt_init(&crt);
-	if (rc == GNUTLS_E_SUCCESS)
-		rc = gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM);
-	if (rc != GNUTLS_E_SUCCESS) {
-		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
-			    _("The CA returned an unreadable certificate: %s"),
-			    gnutls_strerror(rc));
-		if (crt != NULL)
-			gnutls_x509_crt_deinit(crt);
-		return FALSE;
-	}
-	ok = ck_key_matches_certificate(job->key, crt, error);
-	gnutls_x509_crt_deinit(crt);
-	return ok;
-}
-
-static void
-ck_engine_step_save(CkEngine *self, CkRequest *request, CkJob *job)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) cert = NULL;
-	g_autoptr(GBytes) chain = NULL;
-	CkInstallFile files[3];
-	guint n_files = 0;
-	GBytes *key_bytes;
-
-	if (job->key == NULL || job->certificate == NULL) {
-		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
-		ck_engine_schedule_step(self, request);
-		return;
-	}
-	/* never put a certificate in place that does not belong to the key beside it */
-	if (!ck_engine_check_issued(request, job, &error)) {
-		g_autofree gchar *why = g_strdup_printf(_("The issued certificate was not installed: %s"),
-							error->message);
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
-		return;
-	}
-	key_bytes = ck_key_get_stored_form(job->key);
-	cert = g_bytes_new(job->certificate, strlen(job->certificate));
-	files[n_files++] = (CkInstallFile){ck_request_get_cert_file(request), cert,
-					   *ck_request_get_cert_attrs(request)};
-	if (key_bytes != NULL) {
-		files[n_files++] = (CkInstallFile){ck_request_get_key_file(request), key_bytes,
-						   *ck_request_get_key_attrs(request)};
-	}
-	if (ck_request_get_chain_file(request) != NULL && job->chain != NULL) {
-		chain = g_bytes_new(job->chain, strlen(job->chain));
-		files[n_files++] = (CkInstallFile){ck_request_get_chain_file(request), chain,
-						   *ck_request_get_cert_attrs(request)};
-	}
-	if (!ck_installer_install(files, n_files, &error)) {
-		g_autofree gchar *why =
-		    /* TRANSLATORS: the placeholder is the reason */
-		    g_strdup_printf(_("Cannot install the certificate: %s"), error->message);
-		/* the old files are untouched; keep the new pair in memory and try again */
-		ck_engine_retry_later(self, request, CK_REQUEST_STATE_SAVING_CERT, why);
-		return;
-	}
-	if (!ck_request_set_certificate_info_from_pem(request, job->certificate, &error))
-		g_warning("request %s: %s", ck_request_get_id(request), error->message);
-	ck_engine_set_state(self, request, CK_REQUEST_STATE_POST_SAVED);
-	g_message("request %s: certificate %s installed in %s", ck_request_get_id(request),
-		  ck_request_get_serial(request), ck_request_get_cert_file(request));
-	ck_request_set_last_error(request, NULL);
-	ck_request_set_failed_attempts(request, 0);
-	ck_request_set_next_attempt(request, 0);
-	ck_engine_drop_job(self, request);
-	ck_engine_set_state(self, request, CK_REQUEST_STATE_MONITORING);
-}
-
-/* Runs whatever the request's state calls for next. */
-static void
-ck_engine_step(CkEngine *self, CkRequest *request)
-{
-	CkJob *job = ck_engine_get_job(self, request);
-
-	switch (ck_request_get_state(request)) {
-	case CK_REQUEST_STATE_NEED_KEY_PAIR:
-		ck_engine_step_generate_key(self, request, job);
-		break;
-	case CK_REQUEST_STATE_NEED_CSR:
-		ck_engine_step_make_csr(self, request, job);
-		break;
-	case CK_REQUEST_STATE_SUBMITTING:
-	case CK_REQUEST_STATE_CA_WORKING:
-	case CK_REQUEST_STATE_CA_UNREACHABLE:
-		/* a retry or a poll: the job still holds the key and CSR */
-		ck_engine_step_submit(self, request, job);
-		break;
-	case CK_REQUEST_STATE_SAVING_CERT:
-		ck_engine_step_save(self, request, job);
-		break;
-	case CK_REQUEST_STATE_GENERATING_KEY_PAIR:
-	case CK_REQUEST_STATE_POST_SAVED:
-	case CK_REQUEST_STATE_MONITORING:
-	case CK_REQUEST_STATE_CA_REJECTED:
-	case CK_REQUEST_STATE_NEED_GUIDANCE:
-	case CK_REQUEST_STATE_NEED_TO_RECOVER:
-	case CK_REQUEST_STATE_STOPPED:
-	default:
-		/* nothing to do until something (a human, a renewal) moves it on */
-		if (job->step_id == 0 && job->retry_id == 0 && job->key == NULL)
-			ck_engine_drop_job(self, request);
-		break;
-	}
-}
-
-static gboolean
-ck_engine_step_cb(gpointer user_data)
-{
-	CkStepData *data = user_data;
-	CkRequest *request = g_hash_table_lookup(data->engine->requests, data->id);
-	CkJob *job = g_hash_table_lookup(data->engine->jobs, data->id);
-
-	if (job != NULL)
-		job->step_id = 0;
+	g_hash_table_steal(self->rechecks, data->id);
 	if (request != NULL)
-		ck_engine_step(data->engine, request);
+		ck_engine_check_external_change(self, request);
 	return G_SOURCE_REMOVE;
 }
 
-/* Steps run from an idle callback so that no state change recurses into the next one. */
 static void
-ck_engine_schedule_step(CkEngine *self, CkRequest *request)
+ck_engine_dir_changed_cb(GFileMonitor *monitor, GFile *file, GFile *other,
+			 GFileMonitorEvent event, CkEngine *self)
 {
-	CkJob *job = ck_engine_get_job(self, request);
+	GFile *target = event == G_FILE_MONITOR_EVENT_RENAMED && other != NULL ? other : file;
+	g_autofree gchar *path = g_file_get_path(target);
+	const gchar *id = path != NULL ? g_hash_table_lookup(self->watched_paths, path) : NULL;
+	CkRequest *request = id != NULL ? g_hash_table_lookup(self->requests, id) : NULL;
 	CkStepData *data;
+	guint source_id;
 
-	if (job->step_id != 0)
+	if (request == NULL || g_hash_table_contains(self->rechecks, id))
 		return;
+	/* several events come with one replacement: read the file once they settled */
 	data = g_new0(CkStepData, 1);
 	data->engine = self;
-	data->id = g_strdup(ck_request_get_id(request));
-	job->step_id = g_idle_add_full(G_PRIORITY_DEFAULT, ck_engine_step_cb, data,
-				       (GDestroyNotify)ck_step_data_free);
+	data->id = g_strdup(id);
+	data->cancellable = g_cancellable_new();
+	source_id = g_timeout_add_full(G_PRIORITY_DEFAULT, CK_EXTERNAL_CHANGE_DELAY_MS,
+				       ck_engine_recheck_cb, data, (GDestroyNotify)ck_step_data_free);
+	g_hash_table_insert(self->rechecks, g_strdup(id), GUINT_TO_POINTER(source_id));
 }
+
+/* The path whose change means the request's certificate changed. */
+static gchar *
+ck_engine_watched_path(CkRequest *request)
+{
+	if (ck_request_get_directory(request) != NULL)
+		return g_build_filename(ck_request_get_directory(request), "current", NULL);
+	return g_strdup(ck_request_get_cert_file(request));
+}
+
+void
+ck_engine_watch_request(CkEngine *self, CkRequest *request)
+{
+	g_autofree gchar *path = ck_engine_watched_path(request);
+	g_autofree gchar *dir = g_path_get_dirname(path);
+	CkDirWatch *watch = g_hash_table_lookup(self->dir_watches, dir);
+
+	g_hash_table_insert(self->watched_paths, g_strdup(path),
+			    g_strdup(ck_request_get_id(request)));
+	if (watch == NULL) {
+		g_autoptr(GFile) file = g_file_new_for_path(dir);
+		g_autoptr(GError) error = NULL;
+		watch = g_new0(CkDirWatch, 1);
+		watch->monitor =
+		    g_file_monitor_directory(file, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+		if (watch->monitor == NULL)
+			g_message("cannot watch %s (%s): changes there are noticed only when a "
+				  "renewal is due",
+				  dir, error->message);
+		else
+			g_signal_connect(watch->monitor, "changed",
+					 G_CALLBACK(ck_engine_dir_changed_cb), self);
+		g_hash_table_insert(self->dir_watches, g_strdup(dir), watch);
+	}
+	watch->users++;
+}
+
+void
+ck_engine_unwatch_request(CkEngine *self, CkRequest *request)
+{
+	g_autofree gchar *path = ck_engine_watched_path(request);
+	g_autofree gchar *dir = g_path_get_dirname(path);
+	CkDirWatch *watch = g_hash_table_lookup(self->dir_watches, dir);
+
+	g_hash_table_remove(self->watched_paths, path);
+	g_hash_table_remove(self->rechecks, ck_request_get_id(request));
+	if (watch != NULL && --watch->users == 0)
+		g_hash_table_remove(self->dir_watches, dir);
+}
+
+static void
+ck_dir_watch_free(CkDirWatch *watch)
+{
+	if (watch->monitor != NULL) {
+		g_file_monitor_cancel(watch->monitor);
+		g_signal_handlers_disconnect_matched(watch->monitor, G_SIGNAL_MATCH_FUNC, 0, 0,
+						     NULL, ck_engine_dir_changed_cb, NULL);
+		g_object_unref(watch->monitor);
+	}
+	g_free(watch);
+}
+
+static void
+ck_engine_remove_recheck(gpointer value)
+{
+	g_source_remove(GPOINTER_TO_UINT(value));
+}
+
+/* Files of a request */
+
+gchar *
+ck_engine_pending_path(CkEngine *self, CkRequest *request, const gchar *suffix)
+{
+	g_autofree gchar *name = g_strconcat(ck_request_get_id(request), suffix, NULL);
+	return g_build_filename(self->pending_dir, name, NULL);
+}
+
+void
+ck_engine_remove_pending(CkEngine *self, CkRequest *request)
+{
+	const gchar *suffixes[] = {".key", ".csr"};
+	for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+		g_autofree gchar *path = ck_engine_pending_path(self, request, suffixes[i]);
+		g_unlink(path);
+	}
+}
+
+CkKey *
+ck_engine_load_installed_key(CkEngine *self, CkRequest *request, GError **error)
+{
+	CkKeyProvider *provider =
+	    g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	g_autofree gchar *contents = NULL;
+	gsize len = 0;
+	g_autoptr(GBytes) stored = NULL;
+
+	if (provider == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED, _("Unknown key provider '%s'"),
+			    ck_request_get_key_provider(request));
+		return NULL;
+	}
+	if (!g_file_get_contents(ck_request_get_key_file(request), &contents, &len, error))
+		return NULL;
+	stored = g_bytes_new_take(g_steal_pointer(&contents), len);
+	return ck_key_provider_load(provider, stored, ck_request_get_key_file(request), error);
+}
+
+gchar *
+ck_engine_read_certificate(CkRequest *request, GError **error)
+{
+	gchar *pem = NULL;
+	if (!g_file_get_contents(ck_request_get_cert_file(request), &pem, NULL, error))
+		return NULL;
+	return pem;
+}
+
+/* Requests */
 
 static void
 ck_engine_request_changed_cb(CkRequest *request, guint fields, CkEngine *self)
@@ -538,6 +459,7 @@ ck_engine_track(CkEngine *self, CkRequest *request)
 			    g_object_ref(request));
 	g_signal_connect_object(request, "changed", G_CALLBACK(ck_engine_request_changed_cb), self,
 				0);
+	ck_engine_watch_request(self, request);
 }
 
 static void
@@ -594,33 +516,32 @@ ck_engine_start(CkEngine *self, GError **error)
 	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
 	g_return_val_if_fail(!self->started, FALSE);
 
-	if (!ck_store_open(self->store, error))
+	if (!ck_store_open(self->store, error) ||
+	    !ck_file_ensure_dir(self->pending_dir, 0700, error))
 		return FALSE;
 	if (!ck_engine_setup_cas(self, error))
 		return FALSE;
+	ck_engine_load_clock(self);
 	loaded = ck_store_load_requests(self->store, error);
 	if (loaded == NULL)
 		return FALSE;
 	for (guint i = 0; i < loaded->len; i++) {
 		CkRequest *request = g_ptr_array_index(loaded, i);
-		CkRequestState state = ck_request_get_state(request);
-
-		/* keys and CSRs in flight died with the previous process: start those over */
-		if (ck_request_state_is_transient(state) || state == CK_REQUEST_STATE_NEED_CSR ||
-		    state == CK_REQUEST_STATE_CA_WORKING || state == CK_REQUEST_STATE_CA_UNREACHABLE) {
-			g_message("request %s was %s when the daemon stopped; starting it over",
-				  ck_request_get_id(request), ck_request_state_to_string(state));
-			ck_request_set_state(request, CK_REQUEST_STATE_NEED_KEY_PAIR);
-			ck_request_set_ca_cookie(request, NULL);
-			ck_request_set_next_attempt(request, 0);
-			ck_engine_persist(self, request);
-		}
 		ck_engine_track(self, request);
-		ck_engine_schedule_step(self, request);
+		ck_engine_resume(self, request);
 	}
+	ck_engine_watch_time_sync(self);
 	self->started = TRUE;
 	g_info("tracking %u requests", g_hash_table_size(self->requests));
 	return TRUE;
+}
+
+void
+ck_engine_stop(CkEngine *self)
+{
+	g_return_if_fail(CK_IS_ENGINE(self));
+	if (self->started)
+		ck_engine_save_clock(self, TRUE);
 }
 
 static gint
@@ -681,6 +602,15 @@ ck_engine_get_cas(CkEngine *self)
 	return array;
 }
 
+void
+ck_engine_set_service_manager(CkEngine *self, CkServiceManager *manager)
+{
+	g_return_if_fail(CK_IS_ENGINE(self));
+	g_set_object(&self->service_manager, manager);
+}
+
+/* Adding a request: every value is checked before anything is written */
+
 /* certmonger-like ids: the creation time, made unique with a counter. */
 static gchar *
 ck_engine_new_request_id(CkEngine *self)
@@ -698,6 +628,7 @@ ck_engine_new_request_id(CkEngine *self)
 	}
 }
 
+/* The id of the request that already uses @path for one of its files, or NULL. */
 static const gchar *
 ck_engine_find_tracked_path(CkEngine *self, const gchar *path)
 {
@@ -711,35 +642,93 @@ ck_engine_find_tracked_path(CkEngine *self, const gchar *path)
 		CkRequest *other = value;
 		if (g_strcmp0(ck_request_get_cert_file(other), path) == 0 ||
 		    g_strcmp0(ck_request_get_key_file(other), path) == 0 ||
-		    g_strcmp0(ck_request_get_chain_file(other), path) == 0)
+		    g_strcmp0(ck_request_get_chain_file(other), path) == 0 ||
+		    g_strcmp0(ck_request_get_combined_file(other), path) == 0 ||
+		    g_strcmp0(ck_request_get_directory(other), path) == 0)
 			return ck_request_get_id(other);
 	}
 	return NULL;
 }
 
+/* The directory layout names its files itself; checks the directory. */
+static gboolean
+ck_engine_validate_directory(CkEngine *self, CkRequest *request, GError **error)
+{
+	const gchar *dir = ck_request_get_directory(request);
+	g_autofree gchar *probe = NULL;
+	const gchar *names[] = {"cert.pem", "key.pem", "chain.pem", "combined.pem"};
+
+	if (!g_path_is_absolute(dir) || !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("The directory '%s' does not exist or is not an absolute path: create "
+			      "it first"),
+			    dir);
+		return FALSE;
+	}
+	/* the directory layout owns its names: a regular file there is someone else's */
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autofree gchar *path = g_build_filename(dir, names[i], NULL);
+		if (g_file_test(path, G_FILE_TEST_EXISTS) &&
+		    !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
+			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("'%s' exists and is not a link certkeeper made: the "
+				      "directory layout needs a directory of its own"),
+				    path);
+			return FALSE;
+		}
+	}
+	probe = g_build_filename(dir, "cert.pem", NULL);
+	if (!ck_installer_check_target(probe, _("directory"), error))
+		return FALSE;
+	{
+		g_autofree gchar *cert = g_build_filename(dir, "cert.pem", NULL);
+		g_autofree gchar *key = g_build_filename(dir, "key.pem", NULL);
+		g_autofree gchar *chain = g_build_filename(dir, "chain.pem", NULL);
+		ck_request_set_cert_file(request, cert);
+		ck_request_set_key_file(request, key);
+		ck_request_set_chain_file(request, chain);
+	}
+	return TRUE;
+}
+
 static gboolean
 ck_engine_validate_files(CkEngine *self, CkRequest *request, GError **error)
 {
-	const gchar *cert_file = ck_request_get_cert_file(request);
-	const gchar *key_file = ck_request_get_key_file(request);
-	const gchar *chain_file = ck_request_get_chain_file(request);
-	const gchar *paths[] = {cert_file, key_file, chain_file};
+	const gchar *paths[5];
 
-	if (cert_file == NULL || cert_file[0] == '\0') {
-		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-				    _("No certificate file given: name one with -f"));
-		return FALSE;
+	if (ck_request_get_directory(request) != NULL) {
+		if (!ck_engine_validate_directory(self, request, error))
+			return FALSE;
+	} else {
+		const gchar *cert_file = ck_request_get_cert_file(request);
+		const gchar *key_file = ck_request_get_key_file(request);
+		const gchar *chain_file = ck_request_get_chain_file(request);
+		const gchar *combined = ck_request_get_combined_file(request);
+		if (cert_file == NULL || cert_file[0] == '\0') {
+			g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+					    _("No certificate file given: name one with -f"));
+			return FALSE;
+		}
+		if (key_file == NULL || key_file[0] == '\0') {
+			g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+					    _("No key file given: name one with -k"));
+			return FALSE;
+		}
+		if (!ck_installer_check_target(cert_file, _("certificate file"), error) ||
+		    !ck_installer_check_target(key_file, _("key file"), error))
+			return FALSE;
+		if (chain_file != NULL &&
+		    !ck_installer_check_target(chain_file, _("chain file"), error))
+			return FALSE;
+		if (combined != NULL &&
+		    !ck_installer_check_target(combined, _("combined file"), error))
+			return FALSE;
 	}
-	if (key_file == NULL || key_file[0] == '\0') {
-		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-				    _("No key file given: name one with -k"));
-		return FALSE;
-	}
-	if (!ck_installer_check_target(cert_file, _("certificate file"), error) ||
-	    !ck_installer_check_target(key_file, _("key file"), error))
-		return FALSE;
-	if (chain_file != NULL && !ck_installer_check_target(chain_file, _("chain file"), error))
-		return FALSE;
+	paths[0] = ck_request_get_cert_file(request);
+	paths[1] = ck_request_get_key_file(request);
+	paths[2] = ck_request_get_chain_file(request);
+	paths[3] = ck_request_get_combined_file(request);
+	paths[4] = ck_request_get_directory(request);
 	for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
 		const gchar *owner = ck_engine_find_tracked_path(self, paths[i]);
 		for (guint j = i + 1; j < G_N_ELEMENTS(paths); j++) {
@@ -760,6 +749,91 @@ ck_engine_validate_files(CkEngine *self, CkRequest *request, GError **error)
 	return TRUE;
 }
 
+/* systemd unit names: letters, digits and ":-_.\@", with a type suffix. */
+static gboolean
+ck_engine_unit_name_is_valid(const gchar *unit)
+{
+	const gchar *dot = strrchr(unit, '.');
+	if (strlen(unit) > 255 || dot == NULL || dot == unit || dot[1] == '\0')
+		return FALSE;
+	for (const gchar *p = unit; *p != '\0'; p++) {
+		if (!g_ascii_isalnum(*p) && strchr(":-_.\\@", *p) == NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Checks the renewal, hook, check and bootstrap settings of a new request. */
+static gboolean
+ck_engine_validate_policy(CkEngine *self, CkRequest *request, GError **error)
+{
+	CkThreshold threshold;
+	const gchar *user = ck_request_get_hook_user(request);
+	const gchar *unit = ck_request_get_reload_unit(request);
+	const gchar *endpoint = ck_request_get_check_endpoint(request);
+	const gchar *pid_file = ck_request_get_pid_file(request);
+	const gchar *bootstrap_cert = ck_request_get_bootstrap_cert_file(request);
+	const gchar *bootstrap_key = ck_request_get_bootstrap_key_file(request);
+
+	if (!ck_threshold_parse(ck_request_get_renew_before(request), &threshold, error))
+		return FALSE;
+	if (user != NULL) {
+		uid_t uid;
+		gid_t gid;
+		g_autofree gid_t *groups = NULL;
+		gsize n_groups;
+		if (!ck_subprocess_lookup_user(user, &uid, &gid, &groups, &n_groups, error))
+			return FALSE;
+	}
+	if (unit != NULL && !ck_engine_unit_name_is_valid(unit)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("'%s' is not a systemd unit name (e.g. nginx.service)"), unit);
+		return FALSE;
+	}
+	if (!g_strv_contains(ck_service_manager_modes(), ck_request_get_reload_mode(request))) {
+		g_autofree gchar *known = g_strjoinv(", ", (gchar **)ck_service_manager_modes());
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("'%s' is not a reload mode; use one of %s"),
+			    ck_request_get_reload_mode(request), known);
+		return FALSE;
+	}
+	if (pid_file != NULL && !g_path_is_absolute(pid_file)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("The PID file '%s' is not an absolute path"), pid_file);
+		return FALSE;
+	}
+	if (ck_request_get_pid_signal(request) <= 0 || ck_request_get_pid_signal(request) > 64) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("%d is not a signal number"), ck_request_get_pid_signal(request));
+		return FALSE;
+	}
+	if (endpoint != NULL) {
+		g_autofree gchar *host = NULL;
+		guint16 port;
+		if (!ck_tls_check_parse_endpoint(endpoint, &host, &port, error))
+			return FALSE;
+	}
+	if ((bootstrap_cert == NULL) != (bootstrap_key == NULL)) {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("A bootstrap identity needs both its certificate and its key"));
+		return FALSE;
+	}
+	if (bootstrap_cert != NULL &&
+	    (!g_path_is_absolute(bootstrap_cert) || !g_path_is_absolute(bootstrap_key))) {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("The bootstrap certificate and key need absolute paths"));
+		return FALSE;
+	}
+	if (ck_request_get_validity(request) < 0 ||
+	    ck_request_get_validity(request) > 36500LL * 86400) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("A validity of %lld days is too long: at most 36500"),
+			    (long long)(ck_request_get_validity(request) / 86400));
+		return FALSE;
+	}
+	return TRUE;
+}
+
 CkRequest *
 ck_engine_new_request_template(CkEngine *self)
 {
@@ -768,10 +842,11 @@ ck_engine_new_request_template(CkEngine *self)
 	CkFileAttrs key_attrs = CK_FILE_ATTRS_INIT(ck_config_get_default_key_mode(self->config));
 
 	ck_request_set_key_type(request, ck_config_get_default_key_type(self->config));
+	ck_request_set_key_policy(request, ck_engine_lifecycle(self)->key_policy);
 	ck_request_set_ca(request, ck_config_get_default_ca(self->config));
 	ck_request_set_cert_attrs(request, &cert_attrs);
 	ck_request_set_key_attrs(request, &key_attrs);
-	ck_request_set_validity_days(request, 0);
+	ck_request_set_validity(request, 0);
 	return request;
 }
 
@@ -780,15 +855,13 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 {
 	CkKeyProvider *provider;
 	CkCsrParams params = {0};
-	g_autoptr(CkRequest) owned = NULL;
-	CkRequest *tracked;
+	g_autoptr(CkRequest) tracked = NULL;
 	g_autoptr(JsonNode) json = NULL;
 	g_autofree gchar *id = NULL;
 
 	g_return_val_if_fail(CK_IS_ENGINE(self), NULL);
 	g_return_val_if_fail(CK_IS_REQUEST(request), NULL);
 
-	/* validate everything before anything is written */
 	if (ck_request_get_id(request) != NULL) {
 		if (!ck_request_id_is_valid(ck_request_get_id(request))) {
 			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
@@ -846,15 +919,8 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 		ck_request_set_subject(request, cn);
 	}
 	ck_request_get_csr_params(request, &params);
-	if (!ck_csr_validate(&params, error))
-		return NULL;
-	if (ck_request_get_validity_days(request) > 36500) {
-		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-			    _("A validity of %u days is too long: at most 36500"),
-			    ck_request_get_validity_days(request));
-		return NULL;
-	}
-	if (!ck_engine_validate_files(self, request, error))
+	if (!ck_csr_validate(&params, error) || !ck_engine_validate_policy(self, request, error) ||
+	    !ck_engine_validate_files(self, request, error))
 		return NULL;
 
 	/* a fresh object from the template, so the caller's object never aliases ours */
@@ -864,10 +930,9 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 	json_object_set_string_member(json_node_get_object(json), "id", id);
 	json_object_set_string_member(json_node_get_object(json), "state",
 				      ck_request_state_to_string(CK_REQUEST_STATE_NEED_KEY_PAIR));
-	owned = ck_request_new_from_json(json, error);
-	if (owned == NULL)
+	tracked = ck_request_new_from_json(json, error);
+	if (tracked == NULL)
 		return NULL;
-	tracked = owned;
 	if (!ck_store_save_request(self->store, tracked, error))
 		return NULL;
 	ck_engine_track(self, tracked);
@@ -883,6 +948,7 @@ gboolean
 ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error)
 {
 	g_autoptr(CkRequest) request = NULL;
+	g_autofree gchar *cleanup = NULL;
 
 	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
 	request = g_hash_table_lookup(self->requests, id);
@@ -894,6 +960,11 @@ ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error)
 	if (!ck_store_remove_request(self->store, id, error))
 		return FALSE;
 	ck_engine_drop_job(self, request);
+	ck_engine_remove_pending(self, request);
+	ck_engine_unwatch_request(self, request);
+	ck_scheduler_remove(self->scheduler, id);
+	cleanup = g_strconcat(CK_CLEANUP_PREFIX, id, NULL);
+	ck_scheduler_remove(self->scheduler, cleanup);
 	g_signal_handlers_disconnect_by_data(request, self);
 	g_hash_table_remove(self->requests, id);
 	g_message("request %s removed; its files stay in place", id);
@@ -901,17 +972,94 @@ ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error)
 	return TRUE;
 }
 
+/* Renewal on demand */
+
+static gboolean
+ck_engine_renew_now(CkEngine *self, const gchar *id, gboolean reuse_key, GError **error)
+{
+	CkRequest *request = ck_engine_find_request(self, id);
+	CkRequestState state;
+
+	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
+	if (request == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_NOT_FOUND, _("No request with id '%s'"), id);
+		return FALSE;
+	}
+	state = ck_request_get_state(request);
+	/* an attempt that is under way finishes first; waiting ones start over now */
+	if (state == CK_REQUEST_STATE_GENERATING_KEY_PAIR || state == CK_REQUEST_STATE_SUBMITTING ||
+	    state == CK_REQUEST_STATE_SAVING_CERT || state == CK_REQUEST_STATE_POST_SAVED ||
+	    state == CK_REQUEST_STATE_NEED_CSR) {
+		g_set_error(error, CK_ERROR, CK_ERROR_BUSY,
+			    _("Request %s is %s already; try again when it is done"), id,
+			    ck_request_state_to_string(state));
+		return FALSE;
+	}
+	if (reuse_key && ck_request_get_not_after(request) == 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_BUSY,
+			    _("Request %s has no certificate and key yet to resubmit"), id);
+		return FALSE;
+	}
+	g_message("request %s: %s on demand", id, reuse_key ? "resubmitting" : "re-keying");
+	ck_engine_drop_job(self, request);
+	ck_engine_remove_pending(self, request);
+	ck_request_set_failed_attempts(request, 0);
+	ck_request_set_ca_cookie(request, NULL);
+	ck_engine_start_renewal(self, request, reuse_key, !reuse_key);
+	return TRUE;
+}
+
+gboolean
+ck_engine_resubmit(CkEngine *self, const gchar *id, GError **error)
+{
+	return ck_engine_renew_now(self, id, TRUE, error);
+}
+
+gboolean
+ck_engine_rekey(CkEngine *self, const gchar *id, GError **error)
+{
+	return ck_engine_renew_now(self, id, FALSE, error);
+}
+
+static void
+ck_engine_dispose(GObject *object)
+{
+	CkEngine *self = CK_ENGINE(object);
+
+	/* jobs first: they give their limiter slots back */
+	g_hash_table_remove_all(self->jobs);
+	g_hash_table_remove_all(self->rechecks);
+	g_hash_table_remove_all(self->dir_watches);
+	g_clear_handle_id(&self->clock_recheck_id, g_source_remove);
+	if (self->time_sync_monitor != NULL) {
+		g_file_monitor_cancel(self->time_sync_monitor);
+		g_signal_handlers_disconnect_by_data(self->time_sync_monitor, self);
+		g_clear_object(&self->time_sync_monitor);
+	}
+	if (self->scheduler != NULL)
+		g_signal_handlers_disconnect_by_data(self->scheduler, self);
+	g_clear_object(&self->scheduler);
+	g_clear_object(&self->service_manager);
+	G_OBJECT_CLASS(ck_engine_parent_class)->dispose(object);
+}
+
 static void
 ck_engine_finalize(GObject *object)
 {
 	CkEngine *self = CK_ENGINE(object);
 	g_hash_table_unref(self->jobs);
+	g_hash_table_unref(self->rechecks);
+	g_hash_table_unref(self->dir_watches);
+	g_hash_table_unref(self->watched_paths);
 	g_hash_table_unref(self->requests);
 	g_hash_table_unref(self->cas);
 	g_hash_table_unref(self->key_providers);
+	ck_limiter_free(self->key_limiter);
+	ck_limiter_free(self->submit_limiter);
 	g_object_unref(self->store);
 	g_object_unref(self->config);
 	g_free(self->state_dir);
+	g_free(self->pending_dir);
 	G_OBJECT_CLASS(ck_engine_parent_class)->finalize(object);
 }
 
@@ -924,12 +1072,18 @@ ck_engine_init(CkEngine *self)
 	self->cas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
 	self->key_providers =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+	self->dir_watches = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						  (GDestroyNotify)ck_dir_watch_free);
+	self->watched_paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	self->rechecks =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ck_engine_remove_recheck);
 }
 
 static void
 ck_engine_class_init(CkEngineClass *klass)
 {
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	object_class->dispose = ck_engine_dispose;
 	object_class->finalize = ck_engine_finalize;
 	signals[SIGNAL_REQUEST_ADDED] =
 	    g_signal_new("request-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
@@ -947,10 +1101,18 @@ ck_engine_new(CkConfig *config, const gchar *state_dir)
 {
 	CkEngine *self = g_object_new(CK_TYPE_ENGINE, NULL);
 	CkKeyProvider *file_provider = ck_key_provider_file_new();
+	const CkLifecycleConfig *lc = ck_config_get_lifecycle(config);
+	guint keys = lc->max_parallel_keys != 0 ? lc->max_parallel_keys : g_get_num_processors();
 
 	self->config = g_object_ref(config);
 	self->state_dir = g_strdup(state_dir);
+	self->pending_dir = g_build_filename(state_dir, "pending", NULL);
 	self->store = ck_store_new(state_dir);
+	self->scheduler = ck_scheduler_new(ck_engine_scheduler_cb, self);
+	g_signal_connect(self->scheduler, "clock-changed",
+			 G_CALLBACK(ck_engine_scheduler_clock_changed_cb), self);
+	self->key_limiter = ck_limiter_new(keys);
+	self->submit_limiter = ck_limiter_new(lc->max_parallel_submissions);
 	g_hash_table_insert(self->key_providers, g_strdup(ck_key_provider_get_name(file_provider)),
 			    file_provider);
 	return self;

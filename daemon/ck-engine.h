@@ -6,6 +6,7 @@
 #include "ck-ca.h"
 #include "ck-config.h"
 #include "ck-request.h"
+#include "ck-service-manager.h"
 
 G_BEGIN_DECLS
 
@@ -49,6 +50,28 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error);
 /* Stops tracking: forgets the request and its state file; certificate and key files stay. */
 gboolean
 ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error);
+
+/*
+ * Renews now, whatever the schedule says: resubmit keeps the key, rekey makes a
+ * new one (getcert's resubmit and rekey). CK_ERROR_BUSY while an attempt is
+ * under way.
+ */
+gboolean
+ck_engine_resubmit(CkEngine *self, const gchar *id, GError **error);
+gboolean
+ck_engine_rekey(CkEngine *self, const gchar *id, GError **error);
+
+/* Who reloads services after an install (systemd in the daemon); may be NULL. */
+void
+ck_engine_set_service_manager(CkEngine *self, CkServiceManager *manager);
+
+/* The clock may have moved (a test offset changed): everything is planned again. */
+void
+ck_engine_clock_changed(CkEngine *self);
+
+/* Saves what must survive the process (the clock floor); call before exiting. */
+void
+ck_engine_stop(CkEngine *self);
 
 CkCa *
 ck_engine_find_ca(CkEngine *self, const gchar *name);

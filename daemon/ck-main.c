@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "ck-bus.h"
+#include "ck-clock.h"
 #include "ck-config.h"
 #include "ck-engine.h"
 #include "ck-error.h"
@@ -59,6 +60,17 @@ ck_main_quit_cb(gpointer user_data)
 	sd_notify(0, "STOPPING=1");
 	g_message("stopping");
 	g_main_loop_quit(loop);
+	return G_SOURCE_CONTINUE;
+}
+
+/* SIGUSR2: look at the clock again (tests move a test clock; admins after fixing the time). */
+static gboolean
+ck_main_clock_cb(gpointer user_data)
+{
+	CkEngine *engine = CK_ENGINE(user_data);
+	ck_clock_reload_offset();
+	g_message("re-examining the clock (now %lld)", (long long)ck_clock_now());
+	ck_engine_clock_changed(engine);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -170,9 +182,11 @@ main(int argc, char **argv)
 	g_signal_connect(bus, "disconnected", G_CALLBACK(ck_main_disconnected_cb), loop);
 	g_unix_signal_add(SIGTERM, ck_main_quit_cb, loop);
 	g_unix_signal_add(SIGINT, ck_main_quit_cb, loop);
+	g_unix_signal_add(SIGUSR2, ck_main_clock_cb, engine);
 
 	g_message("certkeeperd %s ready (state in %s)", PACKAGE_VERSION, state_dir);
 	sd_notify(0, "READY=1\nSTATUS=Keeping certificates valid");
 	g_main_loop_run(loop);
+	ck_engine_stop(engine);
 	return ck_exit_status;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -32,7 +33,7 @@ struct _CkRequest {
 	CkFileAttrs key_attrs;
 	gchar *ca;
 	gchar *profile;
-	guint validity_days;
+	gint64 validity;
 	guint32 owner_uid;
 	gint64 not_before;
 	gint64 not_after;
@@ -43,6 +44,34 @@ struct _CkRequest {
 	gint64 next_attempt;
 	guint failed_attempts;
 	gint64 created;
+	/* renewal policy */
+	gchar *renew_before;
+	CkKeyPolicy key_policy;
+	gboolean auto_renew;
+	gchar *directory;
+	gchar *combined_file;
+	gchar *pre_save_command;
+	gchar *post_save_command;
+	gchar *hook_user;
+	gchar *reload_unit;
+	gchar *reload_mode;
+	gchar *pid_file;
+	gint pid_signal;
+	gchar *check_endpoint;
+	gchar *check_command;
+	gchar *bootstrap_cert_file;
+	gchar *bootstrap_key_file;
+	/* lifecycle status */
+	gint64 renewal_time;
+	gint64 last_renewal;
+	gint64 last_failure_time;
+	gchar *waiting;
+	gchar *identity;
+	gint64 backups_until;
+	CkInstallPhase install_phase;
+	GStrv install_fresh;
+	gchar *install_version;
+	gchar *install_previous;
 };
 
 G_DEFINE_TYPE(CkRequest, ck_request, G_TYPE_OBJECT)
@@ -243,6 +272,161 @@ CK_REQUEST_STRING_ACCESSORS(chain_file, CK_REQUEST_FIELD_CHAIN_FILE)
 CK_REQUEST_STRING_ACCESSORS(ca, CK_REQUEST_FIELD_CA)
 CK_REQUEST_STRING_ACCESSORS(profile, CK_REQUEST_FIELD_OTHER)
 CK_REQUEST_STRING_ACCESSORS(ca_cookie, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_STRING_ACCESSORS(directory, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(combined_file, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(pre_save_command, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(post_save_command, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(hook_user, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(reload_unit, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(pid_file, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(check_endpoint, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(check_command, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(bootstrap_cert_file, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(bootstrap_key_file, CK_REQUEST_FIELD_POLICY)
+
+/* Setters of fields that read back as "" rather than NULL. */
+#define CK_REQUEST_TEXT_ACCESSORS(field, bit, fallback)                                           \
+	const gchar *ck_request_get_##field(CkRequest *self)                                       \
+	{                                                                                          \
+		g_return_val_if_fail(CK_IS_REQUEST(self), NULL);                                   \
+		return self->field != NULL ? self->field : (fallback);                             \
+	}                                                                                          \
+	void ck_request_set_##field(CkRequest *self, const gchar *value)                           \
+	{                                                                                          \
+		g_return_if_fail(CK_IS_REQUEST(self));                                             \
+		if (value != NULL && (value[0] == '\0' || g_strcmp0(value, (fallback)) == 0))      \
+			value = NULL;                                                              \
+		ck_request_replace_string(self, &self->field, value, bit);                         \
+	}
+
+CK_REQUEST_TEXT_ACCESSORS(renew_before, CK_REQUEST_FIELD_POLICY, "")
+CK_REQUEST_TEXT_ACCESSORS(reload_mode, CK_REQUEST_FIELD_POLICY, "reload-or-restart")
+CK_REQUEST_TEXT_ACCESSORS(waiting, CK_REQUEST_FIELD_STATUS, "")
+CK_REQUEST_TEXT_ACCESSORS(identity, CK_REQUEST_FIELD_STATUS, "none")
+
+/* Setters of plain numbers and flags. */
+#define CK_REQUEST_VALUE_ACCESSORS(type, field, bit)                                               \
+	type ck_request_get_##field(CkRequest *self)                                               \
+	{                                                                                          \
+		g_return_val_if_fail(CK_IS_REQUEST(self), (type)0);                                \
+		return self->field;                                                                \
+	}                                                                                          \
+	void ck_request_set_##field(CkRequest *self, type value)                                   \
+	{                                                                                          \
+		g_return_if_fail(CK_IS_REQUEST(self));                                             \
+		if (self->field == value)                                                          \
+			return;                                                                    \
+		self->field = value;                                                               \
+		ck_request_emit(self, bit);                                                        \
+	}
+
+CK_REQUEST_VALUE_ACCESSORS(CkKeyPolicy, key_policy, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_VALUE_ACCESSORS(gboolean, auto_renew, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_VALUE_ACCESSORS(gint, pid_signal, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_VALUE_ACCESSORS(gint64, validity, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_VALUE_ACCESSORS(gint64, renewal_time, CK_REQUEST_FIELD_SCHEDULE)
+CK_REQUEST_VALUE_ACCESSORS(gint64, last_renewal, CK_REQUEST_FIELD_SCHEDULE)
+CK_REQUEST_VALUE_ACCESSORS(gint64, last_failure_time, CK_REQUEST_FIELD_SCHEDULE)
+CK_REQUEST_VALUE_ACCESSORS(gint64, backups_until, CK_REQUEST_FIELD_OTHER)
+
+static const gchar *const key_policy_names[CK_KEY_POLICY_LAST] = {
+    [CK_KEY_POLICY_NEW] = "new",
+    [CK_KEY_POLICY_REUSE] = "reuse",
+};
+
+const gchar *
+ck_key_policy_to_string(CkKeyPolicy policy)
+{
+	if ((guint)policy >= CK_KEY_POLICY_LAST)
+		return "unknown";
+	return key_policy_names[policy];
+}
+
+CkKeyPolicy
+ck_key_policy_from_string(const gchar *name)
+{
+	for (guint i = 0; i < CK_KEY_POLICY_LAST; i++) {
+		if (g_strcmp0(key_policy_names[i], name) == 0)
+			return (CkKeyPolicy)i;
+	}
+	return CK_KEY_POLICY_LAST;
+}
+
+static const gchar *const install_phase_names[CK_INSTALL_PHASE_LAST] = {
+    [CK_INSTALL_PHASE_NONE] = "none",
+    [CK_INSTALL_PHASE_STAGE] = "stage",
+    [CK_INSTALL_PHASE_COMMIT] = "commit",
+    [CK_INSTALL_PHASE_CHECK] = "check",
+};
+
+const gchar *
+ck_install_phase_to_string(CkInstallPhase phase)
+{
+	if ((guint)phase >= CK_INSTALL_PHASE_LAST)
+		return "unknown";
+	return install_phase_names[phase];
+}
+
+CkInstallPhase
+ck_install_phase_from_string(const gchar *name)
+{
+	for (guint i = 0; i < CK_INSTALL_PHASE_LAST; i++) {
+		if (g_strcmp0(install_phase_names[i], name) == 0)
+			return (CkInstallPhase)i;
+	}
+	return CK_INSTALL_PHASE_LAST;
+}
+
+CkInstallPhase
+ck_request_get_install_phase(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), CK_INSTALL_PHASE_NONE);
+	return self->install_phase;
+}
+
+void
+ck_request_set_install(CkRequest *self, CkInstallPhase phase, const gchar *const *fresh,
+		       const gchar *version, const gchar *previous)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	g_return_if_fail((guint)phase < CK_INSTALL_PHASE_LAST);
+	if (self->install_phase == phase &&
+	    ck_request_strv_equal((const gchar *const *)self->install_fresh, fresh) &&
+	    g_strcmp0(self->install_version, version) == 0 &&
+	    g_strcmp0(self->install_previous, previous) == 0)
+		return;
+	g_free(self->install_previous);
+	self->install_previous = g_strdup(previous);
+	self->install_phase = phase;
+	g_strfreev(self->install_fresh);
+	self->install_fresh = g_strdupv((gchar **)fresh);
+	if (self->install_fresh == NULL)
+		self->install_fresh = g_new0(gchar *, 1);
+	g_free(self->install_version);
+	self->install_version = g_strdup(version);
+	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+}
+
+const gchar *const *
+ck_request_get_install_fresh(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return (const gchar *const *)self->install_fresh;
+}
+
+const gchar *
+ck_request_get_install_version(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return self->install_version;
+}
+
+const gchar *
+ck_request_get_install_previous(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return self->install_previous;
+}
 CK_REQUEST_STRV_ACCESSORS(dns_names, CK_REQUEST_FIELD_DNS_NAMES)
 CK_REQUEST_STRV_ACCESSORS(ip_addresses, CK_REQUEST_FIELD_IP_ADDRESSES)
 CK_REQUEST_STRV_ACCESSORS(emails, CK_REQUEST_FIELD_EMAILS)
@@ -334,23 +518,6 @@ ck_request_set_key_attrs(CkRequest *self, const CkFileAttrs *attrs)
 	if (ck_file_attrs_equal(&self->key_attrs, attrs))
 		return;
 	self->key_attrs = *attrs;
-	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
-}
-
-guint
-ck_request_get_validity_days(CkRequest *self)
-{
-	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
-	return self->validity_days;
-}
-
-void
-ck_request_set_validity_days(CkRequest *self, guint days)
-{
-	g_return_if_fail(CK_IS_REQUEST(self));
-	if (self->validity_days == days)
-		return;
-	self->validity_days = days;
 	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
 }
 
@@ -467,7 +634,7 @@ ck_request_set_next_attempt(CkRequest *self, gint64 when)
 	if (self->next_attempt == when)
 		return;
 	self->next_attempt = when;
-	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+	ck_request_emit(self, CK_REQUEST_FIELD_SCHEDULE);
 }
 
 guint
@@ -484,7 +651,7 @@ ck_request_set_failed_attempts(CkRequest *self, guint count)
 	if (self->failed_attempts == count)
 		return;
 	self->failed_attempts = count;
-	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+	ck_request_emit(self, CK_REQUEST_FIELD_SCHEDULE);
 }
 
 gint64
@@ -560,7 +727,7 @@ ck_request_to_json(CkRequest *self)
 	ck_json_add_attrs(builder, "key-attrs", &self->key_attrs);
 	ck_json_add_string(builder, "ca", self->ca);
 	ck_json_add_string(builder, "profile", self->profile);
-	ck_json_add_int(builder, "validity-days", self->validity_days);
+	ck_json_add_int(builder, "validity", self->validity);
 	ck_json_add_int(builder, "owner-uid", self->owner_uid);
 	ck_json_add_int(builder, "not-before", self->not_before);
 	ck_json_add_int(builder, "not-after", self->not_after);
@@ -571,6 +738,38 @@ ck_request_to_json(CkRequest *self)
 	ck_json_add_int(builder, "next-attempt", self->next_attempt);
 	ck_json_add_int(builder, "failed-attempts", self->failed_attempts);
 	ck_json_add_int(builder, "created", self->created);
+	ck_json_add_string(builder, "renew-before", self->renew_before);
+	ck_json_add_string(builder, "key-policy", ck_key_policy_to_string(self->key_policy));
+	json_builder_set_member_name(builder, "auto-renew");
+	json_builder_add_boolean_value(builder, self->auto_renew);
+	ck_json_add_string(builder, "directory", self->directory);
+	ck_json_add_string(builder, "combined-file", self->combined_file);
+	ck_json_add_string(builder, "pre-save-command", self->pre_save_command);
+	ck_json_add_string(builder, "post-save-command", self->post_save_command);
+	ck_json_add_string(builder, "hook-user", self->hook_user);
+	ck_json_add_string(builder, "reload-unit", self->reload_unit);
+	ck_json_add_string(builder, "reload-mode", self->reload_mode);
+	ck_json_add_string(builder, "pid-file", self->pid_file);
+	ck_json_add_int(builder, "pid-signal", self->pid_signal);
+	ck_json_add_string(builder, "check-endpoint", self->check_endpoint);
+	ck_json_add_string(builder, "check-command", self->check_command);
+	ck_json_add_string(builder, "bootstrap-cert-file", self->bootstrap_cert_file);
+	ck_json_add_string(builder, "bootstrap-key-file", self->bootstrap_key_file);
+	ck_json_add_int(builder, "renewal-time", self->renewal_time);
+	ck_json_add_int(builder, "last-renewal", self->last_renewal);
+	ck_json_add_int(builder, "last-failure-time", self->last_failure_time);
+	ck_json_add_string(builder, "waiting", self->waiting);
+	ck_json_add_string(builder, "identity", self->identity);
+	ck_json_add_int(builder, "backups-until", self->backups_until);
+	if (self->install_phase != CK_INSTALL_PHASE_NONE) {
+		json_builder_set_member_name(builder, "install");
+		json_builder_begin_object(builder);
+		ck_json_add_string(builder, "phase", ck_install_phase_to_string(self->install_phase));
+		ck_json_add_strv(builder, "fresh", self->install_fresh);
+		ck_json_add_string(builder, "version", self->install_version);
+		ck_json_add_string(builder, "previous", self->install_previous);
+		json_builder_end_object(builder);
+	}
 	json_builder_end_object(builder);
 	return json_builder_get_root(builder);
 }
@@ -650,6 +849,74 @@ ck_json_dup_string(JsonObject *obj, const gchar *name)
 	return g_strdup(json_node_get_string(node));
 }
 
+static gboolean
+ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
+{
+	g_autofree gchar *key_policy = ck_json_dup_string(obj, "key-policy");
+
+	self->renew_before = ck_json_dup_string(obj, "renew-before");
+	if (key_policy != NULL) {
+		self->key_policy = ck_key_policy_from_string(key_policy);
+		if (self->key_policy == CK_KEY_POLICY_LAST) {
+			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("Unknown key policy '%s'"), key_policy);
+			return FALSE;
+		}
+	}
+	self->auto_renew = json_object_get_boolean_member_with_default(obj, "auto-renew", TRUE);
+	self->directory = ck_json_dup_string(obj, "directory");
+	self->combined_file = ck_json_dup_string(obj, "combined-file");
+	self->pre_save_command = ck_json_dup_string(obj, "pre-save-command");
+	self->post_save_command = ck_json_dup_string(obj, "post-save-command");
+	self->hook_user = ck_json_dup_string(obj, "hook-user");
+	self->reload_unit = ck_json_dup_string(obj, "reload-unit");
+	self->reload_mode = ck_json_dup_string(obj, "reload-mode");
+	self->pid_file = ck_json_dup_string(obj, "pid-file");
+	self->pid_signal =
+	    (gint)json_object_get_int_member_with_default(obj, "pid-signal", self->pid_signal);
+	self->check_endpoint = ck_json_dup_string(obj, "check-endpoint");
+	self->check_command = ck_json_dup_string(obj, "check-command");
+	self->bootstrap_cert_file = ck_json_dup_string(obj, "bootstrap-cert-file");
+	self->bootstrap_key_file = ck_json_dup_string(obj, "bootstrap-key-file");
+	self->renewal_time = json_object_get_int_member_with_default(obj, "renewal-time", 0);
+	self->last_renewal = json_object_get_int_member_with_default(obj, "last-renewal", 0);
+	self->last_failure_time =
+	    json_object_get_int_member_with_default(obj, "last-failure-time", 0);
+	self->waiting = ck_json_dup_string(obj, "waiting");
+	self->identity = ck_json_dup_string(obj, "identity");
+	self->backups_until = json_object_get_int_member_with_default(obj, "backups-until", 0);
+	return TRUE;
+}
+
+static gboolean
+ck_request_install_from_json(CkRequest *self, JsonObject *obj, GError **error)
+{
+	JsonNode *node = json_object_get_member(obj, "install");
+	JsonObject *install;
+	g_autofree gchar *phase = NULL;
+
+	if (node == NULL)
+		return TRUE;
+	if (!JSON_NODE_HOLDS_OBJECT(node)) {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("Member 'install' is not an object"));
+		return FALSE;
+	}
+	install = json_node_get_object(node);
+	phase = ck_json_dup_string(install, "phase");
+	self->install_phase = ck_install_phase_from_string(phase);
+	if (self->install_phase == CK_INSTALL_PHASE_LAST) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("Unknown install phase '%s'"), phase != NULL ? phase : "");
+		return FALSE;
+	}
+	if (!ck_json_replace_strv(install, "fresh", &self->install_fresh, error))
+		return FALSE;
+	self->install_version = ck_json_dup_string(install, "version");
+	self->install_previous = ck_json_dup_string(install, "previous");
+	return TRUE;
+}
+
 CkRequest *
 ck_request_new_from_json(JsonNode *node, GError **error)
 {
@@ -670,7 +937,7 @@ ck_request_new_from_json(JsonNode *node, GError **error)
 	version = json_object_get_int_member_with_default(obj, "version", 0);
 	if (version < 1 || version > CK_REQUEST_JSON_VERSION) {
 		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
-			    _("Unsupported request state version %" G_GINT64_FORMAT), version);
+			    _("Unsupported request state version %lld"), (long long)version);
 		return NULL;
 	}
 	id = ck_json_dup_string(obj, "id");
@@ -721,7 +988,7 @@ ck_request_new_from_json(JsonNode *node, GError **error)
 		return NULL;
 	self->ca = ck_json_dup_string(obj, "ca");
 	self->profile = ck_json_dup_string(obj, "profile");
-	self->validity_days = (guint)json_object_get_int_member_with_default(obj, "validity-days", 0);
+	self->validity = json_object_get_int_member_with_default(obj, "validity", 0);
 	self->owner_uid = (guint32)json_object_get_int_member_with_default(obj, "owner-uid", 0);
 	self->not_before = json_object_get_int_member_with_default(obj, "not-before", 0);
 	self->not_after = json_object_get_int_member_with_default(obj, "not-after", 0);
@@ -733,6 +1000,8 @@ ck_request_new_from_json(JsonNode *node, GError **error)
 	self->failed_attempts =
 	    (guint)json_object_get_int_member_with_default(obj, "failed-attempts", 0);
 	self->created = json_object_get_int_member_with_default(obj, "created", 0);
+	if (!ck_request_policy_from_json(self, obj, error) || !ck_request_install_from_json(self, obj, error))
+		return NULL;
 	return g_steal_pointer(&self);
 }
 
@@ -758,6 +1027,24 @@ ck_request_finalize(GObject *object)
 	g_free(self->issuer);
 	g_free(self->last_error);
 	g_free(self->ca_cookie);
+	g_free(self->renew_before);
+	g_free(self->directory);
+	g_free(self->combined_file);
+	g_free(self->pre_save_command);
+	g_free(self->post_save_command);
+	g_free(self->hook_user);
+	g_free(self->reload_unit);
+	g_free(self->reload_mode);
+	g_free(self->pid_file);
+	g_free(self->check_endpoint);
+	g_free(self->check_command);
+	g_free(self->bootstrap_cert_file);
+	g_free(self->bootstrap_key_file);
+	g_free(self->waiting);
+	g_free(self->identity);
+	g_strfreev(self->install_fresh);
+	g_free(self->install_version);
+	g_free(self->install_previous);
 	G_OBJECT_CLASS(ck_request_parent_class)->finalize(object);
 }
 
@@ -776,6 +1063,10 @@ ck_request_init(CkRequest *self)
 	self->cert_attrs = CK_FILE_ATTRS_INIT(0644);
 	self->key_attrs = CK_FILE_ATTRS_INIT(0600);
 	self->created = g_get_real_time() / G_USEC_PER_SEC;
+	self->auto_renew = TRUE;
+	self->key_policy = CK_KEY_POLICY_NEW;
+	self->pid_signal = SIGHUP;
+	self->install_fresh = g_new0(gchar *, 1);
 }
 
 static void

@@ -56,7 +56,38 @@ typedef enum {
 	CK_REQUEST_FIELD_LAST_ERROR = 1u << 11,
 	CK_REQUEST_FIELD_KEY_TYPE = 1u << 12,
 	CK_REQUEST_FIELD_OTHER = 1u << 13, /* fields not on the bus */
+	/* RenewalTime, NextAttempt, FailedAttempts, LastFailureTime, LastRenewal */
+	CK_REQUEST_FIELD_SCHEDULE = 1u << 14,
+	CK_REQUEST_FIELD_STATUS = 1u << 15, /* Waiting (why decisions wait), Identity */
+	CK_REQUEST_FIELD_POLICY = 1u << 16, /* renewal, key, hook, check and layout settings */
 } CkRequestField;
+
+/* What a renewal does with the key. */
+typedef enum {
+	CK_KEY_POLICY_NEW,   /* a new key at every renewal (the default) */
+	CK_KEY_POLICY_REUSE, /* keep the key, renew only the certificate */
+	CK_KEY_POLICY_LAST
+} CkKeyPolicy;
+
+const gchar *
+ck_key_policy_to_string(CkKeyPolicy policy);
+/* CK_KEY_POLICY_LAST for an unknown name ("new", "reuse"). */
+CkKeyPolicy
+ck_key_policy_from_string(const gchar *name);
+
+/* Where an install is (the intent record of ARCHITECTURE.md "Atomic install"). */
+typedef enum {
+	CK_INSTALL_PHASE_NONE,	 /* nothing in flight */
+	CK_INSTALL_PHASE_STAGE,	 /* new files are being staged beside the live ones */
+	CK_INSTALL_PHASE_COMMIT, /* staged and validated: being renamed into place */
+	CK_INSTALL_PHASE_CHECK,	 /* in place: hooks and the post-install check run */
+	CK_INSTALL_PHASE_LAST
+} CkInstallPhase;
+
+const gchar *
+ck_install_phase_to_string(CkInstallPhase phase);
+CkInstallPhase
+ck_install_phase_from_string(const gchar *name);
 
 #define CK_TYPE_REQUEST ck_request_get_type()
 G_DECLARE_FINAL_TYPE(CkRequest, ck_request, CK, REQUEST, GObject)
@@ -158,11 +189,11 @@ const gchar *
 ck_request_get_profile(CkRequest *self);
 void
 ck_request_set_profile(CkRequest *self, const gchar *profile);
-/* Wanted lifetime in days, 0 for the CA's default. */
-guint
-ck_request_get_validity_days(CkRequest *self);
+/* Wanted lifetime in seconds, 0 for the CA's default. */
+gint64
+ck_request_get_validity(CkRequest *self);
 void
-ck_request_set_validity_days(CkRequest *self, guint days);
+ck_request_set_validity(CkRequest *self, gint64 seconds);
 
 /* The uid that asked for this request (the D-Bus caller). */
 guint32
@@ -209,6 +240,137 @@ ck_request_set_failed_attempts(CkRequest *self, guint count);
 
 gint64
 ck_request_get_created(CkRequest *self);
+
+/* Renewal policy */
+
+/* The renewal threshold ("30d", "33%"; "" for the configured default). */
+const gchar *
+ck_request_get_renew_before(CkRequest *self);
+void
+ck_request_set_renew_before(CkRequest *self, const gchar *threshold);
+CkKeyPolicy
+ck_request_get_key_policy(CkRequest *self);
+void
+ck_request_set_key_policy(CkRequest *self, CkKeyPolicy policy);
+/* FALSE: the certificate is watched, never renewed by itself. */
+gboolean
+ck_request_get_auto_renew(CkRequest *self);
+void
+ck_request_set_auto_renew(CkRequest *self, gboolean auto_renew);
+
+/* Install layout: files (the default), or a versioned directory with a "current"
+ * symlink swapped atomically; and an optional combined PEM (key, certificate, chain). */
+const gchar *
+ck_request_get_directory(CkRequest *self);
+void
+ck_request_set_directory(CkRequest *self, const gchar *directory);
+const gchar *
+ck_request_get_combined_file(CkRequest *self);
+void
+ck_request_set_combined_file(CkRequest *self, const gchar *path);
+
+/* Hooks (certmonger's -B and -C), run by /bin/sh as @hook_user (NULL: root). */
+const gchar *
+ck_request_get_pre_save_command(CkRequest *self);
+void
+ck_request_set_pre_save_command(CkRequest *self, const gchar *command);
+const gchar *
+ck_request_get_post_save_command(CkRequest *self);
+void
+ck_request_set_post_save_command(CkRequest *self, const gchar *command);
+const gchar *
+ck_request_get_hook_user(CkRequest *self);
+void
+ck_request_set_hook_user(CkRequest *self, const gchar *user);
+/* A systemd unit to reload or restart after an install; @mode is "reload",
+ * "restart", "try-restart", "reload-or-restart" (the default) or "reload-or-try-restart". */
+const gchar *
+ck_request_get_reload_unit(CkRequest *self);
+void
+ck_request_set_reload_unit(CkRequest *self, const gchar *unit);
+const gchar *
+ck_request_get_reload_mode(CkRequest *self);
+void
+ck_request_set_reload_mode(CkRequest *self, const gchar *mode);
+/* A process to signal after an install (its PID file), and the signal (default SIGHUP). */
+const gchar *
+ck_request_get_pid_file(CkRequest *self);
+void
+ck_request_set_pid_file(CkRequest *self, const gchar *path);
+gint
+ck_request_get_pid_signal(CkRequest *self);
+void
+ck_request_set_pid_signal(CkRequest *self, gint signum);
+/* The post-install check: a TLS handshake with "host:port", and/or a command;
+ * a failure rolls the install back. */
+const gchar *
+ck_request_get_check_endpoint(CkRequest *self);
+void
+ck_request_set_check_endpoint(CkRequest *self, const gchar *endpoint);
+const gchar *
+ck_request_get_check_command(CkRequest *self);
+void
+ck_request_set_check_command(CkRequest *self, const gchar *command);
+
+/* The bootstrap identity that authenticates a renewal once the certificate expired. */
+const gchar *
+ck_request_get_bootstrap_cert_file(CkRequest *self);
+void
+ck_request_set_bootstrap_cert_file(CkRequest *self, const gchar *path);
+const gchar *
+ck_request_get_bootstrap_key_file(CkRequest *self);
+void
+ck_request_set_bootstrap_key_file(CkRequest *self, const gchar *path);
+
+/* Lifecycle status */
+
+/* When the installed certificate is due for renewal (unix seconds, 0: none planned). */
+gint64
+ck_request_get_renewal_time(CkRequest *self);
+void
+ck_request_set_renewal_time(CkRequest *self, gint64 when);
+/* When a certificate was last installed, and when the last attempt failed (0: never). */
+gint64
+ck_request_get_last_renewal(CkRequest *self);
+void
+ck_request_set_last_renewal(CkRequest *self, gint64 when);
+gint64
+ck_request_get_last_failure_time(CkRequest *self);
+void
+ck_request_set_last_failure_time(CkRequest *self, gint64 when);
+/* Why the lifecycle waits although it would act (an untrusted clock, a missing
+ * TPM, ...); "" when it does not. */
+const gchar *
+ck_request_get_waiting(CkRequest *self);
+void
+ck_request_set_waiting(CkRequest *self, const gchar *reason);
+/* Which identity authenticated the last submission: "none" (first enrollment),
+ * "current" (the certificate being renewed) or "bootstrap". */
+const gchar *
+ck_request_get_identity(CkRequest *self);
+void
+ck_request_set_identity(CkRequest *self, const gchar *identity);
+/* Until when the previous certificate and key are kept beside the new ones (0: none kept). */
+gint64
+ck_request_get_backups_until(CkRequest *self);
+void
+ck_request_set_backups_until(CkRequest *self, gint64 when);
+
+/* The install in flight (persisted, so a restart finishes or undoes it). */
+CkInstallPhase
+ck_request_get_install_phase(CkRequest *self);
+/* @fresh: the live paths that did not exist before (a rollback removes them);
+ * @version and @previous: the new and the replaced version's names in the
+ * directory layout, else NULL. */
+void
+ck_request_set_install(CkRequest *self, CkInstallPhase phase, const gchar *const *fresh,
+		       const gchar *version, const gchar *previous);
+const gchar *const *
+ck_request_get_install_fresh(CkRequest *self);
+const gchar *
+ck_request_get_install_version(CkRequest *self);
+const gchar *
+ck_request_get_install_previous(CkRequest *self);
 
 /* Serialisation for the state store (a versioned JSON object). */
 JsonNode *

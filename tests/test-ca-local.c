@@ -153,7 +153,7 @@ static gchar *
 ck_test_sign(CkCaLocal *ca, const gchar *csr, guint days, gchar **chain_out)
 {
 	g_autoptr(GError) error = NULL;
-	gchar *pem = ck_ca_local_sign(ca, csr, days, chain_out, &error);
+	gchar *pem = ck_ca_local_sign(ca, csr, (gint64)days * DAY, chain_out, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(pem);
 	return pem;
@@ -638,6 +638,17 @@ test_ca_local_validity(Fixture *f, gconstpointer user_data)
 	/* the CA's configured default, and a request's own wish over it */
 	ck_test_assert_lifetime(thirty_default, start, 30);
 	ck_test_assert_lifetime(thirty_asked, start, 7);
+	/* lifetimes below a day, for short-lived certificates */
+	{
+		g_autoptr(GError) error = NULL;
+		g_autofree gchar *minutes = ck_ca_local_sign(ca, csr, 600, NULL, &error);
+		gnutls_x509_crt_t crt = NULL;
+		g_assert_no_error(error);
+		crt = ck_test_crt(minutes);
+		g_assert_cmpint(gnutls_x509_crt_get_expiration_time(crt), >=, start + 600);
+		g_assert_cmpint(gnutls_x509_crt_get_expiration_time(crt), <=, time(NULL) + 600);
+		gnutls_x509_crt_deinit(crt);
+	}
 }
 
 static void
@@ -807,7 +818,7 @@ ck_test_submit(CkCa *ca, const gchar *const *csrs, guint n, guint days)
 
 	for (guint i = 0; i < n; i++) {
 		CkCaSubmission submission = {
-		    .request_id = "r", .csr = csrs[i], .validity_days = days};
+		    .request_id = "r", .csr = csrs[i], .validity = (gint64)days * DAY};
 		ck_ca_submit_async(ca, &submission, NULL, on_submitted, &data);
 	}
 	/* results arrive through the main loop, not from inside submit_async() */

@@ -170,7 +170,7 @@ test_request_changed_signal(void)
 	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_key_attrs(r, &key_attrs));
 	CK_CHANGE(CK_REQUEST_FIELD_CA, ck_request_set_ca(r, "other"));
 	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_profile(r, "server"));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_validity_days(r, 90));
+	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_validity(r, 90 * 86400));
 	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_owner_uid(r, 1000));
 	CK_CHANGE(CK_REQUEST_FIELD_CERTIFICATE,
 		  ck_request_set_certificate_info(r, 100, 200, "01ab", "CN=issuer"));
@@ -182,8 +182,8 @@ test_request_changed_signal(void)
 		  ck_request_set_certificate_info(r, 100, 201, "01ac", "CN=other"));
 	CK_CHANGE(CK_REQUEST_FIELD_LAST_ERROR, ck_request_set_last_error(r, "boom"));
 	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_ca_cookie(r, "cookie"));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_next_attempt(r, 12345));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_failed_attempts(r, 3));
+	CK_CHANGE(CK_REQUEST_FIELD_SCHEDULE, ck_request_set_next_attempt(r, 12345));
+	CK_CHANGE(CK_REQUEST_FIELD_SCHEDULE, ck_request_set_failed_attempts(r, 3));
 
 	/* "" and NULL both mean "no error": going from one to the other is no change */
 	ck_request_set_last_error(r, "");
@@ -249,7 +249,7 @@ ck_test_full_request(void)
 	ck_request_set_key_attrs(r, &key_attrs);
 	ck_request_set_ca(r, "corp");
 	ck_request_set_profile(r, "webserver");
-	ck_request_set_validity_days(r, 90);
+	ck_request_set_validity(r, 90 * 86400);
 	ck_request_set_owner_uid(r, 1000);
 	ck_request_set_certificate_info(r, 1700000000, 1800000000, "7f01", "CN=corp issuing");
 	ck_request_set_last_error(r, "CA said \"later\"\nline two");
@@ -319,7 +319,7 @@ test_request_json_round_trip(void)
 	g_assert_cmpuint(ck_request_get_key_attrs(b)->gid, ==, (gid_t)-1);
 	g_assert_cmpstr(ck_request_get_ca(b), ==, "corp");
 	g_assert_cmpstr(ck_request_get_profile(b), ==, "webserver");
-	g_assert_cmpuint(ck_request_get_validity_days(b), ==, 90);
+	g_assert_cmpint(ck_request_get_validity(b), ==, 90 * 86400);
 	g_assert_cmpuint(ck_request_get_owner_uid(b), ==, 1000);
 	g_assert_cmpint(ck_request_get_not_before(b), ==, 1700000000);
 	g_assert_cmpint(ck_request_get_not_after(b), ==, 1800000000);

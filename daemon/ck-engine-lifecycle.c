@@ -1,0 +1,804 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One request's way from NEED_KEY_PAIR to MONITORING and back again at every
+ * renewal: the schedule, the key, the CSR, the submission with its retries,
+ * and what a restart resumes.
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <gnutls/x509.h>
+#include <string.h>
+
+#include "ck-clock.h"
+#include "ck-engine-private.h"
+#include "ck-error.h"
+
+static void
+ck_engine_step(CkEngine *self, CkRequest *request);
+
+static gboolean
+ck_engine_step_cb(gpointer user_data)
+{
+	CkStepData *data = user_data;
+	CkRequest *request = NULL;
+	CkJob *job = NULL;
+
+	if (!ck_step_data_resolve(data, &request, &job))
+		return G_SOURCE_REMOVE;
+	job->step_id = 0;
+	ck_engine_step(data->engine, request);
+	return G_SOURCE_REMOVE;
+}
+
+/* Steps run from an idle callback so that no state change recurses into the next one. */
+void
+ck_engine_schedule_step(CkEngine *self, CkRequest *request)
+{
+	CkJob *job = ck_engine_get_job(self, request);
+
+	if (job->step_id != 0)
+		return;
+	job->step_id = g_idle_add_full(G_PRIORITY_DEFAULT, ck_engine_step_cb,
+				       ck_step_data_new(self, request, job),
+				       (GDestroyNotify)ck_step_data_free);
+}
+
+/* The renewal threshold in force for @request (its own, else the configured one). */
+static CkThreshold
+ck_engine_threshold(CkEngine *self, CkRequest *request)
+{
+	CkThreshold threshold = ck_engine_lifecycle(self)->renew_before;
+	const gchar *own = ck_request_get_renew_before(request);
+	if (own[0] != '\0' && !ck_threshold_parse(own, &threshold, NULL))
+		threshold = ck_engine_lifecycle(self)->renew_before;
+	return threshold;
+}
+
+/* The jitter depends on the request and its certificate only, so restarts keep it. */
+static guint64
+ck_engine_jitter_seed(CkRequest *request)
+{
+	guint64 seed = g_str_hash(ck_request_get_id(request));
+	const gchar *serial = ck_request_get_serial(request);
+	return (seed << 32) ^ (serial != NULL ? g_str_hash(serial) : 0);
+}
+
+/*
+ * Plans the next look at a MONITORING request: its renewal time, or a retry
+ * that is due earlier. Nothing else wakes the daemon for it.
+ */
+void
+ck_engine_plan(CkEngine *self, CkRequest *request)
+{
+	const gchar *id = ck_request_get_id(request);
+	CkThreshold threshold;
+	gint64 renewal, when;
+
+	if (ck_request_get_backups_until(request) > 0) {
+		g_autofree gchar *cleanup = g_strconcat(CK_CLEANUP_PREFIX, id, NULL);
+		ck_scheduler_set(self->scheduler, cleanup, ck_request_get_backups_until(request));
+	}
+	if (ck_request_get_state(request) != CK_REQUEST_STATE_MONITORING)
+		return;
+	if (ck_request_get_not_after(request) == 0) {
+		/* tracked, but no certificate yet: get one */
+		ck_scheduler_set(self->scheduler, id, 0);
+		return;
+	}
+	threshold = ck_engine_threshold(self, request);
+	renewal = ck_schedule_renewal_time(ck_request_get_not_before(request),
+					   ck_request_get_not_after(request), &threshold,
+					   ck_engine_jitter_seed(request),
+					   ck_engine_lifecycle(self)->jitter_max);
+	ck_request_set_renewal_time(request, renewal);
+	when = renewal;
+	if (ck_request_get_next_attempt(request) > 0)
+		when = MIN(when, ck_request_get_next_attempt(request));
+	/* a watched-only certificate is still looked at when it expires, to say so */
+	if (!ck_request_get_auto_renew(request))
+		when = ck_request_get_not_after(request);
+	ck_scheduler_set(self->scheduler, id, when);
+}
+
+void
+ck_engine_start_renewal(CkEngine *self, CkRequest *request, gboolean reuse_key,
+			gboolean force_new_key)
+{
+	CkJob *job = ck_engine_get_job(self, request);
+
+	job->reuse_key = reuse_key;
+	job->force_new_key = force_new_key;
+	g_clear_pointer(&job->key, ck_key_unref);
+	g_clear_pointer(&job->csr, g_free);
+	ck_request_set_waiting(request, NULL);
+	ck_scheduler_remove(self->scheduler, ck_request_get_id(request));
+	ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
+	ck_engine_schedule_step(self, request);
+}
+
+/* A request that needs a human: say why, keep what is installed, stop working on it. */
+void
+ck_engine_fail(CkEngine *self, CkRequest *request, CkRequestState state, const gchar *why)
+{
+	g_warning("request %s: %s: %s", ck_request_get_id(request),
+		  ck_request_state_to_string(state), why);
+	ck_request_set_last_error(request, why);
+	ck_request_set_last_failure_time(request, ck_clock_now());
+	ck_request_set_next_attempt(request, 0);
+	ck_engine_drop_job(self, request);
+	ck_engine_remove_pending(self, request);
+	ck_scheduler_remove(self->scheduler, ck_request_get_id(request));
+	ck_engine_set_state(self, request, state);
+	ck_engine_persist(self, request);
+}
+
+/*
+ * A transient failure: keep what is installed and what the job holds, count it,
+ * and look again after the backoff delay (which shrinks as expiry nears).
+ */
+void
+ck_engine_retry_later(CkEngine *self, CkRequest *request, CkRequestState state,
+		      const gchar *why)
+{
+	const CkLifecycleConfig *lc = ck_engine_lifecycle(self);
+	guint failures = ck_request_get_failed_attempts(request) + 1;
+	gint64 now = ck_clock_now();
+	gint64 delay;
+
+	ck_request_set_failed_attempts(request, failures);
+	if (ck_schedule_gave_up(&lc->backoff, failures)) {
+		g_autofree gchar *final =
+		    /* TRANSLATORS: the number of attempts, then the last reason */
+		    g_strdup_printf(_("Gave up after %u failed attempts: %s"), failures, why);
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, final);
+		return;
+	}
+	delay = ck_schedule_retry_delay(&lc->backoff, failures, now,
+					ck_request_get_not_after(request), g_random_int());
+	g_message("request %s: %s (attempt %u); retrying in %lld s", ck_request_get_id(request),
+		  why, failures, (long long)delay);
+	ck_request_set_last_error(request, why);
+	ck_request_set_last_failure_time(request, now);
+	ck_request_set_next_attempt(request, now + delay);
+	ck_engine_set_state(self, request, state);
+	ck_engine_persist(self, request);
+	ck_scheduler_set(self->scheduler, ck_request_get_id(request), now + delay);
+}
+
+/* Key */
+
+static void
+ck_engine_key_generated_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkStepData *data = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkKey) key = ck_key_provider_generate_finish(CK_KEY_PROVIDER(source), res, &error);
+	CkRequest *request = NULL;
+	CkJob *job = NULL;
+
+	if (!ck_step_data_resolve(data, &request, &job)) {
+		ck_step_data_free(data);
+		return;
+	}
+	ck_limiter_done(job->holding);
+	job->holding = NULL;
+	if (key == NULL) {
+		g_autofree gchar *why =
+		    /* TRANSLATORS: the placeholder is the reason */
+		    g_strdup_printf(_("Cannot generate a key: %s"), error->message);
+		ck_engine_fail(data->engine, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		ck_step_data_free(data);
+		return;
+	}
+	job->key = g_steal_pointer(&key);
+	ck_engine_set_state(data->engine, request, CK_REQUEST_STATE_NEED_CSR);
+	ck_engine_schedule_step(data->engine, request);
+	ck_step_data_free(data);
+}
+
+/* Runs when the key limiter gives this job its turn. */
+static void
+ck_engine_generate_key_now(gpointer user_data)
+{
+	CkStepData *data = user_data;
+	CkEngine *self = data->engine;
+	CkRequest *request = NULL;
+	CkJob *job = NULL;
+	CkKeyProvider *provider;
+
+	if (!ck_step_data_resolve(data, &request, &job)) {
+		ck_limiter_done(self->key_limiter);
+		ck_step_data_free(data);
+		return;
+	}
+	job->waiting = FALSE;
+	job->queued = NULL;
+	job->holding = self->key_limiter;
+	provider = g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	ck_engine_set_state(self, request, CK_REQUEST_STATE_GENERATING_KEY_PAIR);
+	ck_key_provider_generate_async(provider, ck_request_get_key_type(request), job->cancellable,
+				       ck_engine_key_generated_cb, data);
+}
+
+static void
+ck_engine_step_key(CkEngine *self, CkRequest *request, CkJob *job)
+{
+	CkKeyProvider *provider =
+	    g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	gboolean renewal = ck_request_get_not_after(request) > 0;
+	gboolean reuse = job->reuse_key ||
+			 ck_request_get_key_policy(request) == CK_KEY_POLICY_REUSE;
+
+	if (job->key != NULL) {
+		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_CSR);
+		ck_engine_schedule_step(self, request);
+		return;
+	}
+	if (provider == NULL) {
+		g_autofree gchar *why = g_strdup_printf(_("Unknown key provider '%s'"),
+							ck_request_get_key_provider(request));
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		return;
+	}
+	if (renewal && reuse && !job->force_new_key) {
+		g_autoptr(GError) error = NULL;
+		job->key = ck_engine_load_installed_key(self, request, &error);
+		if (job->key != NULL) {
+			ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_CSR);
+			ck_engine_schedule_step(self, request);
+			return;
+		}
+		g_message("request %s: the installed key cannot be reused (%s); making a new one",
+			  ck_request_get_id(request), error->message);
+	}
+	/* RSA keys take long: generation waits its turn so a storm cannot swamp the CPUs */
+	job->waiting = TRUE;
+	job->queued = ck_step_data_new(self, request, job);
+	ck_limiter_run(self->key_limiter, ck_engine_generate_key_now, job->queued,
+		       (GDestroyNotify)ck_step_data_free);
+}
+
+/* CSR */
+
+static void
+ck_engine_step_csr(CkEngine *self, CkRequest *request, CkJob *job)
+{
+	CkCsrParams params = {0};
+	g_autoptr(GError) error = NULL;
+
+	if (job->key == NULL) {
+		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
+		ck_engine_schedule_step(self, request);
+		return;
+	}
+	ck_request_get_csr_params(request, &params);
+	g_free(job->csr);
+	job->csr = ck_csr_build(&params, ck_key_get_privkey(job->key), &error);
+	if (job->csr == NULL) {
+		g_autofree gchar *why =
+		    /* TRANSLATORS: the placeholder is the reason */
+		    g_strdup_printf(_("Cannot create the certificate request: %s"), error->message);
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		return;
+	}
+	ck_request_set_ca_cookie(request, NULL);
+	ck_engine_set_state(self, request, CK_REQUEST_STATE_SUBMITTING);
+	ck_engine_schedule_step(self, request);
+}
+
+/* Submission */
+
+/* The validity of the certificate in @path, FALSE if it cannot be read. */
+static gboolean
+ck_engine_certificate_times(const gchar *path, gint64 *not_before, gint64 *not_after)
+{
+	g_autofree gchar *pem = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t datum;
+	gboolean ok;
+
+	if (!g_file_get_contents(path, &pem, NULL, NULL) || gnutls_x509_crt_init(&crt) < 0)
+		return FALSE;
+	datum.data = (unsigned char *)pem;
+	datum.size = (unsigned int)strlen(pem);
+	ok = gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM) >= 0;
+	if (ok) {
+		*not_before = (gint64)gnutls_x509_crt_get_activation_time(crt);
+		*not_after = (gint64)gnutls_x509_crt_get_expiration_time(crt);
+	}
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
+
+/*
+ * Who authenticates this submission (seed 001's recovery ladder): the current
+ * certificate while it is valid; once it expired, the bootstrap identity if one
+ * is configured and valid. NULL with @why when neither can: a human must enroll
+ * the device again.
+ */
+static const gchar *
+ck_engine_choose_identity(CkEngine *self, CkRequest *request, gint64 now,
+			  const gchar **cert_out, const gchar **key_out, gchar **why)
+{
+	const gchar *bootstrap_cert = ck_request_get_bootstrap_cert_file(request);
+	gint64 nb = 0, na = 0;
+
+	*cert_out = NULL;
+	*key_out = NULL;
+	if (ck_request_get_not_after(request) == 0 && bootstrap_cert == NULL)
+		return "none";
+	if (ck_request_get_not_after(request) > now) {
+		*cert_out = ck_request_get_cert_file(request);
+		*key_out = ck_request_get_key_file(request);
+		return "current";
+	}
+	if (bootstrap_cert == NULL) {
+		/* expired and nothing else to show: the CA decides whether that will do */
+		*cert_out = ck_request_get_cert_file(request);
+		*key_out = ck_request_get_key_file(request);
+		return ck_request_get_not_after(request) > 0 ? "current" : "none";
+	}
+	if (!ck_engine_certificate_times(bootstrap_cert, &nb, &na)) {
+		*why = g_strdup_printf(_("The certificate has expired and the bootstrap "
+					 "certificate %s cannot be read: enroll the device again"),
+				       bootstrap_cert);
+		return NULL;
+	}
+	if (now < nb || now >= na) {
+		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(na);
+		g_autofree gchar *when = g_date_time_format(dt, "%Y-%m-%d %H:%M:%S UTC");
+		*why = g_strdup_printf(_("Both the certificate and the bootstrap certificate %s "
+					 "(valid until %s) are expired: enroll the device again"),
+				       bootstrap_cert, when);
+		return NULL;
+	}
+	*cert_out = bootstrap_cert;
+	*key_out = ck_request_get_bootstrap_key_file(request);
+	return "bootstrap";
+}
+
+/* Keeps the key and CSR a CA is working on, so a restart can still poll for them. */
+static void
+ck_engine_save_pending(CkEngine *self, CkRequest *request, CkJob *job)
+{
+	g_autofree gchar *key_path = ck_engine_pending_path(self, request, ".key");
+	g_autofree gchar *csr_path = ck_engine_pending_path(self, request, ".csr");
+	GBytes *stored = ck_key_get_stored_form(job->key);
+	CkFileAttrs attrs = CK_FILE_ATTRS_INIT(0600);
+	g_autoptr(GError) error = NULL;
+
+	if (stored == NULL)
+		return;
+	if (!ck_file_replace(key_path, g_bytes_get_data(stored, NULL), g_bytes_get_size(stored),
+			     &attrs, &error) ||
+	    !ck_file_replace(csr_path, job->csr, strlen(job->csr), &attrs, &error))
+		g_warning("request %s: cannot keep the pending key (%s); a restart will start "
+			  "over",
+			  ck_request_get_id(request), error->message);
+}
+
+/* Loads what ck_engine_save_pending() kept; FALSE if it is not there. */
+static gboolean
+ck_engine_load_pending(CkEngine *self, CkRequest *request, CkJob *job)
+{
+	CkKeyProvider *provider =
+	    g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	g_autofree gchar *key_path = ck_engine_pending_path(self, request, ".key");
+	g_autofree gchar *csr_path = ck_engine_pending_path(self, request, ".csr");
+	g_autofree gchar *key_pem = NULL;
+	g_autofree gchar *csr = NULL;
+	gsize len = 0;
+	g_autoptr(GBytes) stored = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (provider == NULL || !g_file_get_contents(key_path, &key_pem, &len, NULL) ||
+	    !g_file_get_contents(csr_path, &csr, NULL, NULL))
+		return FALSE;
+	stored = g_bytes_new_take(g_steal_pointer(&key_pem), len);
+	job->key = ck_key_provider_load(provider, stored, key_path, &error);
+	if (job->key == NULL) {
+		g_warning("request %s: the pending key is unusable (%s)", ck_request_get_id(request),
+			  error->message);
+		return FALSE;
+	}
+	job->csr = g_steal_pointer(&csr);
+	return TRUE;
+}
+
+static void
+ck_engine_submitted_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkStepData *data = user_data;
+	CkEngine *self = data->engine;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkCaResult) result = ck_ca_submit_finish(CK_CA(source), res, &error);
+	const gchar *ca_name = ck_ca_get_name(CK_CA(source));
+	CkRequest *request = NULL;
+	CkJob *job = NULL;
+
+	if (!ck_step_data_resolve(data, &request, &job)) {
+		ck_step_data_free(data);
+		return;
+	}
+	ck_step_data_free(data);
+	ck_limiter_done(job->holding);
+	job->holding = NULL;
+	if (result == NULL) {
+		g_autofree gchar *why =
+		    /* TRANSLATORS: CA name, then the reason */
+		    g_strdup_printf(_("CA '%s' failed: %s"), ca_name, error->message);
+		ck_engine_retry_later(self, request, CK_REQUEST_STATE_CA_UNREACHABLE, why);
+		return;
+	}
+	switch (result->outcome) {
+	case CK_CA_OUTCOME_ISSUED:
+		g_free(job->certificate);
+		g_free(job->chain);
+		job->certificate = g_steal_pointer(&result->certificate);
+		job->chain = g_steal_pointer(&result->chain);
+		ck_request_set_ca_cookie(request, NULL);
+		ck_request_set_next_attempt(request, 0);
+		ck_engine_remove_pending(self, request);
+		ck_engine_set_state(self, request, CK_REQUEST_STATE_SAVING_CERT);
+		ck_engine_schedule_step(self, request);
+		break;
+	case CK_CA_OUTCOME_WAIT: {
+		gint64 delay = result->delay > 0 ? (gint64)result->delay : CK_CA_POLL_DEFAULT_SECONDS;
+		gint64 when = ck_clock_now() + delay;
+		g_message("request %s: CA %s is working on it; polling in %lld s",
+			  ck_request_get_id(request), ca_name, (long long)delay);
+		ck_request_set_ca_cookie(request, result->cookie);
+		ck_request_set_next_attempt(request, when);
+		ck_engine_save_pending(self, request, job);
+		ck_engine_set_state(self, request, CK_REQUEST_STATE_CA_WORKING);
+		ck_engine_persist(self, request);
+		ck_scheduler_set(self->scheduler, ck_request_get_id(request), when);
+		break;
+	}
+	case CK_CA_OUTCOME_UNREACHABLE: {
+		g_autofree gchar *why =
+		    /* TRANSLATORS: CA name, then the CA's message */
+		    g_strdup_printf(_("CA '%s' is unreachable: %s"), ca_name,
+				    result->message != NULL ? result->message : "");
+		ck_engine_retry_later(self, request, CK_REQUEST_STATE_CA_UNREACHABLE, why);
+		break;
+	}
+	case CK_CA_OUTCOME_REJECTED: {
+		g_autofree gchar *why =
+		    /* TRANSLATORS: CA name, then the CA's message */
+		    g_strdup_printf(_("CA '%s' rejected the request: %s"), ca_name,
+				    result->message != NULL ? result->message : "");
+		ck_engine_fail(self, request, CK_REQUEST_STATE_CA_REJECTED, why);
+		break;
+	}
+	case CK_CA_OUTCOME_NEED_NEW_KEY:
+		g_message("request %s: CA %s wants a new key", ck_request_get_id(request), ca_name);
+		g_clear_pointer(&job->key, ck_key_unref);
+		g_clear_pointer(&job->csr, g_free);
+		job->force_new_key = TRUE;
+		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
+		ck_engine_schedule_step(self, request);
+		break;
+	case CK_CA_OUTCOME_UNDERCONFIGURED:
+	case CK_CA_OUTCOME_UNSUPPORTED:
+	default: {
+		g_autofree gchar *why =
+		    /* TRANSLATORS: CA name, what the CA answered, then its message */
+		    g_strdup_printf(_("CA '%s' cannot issue (%s): %s"), ca_name,
+				    ck_ca_outcome_to_string(result->outcome),
+				    result->message != NULL ? result->message : "");
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		break;
+	}
+	}
+}
+
+/* Runs when the submission limiter gives this job its turn. */
+static void
+ck_engine_submit_now(gpointer user_data)
+{
+	CkStepData *data = user_data;
+	CkEngine *self = data->engine;
+	CkRequest *request = NULL;
+	CkJob *job = NULL;
+	CkCa *ca;
+	CkCsrParams params = {0};
+	CkCaSubmission submission = {0};
+	g_autofree gchar *previous = NULL;
+	g_autofree gchar *why = NULL;
+	const gchar *auth_cert = NULL, *auth_key = NULL;
+	const gchar *identity;
+
+	if (!ck_step_data_resolve(data, &request, &job)) {
+		ck_limiter_done(self->submit_limiter);
+		ck_step_data_free(data);
+		return;
+	}
+	job->waiting = FALSE;
+	job->queued = NULL;
+	ca = g_hash_table_lookup(self->cas, ck_request_get_ca(request));
+	identity = ck_engine_choose_identity(self, request, ck_clock_now(), &auth_cert, &auth_key,
+					     &why);
+	if (ca == NULL || identity == NULL) {
+		if (why == NULL)
+			why = g_strdup_printf(_("No CA named '%s' is configured"),
+					      ck_request_get_ca(request));
+		ck_limiter_done(self->submit_limiter);
+		ck_step_data_free(data);
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		return;
+	}
+	job->holding = self->submit_limiter;
+	if (g_strcmp0(ck_request_get_identity(request), identity) != 0)
+		g_message("request %s: authenticating with the %s identity",
+			  ck_request_get_id(request), identity);
+	ck_request_set_identity(request, identity);
+	ck_request_get_csr_params(request, &params);
+	if (ck_request_get_not_after(request) > 0)
+		previous = ck_engine_read_certificate(request, NULL);
+	submission.request_id = ck_request_get_id(request);
+	submission.csr = job->csr;
+	submission.cookie = ck_request_get_ca_cookie(request);
+	submission.profile = ck_request_get_profile(request);
+	submission.certificate = previous;
+	submission.validity = ck_request_get_validity(request);
+	submission.names = &params;
+	submission.identity = identity;
+	submission.auth_cert_file = auth_cert;
+	submission.auth_key_file = auth_key;
+	ck_engine_set_state(self, request, CK_REQUEST_STATE_SUBMITTING);
+	ck_ca_submit_async(ca, &submission, job->cancellable, ck_engine_submitted_cb, data);
+}
+
+static void
+ck_engine_step_submit(CkEngine *self, CkRequest *request, CkJob *job)
+{
+	if (job->csr == NULL &&
+	    !(ck_request_get_state(request) == CK_REQUEST_STATE_CA_WORKING &&
+	      ck_engine_load_pending(self, request, job))) {
+		/* the key and CSR died with an earlier process: start this attempt over */
+		ck_request_set_ca_cookie(request, NULL);
+		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
+		ck_engine_schedule_step(self, request);
+		return;
+	}
+	job->waiting = TRUE;
+	job->queued = ck_step_data_new(self, request, job);
+	ck_limiter_run(self->submit_limiter, ck_engine_submit_now, job->queued,
+		       (GDestroyNotify)ck_step_data_free);
+}
+
+/* Runs whatever the request's state calls for next. */
+static void
+ck_engine_step(CkEngine *self, CkRequest *request)
+{
+	CkJob *job = ck_engine_get_job(self, request);
+
+	/* queued in a limiter or running an operation: its callback steps on */
+	if (job->waiting || job->holding != NULL || job->busy)
+		return;
+	switch (ck_request_get_state(request)) {
+	case CK_REQUEST_STATE_NEED_KEY_PAIR:
+		ck_engine_step_key(self, request, job);
+		break;
+	case CK_REQUEST_STATE_NEED_CSR:
+		ck_engine_step_csr(self, request, job);
+		break;
+	case CK_REQUEST_STATE_SUBMITTING:
+	case CK_REQUEST_STATE_CA_WORKING:
+	case CK_REQUEST_STATE_CA_UNREACHABLE:
+		ck_engine_step_submit(self, request, job);
+		break;
+	case CK_REQUEST_STATE_SAVING_CERT:
+		ck_engine_step_save(self, request, job);
+		break;
+	case CK_REQUEST_STATE_POST_SAVED:
+		ck_engine_step_post_install(self, request, job);
+		break;
+	case CK_REQUEST_STATE_GENERATING_KEY_PAIR:
+	case CK_REQUEST_STATE_MONITORING:
+	case CK_REQUEST_STATE_CA_REJECTED:
+	case CK_REQUEST_STATE_NEED_GUIDANCE:
+	case CK_REQUEST_STATE_NEED_TO_RECOVER:
+	case CK_REQUEST_STATE_STOPPED:
+	default:
+		/* nothing to do until something (a human, the schedule) moves it on */
+		break;
+	}
+}
+
+/* The schedule */
+
+/*
+ * Takes in a certificate that appeared in the request's file without us: some
+ * other tool, or a human, renewed it. Planning from its real notAfter keeps us
+ * from renewing twice.
+ */
+static gboolean
+ck_engine_adopt(CkEngine *self, CkRequest *request, const gchar *pem)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *old_serial = g_strdup(ck_request_get_serial(request));
+
+	if (!ck_request_set_certificate_info_from_pem(request, pem, &error)) {
+		g_message("request %s: %s changed, but is no certificate (%s)",
+			  ck_request_get_id(request), ck_request_get_cert_file(request),
+			  error->message);
+		return FALSE;
+	}
+	if (g_strcmp0(old_serial, ck_request_get_serial(request)) == 0)
+		return FALSE;
+	g_message("request %s: %s now holds certificate %s (was %s); planning from it",
+		  ck_request_get_id(request), ck_request_get_cert_file(request),
+		  ck_request_get_serial(request), old_serial != NULL ? old_serial : "none");
+	/* a renewal of the old certificate is moot now */
+	ck_engine_drop_job(self, request);
+	ck_engine_remove_pending(self, request);
+	ck_request_set_failed_attempts(request, 0);
+	ck_request_set_next_attempt(request, 0);
+	ck_request_set_ca_cookie(request, NULL);
+	ck_request_set_last_error(request, NULL);
+	ck_engine_set_state(self, request, CK_REQUEST_STATE_MONITORING);
+	ck_engine_persist(self, request);
+	ck_engine_plan(self, request);
+	return TRUE;
+}
+
+void
+ck_engine_check_external_change(CkEngine *self, CkRequest *request)
+{
+	CkRequestState state = ck_request_get_state(request);
+	g_autofree gchar *pem = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* our own install in flight, or nothing installed yet to compare with */
+	if (ck_request_get_install_phase(request) != CK_INSTALL_PHASE_NONE ||
+	    state == CK_REQUEST_STATE_SAVING_CERT || state == CK_REQUEST_STATE_POST_SAVED ||
+	    ck_request_get_not_after(request) == 0)
+		return;
+	pem = ck_engine_read_certificate(request, &error);
+	if (pem == NULL) {
+		if (state == CK_REQUEST_STATE_MONITORING &&
+		    g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+			g_warning("request %s: %s is gone; issuing a new certificate",
+				  ck_request_get_id(request), ck_request_get_cert_file(request));
+			ck_engine_start_renewal(self, request, FALSE, FALSE);
+		}
+		return;
+	}
+	ck_engine_adopt(self, request, pem);
+}
+
+/* A MONITORING request's time came: renew it, unless the facts say otherwise. */
+static void
+ck_engine_consider_renewal(CkEngine *self, CkRequest *request)
+{
+	gint64 now = ck_clock_now();
+	g_autofree gchar *untrusted = NULL;
+	g_autofree gchar *pem = NULL;
+	gboolean due;
+
+	/* a re-read at every decision catches what no file watch reported */
+	if (ck_request_get_not_after(request) > 0) {
+		pem = ck_engine_read_certificate(request, NULL);
+		if (pem != NULL && ck_engine_adopt(self, request, pem))
+			return;
+	}
+	untrusted = ck_engine_clock_untrusted(self, request, now);
+	if (untrusted != NULL) {
+		if (g_strcmp0(ck_request_get_waiting(request), untrusted) != 0)
+			g_warning("request %s: %s", ck_request_get_id(request), untrusted);
+		ck_request_set_waiting(request, untrusted);
+		ck_engine_clock_changed(self);
+		return;
+	}
+	if (ck_request_get_waiting(request)[0] != '\0') {
+		g_message("request %s: the clock is trustworthy again", ck_request_get_id(request));
+		ck_request_set_waiting(request, NULL);
+	}
+	if (ck_request_get_not_after(request) > 0 && ck_request_get_not_after(request) <= now)
+		g_warning("request %s: certificate %s expired", ck_request_get_id(request),
+			  ck_request_get_serial(request));
+	if (!ck_request_get_auto_renew(request)) {
+		ck_engine_plan(self, request);
+		return;
+	}
+	due = ck_request_get_not_after(request) == 0 || now >= ck_request_get_renewal_time(request) ||
+	      (ck_request_get_next_attempt(request) > 0 &&
+	       now >= ck_request_get_next_attempt(request));
+	if (!due) {
+		/* woken early (the plan moved): plan again */
+		ck_engine_plan(self, request);
+		return;
+	}
+	g_message("request %s: renewing certificate %s", ck_request_get_id(request),
+		  ck_request_get_serial(request) != NULL ? ck_request_get_serial(request) : "-");
+	ck_engine_start_renewal(self, request, FALSE, FALSE);
+}
+
+void
+ck_engine_scheduler_cb(const gchar *key, gpointer user_data)
+{
+	CkEngine *self = CK_ENGINE(user_data);
+	CkRequest *request;
+
+	if (g_str_has_prefix(key, CK_CLEANUP_PREFIX)) {
+		request = g_hash_table_lookup(self->requests, key + strlen(CK_CLEANUP_PREFIX));
+		if (request != NULL)
+			ck_engine_cleanup_backups(self, request);
+		return;
+	}
+	request = g_hash_table_lookup(self->requests, key);
+	if (request == NULL)
+		return;
+	switch (ck_request_get_state(request)) {
+	case CK_REQUEST_STATE_MONITORING:
+		ck_engine_consider_renewal(self, request);
+		break;
+	case CK_REQUEST_STATE_CA_REJECTED:
+	case CK_REQUEST_STATE_NEED_GUIDANCE:
+	case CK_REQUEST_STATE_STOPPED:
+		break;
+	default:
+		/* a retry or a poll is due */
+		ck_request_set_next_attempt(request, 0);
+		ck_engine_schedule_step(self, request);
+		break;
+	}
+}
+
+/*
+ * At start-up: what the previous process left in flight resumes from a stable
+ * state. Keys and CSRs lived in memory, except those a CA is working on.
+ */
+void
+ck_engine_resume(CkEngine *self, CkRequest *request)
+{
+	CkRequestState state = ck_request_get_state(request);
+	gboolean has_cert = ck_request_get_not_after(request) > 0;
+
+	if (ck_request_get_install_phase(request) != CK_INSTALL_PHASE_NONE) {
+		ck_engine_recover_install(self, request);
+		return;
+	}
+	switch (state) {
+	case CK_REQUEST_STATE_CA_WORKING:
+	case CK_REQUEST_STATE_CA_UNREACHABLE:
+		/* the retry or poll keeps its time */
+		ck_scheduler_set(self->scheduler, ck_request_get_id(request),
+				 ck_request_get_next_attempt(request));
+		break;
+	case CK_REQUEST_STATE_GENERATING_KEY_PAIR:
+	case CK_REQUEST_STATE_NEED_CSR:
+	case CK_REQUEST_STATE_SUBMITTING:
+	case CK_REQUEST_STATE_SAVING_CERT:
+	case CK_REQUEST_STATE_POST_SAVED:
+	case CK_REQUEST_STATE_NEED_TO_RECOVER:
+		g_message("request %s was %s when the daemon stopped; %s",
+			  ck_request_get_id(request), ck_request_state_to_string(state),
+			  has_cert ? "the renewal starts over" : "it starts over");
+		ck_engine_remove_pending(self, request);
+		ck_request_set_ca_cookie(request, NULL);
+		ck_engine_set_state(self, request,
+				    has_cert ? CK_REQUEST_STATE_MONITORING
+					     : CK_REQUEST_STATE_NEED_KEY_PAIR);
+		ck_engine_persist(self, request);
+		if (has_cert)
+			ck_engine_plan(self, request);
+		else
+			ck_engine_schedule_step(self, request);
+		break;
+	case CK_REQUEST_STATE_NEED_KEY_PAIR:
+		ck_engine_schedule_step(self, request);
+		break;
+	case CK_REQUEST_STATE_MONITORING:
+		ck_engine_plan(self, request);
+		break;
+	default:
+		/* stuck: it waits for a human, as it did before */
+		ck_engine_plan(self, request);
+		break;
+	}
+}

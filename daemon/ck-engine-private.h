@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The engine's insides, shared by its three files: ck-engine.c (requests, CAs,
+ * start-up, clock trust, file watches), ck-engine-lifecycle.c (key, CSR,
+ * submission, retries, scheduling) and ck-engine-install.c (validation, the
+ * atomic install, hooks, the post-install check and recovery).
+ */
+
+#include "ck-engine.h"
+#include "ck-installer.h"
+#include "ck-limiter.h"
+#include "ck-scheduler.h"
+#include "ck-service-manager.h"
+#include "ck-store.h"
+
+G_BEGIN_DECLS
+
+/* Helpers may print a chain of certificates; a megabyte is far beyond any real answer. */
+#define CK_HELPER_MAX_OUTPUT (1024 * 1024)
+/* How long to wait before polling a CA that said "wait" without saying how long. */
+#define CK_CA_POLL_DEFAULT_SECONDS 30
+/* A clock this much behind what we saw before is wrong, not merely drifting. */
+#define CK_CLOCK_TOLERANCE (5 * 60)
+/* While some request waits for a trustworthy clock, look again this often. */
+#define CK_CLOCK_RECHECK_SECONDS 300
+/* A certificate file that changed behind our back is read again after this delay. */
+#define CK_EXTERNAL_CHANGE_DELAY_MS 500
+/* Scheduler keys of backup clean-ups are this prefix and the request id. */
+#define CK_CLEANUP_PREFIX "cleanup:"
+
+/* What one request's lifecycle holds in memory between steps. */
+typedef struct {
+	CkKey *key;		   /* the key the next certificate is for */
+	gboolean force_new_key;	   /* the CA asked for a new key */
+	gboolean reuse_key;	   /* this attempt keeps the installed key */
+	gchar *csr;
+	gchar *certificate; /* issued, not yet installed */
+	gchar *chain;
+	GCancellable *cancellable;
+	guint step_id;	     /* idle source running the next step */
+	CkLimiter *holding;  /* the limiter whose slot this job holds, or NULL */
+	gboolean busy;	     /* a hook or check of this job runs */
+	gboolean waiting;    /* queued in a limiter ... */
+	gpointer queued;     /* ... with this user_data, to take it out again */
+	guint post_step;     /* how far the post-install steps are */
+	gboolean rolled_back; /* the post-install steps run again for the restored files */
+	GPtrArray *hook_errors; /* what failed among the post-save hooks (reported, kept) */
+	gchar *check_error;	/* why the post-install check failed, NULL if it did not */
+} CkJob;
+
+/* Directory watches for external changes of certificate files. */
+typedef struct {
+	GFileMonitor *monitor;
+	guint users;
+} CkDirWatch;
+
+struct _CkEngine {
+	GObject parent_instance;
+	CkConfig *config;
+	gchar *state_dir;
+	gchar *pending_dir;
+	CkStore *store;
+	GHashTable *requests;	   /* id -> CkRequest */
+	GHashTable *jobs;	   /* id -> CkJob */
+	GHashTable *cas;	   /* name -> CkCa */
+	GHashTable *key_providers; /* name -> CkKeyProvider */
+	CkScheduler *scheduler;
+	CkLimiter *key_limiter;
+	CkLimiter *submit_limiter;
+	CkServiceManager *service_manager;
+	GHashTable *dir_watches;   /* directory -> CkDirWatch */
+	GHashTable *watched_paths; /* certificate file or directory "current" link -> id */
+	GHashTable *rechecks;	   /* id -> timeout source id of an external-change re-read */
+	GFileMonitor *time_sync_monitor;
+	guint clock_recheck_id;
+	gint64 clock_floor;	   /* the latest time this daemon saw its state saved */
+	gint64 clock_file_written; /* when STATE/clock was last written */
+	gboolean started;
+};
+
+/* Steps carry the engine, the request's id and the job's cancellable: a callback
+ * checks the cancellable before it touches the engine, which may be gone. */
+typedef struct {
+	CkEngine *engine;
+	gchar *id;
+	GCancellable *cancellable;
+} CkStepData;
+
+CkStepData *
+ck_step_data_new(CkEngine *self, CkRequest *request, CkJob *job);
+void
+ck_step_data_free(CkStepData *data);
+/* The request and job of @data, or FALSE when the step is stale (cancelled or gone). */
+gboolean
+ck_step_data_resolve(CkStepData *data, CkRequest **request_out, CkJob **job_out);
+
+/* ck-engine.c */
+CkJob *
+ck_engine_get_job(CkEngine *self, CkRequest *request);
+CkJob *
+ck_engine_lookup_job(CkEngine *self, CkRequest *request);
+void
+ck_engine_drop_job(CkEngine *self, CkRequest *request);
+void
+ck_engine_persist(CkEngine *self, CkRequest *request);
+void
+ck_engine_set_state(CkEngine *self, CkRequest *request, CkRequestState state);
+gchar *
+ck_engine_clock_untrusted(CkEngine *self, CkRequest *request, gint64 now);
+void
+ck_engine_watch_request(CkEngine *self, CkRequest *request);
+void
+ck_engine_unwatch_request(CkEngine *self, CkRequest *request);
+const CkLifecycleConfig *
+ck_engine_lifecycle(CkEngine *self);
+gchar *
+ck_engine_pending_path(CkEngine *self, CkRequest *request, const gchar *suffix);
+void
+ck_engine_remove_pending(CkEngine *self, CkRequest *request);
+/* The installed key, loaded through the request's provider; NULL with @error. */
+CkKey *
+ck_engine_load_installed_key(CkEngine *self, CkRequest *request, GError **error);
+/* What the request's certificate file holds now (PEM), NULL if it cannot be read. */
+gchar *
+ck_engine_read_certificate(CkRequest *request, GError **error);
+
+/* ck-engine-lifecycle.c */
+void
+ck_engine_schedule_step(CkEngine *self, CkRequest *request);
+void
+ck_engine_scheduler_cb(const gchar *key, gpointer user_data);
+void
+ck_engine_plan(CkEngine *self, CkRequest *request);
+void
+ck_engine_start_renewal(CkEngine *self, CkRequest *request, gboolean reuse_key,
+			gboolean force_new_key);
+void
+ck_engine_fail(CkEngine *self, CkRequest *request, CkRequestState state, const gchar *why);
+void
+ck_engine_retry_later(CkEngine *self, CkRequest *request, CkRequestState state,
+		      const gchar *why);
+void
+ck_engine_resume(CkEngine *self, CkRequest *request);
+void
+ck_engine_check_external_change(CkEngine *self, CkRequest *request);
+
+/* ck-engine-install.c */
+void
+ck_engine_step_save(CkEngine *self, CkRequest *request, CkJob *job);
+void
+ck_engine_step_post_install(CkEngine *self, CkRequest *request, CkJob *job);
+void
+ck_engine_install_target(CkRequest *request, CkInstallTarget *target);
+/* At start-up: finishes or undoes an install a crash interrupted. */
+void
+ck_engine_recover_install(CkEngine *self, CkRequest *request);
+void
+ck_engine_cleanup_backups(CkEngine *self, CkRequest *request);
+
+G_END_DECLS
