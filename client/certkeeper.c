@@ -653,6 +653,13 @@ ck_verb_request(CkClient *client, int argc, char **argv)
 	g_autofree gchar *subject = NULL, *ca = NULL, *id = NULL, *key_type = NULL;
 	g_autofree gchar *profile = NULL, *key_mode = NULL, *cert_mode = NULL;
 	g_autofree gchar *key_owner = NULL, *cert_owner = NULL;
+	g_autofree gchar *validity = NULL, *renew_before = NULL, *key_policy = NULL;
+	g_autofree gchar *pre_save = NULL, *post_save = NULL, *hook_user = NULL;
+	g_autofree gchar *reload_unit = NULL, *reload_mode = NULL, *pid_file = NULL;
+	g_autofree gchar *pid_signal = NULL, *check_endpoint = NULL, *check_command = NULL;
+	g_autofree gchar *bootstrap_cert = NULL, *bootstrap_key = NULL;
+	g_autofree gchar *directory = NULL, *combined = NULL;
+	gboolean auto_renew = FALSE, no_auto_renew = FALSE;
 	g_auto(GStrv) dns = NULL, ips = NULL, emails = NULL, uris = NULL;
 	g_auto(GStrv) key_usage = NULL, eku = NULL;
 	gint key_bits = 0, validity_days = 0, wait_timeout = 300;
@@ -687,6 +694,46 @@ ck_verb_request(CkClient *client, int argc, char **argv)
 	     "NAME"},
 	    {"validity-days", 0, 0, G_OPTION_ARG_INT, &validity_days,
 	     N_("Wanted lifetime in days"), "DAYS"},
+	    {"validity", 0, 0, G_OPTION_ARG_STRING, &validity,
+	     N_("Wanted lifetime as a duration, e.g. 90d or 12h"), "DURATION"},
+	    {"renew-before", 0, 0, G_OPTION_ARG_STRING, &renew_before,
+	     N_("Renew when this much lifetime is left, e.g. 30d or 33%"), "WHEN"},
+	    {"key-policy", 0, 0, G_OPTION_ARG_STRING, &key_policy,
+	     N_("new: a new key at every renewal (default); reuse: keep the key"), "POLICY"},
+	    {"auto-renew", 'r', 0, G_OPTION_ARG_NONE, &auto_renew,
+	     N_("Renew the certificate before it expires (default)"), NULL},
+	    {"no-auto-renew", 'R', 0, G_OPTION_ARG_NONE, &no_auto_renew,
+	     N_("Only watch the certificate, never renew it by itself"), NULL},
+	    {"pre-save-command", 'B', 0, G_OPTION_ARG_STRING, &pre_save,
+	     N_("Command to run before a new certificate is installed"), "COMMAND"},
+	    {"post-save-command", 'C', 0, G_OPTION_ARG_STRING, &post_save,
+	     N_("Command to run after a new certificate is installed"), "COMMAND"},
+	    {"hook-user", 0, 0, G_OPTION_ARG_STRING, &hook_user,
+	     N_("User the commands run as (default root)"), "USER"},
+	    {"reload-unit", 0, 0, G_OPTION_ARG_STRING, &reload_unit,
+	     N_("systemd unit to reload after an install, e.g. nginx.service"), "UNIT"},
+	    {"reload-mode", 0, 0, G_OPTION_ARG_STRING, &reload_mode,
+	     N_("reload, restart, try-restart, reload-or-restart (default) or "
+		"reload-or-try-restart"),
+	     "MODE"},
+	    {"pid-file", 0, 0, G_OPTION_ARG_FILENAME, &pid_file,
+	     N_("PID file of a process to signal after an install"), "FILE"},
+	    {"pid-signal", 0, 0, G_OPTION_ARG_STRING, &pid_signal,
+	     N_("Signal for that process (default HUP)"), "SIGNAL"},
+	    {"check-endpoint", 0, 0, G_OPTION_ARG_STRING, &check_endpoint,
+	     N_("After an install, a TLS handshake with HOST:PORT must succeed, else rollback"),
+	     "HOST:PORT"},
+	    {"check-command", 0, 0, G_OPTION_ARG_STRING, &check_command,
+	     N_("After an install, this command must succeed, else rollback"), "COMMAND"},
+	    {"bootstrap-cert", 0, 0, G_OPTION_ARG_FILENAME, &bootstrap_cert,
+	     N_("Bootstrap certificate that authenticates a renewal once this one expired"),
+	     "FILE"},
+	    {"bootstrap-key", 0, 0, G_OPTION_ARG_FILENAME, &bootstrap_key,
+	     N_("The bootstrap certificate's key"), "FILE"},
+	    {"directory", 0, 0, G_OPTION_ARG_FILENAME, &directory,
+	     N_("Keep the files in a versioned directory, switched atomically"), "DIR"},
+	    {"combined-file", 0, 0, G_OPTION_ARG_FILENAME, &combined,
+	     N_("Also write key, certificate and chain into one PEM file"), "FILE"},
 	    {"key-mode", 'm', 0, G_OPTION_ARG_STRING, &key_mode, N_("Key file mode (octal)"),
 	     "MODE"},
 	    {"cert-mode", 'M', 0, G_OPTION_ARG_STRING, &cert_mode,
@@ -708,6 +755,29 @@ ck_verb_request(CkClient *client, int argc, char **argv)
 	g_autofree gchar *full_key_type = NULL;
 	g_autofree gchar *request_id = NULL;
 	g_autofree gchar *abs_cert = NULL, *abs_key = NULL, *abs_chain = NULL;
+	g_autofree gchar *abs_directory = NULL, *abs_combined = NULL, *abs_pid_file = NULL;
+	g_autofree gchar *abs_bootstrap_cert = NULL, *abs_bootstrap_key = NULL;
+	const struct {
+		const gchar *key;
+		const gchar *value;
+	} texts[] = {
+	    {"validity", validity},
+	    {"renew-before", renew_before},
+	    {"key-policy", key_policy},
+	    {"pre-save-command", pre_save},
+	    {"post-save-command", post_save},
+	    {"hook-user", hook_user},
+	    {"reload-unit", reload_unit},
+	    {"reload-mode", reload_mode},
+	    {"pid-file", abs_pid_file},
+	    {"pid-signal", pid_signal},
+	    {"check-endpoint", check_endpoint},
+	    {"check-command", check_command},
+	    {"bootstrap-cert-file", abs_bootstrap_cert},
+	    {"bootstrap-key-file", abs_bootstrap_key},
+	    {"directory", abs_directory},
+	    {"combined-file", abs_combined},
+	};
 	const char *path = NULL;
 	guint32 mode;
 	int r;
@@ -718,14 +788,24 @@ ck_verb_request(CkClient *client, int argc, char **argv)
 		return ck_client_fail("%s", local_error->message);
 	if (argc > 1)
 		return ck_client_fail(_("Unexpected argument '%s'"), argv[1]);
-	if (cert_file == NULL || key_file == NULL)
+	if ((cert_file == NULL || key_file == NULL) && directory == NULL)
 		return ck_client_fail(_("Both -f CERTFILE and -k KEYFILE are required"));
+	if (directory != NULL && (cert_file != NULL || key_file != NULL || chain_file != NULL))
+		return ck_client_fail(_("--directory names the files itself: leave out -f, -k "
+					"and -F"));
+	if (auto_renew && no_auto_renew)
+		return ck_client_fail(_("-r and -R contradict each other"));
 	if (validity_days < 0 || wait_timeout < 0 || key_bits < 0)
 		return ck_client_fail(_("Numbers must not be negative"));
 	/* like getcert, relative paths are taken from the current directory */
 	abs_cert = ck_client_absolute(cert_file);
 	abs_key = ck_client_absolute(key_file);
 	abs_chain = ck_client_absolute(chain_file);
+	abs_directory = ck_client_absolute(directory);
+	abs_combined = ck_client_absolute(combined);
+	abs_pid_file = ck_client_absolute(pid_file);
+	abs_bootstrap_cert = ck_client_absolute(bootstrap_cert);
+	abs_bootstrap_key = ck_client_absolute(bootstrap_key);
 	full_key_type = ck_client_key_type(key_type, key_bits);
 
 	if (ck_client_connect(client) < 0)
@@ -768,6 +848,10 @@ ck_verb_request(CkClient *client, int argc, char **argv)
 		r = ck_client_append_strv(m, "extended-key-usage", eku);
 	if (r >= 0 && validity_days > 0)
 		r = sd_bus_message_append(m, "{sv}", "validity-days", "u", (guint32)validity_days);
+	for (guint i = 0; r >= 0 && i < G_N_ELEMENTS(texts); i++)
+		r = ck_client_append_string(m, texts[i].key, texts[i].value);
+	if (r >= 0 && (auto_renew || no_auto_renew))
+		r = sd_bus_message_append(m, "{sv}", "auto-renew", "b", (int)auto_renew);
 	if (r >= 0 && key_mode != NULL) {
 		if (!ck_client_parse_mode(key_mode, &mode))
 			return ck_client_fail(_("'%s' is not an octal file mode (0 to 777)"),
@@ -843,12 +927,82 @@ ck_verb_stop_tracking(CkClient *client, int argc, char **argv)
 	return CK_EXIT_OK;
 }
 
+/* resubmit and rekey: renew now, with the same key or a new one. */
+static CkExit
+ck_client_renew(CkClient *client, int argc, char **argv, const gchar *verb, const gchar *method)
+{
+	g_autofree gchar *id = NULL;
+	g_autofree gchar *cert_file = NULL;
+	gboolean wait = FALSE;
+	gint wait_timeout = 300;
+	const GOptionEntry entries[] = {
+	    {"id", 'i', 0, G_OPTION_ARG_STRING, &id, N_("Request id"), "ID"},
+	    {"cert-file", 'f', 0, G_OPTION_ARG_FILENAME, &cert_file, N_("Certificate file"),
+	     "FILE"},
+	    {"wait", 'w', 0, G_OPTION_ARG_NONE, &wait,
+	     N_("Wait until the certificate is issued or the request fails"), NULL},
+	    {"wait-timeout", 0, 0, G_OPTION_ARG_INT, &wait_timeout,
+	     N_("Seconds to wait with --wait (default 300)"), "SECONDS"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context = ck_client_verb_context(verb, NULL, entries);
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GError) local_error = NULL;
+	g_autofree gchar *abs_cert = NULL;
+	g_autofree gchar *path = NULL;
+	JsonObject *obj;
+	int r;
+
+	g_option_context_set_summary(context, g_strcmp0(method, "Rekey") == 0
+						  ? _("Renew a certificate now, with a new key.")
+						  : _("Renew a certificate now, with the same key."));
+	if (!g_option_context_parse(context, &argc, &argv, &local_error))
+		return ck_client_fail("%s", local_error->message);
+	if (id == NULL && cert_file == NULL)
+		return ck_client_fail(_("Name the request with -i ID or -f CERTFILE"));
+	if (wait_timeout < 0)
+		return ck_client_fail(_("Numbers must not be negative"));
+	abs_cert = ck_client_absolute(cert_file);
+	if (ck_client_connect(client) < 0)
+		return CK_EXIT_ERROR;
+	r = ck_client_get_requests(client, &requests, &error);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	obj = ck_client_find(requests, id, abs_cert);
+	if (obj == NULL)
+		return ck_client_fail(_("No request matches %s"), id != NULL ? id : abs_cert);
+	path = g_strdup(ck_json_string(obj, "ObjectPath"));
+	r = sd_bus_call_method(client->bus, CK_BUS_NAME, path, CK_BUS_REQUEST_IFACE, method,
+			       &error, NULL, NULL);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	/* TRANSLATORS: the placeholder is the request id */
+	g_print(_("Renewing request \"%s\".\n"), ck_json_string(obj, "Id"));
+	if (!wait)
+		return CK_EXIT_OK;
+	return ck_client_wait(client, path, (guint)wait_timeout);
+}
+
+static CkExit
+ck_verb_resubmit(CkClient *client, int argc, char **argv)
+{
+	return ck_client_renew(client, argc, argv, "resubmit", "Resubmit");
+}
+
+static CkExit
+ck_verb_rekey(CkClient *client, int argc, char **argv)
+{
+	return ck_client_renew(client, argc, argv, "rekey", "Rekey");
+}
+
 static const CkVerb ck_verbs[] = {
     /* TRANSLATORS: one-line summaries of the verbs in `certkeeper --help` */
     {"request", N_("Request a certificate and keep it valid"), ck_verb_request},
     {"list", N_("List tracked certificates"), ck_verb_list},
     {"status", N_("Show one request and what to do about it"), ck_verb_status},
     {"stop-tracking", N_("Stop tracking a certificate (its files stay)"), ck_verb_stop_tracking},
+    {"resubmit", N_("Renew a certificate now, with the same key"), ck_verb_resubmit},
+    {"rekey", N_("Renew a certificate now, with a new key"), ck_verb_rekey},
 };
 
 static void

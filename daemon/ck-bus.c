@@ -197,8 +197,11 @@ ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface
 			    const char *property, sd_bus_message *reply, void *userdata,
 			    sd_bus_error *error)
 {
-	CkRequest *request = CK_REQUEST(userdata);
+	CkBus *self = CK_BUS(userdata);
+	CkRequest *request = ck_bus_request_from_path(self, path, error);
 
+	if (request == NULL)
+		return -ENOENT;
 #define STR(v) ((v) != NULL ? (v) : "")
 	if (strcmp(property, "Id") == 0)
 		return sd_bus_message_append(reply, "s", ck_request_get_id(request));
@@ -240,8 +243,68 @@ ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface
 		return sd_bus_message_append(reply, "s", STR(ck_request_get_issuer(request)));
 	if (strcmp(property, "LastError") == 0)
 		return sd_bus_message_append(reply, "s", ck_request_get_last_error(request));
+	if (strcmp(property, "RenewalTime") == 0)
+		return sd_bus_message_append(reply, "t",
+					     (guint64)MAX(ck_request_get_renewal_time(request), 0));
+	if (strcmp(property, "NextAttempt") == 0)
+		return sd_bus_message_append(reply, "t",
+					     (guint64)MAX(ck_request_get_next_attempt(request), 0));
+	if (strcmp(property, "FailedAttempts") == 0)
+		return sd_bus_message_append(reply, "u",
+					     (guint32)ck_request_get_failed_attempts(request));
+	if (strcmp(property, "LastFailureTime") == 0)
+		return sd_bus_message_append(
+		    reply, "t", (guint64)MAX(ck_request_get_last_failure_time(request), 0));
+	if (strcmp(property, "LastRenewal") == 0)
+		return sd_bus_message_append(reply, "t",
+					     (guint64)MAX(ck_request_get_last_renewal(request), 0));
+	if (strcmp(property, "Waiting") == 0)
+		return sd_bus_message_append(reply, "s", ck_request_get_waiting(request));
+	if (strcmp(property, "Identity") == 0)
+		return sd_bus_message_append(reply, "s", ck_request_get_identity(request));
+	if (strcmp(property, "KeyPolicy") == 0)
+		return sd_bus_message_append(
+		    reply, "s", ck_key_policy_to_string(ck_request_get_key_policy(request)));
+	if (strcmp(property, "AutoRenew") == 0)
+		return sd_bus_message_append(reply, "b", (int)ck_request_get_auto_renew(request));
+	if (strcmp(property, "RenewBefore") == 0)
+		return sd_bus_message_append(reply, "s", ck_request_get_renew_before(request));
 #undef STR
 	return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No property '%s'"), property);
+}
+
+/* Resubmit and Rekey: renew now, keeping the key or making a new one. */
+static int
+ck_bus_request_renew(sd_bus_message *m, void *userdata, gboolean rekey, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	CkRequest *request = ck_bus_request_from_path(self, sd_bus_message_get_path(m), error);
+	g_autoptr(GError) local_error = NULL;
+	gboolean ok;
+	int r;
+
+	if (request == NULL)
+		return -ENOENT;
+	r = ck_bus_authorize_change(m, rekey ? "Rekey" : "Resubmit", NULL, error);
+	if (r < 0)
+		return r;
+	ok = rekey ? ck_engine_rekey(self->engine, ck_request_get_id(request), &local_error)
+		   : ck_engine_resubmit(self->engine, ck_request_get_id(request), &local_error);
+	if (!ok)
+		return ck_bus_error_from_gerror(error, local_error);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int
+ck_bus_request_method_resubmit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return ck_bus_request_renew(m, userdata, FALSE, error);
+}
+
+static int
+ck_bus_request_method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return ck_bus_request_renew(m, userdata, TRUE, error);
 }
 
 #define CK_BUS_REQUEST_PROPERTY(name, sig)                                                         \
@@ -268,13 +331,27 @@ static const sd_bus_vtable ck_bus_request_vtable[] = {
     CK_BUS_REQUEST_PROPERTY("Serial", "s"),
     CK_BUS_REQUEST_PROPERTY("Issuer", "s"),
     CK_BUS_REQUEST_PROPERTY("LastError", "s"),
+    CK_BUS_REQUEST_PROPERTY("RenewalTime", "t"),
+    CK_BUS_REQUEST_PROPERTY("NextAttempt", "t"),
+    CK_BUS_REQUEST_PROPERTY("FailedAttempts", "u"),
+    CK_BUS_REQUEST_PROPERTY("LastFailureTime", "t"),
+    CK_BUS_REQUEST_PROPERTY("LastRenewal", "t"),
+    CK_BUS_REQUEST_PROPERTY("Waiting", "s"),
+    CK_BUS_REQUEST_PROPERTY("Identity", "s"),
+    CK_BUS_REQUEST_PROPERTY("KeyPolicy", "s"),
+    CK_BUS_REQUEST_PROPERTY("AutoRenew", "b"),
+    CK_BUS_REQUEST_PROPERTY("RenewBefore", "s"),
+    SD_BUS_METHOD_WITH_ARGS("Resubmit", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+			    ck_bus_request_method_resubmit, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Rekey", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+			    ck_bus_request_method_rekey, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END,
 };
 
 /* Which properties each CkRequestField bit stands for. */
 static const struct {
 	guint field;
-	const char *properties[5];
+	const char *properties[6];
 } ck_bus_field_properties[] = {
     {CK_REQUEST_FIELD_STATE, {"State", "Stuck", NULL}},
     {CK_REQUEST_FIELD_SUBJECT, {"Subject", NULL}},
@@ -289,6 +366,10 @@ static const struct {
     {CK_REQUEST_FIELD_CERTIFICATE, {"NotBefore", "NotAfter", "Serial", "Issuer", NULL}},
     {CK_REQUEST_FIELD_LAST_ERROR, {"LastError", NULL}},
     {CK_REQUEST_FIELD_KEY_TYPE, {"KeyType", NULL}},
+    {CK_REQUEST_FIELD_SCHEDULE,
+     {"RenewalTime", "NextAttempt", "FailedAttempts", "LastFailureTime", "LastRenewal", NULL}},
+    {CK_REQUEST_FIELD_STATUS, {"Waiting", "Identity", NULL}},
+    {CK_REQUEST_FIELD_POLICY, {"KeyPolicy", "AutoRenew", "RenewBefore", NULL}},
 };
 
 static int
@@ -306,7 +387,8 @@ ck_bus_request_find(sd_bus *bus, const char *path, const char *interface, void *
 	free(id);
 	if (request == NULL)
 		return 0;
-	*found = request;
+	/* getters and methods find the request from the path; they need the adapter */
+	*found = self;
 	return 1;
 }
 
@@ -365,7 +447,7 @@ ck_bus_request_removed_cb(CkEngine *engine, CkRequest *request, CkBus *self)
 static void
 ck_bus_request_changed_cb(CkEngine *engine, CkRequest *request, guint fields, CkBus *self)
 {
-	const char *names[16];
+	const char *names[32];
 	guint n = 0;
 	char *path;
 	int r;

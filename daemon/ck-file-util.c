@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ck-error.h"
+#include "ck-fault.h"
 #include "ck-file-util.h"
 
 void
@@ -114,6 +115,7 @@ ck_file_replace(const gchar *path, const void *data, gsize len, const CkFileAttr
 	    g_strdup_printf("%s.ck-tmp-%08x%08x", path, g_random_int(), g_random_int());
 	if (!ck_file_write_new(tmp, data, len, attrs, error))
 		return FALSE;
+	ck_fault_point("file-replace-written");
 	if (rename(tmp, path) < 0) {
 		int errsv = errno;
 		unlink(tmp);
@@ -121,6 +123,7 @@ ck_file_replace(const gchar *path, const void *data, gsize len, const CkFileAttr
 		ck_file_set_error_errno(error, errsv, _("Cannot replace"), path);
 		return FALSE;
 	}
+	ck_fault_point("file-replace-renamed");
 	return ck_file_sync_parent(path, error);
 }
 

@@ -13,6 +13,7 @@
 #include "ck-engine.h"
 #include "ck-error.h"
 #include "ck-file-util.h"
+#include "ck-systemd.h"
 
 static GLogLevelFlags ck_log_threshold = G_LOG_LEVEL_MESSAGE;
 /* a lost bus is a failure, so that systemd's Restart=on-failure brings the daemon back */
@@ -90,6 +91,8 @@ main(int argc, char **argv)
 	g_autofree gchar *state_dir = NULL;
 	g_autofree gchar *config_path = NULL;
 	g_autofree gchar *log_level = NULL;
+	g_autofree gchar *systemd_bus = NULL;
+	g_autoptr(CkSystemd) systemd = NULL;
 	g_autofree gchar *lock_path = NULL;
 	gboolean version = FALSE;
 	g_autoptr(GError) error = NULL;
@@ -107,6 +110,10 @@ main(int argc, char **argv)
 	     N_("State directory (default " CK_STATEDIR ")"), "DIR"},
 	    {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
 	     N_("Configuration file (default " CK_SYSCONFDIR "/certkeeper.conf)"), "FILE"},
+	    {"systemd-bus", 0, 0, G_OPTION_ARG_STRING, &systemd_bus,
+	     N_("Where systemd is, for reloading units: system (default), a D-Bus address or "
+		"none"),
+	     "BUS"},
 	    {"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
 	     N_("Log level: error, warning, message (default), info or debug"), "LEVEL"},
 	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL},
@@ -169,6 +176,10 @@ main(int argc, char **argv)
 	}
 
 	engine = ck_engine_new(config, state_dir);
+	if (g_strcmp0(systemd_bus, "none") != 0) {
+		systemd = ck_systemd_new(systemd_bus != NULL ? systemd_bus : "system");
+		ck_engine_set_service_manager(engine, CK_SERVICE_MANAGER(systemd));
+	}
 	if (!ck_engine_start(engine, &error)) {
 		g_printerr("certkeeperd: %s\n", error->message);
 		return EXIT_FAILURE;

@@ -161,6 +161,8 @@ ck_test_daemon_new(CkTestBusPolicy policy)
 	ck_test_write(td->config_path, "# test configuration: built-in defaults\n");
 	td->daemon_log = g_build_filename(td->dir, "daemon.log", NULL);
 	td->notify_messages = g_string_new(NULL);
+	td->extra_env = g_ptr_array_new_with_free_func(g_free);
+	td->extra_args = g_ptr_array_new_with_free_func(g_free);
 	td->notify_path = g_build_filename(td->dir, "notify.sock", NULL);
 	td->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	g_assert_cmpint(td->notify_fd, >=, 0);
@@ -202,6 +204,16 @@ ck_test_daemon_binary(void)
 	return g_build_filename(ck_test_builddir(), "daemon", "certkeeperd", NULL);
 }
 
+static gboolean
+ck_test_has_arg_prefix(CkTestDaemon *td, const gchar *prefix)
+{
+	for (guint i = 0; i < td->extra_args->len; i++) {
+		if (g_str_has_prefix(g_ptr_array_index(td->extra_args, i), prefix))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static GPid
 ck_test_spawn_daemon(CkTestDaemon *td, const gchar *state_dir, gint stderr_fd)
 {
@@ -228,8 +240,17 @@ ck_test_spawn_daemon(CkTestDaemon *td, const gchar *state_dir, gint stderr_fd)
 	g_ptr_array_add(argv, g_strdup(state_arg));
 	g_ptr_array_add(argv, g_strdup(config_arg));
 	g_ptr_array_add(argv, g_strdup("--log-level=debug"));
+	/* no systemd here: tests that reload units point the daemon at their own */
+	if (!ck_test_has_arg_prefix(td, "--systemd-bus"))
+		g_ptr_array_add(argv, g_strdup("--systemd-bus=none"));
+	for (guint i = 0; i < td->extra_args->len; i++)
+		g_ptr_array_add(argv, g_strdup(g_ptr_array_index(td->extra_args, i)));
 	g_ptr_array_add(argv, NULL);
 	envp = g_environ_setenv(envp, "NOTIFY_SOCKET", td->notify_path, TRUE);
+	for (guint i = 0; i < td->extra_env->len; i++) {
+		g_auto(GStrv) kv = g_strsplit(g_ptr_array_index(td->extra_env, i), "=", 2);
+		envp = g_environ_setenv(envp, kv[0], kv[1] != NULL ? kv[1] : "", TRUE);
+	}
 	/* stdout goes to the log too, so no output pipe of the test stays open in the daemon */
 	g_spawn_async_with_fds(NULL, (gchar **)argv->pdata, envp,
 			       G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
@@ -367,6 +388,12 @@ ck_test_daemon_connect(CkTestDaemon *td)
 	return connection;
 }
 
+void
+ck_test_daemon_write_config(CkTestDaemon *td, const gchar *text)
+{
+	ck_test_write(td->config_path, text);
+}
+
 gchar *
 ck_test_daemon_path(CkTestDaemon *td, const gchar *name)
 {
@@ -407,6 +434,8 @@ ck_test_daemon_free(CkTestDaemon *td)
 	else
 		g_test_message("kept %s", td->dir);
 	g_string_free(td->notify_messages, TRUE);
+	g_ptr_array_unref(td->extra_env);
+	g_ptr_array_unref(td->extra_args);
 	g_free(td->dir);
 	g_free(td->state_dir);
 	g_free(td->config_path);

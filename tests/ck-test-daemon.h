@@ -21,6 +21,8 @@ typedef struct {
 	gchar *notify_path;
 	gint notify_fd;
 	GString *notify_messages; /* everything sent to NOTIFY_SOCKET */
+	GPtrArray *extra_env;	  /* "K=V" added to the daemon's environment at its next start */
+	GPtrArray *extra_args;	  /* arguments added to its command line at its next start */
 } CkTestDaemon;
 
 typedef enum {
@@ -63,6 +65,10 @@ ck_test_cli(CkTestDaemon *td, gboolean as_nobody, const gchar *const *envp, gcha
 /* A GDBus connection to the private bus, for raw calls and signal checks. */
 GDBusConnection *
 ck_test_daemon_connect(CkTestDaemon *td);
+
+/* Replaces the daemon's configuration file (read at its next start). */
+void
+ck_test_daemon_write_config(CkTestDaemon *td, const gchar *text);
 
 /* Path of a file inside the test directory. */
 gchar *
