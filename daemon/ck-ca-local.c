@@ -19,7 +19,9 @@
 #define CK_CA_LOCAL_DEFAULT_DAYS 365
 #define CK_CA_LOCAL_ROOT_YEARS	 20
 #define CK_CA_LOCAL_ISSUER_YEARS 10
-/* issued certificates start a little in the past so a slow clock elsewhere accepts them */
+/* issued certificates start a little in the past so a slow clock elsewhere accepts them;
+ * short-lived ones by a tenth of their life (or the backdate would eat it), but by a
+ * second at least: time() may still be in the previous second (a coarse clock) */
 #define CK_CA_LOCAL_BACKDATE (5 * 60)
 
 struct _CkCaLocal {
@@ -467,7 +469,8 @@ ck_ca_local_sign_crt(CkCaLocal *self, gnutls_x509_crq_t crq, gint64 validity,
 	    !ck_ca_local_new_serial(self, serial, serial_out, error) ||
 	    !ck_ca_local_check(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)), "serial",
 			       error) ||
-	    !ck_ca_local_set_validity(crt, now - CK_CA_LOCAL_BACKDATE, not_after, error) ||
+	    !ck_ca_local_set_validity(crt, now - CLAMP(validity / 10, 1, CK_CA_LOCAL_BACKDATE),
+				      not_after, error) ||
 	    !ck_ca_local_set_key_ids(crt, self->issuer_crt, error))
 		return FALSE;
 	if (gnutls_x509_crq_get_key_usage(crq, &usage, &critical) < 0) {

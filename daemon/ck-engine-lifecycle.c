@@ -688,10 +688,10 @@ ck_engine_consider_renewal(CkEngine *self, CkRequest *request)
 	}
 	untrusted = ck_engine_clock_untrusted(self, request, now);
 	if (untrusted != NULL) {
-		if (g_strcmp0(ck_request_get_waiting(request), untrusted) != 0)
+		if (ck_request_get_waiting(request)[0] == '\0')
 			g_warning("request %s: %s", ck_request_get_id(request), untrusted);
 		ck_request_set_waiting(request, untrusted);
-		ck_engine_clock_changed(self);
+		ck_engine_start_clock_recheck(self);
 		return;
 	}
 	if (ck_request_get_waiting(request)[0] != '\0') {

@@ -75,6 +75,8 @@ struct _CkEngine {
 	GHashTable *rechecks;	   /* id -> timeout source id of an external-change re-read */
 	GFileMonitor *time_sync_monitor;
 	guint clock_recheck_id;
+	GPtrArray *reread_queue; /* requests whose files are read again after start-up */
+	guint reread_id;
 	gint64 clock_floor;	   /* the latest time this daemon saw its state saved */
 	gint64 clock_file_written; /* when STATE/clock was last written */
 	gboolean started;
@@ -109,6 +111,8 @@ void
 ck_engine_set_state(CkEngine *self, CkRequest *request, CkRequestState state);
 gchar *
 ck_engine_clock_untrusted(CkEngine *self, CkRequest *request, gint64 now);
+void
+ck_engine_start_clock_recheck(CkEngine *self);
 void
 ck_engine_watch_request(CkEngine *self, CkRequest *request);
 void

@@ -218,25 +218,27 @@ ck_engine_clock_untrusted(CkEngine *self, CkRequest *request, gint64 now)
 	return NULL;
 }
 
+static void
+ck_engine_replan_waiting(CkEngine *self);
+
 static gboolean
 ck_engine_clock_recheck_cb(gpointer user_data)
 {
 	CkEngine *self = CK_ENGINE(user_data);
 	self->clock_recheck_id = 0;
-	ck_engine_clock_changed(self);
+	ck_engine_replan_waiting(self);
 	return G_SOURCE_REMOVE;
 }
 
 /* Looks at every waiting request again, and keeps looking while one still waits. */
-void
-ck_engine_clock_changed(CkEngine *self)
+static void
+ck_engine_replan_waiting(CkEngine *self)
 {
 	GHashTableIter iter;
 	gpointer value;
 	gboolean any_waiting = FALSE;
 
-	g_return_if_fail(CK_IS_ENGINE(self));
-	g_debug("the clock may have changed: re-planning");
+	g_debug("the clock may have changed: looking at the waiting requests again");
 	g_hash_table_iter_init(&iter, self->requests);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		CkRequest *request = value;
@@ -251,10 +253,27 @@ ck_engine_clock_changed(CkEngine *self)
 							       ck_engine_clock_recheck_cb, self);
 }
 
+/* While a request waits for a trustworthy clock, look again now and then. */
+void
+ck_engine_start_clock_recheck(CkEngine *self)
+{
+	if (self->clock_recheck_id == 0)
+		self->clock_recheck_id = g_timeout_add_seconds(CK_CLOCK_RECHECK_SECONDS,
+							       ck_engine_clock_recheck_cb, self);
+}
+
+/* The scheduler re-arms its timer for the new clock and tells us ("clock-changed"). */
+void
+ck_engine_clock_changed(CkEngine *self)
+{
+	g_return_if_fail(CK_IS_ENGINE(self));
+	ck_scheduler_clock_changed(self->scheduler);
+}
+
 static void
 ck_engine_scheduler_clock_changed_cb(CkScheduler *scheduler, CkEngine *self)
 {
-	ck_engine_clock_changed(self);
+	ck_engine_replan_waiting(self);
 }
 
 static void
@@ -508,6 +527,28 @@ ck_engine_setup_cas(CkEngine *self, GError **error)
 	return TRUE;
 }
 
+/* Re-reads a batch of certificate files per idle round, so D-Bus stays served meanwhile. */
+static gboolean
+ck_engine_reread_cb(gpointer user_data)
+{
+	CkEngine *self = CK_ENGINE(user_data);
+	guint batch = MIN(self->reread_queue->len, 64u);
+
+	for (guint i = 0; i < batch; i++) {
+		CkRequest *request = g_ptr_array_index(self->reread_queue, i);
+		/* still tracked, and not changed by ourselves since start-up */
+		if (g_hash_table_lookup(self->requests, ck_request_get_id(request)) == request &&
+		    ck_engine_lookup_job(self, request) == NULL)
+			ck_engine_check_external_change(self, request);
+	}
+	g_ptr_array_remove_range(self->reread_queue, 0, batch);
+	if (self->reread_queue->len > 0)
+		return G_SOURCE_CONTINUE;
+	self->reread_id = 0;
+	g_clear_pointer(&self->reread_queue, g_ptr_array_unref);
+	return G_SOURCE_REMOVE;
+}
+
 gboolean
 ck_engine_start(CkEngine *self, GError **error)
 {
@@ -531,6 +572,12 @@ ck_engine_start(CkEngine *self, GError **error)
 		ck_engine_resume(self, request);
 	}
 	ck_engine_watch_time_sync(self);
+	/* what changed while we were not running is read in the background, not before ready */
+	self->reread_queue = ck_engine_get_requests(self);
+	for (guint i = 0; i < self->reread_queue->len; i++)
+		g_object_ref(g_ptr_array_index(self->reread_queue, i));
+	g_ptr_array_set_free_func(self->reread_queue, g_object_unref);
+	self->reread_id = g_idle_add_full(G_PRIORITY_LOW, ck_engine_reread_cb, self, NULL);
 	self->started = TRUE;
 	g_info("tracking %u requests", g_hash_table_size(self->requests));
 	return TRUE;
@@ -987,9 +1034,9 @@ ck_engine_renew_now(CkEngine *self, const gchar *id, gboolean reuse_key, GError 
 	}
 	state = ck_request_get_state(request);
 	/* an attempt that is under way finishes first; waiting ones start over now */
-	if (state == CK_REQUEST_STATE_GENERATING_KEY_PAIR || state == CK_REQUEST_STATE_SUBMITTING ||
-	    state == CK_REQUEST_STATE_SAVING_CERT || state == CK_REQUEST_STATE_POST_SAVED ||
-	    state == CK_REQUEST_STATE_NEED_CSR) {
+	if (state == CK_REQUEST_STATE_NEED_KEY_PAIR || state == CK_REQUEST_STATE_GENERATING_KEY_PAIR ||
+	    state == CK_REQUEST_STATE_SUBMITTING || state == CK_REQUEST_STATE_SAVING_CERT ||
+	    state == CK_REQUEST_STATE_POST_SAVED || state == CK_REQUEST_STATE_NEED_CSR) {
 		g_set_error(error, CK_ERROR, CK_ERROR_BUSY,
 			    _("Request %s is %s already; try again when it is done"), id,
 			    ck_request_state_to_string(state));
@@ -1031,6 +1078,8 @@ ck_engine_dispose(GObject *object)
 	g_hash_table_remove_all(self->rechecks);
 	g_hash_table_remove_all(self->dir_watches);
 	g_clear_handle_id(&self->clock_recheck_id, g_source_remove);
+	g_clear_handle_id(&self->reread_id, g_source_remove);
+	g_clear_pointer(&self->reread_queue, g_ptr_array_unref);
 	if (self->time_sync_monitor != NULL) {
 		g_file_monitor_cancel(self->time_sync_monitor);
 		g_signal_handlers_disconnect_by_data(self->time_sync_monitor, self);
