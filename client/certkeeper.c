@@ -346,9 +346,11 @@ typedef struct {
 static GOptionContext *
 ck_client_verb_context(const gchar *verb, const gchar *parameter, const GOptionEntry *entries)
 {
-	g_autofree gchar *line = g_strdup_printf("%s%s%s", verb, parameter != NULL ? " " : "",
-						  parameter != NULL ? parameter : "");
-	GOptionContext *context = g_option_context_new(line);
+	g_autofree gchar *prgname = g_strdup_printf("certkeeper %s", verb);
+	GOptionContext *context = g_option_context_new(parameter);
+
+	/* --help then says "certkeeper request [OPTION…]" (GLib names the program so) */
+	g_set_prgname(prgname);
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	return context;
 }
@@ -759,24 +761,24 @@ ck_verb_request(CkClient *client, int argc, char **argv)
 	g_autofree gchar *abs_bootstrap_cert = NULL, *abs_bootstrap_key = NULL;
 	const struct {
 		const gchar *key;
-		const gchar *value;
+		gchar *const *value; /* read when the message is built, after the parsing */
 	} texts[] = {
-	    {"validity", validity},
-	    {"renew-before", renew_before},
-	    {"key-policy", key_policy},
-	    {"pre-save-command", pre_save},
-	    {"post-save-command", post_save},
-	    {"hook-user", hook_user},
-	    {"reload-unit", reload_unit},
-	    {"reload-mode", reload_mode},
-	    {"pid-file", abs_pid_file},
-	    {"pid-signal", pid_signal},
-	    {"check-endpoint", check_endpoint},
-	    {"check-command", check_command},
-	    {"bootstrap-cert-file", abs_bootstrap_cert},
-	    {"bootstrap-key-file", abs_bootstrap_key},
-	    {"directory", abs_directory},
-	    {"combined-file", abs_combined},
+	    {"validity", &validity},
+	    {"renew-before", &renew_before},
+	    {"key-policy", &key_policy},
+	    {"pre-save-command", &pre_save},
+	    {"post-save-command", &post_save},
+	    {"hook-user", &hook_user},
+	    {"reload-unit", &reload_unit},
+	    {"reload-mode", &reload_mode},
+	    {"pid-file", &abs_pid_file},
+	    {"pid-signal", &pid_signal},
+	    {"check-endpoint", &check_endpoint},
+	    {"check-command", &check_command},
+	    {"bootstrap-cert-file", &abs_bootstrap_cert},
+	    {"bootstrap-key-file", &abs_bootstrap_key},
+	    {"directory", &abs_directory},
+	    {"combined-file", &abs_combined},
 	};
 	const char *path = NULL;
 	guint32 mode;
@@ -849,7 +851,7 @@ ck_verb_request(CkClient *client, int argc, char **argv)
 	if (r >= 0 && validity_days > 0)
 		r = sd_bus_message_append(m, "{sv}", "validity-days", "u", (guint32)validity_days);
 	for (guint i = 0; r >= 0 && i < G_N_ELEMENTS(texts); i++)
-		r = ck_client_append_string(m, texts[i].key, texts[i].value);
+		r = ck_client_append_string(m, texts[i].key, *texts[i].value);
 	if (r >= 0 && (auto_renew || no_auto_renew))
 		r = sd_bus_message_append(m, "{sv}", "auto-renew", "b", (int)auto_renew);
 	if (r >= 0 && key_mode != NULL) {

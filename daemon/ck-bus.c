@@ -39,36 +39,22 @@ ck_bus_request_path(CkRequest *request)
 	return path;
 }
 
-/* The caller's effective uid, from the bus's record of the connection. */
+/* Who called: the caller's effective uid (and pid, unit) from the bus's record. */
 static int
-ck_bus_get_caller_uid(sd_bus_message *m, uid_t *uid)
+ck_bus_get_caller(sd_bus_message *m, CkCaller *caller, sd_bus_error *error)
 {
 	g_autoptr(sd_bus_creds) creds = NULL;
-	int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
-	if (r < 0)
-		return r;
-	return sd_bus_creds_get_euid(creds, uid);
-}
+	int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_AUGMENT,
+					  &creds);
+	pid_t pid = 0;
 
-/* For now only root changes anything; refusals are logged with the caller's uid. */
-static int
-ck_bus_authorize_change(sd_bus_message *m, const char *action, uid_t *ret_uid,
-			sd_bus_error *error)
-{
-	uid_t uid = (uid_t)-1;
-	int r = ck_bus_get_caller_uid(m, &uid);
+	if (r >= 0)
+		r = sd_bus_creds_get_euid(creds, &caller->uid);
 	if (r < 0)
 		return ck_bus_error_setf(error, CK_ERROR_ACCESS_DENIED,
 					 _("Cannot identify the caller: %s"), g_strerror(-r));
-	if (uid != 0) {
-		g_message("refused %s for uid %u (%s): only root may change requests", action,
-			  (guint)uid, sd_bus_message_get_sender(m));
-		return ck_bus_error_setf(error, CK_ERROR_ACCESS_DENIED,
-					 /* TRANSLATORS: the placeholder is an action, e.g. AddRequest */
-					 _("Access denied: only root may call %s"), action);
-	}
-	if (ret_uid != NULL)
-		*ret_uid = uid;
+	caller->pid = sd_bus_creds_get_pid(creds, &pid) >= 0 ? pid : 0;
+	caller->unit = NULL;
 	return 0;
 }
 
@@ -96,21 +82,19 @@ ck_bus_method_add_request(sd_bus_message *m, void *userdata, sd_bus_error *error
 	g_autoptr(GError) local_error = NULL;
 	char *path = NULL;
 	CkRequest *request;
-	uid_t uid = 0;
+	CkCaller caller = {0};
 	int r;
 
 	r = ck_bus_options_read(m, template, error);
 	if (r < 0)
 		goto out;
-
-	r = ck_bus_authorize_change(m, "AddRequest", &uid, error);
+	r = ck_bus_get_caller(m, &caller, error);
 	if (r < 0)
 		goto out;
-
-	ck_request_set_owner_uid(template, uid);
-	request = ck_engine_add_request(self->engine, template, &local_error);
+	request = ck_engine_add_request_as(self->engine, &caller, template, &local_error);
 	if (request == NULL) {
-		g_message("AddRequest from uid %u refused: %s", (guint)uid, local_error->message);
+		g_message("AddRequest from uid %u refused: %s", (guint)caller.uid,
+			  local_error->message);
 		r = ck_bus_error_from_gerror(error, local_error);
 		goto out;
 	}
@@ -131,6 +115,7 @@ ck_bus_method_remove_request(sd_bus_message *m, void *userdata, sd_bus_error *er
 	CkBus *self = CK_BUS(userdata);
 	g_autoptr(GError) local_error = NULL;
 	const char *path = NULL;
+	CkCaller caller = {0};
 	CkRequest *request;
 	int r;
 
@@ -140,10 +125,12 @@ ck_bus_method_remove_request(sd_bus_message *m, void *userdata, sd_bus_error *er
 	request = ck_bus_request_from_path(self, path, error);
 	if (request == NULL)
 		return -ENOENT;
-	r = ck_bus_authorize_change(m, "RemoveRequest", NULL, error);
+	r = ck_bus_get_caller(m, &caller, error);
 	if (r < 0)
 		return r;
-	if (!ck_engine_remove_request(self->engine, ck_request_get_id(request), &local_error))
+	if (!ck_engine_authorize(self->engine, &caller, request, "RemoveRequest", FALSE,
+				 &local_error) ||
+	    !ck_engine_remove_request(self->engine, ck_request_get_id(request), &local_error))
 		return ck_bus_error_from_gerror(error, local_error);
 	return sd_bus_reply_method_return(m, NULL);
 }
@@ -280,16 +267,19 @@ ck_bus_request_renew(sd_bus_message *m, void *userdata, gboolean rekey, sd_bus_e
 	CkBus *self = CK_BUS(userdata);
 	CkRequest *request = ck_bus_request_from_path(self, sd_bus_message_get_path(m), error);
 	g_autoptr(GError) local_error = NULL;
+	CkCaller caller = {0};
 	gboolean ok;
 	int r;
 
 	if (request == NULL)
 		return -ENOENT;
-	r = ck_bus_authorize_change(m, rekey ? "Rekey" : "Resubmit", NULL, error);
+	r = ck_bus_get_caller(m, &caller, error);
 	if (r < 0)
 		return r;
-	ok = rekey ? ck_engine_rekey(self->engine, ck_request_get_id(request), &local_error)
-		   : ck_engine_resubmit(self->engine, ck_request_get_id(request), &local_error);
+	ok = ck_engine_authorize(self->engine, &caller, request, rekey ? "Rekey" : "Resubmit",
+				 TRUE, &local_error) &&
+	     (rekey ? ck_engine_rekey(self->engine, ck_request_get_id(request), &local_error)
+		    : ck_engine_resubmit(self->engine, ck_request_get_id(request), &local_error));
 	if (!ok)
 		return ck_bus_error_from_gerror(error, local_error);
 	return sd_bus_reply_method_return(m, NULL);

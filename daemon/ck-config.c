@@ -52,6 +52,7 @@ static const gchar *const ck_config_daemon_keys[] = {"StateDirectory",
 						     "MaxParallelKeyGenerations",
 						     "MaxParallelSubmissions",
 						     "TimeSyncFile",
+						     "PolicyDirectory",
 						     NULL};
 static const gchar *const ck_config_renewal_keys[] = {
     "RenewBefore",  "RenewJitterMax", "RetryDelay",  "RetryDelayMax", "MaxAttempts",
@@ -205,6 +206,8 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 	g_autofree gchar *key_policy = g_key_file_get_string(kf, group, "KeyPolicy", NULL);
 	g_autofree gchar *sync_file =
 	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "TimeSyncFile", NULL);
+	g_autofree gchar *policy_dir =
+	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "PolicyDirectory", NULL);
 	guint hook = lc->hook_timeout, check = lc->check_timeout;
 
 	if (threshold != NULL) {
@@ -260,6 +263,17 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 		}
 		g_free(lc->time_sync_file);
 		lc->time_sync_file = g_steal_pointer(&sync_file);
+	}
+	if (policy_dir != NULL) {
+		g_strstrip(policy_dir);
+		if (!g_path_is_absolute(policy_dir)) {
+			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON,
+						"PolicyDirectory", policy_dir,
+						_("use an absolute path"));
+			return FALSE;
+		}
+		g_free(lc->policy_dir);
+		lc->policy_dir = g_steal_pointer(&policy_dir);
 	}
 	return TRUE;
 }
@@ -424,6 +438,7 @@ ck_config_finalize(GObject *object)
 	g_free(self->ca);
 	g_ptr_array_unref(self->cas);
 	g_free(self->lifecycle.time_sync_file);
+	g_free(self->lifecycle.policy_dir);
 	G_OBJECT_CLASS(ck_config_parent_class)->finalize(object);
 }
 
@@ -448,6 +463,7 @@ ck_config_init(CkConfig *self)
 	self->lifecycle.max_parallel_keys = 0;
 	self->lifecycle.max_parallel_submissions = 8;
 	self->lifecycle.time_sync_file = g_strdup("/run/systemd/timesync/synchronized");
+	self->lifecycle.policy_dir = g_strdup(CK_SYSCONFDIR "/policy.d");
 	/* the built-in CA always exists; [ca local] may tune it */
 	g_ptr_array_add(self->cas, ck_ca_config_new_local("local", 0));
 }

@@ -63,6 +63,7 @@ typedef struct {
 	guint max_parallel_keys;  /* [certkeeperd] MaxParallelKeyGenerations (0: CPUs) */
 	guint max_parallel_submissions; /* [certkeeperd] MaxParallelSubmissions (8) */
 	gchar *time_sync_file;	  /* [certkeeperd] TimeSyncFile: appears once the clock is synced */
+	gchar *policy_dir;	  /* [certkeeperd] PolicyDirectory: who may request what */
 } CkLifecycleConfig;
 
 const CkLifecycleConfig *

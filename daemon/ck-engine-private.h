@@ -11,6 +11,7 @@
 #include "ck-engine.h"
 #include "ck-installer.h"
 #include "ck-limiter.h"
+#include "ck-policy.h"
 #include "ck-scheduler.h"
 #include "ck-service-manager.h"
 #include "ck-store.h"
@@ -70,6 +71,7 @@ struct _CkEngine {
 	CkLimiter *key_limiter;
 	CkLimiter *submit_limiter;
 	CkServiceManager *service_manager;
+	CkPolicy *policy;
 	GHashTable *dir_watches;   /* directory -> CkDirWatch */
 	GHashTable *watched_paths; /* certificate file or directory "current" link -> id */
 	GHashTable *rechecks;	   /* id -> timeout source id of an external-change re-read */

@@ -504,6 +504,8 @@ ck_engine_setup_cas(CkEngine *self, GError **error)
 							? g_strdup("local-ca")
 							: g_strdup_printf("local-ca-%s", cfg->name);
 			g_autofree gchar *dir = g_build_filename(self->state_dir, dirname, NULL);
+			/* before the CA's thread may write there (see ck_engine_start()) */
+			ck_file_remove_stale_temps(dir);
 			ca = ck_ca_local_new(cfg->name, dir,
 					     cfg->validity_days != 0
 						 ? cfg->validity_days
@@ -549,6 +551,18 @@ ck_engine_reread_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+static void
+ck_engine_load_policy(CkEngine *self)
+{
+	g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+	const gchar *dir = ck_engine_lifecycle(self)->policy_dir;
+
+	ck_policy_load_dir(self->policy, dir, warnings);
+	for (guint i = 0; i < warnings->len; i++)
+		g_warning("%s", (const gchar *)g_ptr_array_index(warnings, i));
+	g_info("%u policy rules from %s", ck_policy_get_n_rules(self->policy), dir);
+}
+
 gboolean
 ck_engine_start(CkEngine *self, GError **error)
 {
@@ -560,9 +574,14 @@ ck_engine_start(CkEngine *self, GError **error)
 	if (!ck_store_open(self->store, error) ||
 	    !ck_file_ensure_dir(self->pending_dir, 0700, error))
 		return FALSE;
+	/* the state directory is ours alone (certkeeperd holds its lock): a temporary file
+	 * in it is what a killed daemon left between a write and its rename */
+	ck_file_remove_stale_temps(self->state_dir);
+	ck_file_remove_stale_temps(self->pending_dir);
 	if (!ck_engine_setup_cas(self, error))
 		return FALSE;
 	ck_engine_load_clock(self);
+	ck_engine_load_policy(self);
 	loaded = ck_store_load_requests(self->store, error);
 	if (loaded == NULL)
 		return FALSE;
@@ -991,6 +1010,48 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 	return tracked;
 }
 
+static guint
+ck_engine_count_owned(CkEngine *self, uid_t uid)
+{
+	GHashTableIter iter;
+	gpointer value;
+	guint n = 0;
+
+	g_hash_table_iter_init(&iter, self->requests);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		n += ck_request_get_owner_uid(value) == uid;
+	return n;
+}
+
+CkRequest *
+ck_engine_add_request_as(CkEngine *self, const CkCaller *caller, CkRequest *request,
+			 GError **error)
+{
+	g_return_val_if_fail(CK_IS_ENGINE(self), NULL);
+	if (!ck_policy_authorize_new(self->policy, caller, request,
+				     ck_engine_count_owned(self, caller->uid), error) ||
+	    !ck_policy_take_issue(self->policy, caller, ck_clock_now(), error)) {
+		g_message("refused AddRequest for uid %u: %s", (guint)caller->uid,
+			  (*error)->message);
+		return NULL;
+	}
+	return ck_engine_add_request(self, request, error);
+}
+
+gboolean
+ck_engine_authorize(CkEngine *self, const CkCaller *caller, CkRequest *request,
+		    const gchar *action, gboolean issues, GError **error)
+{
+	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
+	if (!ck_policy_authorize_change(self->policy, caller, request, action, error) ||
+	    (issues && !ck_policy_take_issue(self->policy, caller, ck_clock_now(), error))) {
+		g_message("refused %s of request %s for uid %u: %s", action,
+			  ck_request_get_id(request), (guint)caller->uid, (*error)->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean
 ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error)
 {
@@ -1106,6 +1167,7 @@ ck_engine_finalize(GObject *object)
 	ck_limiter_free(self->key_limiter);
 	ck_limiter_free(self->submit_limiter);
 	g_object_unref(self->store);
+	g_object_unref(self->policy);
 	g_object_unref(self->config);
 	g_free(self->state_dir);
 	g_free(self->pending_dir);
@@ -1157,6 +1219,7 @@ ck_engine_new(CkConfig *config, const gchar *state_dir)
 	self->state_dir = g_strdup(state_dir);
 	self->pending_dir = g_build_filename(state_dir, "pending", NULL);
 	self->store = ck_store_new(state_dir);
+	self->policy = ck_policy_new(ck_config_get_default_ca(config));
 	self->scheduler = ck_scheduler_new(ck_engine_scheduler_cb, self);
 	g_signal_connect(self->scheduler, "clock-changed",
 			 G_CALLBACK(ck_engine_scheduler_clock_changed_cb), self);

@@ -5,6 +5,7 @@
 
 #include "ck-ca.h"
 #include "ck-config.h"
+#include "ck-policy.h"
 #include "ck-request.h"
 #include "ck-service-manager.h"
 
@@ -46,6 +47,21 @@ ck_engine_new_request_template(CkEngine *self);
  */
 CkRequest *
 ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error);
+
+/*
+ * ck_engine_add_request() on behalf of @caller: a user other than root needs a
+ * policy (policy.d) that allows the request, and the request becomes that
+ * user's. CK_ERROR_ACCESS_DENIED names what was refused; the refusal is logged.
+ */
+CkRequest *
+ck_engine_add_request_as(CkEngine *self, const CkCaller *caller, CkRequest *request,
+			 GError **error);
+
+/* May @caller do @action ("RemoveRequest", "Rekey", ...) to @request? @issues: the
+ * action asks the CA for a certificate, so it counts against the rate limit. */
+gboolean
+ck_engine_authorize(CkEngine *self, const CkCaller *caller, CkRequest *request,
+		    const gchar *action, gboolean issues, GError **error);
 
 /* Stops tracking: forgets the request and its state file; certificate and key files stay. */
 gboolean

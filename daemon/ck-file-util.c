@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ck-error.h"
@@ -125,6 +126,27 @@ ck_file_replace(const gchar *path, const void *data, gsize len, const CkFileAttr
 	}
 	ck_fault_point("file-replace-renamed");
 	return ck_file_sync_parent(path, error);
+}
+
+void
+ck_file_remove_stale_temps(const gchar *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const gchar *name;
+	gboolean removed = FALSE;
+
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+		g_autofree gchar *path = NULL;
+		if (strstr(name, ".ck-tmp-") == NULL)
+			continue;
+		path = g_build_filename(dir, name, NULL);
+		g_message("removing %s, left by an interrupted write", path);
+		if (g_unlink(path) < 0 && errno != ENOENT)
+			g_warning("cannot remove %s: %s", path, g_strerror(errno));
+		removed = TRUE;
+	}
+	if (removed)
+		ck_file_sync_dir(dir, NULL);
 }
 
 gboolean

@@ -31,6 +31,14 @@ gboolean
 ck_file_replace(const gchar *path, const void *data, gsize len, const CkFileAttrs *attrs,
 		GError **error);
 
+/*
+ * Removes the temporary files ck_file_replace() leaves in @dir when the process
+ * dies between writing and renaming (the live file is still the old one). Only
+ * for directories no one else writes to: the daemon's own, under its lock.
+ */
+void
+ck_file_remove_stale_temps(const gchar *dir);
+
 /* fsync() the directory that holds @path, so a rename or unlink in it is durable. */
 gboolean
 ck_file_sync_parent(const gchar *path, GError **error);
