@@ -85,7 +85,7 @@ ck_bus_method_add_request(sd_bus_message *m, void *userdata, sd_bus_error *error
 	CkCaller caller = {0};
 	int r;
 
-	r = ck_bus_options_read(m, template, error);
+	r = ck_bus_options_read(m, template, FALSE, error);
 	if (r < 0)
 		goto out;
 	r = ck_bus_get_caller(m, &caller, error);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <gnutls/x509.h>
+#include <string.h>
+
 #include "ck-ca.h"
 
 const gchar *
@@ -49,6 +52,7 @@ ck_ca_result_free(CkCaResult *result)
 typedef struct {
 	gchar *name;
 	gchar *kind;
+	gchar *error;
 } CkCaPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(CkCa, ck_ca, G_TYPE_OBJECT)
@@ -93,6 +97,71 @@ ck_ca_get_root_certificates(CkCa *self, GError **error)
 {
 	g_return_val_if_fail(CK_IS_CA(self), NULL);
 	return CK_CA_GET_CLASS(self)->get_root_certificates(self, error);
+}
+
+const gchar *
+ck_ca_get_error(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return priv->error != NULL ? priv->error : "";
+}
+
+void
+ck_ca_set_error(CkCa *self, const gchar *error)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_if_fail(CK_IS_CA(self));
+	g_free(priv->error);
+	priv->error = error != NULL && error[0] != '\0' ? g_strdup(error) : NULL;
+}
+
+GStrv
+ck_ca_get_root_list(CkCa *self)
+{
+	g_autofree gchar *pem = ck_ca_get_root_certificates(self, NULL);
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	gnutls_x509_crt_t *list = NULL;
+	unsigned int n = 0;
+	gnutls_datum_t datum = {(unsigned char *)pem, pem != NULL ? (unsigned int)strlen(pem) : 0};
+
+	if (pem != NULL &&
+	    gnutls_x509_crt_list_import2(&list, &n, &datum, GNUTLS_X509_FMT_PEM, 0) >= 0) {
+		for (unsigned int i = 0; i < n; i++) {
+			gnutls_datum_t out = {NULL, 0};
+			if (gnutls_x509_crt_export2(list[i], GNUTLS_X509_FMT_PEM, &out) >= 0) {
+				g_autofree gchar *one = g_strndup((const gchar *)out.data, out.size);
+				g_strv_builder_add(builder, one);
+				gnutls_free(out.data);
+			}
+			gnutls_x509_crt_deinit(list[i]);
+		}
+		gnutls_free(list);
+	}
+	return g_strv_builder_end(builder);
+}
+
+GStrv
+ck_ca_get_issuer_names(CkCa *self)
+{
+	g_auto(GStrv) roots = ck_ca_get_root_list(self);
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+
+	for (guint i = 0; roots[i] != NULL; i++) {
+		gnutls_x509_crt_t crt = NULL;
+		gnutls_datum_t datum = {(unsigned char *)roots[i], (unsigned int)strlen(roots[i])};
+		gnutls_datum_t dn = {NULL, 0};
+		if (gnutls_x509_crt_init(&crt) >= 0 &&
+		    gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM) >= 0 &&
+		    gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
+			g_autofree gchar *text = g_strndup((const gchar *)dn.data, dn.size);
+			g_strv_builder_add(builder, text);
+		}
+		gnutls_free(dn.data);
+		if (crt != NULL)
+			gnutls_x509_crt_deinit(crt);
+	}
+	return g_strv_builder_end(builder);
 }
 
 void
@@ -166,6 +235,7 @@ ck_ca_finalize(GObject *object)
 	CkCaPrivate *priv = ck_ca_get_instance_private(CK_CA(object));
 	g_free(priv->name);
 	g_free(priv->kind);
+	g_free(priv->error);
 	G_OBJECT_CLASS(ck_ca_parent_class)->finalize(object);
 }
 

@@ -91,6 +91,17 @@ CkCaResult *
 ck_ca_submit_finish(CkCa *self, GAsyncResult *res, GError **error);
 gchar *
 ck_ca_get_root_certificates(CkCa *self, GError **error);
+/* Why the last refresh failed, "" if it did not (the CA1.Error property). */
+const gchar *
+ck_ca_get_error(CkCa *self);
+void
+ck_ca_set_error(CkCa *self, const gchar *error);
+/* The subject DNs of the CA's root certificates, NULL-terminated (g_strfreev). */
+GStrv
+ck_ca_get_issuer_names(CkCa *self);
+/* The root certificates one PEM each, NULL-terminated (g_strfreev). */
+GStrv
+ck_ca_get_root_list(CkCa *self);
 void
 ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
 		    gpointer user_data);

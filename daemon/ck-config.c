@@ -27,13 +27,41 @@ struct _CkConfig {
 
 G_DEFINE_TYPE(CkConfig, ck_config, G_TYPE_OBJECT)
 
-static void
+void
 ck_ca_config_free(CkCaConfig *ca)
 {
 	g_free(ca->name);
 	g_free(ca->type);
 	g_free(ca->helper);
 	g_free(ca);
+}
+
+CkCaConfig *
+ck_ca_config_new(const gchar *name, const gchar *type)
+{
+	CkCaConfig *ca = g_new0(CkCaConfig, 1);
+	ca->name = g_strdup(name);
+	ca->type = g_strdup(type);
+	ca->timeout = 60;
+	return ca;
+}
+
+CkCaConfig *
+ck_ca_config_copy(const CkCaConfig *ca)
+{
+	CkCaConfig *copy = ck_ca_config_new(ca->name, ca->type);
+	copy->helper = g_strdup(ca->helper);
+	copy->timeout = ca->timeout;
+	copy->validity_days = ca->validity_days;
+	return copy;
+}
+
+gboolean
+ck_ca_config_equal(const CkCaConfig *a, const CkCaConfig *b)
+{
+	return g_strcmp0(a->name, b->name) == 0 && g_strcmp0(a->type, b->type) == 0 &&
+	       g_strcmp0(a->helper, b->helper) == 0 && a->timeout == b->timeout &&
+	       a->validity_days == b->validity_days;
 }
 
 static CkCaConfig *
@@ -53,6 +81,7 @@ static const gchar *const ck_config_daemon_keys[] = {"StateDirectory",
 						     "MaxParallelSubmissions",
 						     "TimeSyncFile",
 						     "PolicyDirectory",
+						     "RequestsDirectory",
 						     NULL};
 static const gchar *const ck_config_renewal_keys[] = {
     "RenewBefore",  "RenewJitterMax", "RetryDelay",  "RetryDelayMax", "MaxAttempts",
@@ -208,6 +237,8 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "TimeSyncFile", NULL);
 	g_autofree gchar *policy_dir =
 	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "PolicyDirectory", NULL);
+	g_autofree gchar *requests_dir =
+	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "RequestsDirectory", NULL);
 	guint hook = lc->hook_timeout, check = lc->check_timeout;
 
 	if (threshold != NULL) {
@@ -274,6 +305,17 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 		}
 		g_free(lc->policy_dir);
 		lc->policy_dir = g_steal_pointer(&policy_dir);
+	}
+	if (requests_dir != NULL) {
+		g_strstrip(requests_dir);
+		if (!g_path_is_absolute(requests_dir)) {
+			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON,
+						"RequestsDirectory", requests_dir,
+						_("use an absolute path"));
+			return FALSE;
+		}
+		g_free(lc->requests_dir);
+		lc->requests_dir = g_steal_pointer(&requests_dir);
 	}
 	return TRUE;
 }
@@ -439,6 +481,7 @@ ck_config_finalize(GObject *object)
 	g_ptr_array_unref(self->cas);
 	g_free(self->lifecycle.time_sync_file);
 	g_free(self->lifecycle.policy_dir);
+	g_free(self->lifecycle.requests_dir);
 	G_OBJECT_CLASS(ck_config_parent_class)->finalize(object);
 }
 
@@ -464,6 +507,7 @@ ck_config_init(CkConfig *self)
 	self->lifecycle.max_parallel_submissions = 8;
 	self->lifecycle.time_sync_file = g_strdup("/run/systemd/timesync/synchronized");
 	self->lifecycle.policy_dir = g_strdup(CK_SYSCONFDIR "/policy.d");
+	self->lifecycle.requests_dir = g_strdup(CK_SYSCONFDIR "/requests.d");
 	/* the built-in CA always exists; [ca local] may tune it */
 	g_ptr_array_add(self->cas, ck_ca_config_new_local("local", 0));
 }

@@ -64,10 +64,21 @@ typedef struct {
 	guint max_parallel_submissions; /* [certkeeperd] MaxParallelSubmissions (8) */
 	gchar *time_sync_file;	  /* [certkeeperd] TimeSyncFile: appears once the clock is synced */
 	gchar *policy_dir;	  /* [certkeeperd] PolicyDirectory: who may request what */
+	gchar *requests_dir;	  /* [certkeeperd] RequestsDirectory: declared requests */
 } CkLifecycleConfig;
 
 const CkLifecycleConfig *
 ck_config_get_lifecycle(CkConfig *self);
+
+CkCaConfig *
+ck_ca_config_new(const gchar *name, const gchar *type);
+CkCaConfig *
+ck_ca_config_copy(const CkCaConfig *ca);
+void
+ck_ca_config_free(CkCaConfig *ca);
+gboolean
+ck_ca_config_equal(const CkCaConfig *a, const CkCaConfig *b);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkCaConfig, ck_ca_config_free)
 
 /* Every configured CA, the built-in "local" one always included (array of CkCaConfig*). */
 GPtrArray *

@@ -476,6 +476,7 @@ ck_engine_post_finish(CkEngine *self, CkRequest *request, CkJob *job)
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_MONITORING);
 	ck_engine_persist(self, request);
 	ck_fault_point("install-finished");
+	g_signal_emit_by_name(self, "certificate-saved", request);
 	ck_engine_plan(self, request);
 }
 

@@ -125,6 +125,7 @@ ck_engine_fail(CkEngine *self, CkRequest *request, CkRequestState state, const g
 	g_warning("request %s: %s: %s", ck_request_get_id(request),
 		  ck_request_state_to_string(state), why);
 	ck_request_set_last_error(request, why);
+	ck_request_set_last_failure(request, why);
 	ck_request_set_last_failure_time(request, ck_clock_now());
 	ck_request_set_next_attempt(request, 0);
 	ck_engine_drop_job(self, request);
@@ -160,6 +161,7 @@ ck_engine_retry_later(CkEngine *self, CkRequest *request, CkRequestState state,
 	g_message("request %s: %s (attempt %u); retrying in %lld s", ck_request_get_id(request),
 		  why, failures, (long long)delay);
 	ck_request_set_last_error(request, why);
+	ck_request_set_last_failure(request, why);
 	ck_request_set_last_failure_time(request, now);
 	ck_request_set_next_attempt(request, now + delay);
 	ck_engine_set_state(self, request, state);

@@ -72,6 +72,8 @@ struct _CkEngine {
 	CkLimiter *submit_limiter;
 	CkServiceManager *service_manager;
 	CkPolicy *policy;
+	GHashTable *dynamic_cas; /* name -> CkCaConfig of the CAs added at run time */
+	gchar *config_path;
 	GHashTable *dir_watches;   /* directory -> CkDirWatch */
 	GHashTable *watched_paths; /* certificate file or directory "current" link -> id */
 	GHashTable *rechecks;	   /* id -> timeout source id of an external-change re-read */
@@ -131,6 +133,32 @@ ck_engine_load_installed_key(CkEngine *self, CkRequest *request, GError **error)
 /* What the request's certificate file holds now (PEM), NULL if it cannot be read. */
 gchar *
 ck_engine_read_certificate(CkRequest *request, GError **error);
+
+gboolean
+ck_engine_validate_key_and_ca(CkEngine *self, CkRequest *request, GError **error);
+gboolean
+ck_engine_validate_policy(CkEngine *self, CkRequest *request, GError **error);
+const gchar *
+ck_engine_find_tracked_path(CkEngine *self, const gchar *path);
+void
+ck_engine_track(CkEngine *self, CkRequest *request);
+void
+ck_engine_emit_added(CkEngine *self, CkRequest *request);
+guint
+ck_engine_count_owned(CkEngine *self, uid_t uid);
+
+void
+ck_engine_load_policy(CkEngine *self);
+
+/* ck-engine-manage.c */
+CkCa *
+ck_engine_make_ca(CkEngine *self, const CkCaConfig *cfg, GError **error);
+void
+ck_engine_refresh_ca(CkEngine *self, CkCa *ca);
+void
+ck_engine_load_dynamic_cas(CkEngine *self);
+void
+ck_engine_reconcile_declared(CkEngine *self);
 
 /* ck-engine-lifecycle.c */
 void

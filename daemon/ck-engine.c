@@ -25,7 +25,16 @@
 
 G_DEFINE_TYPE(CkEngine, ck_engine, G_TYPE_OBJECT)
 
-enum { SIGNAL_REQUEST_ADDED, SIGNAL_REQUEST_REMOVED, SIGNAL_REQUEST_CHANGED, SIGNAL_LAST };
+enum {
+	SIGNAL_REQUEST_ADDED,
+	SIGNAL_REQUEST_REMOVED,
+	SIGNAL_REQUEST_CHANGED,
+	SIGNAL_CERTIFICATE_SAVED,
+	SIGNAL_CA_ADDED,
+	SIGNAL_CA_REMOVED,
+	SIGNAL_CA_CHANGED,
+	SIGNAL_LAST
+};
 static guint signals[SIGNAL_LAST];
 
 /* Jobs and steps */
@@ -471,7 +480,7 @@ ck_engine_request_changed_cb(CkRequest *request, guint fields, CkEngine *self)
 	g_signal_emit(self, signals[SIGNAL_REQUEST_CHANGED], 0, request, fields);
 }
 
-static void
+void
 ck_engine_track(CkEngine *self, CkRequest *request)
 {
 	g_hash_table_insert(self->requests, g_strdup(ck_request_get_id(request)),
@@ -481,14 +490,6 @@ ck_engine_track(CkEngine *self, CkRequest *request)
 	ck_engine_watch_request(self, request);
 }
 
-static void
-ck_engine_ca_refreshed_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(GError) error = NULL;
-	if (!ck_ca_refresh_finish(CK_CA(source), res, &error))
-		g_message("CA %s: %s", ck_ca_get_name(CK_CA(source)), error->message);
-}
-
 static gboolean
 ck_engine_setup_cas(CkEngine *self, GError **error)
 {
@@ -496,36 +497,14 @@ ck_engine_setup_cas(CkEngine *self, GError **error)
 
 	for (guint i = 0; i < cas->len; i++) {
 		CkCaConfig *cfg = g_ptr_array_index(cas, i);
-		g_autoptr(CkCa) ca = NULL;
-
-		if (g_strcmp0(cfg->type, "local") == 0) {
-			/* the default CA keeps the documented path; others get their own */
-			g_autofree gchar *dirname = g_strcmp0(cfg->name, "local") == 0
-							? g_strdup("local-ca")
-							: g_strdup_printf("local-ca-%s", cfg->name);
-			g_autofree gchar *dir = g_build_filename(self->state_dir, dirname, NULL);
-			/* before the CA's thread may write there (see ck_engine_start()) */
-			ck_file_remove_stale_temps(dir);
-			ca = ck_ca_local_new(cfg->name, dir,
-					     cfg->validity_days != 0
-						 ? cfg->validity_days
-						 : ck_config_get_default_validity_days(self->config));
-		} else if (g_strcmp0(cfg->type, "helper") == 0) {
-			ca = ck_ca_helper_new(cfg->name, cfg->helper, cfg->timeout,
-					      CK_HELPER_MAX_OUTPUT, error);
-			if (ca == NULL) {
-				g_prefix_error(error, _("CA '%s': "), cfg->name);
-				return FALSE;
-			}
-		} else {
-			g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
-				    _("CA '%s' has an unknown type '%s'"), cfg->name, cfg->type);
+		CkCa *ca = ck_engine_make_ca(self, cfg, error);
+		if (ca == NULL)
 			return FALSE;
-		}
+		g_hash_table_insert(self->cas, g_strdup(cfg->name), ca);
 		/* like certmonger, learn what each CA publishes (its roots) at start-up */
-		ck_ca_refresh_async(ca, NULL, ck_engine_ca_refreshed_cb, NULL);
-		g_hash_table_insert(self->cas, g_strdup(cfg->name), g_steal_pointer(&ca));
+		ck_engine_refresh_ca(self, ca);
 	}
+	ck_engine_load_dynamic_cas(self);
 	return TRUE;
 }
 
@@ -551,7 +530,7 @@ ck_engine_reread_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-static void
+void
 ck_engine_load_policy(CkEngine *self)
 {
 	g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
@@ -590,6 +569,7 @@ ck_engine_start(CkEngine *self, GError **error)
 		ck_engine_track(self, request);
 		ck_engine_resume(self, request);
 	}
+	ck_engine_reconcile_declared(self);
 	ck_engine_watch_time_sync(self);
 	/* what changed while we were not running is read in the background, not before ready */
 	self->reread_queue = ck_engine_get_requests(self);
@@ -695,7 +675,7 @@ ck_engine_new_request_id(CkEngine *self)
 }
 
 /* The id of the request that already uses @path for one of its files, or NULL. */
-static const gchar *
+const gchar *
 ck_engine_find_tracked_path(CkEngine *self, const gchar *path)
 {
 	GHashTableIter iter;
@@ -829,8 +809,8 @@ ck_engine_unit_name_is_valid(const gchar *unit)
 	return TRUE;
 }
 
-/* Checks the renewal, hook, check and bootstrap settings of a new request. */
-static gboolean
+/* Checks the renewal, hook, check and bootstrap settings of a request. */
+gboolean
 ck_engine_validate_policy(CkEngine *self, CkRequest *request, GError **error)
 {
 	CkThreshold threshold;
@@ -916,10 +896,52 @@ ck_engine_new_request_template(CkEngine *self)
 	return request;
 }
 
+/* The key type and provider go together, and the CA exists. */
+gboolean
+ck_engine_validate_key_and_ca(CkEngine *self, CkRequest *request, GError **error)
+{
+	CkKeyProvider *provider;
+
+	if (ck_request_get_key_type(request) == CK_KEY_TYPE_UNKNOWN) {
+		g_autofree gchar *known = g_strjoinv(", ", (gchar **)ck_key_type_all_names());
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+			    _("Unknown key type; supported key types are: %s"), known);
+		return FALSE;
+	}
+	provider = g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	if (provider == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED, _("Unknown key provider '%s'"),
+			    ck_request_get_key_provider(request));
+		return FALSE;
+	}
+	if (!ck_key_provider_supports(provider, ck_request_get_key_type(request))) {
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+			    _("Key provider '%s' cannot make %s keys"),
+			    ck_request_get_key_provider(request),
+			    ck_key_type_to_string(ck_request_get_key_type(request)));
+		return FALSE;
+	}
+	if (ck_request_get_ca(request) == NULL)
+		ck_request_set_ca(request, ck_config_get_default_ca(self->config));
+	if (!g_hash_table_contains(self->cas, ck_request_get_ca(request))) {
+		g_autoptr(GPtrArray) cas = ck_engine_get_cas(self);
+		g_autoptr(GString) known = g_string_new(NULL);
+		for (guint i = 0; i < cas->len; i++) {
+			if (known->len > 0)
+				g_string_append(known, ", ");
+			g_string_append(known, ck_ca_get_name(g_ptr_array_index(cas, i)));
+		}
+		g_set_error(error, CK_ERROR, CK_ERROR_NOT_FOUND,
+			    _("No CA named '%s'; configured CAs are: %s"),
+			    ck_request_get_ca(request), known->str);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 CkRequest *
 ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 {
-	CkKeyProvider *provider;
 	CkCsrParams params = {0};
 	g_autoptr(CkRequest) tracked = NULL;
 	g_autoptr(JsonNode) json = NULL;
@@ -943,40 +965,8 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 			return NULL;
 		}
 	}
-	if (ck_request_get_key_type(request) == CK_KEY_TYPE_UNKNOWN) {
-		g_autofree gchar *known = g_strjoinv(", ", (gchar **)ck_key_type_all_names());
-		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
-			    _("Unknown key type; supported key types are: %s"), known);
+	if (!ck_engine_validate_key_and_ca(self, request, error))
 		return NULL;
-	}
-	provider = g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
-	if (provider == NULL) {
-		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED, _("Unknown key provider '%s'"),
-			    ck_request_get_key_provider(request));
-		return NULL;
-	}
-	if (!ck_key_provider_supports(provider, ck_request_get_key_type(request))) {
-		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
-			    _("Key provider '%s' cannot make %s keys"),
-			    ck_request_get_key_provider(request),
-			    ck_key_type_to_string(ck_request_get_key_type(request)));
-		return NULL;
-	}
-	if (ck_request_get_ca(request) == NULL)
-		ck_request_set_ca(request, ck_config_get_default_ca(self->config));
-	if (!g_hash_table_contains(self->cas, ck_request_get_ca(request))) {
-		g_autoptr(GPtrArray) cas = ck_engine_get_cas(self);
-		g_autoptr(GString) known = g_string_new(NULL);
-		for (guint i = 0; i < cas->len; i++) {
-			if (known->len > 0)
-				g_string_append(known, ", ");
-			g_string_append(known, ck_ca_get_name(g_ptr_array_index(cas, i)));
-		}
-		g_set_error(error, CK_ERROR, CK_ERROR_NOT_FOUND,
-			    _("No CA named '%s'; configured CAs are: %s"),
-			    ck_request_get_ca(request), known->str);
-		return NULL;
-	}
 	/* like getcert: without a subject, the first DNS name becomes the common name */
 	if ((ck_request_get_subject(request) == NULL || ck_request_get_subject(request)[0] == '\0') &&
 	    ck_request_get_dns_names(request)[0] != NULL) {
@@ -1004,13 +994,13 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 	ck_engine_track(self, tracked);
 	g_message("request %s added: %s for CA %s", id, ck_request_get_cert_file(tracked),
 		  ck_request_get_ca(tracked));
-	g_signal_emit(self, signals[SIGNAL_REQUEST_ADDED], 0, tracked);
+	ck_engine_emit_added(self, tracked);
 	ck_engine_schedule_step(self, tracked);
 	/* the engine's table holds the reference the caller borrows */
 	return tracked;
 }
 
-static guint
+guint
 ck_engine_count_owned(CkEngine *self, uid_t uid)
 {
 	GHashTableIter iter;
@@ -1078,6 +1068,12 @@ ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error)
 	g_message("request %s removed; its files stay in place", id);
 	g_signal_emit(self, signals[SIGNAL_REQUEST_REMOVED], 0, request);
 	return TRUE;
+}
+
+void
+ck_engine_emit_added(CkEngine *self, CkRequest *request)
+{
+	g_signal_emit(self, signals[SIGNAL_REQUEST_ADDED], 0, request);
 }
 
 /* Renewal on demand */
@@ -1164,6 +1160,8 @@ ck_engine_finalize(GObject *object)
 	g_hash_table_unref(self->requests);
 	g_hash_table_unref(self->cas);
 	g_hash_table_unref(self->key_providers);
+	g_hash_table_unref(self->dynamic_cas);
+	g_free(self->config_path);
 	ck_limiter_free(self->key_limiter);
 	ck_limiter_free(self->submit_limiter);
 	g_object_unref(self->store);
@@ -1188,6 +1186,8 @@ ck_engine_init(CkEngine *self)
 	self->watched_paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->rechecks =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ck_engine_remove_recheck);
+	self->dynamic_cas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						  (GDestroyNotify)ck_ca_config_free);
 }
 
 static void
@@ -1205,6 +1205,18 @@ ck_engine_class_init(CkEngineClass *klass)
 	signals[SIGNAL_REQUEST_CHANGED] =
 	    g_signal_new("request-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
 			 NULL, NULL, G_TYPE_NONE, 2, CK_TYPE_REQUEST, G_TYPE_UINT);
+	signals[SIGNAL_CERTIFICATE_SAVED] =
+	    g_signal_new("certificate-saved", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+			 NULL, NULL, G_TYPE_NONE, 1, CK_TYPE_REQUEST);
+	signals[SIGNAL_CA_ADDED] = g_signal_new("ca-added", G_TYPE_FROM_CLASS(klass),
+						G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+						G_TYPE_NONE, 1, CK_TYPE_CA);
+	signals[SIGNAL_CA_REMOVED] = g_signal_new("ca-removed", G_TYPE_FROM_CLASS(klass),
+						  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+						  G_TYPE_NONE, 1, CK_TYPE_CA);
+	signals[SIGNAL_CA_CHANGED] = g_signal_new("ca-changed", G_TYPE_FROM_CLASS(klass),
+						  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+						  G_TYPE_NONE, 1, CK_TYPE_CA);
 }
 
 CkEngine *

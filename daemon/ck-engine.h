@@ -18,7 +18,9 @@ G_DECLARE_FINAL_TYPE(CkEngine, ck_engine, CK, ENGINE, GObject)
  * All of certkeeper's logic, with no bus code: the requests, the store, the key
  * providers, the CA back ends and the lifecycle that moves each request from
  * NEED_KEY_PAIR to MONITORING. Signals: "request-added" (CkRequest),
- * "request-removed" (CkRequest), "request-changed" (CkRequest, guint field mask).
+ * "request-removed" (CkRequest), "request-changed" (CkRequest, guint field mask),
+ * "certificate-saved" (CkRequest: a new certificate is installed and checked),
+ * "ca-added", "ca-removed" and "ca-changed" (CkCa).
  */
 CkEngine *
 ck_engine_new(CkConfig *config, const gchar *state_dir);
@@ -76,6 +78,58 @@ gboolean
 ck_engine_resubmit(CkEngine *self, const gchar *id, GError **error);
 gboolean
 ck_engine_rekey(CkEngine *self, const gchar *id, GError **error);
+
+/* The request whose certificate file is @path, or NULL. */
+CkRequest *
+ck_engine_find_request_by_path(CkEngine *self, const gchar *path);
+
+/*
+ * Tracks a certificate and key that exist already (also ones another CA issued):
+ * they must be readable and belong together; names not given are taken from the
+ * certificate; it is renewed through its CA (the default one unless named) when
+ * due, unless auto-renew is off. Authorised like ck_engine_add_request_as().
+ */
+CkRequest *
+ck_engine_start_tracking(CkEngine *self, const CkCaller *caller, CkRequest *request,
+			 GError **error);
+
+/*
+ * Gives request @id the settings of @changed (a ck_request_dup() of it with
+ * options applied), after checking them as for a new request. The changes
+ * apply from the next attempt on (Resubmit to use them now).
+ */
+gboolean
+ck_engine_modify_request(CkEngine *self, const CkCaller *caller, const gchar *id,
+			 CkRequest *changed, GError **error);
+
+/* Reads the request's certificate file again and plans from what it holds. */
+gboolean
+ck_engine_refresh_request(CkEngine *self, const gchar *id, GError **error);
+
+/* CAs: those of certkeeper.conf, and those added at run time (STATE/cas). Only
+ * root adds, changes or removes them; a configured CA is changed in the file. */
+gboolean
+ck_engine_ca_is_configured(CkEngine *self, const gchar *name);
+const CkCaConfig *
+ck_engine_get_ca_config(CkEngine *self, const gchar *name);
+CkCa *
+ck_engine_add_ca(CkEngine *self, const CkCaller *caller, const CkCaConfig *cfg, GError **error);
+gboolean
+ck_engine_modify_ca(CkEngine *self, const CkCaller *caller, const CkCaConfig *cfg,
+		    GError **error);
+gboolean
+ck_engine_remove_ca(CkEngine *self, const CkCaller *caller, const gchar *name, GError **error);
+
+/* The configuration file that ck_engine_reload() reads again. */
+void
+ck_engine_set_config_path(CkEngine *self, const gchar *path);
+/*
+ * Reads the configuration, policy.d and requests.d again (root only): CAs of the
+ * file are added, changed or removed, declared requests are added, changed or
+ * no longer tracked (their files stay). A broken configuration changes nothing.
+ */
+gboolean
+ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error);
 
 /* Who reloads services after an install (systemd in the daemon); may be NULL. */
 void

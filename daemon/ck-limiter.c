@@ -100,6 +100,13 @@ ck_limiter_cancel(CkLimiter *self, gpointer user_data)
 	return FALSE;
 }
 
+void
+ck_limiter_set_max(CkLimiter *self, guint max_running)
+{
+	self->max_running = MAX(max_running, 1);
+	ck_limiter_schedule(self);
+}
+
 guint
 ck_limiter_get_running(CkLimiter *self)
 {

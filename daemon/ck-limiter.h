@@ -33,6 +33,10 @@ ck_limiter_done(CkLimiter *self);
 gboolean
 ck_limiter_cancel(CkLimiter *self, gpointer user_data);
 
+/* A new limit (after a reload): running jobs finish, more start if it grew. */
+void
+ck_limiter_set_max(CkLimiter *self, guint max_running);
+
 guint
 ck_limiter_get_running(CkLimiter *self);
 guint

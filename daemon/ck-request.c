@@ -72,6 +72,8 @@ struct _CkRequest {
 	GStrv install_fresh;
 	gchar *install_version;
 	gchar *install_previous;
+	gchar *last_failure;
+	gchar *declared;
 };
 
 G_DEFINE_TYPE(CkRequest, ck_request, G_TYPE_OBJECT)
@@ -303,6 +305,61 @@ CK_REQUEST_TEXT_ACCESSORS(renew_before, CK_REQUEST_FIELD_POLICY, "")
 CK_REQUEST_TEXT_ACCESSORS(reload_mode, CK_REQUEST_FIELD_POLICY, "reload-or-restart")
 CK_REQUEST_TEXT_ACCESSORS(waiting, CK_REQUEST_FIELD_STATUS, "")
 CK_REQUEST_TEXT_ACCESSORS(identity, CK_REQUEST_FIELD_STATUS, "none")
+CK_REQUEST_TEXT_ACCESSORS(last_failure, CK_REQUEST_FIELD_SCHEDULE, "")
+CK_REQUEST_STRING_ACCESSORS(declared, CK_REQUEST_FIELD_POLICY)
+
+void
+ck_request_assign_settings(CkRequest *self, CkRequest *from)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	g_return_if_fail(CK_IS_REQUEST(from));
+	ck_request_set_subject(self, from->subject);
+	ck_request_set_dns_names(self, (const gchar *const *)from->dns_names);
+	ck_request_set_ip_addresses(self, (const gchar *const *)from->ip_addresses);
+	ck_request_set_emails(self, (const gchar *const *)from->emails);
+	ck_request_set_uris(self, (const gchar *const *)from->uris);
+	ck_request_set_key_usage(self, (const gchar *const *)from->key_usage);
+	ck_request_set_extended_key_usage(self, (const gchar *const *)from->extended_key_usage);
+	ck_request_set_key_type(self, from->key_type);
+	ck_request_set_key_policy(self, from->key_policy);
+	ck_request_set_ca(self, from->ca);
+	ck_request_set_profile(self, from->profile);
+	ck_request_set_validity(self, from->validity);
+	ck_request_set_renew_before(self, from->renew_before);
+	ck_request_set_auto_renew(self, from->auto_renew);
+	ck_request_set_chain_file(self, from->chain_file);
+	ck_request_set_combined_file(self, from->combined_file);
+	ck_request_set_cert_attrs(self, &from->cert_attrs);
+	ck_request_set_key_attrs(self, &from->key_attrs);
+	ck_request_set_pre_save_command(self, from->pre_save_command);
+	ck_request_set_post_save_command(self, from->post_save_command);
+	ck_request_set_hook_user(self, from->hook_user);
+	ck_request_set_reload_unit(self, from->reload_unit);
+	ck_request_set_reload_mode(self, from->reload_mode);
+	ck_request_set_pid_file(self, from->pid_file);
+	ck_request_set_pid_signal(self, from->pid_signal);
+	ck_request_set_check_endpoint(self, from->check_endpoint);
+	ck_request_set_check_command(self, from->check_command);
+	ck_request_set_bootstrap_cert_file(self, from->bootstrap_cert_file);
+	ck_request_set_bootstrap_key_file(self, from->bootstrap_key_file);
+}
+
+CkRequest *
+ck_request_dup(CkRequest *self)
+{
+	g_autoptr(JsonNode) node = NULL;
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	node = ck_request_to_json(self);
+	/* a template may have no id yet: the JSON form wants one */
+	if (self->id == NULL)
+		json_object_set_string_member(json_node_get_object(node), "id", "template");
+	{
+		CkRequest *copy = ck_request_new_from_json(node, NULL);
+		if (copy != NULL && self->id == NULL)
+			ck_request_set_template_id(copy, NULL);
+		return copy;
+	}
+}
 
 /* Setters of plain numbers and flags. */
 #define CK_REQUEST_VALUE_ACCESSORS(type, field, bit)                                               \
@@ -761,6 +818,8 @@ ck_request_to_json(CkRequest *self)
 	ck_json_add_string(builder, "waiting", self->waiting);
 	ck_json_add_string(builder, "identity", self->identity);
 	ck_json_add_int(builder, "backups-until", self->backups_until);
+	ck_json_add_string(builder, "last-failure", self->last_failure);
+	ck_json_add_string(builder, "declared", self->declared);
 	if (self->install_phase != CK_INSTALL_PHASE_NONE) {
 		json_builder_set_member_name(builder, "install");
 		json_builder_begin_object(builder);
@@ -885,6 +944,8 @@ ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
 	self->waiting = ck_json_dup_string(obj, "waiting");
 	self->identity = ck_json_dup_string(obj, "identity");
 	self->backups_until = json_object_get_int_member_with_default(obj, "backups-until", 0);
+	self->last_failure = ck_json_dup_string(obj, "last-failure");
+	self->declared = ck_json_dup_string(obj, "declared");
 	return TRUE;
 }
 
@@ -1045,6 +1106,8 @@ ck_request_finalize(GObject *object)
 	g_strfreev(self->install_fresh);
 	g_free(self->install_version);
 	g_free(self->install_previous);
+	g_free(self->last_failure);
+	g_free(self->declared);
 	G_OBJECT_CLASS(ck_request_parent_class)->finalize(object);
 }
 

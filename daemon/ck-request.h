@@ -356,6 +356,31 @@ ck_request_get_backups_until(CkRequest *self);
 void
 ck_request_set_backups_until(CkRequest *self, gint64 when);
 
+/* The message of the most recent failure, kept after later successes ("" if none). */
+const gchar *
+ck_request_get_last_failure(CkRequest *self);
+void
+ck_request_set_last_failure(CkRequest *self, const gchar *message);
+
+/* The requests.d file that declares this request, NULL when it was asked for otherwise. */
+const gchar *
+ck_request_get_declared(CkRequest *self);
+void
+ck_request_set_declared(CkRequest *self, const gchar *path);
+
+/*
+ * Gives @self every setting of @from (names, CA, profile, key type and policy,
+ * renewal, hooks, checks, bootstrap, file owners and modes, chain and combined
+ * files), each through its setter so "changed" says what changed. Identity,
+ * owner, files, state and history stay.
+ */
+void
+ck_request_assign_settings(CkRequest *self, CkRequest *from);
+
+/* A copy (through the JSON form) that can be changed without touching @self. */
+CkRequest *
+ck_request_dup(CkRequest *self);
+
 /* The install in flight (persisted, so a restart finishes or undoes it). */
 CkInstallPhase
 ck_request_get_install_phase(CkRequest *self);

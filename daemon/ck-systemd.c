@@ -27,6 +27,7 @@ struct _CkSystemd {
 	GSource *source;
 	GHashTable *jobs;     /* job path -> GTask waiting for JobRemoved */
 	GHashTable *finished; /* job path -> result, for JobRemoved before the reply */
+	guint replies_pending; /* our calls still waiting for their reply (and job path) */
 };
 
 static void ck_systemd_iface_init(CkServiceManagerInterface *iface);
@@ -60,8 +61,10 @@ ck_systemd_job_removed_cb(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 		return 0;
 	task = g_hash_table_lookup(self->jobs, job);
 	if (task == NULL) {
-		/* perhaps ours, with the method reply still on its way */
-		g_hash_table_insert(self->finished, g_strdup(job), g_strdup(result));
+		/* perhaps ours, with the method reply still on its way; subscribers hear of
+		 * every job of the host, and those are none of our business */
+		if (self->replies_pending > 0)
+			g_hash_table_insert(self->finished, g_strdup(job), g_strdup(result));
 		return 0;
 	}
 	g_hash_table_steal(self->jobs, job);
@@ -166,6 +169,7 @@ ck_systemd_reply_cb(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
 	const char *job = NULL;
 	const gchar *result;
 
+	self->replies_pending--;
 	if (e != NULL) {
 		g_task_return_new_error(task, CK_ERROR, CK_ERROR_FAILED,
 					/* TRANSLATORS: the unit, then systemd's answer */
@@ -217,9 +221,14 @@ ck_systemd_reload_unit_async(CkServiceManager *manager, const gchar *unit, const
 		return;
 	}
 	g_debug("asking systemd to %s %s", mode, unit);
+	/* what ended early while no reply was pending belongs to other callers' jobs */
+	if (self->replies_pending == 0)
+		g_hash_table_remove_all(self->finished);
 	r = sd_bus_call_method_async(self->bus, NULL, CK_SYSTEMD_NAME, CK_SYSTEMD_PATH,
 				     CK_SYSTEMD_IFACE, method, ck_systemd_reply_cb,
 				     g_object_ref(task), "ss", unit, "replace");
+	if (r >= 0)
+		self->replies_pending++;
 	if (r < 0) {
 		g_object_unref(task);
 		g_task_return_new_error(task, CK_ERROR, CK_ERROR_FAILED,

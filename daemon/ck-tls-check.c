@@ -137,6 +137,33 @@ ck_tls_check_peer(CkTlsCheck *check, gnutls_session_t session, GError **error)
 	return ok;
 }
 
+/*
+ * Under TLS 1.3 the client's handshake is over before the server has judged the
+ * client certificate: a refusal is an alert that comes afterwards. So close with
+ * close_notify and wait for the server's: an alert then means it refused the new
+ * pair; a server that only hangs up (or says nothing until the timeout) did not.
+ */
+static gboolean
+ck_tls_check_verdict(CkTlsCheck *check, gnutls_session_t session, GError **error)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)check->timeout * G_USEC_PER_SEC;
+	int rc;
+
+	gnutls_record_set_timeout(session, check->timeout * 1000);
+	do {
+		rc = gnutls_bye(session, GNUTLS_SHUT_RDWR);
+	} while ((rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) &&
+		 g_get_monotonic_time() < deadline);
+	if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		g_set_error(error, CK_ERROR, CK_ERROR_FAILED,
+			    /* TRANSLATORS: the endpoint, then the TLS alert (e.g. "CA is unknown") */
+			    _("TLS check: %s refused the new certificate: %s"), check->endpoint,
+			    gnutls_alert_get_name(gnutls_alert_get(session)));
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 ck_tls_check_run(CkTlsCheck *check, GCancellable *cancellable, GError **error)
 {
@@ -185,8 +212,8 @@ ck_tls_check_run(CkTlsCheck *check, GCancellable *cancellable, GError **error)
 			    _("TLS check: the handshake with %s failed: %s"), check->endpoint,
 			    gnutls_strerror(rc));
 	} else {
-		ok = ck_tls_check_peer(check, session, error);
-		gnutls_bye(session, GNUTLS_SHUT_WR);
+		ok = ck_tls_check_peer(check, session, error) &&
+		     ck_tls_check_verdict(check, session, error);
 	}
 	if (session != NULL)
 		gnutls_deinit(session);

@@ -444,3 +444,66 @@ ck_test_daemon_free(CkTestDaemon *td)
 	g_free(td->notify_path);
 	g_free(td);
 }
+
+/* Helpers for crash tests (test-torture.c): a daemon that may die on purpose. */
+
+gboolean
+ck_test_daemon_start_or_exit(CkTestDaemon *td, gint *status_out)
+{
+	gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	int log_fd = open(td->daemon_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	gsize seen = td->notify_messages->len;
+
+	g_assert_cmpint(log_fd, >=, 0);
+	g_assert_cmpint(td->daemon_pid, <=, 0);
+	td->daemon_pid = ck_test_spawn_daemon(td, td->state_dir, log_fd);
+	close(log_fd);
+	while (g_get_monotonic_time() < deadline) {
+		int status = 0;
+		ck_test_read_notify(td);
+		if (strstr(td->notify_messages->str + seen, "READY=1") != NULL)
+			return TRUE;
+		/* reaped here, not by ck_test_daemon_is_running(): the caller wants the status */
+		if (waitpid(td->daemon_pid, &status, WNOHANG) == td->daemon_pid) {
+			td->daemon_pid = 0;
+			if (status_out != NULL)
+				*status_out = status;
+			return FALSE;
+		}
+		g_usleep(5 * 1000);
+	}
+	g_error("certkeeperd neither sent READY=1 nor exited within 20 s");
+	return FALSE;
+}
+
+gboolean
+ck_test_daemon_wait_exit(CkTestDaemon *td, guint timeout_ms, gint *status_out)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	g_assert_cmpint(td->daemon_pid, >, 0);
+	for (;;) {
+		int status = 0;
+		if (waitpid(td->daemon_pid, &status, WNOHANG) == td->daemon_pid) {
+			td->daemon_pid = 0;
+			if (status_out != NULL)
+				*status_out = status;
+			return TRUE;
+		}
+		if (g_get_monotonic_time() >= deadline)
+			return FALSE;
+		g_usleep(2 * 1000);
+	}
+}
+
+gint
+ck_test_daemon_kill(CkTestDaemon *td)
+{
+	int status = 0;
+
+	g_assert_cmpint(td->daemon_pid, >, 0);
+	kill(td->daemon_pid, SIGKILL);
+	g_assert_cmpint(waitpid(td->daemon_pid, &status, 0), ==, td->daemon_pid);
+	td->daemon_pid = 0;
+	return status;
+}

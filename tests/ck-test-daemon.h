@@ -78,4 +78,18 @@ ck_test_daemon_path(CkTestDaemon *td, const gchar *name);
 gboolean
 ck_test_wait_for(gboolean (*cond)(gpointer), gpointer data, guint timeout_ms);
 
+/*
+ * For crash tests. Starts certkeeperd like ck_test_daemon_start(), but a daemon
+ * that dies before READY=1 (a fault point during its recovery) is no error:
+ * FALSE then, with its wait status in @status_out.
+ */
+gboolean
+ck_test_daemon_start_or_exit(CkTestDaemon *td, gint *status_out);
+/* Waits up to @timeout_ms for the daemon to exit; TRUE with its wait status, FALSE if it runs. */
+gboolean
+ck_test_daemon_wait_exit(CkTestDaemon *td, guint timeout_ms, gint *status_out);
+/* Kills the daemon with SIGKILL, as a crash would, and reaps it; returns the wait status. */
+gint
+ck_test_daemon_kill(CkTestDaemon *td);
+
 G_END_DECLS
