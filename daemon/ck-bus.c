@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The bus adapter: the connection, org.certkeeper.Manager1 on the manager object
+ * with the ObjectManager, and the relay of engine signals into InterfacesAdded,
+ * InterfacesRemoved, PropertiesChanged and CertificateSaved. Request1 objects are
+ * in ck-bus-request.c, CA1 objects in ck-bus-ca.c.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -9,28 +15,18 @@
 
 #include "ck-bus-error.h"
 #include "ck-bus-options.h"
-#include "ck-bus.h"
+#include "ck-bus-private.h"
 #include "ck-error.h"
 #include "ck-event-source.h"
-
-/* sd-bus objects in g_autoptr; the unref functions return NULL, which is ignored */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus_creds, sd_bus_creds_unref)
-
-struct _CkBus {
-	GObject parent_instance;
-	CkEngine *engine;
-	sd_bus *bus;
-	sd_event *event;
-	GSource *source;
-};
 
 G_DEFINE_TYPE(CkBus, ck_bus, G_TYPE_OBJECT)
 
 enum { SIGNAL_DISCONNECTED, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST];
 
-/* The request's object path; free() the result (sd-bus allocates it). */
-static char *
+/* Shared helpers */
+
+char *
 ck_bus_request_path(CkRequest *request)
 {
 	char *path = NULL;
@@ -39,8 +35,16 @@ ck_bus_request_path(CkRequest *request)
 	return path;
 }
 
-/* Who called: the caller's effective uid (and pid, unit) from the bus's record. */
-static int
+char *
+ck_bus_ca_path(CkCa *ca)
+{
+	char *path = NULL;
+	if (sd_bus_path_encode(CK_BUS_CA_PATH, ck_ca_get_name(ca), &path) < 0)
+		return NULL;
+	return path;
+}
+
+int
 ck_bus_get_caller(sd_bus_message *m, CkCaller *caller, sd_bus_error *error)
 {
 	g_autoptr(sd_bus_creds) creds = NULL;
@@ -58,55 +62,99 @@ ck_bus_get_caller(sd_bus_message *m, CkCaller *caller, sd_bus_error *error)
 	return 0;
 }
 
-/* The request behind @path, or NULL with @error set. */
-static CkRequest *
+CkRequest *
 ck_bus_request_from_path(CkBus *self, const char *path, sd_bus_error *error)
 {
 	char *id = NULL;
 	CkRequest *request = NULL;
-	int r = sd_bus_path_decode(path, CK_BUS_REQUEST_PATH, &id);
+	int r = path != NULL ? sd_bus_path_decode(path, CK_BUS_REQUEST_PATH, &id) : 0;
 
 	if (r > 0)
 		request = ck_engine_find_request(self->engine, id);
 	free(id);
 	if (request == NULL)
-		ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No request at '%s'"), path);
+		ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No request at '%s'"),
+				  path != NULL ? path : "");
 	return request;
+}
+
+CkCa *
+ck_bus_ca_from_path(CkBus *self, const char *path, sd_bus_error *error)
+{
+	char *name = NULL;
+	CkCa *ca = NULL;
+	int r = path != NULL ? sd_bus_path_decode(path, CK_BUS_CA_PATH, &name) : 0;
+
+	if (r > 0)
+		ca = ck_engine_find_ca(self->engine, name);
+	free(name);
+	if (ca == NULL)
+		ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No CA at '%s'"),
+				  path != NULL ? path : "");
+	return ca;
+}
+
+int
+ck_bus_append_paths(sd_bus_message *reply, GPtrArray *objects, char *(*path_of)(gpointer))
+{
+	int r = sd_bus_message_open_container(reply, 'a', "o");
+	for (guint i = 0; r >= 0 && i < objects->len; i++) {
+		char *path = path_of(g_ptr_array_index(objects, i));
+		r = path != NULL ? sd_bus_message_append(reply, "o", path) : -ENOMEM;
+		free(path);
+	}
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	return r;
+}
+
+/* Replies with the object path of @object, or the engine's error. */
+static int
+ck_bus_reply_path(sd_bus_message *m, char *path, sd_bus_error *error)
+{
+	int r = path != NULL ? sd_bus_reply_method_return(m, "o", path) : -ENOMEM;
+	free(path);
+	return r;
+}
+
+/* Manager1: requests */
+
+/* AddRequest and StartTracking read the same options; they differ in what follows. */
+static int
+ck_bus_new_request(sd_bus_message *m, CkBus *self, gboolean adopt, sd_bus_error *error)
+{
+	g_autoptr(CkRequest) template = ck_engine_new_request_template(self->engine);
+	g_autoptr(GError) local_error = NULL;
+	CkCaller caller = {0};
+	CkRequest *request;
+	int r;
+
+	r = ck_bus_options_read(m, template, FALSE, error);
+	if (r < 0)
+		return r;
+	r = ck_bus_get_caller(m, &caller, error);
+	if (r < 0)
+		return r;
+	request = adopt ? ck_engine_start_tracking(self->engine, &caller, template, &local_error)
+			: ck_engine_add_request_as(self->engine, &caller, template, &local_error);
+	if (request == NULL) {
+		g_message("%s from uid %u refused: %s", adopt ? "StartTracking" : "AddRequest",
+			  (guint)caller.uid, local_error->message);
+		return ck_bus_error_from_gerror(error, local_error);
+	}
+	return ck_bus_reply_path(m, ck_bus_request_path(request), error);
 }
 
 static int
 ck_bus_method_add_request(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	CkBus *self = CK_BUS(userdata);
-	g_autoptr(CkRequest) template = ck_engine_new_request_template(self->engine);
-	g_autoptr(GError) local_error = NULL;
-	char *path = NULL;
-	CkRequest *request;
-	CkCaller caller = {0};
-	int r;
+	return ck_bus_new_request(m, CK_BUS(userdata), FALSE, error);
+}
 
-	r = ck_bus_options_read(m, template, FALSE, error);
-	if (r < 0)
-		goto out;
-	r = ck_bus_get_caller(m, &caller, error);
-	if (r < 0)
-		goto out;
-	request = ck_engine_add_request_as(self->engine, &caller, template, &local_error);
-	if (request == NULL) {
-		g_message("AddRequest from uid %u refused: %s", (guint)caller.uid,
-			  local_error->message);
-		r = ck_bus_error_from_gerror(error, local_error);
-		goto out;
-	}
-	path = ck_bus_request_path(request);
-	if (path == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = sd_bus_reply_method_return(m, "o", path);
-out:
-	free(path);
-	return r;
+static int
+ck_bus_method_start_tracking(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return ck_bus_new_request(m, CK_BUS(userdata), TRUE, error);
 }
 
 static int
@@ -136,321 +184,245 @@ ck_bus_method_remove_request(sd_bus_message *m, void *userdata, sd_bus_error *er
 }
 
 static int
+ck_bus_method_find_request(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	const char *what = NULL;
+	CkRequest *request;
+	int r;
+
+	r = sd_bus_message_read(m, "s", &what);
+	if (r < 0)
+		return r;
+	/* an id or the path of a certificate file: paths are absolute, ids never are */
+	request = g_path_is_absolute(what) ? ck_engine_find_request_by_path(self->engine, what)
+					   : ck_engine_find_request(self->engine, what);
+	if (request == NULL)
+		return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND,
+					 _("No request has the id or certificate file '%s'"), what);
+	return ck_bus_reply_path(m, ck_bus_request_path(request), error);
+}
+
+static int
+ck_bus_reply_objects(sd_bus_message *m, GPtrArray *objects, char *(*path_of)(gpointer))
+{
+	g_autoptr(sd_bus_message) reply = NULL;
+	int r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = ck_bus_append_paths(reply, objects, path_of);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	return r;
+}
+
+static int
 ck_bus_method_get_requests(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	CkBus *self = CK_BUS(userdata);
 	g_autoptr(GPtrArray) requests = ck_engine_get_requests(self->engine);
-	sd_bus_message *reply = NULL;
-	int r;
-
-	r = sd_bus_message_new_method_return(m, &reply);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_open_container(reply, 'a', "o");
-	for (guint i = 0; r >= 0 && i < requests->len; i++) {
-		char *path = ck_bus_request_path(g_ptr_array_index(requests, i));
-		r = path != NULL ? sd_bus_message_append(reply, "o", path) : -ENOMEM;
-		free(path);
-	}
-	if (r >= 0)
-		r = sd_bus_message_close_container(reply);
-	if (r >= 0)
-		r = sd_bus_send(NULL, reply, NULL);
-	sd_bus_message_unref(reply);
-	return r;
+	return ck_bus_reply_objects(m, requests, (char *(*)(gpointer))ck_bus_request_path);
 }
 
-static const sd_bus_vtable ck_bus_manager_vtable[] = {
-    SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_ARGS("AddRequest", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", request),
-			    ck_bus_method_add_request, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_ARGS("RemoveRequest", SD_BUS_ARGS("o", request), SD_BUS_NO_RESULT,
-			    ck_bus_method_remove_request, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_ARGS("GetRequests", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", requests),
-			    ck_bus_method_get_requests, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_VTABLE_END,
-};
-
-/* Request1 properties */
+/* Manager1: CAs */
 
 static int
-ck_bus_append_strv(sd_bus_message *reply, const gchar *const *strv)
-{
-	return sd_bus_message_append_strv(reply, (char **)strv);
-}
-
-static int
-ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface,
-			    const char *property, sd_bus_message *reply, void *userdata,
-			    sd_bus_error *error)
+ck_bus_method_get_cas(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	CkBus *self = CK_BUS(userdata);
-	CkRequest *request = ck_bus_request_from_path(self, path, error);
-
-	if (request == NULL)
-		return -ENOENT;
-#define STR(v) ((v) != NULL ? (v) : "")
-	if (strcmp(property, "Id") == 0)
-		return sd_bus_message_append(reply, "s", ck_request_get_id(request));
-	if (strcmp(property, "State") == 0)
-		return sd_bus_message_append(
-		    reply, "s", ck_request_state_to_string(ck_request_get_state(request)));
-	if (strcmp(property, "Stuck") == 0)
-		return sd_bus_message_append(reply, "b", (int)ck_request_get_stuck(request));
-	if (strcmp(property, "Subject") == 0)
-		return sd_bus_message_append(reply, "s", STR(ck_request_get_subject(request)));
-	if (strcmp(property, "DNSNames") == 0)
-		return ck_bus_append_strv(reply, ck_request_get_dns_names(request));
-	if (strcmp(property, "IPAddresses") == 0)
-		return ck_bus_append_strv(reply, ck_request_get_ip_addresses(request));
-	if (strcmp(property, "Emails") == 0)
-		return ck_bus_append_strv(reply, ck_request_get_emails(request));
-	if (strcmp(property, "URIs") == 0)
-		return ck_bus_append_strv(reply, ck_request_get_uris(request));
-	if (strcmp(property, "KeyType") == 0)
-		return sd_bus_message_append(
-		    reply, "s", ck_key_type_to_string(ck_request_get_key_type(request)));
-	if (strcmp(property, "CertFile") == 0)
-		return sd_bus_message_append(reply, "s", STR(ck_request_get_cert_file(request)));
-	if (strcmp(property, "KeyFile") == 0)
-		return sd_bus_message_append(reply, "s", STR(ck_request_get_key_file(request)));
-	if (strcmp(property, "ChainFile") == 0)
-		return sd_bus_message_append(reply, "s", STR(ck_request_get_chain_file(request)));
-	if (strcmp(property, "CA") == 0)
-		return sd_bus_message_append(reply, "s", STR(ck_request_get_ca(request)));
-	if (strcmp(property, "NotBefore") == 0)
-		return sd_bus_message_append(reply, "t",
-					     (guint64)MAX(ck_request_get_not_before(request), 0));
-	if (strcmp(property, "NotAfter") == 0)
-		return sd_bus_message_append(reply, "t",
-					     (guint64)MAX(ck_request_get_not_after(request), 0));
-	if (strcmp(property, "Serial") == 0)
-		return sd_bus_message_append(reply, "s", STR(ck_request_get_serial(request)));
-	if (strcmp(property, "Issuer") == 0)
-		return sd_bus_message_append(reply, "s", STR(ck_request_get_issuer(request)));
-	if (strcmp(property, "LastError") == 0)
-		return sd_bus_message_append(reply, "s", ck_request_get_last_error(request));
-	if (strcmp(property, "RenewalTime") == 0)
-		return sd_bus_message_append(reply, "t",
-					     (guint64)MAX(ck_request_get_renewal_time(request), 0));
-	if (strcmp(property, "NextAttempt") == 0)
-		return sd_bus_message_append(reply, "t",
-					     (guint64)MAX(ck_request_get_next_attempt(request), 0));
-	if (strcmp(property, "FailedAttempts") == 0)
-		return sd_bus_message_append(reply, "u",
-					     (guint32)ck_request_get_failed_attempts(request));
-	if (strcmp(property, "LastFailureTime") == 0)
-		return sd_bus_message_append(
-		    reply, "t", (guint64)MAX(ck_request_get_last_failure_time(request), 0));
-	if (strcmp(property, "LastRenewal") == 0)
-		return sd_bus_message_append(reply, "t",
-					     (guint64)MAX(ck_request_get_last_renewal(request), 0));
-	if (strcmp(property, "Waiting") == 0)
-		return sd_bus_message_append(reply, "s", ck_request_get_waiting(request));
-	if (strcmp(property, "Identity") == 0)
-		return sd_bus_message_append(reply, "s", ck_request_get_identity(request));
-	if (strcmp(property, "KeyPolicy") == 0)
-		return sd_bus_message_append(
-		    reply, "s", ck_key_policy_to_string(ck_request_get_key_policy(request)));
-	if (strcmp(property, "AutoRenew") == 0)
-		return sd_bus_message_append(reply, "b", (int)ck_request_get_auto_renew(request));
-	if (strcmp(property, "RenewBefore") == 0)
-		return sd_bus_message_append(reply, "s", ck_request_get_renew_before(request));
-#undef STR
-	return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No property '%s'"), property);
+	g_autoptr(GPtrArray) cas = ck_engine_get_cas(self->engine);
+	return ck_bus_reply_objects(m, cas, (char *(*)(gpointer))ck_bus_ca_path);
 }
 
-/* Resubmit and Rekey: renew now, keeping the key or making a new one. */
 static int
-ck_bus_request_renew(sd_bus_message *m, void *userdata, gboolean rekey, sd_bus_error *error)
+ck_bus_method_add_ca(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	CkBus *self = CK_BUS(userdata);
-	CkRequest *request = ck_bus_request_from_path(self, sd_bus_message_get_path(m), error);
+	g_autoptr(CkCaConfig) cfg = NULL;
 	g_autoptr(GError) local_error = NULL;
 	CkCaller caller = {0};
-	gboolean ok;
+	const char *name = NULL;
+	CkCa *ca;
 	int r;
 
-	if (request == NULL)
-		return -ENOENT;
+	r = sd_bus_message_read(m, "s", &name);
+	if (r < 0)
+		return r;
+	cfg = ck_ca_config_new(name, "helper");
+	r = ck_bus_ca_read_options(m, cfg, error);
+	if (r < 0)
+		return r;
 	r = ck_bus_get_caller(m, &caller, error);
 	if (r < 0)
 		return r;
-	ok = ck_engine_authorize(self->engine, &caller, request, rekey ? "Rekey" : "Resubmit",
-				 TRUE, &local_error) &&
-	     (rekey ? ck_engine_rekey(self->engine, ck_request_get_id(request), &local_error)
-		    : ck_engine_resubmit(self->engine, ck_request_get_id(request), &local_error));
-	if (!ok)
+	ca = ck_engine_add_ca(self->engine, &caller, cfg, &local_error);
+	if (ca == NULL)
+		return ck_bus_error_from_gerror(error, local_error);
+	return ck_bus_reply_path(m, ck_bus_ca_path(ca), error);
+}
+
+static int
+ck_bus_method_modify_ca(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(CkCaConfig) cfg = NULL;
+	g_autoptr(GError) local_error = NULL;
+	const CkCaConfig *current;
+	CkCaller caller = {0};
+	const char *path = NULL;
+	CkCa *ca;
+	int r;
+
+	r = sd_bus_message_read(m, "o", &path);
+	if (r < 0)
+		return r;
+	ca = ck_bus_ca_from_path(self, path, error);
+	if (ca == NULL)
+		return -ENOENT;
+	/* what is not given stays as it is */
+	current = ck_engine_get_ca_config(self->engine, ck_ca_get_name(ca));
+	cfg = current != NULL ? ck_ca_config_copy(current)
+			      : ck_ca_config_new(ck_ca_get_name(ca), ck_ca_get_kind(ca));
+	r = ck_bus_ca_read_options(m, cfg, error);
+	if (r < 0)
+		return r;
+	r = ck_bus_get_caller(m, &caller, error);
+	if (r < 0)
+		return r;
+	if (!ck_engine_modify_ca(self->engine, &caller, cfg, &local_error))
 		return ck_bus_error_from_gerror(error, local_error);
 	return sd_bus_reply_method_return(m, NULL);
 }
 
 static int
-ck_bus_request_method_resubmit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+ck_bus_method_remove_ca(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	return ck_bus_request_renew(m, userdata, FALSE, error);
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(GError) local_error = NULL;
+	CkCaller caller = {0};
+	const char *path = NULL;
+	CkCa *ca;
+	int r;
+
+	r = sd_bus_message_read(m, "o", &path);
+	if (r < 0)
+		return r;
+	ca = ck_bus_ca_from_path(self, path, error);
+	if (ca == NULL)
+		return -ENOENT;
+	r = ck_bus_get_caller(m, &caller, error);
+	if (r < 0)
+		return r;
+	if (!ck_engine_remove_ca(self->engine, &caller, ck_ca_get_name(ca), &local_error))
+		return ck_bus_error_from_gerror(error, local_error);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+/* Manager1: the daemon */
+
+static int
+ck_bus_method_get_supported_key_types(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	g_autoptr(sd_bus_message) reply = NULL;
+	int r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_append_strv(reply, (char **)ck_key_type_all_names());
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	return r;
 }
 
 static int
-ck_bus_request_method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *error)
+ck_bus_method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	return ck_bus_request_renew(m, userdata, TRUE, error);
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(GError) local_error = NULL;
+	CkCaller caller = {0};
+	int r = ck_bus_get_caller(m, &caller, error);
+
+	if (r < 0)
+		return r;
+	if (!ck_engine_reload(self->engine, &caller, &local_error))
+		return ck_bus_error_from_gerror(error, local_error);
+	return sd_bus_reply_method_return(m, NULL);
 }
 
-#define CK_BUS_REQUEST_PROPERTY(name, sig)                                                         \
-	SD_BUS_PROPERTY(name, sig, ck_bus_request_get_property, 0,                                 \
-			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+static int
+ck_bus_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+		   sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
 
-static const sd_bus_vtable ck_bus_request_vtable[] = {
+static const sd_bus_vtable ck_bus_manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_PROPERTY("Id", "s", ck_bus_request_get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    CK_BUS_REQUEST_PROPERTY("State", "s"),
-    CK_BUS_REQUEST_PROPERTY("Stuck", "b"),
-    CK_BUS_REQUEST_PROPERTY("Subject", "s"),
-    CK_BUS_REQUEST_PROPERTY("DNSNames", "as"),
-    CK_BUS_REQUEST_PROPERTY("IPAddresses", "as"),
-    CK_BUS_REQUEST_PROPERTY("Emails", "as"),
-    CK_BUS_REQUEST_PROPERTY("URIs", "as"),
-    CK_BUS_REQUEST_PROPERTY("KeyType", "s"),
-    CK_BUS_REQUEST_PROPERTY("CertFile", "s"),
-    CK_BUS_REQUEST_PROPERTY("KeyFile", "s"),
-    CK_BUS_REQUEST_PROPERTY("ChainFile", "s"),
-    CK_BUS_REQUEST_PROPERTY("CA", "s"),
-    CK_BUS_REQUEST_PROPERTY("NotBefore", "t"),
-    CK_BUS_REQUEST_PROPERTY("NotAfter", "t"),
-    CK_BUS_REQUEST_PROPERTY("Serial", "s"),
-    CK_BUS_REQUEST_PROPERTY("Issuer", "s"),
-    CK_BUS_REQUEST_PROPERTY("LastError", "s"),
-    CK_BUS_REQUEST_PROPERTY("RenewalTime", "t"),
-    CK_BUS_REQUEST_PROPERTY("NextAttempt", "t"),
-    CK_BUS_REQUEST_PROPERTY("FailedAttempts", "u"),
-    CK_BUS_REQUEST_PROPERTY("LastFailureTime", "t"),
-    CK_BUS_REQUEST_PROPERTY("LastRenewal", "t"),
-    CK_BUS_REQUEST_PROPERTY("Waiting", "s"),
-    CK_BUS_REQUEST_PROPERTY("Identity", "s"),
-    CK_BUS_REQUEST_PROPERTY("KeyPolicy", "s"),
-    CK_BUS_REQUEST_PROPERTY("AutoRenew", "b"),
-    CK_BUS_REQUEST_PROPERTY("RenewBefore", "s"),
-    SD_BUS_METHOD_WITH_ARGS("Resubmit", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
-			    ck_bus_request_method_resubmit, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_ARGS("Rekey", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
-			    ck_bus_request_method_rekey, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_PROPERTY("Version", "s", ck_bus_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_METHOD_WITH_ARGS("AddRequest", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", request),
+			    ck_bus_method_add_request, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("StartTracking", SD_BUS_ARGS("a{sv}", options),
+			    SD_BUS_RESULT("o", request), ck_bus_method_start_tracking,
+			    SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("RemoveRequest", SD_BUS_ARGS("o", request), SD_BUS_NO_RESULT,
+			    ck_bus_method_remove_request, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("StopTracking", SD_BUS_ARGS("o", request), SD_BUS_NO_RESULT,
+			    ck_bus_method_remove_request, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("FindRequest", SD_BUS_ARGS("s", id_or_cert_file),
+			    SD_BUS_RESULT("o", request), ck_bus_method_find_request,
+			    SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetRequests", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", requests),
+			    ck_bus_method_get_requests, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("AddCA", SD_BUS_ARGS("s", name, "a{sv}", options),
+			    SD_BUS_RESULT("o", ca), ck_bus_method_add_ca,
+			    SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ModifyCA", SD_BUS_ARGS("o", ca, "a{sv}", options), SD_BUS_NO_RESULT,
+			    ck_bus_method_modify_ca, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("RemoveCA", SD_BUS_ARGS("o", ca), SD_BUS_NO_RESULT,
+			    ck_bus_method_remove_ca, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetCAs", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", cas),
+			    ck_bus_method_get_cas, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetSupportedKeyTypes", SD_BUS_NO_ARGS,
+			    SD_BUS_RESULT("as", key_types), ck_bus_method_get_supported_key_types,
+			    SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, ck_bus_method_reload,
+			    SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END,
 };
-
-/* Which properties each CkRequestField bit stands for. */
-static const struct {
-	guint field;
-	const char *properties[6];
-} ck_bus_field_properties[] = {
-    {CK_REQUEST_FIELD_STATE, {"State", "Stuck", NULL}},
-    {CK_REQUEST_FIELD_SUBJECT, {"Subject", NULL}},
-    {CK_REQUEST_FIELD_DNS_NAMES, {"DNSNames", NULL}},
-    {CK_REQUEST_FIELD_IP_ADDRESSES, {"IPAddresses", NULL}},
-    {CK_REQUEST_FIELD_EMAILS, {"Emails", NULL}},
-    {CK_REQUEST_FIELD_URIS, {"URIs", NULL}},
-    {CK_REQUEST_FIELD_CERT_FILE, {"CertFile", NULL}},
-    {CK_REQUEST_FIELD_KEY_FILE, {"KeyFile", NULL}},
-    {CK_REQUEST_FIELD_CHAIN_FILE, {"ChainFile", NULL}},
-    {CK_REQUEST_FIELD_CA, {"CA", NULL}},
-    {CK_REQUEST_FIELD_CERTIFICATE, {"NotBefore", "NotAfter", "Serial", "Issuer", NULL}},
-    {CK_REQUEST_FIELD_LAST_ERROR, {"LastError", NULL}},
-    {CK_REQUEST_FIELD_KEY_TYPE, {"KeyType", NULL}},
-    {CK_REQUEST_FIELD_SCHEDULE,
-     {"RenewalTime", "NextAttempt", "FailedAttempts", "LastFailureTime", "LastRenewal", NULL}},
-    {CK_REQUEST_FIELD_STATUS, {"Waiting", "Identity", NULL}},
-    {CK_REQUEST_FIELD_POLICY, {"KeyPolicy", "AutoRenew", "RenewBefore", NULL}},
-};
-
-static int
-ck_bus_request_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
-		    void **found, sd_bus_error *error)
-{
-	CkBus *self = CK_BUS(userdata);
-	char *id = NULL;
-	CkRequest *request = NULL;
-	int r = sd_bus_path_decode(path, CK_BUS_REQUEST_PATH, &id);
-
-	if (r <= 0)
-		return r;
-	request = ck_engine_find_request(self->engine, id);
-	free(id);
-	if (request == NULL)
-		return 0;
-	/* getters and methods find the request from the path; they need the adapter */
-	*found = self;
-	return 1;
-}
-
-static int
-ck_bus_request_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
-			 sd_bus_error *error)
-{
-	CkBus *self = CK_BUS(userdata);
-	g_autoptr(GPtrArray) requests = ck_engine_get_requests(self->engine);
-	/* sd-bus frees the list with free(): allocate it with malloc() */
-	char **list = calloc(requests->len + 1, sizeof(char *));
-
-	if (list == NULL)
-		return -ENOMEM;
-	for (guint i = 0; i < requests->len; i++) {
-		list[i] = ck_bus_request_path(g_ptr_array_index(requests, i));
-		if (list[i] == NULL) {
-			for (guint j = 0; j < i; j++)
-				free(list[j]);
-			free(list);
-			return -ENOMEM;
-		}
-	}
-	*nodes = list;
-	return 1;
-}
 
 /* Engine signals -> bus signals */
 
 static void
+ck_bus_announce(CkBus *self, char *path, const char *iface, gboolean added, const gchar *what)
+{
+	int r = path == NULL ? -ENOMEM
+		: added	     ? sd_bus_emit_interfaces_added(self->bus, path, iface, NULL)
+			     : sd_bus_emit_interfaces_removed(self->bus, path, iface, NULL);
+	if (r < 0)
+		g_warning("cannot announce %s: %s", what, g_strerror(-r));
+	free(path);
+}
+
+static void
 ck_bus_request_added_cb(CkEngine *engine, CkRequest *request, CkBus *self)
 {
-	char *path = ck_bus_request_path(request);
-	int r = path != NULL ? sd_bus_emit_interfaces_added(self->bus, path, CK_BUS_REQUEST_IFACE,
-							    NULL)
-			     : -ENOMEM;
-	if (r < 0)
-		g_warning("cannot announce request %s: %s", ck_request_get_id(request),
-			  g_strerror(-r));
-	free(path);
+	ck_bus_announce(self, ck_bus_request_path(request), CK_BUS_REQUEST_IFACE, TRUE,
+			ck_request_get_id(request));
 }
 
 static void
 ck_bus_request_removed_cb(CkEngine *engine, CkRequest *request, CkBus *self)
 {
-	char *path = ck_bus_request_path(request);
-	int r = path != NULL ? sd_bus_emit_interfaces_removed(self->bus, path,
-							      CK_BUS_REQUEST_IFACE, NULL)
-			     : -ENOMEM;
-	if (r < 0)
-		g_warning("cannot announce the removal of request %s: %s",
-			  ck_request_get_id(request), g_strerror(-r));
-	free(path);
+	ck_bus_announce(self, ck_bus_request_path(request), CK_BUS_REQUEST_IFACE, FALSE,
+			ck_request_get_id(request));
 }
 
 static void
 ck_bus_request_changed_cb(CkEngine *engine, CkRequest *request, guint fields, CkBus *self)
 {
-	const char *names[32];
-	guint n = 0;
+	const char *names[64];
 	char *path;
 	int r;
 
-	for (guint i = 0; i < G_N_ELEMENTS(ck_bus_field_properties); i++) {
-		if ((fields & ck_bus_field_properties[i].field) == 0)
-			continue;
-		for (guint j = 0; ck_bus_field_properties[i].properties[j] != NULL; j++)
-			names[n++] = ck_bus_field_properties[i].properties[j];
-	}
-	if (n == 0)
+	if (ck_bus_request_changed_properties(fields, names, G_N_ELEMENTS(names)) == 0)
 		return;
-	names[n] = NULL;
 	path = ck_bus_request_path(request);
 	r = path != NULL ? sd_bus_emit_properties_changed_strv(self->bus, path,
 							       CK_BUS_REQUEST_IFACE, (char **)names)
@@ -458,6 +430,46 @@ ck_bus_request_changed_cb(CkEngine *engine, CkRequest *request, guint fields, Ck
 	if (r < 0)
 		g_warning("cannot announce a change of request %s: %s",
 			  ck_request_get_id(request), g_strerror(-r));
+	free(path);
+}
+
+static void
+ck_bus_certificate_saved_cb(CkEngine *engine, CkRequest *request, CkBus *self)
+{
+	char *path = ck_bus_request_path(request);
+	int r = path != NULL ? sd_bus_emit_signal(self->bus, path, CK_BUS_REQUEST_IFACE,
+						  "CertificateSaved", "s",
+						  ck_request_get_serial(request))
+			     : -ENOMEM;
+	if (r < 0)
+		g_warning("cannot announce the new certificate of request %s: %s",
+			  ck_request_get_id(request), g_strerror(-r));
+	free(path);
+}
+
+static void
+ck_bus_ca_added_cb(CkEngine *engine, CkCa *ca, CkBus *self)
+{
+	ck_bus_announce(self, ck_bus_ca_path(ca), CK_BUS_CA_IFACE, TRUE, ck_ca_get_name(ca));
+}
+
+static void
+ck_bus_ca_removed_cb(CkEngine *engine, CkCa *ca, CkBus *self)
+{
+	ck_bus_announce(self, ck_bus_ca_path(ca), CK_BUS_CA_IFACE, FALSE, ck_ca_get_name(ca));
+}
+
+static void
+ck_bus_ca_changed_cb(CkEngine *engine, CkCa *ca, CkBus *self)
+{
+	char *path = ck_bus_ca_path(ca);
+	int r = path != NULL ? sd_bus_emit_properties_changed_strv(
+				   self->bus, path, CK_BUS_CA_IFACE,
+				   (char **)ck_bus_ca_changing_properties)
+			     : -ENOMEM;
+	if (r < 0)
+		g_warning("cannot announce a change of CA %s: %s", ck_ca_get_name(ca),
+			  g_strerror(-r));
 	free(path);
 }
 
@@ -522,6 +534,12 @@ ck_bus_connect(CkBus *self, const gchar *bus_spec, GError **error)
 		r = sd_bus_add_node_enumerator(self->bus, NULL, CK_BUS_REQUEST_PATH,
 					       ck_bus_request_enumerate, self);
 	if (r >= 0)
+		r = sd_bus_add_fallback_vtable(self->bus, NULL, CK_BUS_CA_PATH, CK_BUS_CA_IFACE,
+					       ck_bus_ca_vtable, ck_bus_ca_find, self);
+	if (r >= 0)
+		r = sd_bus_add_node_enumerator(self->bus, NULL, CK_BUS_CA_PATH,
+					       ck_bus_ca_enumerate, self);
+	if (r >= 0)
 		r = sd_bus_add_object_manager(self->bus, NULL, CK_BUS_MANAGER_PATH);
 	if (r >= 0)
 		r = sd_bus_match_signal(self->bus, NULL, "org.freedesktop.DBus.Local", NULL,
@@ -563,6 +581,13 @@ ck_bus_connect(CkBus *self, const gchar *bus_spec, GError **error)
 				G_CALLBACK(ck_bus_request_removed_cb), self, 0);
 	g_signal_connect_object(self->engine, "request-changed",
 				G_CALLBACK(ck_bus_request_changed_cb), self, 0);
+	g_signal_connect_object(self->engine, "certificate-saved",
+				G_CALLBACK(ck_bus_certificate_saved_cb), self, 0);
+	g_signal_connect_object(self->engine, "ca-added", G_CALLBACK(ck_bus_ca_added_cb), self, 0);
+	g_signal_connect_object(self->engine, "ca-removed", G_CALLBACK(ck_bus_ca_removed_cb), self,
+				0);
+	g_signal_connect_object(self->engine, "ca-changed", G_CALLBACK(ck_bus_ca_changed_cb), self,
+				0);
 	return TRUE;
 }
 

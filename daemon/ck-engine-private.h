@@ -154,8 +154,6 @@ ck_engine_load_policy(CkEngine *self);
 CkCa *
 ck_engine_make_ca(CkEngine *self, const CkCaConfig *cfg, GError **error);
 void
-ck_engine_refresh_ca(CkEngine *self, CkCa *ca);
-void
 ck_engine_load_dynamic_cas(CkEngine *self);
 void
 ck_engine_reconcile_declared(CkEngine *self);

@@ -120,6 +120,10 @@ ck_engine_modify_ca(CkEngine *self, const CkCaller *caller, const CkCaConfig *cf
 gboolean
 ck_engine_remove_ca(CkEngine *self, const CkCaller *caller, const gchar *name, GError **error);
 
+/* Asks @ca again what it publishes (its roots); "ca-changed" tells the answer. */
+void
+ck_engine_refresh_ca(CkEngine *self, CkCa *ca);
+
 /* The configuration file that ck_engine_reload() reads again. */
 void
 ck_engine_set_config_path(CkEngine *self, const gchar *path);

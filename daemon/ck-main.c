@@ -64,6 +64,19 @@ ck_main_quit_cb(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* SIGHUP: read the configuration, policy.d and requests.d again, like Reload(). */
+static gboolean
+ck_main_reload_cb(gpointer user_data)
+{
+	CkEngine *engine = CK_ENGINE(user_data);
+	CkCaller daemon = {0};
+	g_autoptr(GError) error = NULL;
+
+	if (!ck_engine_reload(engine, &daemon, &error))
+		g_warning("%s", error->message);
+	return G_SOURCE_CONTINUE;
+}
+
 /* SIGUSR2: look at the clock again (tests move a test clock; admins after fixing the time). */
 static gboolean
 ck_main_clock_cb(gpointer user_data)
@@ -176,6 +189,8 @@ main(int argc, char **argv)
 	}
 
 	engine = ck_engine_new(config, state_dir);
+	ck_engine_set_config_path(engine, config_path != NULL ? config_path
+							       : CK_SYSCONFDIR "/certkeeper.conf");
 	if (g_strcmp0(systemd_bus, "none") != 0) {
 		systemd = ck_systemd_new(systemd_bus != NULL ? systemd_bus : "system");
 		ck_engine_set_service_manager(engine, CK_SERVICE_MANAGER(systemd));
@@ -194,6 +209,7 @@ main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, ck_main_quit_cb, loop);
 	g_unix_signal_add(SIGINT, ck_main_quit_cb, loop);
 	g_unix_signal_add(SIGUSR2, ck_main_clock_cb, engine);
+	g_unix_signal_add(SIGHUP, ck_main_reload_cb, engine);
 
 	g_message("certkeeperd %s ready (state in %s)", PACKAGE_VERSION, state_dir);
 	sd_notify(0, "READY=1\nSTATUS=Keeping certificates valid");

@@ -267,12 +267,12 @@ ck_request_get_stuck(CkRequest *self)
 	}
 
 CK_REQUEST_STRING_ACCESSORS(subject, CK_REQUEST_FIELD_SUBJECT)
-CK_REQUEST_STRING_ACCESSORS(key_provider, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_STRING_ACCESSORS(key_provider, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(cert_file, CK_REQUEST_FIELD_CERT_FILE)
 CK_REQUEST_STRING_ACCESSORS(key_file, CK_REQUEST_FIELD_KEY_FILE)
 CK_REQUEST_STRING_ACCESSORS(chain_file, CK_REQUEST_FIELD_CHAIN_FILE)
 CK_REQUEST_STRING_ACCESSORS(ca, CK_REQUEST_FIELD_CA)
-CK_REQUEST_STRING_ACCESSORS(profile, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_STRING_ACCESSORS(profile, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(ca_cookie, CK_REQUEST_FIELD_OTHER)
 CK_REQUEST_STRING_ACCESSORS(directory, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(combined_file, CK_REQUEST_FIELD_POLICY)
@@ -380,7 +380,7 @@ ck_request_dup(CkRequest *self)
 CK_REQUEST_VALUE_ACCESSORS(CkKeyPolicy, key_policy, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_VALUE_ACCESSORS(gboolean, auto_renew, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_VALUE_ACCESSORS(gint, pid_signal, CK_REQUEST_FIELD_POLICY)
-CK_REQUEST_VALUE_ACCESSORS(gint64, validity, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_VALUE_ACCESSORS(gint64, validity, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_VALUE_ACCESSORS(gint64, renewal_time, CK_REQUEST_FIELD_SCHEDULE)
 CK_REQUEST_VALUE_ACCESSORS(gint64, last_renewal, CK_REQUEST_FIELD_SCHEDULE)
 CK_REQUEST_VALUE_ACCESSORS(gint64, last_failure_time, CK_REQUEST_FIELD_SCHEDULE)
@@ -488,8 +488,8 @@ CK_REQUEST_STRV_ACCESSORS(dns_names, CK_REQUEST_FIELD_DNS_NAMES)
 CK_REQUEST_STRV_ACCESSORS(ip_addresses, CK_REQUEST_FIELD_IP_ADDRESSES)
 CK_REQUEST_STRV_ACCESSORS(emails, CK_REQUEST_FIELD_EMAILS)
 CK_REQUEST_STRV_ACCESSORS(uris, CK_REQUEST_FIELD_URIS)
-CK_REQUEST_STRV_ACCESSORS(key_usage, CK_REQUEST_FIELD_OTHER)
-CK_REQUEST_STRV_ACCESSORS(extended_key_usage, CK_REQUEST_FIELD_OTHER)
+CK_REQUEST_STRV_ACCESSORS(key_usage, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRV_ACCESSORS(extended_key_usage, CK_REQUEST_FIELD_POLICY)
 
 const gchar *
 ck_request_get_last_error(CkRequest *self)
@@ -558,7 +558,7 @@ ck_request_set_cert_attrs(CkRequest *self, const CkFileAttrs *attrs)
 	if (ck_file_attrs_equal(&self->cert_attrs, attrs))
 		return;
 	self->cert_attrs = *attrs;
-	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+	ck_request_emit(self, CK_REQUEST_FIELD_POLICY);
 }
 
 const CkFileAttrs *
@@ -575,7 +575,7 @@ ck_request_set_key_attrs(CkRequest *self, const CkFileAttrs *attrs)
 	if (ck_file_attrs_equal(&self->key_attrs, attrs))
 		return;
 	self->key_attrs = *attrs;
-	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+	ck_request_emit(self, CK_REQUEST_FIELD_POLICY);
 }
 
 guint32
@@ -592,7 +592,7 @@ ck_request_set_owner_uid(CkRequest *self, guint32 uid)
 	if (self->owner_uid == uid)
 		return;
 	self->owner_uid = uid;
-	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
+	ck_request_emit(self, CK_REQUEST_FIELD_POLICY);
 }
 
 gint64

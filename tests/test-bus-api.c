@@ -112,8 +112,8 @@ test_bus_introspection_matches_contract(void)
 {
 	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
 	g_autoptr(GDBusConnection) connection = NULL;
-	g_autoptr(GDBusNodeInfo) manager_doc = NULL, request_doc = NULL;
-	g_autoptr(GDBusNodeInfo) manager_live = NULL, request_live = NULL;
+	g_autoptr(GDBusNodeInfo) manager_doc = NULL, request_doc = NULL, ca_doc = NULL;
+	g_autoptr(GDBusNodeInfo) manager_live = NULL, request_live = NULL, ca_live = NULL;
 	g_autofree gchar *key = NULL, *cert = NULL;
 
 	if (td == NULL)
@@ -129,6 +129,8 @@ test_bus_introspection_matches_contract(void)
 	request_doc = ck_test_load_contract("org.certkeeper.Request1.xml");
 	manager_live = ck_test_introspect(connection, MANAGER_PATH);
 	request_live = ck_test_introspect(connection, MANAGER_PATH "/request/intro");
+	ca_doc = ck_test_load_contract("org.certkeeper.CA1.xml");
+	ca_live = ck_test_introspect(connection, MANAGER_PATH "/ca/local");
 
 	ck_test_compare_interface(
 	    g_dbus_node_info_lookup_interface(manager_live, "org.certkeeper.Manager1"),
@@ -137,6 +139,8 @@ test_bus_introspection_matches_contract(void)
 	ck_test_compare_interface(
 	    g_dbus_node_info_lookup_interface(request_live, "org.certkeeper.Request1"),
 	    request_doc->interfaces[0]);
+	ck_test_compare_interface(g_dbus_node_info_lookup_interface(ca_live, "org.certkeeper.CA1"),
+				  ca_doc->interfaces[0]);
 }
 
 typedef struct {

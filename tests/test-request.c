@@ -155,23 +155,23 @@ test_request_changed_signal(void)
 	CK_CHANGE(CK_REQUEST_FIELD_IP_ADDRESSES, ck_request_set_ip_addresses(r, ips));
 	CK_CHANGE(CK_REQUEST_FIELD_EMAILS, ck_request_set_emails(r, emails));
 	CK_CHANGE(CK_REQUEST_FIELD_URIS, ck_request_set_uris(r, uris));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_key_usage(r, ku));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_extended_key_usage(r, eku));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_key_usage(r, ku));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_extended_key_usage(r, eku));
 	CK_CHANGE(CK_REQUEST_FIELD_KEY_TYPE, ck_request_set_key_type(r, CK_KEY_TYPE_RSA_3072));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_key_provider(r, "tpm"));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_key_provider(r, "tpm"));
 	CK_CHANGE(CK_REQUEST_FIELD_CERT_FILE, ck_request_set_cert_file(r, "/etc/x.crt"));
 	CK_CHANGE(CK_REQUEST_FIELD_KEY_FILE, ck_request_set_key_file(r, "/etc/x.key"));
 	CK_CHANGE(CK_REQUEST_FIELD_CHAIN_FILE, ck_request_set_chain_file(r, "/etc/x.chain"));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_cert_attrs(r, &cert_attrs));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_key_attrs(r, &key_attrs));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_cert_attrs(r, &cert_attrs));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_key_attrs(r, &key_attrs));
 	key_attrs.uid = 0;
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_key_attrs(r, &key_attrs));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_key_attrs(r, &key_attrs));
 	key_attrs.gid = 0;
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_key_attrs(r, &key_attrs));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_key_attrs(r, &key_attrs));
 	CK_CHANGE(CK_REQUEST_FIELD_CA, ck_request_set_ca(r, "other"));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_profile(r, "server"));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_validity(r, 90 * 86400));
-	CK_CHANGE(CK_REQUEST_FIELD_OTHER, ck_request_set_owner_uid(r, 1000));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_profile(r, "server"));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_validity(r, 90 * 86400));
+	CK_CHANGE(CK_REQUEST_FIELD_POLICY, ck_request_set_owner_uid(r, 1000));
 	CK_CHANGE(CK_REQUEST_FIELD_CERTIFICATE,
 		  ck_request_set_certificate_info(r, 100, 200, "01ab", "CN=issuer"));
 	CK_CHANGE(CK_REQUEST_FIELD_CERTIFICATE,

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.certkeeper.CA1: one object per CA back end. */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ck-bus-error.h"
+#include "ck-bus-private.h"
+#include "ck-ca-helper.h"
+#include "ck-error.h"
+
+const char *const ck_bus_ca_changing_properties[] = {
+    "Type", "Helper", "Timeout", "ValidityDays", "IssuerNames", "RootCertificates", "Error", NULL};
+
+static int
+ck_bus_ca_get_property(sd_bus *bus, const char *path, const char *interface,
+		       const char *property, sd_bus_message *reply, void *userdata,
+		       sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	CkCa *ca = ck_bus_ca_from_path(self, path, error);
+	const CkCaConfig *cfg;
+
+	if (ca == NULL)
+		return -ENOENT;
+	cfg = ck_engine_get_ca_config(self->engine, ck_ca_get_name(ca));
+	if (strcmp(property, "Name") == 0)
+		return sd_bus_message_append(reply, "s", ck_ca_get_name(ca));
+	if (strcmp(property, "Type") == 0)
+		return sd_bus_message_append(reply, "s", ck_ca_get_kind(ca));
+	if (strcmp(property, "Helper") == 0)
+		return sd_bus_message_append(reply, "s",
+					     CK_IS_CA_HELPER(ca)
+						 ? ck_ca_helper_get_command(CK_CA_HELPER(ca))
+						 : "");
+	if (strcmp(property, "Timeout") == 0)
+		return sd_bus_message_append(reply, "u", cfg != NULL ? cfg->timeout : 0);
+	if (strcmp(property, "ValidityDays") == 0)
+		return sd_bus_message_append(reply, "u", cfg != NULL ? cfg->validity_days : 0);
+	if (strcmp(property, "Configured") == 0)
+		return sd_bus_message_append(
+		    reply, "b", (int)ck_engine_ca_is_configured(self->engine, ck_ca_get_name(ca)));
+	if (strcmp(property, "IssuerNames") == 0) {
+		g_auto(GStrv) names = ck_ca_get_issuer_names(ca);
+		return sd_bus_message_append_strv(reply, names);
+	}
+	if (strcmp(property, "RootCertificates") == 0) {
+		g_auto(GStrv) roots = ck_ca_get_root_list(ca);
+		return sd_bus_message_append_strv(reply, roots);
+	}
+	if (strcmp(property, "Error") == 0)
+		return sd_bus_message_append(reply, "s", ck_ca_get_error(ca));
+	return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No property '%s'"), property);
+}
+
+static int
+ck_bus_ca_method_refresh(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	CkCa *ca = ck_bus_ca_from_path(self, sd_bus_message_get_path(m), error);
+
+	if (ca == NULL)
+		return -ENOENT;
+	/* asks the CA what it publishes; the answer comes as PropertiesChanged */
+	ck_engine_refresh_ca(self->engine, ca);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+#define CK_PROPERTY(name, sig)                                                                     \
+	SD_BUS_PROPERTY(name, sig, ck_bus_ca_get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+
+const sd_bus_vtable ck_bus_ca_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Name", "s", ck_bus_ca_get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Configured", "b", ck_bus_ca_get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    CK_PROPERTY("Type", "s"),
+    CK_PROPERTY("Helper", "s"),
+    CK_PROPERTY("Timeout", "u"),
+    CK_PROPERTY("ValidityDays", "u"),
+    CK_PROPERTY("IssuerNames", "as"),
+    CK_PROPERTY("RootCertificates", "as"),
+    CK_PROPERTY("Error", "s"),
+    SD_BUS_METHOD_WITH_ARGS("Refresh", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, ck_bus_ca_method_refresh,
+			    SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_END,
+};
+
+int
+ck_bus_ca_read_options(sd_bus_message *m, CkCaConfig *cfg, sd_bus_error *error)
+{
+	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		const char *name = NULL;
+		const char *contents = NULL;
+		const char *wanted;
+
+		r = sd_bus_message_read(m, "s", &name);
+		if (r >= 0)
+			r = sd_bus_message_peek_type(m, NULL, &contents);
+		if (r < 0)
+			return r;
+		if (strcmp(name, "type") == 0 || strcmp(name, "helper") == 0)
+			wanted = "s";
+		else if (strcmp(name, "timeout") == 0 || strcmp(name, "validity-days") == 0)
+			wanted = "u";
+		else
+			return ck_bus_error_setf(error, CK_ERROR_INVALID_ARGUMENT,
+						 _("Unknown CA option '%s'; use type, helper, "
+						   "timeout or validity-days"),
+						 name);
+		if (g_strcmp0(contents, wanted) != 0)
+			return ck_bus_error_setf(error, CK_ERROR_INVALID_ARGUMENT,
+						 _("Option '%s' must be of type '%s', not '%s'"),
+						 name, wanted, contents);
+		if (wanted[0] == 's') {
+			const char *text = NULL;
+			r = sd_bus_message_read(m, "v", "s", &text);
+			if (r < 0)
+				return r;
+			if (strcmp(name, "type") == 0) {
+				g_free(cfg->type);
+				cfg->type = g_strdup(text);
+			} else {
+				g_free(cfg->helper);
+				cfg->helper = text[0] != '\0' ? g_strdup(text) : NULL;
+			}
+		} else {
+			guint32 number = 0;
+			r = sd_bus_message_read(m, "v", "u", &number);
+			if (r < 0)
+				return r;
+			if (strcmp(name, "timeout") == 0) {
+				if (number < 1 || number > 3600)
+					return ck_bus_error_setf(
+					    error, CK_ERROR_INVALID_ARGUMENT,
+					    _("timeout: %u is not from 1 to 3600 seconds"), number);
+				cfg->timeout = number;
+			} else {
+				if (number > 36500)
+					return ck_bus_error_setf(
+					    error, CK_ERROR_INVALID_ARGUMENT,
+					    _("validity-days: %u is not from 0 to 36500"), number);
+				cfg->validity_days = number;
+			}
+		}
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	return sd_bus_message_exit_container(m);
+}
+
+/* Objects */
+
+int
+ck_bus_ca_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+	       void **found, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	char *name = NULL;
+	CkCa *ca;
+	int r = sd_bus_path_decode(path, CK_BUS_CA_PATH, &name);
+
+	if (r <= 0)
+		return r;
+	ca = ck_engine_find_ca(self->engine, name);
+	free(name);
+	if (ca == NULL)
+		return 0;
+	*found = self;
+	return 1;
+}
+
+int
+ck_bus_ca_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+		    sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(GPtrArray) cas = ck_engine_get_cas(self->engine);
+	char **list = calloc(cas->len + 1, sizeof(char *));
+
+	if (list == NULL)
+		return -ENOMEM;
+	for (guint i = 0; i < cas->len; i++) {
+		list[i] = ck_bus_ca_path(g_ptr_array_index(cas, i));
+		if (list[i] == NULL) {
+			for (guint j = 0; j < i; j++)
+				free(list[j]);
+			free(list);
+			return -ENOMEM;
+		}
+	}
+	*nodes = list;
+	return 1;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The bus adapter's insides, shared by ck-bus.c (the connection and
+ * Manager1), ck-bus-request.c (Request1 objects) and ck-bus-ca.c (CA1 objects).
+ * Bus code: negative errno and sd_bus_error; engine GErrors are converted once,
+ * with ck_bus_error_from_gerror().
+ */
+
+#include <systemd/sd-bus.h>
+
+#include "ck-bus.h"
+#include "ck-policy.h"
+
+G_BEGIN_DECLS
+
+#define CK_BUS_CA_PATH	"/org/certkeeper/Certkeeper1/ca"
+#define CK_BUS_CA_IFACE "org.certkeeper.CA1"
+
+struct _CkBus {
+	GObject parent_instance;
+	CkEngine *engine;
+	sd_bus *bus;
+	sd_event *event;
+	GSource *source;
+};
+
+/* sd-bus objects in g_autoptr; the unref functions return NULL, which is ignored */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus_creds, sd_bus_creds_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus_message, sd_bus_message_unref)
+
+/* Who called, from the bus's record of the connection. */
+int
+ck_bus_get_caller(sd_bus_message *m, CkCaller *caller, sd_bus_error *error);
+
+/* Object paths; free() the results (sd-bus allocates them). */
+char *
+ck_bus_request_path(CkRequest *request);
+char *
+ck_bus_ca_path(CkCa *ca);
+/* The object behind @path, or NULL with @error set (NotFound). */
+CkRequest *
+ck_bus_request_from_path(CkBus *self, const char *path, sd_bus_error *error);
+CkCa *
+ck_bus_ca_from_path(CkBus *self, const char *path, sd_bus_error *error);
+
+/* Appends a list of object paths built by @path_of for each of @objects. */
+int
+ck_bus_append_paths(sd_bus_message *reply, GPtrArray *objects, char *(*path_of)(gpointer));
+
+/* ck-bus-request.c */
+extern const sd_bus_vtable ck_bus_request_vtable[];
+int
+ck_bus_request_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+		    void **found, sd_bus_error *error);
+int
+ck_bus_request_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+			 sd_bus_error *error);
+/* The Request1 properties a change of @fields touches, NULL-terminated, into @names. */
+guint
+ck_bus_request_changed_properties(guint fields, const char **names, guint max);
+
+/* ck-bus-ca.c */
+extern const sd_bus_vtable ck_bus_ca_vtable[];
+int
+ck_bus_ca_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+	       void **found, sd_bus_error *error);
+int
+ck_bus_ca_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+		    sd_bus_error *error);
+/* Reads AddCA's and ModifyCA's options into @cfg. */
+int
+ck_bus_ca_read_options(sd_bus_message *m, CkCaConfig *cfg, sd_bus_error *error);
+/* The CA1 properties that may change, NULL-terminated. */
+extern const char *const ck_bus_ca_changing_properties[];
+
+G_END_DECLS

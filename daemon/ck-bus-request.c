@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.certkeeper.Request1: one object per tracked request. */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ck-bus-error.h"
+#include "ck-bus-options.h"
+#include "ck-bus-private.h"
+#include "ck-error.h"
+#include "ck-hook.h"
+
+/* Adapters for the values that are not plain getters. */
+static const gchar *
+ck_prop_state(CkRequest *r)
+{
+	return ck_request_state_to_string(ck_request_get_state(r));
+}
+static const gchar *
+ck_prop_key_type(CkRequest *r)
+{
+	return ck_key_type_to_string(ck_request_get_key_type(r));
+}
+static const gchar *
+ck_prop_key_policy(CkRequest *r)
+{
+	return ck_key_policy_to_string(ck_request_get_key_policy(r));
+}
+static const gchar *
+ck_prop_pid_signal(CkRequest *r)
+{
+	return ck_hook_signal_to_string(ck_request_get_pid_signal(r));
+}
+static guint32
+ck_prop_failed_attempts(CkRequest *r)
+{
+	return ck_request_get_failed_attempts(r);
+}
+static guint32
+ck_prop_owner(CkRequest *r)
+{
+	return ck_request_get_owner_uid(r);
+}
+static guint32
+ck_prop_cert_mode(CkRequest *r)
+{
+	return ck_request_get_cert_attrs(r)->mode;
+}
+static guint32
+ck_prop_key_mode(CkRequest *r)
+{
+	return ck_request_get_key_attrs(r)->mode;
+}
+
+typedef enum { CK_PROP_TEXT, CK_PROP_LIST, CK_PROP_TIME, CK_PROP_FLAG, CK_PROP_NUMBER } CkPropKind;
+
+/*
+ * Every Request1 property: its name, how it is read, and which CkRequestField bit
+ * announces its changes (0: it never changes). The vtable below lists the same
+ * names with their signatures; ck_bus_request_changed_properties() reads this.
+ */
+static const struct {
+	const char *name;
+	CkPropKind kind;
+	guint field;
+	const gchar *(*text)(CkRequest *request);
+	const gchar *const *(*list)(CkRequest *request);
+	gint64 (*time)(CkRequest *request);
+	gboolean (*flag)(CkRequest *request);
+	guint32 (*number)(CkRequest *request);
+} ck_props[] = {
+#define T(n, f, g)  {n, CK_PROP_TEXT, f, g, NULL, NULL, NULL, NULL}
+#define L(n, f, g)  {n, CK_PROP_LIST, f, NULL, g, NULL, NULL, NULL}
+#define TM(n, f, g) {n, CK_PROP_TIME, f, NULL, NULL, g, NULL, NULL}
+#define B(n, f, g)  {n, CK_PROP_FLAG, f, NULL, NULL, NULL, g, NULL}
+#define N(n, f, g)  {n, CK_PROP_NUMBER, f, NULL, NULL, NULL, NULL, g}
+    T("Id", 0, ck_request_get_id),
+    T("State", CK_REQUEST_FIELD_STATE, ck_prop_state),
+    B("Stuck", CK_REQUEST_FIELD_STATE, ck_request_get_stuck),
+    T("Subject", CK_REQUEST_FIELD_SUBJECT, ck_request_get_subject),
+    L("DNSNames", CK_REQUEST_FIELD_DNS_NAMES, ck_request_get_dns_names),
+    L("IPAddresses", CK_REQUEST_FIELD_IP_ADDRESSES, ck_request_get_ip_addresses),
+    L("Emails", CK_REQUEST_FIELD_EMAILS, ck_request_get_emails),
+    L("URIs", CK_REQUEST_FIELD_URIS, ck_request_get_uris),
+    L("KeyUsage", CK_REQUEST_FIELD_POLICY, ck_request_get_key_usage),
+    L("ExtendedKeyUsage", CK_REQUEST_FIELD_POLICY, ck_request_get_extended_key_usage),
+    T("KeyType", CK_REQUEST_FIELD_KEY_TYPE, ck_prop_key_type),
+    T("KeyProvider", CK_REQUEST_FIELD_POLICY, ck_request_get_key_provider),
+    T("KeyPolicy", CK_REQUEST_FIELD_POLICY, ck_prop_key_policy),
+    T("CertFile", CK_REQUEST_FIELD_CERT_FILE, ck_request_get_cert_file),
+    T("KeyFile", CK_REQUEST_FIELD_KEY_FILE, ck_request_get_key_file),
+    T("ChainFile", CK_REQUEST_FIELD_CHAIN_FILE, ck_request_get_chain_file),
+    T("CombinedFile", CK_REQUEST_FIELD_POLICY, ck_request_get_combined_file),
+    T("Directory", CK_REQUEST_FIELD_POLICY, ck_request_get_directory),
+    N("CertMode", CK_REQUEST_FIELD_POLICY, ck_prop_cert_mode),
+    N("KeyMode", CK_REQUEST_FIELD_POLICY, ck_prop_key_mode),
+    N("Owner", CK_REQUEST_FIELD_POLICY, ck_prop_owner),
+    T("CA", CK_REQUEST_FIELD_CA, ck_request_get_ca),
+    T("Profile", CK_REQUEST_FIELD_POLICY, ck_request_get_profile),
+    TM("Validity", CK_REQUEST_FIELD_POLICY, ck_request_get_validity),
+    TM("NotBefore", CK_REQUEST_FIELD_CERTIFICATE, ck_request_get_not_before),
+    TM("NotAfter", CK_REQUEST_FIELD_CERTIFICATE, ck_request_get_not_after),
+    T("Serial", CK_REQUEST_FIELD_CERTIFICATE, ck_request_get_serial),
+    T("Issuer", CK_REQUEST_FIELD_CERTIFICATE, ck_request_get_issuer),
+    T("LastError", CK_REQUEST_FIELD_LAST_ERROR, ck_request_get_last_error),
+    T("LastFailure", CK_REQUEST_FIELD_SCHEDULE, ck_request_get_last_failure),
+    TM("LastFailureTime", CK_REQUEST_FIELD_SCHEDULE, ck_request_get_last_failure_time),
+    TM("RenewalTime", CK_REQUEST_FIELD_SCHEDULE, ck_request_get_renewal_time),
+    TM("NextAttempt", CK_REQUEST_FIELD_SCHEDULE, ck_request_get_next_attempt),
+    N("FailedAttempts", CK_REQUEST_FIELD_SCHEDULE, ck_prop_failed_attempts),
+    TM("LastRenewal", CK_REQUEST_FIELD_SCHEDULE, ck_request_get_last_renewal),
+    T("Waiting", CK_REQUEST_FIELD_STATUS, ck_request_get_waiting),
+    T("Identity", CK_REQUEST_FIELD_STATUS, ck_request_get_identity),
+    B("AutoRenew", CK_REQUEST_FIELD_POLICY, ck_request_get_auto_renew),
+    T("RenewBefore", CK_REQUEST_FIELD_POLICY, ck_request_get_renew_before),
+    T("PreSaveCommand", CK_REQUEST_FIELD_POLICY, ck_request_get_pre_save_command),
+    T("PostSaveCommand", CK_REQUEST_FIELD_POLICY, ck_request_get_post_save_command),
+    T("HookUser", CK_REQUEST_FIELD_POLICY, ck_request_get_hook_user),
+    T("ReloadUnit", CK_REQUEST_FIELD_POLICY, ck_request_get_reload_unit),
+    T("ReloadMode", CK_REQUEST_FIELD_POLICY, ck_request_get_reload_mode),
+    T("PidFile", CK_REQUEST_FIELD_POLICY, ck_request_get_pid_file),
+    T("PidSignal", CK_REQUEST_FIELD_POLICY, ck_prop_pid_signal),
+    T("CheckEndpoint", CK_REQUEST_FIELD_POLICY, ck_request_get_check_endpoint),
+    T("CheckCommand", CK_REQUEST_FIELD_POLICY, ck_request_get_check_command),
+    T("BootstrapCertFile", CK_REQUEST_FIELD_POLICY, ck_request_get_bootstrap_cert_file),
+    T("BootstrapKeyFile", CK_REQUEST_FIELD_POLICY, ck_request_get_bootstrap_key_file),
+    T("Declared", CK_REQUEST_FIELD_POLICY, ck_request_get_declared),
+#undef T
+#undef L
+#undef TM
+#undef B
+#undef N
+};
+
+static int
+ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface,
+			    const char *property, sd_bus_message *reply, void *userdata,
+			    sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	CkRequest *request = ck_bus_request_from_path(self, path, error);
+
+	if (request == NULL)
+		return -ENOENT;
+	for (guint i = 0; i < G_N_ELEMENTS(ck_props); i++) {
+		if (strcmp(ck_props[i].name, property) != 0)
+			continue;
+		switch (ck_props[i].kind) {
+		case CK_PROP_TEXT: {
+			const gchar *text = ck_props[i].text(request);
+			return sd_bus_message_append(reply, "s", text != NULL ? text : "");
+		}
+		case CK_PROP_LIST:
+			return sd_bus_message_append_strv(reply, (char **)ck_props[i].list(request));
+		case CK_PROP_TIME:
+			return sd_bus_message_append(reply, "t",
+						     (guint64)MAX(ck_props[i].time(request), 0));
+		case CK_PROP_FLAG:
+			return sd_bus_message_append(reply, "b", (int)ck_props[i].flag(request));
+		case CK_PROP_NUMBER:
+			return sd_bus_message_append(reply, "u", ck_props[i].number(request));
+		}
+	}
+	return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No property '%s'"), property);
+}
+
+guint
+ck_bus_request_changed_properties(guint fields, const char **names, guint max)
+{
+	guint n = 0;
+	for (guint i = 0; i < G_N_ELEMENTS(ck_props) && n + 1 < max; i++) {
+		if ((ck_props[i].field & fields) != 0)
+			names[n++] = ck_props[i].name;
+	}
+	names[n] = NULL;
+	return n;
+}
+
+/* Methods: each reads its arguments, finds its request, authorises, acts, replies. */
+
+static CkRequest *
+ck_bus_request_of(sd_bus_message *m, CkBus *self, sd_bus_error *error)
+{
+	return ck_bus_request_from_path(self, sd_bus_message_get_path(m), error);
+}
+
+static int
+ck_bus_request_renew(sd_bus_message *m, CkBus *self, gboolean rekey, sd_bus_error *error)
+{
+	CkRequest *request = ck_bus_request_of(m, self, error);
+	g_autoptr(GError) local_error = NULL;
+	CkCaller caller = {0};
+	gboolean ok;
+	int r;
+
+	if (request == NULL)
+		return -ENOENT;
+	r = ck_bus_get_caller(m, &caller, error);
+	if (r < 0)
+		return r;
+	ok = ck_engine_authorize(self->engine, &caller, request, rekey ? "Rekey" : "Resubmit",
+				 TRUE, &local_error) &&
+	     (rekey ? ck_engine_rekey(self->engine, ck_request_get_id(request), &local_error)
+		    : ck_engine_resubmit(self->engine, ck_request_get_id(request), &local_error));
+	if (!ok)
+		return ck_bus_error_from_gerror(error, local_error);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int
+ck_bus_request_method_resubmit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return ck_bus_request_renew(m, CK_BUS(userdata), FALSE, error);
+}
+
+static int
+ck_bus_request_method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return ck_bus_request_renew(m, CK_BUS(userdata), TRUE, error);
+}
+
+static int
+ck_bus_request_method_refresh(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	CkRequest *request = ck_bus_request_of(m, self, error);
+	g_autoptr(GError) local_error = NULL;
+
+	if (request == NULL)
+		return -ENOENT;
+	/* reading a file again changes nothing the caller could not see: anyone may */
+	if (!ck_engine_refresh_request(self->engine, ck_request_get_id(request), &local_error))
+		return ck_bus_error_from_gerror(error, local_error);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int
+ck_bus_request_method_modify(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	CkRequest *request = ck_bus_request_of(m, self, error);
+	g_autoptr(CkRequest) changed = NULL;
+	g_autoptr(GError) local_error = NULL;
+	CkCaller caller = {0};
+	int r;
+
+	if (request == NULL)
+		return -ENOENT;
+	changed = ck_request_dup(request);
+	r = ck_bus_options_read(m, changed, TRUE, error);
+	if (r < 0)
+		return r;
+	r = ck_bus_get_caller(m, &caller, error);
+	if (r < 0)
+		return r;
+	if (!ck_engine_modify_request(self->engine, &caller, ck_request_get_id(request), changed,
+				      &local_error))
+		return ck_bus_error_from_gerror(error, local_error);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+#define CK_PROPERTY(name, sig)                                                                     \
+	SD_BUS_PROPERTY(name, sig, ck_bus_request_get_property, 0,                                 \
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+
+const sd_bus_vtable ck_bus_request_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Id", "s", ck_bus_request_get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    CK_PROPERTY("State", "s"),
+    CK_PROPERTY("Stuck", "b"),
+    CK_PROPERTY("Subject", "s"),
+    CK_PROPERTY("DNSNames", "as"),
+    CK_PROPERTY("IPAddresses", "as"),
+    CK_PROPERTY("Emails", "as"),
+    CK_PROPERTY("URIs", "as"),
+    CK_PROPERTY("KeyUsage", "as"),
+    CK_PROPERTY("ExtendedKeyUsage", "as"),
+    CK_PROPERTY("KeyType", "s"),
+    CK_PROPERTY("KeyProvider", "s"),
+    CK_PROPERTY("KeyPolicy", "s"),
+    CK_PROPERTY("CertFile", "s"),
+    CK_PROPERTY("KeyFile", "s"),
+    CK_PROPERTY("ChainFile", "s"),
+    CK_PROPERTY("CombinedFile", "s"),
+    CK_PROPERTY("Directory", "s"),
+    CK_PROPERTY("CertMode", "u"),
+    CK_PROPERTY("KeyMode", "u"),
+    CK_PROPERTY("Owner", "u"),
+    CK_PROPERTY("CA", "s"),
+    CK_PROPERTY("Profile", "s"),
+    CK_PROPERTY("Validity", "t"),
+    CK_PROPERTY("NotBefore", "t"),
+    CK_PROPERTY("NotAfter", "t"),
+    CK_PROPERTY("Serial", "s"),
+    CK_PROPERTY("Issuer", "s"),
+    CK_PROPERTY("LastError", "s"),
+    CK_PROPERTY("LastFailure", "s"),
+    CK_PROPERTY("LastFailureTime", "t"),
+    CK_PROPERTY("RenewalTime", "t"),
+    CK_PROPERTY("NextAttempt", "t"),
+    CK_PROPERTY("FailedAttempts", "u"),
+    CK_PROPERTY("LastRenewal", "t"),
+    CK_PROPERTY("Waiting", "s"),
+    CK_PROPERTY("Identity", "s"),
+    CK_PROPERTY("AutoRenew", "b"),
+    CK_PROPERTY("RenewBefore", "s"),
+    CK_PROPERTY("PreSaveCommand", "s"),
+    CK_PROPERTY("PostSaveCommand", "s"),
+    CK_PROPERTY("HookUser", "s"),
+    CK_PROPERTY("ReloadUnit", "s"),
+    CK_PROPERTY("ReloadMode", "s"),
+    CK_PROPERTY("PidFile", "s"),
+    CK_PROPERTY("PidSignal", "s"),
+    CK_PROPERTY("CheckEndpoint", "s"),
+    CK_PROPERTY("CheckCommand", "s"),
+    CK_PROPERTY("BootstrapCertFile", "s"),
+    CK_PROPERTY("BootstrapKeyFile", "s"),
+    CK_PROPERTY("Declared", "s"),
+    SD_BUS_METHOD_WITH_ARGS("Resubmit", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+			    ck_bus_request_method_resubmit, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Rekey", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+			    ck_bus_request_method_rekey, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Refresh", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+			    ck_bus_request_method_refresh, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Modify", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+			    ck_bus_request_method_modify, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_SIGNAL_WITH_ARGS("CertificateSaved", SD_BUS_ARGS("s", serial), 0),
+    SD_BUS_VTABLE_END,
+};
+
+/* Objects */
+
+int
+ck_bus_request_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+		    void **found, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	char *id = NULL;
+	CkRequest *request = NULL;
+	int r = sd_bus_path_decode(path, CK_BUS_REQUEST_PATH, &id);
+
+	if (r <= 0)
+		return r;
+	request = ck_engine_find_request(self->engine, id);
+	free(id);
+	if (request == NULL)
+		return 0;
+	/* getters and methods find the request from the path; they need the adapter */
+	*found = self;
+	return 1;
+}
+
+int
+ck_bus_request_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+			 sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(GPtrArray) requests = ck_engine_get_requests(self->engine);
+	/* sd-bus frees the list with free(): allocate it with malloc() */
+	char **list = calloc(requests->len + 1, sizeof(char *));
+
+	if (list == NULL)
+		return -ENOMEM;
+	for (guint i = 0; i < requests->len; i++) {
+		list[i] = ck_bus_request_path(g_ptr_array_index(requests, i));
+		if (list[i] == NULL) {
+			for (guint j = 0; j < i; j++)
+				free(list[j]);
+			free(list);
+			return -ENOMEM;
+		}
+	}
+	*nodes = list;
+	return 1;
+}
