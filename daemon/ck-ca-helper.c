@@ -347,6 +347,7 @@ ck_helper_submission_env(const CkCaSubmission *submission)
 		ck_helper_add_env_list(builder, "CERTMONGER_REQ_HOSTNAME", names->dns_names);
 		ck_helper_add_env_list(builder, "CERTMONGER_REQ_EMAIL", names->emails);
 		ck_helper_add_env_list(builder, "CERTMONGER_REQ_IP_ADDRESS", names->ip_addresses);
+		ck_helper_add_env_list(builder, "CERTMONGER_REQ_PRINCIPAL", names->principals);
 	}
 	return g_strv_builder_end(builder);
 }

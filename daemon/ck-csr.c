@@ -196,6 +196,74 @@ ck_csr_validate_uri(const gchar *uri, GError **error)
 			    uri != NULL ? uri : "");
 		return FALSE;
 	}
+	if (g_ascii_strncasecmp(uri, "spiffe:", 7) == 0)
+		return ck_csr_validate_spiffe_id(uri, error);
+	return TRUE;
+}
+
+/* The SPIFFE ID rules (SPIFFE-ID specification, section 2). */
+gboolean
+ck_csr_validate_spiffe_id(const gchar *uri, GError **error)
+{
+	const gchar *why = NULL;
+	const gchar *domain, *path;
+
+	if (uri == NULL || uri[0] == '\0')
+		why = _("it is empty");
+	else if (strlen(uri) > 2048)
+		why = _("it is longer than 2048 bytes");
+	else if (!g_str_has_prefix(uri, "spiffe://"))
+		why = _("the scheme must be spiffe, lowercase, followed by //");
+	if (why == NULL) {
+		domain = uri + strlen("spiffe://");
+		path = strchr(domain, '/');
+		if (path == domain)
+			why = _("the trust domain is empty");
+		for (const gchar *p = domain; why == NULL && *p != '\0' && p != path; p++) {
+			if (!(g_ascii_islower(*p) || g_ascii_isdigit(*p) || *p == '.' || *p == '-' ||
+			      *p == '_'))
+				why = _("the trust domain may only hold a-z, 0-9, '.', '-' and "
+					"'_' (no port, user or upper case)");
+		}
+		/* the path: segments of [A-Za-z0-9._-], none empty, "." or "..", no slash at the end */
+		while (why == NULL && path != NULL) {
+			const gchar *start = path + 1;
+			const gchar *end = strchr(start, '/');
+			gsize len = end != NULL ? (gsize)(end - start) : strlen(start);
+			if (len == 0)
+				why = _("a path segment is empty (a double or a trailing slash)");
+			else if ((len == 1 && start[0] == '.') ||
+				 (len == 2 && start[0] == '.' && start[1] == '.'))
+				why = _("a path segment is '.' or '..'");
+			for (gsize i = 0; why == NULL && i < len; i++) {
+				gchar c = start[i];
+				if (!(g_ascii_isalnum(c) || c == '.' || c == '-' || c == '_'))
+					why = _("the path may only hold letters, digits, '.', '-' "
+						"and '_' (no query, fragment or percent-encoding)");
+			}
+			path = end;
+		}
+	}
+	if (why != NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    /* TRANSLATORS: the URI, then what breaks the rules */
+			    _("'%s' is not a valid SPIFFE ID: %s"), uri != NULL ? uri : "", why);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+ck_csr_validate_principal(const gchar *principal, GError **error)
+{
+	const gchar *at = principal != NULL ? strrchr(principal, '@') : NULL;
+	if (at == NULL || at == principal || at[1] == '\0' ||
+	    strpbrk(principal, " \t\r\n") != NULL || principal[0] == '/') {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("'%s' is not a Kerberos principal name (NAME[/INSTANCE]@REALM)"),
+			    principal != NULL ? principal : "");
+		return FALSE;
+	}
 	return TRUE;
 }
 
@@ -281,7 +349,8 @@ ck_csr_has_sans(const CkCsrParams *params)
 	return (params->dns_names != NULL && params->dns_names[0] != NULL) ||
 	       (params->ip_addresses != NULL && params->ip_addresses[0] != NULL) ||
 	       (params->emails != NULL && params->emails[0] != NULL) ||
-	       (params->uris != NULL && params->uris[0] != NULL);
+	       (params->uris != NULL && params->uris[0] != NULL) ||
+	       (params->principals != NULL && params->principals[0] != NULL);
 }
 
 gboolean
@@ -314,6 +383,10 @@ ck_csr_validate(const CkCsrParams *params, GError **error)
 	}
 	for (guint i = 0; params->uris != NULL && params->uris[i] != NULL; i++) {
 		if (!ck_csr_validate_uri(params->uris[i], error))
+			return FALSE;
+	}
+	for (guint i = 0; params->principals != NULL && params->principals[i] != NULL; i++) {
+		if (!ck_csr_validate_principal(params->principals[i], error))
 			return FALSE;
 	}
 	if (!ck_csr_parse_key_usage(params->key_usage, &usage, error))
@@ -374,7 +447,8 @@ ck_csr_build(const CkCsrParams *params, gnutls_privkey_t key, GError **error)
 		goto out;
 	if (!ck_csr_add_sans(crq, params->dns_names, GNUTLS_SAN_DNSNAME, error) ||
 	    !ck_csr_add_sans(crq, params->emails, GNUTLS_SAN_RFC822NAME, error) ||
-	    !ck_csr_add_sans(crq, params->uris, GNUTLS_SAN_URI, error))
+	    !ck_csr_add_sans(crq, params->uris, GNUTLS_SAN_URI, error) ||
+	    !ck_csr_add_sans(crq, params->principals, GNUTLS_SAN_OTHERNAME_KRB5PRINCIPAL, error))
 		goto out;
 	for (guint i = 0; params->ip_addresses != NULL && params->ip_addresses[i] != NULL; i++) {
 		guint8 buf[16];

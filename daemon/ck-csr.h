@@ -13,6 +13,7 @@ typedef struct {
 	const gchar *const *ip_addresses;     /* IPv4/IPv6 SANs, textual */
 	const gchar *const *emails;	      /* rfc822Name SANs */
 	const gchar *const *uris;	      /* URI SANs, e.g. a SPIFFE ID */
+	const gchar *const *principals;	      /* Kerberos principal name SANs */
 	const gchar *const *key_usage;	      /* names, see ck_csr_parse_key_usage() */
 	const gchar *const *extended_key_usage; /* names or dotted OIDs */
 } CkCsrParams;
@@ -29,9 +30,16 @@ ck_csr_validate_dns_name(const gchar *name, GError **error);
 /* An email address with one '@' and no spaces. */
 gboolean
 ck_csr_validate_email(const gchar *email, GError **error);
-/* An absolute URI with a scheme (spiffe://trust.domain/path, https://...). */
+/* An absolute URI with a scheme (spiffe://trust.domain/path, https://...); a
+ * spiffe:// URI must also follow the SPIFFE ID rules (lowercase trust domain,
+ * no port, user info, query or fragment, no empty or dot path segments). */
 gboolean
 ck_csr_validate_uri(const gchar *uri, GError **error);
+gboolean
+ck_csr_validate_spiffe_id(const gchar *uri, GError **error);
+/* A Kerberos principal name: NAME[/INSTANCE...]@REALM. */
+gboolean
+ck_csr_validate_principal(const gchar *principal, GError **error);
 
 /*
  * Key usage names (RFC 5280 spelling, case-insensitive): digitalSignature,

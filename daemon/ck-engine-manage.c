@@ -390,6 +390,7 @@ ck_engine_load_dynamic_cas(CkEngine *self)
 		g_autoptr(GError) error = NULL;
 		g_autoptr(CkCaConfig) cfg = NULL;
 		JsonObject *obj;
+		gchar *ca_name;
 		CkCa *ca;
 
 		if (!g_str_has_suffix(name, ".json"))
@@ -418,8 +419,10 @@ ck_engine_load_dynamic_cas(CkEngine *self)
 			g_warning("CA state %s: %s; it is skipped", path, error->message);
 			continue;
 		}
-		g_hash_table_insert(self->cas, g_strdup(cfg->name), ca);
-		g_hash_table_insert(self->dynamic_cas, g_strdup(cfg->name), g_steal_pointer(&cfg));
+		/* the key is copied first: argument evaluation order is unspecified */
+		ca_name = g_strdup(cfg->name);
+		g_hash_table_insert(self->cas, g_strdup(ca_name), ca);
+		g_hash_table_insert(self->dynamic_cas, ca_name, g_steal_pointer(&cfg));
 		ck_engine_refresh_ca(self, ca);
 	}
 }

@@ -31,6 +31,7 @@ typedef struct {
 	GStrv dns_names;
 	GStrv emails;
 	GStrv uris;
+	GStrv principals;
 	GStrv directories;
 	GStrv cas;
 	GStrv units;
@@ -58,6 +59,7 @@ ck_policy_rule_free(CkPolicyRule *rule)
 	g_strfreev(rule->dns_names);
 	g_strfreev(rule->emails);
 	g_strfreev(rule->uris);
+	g_strfreev(rule->principals);
 	g_strfreev(rule->directories);
 	g_strfreev(rule->cas);
 	g_strfreev(rule->units);
@@ -123,10 +125,9 @@ ck_policy_get_list(GKeyFile *kf, const gchar *group, const gchar *key)
 	return g_strv_builder_end(builder);
 }
 
-static const gchar *const ck_policy_keys[] = {"Subjects", "DNSNames",	 "IPAddresses",
-					      "Emails",	  "URIs",	 "Directories",
-					      "CAs",	  "Units",	 "MaxRequests",
-					      "RateLimit", NULL};
+static const gchar *const ck_policy_keys[] = {
+    "Subjects", "DNSNames", "IPAddresses", "Emails",	   "URIs",	"Principals",
+    "Directories", "CAs",   "Units",	   "MaxRequests", "RateLimit", NULL};
 
 /* "10/1min": a count and a window. */
 static gboolean
@@ -158,6 +159,7 @@ ck_policy_parse_rule(GKeyFile *kf, const gchar *path, const gchar *group, GError
 	rule->dns_names = ck_policy_get_list(kf, group, "DNSNames");
 	rule->emails = ck_policy_get_list(kf, group, "Emails");
 	rule->uris = ck_policy_get_list(kf, group, "URIs");
+	rule->principals = ck_policy_get_list(kf, group, "Principals");
 	rule->directories = ck_policy_get_list(kf, group, "Directories");
 	rule->cas = ck_policy_get_list(kf, group, "CAs");
 	rule->units = ck_policy_get_list(kf, group, "Units");
@@ -427,6 +429,7 @@ ck_policy_check_names(CkPolicyRule *rule, CkRequest *request, GError **error)
 	const gchar *const *ips = ck_request_get_ip_addresses(request);
 	const gchar *const *emails = ck_request_get_emails(request);
 	const gchar *const *uris = ck_request_get_uris(request);
+	const gchar *const *principals = ck_request_get_principals(request);
 
 	if (subject != NULL && subject[0] != '\0' &&
 	    !ck_policy_match_any((const gchar *const *)rule->subjects, subject)) {
@@ -464,6 +467,12 @@ ck_policy_check_names(CkPolicyRule *rule, CkRequest *request, GError **error)
 		if (!ck_policy_match_any((const gchar *const *)rule->uris, uris[i]))
 			return ck_policy_deny(error, _("the URI '%s' is not allowed by %s"),
 					      uris[i], rule->source);
+	}
+	for (guint i = 0; principals[i] != NULL; i++) {
+		if (!ck_policy_match_any((const gchar *const *)rule->principals, principals[i]))
+			return ck_policy_deny(error,
+					      _("the Kerberos principal '%s' is not allowed by %s"),
+					      principals[i], rule->source);
 	}
 	return TRUE;
 }

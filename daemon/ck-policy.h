@@ -15,7 +15,7 @@ G_BEGIN_DECLS
  *   Subjects=     glob patterns a subject DN must match ("CN=*.example.org")
  *   DNSNames=     glob patterns every DNS name must match ("*.example.org")
  *   IPAddresses=  networks every IP address must be in ("192.0.2.0/24")
- *   Emails=, URIs= glob patterns (a SPIFFE ID is a URI: "spiffe://example.org/web/" and a "*")
+ *   Emails=, URIs=, Principals= glob patterns (a SPIFFE ID is a URI: "spiffe://example.org/web/" and a "*")
  *   Directories=  where its certificate, key, chain and other files may be
  *   CAs=          the CAs it may use (default: the configured default CA)
  *   Units=        the systemd units it may have reloaded (default: none)

@@ -65,6 +65,7 @@ static const CkOption ck_options[] = {
     LIST("ip-addresses", ck_request_set_ip_addresses),
     LIST("emails", ck_request_set_emails),
     LIST("uris", ck_request_set_uris),
+    LIST("principals", ck_request_set_principals),
     LIST("key-usage", ck_request_set_key_usage),
     LIST("extended-key-usage", ck_request_set_extended_key_usage),
     PARSED("key-type", "s", CK_OPT_KEY_TYPE),

@@ -22,6 +22,7 @@ struct _CkRequest {
 	GStrv ip_addresses;
 	GStrv emails;
 	GStrv uris;
+	GStrv principals;
 	GStrv key_usage;
 	GStrv extended_key_usage;
 	CkKeyType key_type;
@@ -318,6 +319,7 @@ ck_request_assign_settings(CkRequest *self, CkRequest *from)
 	ck_request_set_ip_addresses(self, (const gchar *const *)from->ip_addresses);
 	ck_request_set_emails(self, (const gchar *const *)from->emails);
 	ck_request_set_uris(self, (const gchar *const *)from->uris);
+	ck_request_set_principals(self, (const gchar *const *)from->principals);
 	ck_request_set_key_usage(self, (const gchar *const *)from->key_usage);
 	ck_request_set_extended_key_usage(self, (const gchar *const *)from->extended_key_usage);
 	ck_request_set_key_type(self, from->key_type);
@@ -488,6 +490,7 @@ CK_REQUEST_STRV_ACCESSORS(dns_names, CK_REQUEST_FIELD_DNS_NAMES)
 CK_REQUEST_STRV_ACCESSORS(ip_addresses, CK_REQUEST_FIELD_IP_ADDRESSES)
 CK_REQUEST_STRV_ACCESSORS(emails, CK_REQUEST_FIELD_EMAILS)
 CK_REQUEST_STRV_ACCESSORS(uris, CK_REQUEST_FIELD_URIS)
+CK_REQUEST_STRV_ACCESSORS(principals, CK_REQUEST_FIELD_URIS)
 CK_REQUEST_STRV_ACCESSORS(key_usage, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRV_ACCESSORS(extended_key_usage, CK_REQUEST_FIELD_POLICY)
 
@@ -517,6 +520,7 @@ ck_request_get_csr_params(CkRequest *self, CkCsrParams *params)
 	params->ip_addresses = (const gchar *const *)self->ip_addresses;
 	params->emails = (const gchar *const *)self->emails;
 	params->uris = (const gchar *const *)self->uris;
+	params->principals = (const gchar *const *)self->principals;
 	params->key_usage = (const gchar *const *)self->key_usage;
 	params->extended_key_usage = (const gchar *const *)self->extended_key_usage;
 }
@@ -773,6 +777,7 @@ ck_request_to_json(CkRequest *self)
 	ck_json_add_strv(builder, "ip-addresses", self->ip_addresses);
 	ck_json_add_strv(builder, "emails", self->emails);
 	ck_json_add_strv(builder, "uris", self->uris);
+	ck_json_add_strv(builder, "principals", self->principals);
 	ck_json_add_strv(builder, "key-usage", self->key_usage);
 	ck_json_add_strv(builder, "extended-key-usage", self->extended_key_usage);
 	ck_json_add_string(builder, "key-type", ck_key_type_to_string(self->key_type));
@@ -1027,6 +1032,7 @@ ck_request_new_from_json(JsonNode *node, GError **error)
 	    !ck_json_replace_strv(obj, "ip-addresses", &self->ip_addresses, error) ||
 	    !ck_json_replace_strv(obj, "emails", &self->emails, error) ||
 	    !ck_json_replace_strv(obj, "uris", &self->uris, error) ||
+	    !ck_json_replace_strv(obj, "principals", &self->principals, error) ||
 	    !ck_json_replace_strv(obj, "key-usage", &self->key_usage, error) ||
 	    !ck_json_replace_strv(obj, "extended-key-usage", &self->extended_key_usage, error))
 		return NULL;
@@ -1076,6 +1082,7 @@ ck_request_finalize(GObject *object)
 	g_strfreev(self->ip_addresses);
 	g_strfreev(self->emails);
 	g_strfreev(self->uris);
+	g_strfreev(self->principals);
 	g_strfreev(self->key_usage);
 	g_strfreev(self->extended_key_usage);
 	g_free(self->key_provider);
@@ -1121,6 +1128,7 @@ ck_request_init(CkRequest *self)
 	self->ip_addresses = g_new0(gchar *, 1);
 	self->emails = g_new0(gchar *, 1);
 	self->uris = g_new0(gchar *, 1);
+	self->principals = g_new0(gchar *, 1);
 	self->key_usage = g_new0(gchar *, 1);
 	self->extended_key_usage = g_new0(gchar *, 1);
 	self->cert_attrs = CK_FILE_ATTRS_INIT(0644);

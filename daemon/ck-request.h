@@ -137,6 +137,11 @@ const gchar *const *
 ck_request_get_uris(CkRequest *self);
 void
 ck_request_set_uris(CkRequest *self, const gchar *const *uris);
+/* Kerberos principal name SANs (getcert -K), e.g. "HTTP/web.example.org@EXAMPLE.ORG". */
+const gchar *const *
+ck_request_get_principals(CkRequest *self);
+void
+ck_request_set_principals(CkRequest *self, const gchar *const *principals);
 const gchar *const *
 ck_request_get_key_usage(CkRequest *self);
 void

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <glib/gi18n.h>
+#include <gnutls/x509-ext.h>
 #include <gnutls/x509.h>
 #include <string.h>
 
@@ -45,6 +46,21 @@ ck_validator_sans(gnutls_x509_crt_t crt, gnutls_x509_subject_alt_name_t want)
 		int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &size, NULL);
 		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 			break;
+		if (type == GNUTLS_SAN_OTHERNAME && want == GNUTLS_SAN_OTHERNAME_KRB5PRINCIPAL) {
+			/* an otherName: its virtual form says whether it is a principal */
+			guint8 oid[128];
+			size_t oid_size = sizeof(oid);
+			gnutls_datum_t der = {buf, (unsigned int)size};
+			gnutls_datum_t text = {NULL, 0};
+			unsigned int virt = 0;
+			if (gnutls_x509_crt_get_subject_alt_othername_oid(crt, i, oid, &oid_size) >= 0 &&
+			    gnutls_x509_othername_to_virtual((const char *)oid, &der, &virt, &text) >=
+				0 &&
+			    virt == GNUTLS_SAN_OTHERNAME_KRB5PRINCIPAL)
+				g_ptr_array_add(values, g_strndup((const gchar *)text.data, text.size));
+			gnutls_free(text.data);
+			continue;
+		}
 		if (type < 0 || (gnutls_x509_subject_alt_name_t)type != want)
 			continue;
 		if (want == GNUTLS_SAN_IPADDRESS) {
@@ -95,8 +111,10 @@ ck_validator_check_sans(gnutls_x509_crt_t crt, const gchar *const *wanted,
 		g_autofree gchar *value = type == GNUTLS_SAN_IPADDRESS
 					      ? ck_validator_canonical_ip(wanted[i])
 					      : g_strdup(wanted[i]);
-		/* DNS names and email domains compare without case; URIs exactly */
-		if (!ck_validator_has(have, value, type != GNUTLS_SAN_URI))
+		/* DNS names and email domains compare without case; URIs and principals exactly */
+		if (!ck_validator_has(have, value,
+				      type != GNUTLS_SAN_URI &&
+					  type != GNUTLS_SAN_OTHERNAME_KRB5PRINCIPAL))
 			return ck_validator_fail(
 			    error,
 			    /* TRANSLATORS: the kind of name (e.g. "DNS name"), then the name */
@@ -137,7 +155,9 @@ ck_validator_check_names(gnutls_x509_crt_t crt, const CkCsrParams *names, GError
 				     _("IP address"), error) ||
 	    !ck_validator_check_sans(crt, names->emails, GNUTLS_SAN_RFC822NAME,
 				     _("email address"), error) ||
-	    !ck_validator_check_sans(crt, names->uris, GNUTLS_SAN_URI, _("URI"), error))
+	    !ck_validator_check_sans(crt, names->uris, GNUTLS_SAN_URI, _("URI"), error) ||
+	    !ck_validator_check_sans(crt, names->principals, GNUTLS_SAN_OTHERNAME_KRB5PRINCIPAL,
+				     _("Kerberos principal"), error))
 		return FALSE;
 	cn = ck_validator_requested_cn(names->subject);
 	if (cn != NULL) {

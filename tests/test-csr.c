@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <gnutls/x509-ext.h>
 #include <gnutls/x509.h>
 #include <string.h>
 
@@ -166,6 +167,53 @@ test_csr_validate_uri(void)
 
 	ck_test_validator(ck_csr_validate_uri, good, bad);
 	g_assert_false(ck_csr_validate_uri("", NULL));
+}
+
+static void
+test_csr_validate_spiffe_id(void)
+{
+	const gchar *good[] = {"spiffe://example.org",
+			       "spiffe://prod.example-1_x.org/ns/default/sa/web",
+			       "spiffe://example.org/A.b-c_D/..x", NULL};
+	const gchar *bad[] = {"spiffe://Example.org/x",	   /* upper case trust domain */
+			      "spiffe://example.org:8443/x", /* a port */
+			      "spiffe://user@example.org/x", /* a user */
+			      "spiffe:///path",		     /* no trust domain */
+			      "spiffe://example.org/",	     /* trailing slash */
+			      "spiffe://example.org/a//b",   /* empty segment */
+			      "spiffe://example.org/a/../b", /* dot segment */
+			      "spiffe://example.org/a/./b",
+			      "spiffe://example.org/a%20b", /* percent-encoding */
+			      "spiffe://example.org/a?x=1", /* a query */
+			      "spiffe://example.org/a#frag",
+			      "SPIFFE://example.org/a", NULL};
+	g_autofree gchar *long_path = g_strnfill(2100, 'a');
+	g_autofree gchar *long_id = NULL;
+	g_autoptr(GError) error = NULL;
+
+	ck_test_validator(ck_csr_validate_spiffe_id, good, bad);
+	/* the limit is on the whole ID */
+	long_id = g_strdup_printf("spiffe://example.org/%s", long_path);
+	g_assert_false(ck_csr_validate_spiffe_id(long_id, &error));
+	g_assert_nonnull(strstr(error->message, "2048"));
+	g_clear_error(&error);
+	/* a URI SAN that names the spiffe scheme obeys the SPIFFE rules */
+	g_assert_false(ck_csr_validate_uri("spiffe://example.org/a/", &error));
+	g_assert_nonnull(strstr(error->message, "SPIFFE"));
+}
+
+static void
+test_csr_validate_principal(void)
+{
+	const gchar *good[] = {"host/web1.example@EXAMPLE.ORG", "alice@EXAMPLE.ORG",
+			       "HTTP/web1.example/extra@REALM", "a@b@REALM", NULL};
+	const gchar *bad[] = {"host/web1.example",   /* no realm */
+			      "@EXAMPLE.ORG",	     /* no name */
+			      "host/web1.example@", /* empty realm */
+			      "/web1@EXAMPLE.ORG",   /* empty first component */
+			      "alice @EXAMPLE.ORG", NULL};
+
+	ck_test_validator(ck_csr_validate_principal, good, bad);
 }
 
 static void
@@ -576,6 +624,65 @@ ck_test_build_with(CkKeyType type, gnutls_pk_algorithm_t algo)
 	ck_test_openssl_verify_csr(pem, NULL);
 }
 
+/* A Kerberos principal travels as an otherName SAN (RFC 4556 KRB5PrincipalName). */
+static void
+test_csr_build_principals(void)
+{
+	const gchar *dns[] = {"web1.example", NULL};
+	const gchar *principals[] = {"host/web1.example@EXAMPLE.ORG", "HTTP/web1.example@EXAMPLE.ORG",
+				     NULL};
+	CkCsrParams params = {.subject = "CN=web1.example",
+			      .dns_names = dns,
+			      .principals = principals};
+	g_autoptr(CkKey) key = ck_test_key(CK_KEY_TYPE_EC_P256);
+	g_autofree gchar *pem = NULL;
+	gnutls_x509_crq_t crq = ck_test_build_and_import(&params, key, &pem);
+	guint n_principals = 0;
+
+	for (guint seq = 0;; seq++) {
+		guint8 buf[1024];
+		size_t size = sizeof(buf);
+		gchar oid[128];
+		size_t oid_size = sizeof(oid);
+		unsigned int type = 0, critical = 0;
+		gnutls_datum_t der, text = {NULL, 0};
+		unsigned int virt = 0;
+		int rc =
+		    gnutls_x509_crq_get_subject_alt_name(crq, seq, buf, &size, &type, &critical);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		g_assert_cmpint(rc, >=, 0);
+		if (type == GNUTLS_SAN_DNSNAME)
+			continue;
+		g_assert_cmpuint(type, ==, GNUTLS_SAN_OTHERNAME);
+		g_assert_cmpint(gnutls_x509_crq_get_subject_alt_othername_oid(crq, seq, oid,
+									     &oid_size),
+				>=, 0);
+		g_assert_cmpstr(oid, ==, "1.3.6.1.5.2.2");
+		der.data = buf;
+		der.size = size;
+		g_assert_cmpint(gnutls_x509_othername_to_virtual(oid, &der, &virt, &text), ==, 0);
+		g_assert_cmpuint(virt, ==, GNUTLS_SAN_OTHERNAME_KRB5PRINCIPAL);
+		g_assert_cmpuint(n_principals, <, 2);
+		g_assert_cmpstr((const gchar *)text.data, ==, principals[n_principals]);
+		gnutls_free(text.data);
+		n_principals++;
+	}
+	g_assert_cmpuint(n_principals, ==, 2);
+	gnutls_x509_crq_deinit(crq);
+	ck_test_openssl_verify_csr(pem, NULL);
+
+	/* and a bad one is refused before anything is signed */
+	{
+		const gchar *bad[] = {"no-realm", NULL};
+		CkCsrParams bad_params = {.subject = "CN=x", .principals = bad};
+		g_autoptr(GError) error = NULL;
+		g_assert_false(ck_csr_validate(&bad_params, &error));
+		g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
+		g_assert_nonnull(strstr(error->message, "no-realm"));
+	}
+}
+
 static void
 test_csr_build_ed25519(void)
 {
@@ -648,6 +755,9 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/csr/validate/ip-address", test_csr_validate_ip_address);
 	g_test_add_func("/certkeeper/csr/validate/email", test_csr_validate_email);
 	g_test_add_func("/certkeeper/csr/validate/uri", test_csr_validate_uri);
+	g_test_add_func("/certkeeper/csr/validate/spiffe-id", test_csr_validate_spiffe_id);
+	g_test_add_func("/certkeeper/csr/validate/principal", test_csr_validate_principal);
+	g_test_add_func("/certkeeper/csr/build/principals", test_csr_build_principals);
 	g_test_add_func("/certkeeper/csr/validate/params", test_csr_validate_params);
 	g_test_add_func("/certkeeper/csr/parse/key-usage", test_csr_parse_key_usage);
 	g_test_add_func("/certkeeper/csr/parse/extended-key-usage",

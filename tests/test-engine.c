@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <gnutls/x509-ext.h>
+#include <gnutls/x509.h>
 #include <string.h>
 
 #include "ck-engine.h"
@@ -152,6 +154,97 @@ test_engine_issue_on_local_ca(Fixture *f, gconstpointer user_data)
 	g_assert_cmpint(ck_test_file_mode(ck_request_get_cert_file(request)), ==, 0644);
 	g_assert_cmpint(ck_test_file_mode(ck_request_get_key_file(request)), ==, 0600);
 	g_assert_true(ck_engine_find_request(engine, "web") == request);
+}
+
+/* The principal names of the issued certificate, read back from the installed file. */
+static GPtrArray *
+ck_test_cert_principals(const gchar *path)
+{
+	g_autofree gchar *pem = NULL;
+	gsize len = 0;
+	gnutls_datum_t datum;
+	gnutls_x509_crt_t crt;
+	GPtrArray *found = g_ptr_array_new_with_free_func(g_free);
+
+	g_assert_true(g_file_get_contents(path, &pem, &len, NULL));
+	datum.data = (guint8 *)pem;
+	datum.size = (guint)len;
+	g_assert_cmpint(gnutls_x509_crt_init(&crt), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM), ==, 0);
+	for (guint seq = 0;; seq++) {
+		guint8 buf[1024];
+		size_t size = sizeof(buf);
+		gchar oid[128];
+		size_t oid_size = sizeof(oid);
+		gnutls_datum_t der, text = {NULL, 0};
+		unsigned int virt = 0;
+		int rc = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, NULL);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		g_assert_cmpint(rc, >=, 0);
+		/* GnuTLS may hand the principal over already decoded */
+		if (rc == GNUTLS_SAN_OTHERNAME_KRB5PRINCIPAL) {
+			g_ptr_array_add(found, g_strndup((const gchar *)buf, size));
+			continue;
+		}
+		if (rc != GNUTLS_SAN_OTHERNAME ||
+		    gnutls_x509_crt_get_subject_alt_othername_oid(crt, seq, oid, &oid_size) < 0)
+			continue;
+		der.data = buf;
+		der.size = size;
+		if (gnutls_x509_othername_to_virtual(oid, &der, &virt, &text) == 0 &&
+		    virt == GNUTLS_SAN_OTHERNAME_KRB5PRINCIPAL)
+			g_ptr_array_add(found, g_strndup((const gchar *)text.data, text.size));
+		gnutls_free(text.data);
+	}
+	gnutls_x509_crt_deinit(crt);
+	return found;
+}
+
+/* Kerberos principals and SPIFFE IDs reach the certificate and survive a restart. */
+static void
+test_engine_issue_with_principals(Fixture *f, gconstpointer user_data)
+{
+	const gchar *principals[] = {"host/a.example@EXAMPLE.ORG", NULL};
+	const gchar *uris[] = {"spiffe://example.org/ns/prod/sa/web", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *cert = NULL;
+
+	{
+		g_autoptr(CkEngine) engine = ck_test_engine_new(f);
+		g_autoptr(CkRequest) template = ck_test_template(engine, f, "krb");
+		g_autoptr(GPtrArray) found = NULL;
+		CkRequest *request;
+
+		ck_request_set_principals(template, principals);
+		ck_request_set_uris(template, uris);
+		ck_request_set_template_id(template, "krb");
+		request = ck_engine_add_request(engine, template, &error);
+		g_assert_no_error(error);
+		ck_test_wait_state(request, CK_REQUEST_STATE_MONITORING);
+		cert = g_strdup(ck_request_get_cert_file(request));
+		found = ck_test_cert_principals(cert);
+		g_assert_cmpuint(found->len, ==, 1);
+		g_assert_cmpstr(g_ptr_array_index(found, 0), ==, principals[0]);
+	}
+	{
+		g_autoptr(CkEngine) engine = ck_test_engine_new(f);
+		CkRequest *request = ck_engine_find_request(engine, "krb");
+		g_assert_nonnull(request);
+		g_assert_cmpstrv(ck_request_get_principals(request), principals);
+		g_assert_cmpstrv(ck_request_get_uris(request), uris);
+	}
+	/* a SPIFFE ID that breaks the rules is refused with the rule it breaks */
+	{
+		const gchar *bad_uris[] = {"spiffe://Example.org/web", NULL};
+		g_autoptr(CkEngine) engine = ck_test_engine_new(f);
+		g_autoptr(CkRequest) template = ck_test_template(engine, f, "badspiffe");
+		ck_request_set_uris(template, bad_uris);
+		g_assert_null(ck_engine_add_request(engine, template, &error));
+		g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
+		g_assert_nonnull(strstr(error->message, "trust domain"));
+		g_assert_null(ck_engine_find_request(engine, "badspiffe"));
+	}
 }
 
 static void
@@ -366,6 +459,8 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add("/certkeeper/engine/issue-on-local-ca", Fixture, NULL, fixture_setup,
 		   test_engine_issue_on_local_ca, fixture_teardown);
+	g_test_add("/certkeeper/engine/issue-with-principals", Fixture, NULL, fixture_setup,
+		   test_engine_issue_with_principals, fixture_teardown);
 	g_test_add("/certkeeper/engine/restart-keeps-requests", Fixture, NULL, fixture_setup,
 		   test_engine_restart_keeps_requests, fixture_teardown);
 	g_test_add("/certkeeper/engine/in-flight-restarts-over", Fixture, NULL, fixture_setup,
