@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 #include <gnutls/abstract.h>
@@ -164,6 +167,16 @@ ck_tls_check_verdict(CkTlsCheck *check, gnutls_session_t session, GError **error
 	return TRUE;
 }
 
+static void
+ck_tls_check_set_blocking(int fd, const struct timeval *limit)
+{
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, limit, sizeof(*limit));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, limit, sizeof(*limit));
+}
+
 static gboolean
 ck_tls_check_run(CkTlsCheck *check, GCancellable *cancellable, GError **error)
 {
@@ -199,6 +212,14 @@ ck_tls_check_run(CkTlsCheck *check, GCancellable *cancellable, GError **error)
 		rc = gnutls_server_name_set(session, GNUTLS_NAME_DNS, host, strlen(host));
 	if (rc >= 0) {
 		GSocket *socket = g_socket_connection_get_socket(connection);
+		struct timeval limit = {.tv_sec = check->timeout};
+		/*
+		 * GSocket descriptors are non-blocking: GnuTLS would spin on
+		 * GNUTLS_E_AGAIN. This runs in a worker thread, so block, with the
+		 * kernel bounding every read and write by the check's time limit.
+		 */
+		g_socket_set_blocking(socket, TRUE);
+		ck_tls_check_set_blocking(g_socket_get_fd(socket), &limit);
 		gnutls_session_set_ptr(session, check);
 		gnutls_transport_set_int(session, g_socket_get_fd(socket));
 		gnutls_handshake_set_timeout(session, check->timeout * 1000);

@@ -325,6 +325,7 @@ ck_validator_check(const CkValidation *v, GError **error)
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t datum = {(unsigned char *)v->certificate,
 				(unsigned int)strlen(v->certificate)};
+	g_autoptr(GError) key_error = NULL;
 	gint64 not_before, not_after;
 	gboolean ok = FALSE;
 	int rc;
@@ -340,8 +341,10 @@ ck_validator_check(const CkValidation *v, GError **error)
 	}
 	not_before = (gint64)gnutls_x509_crt_get_activation_time(crt);
 	not_after = (gint64)gnutls_x509_crt_get_expiration_time(crt);
-	if (v->key != NULL && !ck_key_matches_certificate(v->key, crt, error)) {
-		g_prefix_error(error, _("The issued certificate was not installed: "));
+	if (v->key != NULL && !ck_key_matches_certificate(v->key, crt, &key_error)) {
+		/* the key's check says INVALID_ARGUMENT; a refusal here is CK_ERROR_CRYPTO */
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO, "%s%s",
+			    _("The issued certificate was not installed: "), key_error->message);
 	} else if (not_after <= not_before) {
 		ck_validator_fail(error, _("The issued certificate's validity is empty"));
 	} else if (not_after <= v->now) {

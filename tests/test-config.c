@@ -221,6 +221,9 @@ test_config_shipped_example(Fixture *f, gconstpointer user_data)
 		g_assert_cmpuint(lc->max_parallel_keys, ==, 0);
 		g_assert_cmpuint(lc->max_parallel_submissions, ==, 8);
 		g_assert_cmpstr(lc->time_sync_file, ==, "/run/systemd/timesync/synchronized");
+		/* the shipped file names the packaged paths (prefix /usr, sysconfdir /etc) */
+		g_assert_cmpstr(lc->policy_dir, ==, "/etc/certkeeper/policy.d");
+		g_assert_cmpstr(lc->requests_dir, ==, "/etc/certkeeper/requests.d");
 	}
 	ca = ck_test_find_ca(f->config, "local");
 	g_assert_nonnull(ca);
@@ -250,6 +253,10 @@ static const BadCase bad_cases[] = {
      {"MaxParallelSubmissions=0"}},
     {"time-sync-file", "[certkeeperd]\nTimeSyncFile=relative/file\n",
      {"TimeSyncFile=relative/file"}},
+    {"policy-dir-relative", "[certkeeperd]\nPolicyDirectory=policy.d\n",
+     {"PolicyDirectory=policy.d", "absolute"}},
+    {"requests-dir-relative", "[certkeeperd]\nRequestsDirectory=./requests.d\n",
+     {"RequestsDirectory=./requests.d", "absolute"}},
     {"key-type", "[defaults]\nKeyType=dsa-1024\n", {"[defaults]", "KeyType=dsa-1024", "ec-p256"}},
     {"cert-mode-text", "[defaults]\nCertificateMode=rw-r--r--\n", {"CertificateMode=rw-r--r--"}},
     {"cert-mode-not-octal", "[defaults]\nCertificateMode=0999\n", {"CertificateMode=0999"}},
