@@ -28,9 +28,16 @@ struct _CkSystemd {
 	GHashTable *jobs;     /* job path -> GTask waiting for JobRemoved */
 	GHashTable *finished; /* job path -> result, for JobRemoved before the reply */
 	guint replies_pending; /* our calls still waiting for their reply (and job path) */
+	/*
+	 * The JobRemoved match and systemd's Subscribe() exist only while one of our
+	 * jobs is pending: subscribed, certkeeperd would wake for every job of the host.
+	 */
+	sd_bus_slot *job_match;
+	guint unwatch_id;
 };
 
 static void ck_systemd_iface_init(CkServiceManagerInterface *iface);
+static void ck_systemd_maybe_unwatch(CkSystemd *self);
 
 G_DEFINE_TYPE_WITH_CODE(CkSystemd, ck_systemd, G_TYPE_OBJECT,
 			G_IMPLEMENT_INTERFACE(CK_TYPE_SERVICE_MANAGER, ck_systemd_iface_init))
@@ -70,7 +77,62 @@ ck_systemd_job_removed_cb(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 	g_hash_table_steal(self->jobs, job);
 	ck_systemd_job_finished(task, result);
 	g_object_unref(task);
+	ck_systemd_maybe_unwatch(self);
 	return 0;
+}
+
+/*
+ * Listens for JobRemoved before a job is asked for: the match is in place (a
+ * synchronous AddMatch) before the method call goes out, so no result is missed.
+ */
+static int
+ck_systemd_watch_jobs(CkSystemd *self)
+{
+	int r;
+
+	if (self->unwatch_id != 0) {
+		g_source_remove(self->unwatch_id);
+		self->unwatch_id = 0;
+	}
+	if (self->job_match != NULL)
+		return 0;
+	r = sd_bus_match_signal(self->bus, &self->job_match, CK_SYSTEMD_NAME, CK_SYSTEMD_PATH,
+				CK_SYSTEMD_IFACE, "JobRemoved", ck_systemd_job_removed_cb, self);
+	/* systemd only sends job signals while some client is subscribed */
+	if (r >= 0)
+		r = sd_bus_call_method(self->bus, CK_SYSTEMD_NAME, CK_SYSTEMD_PATH,
+				       CK_SYSTEMD_IFACE, "Subscribe", NULL, NULL, NULL);
+	if (r < 0)
+		self->job_match = sd_bus_slot_unref(self->job_match);
+	return r;
+}
+
+static gboolean
+ck_systemd_unwatch_cb(gpointer user_data)
+{
+	CkSystemd *self = CK_SYSTEMD(user_data);
+
+	self->unwatch_id = 0;
+	if (self->replies_pending > 0 || g_hash_table_size(self->jobs) > 0 ||
+	    self->job_match == NULL)
+		return G_SOURCE_REMOVE;
+	self->job_match = sd_bus_slot_unref(self->job_match);
+	g_hash_table_remove_all(self->finished);
+	/* no answer is needed: a failure only means systemd forgot us already */
+	(void)sd_bus_call_method_async(self->bus, NULL, CK_SYSTEMD_NAME, CK_SYSTEMD_PATH,
+				       CK_SYSTEMD_IFACE, "Unsubscribe", NULL, NULL, NULL);
+	return G_SOURCE_REMOVE;
+}
+
+/* Once nothing of ours is pending, stops listening (from an idle: not inside the match's callback). */
+static void
+ck_systemd_maybe_unwatch(CkSystemd *self)
+{
+	if (self->unwatch_id != 0 || self->replies_pending > 0 ||
+	    g_hash_table_size(self->jobs) > 0)
+		return;
+	self->unwatch_id = g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, ck_systemd_unwatch_cb,
+					   g_object_ref(self), g_object_unref);
 }
 
 static int
@@ -91,14 +153,6 @@ ck_systemd_open(CkSystemd *self, GError **error)
 		if (r >= 0)
 			r = sd_bus_start(self->bus);
 	}
-	if (r >= 0)
-		r = sd_bus_match_signal(self->bus, NULL, CK_SYSTEMD_NAME, CK_SYSTEMD_PATH,
-					CK_SYSTEMD_IFACE, "JobRemoved", ck_systemd_job_removed_cb,
-					self);
-	/* systemd only sends job signals to clients that subscribed */
-	if (r >= 0)
-		r = sd_bus_call_method(self->bus, CK_SYSTEMD_NAME, CK_SYSTEMD_PATH,
-				       CK_SYSTEMD_IFACE, "Subscribe", NULL, NULL, NULL);
 	if (r >= 0)
 		r = sd_event_new(&self->event);
 	if (r >= 0)
@@ -157,6 +211,7 @@ ck_systemd_timeout_cb(gpointer user_data)
 			break;
 		}
 	}
+	ck_systemd_maybe_unwatch(self);
 	return G_SOURCE_REMOVE;
 }
 
@@ -176,12 +231,14 @@ ck_systemd_reply_cb(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
 					_("systemd refused to reload %s: %s"),
 					(const gchar *)g_task_get_task_data(task), e->message);
 		g_object_unref(task);
+		ck_systemd_maybe_unwatch(self);
 		return 0;
 	}
 	if (sd_bus_message_read(reply, "o", &job) < 0) {
 		g_task_return_new_error(task, CK_ERROR, CK_ERROR_FAILED,
 					_("systemd sent an unexpected answer"));
 		g_object_unref(task);
+		ck_systemd_maybe_unwatch(self);
 		return 0;
 	}
 	result = g_hash_table_lookup(self->finished, job);
@@ -189,6 +246,7 @@ ck_systemd_reply_cb(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
 		ck_systemd_job_finished(task, result);
 		g_hash_table_remove(self->finished, job);
 		g_object_unref(task);
+		ck_systemd_maybe_unwatch(self);
 		return 0;
 	}
 	/* the task stays referenced by the table until JobRemoved or the timeout */
@@ -220,6 +278,12 @@ ck_systemd_reload_unit_async(CkServiceManager *manager, const gchar *unit, const
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
+	r = ck_systemd_watch_jobs(self);
+	if (r < 0) {
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_FAILED,
+					_("Cannot follow systemd's jobs: %s"), g_strerror(-r));
+		return;
+	}
 	g_debug("asking systemd to %s %s", mode, unit);
 	/* what ended early while no reply was pending belongs to other callers' jobs */
 	if (self->replies_pending == 0)
@@ -234,6 +298,7 @@ ck_systemd_reload_unit_async(CkServiceManager *manager, const gchar *unit, const
 		g_task_return_new_error(task, CK_ERROR, CK_ERROR_FAILED,
 					_("Cannot ask systemd to reload %s: %s"), unit,
 					g_strerror(-r));
+		ck_systemd_maybe_unwatch(self);
 	}
 }
 
@@ -255,6 +320,8 @@ ck_systemd_finalize(GObject *object)
 {
 	CkSystemd *self = CK_SYSTEMD(object);
 
+	/* the idle holds a reference: it cannot be pending here */
+	sd_bus_slot_unref(self->job_match);
 	if (self->source != NULL) {
 		g_source_destroy(self->source);
 		g_source_unref(self->source);

@@ -249,6 +249,7 @@ static const gchar ck_fake_systemd_xml[] =
     "<node>"
     " <interface name='org.freedesktop.systemd1.Manager'>"
     "  <method name='Subscribe'/>"
+    "  <method name='Unsubscribe'/>"
     "  <method name='ReloadUnit'><arg name='name' type='s' direction='in'/>"
     "   <arg name='mode' type='s' direction='in'/><arg name='job' type='o' direction='out'/>"
     "  </method>"
@@ -286,7 +287,8 @@ typedef struct {
 	GCond cond;
 	gboolean ready;
 	GPtrArray *calls; /* CkFakeCall, under the lock */
-	guint subscribes; /* under the lock */
+	guint subscribes;   /* under the lock */
+	guint unsubscribes; /* under the lock */
 	guint next_job;   /* the thread's */
 	GPtrArray *held;  /* GVariant JobRemoved arguments held back (the thread's) */
 } CkFakeSystemd;
@@ -336,9 +338,12 @@ ck_fake_systemd_method_cb(GDBusConnection *connection, const gchar *sender, cons
 	GVariant *args;
 	guint id;
 
-	if (g_strcmp0(method, "Subscribe") == 0) {
+	if (g_strcmp0(method, "Subscribe") == 0 || g_strcmp0(method, "Unsubscribe") == 0) {
 		g_mutex_lock(&fake->lock);
-		fake->subscribes++;
+		if (method[0] == 'S')
+			fake->subscribes++;
+		else
+			fake->unsubscribes++;
 		g_mutex_unlock(&fake->lock);
 		g_dbus_method_invocation_return_value(invocation, NULL);
 		return;
@@ -533,6 +538,17 @@ ck_fake_systemd_subscribes(CkFakeSystemd *fake)
 	n = fake->subscribes;
 	g_mutex_unlock(&fake->lock);
 	return n;
+}
+
+/* Subscribed now: more Subscribe() than Unsubscribe() calls. */
+static gboolean
+ck_fake_systemd_is_subscribed(CkFakeSystemd *fake)
+{
+	gboolean subscribed;
+	g_mutex_lock(&fake->lock);
+	subscribed = fake->subscribes > fake->unsubscribes;
+	g_mutex_unlock(&fake->lock);
+	return subscribed;
 }
 
 static void
@@ -1289,6 +1305,12 @@ ck_hooks_cond_called(CkHooks *h, gconstpointer unit)
 	return calls[0] != NULL;
 }
 
+static gboolean
+ck_hooks_cond_unsubscribed(CkHooks *h, gconstpointer data)
+{
+	return !ck_fake_systemd_is_subscribed(h->systemd);
+}
+
 static void
 test_hooks_systemd_reload(void)
 {
@@ -1325,8 +1347,13 @@ test_hooks_systemd_reload(void)
 		ck_hooks_assert_calls(h->systemd, unit, expected);
 		ck_hooks_assert_string(h, id, "LastError", "");
 	}
-	/* job signals only come to subscribers; once is enough */
-	g_assert_cmpuint(ck_fake_systemd_subscribes(h->systemd), ==, 1);
+	/*
+	 * Job signals only come to subscribers, but a subscriber hears of every job
+	 * of the host: certkeeperd subscribes for its own jobs only, and unsubscribes
+	 * once none is pending (one subscription per reload here, as they never overlap).
+	 */
+	g_assert_cmpuint(ck_fake_systemd_subscribes(h->systemd), ==, G_N_ELEMENTS(modes));
+	g_assert_true(ck_hooks_wait(h, ck_hooks_cond_unsubscribed, NULL, 5000));
 
 	/* a renewal reloads again */
 	ck_hooks_resubmit(h, "unit0", TRUE);
@@ -1352,11 +1379,14 @@ test_hooks_systemd_reload(void)
 			ck_hooks_assert_string(h, "held", "State", "POST_SAVED");
 			g_usleep(20 * 1000);
 		}
+		g_assert_true(ck_fake_systemd_is_subscribed(h->systemd));
 		ck_fake_systemd_release(h->systemd);
 		ck_hooks_wait_installed(h, "held", NULL);
 		ck_hooks_assert_string(h, "held", "LastError", "");
 		ck_hooks_assert_calls(h->systemd, "held.service", "RestartUnit replace");
 	}
+	/* subscribed while the held job was pending, and no longer now */
+	g_assert_true(ck_hooks_wait(h, ck_hooks_cond_unsubscribed, NULL, 5000));
 
 	/* a job that failed is reported; the certificate stays */
 	{
