@@ -158,7 +158,9 @@ ck_test_daemon_new(CkTestBusPolicy policy)
 	g_assert_cmpint(chmod(td->dir, 0755), ==, 0);
 	td->state_dir = g_build_filename(td->dir, "state", NULL);
 	td->config_path = g_build_filename(td->dir, "certkeeper.conf", NULL);
-	ck_test_write(td->config_path, "# test configuration: built-in defaults\n");
+	td->policy_dir = g_build_filename(td->dir, "policy.d", NULL);
+	td->requests_dir = g_build_filename(td->dir, "requests.d", NULL);
+	ck_test_daemon_write_config(td, "# test configuration: built-in defaults\n");
 	td->daemon_log = g_build_filename(td->dir, "daemon.log", NULL);
 	td->notify_messages = g_string_new(NULL);
 	td->extra_env = g_ptr_array_new_with_free_func(g_free);
@@ -391,7 +393,15 @@ ck_test_daemon_connect(CkTestDaemon *td)
 void
 ck_test_daemon_write_config(CkTestDaemon *td, const gchar *text)
 {
-	ck_test_write(td->config_path, text);
+	/*
+	 * The host's /etc/certkeeper/policy.d and requests.d are none of a test's
+	 * business. GKeyFile merges a group given twice, and the last value of a
+	 * key wins, so @text may still name other directories.
+	 */
+	g_autofree gchar *full = g_strdup_printf("[certkeeperd]\nPolicyDirectory=%s\n"
+						 "RequestsDirectory=%s\n\n%s",
+						 td->policy_dir, td->requests_dir, text);
+	ck_test_write(td->config_path, full);
 }
 
 gchar *
@@ -439,6 +449,8 @@ ck_test_daemon_free(CkTestDaemon *td)
 	g_free(td->dir);
 	g_free(td->state_dir);
 	g_free(td->config_path);
+	g_free(td->policy_dir);
+	g_free(td->requests_dir);
 	g_free(td->bus_address);
 	g_free(td->daemon_log);
 	g_free(td->notify_path);

@@ -14,6 +14,8 @@ typedef struct {
 	gchar *dir;	    /* test directory, world-searchable so setpriv'd clients reach the socket */
 	gchar *state_dir;   /* certkeeperd's state */
 	gchar *config_path; /* certkeeperd's configuration */
+	gchar *policy_dir;  /* its PolicyDirectory (created by no one: tests that need it do) */
+	gchar *requests_dir; /* its RequestsDirectory (likewise) */
 	gchar *bus_address;
 	GPid bus_pid;
 	GPid daemon_pid;
@@ -66,7 +68,10 @@ ck_test_cli(CkTestDaemon *td, gboolean as_nobody, const gchar *const *envp, gcha
 GDBusConnection *
 ck_test_daemon_connect(CkTestDaemon *td);
 
-/* Replaces the daemon's configuration file (read at its next start). */
+/*
+ * Replaces the daemon's configuration file (read at its next start or reload),
+ * with PolicyDirectory and RequestsDirectory pointing into the test directory.
+ */
 void
 ck_test_daemon_write_config(CkTestDaemon *td, const gchar *text);
 

@@ -8,6 +8,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 #include <unistd.h>
@@ -457,6 +458,115 @@ test_daemon_single_instance(void)
 	g_assert_true(ck_test_daemon_is_running(td));
 }
 
+static JsonObject *
+ck_test_find_request(JsonArray *requests, const gchar *id)
+{
+	for (guint i = 0; i < json_array_get_length(requests); i++) {
+		JsonObject *o = json_array_get_object_element(requests, i);
+		if (g_strcmp0(json_object_get_string_member(o, "Id"), id) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+typedef struct {
+	CkTestDaemon *td;
+	const gchar *id;
+	const gchar *member; /* NULL: the request is gone */
+	const gchar *value;
+} CkTestDeclared;
+
+static gboolean
+ck_test_declared_reached(gpointer data)
+{
+	CkTestDeclared *d = data;
+	g_autoptr(JsonArray) requests = ck_test_list_json(d->td, FALSE);
+	JsonObject *o = ck_test_find_request(requests, d->id);
+	if (d->member == NULL)
+		return o == NULL;
+	return o != NULL && json_object_has_member(o, d->member) &&
+	       g_strcmp0(json_object_get_string_member(o, d->member), d->value) == 0;
+}
+
+static void
+ck_test_wait_declared(CkTestDaemon *td, const gchar *id, const gchar *member, const gchar *value)
+{
+	CkTestDeclared d = {td, id, member, value};
+	if (!ck_test_wait_for(ck_test_declared_reached, &d, 30000))
+		g_error("request %s: %s never became %s", id, member != NULL ? member : "(gone)",
+			value != NULL ? value : "");
+}
+
+static void
+ck_test_declare(CkTestDaemon *td, const gchar *name, const gchar *text)
+{
+	g_autofree gchar *path = g_build_filename(td->requests_dir, name, NULL);
+	g_auto(GStrv) parts = g_strsplit(text, "@DIR@", -1);
+	g_autofree gchar *expanded = g_strjoinv(td->dir, parts);
+	g_assert_cmpint(g_mkdir_with_parents(td->requests_dir, 0755), ==, 0);
+	g_assert_true(g_file_set_contents(path, expanded, -1, NULL));
+}
+
+/*
+ * requests.d: what is declared there is tracked from start-up; systemctl reload
+ * (SIGHUP) applies changes, additions and removals; a broken declaration is
+ * reported with its file and line and leaves the others alone.
+ */
+static void
+test_daemon_declared_requests(void)
+{
+	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autofree gchar *certs = NULL, *web_cert = NULL, *log = NULL;
+
+	if (td == NULL)
+		return;
+	certs = g_build_filename(td->dir, "certs", NULL);
+	g_assert_cmpint(g_mkdir_with_parents(certs, 0755), ==, 0);
+	ck_test_declare(td, "10-web.conf",
+			"# the web server's certificate\n"
+			"[request web]\ncert-file=@DIR@/certs/web.crt\nkey-file=@DIR@/certs/web.key\n"
+			"subject=CN=web.example\ndns-names=web.example;www.web.example\n");
+	ck_test_daemon_start(td);
+	ck_test_wait_declared(td, "web", "State", "MONITORING");
+	web_cert = g_build_filename(certs, "web.crt", NULL);
+	g_assert_true(g_file_test(web_cert, G_FILE_TEST_IS_REGULAR));
+
+	/* a change, an addition and a broken one, applied by SIGHUP */
+	ck_test_declare(td, "10-web.conf",
+			"[request web]\ncert-file=@DIR@/certs/web.crt\nkey-file=@DIR@/certs/web.key\n"
+			"subject=CN=web.example\ndns-names=web.example;www.web.example\n"
+			"renew-before=10d\n"
+			"[request api]\ncert-file=@DIR@/certs/api.crt\nkey-file=@DIR@/certs/api.key\n"
+			"dns-names=api.example\n");
+	ck_test_declare(td, "20-broken.conf",
+			"[request broken]\ncert-file=@DIR@/certs/broken.crt\n"
+			"key-file=@DIR@/certs/broken.key\nkey-type=dsa-512\n");
+	g_assert_cmpint(kill(td->daemon_pid, SIGHUP), ==, 0);
+	ck_test_wait_declared(td, "web", "RenewBefore", "10d");
+	ck_test_wait_declared(td, "api", "State", "MONITORING");
+	{
+		g_autoptr(JsonArray) requests = ck_test_list_json(td, FALSE);
+		g_assert_null(ck_test_find_request(requests, "broken"));
+		g_assert_nonnull(strstr(json_object_get_string_member(
+					    ck_test_find_request(requests, "api"), "Declared"),
+					"10-web.conf"));
+	}
+	g_assert_true(g_file_get_contents(td->daemon_log, &log, NULL, NULL));
+	g_assert_nonnull(strstr(log, "20-broken.conf:4:"));
+	g_assert_nonnull(strstr(log, "dsa-512"));
+	g_assert_true(ck_test_daemon_is_running(td));
+
+	/* gone from requests.d: no longer tracked, but the files stay */
+	{
+		g_autofree gchar *path = g_build_filename(td->requests_dir, "10-web.conf", NULL);
+		g_assert_cmpint(g_unlink(path), ==, 0);
+	}
+	g_assert_cmpint(kill(td->daemon_pid, SIGHUP), ==, 0);
+	ck_test_wait_declared(td, "web", NULL, NULL);
+	ck_test_wait_declared(td, "api", NULL, NULL);
+	g_assert_true(g_file_test(web_cert, G_FILE_TEST_IS_REGULAR));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -469,5 +579,6 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/daemon/unprivileged-daemon-check",
 			test_daemon_unprivileged_daemon_check);
 	g_test_add_func("/certkeeper/daemon/single-instance", test_daemon_single_instance);
+	g_test_add_func("/certkeeper/daemon/declared-requests", test_daemon_declared_requests);
 	return g_test_run();
 }
