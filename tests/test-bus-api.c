@@ -275,6 +275,228 @@ test_bus_get_requests_and_errors(void)
 	g_assert_cmpstr(remote, ==, "org.certkeeper.Error.NotFound");
 }
 
+static GVariant *
+ck_test_call(GDBusConnection *connection, const gchar *path, const gchar *iface,
+	     const gchar *method, GVariant *params, const gchar *reply_type, GError **error)
+{
+	return g_dbus_connection_call_sync(connection, "org.certkeeper.Certkeeper1", path, iface,
+					   method, params,
+					   reply_type != NULL ? G_VARIANT_TYPE(reply_type) : NULL,
+					   G_DBUS_CALL_FLAGS_NONE, 20000, NULL, error);
+}
+
+static GVariant *
+ck_test_get_property(GDBusConnection *connection, const gchar *path, const gchar *iface,
+		     const gchar *name)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply =
+	    ck_test_call(connection, path, "org.freedesktop.DBus.Properties", "Get",
+			 g_variant_new("(ss)", iface, name), "(v)", &error);
+	GVariant *value = NULL;
+	g_assert_no_error(error);
+	g_variant_get(reply, "(v)", &value);
+	return value;
+}
+
+static gchar *
+ck_test_get_string(GDBusConnection *connection, const gchar *path, const gchar *iface,
+		   const gchar *name)
+{
+	g_autoptr(GVariant) value = ck_test_get_property(connection, path, iface, name);
+	return g_variant_dup_string(value, NULL);
+}
+
+static void
+ck_test_assert_remote_error(GError *error, const gchar *name)
+{
+	g_autofree gchar *remote = NULL;
+	g_assert_nonnull(error);
+	remote = g_dbus_error_get_remote_error(error);
+	g_assert_cmpstr(remote, ==, name);
+}
+
+typedef struct {
+	gchar *saved_serial; /* from CertificateSaved */
+	gchar *saved_path;
+} CkSavedLog;
+
+static void
+ck_test_on_saved(GDBusConnection *connection, const gchar *sender, const gchar *path,
+		 const gchar *iface, const gchar *signal, GVariant *params, gpointer user_data)
+{
+	CkSavedLog *log = user_data;
+	g_free(log->saved_serial);
+	g_free(log->saved_path);
+	g_variant_get(params, "(s)", &log->saved_serial);
+	log->saved_path = g_strdup(path);
+}
+
+static gboolean
+ck_test_saw_saved(gpointer data)
+{
+	CkSavedLog *log = data;
+	return log->saved_serial != NULL;
+}
+
+/*
+ * The rest of Manager1 (Version, GetSupportedKeyTypes, FindRequest, GetCAs),
+ * CA1's properties and Refresh, Request1's Modify, Refresh and CertificateSaved,
+ * and GetManagedObjects as the one round trip that lists everything.
+ */
+static void
+test_bus_manager_and_objects(void)
+{
+	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autoptr(GDBusConnection) connection = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) value = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *key = NULL, *cert = NULL, *text = NULL, *serial = NULL;
+	g_autofree const gchar **strv = NULL;
+	const gchar *found = NULL;
+	const gchar *request_path = MANAGER_PATH "/request/objs";
+	CkSavedLog saved = {NULL, NULL};
+	guint sub;
+
+	if (td == NULL)
+		return;
+	ck_test_daemon_start(td);
+	connection = ck_test_daemon_connect(td);
+
+	value = ck_test_get_property(connection, MANAGER_PATH, "org.certkeeper.Manager1", "Version");
+	g_assert_cmpstr(g_variant_get_string(value, NULL), ==, PACKAGE_VERSION);
+	g_clear_pointer(&value, g_variant_unref);
+
+	reply = ck_test_call(connection, MANAGER_PATH, "org.certkeeper.Manager1",
+			     "GetSupportedKeyTypes", NULL, "(as)", &error);
+	g_assert_no_error(error);
+	g_variant_get(reply, "(^a&s)", &strv);
+	g_assert_true(g_strv_contains(strv, "ec-p256"));
+	g_assert_true(g_strv_contains(strv, "rsa-2048"));
+	g_assert_true(g_strv_contains(strv, "rsa-4096"));
+	g_assert_true(g_strv_contains(strv, "ed25519"));
+	g_clear_pointer(&strv, g_free);
+	g_clear_pointer(&reply, g_variant_unref);
+
+	cert = ck_test_daemon_path(td, "objs.crt");
+	key = ck_test_daemon_path(td, "objs.key");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "objs", "-f", cert,
+				    "-k", key, "-N", "CN=objs.example", "-D", "objs.example", "-w",
+				    NULL),
+			==, 0);
+
+	/* FindRequest by id and by certificate path; an unknown one is NotFound */
+	for (guint i = 0; i < 2; i++) {
+		reply = ck_test_call(connection, MANAGER_PATH, "org.certkeeper.Manager1",
+				     "FindRequest", g_variant_new("(s)", i == 0 ? "objs" : cert),
+				     "(o)", &error);
+		g_assert_no_error(error);
+		g_variant_get(reply, "(&o)", &found);
+		g_assert_cmpstr(found, ==, request_path);
+		g_clear_pointer(&reply, g_variant_unref);
+	}
+	reply = ck_test_call(connection, MANAGER_PATH, "org.certkeeper.Manager1", "FindRequest",
+			     g_variant_new("(s)", "/nowhere.crt"), "(o)", &error);
+	g_assert_null(reply);
+	ck_test_assert_remote_error(error, "org.certkeeper.Error.NotFound");
+	g_clear_error(&error);
+
+	/* the local CA as an object: what it is, whom it issues as, its roots */
+	reply = ck_test_call(connection, MANAGER_PATH, "org.certkeeper.Manager1", "GetCAs", NULL,
+			     "(ao)", &error);
+	g_assert_no_error(error);
+	g_variant_get(reply, "(^a&o)", &strv);
+	g_assert_true(g_strv_contains(strv, MANAGER_PATH "/ca/local"));
+	g_clear_pointer(&strv, g_free);
+	g_clear_pointer(&reply, g_variant_unref);
+	text = ck_test_get_string(connection, MANAGER_PATH "/ca/local", "org.certkeeper.CA1", "Name");
+	g_assert_cmpstr(text, ==, "local");
+	g_clear_pointer(&text, g_free);
+	text = ck_test_get_string(connection, MANAGER_PATH "/ca/local", "org.certkeeper.CA1", "Type");
+	g_assert_cmpstr(text, ==, "local");
+	g_clear_pointer(&text, g_free);
+	reply = ck_test_call(connection, MANAGER_PATH "/ca/local", "org.certkeeper.CA1", "Refresh",
+			     NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&reply, g_variant_unref);
+	value = ck_test_get_property(connection, MANAGER_PATH "/ca/local", "org.certkeeper.CA1",
+				     "RootCertificates");
+	g_assert_true(g_variant_is_of_type(value, G_VARIANT_TYPE("as")));
+	g_assert_cmpuint(g_variant_n_children(value), >=, 1);
+	{
+		const gchar *pem = NULL;
+		g_variant_get_child(value, 0, "&s", &pem);
+		g_assert_nonnull(strstr(pem, "-----BEGIN CERTIFICATE-----"));
+	}
+	g_clear_pointer(&value, g_variant_unref);
+	value = ck_test_get_property(connection, MANAGER_PATH "/ca/local", "org.certkeeper.CA1",
+				     "IssuerNames");
+	g_assert_cmpuint(g_variant_n_children(value), >=, 1);
+	g_clear_pointer(&value, g_variant_unref);
+	text = ck_test_get_string(connection, MANAGER_PATH "/ca/local", "org.certkeeper.CA1", "Error");
+	g_assert_cmpstr(text, ==, "");
+	g_clear_pointer(&text, g_free);
+
+	/* Modify changes a setting; a field that may not change is named */
+	reply = ck_test_call(connection, request_path, "org.certkeeper.Request1", "Modify",
+			     g_variant_new_parsed("({'renew-before': <'45d'>},)"), NULL, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&reply, g_variant_unref);
+	text = ck_test_get_string(connection, request_path, "org.certkeeper.Request1", "RenewBefore");
+	g_assert_cmpstr(text, ==, "45d");
+	g_clear_pointer(&text, g_free);
+	reply = ck_test_call(connection, request_path, "org.certkeeper.Request1", "Modify",
+			     g_variant_new_parsed("({'cert-file': <'/elsewhere.crt'>},)"), NULL,
+			     &error);
+	g_assert_null(reply);
+	ck_test_assert_remote_error(error, "org.certkeeper.Error.InvalidArgument");
+	g_assert_nonnull(strstr(error->message, "cert-file"));
+	g_clear_error(&error);
+
+	/* Refresh is allowed and keeps what is installed */
+	reply = ck_test_call(connection, request_path, "org.certkeeper.Request1", "Refresh", NULL,
+			     NULL, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&reply, g_variant_unref);
+
+	/* CertificateSaved carries the new serial, the one Serial then shows */
+	sub = g_dbus_connection_signal_subscribe(connection, "org.certkeeper.Certkeeper1",
+						 "org.certkeeper.Request1", "CertificateSaved",
+						 NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+						 ck_test_on_saved, &saved, NULL);
+	g_dbus_connection_call_sync(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+				    "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+				    G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+	reply = ck_test_call(connection, request_path, "org.certkeeper.Request1", "Resubmit", NULL,
+			     NULL, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&reply, g_variant_unref);
+	g_assert_true(ck_test_wait_for(ck_test_saw_saved, &saved, 20000));
+	g_assert_cmpstr(saved.saved_path, ==, request_path);
+	serial = ck_test_get_string(connection, request_path, "org.certkeeper.Request1", "Serial");
+	g_assert_cmpstr(saved.saved_serial, ==, serial);
+	g_dbus_connection_signal_unsubscribe(connection, sub);
+	g_free(saved.saved_serial);
+	g_free(saved.saved_path);
+
+	/* one GetManagedObjects: every request with all of its properties, no key material */
+	reply = ck_test_call(connection, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+			     "GetManagedObjects", NULL, "(a{oa{sa{sv}}})", &error);
+	g_assert_no_error(error);
+	{
+		g_autoptr(GVariant) objects = g_variant_get_child_value(reply, 0);
+		g_autoptr(GVariant) props = NULL;
+		g_autofree gchar *all = g_variant_print(reply, FALSE);
+		g_autoptr(GVariant) object = NULL;
+		g_assert_true(g_variant_lookup(objects, request_path, "@a{sa{sv}}", &object));
+		g_assert_true(
+		    g_variant_lookup(object, "org.certkeeper.Request1", "@a{sv}", &props));
+		g_assert_cmpuint(g_variant_n_children(props), >=, 50);
+		g_assert_null(strstr(all, "PRIVATE KEY"));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -283,5 +505,6 @@ main(int argc, char **argv)
 			test_bus_introspection_matches_contract);
 	g_test_add_func("/certkeeper/bus/signals", test_bus_signals);
 	g_test_add_func("/certkeeper/bus/get-requests-and-errors", test_bus_get_requests_and_errors);
+	g_test_add_func("/certkeeper/bus/manager-and-objects", test_bus_manager_and_objects);
 	return g_test_run();
 }
