@@ -184,9 +184,21 @@ ck_request_options_apply(CkRequest *request, const gchar *name, GVariant *value,
 		if (ck_key_type_from_string(text) == CK_KEY_TYPE_UNKNOWN) {
 			g_autofree gchar *known =
 			    g_strjoinv(", ", (gchar **)ck_key_type_all_names());
+			guint64 bits = 0;
+			/* "rsa-1024", "rsa:8192", "rsa1024": a size, not a name, is wrong */
+			if (g_ascii_strncasecmp(text, "rsa", 3) == 0 &&
+			    g_ascii_string_to_unsigned(text + 3 + (text[3] == '-' || text[3] == ':'),
+						       10, 0, G_MAXUINT32, &bits, NULL)) {
+				g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+					    _("Option 'key-type': an RSA key of %u bits is out of "
+					      "range; use 2048, 3072 or 4096"),
+					    (guint)bits);
+				return FALSE;
+			}
 			g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
-				    _("Unknown key type '%s'; supported key types are: %s"), text,
-				    known);
+				    _("Option 'key-type': unknown key type '%s'; supported key "
+				      "types are: %s"),
+				    text, known);
 			return FALSE;
 		}
 		ck_request_set_key_type(request, ck_key_type_from_string(text));
@@ -194,7 +206,8 @@ ck_request_options_apply(CkRequest *request, const gchar *name, GVariant *value,
 	case CK_OPT_KEY_POLICY:
 		if (ck_key_policy_from_string(text) == CK_KEY_POLICY_LAST) {
 			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-				    _("Unknown key policy '%s': use new or reuse"), text);
+				    _("Option 'key-policy': unknown key policy '%s'; use new or reuse"),
+				    text);
 			return FALSE;
 		}
 		ck_request_set_key_policy(request, ck_key_policy_from_string(text));
@@ -231,7 +244,8 @@ ck_request_options_apply(CkRequest *request, const gchar *name, GVariant *value,
 		gint signum = ck_hook_signal_from_string(text);
 		if (signum <= 0) {
 			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-				    _("'%s' is not a signal (e.g. HUP or USR1)"), text);
+				    _("Option 'pid-signal': '%s' is not a signal (e.g. HUP or USR1)"),
+				    text);
 			return FALSE;
 		}
 		ck_request_set_pid_signal(request, signum);
