@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * certkeeper: the command-line client of certkeeperd, modelled on certmonger's
- * getcert (same verbs, short options and exit codes), talking sd-bus.
+ * getcert (same verbs, short options and exit codes), talking sd-bus. The bus
+ * plumbing is in ck-client-bus.c; every user-visible text is here.
  *
  * Exit codes (as `getcert status`):
  *   0  done / the certificate is issued and monitored
@@ -17,15 +18,14 @@
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#define CK_BUS_NAME	     "org.certkeeper.Certkeeper1"
-#define CK_BUS_MANAGER_PATH  "/org/certkeeper/Certkeeper1"
-#define CK_BUS_MANAGER_IFACE "org.certkeeper.Manager1"
-#define CK_BUS_REQUEST_IFACE "org.certkeeper.Request1"
+#include "ck-client-bus.h"
+#include "ck-client-output.h"
 
 typedef enum {
 	CK_EXIT_OK = 0,
@@ -42,18 +42,7 @@ typedef struct {
 	gboolean color;
 } CkClient;
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus, sd_bus_flush_close_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus_message, sd_bus_message_unref)
-
-static void
-ck_client_bus_error_free(sd_bus_error *error)
-{
-	sd_bus_error_free(error);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(sd_bus_error, ck_client_bus_error_free)
-
-static CkExit
-ck_client_fail(const gchar *format, ...) G_GNUC_PRINTF(1, 2);
+static CkExit ck_client_fail(const gchar *format, ...) G_GNUC_PRINTF(1, 2);
 
 static CkExit
 ck_client_fail(const gchar *format, ...)
@@ -78,7 +67,7 @@ ck_client_fail_bus(const sd_bus_error *error, int r)
 		/* the bus's own refusal is long and technical; say what it means first */
 		if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED))
 			return ck_client_fail(_("Access denied: the D-Bus policy lets only root "
-						"change requests (%s)"),
+						"do this (%s)"),
 					      error->message);
 		return ck_client_fail("%s", error->message);
 	}
@@ -88,175 +77,11 @@ ck_client_fail_bus(const sd_bus_error *error, int r)
 static int
 ck_client_connect(CkClient *client)
 {
-	sd_bus *bus = NULL;
-	int r;
-
-	if (g_strcmp0(client->bus_spec, "system") == 0)
-		r = sd_bus_open_system(&client->bus);
-	else if (g_strcmp0(client->bus_spec, "session") == 0)
-		r = sd_bus_open_user(&client->bus);
-	else {
-		r = sd_bus_new(&bus);
-		if (r >= 0)
-			r = sd_bus_set_address(bus, client->bus_spec);
-		if (r >= 0)
-			r = sd_bus_set_bus_client(bus, 1);
-		if (r >= 0)
-			r = sd_bus_start(bus);
-		if (r >= 0)
-			client->bus = bus;
-		else if (bus != NULL)
-			sd_bus_unref(bus);
-	}
+	int r = ck_client_bus_open(client->bus_spec, &client->bus);
 	if (r < 0)
 		g_printerr(_("certkeeper: cannot connect to the D-Bus bus '%s': %s\n"),
 			   client->bus_spec, g_strerror(-r));
 	return r;
-}
-
-/* Request properties -> JSON (the bus types map 1:1: s, b, t, as). */
-
-static int
-ck_client_read_variant(sd_bus_message *m, JsonObject *obj, const char *name)
-{
-	const char *contents = NULL;
-	char type = 0;
-	int r = sd_bus_message_peek_type(m, &type, &contents);
-	if (r < 0)
-		return r;
-	if (g_strcmp0(contents, "s") == 0) {
-		const char *s = NULL;
-		r = sd_bus_message_read(m, "v", "s", &s);
-		if (r >= 0)
-			json_object_set_string_member(obj, name, s);
-	} else if (g_strcmp0(contents, "b") == 0) {
-		int b = 0;
-		r = sd_bus_message_read(m, "v", "b", &b);
-		if (r >= 0)
-			json_object_set_boolean_member(obj, name, b);
-	} else if (g_strcmp0(contents, "t") == 0) {
-		uint64_t t = 0;
-		r = sd_bus_message_read(m, "v", "t", &t);
-		if (r >= 0)
-			json_object_set_int_member(obj, name, (gint64)t);
-	} else if (g_strcmp0(contents, "u") == 0) {
-		uint32_t u = 0;
-		r = sd_bus_message_read(m, "v", "u", &u);
-		if (r >= 0)
-			json_object_set_int_member(obj, name, u);
-	} else if (g_strcmp0(contents, "as") == 0) {
-		g_auto(GStrv) strv = NULL;
-		JsonArray *array = json_array_new();
-		r = sd_bus_message_enter_container(m, 'v', "as");
-		if (r >= 0)
-			r = sd_bus_message_read_strv(m, &strv);
-		if (r >= 0)
-			r = sd_bus_message_exit_container(m);
-		for (guint i = 0; r >= 0 && strv != NULL && strv[i] != NULL; i++)
-			json_array_add_string_element(array, strv[i]);
-		json_object_set_array_member(obj, name, array);
-	} else {
-		/* a newer daemon may publish types this client does not know: skip them */
-		r = sd_bus_message_skip(m, "v");
-	}
-	return r;
-}
-
-/* Reads an a{sv} of properties into a new JsonObject. */
-static int
-ck_client_read_properties(sd_bus_message *m, JsonObject **ret)
-{
-	g_autoptr(JsonObject) obj = json_object_new();
-	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *name = NULL;
-		r = sd_bus_message_read(m, "s", &name);
-		if (r >= 0)
-			r = ck_client_read_variant(m, obj, name);
-		if (r >= 0)
-			r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	r = sd_bus_message_exit_container(m);
-	if (r < 0)
-		return r;
-	*ret = g_steal_pointer(&obj);
-	return 0;
-}
-
-/* Every request with all its properties, in one GetManagedObjects round trip. */
-static int
-ck_client_get_requests(CkClient *client, GPtrArray **ret, sd_bus_error *error)
-{
-	g_autoptr(sd_bus_message) reply = NULL;
-	g_autoptr(GPtrArray) requests = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
-	int r;
-
-	r = sd_bus_call_method(client->bus, CK_BUS_NAME, CK_BUS_MANAGER_PATH,
-			       "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", error,
-			       &reply, NULL);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
-		const char *path = NULL;
-		r = sd_bus_message_read(reply, "o", &path);
-		if (r >= 0)
-			r = sd_bus_message_enter_container(reply, 'a', "{sa{sv}}");
-		while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sa{sv}")) > 0) {
-			const char *iface = NULL;
-			r = sd_bus_message_read(reply, "s", &iface);
-			if (r >= 0 && g_strcmp0(iface, CK_BUS_REQUEST_IFACE) == 0) {
-				JsonObject *obj = NULL;
-				r = ck_client_read_properties(reply, &obj);
-				if (r >= 0) {
-					json_object_set_string_member(obj, "ObjectPath", path);
-					g_ptr_array_add(requests, obj);
-				}
-			} else if (r >= 0) {
-				r = sd_bus_message_skip(reply, "a{sv}");
-			}
-			if (r >= 0)
-				r = sd_bus_message_exit_container(reply);
-		}
-		if (r >= 0)
-			r = sd_bus_message_exit_container(reply);
-		if (r >= 0)
-			r = sd_bus_message_exit_container(reply);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	*ret = g_steal_pointer(&requests);
-	return 0;
-}
-
-static const gchar *
-ck_json_string(JsonObject *obj, const gchar *name)
-{
-	return json_object_get_string_member_with_default(obj, name, "");
-}
-
-/* Finds a request by id or certificate file; NULL if there is none. */
-static JsonObject *
-ck_client_find(GPtrArray *requests, const gchar *id, const gchar *cert_file)
-{
-	for (guint i = 0; i < requests->len; i++) {
-		JsonObject *obj = g_ptr_array_index(requests, i);
-		if (id != NULL && g_strcmp0(ck_json_string(obj, "Id"), id) == 0)
-			return obj;
-		if (cert_file != NULL && g_strcmp0(ck_json_string(obj, "CertFile"), cert_file) == 0)
-			return obj;
-	}
-	return NULL;
 }
 
 static CkExit
@@ -273,15 +98,7 @@ ck_client_exit_for_state(const gchar *state)
 	return CK_EXIT_IN_PROGRESS;
 }
 
-static gchar *
-ck_client_format_time(gint64 when)
-{
-	g_autoptr(GDateTime) dt = NULL;
-	if (when <= 0)
-		return g_strdup("-");
-	dt = g_date_time_new_from_unix_local(when);
-	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S %Z") : g_strdup("-");
-}
+/* Formatting */
 
 static gchar *
 ck_client_format_expiry(gint64 not_after)
@@ -295,8 +112,8 @@ ck_client_format_expiry(gint64 not_after)
 		return g_strdup(_("expired"));
 	days = (not_after - now) / 86400;
 	/* TRANSLATORS: in the EXPIRES column: the certificate expires in %d days */
-	return g_strdup_printf(g_dngettext(GETTEXT_PACKAGE, "in %d day", "in %d days", (gulong)days),
-			       (int)days);
+	return g_strdup_printf(
+	    g_dngettext(GETTEXT_PACKAGE, "in %d day", "in %d days", (gulong)days), (int)days);
 }
 
 static const gchar *
@@ -306,45 +123,45 @@ ck_client_state_color(CkClient *client, const gchar *state)
 		return "";
 	switch (ck_client_exit_for_state(state)) {
 	case CK_EXIT_OK:
-		return "\033[32m";
+		return CK_COLOR_GREEN;
 	case CK_EXIT_IN_PROGRESS:
-		return "\033[33m";
+		return CK_COLOR_YELLOW;
 	default:
-		return "\033[31m";
+		return CK_COLOR_RED;
 	}
 }
 
-static void
-ck_client_print_json(JsonNode *node)
+/* For ck_client_print_table(): the colour of a state cell (only called with colour on). */
+static const gchar *
+ck_client_state_cell_color(const gchar *state, gpointer user_data)
 {
-	g_autoptr(JsonGenerator) generator = json_generator_new();
-	g_autofree gchar *text = NULL;
-	json_generator_set_pretty(generator, TRUE);
-	json_generator_set_root(generator, node);
-	text = json_generator_to_data(generator, NULL);
-	g_print("%s\n", text);
+	return ck_client_state_color(user_data, state);
 }
 
-/* Pads @text (UTF-8) to @width columns. */
-static void
-ck_client_print_cell(const gchar *text, guint width)
+static const gchar *
+ck_client_color_end(CkClient *client)
 {
-	glong len = g_utf8_strlen(text, -1);
-	g_print("%s", text);
-	for (glong i = len; i < (glong)width; i++)
-		g_print(" ");
+	return client->color ? CK_COLOR_END : "";
 }
 
-/* verbs */
+/* Verb contexts */
 
-typedef struct {
-	const gchar *name;
-	const gchar *summary;
-	CkExit (*run)(CkClient *client, int argc, char **argv);
-} CkVerb;
+static const gchar *
+ck_client_exit_codes_text(void)
+{
+	/* TRANSLATORS: the end of `certkeeper --help` and of every verb's --help */
+	return _("Exit codes (as getcert's):\n"
+		 "  0  done; the certificate is issued and monitored\n"
+		 "  1  error, or no such request\n"
+		 "  2  the CA rejected the request\n"
+		 "  3  the CA could not be reached (certkeeperd retries by itself)\n"
+		 "  4  the request needs guidance (see certkeeper status)\n"
+		 "  5  still in progress (e.g. --wait timed out)");
+}
 
 static GOptionContext *
-ck_client_verb_context(const gchar *verb, const gchar *parameter, const GOptionEntry *entries)
+ck_client_verb_context(const gchar *verb, const gchar *parameter, const gchar *summary,
+		       const GOptionEntry *entries)
 {
 	g_autofree gchar *prgname = g_strdup_printf("certkeeper %s", verb);
 	GOptionContext *context = g_option_context_new(parameter);
@@ -352,194 +169,449 @@ ck_client_verb_context(const gchar *verb, const gchar *parameter, const GOptionE
 	/* --help then says "certkeeper request [OPTION…]" (GLib names the program so) */
 	g_set_prgname(prgname);
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+	g_option_context_set_summary(context, summary);
+	g_option_context_set_description(context, ck_client_exit_codes_text());
 	return context;
 }
 
-static CkExit
-ck_verb_list(CkClient *client, int argc, char **argv)
+static gboolean
+ck_client_parse(GOptionContext *context, int *argc, char ***argv, gint max_args)
 {
-	gboolean json = FALSE;
-	const GOptionEntry entries[] = {
-	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL}, {NULL}};
-	g_autoptr(GOptionContext) context = ck_client_verb_context("list", NULL, entries);
-	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-	g_autoptr(GPtrArray) requests = NULL;
-	g_autoptr(GError) local_error = NULL;
-	guint widths[5];
-	const gchar *headers[5] = {
-	    /* TRANSLATORS: column headers of `certkeeper list` */
-	    N_("ID"), N_("STATE"), N_("SUBJECT"), N_("EXPIRES"), N_("CA")};
-	int r;
-
-	g_option_context_set_summary(context, _("List every tracked certificate."));
-	if (!g_option_context_parse(context, &argc, &argv, &local_error))
-		return ck_client_fail("%s", local_error->message);
-	if (argc > 1)
-		return ck_client_fail(_("Unexpected argument '%s'"), argv[1]);
-	if (ck_client_connect(client) < 0)
-		return CK_EXIT_ERROR;
-	r = ck_client_get_requests(client, &requests, &error);
-	if (r < 0)
-		return ck_client_fail_bus(&error, r);
-	if (json) {
-		g_autoptr(JsonNode) root = json_node_new(JSON_NODE_ARRAY);
-		JsonArray *array = json_array_new();
-		for (guint i = 0; i < requests->len; i++)
-			json_array_add_object_element(array,
-						      json_object_ref(g_ptr_array_index(requests, i)));
-		json_node_take_array(root, array);
-		ck_client_print_json(root);
-		return CK_EXIT_OK;
+	g_autoptr(GError) error = NULL;
+	if (!g_option_context_parse(context, argc, argv, &error)) {
+		ck_client_fail("%s", error->message);
+		return FALSE;
 	}
-	if (requests->len == 0) {
-		g_print("%s\n", _("No certificates are tracked."));
-		return CK_EXIT_OK;
+	if (*argc > max_args + 1) {
+		ck_client_fail(_("Unexpected argument '%s'"), (*argv)[max_args + 1]);
+		return FALSE;
 	}
-	for (guint c = 0; c < G_N_ELEMENTS(headers); c++)
-		widths[c] = (guint)g_utf8_strlen(_(headers[c]), -1);
-	for (guint i = 0; i < requests->len; i++) {
-		JsonObject *obj = g_ptr_array_index(requests, i);
-		g_autofree gchar *expiry =
-		    ck_client_format_expiry(json_object_get_int_member_with_default(obj, "NotAfter", 0));
-		const gchar *cells[5] = {ck_json_string(obj, "Id"), ck_json_string(obj, "State"),
-					 ck_json_string(obj, "Subject"), expiry,
-					 ck_json_string(obj, "CA")};
-		for (guint c = 0; c < G_N_ELEMENTS(cells); c++)
-			widths[c] = MAX(widths[c], (guint)g_utf8_strlen(cells[c], -1));
-	}
-	for (guint c = 0; c < G_N_ELEMENTS(headers); c++) {
-		ck_client_print_cell(_(headers[c]), c + 1 < G_N_ELEMENTS(headers) ? widths[c] + 2 : 0);
-	}
-	g_print("\n");
-	for (guint i = 0; i < requests->len; i++) {
-		JsonObject *obj = g_ptr_array_index(requests, i);
-		const gchar *state = ck_json_string(obj, "State");
-		g_autofree gchar *expiry =
-		    ck_client_format_expiry(json_object_get_int_member_with_default(obj, "NotAfter", 0));
-		ck_client_print_cell(ck_json_string(obj, "Id"), widths[0] + 2);
-		g_print("%s", ck_client_state_color(client, state));
-		ck_client_print_cell(state, widths[1]);
-		g_print("%s  ", client->color ? "\033[0m" : "");
-		ck_client_print_cell(ck_json_string(obj, "Subject"), widths[2] + 2);
-		ck_client_print_cell(expiry, widths[3] + 2);
-		g_print("%s\n", ck_json_string(obj, "CA"));
-	}
-	return CK_EXIT_OK;
+	return TRUE;
 }
 
-/* What a human should do about a request in @state. */
+static GArray *
+ck_entries_new(void)
+{
+	return g_array_new(TRUE, TRUE, sizeof(GOptionEntry));
+}
+
+static void
+ck_entries_add(GArray *entries, const GOptionEntry *more)
+{
+	for (guint i = 0; more[i].long_name != NULL; i++)
+		g_array_append_val(entries, more[i]);
+}
+
+/*
+ * The request options: one table for request, start-tracking, modify and the
+ * renewals (resubmit and rekey may change settings first, as getcert's do).
+ * Each names its AddRequest option and the verbs that take it.
+ */
+
+typedef enum {
+	CK_ARG_TEXT,     /* s */
+	CK_ARG_PATH,     /* s, made absolute */
+	CK_ARG_LIST,     /* as, repeatable */
+	CK_ARG_MODE,     /* u, from octal text */
+	CK_ARG_NUMBER,   /* u */
+	CK_ARG_ON,       /* b, TRUE when given */
+	CK_ARG_OFF,      /* b, FALSE when given */
+	CK_ARG_KEY_TYPE, /* s, getcert's -G with -g */
+	CK_ARG_KEY_BITS, /* folded into key-type */
+} CkArgKind;
+
+enum {
+	CK_FOR_REQUEST = 1 << 0,
+	CK_FOR_TRACK = 1 << 1,
+	CK_FOR_MODIFY = 1 << 2, /* modify, resubmit, rekey */
+};
+#define CK_FOR_NEW (CK_FOR_REQUEST | CK_FOR_TRACK)
+#define CK_FOR_ALL (CK_FOR_REQUEST | CK_FOR_TRACK | CK_FOR_MODIFY)
+
+typedef struct {
+	const gchar *long_name;
+	gchar short_name;
+	CkArgKind kind;
+	const gchar *key; /* the AddRequest option */
+	guint verbs;
+	const gchar *description;
+	const gchar *arg_description;
+	const gchar *track_description; /* start-tracking's own, if it differs */
+} CkRequestOption;
+
+static const CkRequestOption ck_request_options[] = {
+    {"cert-file", 'f', CK_ARG_PATH, "cert-file", CK_FOR_NEW,
+     N_("Where to store the certificate (required)"), "FILE",
+     N_("The certificate to track (required)")},
+    {"key-file", 'k', CK_ARG_PATH, "key-file", CK_FOR_NEW,
+     N_("Where to store the private key (required)"), "FILE",
+     N_("The certificate's private key (required)")},
+    {"chain-file", 'F', CK_ARG_PATH, "chain-file", CK_FOR_ALL, N_("Where to store the CA chain"),
+     "FILE", NULL},
+    {"directory", 0, CK_ARG_PATH, "directory", CK_FOR_REQUEST,
+     N_("Keep the files in a versioned directory, switched atomically (instead of -f, -k, -F)"),
+     "DIR", NULL},
+    {"combined-file", 0, CK_ARG_PATH, "combined-file", CK_FOR_ALL,
+     N_("Also write key, certificate and chain into one PEM file"), "FILE", NULL},
+    {"id", 'I', CK_ARG_TEXT, "id", CK_FOR_NEW,
+     N_("The new request's id (nickname); generated if not given"), "ID", NULL},
+    {"subject", 'N', CK_ARG_TEXT, "subject", CK_FOR_ALL, N_("Subject name, e.g. CN=host.example"),
+     "DN", NULL},
+    {"dns", 'D', CK_ARG_LIST, "dns-names", CK_FOR_ALL, N_("DNS name (repeatable)"), "NAME", NULL},
+    {"ip", 'A', CK_ARG_LIST, "ip-addresses", CK_FOR_ALL, N_("IP address (repeatable)"), "ADDRESS",
+     NULL},
+    {"email", 'E', CK_ARG_LIST, "emails", CK_FOR_ALL, N_("Email address (repeatable)"), "EMAIL",
+     NULL},
+    {"uri", 0, CK_ARG_LIST, "uris", CK_FOR_ALL, N_("URI, e.g. a SPIFFE ID (repeatable)"), "URI",
+     NULL},
+    {"principal", 'K', CK_ARG_LIST, "principals", CK_FOR_ALL,
+     N_("Kerberos principal name, e.g. host/web.example@EXAMPLE.ORG (repeatable)"), "PRINCIPAL",
+     NULL},
+    {"key-usage", 'u', CK_ARG_LIST, "key-usage", CK_FOR_ALL,
+     N_("Key usage, e.g. digitalSignature (repeatable)"), "USAGE", NULL},
+    {"extended-key-usage", 'U', CK_ARG_LIST, "extended-key-usage", CK_FOR_ALL,
+     N_("Extended key usage, e.g. serverAuth or an OID (repeatable)"), "USAGE", NULL},
+    {"ca", 'c', CK_ARG_TEXT, "ca", CK_FOR_ALL,
+     N_("CA to use (default: the configured default CA, local)"), "NAME", NULL},
+    {"profile", 'T', CK_ARG_TEXT, "profile", CK_FOR_ALL, N_("CA profile or template"), "NAME",
+     NULL},
+    {"key-type", 'G', CK_ARG_KEY_TYPE, "key-type", CK_FOR_REQUEST | CK_FOR_MODIFY,
+     N_("Key type: ec-p256 (default), rsa-2048, rsa-3072, rsa-4096 or ed25519; or RSA or EC "
+	"with -g"),
+     "TYPE", NULL},
+    {"key-size", 'g', CK_ARG_KEY_BITS, NULL, CK_FOR_REQUEST | CK_FOR_MODIFY,
+     N_("Key size in bits (with -G RSA or EC)"), "BITS", NULL},
+    {"validity-days", 0, CK_ARG_NUMBER, "validity-days", CK_FOR_ALL, N_("Wanted lifetime in days"),
+     "DAYS", NULL},
+    {"validity", 0, CK_ARG_TEXT, "validity", CK_FOR_ALL,
+     N_("Wanted lifetime as a duration, e.g. 90d or 12h"), "DURATION", NULL},
+    {"renew-before", 0, CK_ARG_TEXT, "renew-before", CK_FOR_ALL,
+     N_("Renew when this much lifetime is left, e.g. 30d or 33%"), "WHEN", NULL},
+    {"key-policy", 0, CK_ARG_TEXT, "key-policy", CK_FOR_ALL,
+     N_("new: a new key at every renewal (default); reuse: keep the key"), "POLICY", NULL},
+    {"auto-renew", 'r', CK_ARG_ON, "auto-renew", CK_FOR_ALL,
+     N_("Renew the certificate before it expires (default)"), NULL, NULL},
+    {"no-auto-renew", 'R', CK_ARG_OFF, "auto-renew", CK_FOR_ALL,
+     N_("Only watch the certificate, never renew it by itself"), NULL, NULL},
+    {"pre-save-command", 'B', CK_ARG_TEXT, "pre-save-command", CK_FOR_ALL,
+     N_("Command to run before a new certificate is installed"), "COMMAND", NULL},
+    {"post-save-command", 'C', CK_ARG_TEXT, "post-save-command", CK_FOR_ALL,
+     N_("Command to run after a new certificate is installed"), "COMMAND", NULL},
+    {"hook-user", 0, CK_ARG_TEXT, "hook-user", CK_FOR_ALL,
+     N_("User the commands run as (default root)"), "USER", NULL},
+    {"reload-unit", 0, CK_ARG_TEXT, "reload-unit", CK_FOR_ALL,
+     N_("systemd unit to reload after an install, e.g. nginx.service"), "UNIT", NULL},
+    {"reload-mode", 0, CK_ARG_TEXT, "reload-mode", CK_FOR_ALL,
+     N_("reload, restart, try-restart, reload-or-restart (default) or reload-or-try-restart"),
+     "MODE", NULL},
+    {"pid-file", 0, CK_ARG_PATH, "pid-file", CK_FOR_ALL,
+     N_("PID file of a process to signal after an install"), "FILE", NULL},
+    {"pid-signal", 0, CK_ARG_TEXT, "pid-signal", CK_FOR_ALL,
+     N_("Signal for that process (default HUP)"), "SIGNAL", NULL},
+    {"check-endpoint", 0, CK_ARG_TEXT, "check-endpoint", CK_FOR_ALL,
+     N_("After an install, a TLS handshake with HOST:PORT must succeed, else rollback"),
+     "HOST:PORT", NULL},
+    {"check-command", 0, CK_ARG_TEXT, "check-command", CK_FOR_ALL,
+     N_("After an install, this command must succeed, else rollback"), "COMMAND", NULL},
+    {"bootstrap-cert", 0, CK_ARG_PATH, "bootstrap-cert-file", CK_FOR_ALL,
+     N_("Bootstrap certificate that authenticates a renewal once this one expired"), "FILE", NULL},
+    {"bootstrap-key", 0, CK_ARG_PATH, "bootstrap-key-file", CK_FOR_ALL,
+     N_("The bootstrap certificate's key"), "FILE", NULL},
+    {"key-owner", 'o', CK_ARG_TEXT, "key-owner", CK_FOR_ALL, N_("Key file owner"), "USER[:GROUP]",
+     NULL},
+    {"key-mode", 'm', CK_ARG_MODE, "key-mode", CK_FOR_ALL, N_("Key file mode (octal)"), "MODE",
+     NULL},
+    {"cert-owner", 'O', CK_ARG_TEXT, "cert-owner", CK_FOR_ALL,
+     N_("Certificate and chain file owner"), "USER[:GROUP]", NULL},
+    {"cert-mode", 'M', CK_ARG_MODE, "cert-mode", CK_FOR_ALL,
+     N_("Certificate and chain file mode (octal)"), "MODE", NULL},
+};
+
+#define CK_N_REQUEST_OPTIONS G_N_ELEMENTS(ck_request_options)
+
+/* What was given on the command line, per option of the table. */
+typedef struct {
+	gchar *text[CK_N_REQUEST_OPTIONS];
+	gchar **list[CK_N_REQUEST_OPTIONS];
+	gboolean flag[CK_N_REQUEST_OPTIONS];
+} CkRequestValues;
+
+static void
+ck_request_values_clear(CkRequestValues *values)
+{
+	for (guint i = 0; i < CK_N_REQUEST_OPTIONS; i++) {
+		g_clear_pointer(&values->text[i], g_free);
+		g_clear_pointer(&values->list[i], g_strfreev);
+	}
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CkRequestValues, ck_request_values_clear)
+
+static guint
+ck_request_option_index(const gchar *long_name)
+{
+	for (guint i = 0; i < CK_N_REQUEST_OPTIONS; i++) {
+		if (g_strcmp0(ck_request_options[i].long_name, long_name) == 0)
+			return i;
+	}
+	g_assert_not_reached();
+	return 0;
+}
+
 static const gchar *
-ck_client_state_advice(const gchar *state)
+ck_request_values_text(const CkRequestValues *values, const gchar *long_name)
 {
-	if (g_strcmp0(state, "CA_REJECTED") == 0)
-		return _("The CA refused this request. Fix what it objected to (see the last "
-			 "error), then stop tracking it and request it again.");
-	if (g_strcmp0(state, "NEED_GUIDANCE") == 0)
-		return _("certkeeperd cannot go on without a change: read the last error, fix the "
-			 "configuration or files it names, then request again.");
-	if (g_strcmp0(state, "CA_UNREACHABLE") == 0)
-		return _("The CA could not be reached; certkeeperd retries by itself with growing "
-			 "intervals. Check the network and the CA.");
-	if (g_strcmp0(state, "MONITORING") == 0)
-		return _("The certificate is issued and installed.");
-	return _("certkeeperd is working on this request.");
+	return values->text[ck_request_option_index(long_name)];
 }
 
+/* Adds the entries of the options @verb takes, storing into @values. */
 static void
-ck_client_print_field(const gchar *label, const gchar *value)
+ck_request_option_entries(GArray *entries, CkRequestValues *values, guint verb)
 {
-	g_print("  %s: %s\n", label, value != NULL && value[0] != '\0' ? value : "-");
-}
+	for (guint i = 0; i < CK_N_REQUEST_OPTIONS; i++) {
+		const CkRequestOption *opt = &ck_request_options[i];
+		GOptionEntry entry = {opt->long_name,      opt->short_name,  0,
+				      G_OPTION_ARG_STRING, &values->text[i], opt->description,
+				      opt->arg_description};
 
-static void
-ck_client_print_list_field(JsonObject *obj, const gchar *label, const gchar *name)
-{
-	JsonArray *array = json_object_has_member(obj, name) ? json_object_get_array_member(obj, name)
-							      : NULL;
-	g_autoptr(GString) text = g_string_new(NULL);
-	for (guint i = 0; array != NULL && i < json_array_get_length(array); i++) {
-		if (i > 0)
-			g_string_append(text, ", ");
-		g_string_append(text, json_array_get_string_element(array, i));
+		if ((opt->verbs & verb) == 0)
+			continue;
+		if (verb == CK_FOR_TRACK && opt->track_description != NULL)
+			entry.description = opt->track_description;
+		switch (opt->kind) {
+		case CK_ARG_PATH:
+			entry.arg = G_OPTION_ARG_FILENAME;
+			break;
+		case CK_ARG_LIST:
+			entry.arg = G_OPTION_ARG_STRING_ARRAY;
+			entry.arg_data = &values->list[i];
+			break;
+		case CK_ARG_ON:
+		case CK_ARG_OFF:
+			entry.arg = G_OPTION_ARG_NONE;
+			entry.arg_data = &values->flag[i];
+			break;
+		default:
+			break;
+		}
+		g_array_append_val(entries, entry);
 	}
-	ck_client_print_field(label, text->str);
 }
 
-static CkExit
-ck_verb_status(CkClient *client, int argc, char **argv)
+static gboolean
+ck_client_parse_mode(const gchar *text, guint32 *mode)
 {
-	g_autofree gchar *id = NULL;
-	g_autofree gchar *cert_file = NULL;
-	gboolean json = FALSE;
-	const GOptionEntry entries[] = {
-	    {"id", 'i', 0, G_OPTION_ARG_STRING, &id, N_("Request id"), "ID"},
-	    {"cert-file", 'f', 0, G_OPTION_ARG_FILENAME, &cert_file, N_("Certificate file"),
-	     "FILE"},
-	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL},
+	guint64 value;
+	if (!g_ascii_string_to_unsigned(text, 8, 0, 0777, &value, NULL))
+		return FALSE;
+	*mode = (guint32)value;
+	return TRUE;
+}
+
+static gboolean
+ck_client_parse_number(const gchar *text, guint32 *number)
+{
+	guint64 value;
+	if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT32, &value, NULL))
+		return FALSE;
+	*number = (guint32)value;
+	return TRUE;
+}
+
+/* getcert's -G TYPE [-g BITS] becomes certkeeper's key type name. */
+static gchar *
+ck_client_key_type(const gchar *type, const gchar *bits_text)
+{
+	guint32 bits = 0;
+	if (bits_text != NULL)
+		ck_client_parse_number(bits_text, &bits);
+	if (type == NULL && bits == 0)
+		return NULL;
+	if (type == NULL)
+		type = "rsa";
+	if (bits > 0 && g_ascii_strcasecmp(type, "rsa") == 0)
+		return g_strdup_printf("rsa-%u", bits);
+	if (bits > 0 &&
+	    (g_ascii_strcasecmp(type, "ec") == 0 || g_ascii_strcasecmp(type, "ecdsa") == 0))
+		return g_strdup_printf("ec-p%u", bits);
+	return g_strdup(type);
+}
+
+/*
+ * Checks what was given before anything is sent, makes paths absolute (like
+ * getcert, relative paths are taken from the current directory) and returns how
+ * many settings were given.
+ */
+static gboolean
+ck_request_values_check(CkRequestValues *values, guint verb, guint *n_given)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < CK_N_REQUEST_OPTIONS; i++) {
+		const CkRequestOption *opt = &ck_request_options[i];
+		const gchar *text = values->text[i];
+		guint32 number;
+
+		if ((opt->verbs & verb) == 0)
+			continue;
+		if (text != NULL || values->list[i] != NULL || values->flag[i])
+			n++;
+		switch (opt->kind) {
+		case CK_ARG_PATH:
+			if (text != NULL) {
+				gchar *abs = ck_client_absolute(text);
+				g_free(values->text[i]);
+				values->text[i] = abs;
+			}
+			break;
+		case CK_ARG_MODE:
+			if (text != NULL && !ck_client_parse_mode(text, &number)) {
+				ck_client_fail(_("'%s' is not an octal file mode (0 to 777)"),
+					       text);
+				return FALSE;
+			}
+			break;
+		case CK_ARG_NUMBER:
+		case CK_ARG_KEY_BITS:
+			if (text != NULL && !ck_client_parse_number(text, &number)) {
+				/* TRANSLATORS: the option, then what was given */
+				ck_client_fail(_("--%s: '%s' is not a number"), opt->long_name,
+					       text);
+				return FALSE;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (values->flag[ck_request_option_index("auto-renew")] &&
+	    values->flag[ck_request_option_index("no-auto-renew")]) {
+		ck_client_fail(_("-r and -R contradict each other"));
+		return FALSE;
+	}
+	if (n_given != NULL)
+		*n_given = n;
+	return TRUE;
+}
+
+/* Appends the given options of @verb to an open a{sv}. */
+static int
+ck_request_values_append(const CkRequestValues *values, guint verb, sd_bus_message *m)
+{
+	int r = 0;
+
+	for (guint i = 0; r >= 0 && i < CK_N_REQUEST_OPTIONS; i++) {
+		const CkRequestOption *opt = &ck_request_options[i];
+		const gchar *text = values->text[i];
+		guint32 number = 0;
+
+		if ((opt->verbs & verb) == 0)
+			continue;
+		switch (opt->kind) {
+		case CK_ARG_TEXT:
+		case CK_ARG_PATH:
+			r = ck_client_append_string(m, opt->key, text);
+			break;
+		case CK_ARG_LIST:
+			r = ck_client_append_strv(m, opt->key, values->list[i]);
+			break;
+		case CK_ARG_MODE:
+			if (text != NULL && ck_client_parse_mode(text, &number))
+				r = sd_bus_message_append(m, "{sv}", opt->key, "u", number);
+			break;
+		case CK_ARG_NUMBER:
+			if (text != NULL && ck_client_parse_number(text, &number))
+				r = sd_bus_message_append(m, "{sv}", opt->key, "u", number);
+			break;
+		case CK_ARG_ON:
+		case CK_ARG_OFF:
+			if (values->flag[i])
+				r = sd_bus_message_append(m, "{sv}", opt->key, "b",
+							  (int)(opt->kind == CK_ARG_ON));
+			break;
+		case CK_ARG_KEY_TYPE: {
+			g_autofree gchar *key_type =
+			    ck_client_key_type(text, ck_request_values_text(values, "key-size"));
+			r = ck_client_append_string(m, opt->key, key_type);
+			break;
+		}
+		case CK_ARG_KEY_BITS:
+		default:
+			break;
+		}
+	}
+	return r;
+}
+
+/* Calls @method with one a{sv} of the given options (AddRequest, StartTracking, Modify). */
+static int
+ck_client_call_with_options(CkClient *client, const gchar *path, const gchar *iface,
+			    const gchar *method, const CkRequestValues *values, guint verb,
+			    sd_bus_message **reply, sd_bus_error *error)
+{
+	g_autoptr(sd_bus_message) m = NULL;
+	int r = sd_bus_message_new_method_call(client->bus, &m, CK_BUS_NAME, path, iface, method);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0)
+		r = ck_request_values_append(values, verb, m);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r >= 0)
+		r = sd_bus_call(client->bus, m, 0, error, reply);
+	return r;
+}
+
+/* --wait and --wait-timeout */
+
+typedef struct {
+	gboolean wait;
+	gint timeout; /* -1: not given */
+} CkWait;
+
+static void
+ck_wait_entries(GArray *entries, CkWait *wait)
+{
+	const GOptionEntry more[] = {
+	    {"wait", 'w', 0, G_OPTION_ARG_NONE, &wait->wait,
+	     N_("Wait until the certificate is issued or the request fails"), NULL},
+	    {"wait-timeout", 0, 0, G_OPTION_ARG_INT, &wait->timeout,
+	     N_("Seconds to wait with --wait (default 300; implies --wait)"), "SECONDS"},
 	    {NULL}};
-	g_autoptr(GOptionContext) context = ck_client_verb_context("status", NULL, entries);
-	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-	g_autoptr(GPtrArray) requests = NULL;
-	g_autoptr(GError) local_error = NULL;
-	g_autofree gchar *not_before = NULL;
-	g_autofree gchar *not_after = NULL;
-	JsonObject *obj;
-	const gchar *state;
-	int r;
+	ck_entries_add(entries, more);
+}
 
-	g_option_context_set_summary(context,
-				     _("Show one request and say what, if anything, to do about it."));
-	if (!g_option_context_parse(context, &argc, &argv, &local_error))
-		return ck_client_fail("%s", local_error->message);
-	if (id == NULL && cert_file == NULL)
-		return ck_client_fail(_("Name the request with -i ID or -f CERTFILE"));
-	if (cert_file != NULL && !g_path_is_absolute(cert_file)) {
-		g_autofree gchar *cwd = g_get_current_dir();
-		g_autofree gchar *abs = g_build_filename(cwd, cert_file, NULL);
-		g_free(cert_file);
-		cert_file = g_steal_pointer(&abs);
+static gboolean
+ck_wait_check(CkWait *wait)
+{
+	if (wait->timeout < -1) {
+		ck_client_fail(_("Numbers must not be negative"));
+		return FALSE;
 	}
-	if (ck_client_connect(client) < 0)
-		return CK_EXIT_ERROR;
-	r = ck_client_get_requests(client, &requests, &error);
-	if (r < 0)
-		return ck_client_fail_bus(&error, r);
-	obj = ck_client_find(requests, id, cert_file);
-	if (obj == NULL)
-		return ck_client_fail(_("No request matches %s"), id != NULL ? id : cert_file);
-	state = ck_json_string(obj, "State");
-	if (json) {
-		g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
-		json_node_set_object(root, obj);
-		ck_client_print_json(root);
-		return ck_client_exit_for_state(state);
-	}
-	not_before = ck_client_format_time(json_object_get_int_member_with_default(obj, "NotBefore", 0));
-	not_after = ck_client_format_time(json_object_get_int_member_with_default(obj, "NotAfter", 0));
-	/* TRANSLATORS: `certkeeper status` heading; the placeholder is the request id */
-	g_print(_("Request \"%s\":\n"), ck_json_string(obj, "Id"));
-	g_print("  %s: %s%s%s\n", _("status"), ck_client_state_color(client, state), state,
-		client->color ? "\033[0m" : "");
-	ck_client_print_field(_("stuck"), json_object_get_boolean_member_with_default(obj, "Stuck", FALSE)
-					      ? _("yes")
-					      : _("no"));
-	ck_client_print_field(_("CA"), ck_json_string(obj, "CA"));
-	ck_client_print_field(_("key type"), ck_json_string(obj, "KeyType"));
-	ck_client_print_field(_("key file"), ck_json_string(obj, "KeyFile"));
-	ck_client_print_field(_("certificate file"), ck_json_string(obj, "CertFile"));
-	ck_client_print_field(_("chain file"), ck_json_string(obj, "ChainFile"));
-	ck_client_print_field(_("subject"), ck_json_string(obj, "Subject"));
-	ck_client_print_list_field(obj, _("DNS names"), "DNSNames");
-	ck_client_print_list_field(obj, _("IP addresses"), "IPAddresses");
-	ck_client_print_list_field(obj, _("emails"), "Emails");
-	ck_client_print_list_field(obj, _("URIs"), "URIs");
-	ck_client_print_field(_("issuer"), ck_json_string(obj, "Issuer"));
-	ck_client_print_field(_("serial"), ck_json_string(obj, "Serial"));
-	ck_client_print_field(_("not before"), not_before);
-	ck_client_print_field(_("not after"), not_after);
-	ck_client_print_field(_("last error"), ck_json_string(obj, "LastError"));
-	g_print("%s\n", ck_client_state_advice(state));
-	return ck_client_exit_for_state(state);
+	if (wait->timeout >= 0)
+		wait->wait = TRUE;
+	else
+		wait->timeout = 300;
+	return TRUE;
+}
+
+/* Says on stderr why a request that ended badly did so, and where to look. */
+static void
+ck_client_report_end(CkClient *client, const gchar *path, const gchar *state)
+{
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autofree gchar *id = NULL, *last_error = NULL;
+
+	sd_bus_get_property_string(client->bus, CK_BUS_NAME, path, CK_BUS_REQUEST_IFACE, "Id",
+				   &error, &id);
+	sd_bus_get_property_string(client->bus, CK_BUS_NAME, path, CK_BUS_REQUEST_IFACE,
+				   "LastError", &error, &last_error);
+	if (last_error != NULL && last_error[0] != '\0')
+		/* TRANSLATORS: request id, its state, then why */
+		g_printerr(_("certkeeper: request \"%s\" is %s: %s\n"), id != NULL ? id : "?",
+			   state, last_error);
+	else
+		g_printerr(_("certkeeper: request \"%s\" is %s\n"), id != NULL ? id : "?", state);
+	g_printerr(_("Run `certkeeper status -i %s` to see what to do.\n"), id != NULL ? id : "ID");
 }
 
 /* Waits until the request at @path settles; returns the exit code its state calls for. */
@@ -566,8 +638,11 @@ ck_client_wait(CkClient *client, const gchar *path, guint timeout_seconds)
 		if (r < 0)
 			return ck_client_fail_bus(&error, r);
 		code = ck_client_exit_for_state(state);
-		if (code != CK_EXIT_IN_PROGRESS)
+		if (code != CK_EXIT_IN_PROGRESS) {
+			if (code != CK_EXIT_OK)
+				ck_client_report_end(client, path, state);
 			return code;
+		}
 		now = g_get_monotonic_time();
 		if (now >= deadline) {
 			g_printerr(_("certkeeper: still %s after %u s; certkeeperd goes on in the "
@@ -578,299 +653,183 @@ ck_client_wait(CkClient *client, const gchar *path, guint timeout_seconds)
 		while ((r = sd_bus_process(client->bus, NULL)) > 0)
 			;
 		if (r < 0)
-			return ck_client_fail(_("Lost the connection to the bus: %s"), g_strerror(-r));
+			return ck_client_fail(_("Lost the connection to the bus: %s"),
+					      g_strerror(-r));
 		r = sd_bus_wait(client->bus, (uint64_t)MIN(deadline - now, G_USEC_PER_SEC));
 		if (r < 0 && r != -EINTR)
-			return ck_client_fail(_("Lost the connection to the bus: %s"), g_strerror(-r));
+			return ck_client_fail(_("Lost the connection to the bus: %s"),
+					      g_strerror(-r));
 	}
 }
 
-static gchar *
-ck_client_absolute(const gchar *path)
+/* Naming an existing request: -i ID (or -I), -f CERTFILE, -k KEYFILE, or one argument. */
+
+typedef struct {
+	gchar *id;
+	gchar *cert_file;
+	gchar *key_file;
+} CkSelector;
+
+static void
+ck_selector_clear(CkSelector *selector)
 {
-	g_autofree gchar *cwd = NULL;
-	if (path == NULL || g_path_is_absolute(path))
-		return g_strdup(path);
-	cwd = g_get_current_dir();
-	return g_build_filename(cwd, path, NULL);
+	g_clear_pointer(&selector->id, g_free);
+	g_clear_pointer(&selector->cert_file, g_free);
+	g_clear_pointer(&selector->key_file, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CkSelector, ck_selector_clear)
+
+static void
+ck_selector_entries(GArray *entries, CkSelector *selector)
+{
+	const GOptionEntry more[] = {
+	    {"id", 'i', 0, G_OPTION_ARG_STRING, &selector->id, N_("The request's id"), "ID"},
+	    /* getcert takes -I in some verbs; the same here */
+	    {"request-id", 'I', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &selector->id,
+	     N_("The request's id"), "ID"},
+	    {"cert-file", 'f', 0, G_OPTION_ARG_FILENAME, &selector->cert_file,
+	     N_("The request's certificate file"), "FILE"},
+	    {"key-file", 'k', 0, G_OPTION_ARG_FILENAME, &selector->key_file,
+	     N_("The request's key file"), "FILE"},
+	    {NULL}};
+	ck_entries_add(entries, more);
 }
 
-static int
-ck_client_append_string(sd_bus_message *m, const gchar *key, const gchar *value)
-{
-	if (value == NULL)
-		return 0;
-	return sd_bus_message_append(m, "{sv}", key, "s", value);
-}
-
-static int
-ck_client_append_strv(sd_bus_message *m, const gchar *key, gchar **value)
-{
-	int r;
-	if (value == NULL || value[0] == NULL)
-		return 0;
-	r = sd_bus_message_open_container(m, 'e', "sv");
-	if (r >= 0)
-		r = sd_bus_message_append(m, "s", key);
-	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'v', "as");
-	if (r >= 0)
-		r = sd_bus_message_append_strv(m, value);
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	return r;
-}
-
+/* Takes an argument left after the options as the id (or, with a '/', the certificate file). */
 static gboolean
-ck_client_parse_mode(const gchar *text, guint32 *mode)
+ck_selector_check(CkSelector *selector, int argc, char **argv)
 {
-	guint64 value;
-	if (!g_ascii_string_to_unsigned(text, 8, 0, 0777, &value, NULL))
+	gchar *abs;
+
+	if (argc > 2) {
+		ck_client_fail(_("Unexpected argument '%s'"), argv[2]);
 		return FALSE;
-	*mode = (guint32)value;
+	}
+	if (argc == 2) {
+		if (selector->id != NULL || selector->cert_file != NULL ||
+		    selector->key_file != NULL) {
+			ck_client_fail(_("Unexpected argument '%s'"), argv[1]);
+			return FALSE;
+		}
+		if (strchr(argv[1], '/') != NULL)
+			selector->cert_file = g_strdup(argv[1]);
+		else
+			selector->id = g_strdup(argv[1]);
+	}
+	if (selector->id == NULL && selector->cert_file == NULL && selector->key_file == NULL) {
+		ck_client_fail(_("Name the request with -i ID or -f CERTFILE"));
+		return FALSE;
+	}
+	abs = ck_client_absolute(selector->cert_file);
+	g_free(selector->cert_file);
+	selector->cert_file = abs;
+	abs = ck_client_absolute(selector->key_file);
+	g_free(selector->key_file);
+	selector->key_file = abs;
 	return TRUE;
 }
 
-/* getcert's -G TYPE [-g BITS] becomes certkeeper's key type name. */
-static gchar *
-ck_client_key_type(const gchar *type, gint bits)
+/* The request the selector names; NULL (and said why) if none, or if its parts disagree. */
+static JsonObject *
+ck_selector_find(const CkSelector *selector, GPtrArray *requests)
 {
-	if (type == NULL && bits <= 0)
-		return NULL;
-	if (type == NULL)
-		type = "rsa";
-	if (bits > 0 && g_ascii_strcasecmp(type, "rsa") == 0)
-		return g_strdup_printf("rsa-%d", bits);
-	if (bits > 0 && (g_ascii_strcasecmp(type, "ec") == 0 || g_ascii_strcasecmp(type, "ecdsa") == 0))
-		return g_strdup_printf("ec-p%d", bits);
-	return g_strdup(type);
+	const gchar *given[] = {selector->id, selector->cert_file, selector->key_file};
+	JsonObject *found = NULL;
+	const gchar *found_by = NULL;
+
+	for (guint i = 0; i < G_N_ELEMENTS(given); i++) {
+		JsonObject *obj;
+		if (given[i] == NULL)
+			continue;
+		obj = ck_client_find_request(requests, i == 0 ? given[i] : NULL,
+					     i == 1 ? given[i] : NULL, i == 2 ? given[i] : NULL);
+		if (obj == NULL && found != NULL) {
+			/* TRANSLATORS: a file, the request id, then the file's kind */
+			ck_client_fail(
+			    _("%s is not the %s of request \"%s\": here it only names "
+			      "the request, and a request's files cannot be changed (stop "
+			      "tracking it and request it again)"),
+			    given[i], i == 1 ? _("certificate file") : _("key file"),
+			    ck_json_string(found, "Id"));
+			return NULL;
+		}
+		if (obj == NULL) {
+			ck_client_fail(_("No request matches %s"), given[i]);
+			return NULL;
+		}
+		if (found != NULL && obj != found) {
+			ck_client_fail(_("%s and %s name different requests"), found_by, given[i]);
+			return NULL;
+		}
+		found = obj;
+		found_by = given[i];
+	}
+	return found;
 }
+
+/* Connects, reads every object and finds the selected request. */
+static CkExit
+ck_client_select(CkClient *client, const CkSelector *selector, GPtrArray **requests,
+		 GPtrArray **cas, JsonObject **obj)
+{
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	int r;
+
+	if (ck_client_connect(client) < 0)
+		return CK_EXIT_ERROR;
+	r = ck_client_get_objects(client->bus, requests, cas, &error);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	*obj = ck_selector_find(selector, *requests);
+	return *obj != NULL ? CK_EXIT_OK : CK_EXIT_ERROR;
+}
+
+/* verbs */
+
+typedef struct {
+	const gchar *name;
+	const gchar *summary;
+	CkExit (*run)(CkClient *client, int argc, char **argv);
+} CkVerb;
 
 static CkExit
 ck_verb_request(CkClient *client, int argc, char **argv)
 {
-	g_autofree gchar *cert_file = NULL, *key_file = NULL, *chain_file = NULL;
-	g_autofree gchar *subject = NULL, *ca = NULL, *id = NULL, *key_type = NULL;
-	g_autofree gchar *profile = NULL, *key_mode = NULL, *cert_mode = NULL;
-	g_autofree gchar *key_owner = NULL, *cert_owner = NULL;
-	g_autofree gchar *validity = NULL, *renew_before = NULL, *key_policy = NULL;
-	g_autofree gchar *pre_save = NULL, *post_save = NULL, *hook_user = NULL;
-	g_autofree gchar *reload_unit = NULL, *reload_mode = NULL, *pid_file = NULL;
-	g_autofree gchar *pid_signal = NULL, *check_endpoint = NULL, *check_command = NULL;
-	g_autofree gchar *bootstrap_cert = NULL, *bootstrap_key = NULL;
-	g_autofree gchar *directory = NULL, *combined = NULL;
-	gboolean auto_renew = FALSE, no_auto_renew = FALSE;
-	g_auto(GStrv) dns = NULL, ips = NULL, emails = NULL, uris = NULL;
-	g_auto(GStrv) key_usage = NULL, eku = NULL;
-	gint key_bits = 0, validity_days = 0, wait_timeout = 300;
-	gboolean wait = FALSE;
-	const GOptionEntry entries[] = {
-	    {"cert-file", 'f', 0, G_OPTION_ARG_FILENAME, &cert_file,
-	     N_("Where to store the certificate (required)"), "FILE"},
-	    {"key-file", 'k', 0, G_OPTION_ARG_FILENAME, &key_file,
-	     N_("Where to store the private key (required)"), "FILE"},
-	    {"chain-file", 'F', 0, G_OPTION_ARG_FILENAME, &chain_file,
-	     N_("Where to store the CA chain"), "FILE"},
-	    {"subject", 'N', 0, G_OPTION_ARG_STRING, &subject,
-	     N_("Subject name, e.g. CN=host.example"), "DN"},
-	    {"dns", 'D', 0, G_OPTION_ARG_STRING_ARRAY, &dns, N_("DNS name (repeatable)"), "NAME"},
-	    {"ip", 'A', 0, G_OPTION_ARG_STRING_ARRAY, &ips, N_("IP address (repeatable)"),
-	     "ADDRESS"},
-	    {"email", 'E', 0, G_OPTION_ARG_STRING_ARRAY, &emails, N_("Email address (repeatable)"),
-	     "EMAIL"},
-	    {"uri", 0, 0, G_OPTION_ARG_STRING_ARRAY, &uris,
-	     N_("URI, e.g. a SPIFFE ID (repeatable)"), "URI"},
-	    {"key-usage", 'u', 0, G_OPTION_ARG_STRING_ARRAY, &key_usage,
-	     N_("Key usage, e.g. digitalSignature (repeatable)"), "USAGE"},
-	    {"extended-key-usage", 'U', 0, G_OPTION_ARG_STRING_ARRAY, &eku,
-	     N_("Extended key usage, e.g. serverAuth or an OID (repeatable)"), "USAGE"},
-	    {"ca", 'c', 0, G_OPTION_ARG_STRING, &ca, N_("CA to use (default: local)"), "NAME"},
-	    {"id", 'I', 0, G_OPTION_ARG_STRING, &id, N_("Request id (nickname)"), "ID"},
-	    {"key-type", 'G', 0, G_OPTION_ARG_STRING, &key_type,
-	     N_("Key type: ec-p256, rsa-2048, rsa-3072, rsa-4096 or ed25519"), "TYPE"},
-	    {"key-size", 'g', 0, G_OPTION_ARG_INT, &key_bits, N_("Key size in bits (with -G RSA)"),
-	     "BITS"},
-	    {"profile", 'T', 0, G_OPTION_ARG_STRING, &profile, N_("CA profile or template"),
-	     "NAME"},
-	    {"validity-days", 0, 0, G_OPTION_ARG_INT, &validity_days,
-	     N_("Wanted lifetime in days"), "DAYS"},
-	    {"validity", 0, 0, G_OPTION_ARG_STRING, &validity,
-	     N_("Wanted lifetime as a duration, e.g. 90d or 12h"), "DURATION"},
-	    {"renew-before", 0, 0, G_OPTION_ARG_STRING, &renew_before,
-	     N_("Renew when this much lifetime is left, e.g. 30d or 33%"), "WHEN"},
-	    {"key-policy", 0, 0, G_OPTION_ARG_STRING, &key_policy,
-	     N_("new: a new key at every renewal (default); reuse: keep the key"), "POLICY"},
-	    {"auto-renew", 'r', 0, G_OPTION_ARG_NONE, &auto_renew,
-	     N_("Renew the certificate before it expires (default)"), NULL},
-	    {"no-auto-renew", 'R', 0, G_OPTION_ARG_NONE, &no_auto_renew,
-	     N_("Only watch the certificate, never renew it by itself"), NULL},
-	    {"pre-save-command", 'B', 0, G_OPTION_ARG_STRING, &pre_save,
-	     N_("Command to run before a new certificate is installed"), "COMMAND"},
-	    {"post-save-command", 'C', 0, G_OPTION_ARG_STRING, &post_save,
-	     N_("Command to run after a new certificate is installed"), "COMMAND"},
-	    {"hook-user", 0, 0, G_OPTION_ARG_STRING, &hook_user,
-	     N_("User the commands run as (default root)"), "USER"},
-	    {"reload-unit", 0, 0, G_OPTION_ARG_STRING, &reload_unit,
-	     N_("systemd unit to reload after an install, e.g. nginx.service"), "UNIT"},
-	    {"reload-mode", 0, 0, G_OPTION_ARG_STRING, &reload_mode,
-	     N_("reload, restart, try-restart, reload-or-restart (default) or "
-		"reload-or-try-restart"),
-	     "MODE"},
-	    {"pid-file", 0, 0, G_OPTION_ARG_FILENAME, &pid_file,
-	     N_("PID file of a process to signal after an install"), "FILE"},
-	    {"pid-signal", 0, 0, G_OPTION_ARG_STRING, &pid_signal,
-	     N_("Signal for that process (default HUP)"), "SIGNAL"},
-	    {"check-endpoint", 0, 0, G_OPTION_ARG_STRING, &check_endpoint,
-	     N_("After an install, a TLS handshake with HOST:PORT must succeed, else rollback"),
-	     "HOST:PORT"},
-	    {"check-command", 0, 0, G_OPTION_ARG_STRING, &check_command,
-	     N_("After an install, this command must succeed, else rollback"), "COMMAND"},
-	    {"bootstrap-cert", 0, 0, G_OPTION_ARG_FILENAME, &bootstrap_cert,
-	     N_("Bootstrap certificate that authenticates a renewal once this one expired"),
-	     "FILE"},
-	    {"bootstrap-key", 0, 0, G_OPTION_ARG_FILENAME, &bootstrap_key,
-	     N_("The bootstrap certificate's key"), "FILE"},
-	    {"directory", 0, 0, G_OPTION_ARG_FILENAME, &directory,
-	     N_("Keep the files in a versioned directory, switched atomically"), "DIR"},
-	    {"combined-file", 0, 0, G_OPTION_ARG_FILENAME, &combined,
-	     N_("Also write key, certificate and chain into one PEM file"), "FILE"},
-	    {"key-mode", 'm', 0, G_OPTION_ARG_STRING, &key_mode, N_("Key file mode (octal)"),
-	     "MODE"},
-	    {"cert-mode", 'M', 0, G_OPTION_ARG_STRING, &cert_mode,
-	     N_("Certificate file mode (octal)"), "MODE"},
-	    {"key-owner", 'o', 0, G_OPTION_ARG_STRING, &key_owner, N_("Key file owner"),
-	     "USER[:GROUP]"},
-	    {"cert-owner", 'O', 0, G_OPTION_ARG_STRING, &cert_owner,
-	     N_("Certificate file owner"), "USER[:GROUP]"},
-	    {"wait", 'w', 0, G_OPTION_ARG_NONE, &wait,
-	     N_("Wait until the certificate is issued or the request fails"), NULL},
-	    {"wait-timeout", 0, 0, G_OPTION_ARG_INT, &wait_timeout,
-	     N_("Seconds to wait with --wait (default 300)"), "SECONDS"},
-	    {NULL}};
-	g_autoptr(GOptionContext) context = ck_client_verb_context("request", NULL, entries);
+	g_auto(CkRequestValues) values = {0};
+	CkWait wait = {FALSE, -1};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
 	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-	g_autoptr(sd_bus_message) m = NULL;
 	g_autoptr(sd_bus_message) reply = NULL;
-	g_autoptr(GError) local_error = NULL;
-	g_autofree gchar *full_key_type = NULL;
 	g_autofree gchar *request_id = NULL;
-	g_autofree gchar *abs_cert = NULL, *abs_key = NULL, *abs_chain = NULL;
-	g_autofree gchar *abs_directory = NULL, *abs_combined = NULL, *abs_pid_file = NULL;
-	g_autofree gchar *abs_bootstrap_cert = NULL, *abs_bootstrap_key = NULL;
-	const struct {
-		const gchar *key;
-		gchar *const *value; /* read when the message is built, after the parsing */
-	} texts[] = {
-	    {"validity", &validity},
-	    {"renew-before", &renew_before},
-	    {"key-policy", &key_policy},
-	    {"pre-save-command", &pre_save},
-	    {"post-save-command", &post_save},
-	    {"hook-user", &hook_user},
-	    {"reload-unit", &reload_unit},
-	    {"reload-mode", &reload_mode},
-	    {"pid-file", &abs_pid_file},
-	    {"pid-signal", &pid_signal},
-	    {"check-endpoint", &check_endpoint},
-	    {"check-command", &check_command},
-	    {"bootstrap-cert-file", &abs_bootstrap_cert},
-	    {"bootstrap-key-file", &abs_bootstrap_key},
-	    {"directory", &abs_directory},
-	    {"combined-file", &abs_combined},
-	};
+	const gchar *directory;
 	const char *path = NULL;
-	guint32 mode;
 	int r;
 
-	g_option_context_set_summary(context,
-				     _("Ask for a certificate and keep it valid from now on."));
-	if (!g_option_context_parse(context, &argc, &argv, &local_error))
-		return ck_client_fail("%s", local_error->message);
-	if (argc > 1)
-		return ck_client_fail(_("Unexpected argument '%s'"), argv[1]);
-	if ((cert_file == NULL || key_file == NULL) && directory == NULL)
+	ck_request_option_entries(entries, &values, CK_FOR_REQUEST);
+	ck_wait_entries(entries, &wait);
+	context = ck_client_verb_context("request", NULL,
+					 _("Ask for a certificate and keep it valid from now on."),
+					 (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 0))
+		return CK_EXIT_ERROR;
+	directory = ck_request_values_text(&values, "directory");
+	if ((ck_request_values_text(&values, "cert-file") == NULL ||
+	     ck_request_values_text(&values, "key-file") == NULL) &&
+	    directory == NULL)
 		return ck_client_fail(_("Both -f CERTFILE and -k KEYFILE are required"));
-	if (directory != NULL && (cert_file != NULL || key_file != NULL || chain_file != NULL))
+	if (directory != NULL && (ck_request_values_text(&values, "cert-file") != NULL ||
+				  ck_request_values_text(&values, "key-file") != NULL ||
+				  ck_request_values_text(&values, "chain-file") != NULL))
 		return ck_client_fail(_("--directory names the files itself: leave out -f, -k "
 					"and -F"));
-	if (auto_renew && no_auto_renew)
-		return ck_client_fail(_("-r and -R contradict each other"));
-	if (validity_days < 0 || wait_timeout < 0 || key_bits < 0)
-		return ck_client_fail(_("Numbers must not be negative"));
-	/* like getcert, relative paths are taken from the current directory */
-	abs_cert = ck_client_absolute(cert_file);
-	abs_key = ck_client_absolute(key_file);
-	abs_chain = ck_client_absolute(chain_file);
-	abs_directory = ck_client_absolute(directory);
-	abs_combined = ck_client_absolute(combined);
-	abs_pid_file = ck_client_absolute(pid_file);
-	abs_bootstrap_cert = ck_client_absolute(bootstrap_cert);
-	abs_bootstrap_key = ck_client_absolute(bootstrap_key);
-	full_key_type = ck_client_key_type(key_type, key_bits);
+	if (!ck_request_values_check(&values, CK_FOR_REQUEST, NULL) || !ck_wait_check(&wait))
+		return CK_EXIT_ERROR;
 
 	if (ck_client_connect(client) < 0)
 		return CK_EXIT_ERROR;
-	r = sd_bus_message_new_method_call(client->bus, &m, CK_BUS_NAME, CK_BUS_MANAGER_PATH,
-					   CK_BUS_MANAGER_IFACE, "AddRequest");
-	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'a', "{sv}");
-	if (r >= 0)
-		r = ck_client_append_string(m, "cert-file", abs_cert);
-	if (r >= 0)
-		r = ck_client_append_string(m, "key-file", abs_key);
-	if (r >= 0)
-		r = ck_client_append_string(m, "chain-file", abs_chain);
-	if (r >= 0)
-		r = ck_client_append_string(m, "subject", subject);
-	if (r >= 0)
-		r = ck_client_append_string(m, "ca", ca);
-	if (r >= 0)
-		r = ck_client_append_string(m, "id", id);
-	if (r >= 0)
-		r = ck_client_append_string(m, "key-type", full_key_type);
-	if (r >= 0)
-		r = ck_client_append_string(m, "profile", profile);
-	if (r >= 0)
-		r = ck_client_append_string(m, "key-owner", key_owner);
-	if (r >= 0)
-		r = ck_client_append_string(m, "cert-owner", cert_owner);
-	if (r >= 0)
-		r = ck_client_append_strv(m, "dns-names", dns);
-	if (r >= 0)
-		r = ck_client_append_strv(m, "ip-addresses", ips);
-	if (r >= 0)
-		r = ck_client_append_strv(m, "emails", emails);
-	if (r >= 0)
-		r = ck_client_append_strv(m, "uris", uris);
-	if (r >= 0)
-		r = ck_client_append_strv(m, "key-usage", key_usage);
-	if (r >= 0)
-		r = ck_client_append_strv(m, "extended-key-usage", eku);
-	if (r >= 0 && validity_days > 0)
-		r = sd_bus_message_append(m, "{sv}", "validity-days", "u", (guint32)validity_days);
-	for (guint i = 0; r >= 0 && i < G_N_ELEMENTS(texts); i++)
-		r = ck_client_append_string(m, texts[i].key, *texts[i].value);
-	if (r >= 0 && (auto_renew || no_auto_renew))
-		r = sd_bus_message_append(m, "{sv}", "auto-renew", "b", (int)auto_renew);
-	if (r >= 0 && key_mode != NULL) {
-		if (!ck_client_parse_mode(key_mode, &mode))
-			return ck_client_fail(_("'%s' is not an octal file mode (0 to 777)"),
-					      key_mode);
-		r = sd_bus_message_append(m, "{sv}", "key-mode", "u", mode);
-	}
-	if (r >= 0 && cert_mode != NULL) {
-		if (!ck_client_parse_mode(cert_mode, &mode))
-			return ck_client_fail(_("'%s' is not an octal file mode (0 to 777)"),
-					      cert_mode);
-		r = sd_bus_message_append(m, "{sv}", "cert-mode", "u", mode);
-	}
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	if (r < 0)
-		return ck_client_fail(_("Cannot build the request: %s"), g_strerror(-r));
-	r = sd_bus_call(client->bus, m, 0, &error, &reply);
+	r = ck_client_call_with_options(client, CK_BUS_MANAGER_PATH, CK_BUS_MANAGER_IFACE,
+					"AddRequest", &values, CK_FOR_REQUEST, &reply, &error);
 	if (r < 0)
 		return ck_client_fail_bus(&error, r);
 	r = sd_bus_message_read(reply, "o", &path);
@@ -882,45 +841,133 @@ ck_verb_request(CkClient *client, int argc, char **argv)
 		return ck_client_fail_bus(&error, r);
 	/* TRANSLATORS: the placeholder is the new request's id */
 	g_print(_("New request \"%s\" added.\n"), request_id);
-	if (!wait)
+	if (!wait.wait)
 		return CK_EXIT_OK;
-	return ck_client_wait(client, path, (guint)wait_timeout);
+	return ck_client_wait(client, path, (guint)wait.timeout);
+}
+
+static CkExit
+ck_verb_start_tracking(CkClient *client, int argc, char **argv)
+{
+	g_auto(CkRequestValues) values = {0};
+	CkWait wait = {FALSE, -1};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(sd_bus_message) reply = NULL;
+	g_autoptr(JsonObject) obj = NULL;
+	g_autofree gchar *expiry = NULL;
+	const char *path = NULL;
+	int r;
+
+	ck_request_option_entries(entries, &values, CK_FOR_TRACK);
+	ck_wait_entries(entries, &wait);
+	context = ck_client_verb_context(
+	    "start-tracking", NULL,
+	    _("Track a certificate and key that exist already (also ones another CA issued) and "
+	      "keep them valid. Names not given are taken from the certificate."),
+	    (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 0))
+		return CK_EXIT_ERROR;
+	if (ck_request_values_text(&values, "cert-file") == NULL ||
+	    ck_request_values_text(&values, "key-file") == NULL)
+		return ck_client_fail(_("Both -f CERTFILE and -k KEYFILE are required"));
+	if (!ck_request_values_check(&values, CK_FOR_TRACK, NULL) || !ck_wait_check(&wait))
+		return CK_EXIT_ERROR;
+
+	if (ck_client_connect(client) < 0)
+		return CK_EXIT_ERROR;
+	r = ck_client_call_with_options(client, CK_BUS_MANAGER_PATH, CK_BUS_MANAGER_IFACE,
+					"StartTracking", &values, CK_FOR_TRACK, &reply, &error);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	r = sd_bus_message_read(reply, "o", &path);
+	if (r < 0)
+		return ck_client_fail(_("Unexpected answer from certkeeperd: %s"), g_strerror(-r));
+	r = ck_client_get_all(client->bus, path, CK_BUS_REQUEST_IFACE, &obj, &error);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	expiry = ck_client_format_time(ck_json_int(obj, "NotAfter"));
+	/* TRANSLATORS: request id, certificate serial, then when it expires */
+	g_print(_("Tracking \"%s\": certificate %s, valid until %s.\n"), ck_json_string(obj, "Id"),
+		ck_json_string(obj, "Serial"), expiry);
+	if (!wait.wait)
+		return CK_EXIT_OK;
+	return ck_client_wait(client, path, (guint)wait.timeout);
+}
+
+/* Modify: calls Request1.Modify with the given settings. */
+static CkExit
+ck_client_modify(CkClient *client, JsonObject *obj, const CkRequestValues *values)
+{
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	int r = ck_client_call_with_options(client, ck_json_string(obj, "ObjectPath"),
+					    CK_BUS_REQUEST_IFACE, "Modify", values, CK_FOR_MODIFY,
+					    NULL, &error);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	/* TRANSLATORS: the placeholder is the request id */
+	g_print(_("Request \"%s\" modified.\n"), ck_json_string(obj, "Id"));
+	return CK_EXIT_OK;
+}
+
+static CkExit
+ck_verb_modify(CkClient *client, int argc, char **argv)
+{
+	g_auto(CkSelector) selector = {0};
+	g_auto(CkRequestValues) values = {0};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GPtrArray) cas = NULL;
+	JsonObject *obj = NULL;
+	guint n_given = 0;
+	CkExit code;
+
+	ck_selector_entries(entries, &selector);
+	ck_request_option_entries(entries, &values, CK_FOR_MODIFY);
+	context = ck_client_verb_context(
+	    "modify", "[ID]",
+	    _("Change a request's settings. They apply from the next attempt on; resubmit or "
+	      "rekey uses them now. A request's id and files cannot be changed."),
+	    (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 1) ||
+	    !ck_selector_check(&selector, argc, argv) ||
+	    !ck_request_values_check(&values, CK_FOR_MODIFY, &n_given))
+		return CK_EXIT_ERROR;
+	if (n_given == 0)
+		return ck_client_fail(_("Nothing to change: give the settings to change (see "
+					"certkeeper modify --help)"));
+	code = ck_client_select(client, &selector, &requests, &cas, &obj);
+	if (code != CK_EXIT_OK)
+		return code;
+	return ck_client_modify(client, obj, &values);
 }
 
 static CkExit
 ck_verb_stop_tracking(CkClient *client, int argc, char **argv)
 {
-	g_autofree gchar *id = NULL;
-	g_autofree gchar *cert_file = NULL;
-	const GOptionEntry entries[] = {
-	    {"id", 'i', 0, G_OPTION_ARG_STRING, &id, N_("Request id"), "ID"},
-	    {"cert-file", 'f', 0, G_OPTION_ARG_FILENAME, &cert_file, N_("Certificate file"),
-	     "FILE"},
-	    {NULL}};
-	g_autoptr(GOptionContext) context = ck_client_verb_context("stop-tracking", NULL, entries);
+	g_auto(CkSelector) selector = {0};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
 	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
 	g_autoptr(GPtrArray) requests = NULL;
-	g_autoptr(GError) local_error = NULL;
-	g_autofree gchar *abs_cert = NULL;
-	JsonObject *obj;
+	g_autoptr(GPtrArray) cas = NULL;
+	JsonObject *obj = NULL;
+	CkExit code;
 	int r;
 
-	g_option_context_set_summary(context, _("Stop tracking a certificate; its files stay."));
-	if (!g_option_context_parse(context, &argc, &argv, &local_error))
-		return ck_client_fail("%s", local_error->message);
-	if (id == NULL && cert_file == NULL)
-		return ck_client_fail(_("Name the request with -i ID or -f CERTFILE"));
-	abs_cert = ck_client_absolute(cert_file);
-	if (ck_client_connect(client) < 0)
+	ck_selector_entries(entries, &selector);
+	context = ck_client_verb_context("stop-tracking", "[ID]",
+					 _("Stop tracking a certificate; its files stay."),
+					 (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 1) || !ck_selector_check(&selector, argc, argv))
 		return CK_EXIT_ERROR;
-	r = ck_client_get_requests(client, &requests, &error);
-	if (r < 0)
-		return ck_client_fail_bus(&error, r);
-	obj = ck_client_find(requests, id, abs_cert);
-	if (obj == NULL)
-		return ck_client_fail(_("No request matches %s"), id != NULL ? id : abs_cert);
+	code = ck_client_select(client, &selector, &requests, &cas, &obj);
+	if (code != CK_EXIT_OK)
+		return code;
 	r = sd_bus_call_method(client->bus, CK_BUS_NAME, CK_BUS_MANAGER_PATH, CK_BUS_MANAGER_IFACE,
-			       "RemoveRequest", &error, NULL, "o",
+			       "StopTracking", &error, NULL, "o",
 			       ck_json_string(obj, "ObjectPath"));
 	if (r < 0)
 		return ck_client_fail_bus(&error, r);
@@ -929,60 +976,57 @@ ck_verb_stop_tracking(CkClient *client, int argc, char **argv)
 	return CK_EXIT_OK;
 }
 
-/* resubmit and rekey: renew now, with the same key or a new one. */
+/* resubmit and rekey: renew now, with the same key or a new one, after changing settings. */
 static CkExit
 ck_client_renew(CkClient *client, int argc, char **argv, const gchar *verb, const gchar *method)
 {
-	g_autofree gchar *id = NULL;
-	g_autofree gchar *cert_file = NULL;
-	gboolean wait = FALSE;
-	gint wait_timeout = 300;
-	const GOptionEntry entries[] = {
-	    {"id", 'i', 0, G_OPTION_ARG_STRING, &id, N_("Request id"), "ID"},
-	    {"cert-file", 'f', 0, G_OPTION_ARG_FILENAME, &cert_file, N_("Certificate file"),
-	     "FILE"},
-	    {"wait", 'w', 0, G_OPTION_ARG_NONE, &wait,
-	     N_("Wait until the certificate is issued or the request fails"), NULL},
-	    {"wait-timeout", 0, 0, G_OPTION_ARG_INT, &wait_timeout,
-	     N_("Seconds to wait with --wait (default 300)"), "SECONDS"},
-	    {NULL}};
-	g_autoptr(GOptionContext) context = ck_client_verb_context(verb, NULL, entries);
+	g_auto(CkSelector) selector = {0};
+	g_auto(CkRequestValues) values = {0};
+	CkWait wait = {FALSE, -1};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
 	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
 	g_autoptr(GPtrArray) requests = NULL;
-	g_autoptr(GError) local_error = NULL;
-	g_autofree gchar *abs_cert = NULL;
+	g_autoptr(GPtrArray) cas = NULL;
 	g_autofree gchar *path = NULL;
-	JsonObject *obj;
+	JsonObject *obj = NULL;
+	guint n_given = 0;
+	CkExit code;
 	int r;
 
-	g_option_context_set_summary(context, g_strcmp0(method, "Rekey") == 0
-						  ? _("Renew a certificate now, with a new key.")
-						  : _("Renew a certificate now, with the same key."));
-	if (!g_option_context_parse(context, &argc, &argv, &local_error))
-		return ck_client_fail("%s", local_error->message);
-	if (id == NULL && cert_file == NULL)
-		return ck_client_fail(_("Name the request with -i ID or -f CERTFILE"));
-	if (wait_timeout < 0)
-		return ck_client_fail(_("Numbers must not be negative"));
-	abs_cert = ck_client_absolute(cert_file);
-	if (ck_client_connect(client) < 0)
+	ck_selector_entries(entries, &selector);
+	ck_wait_entries(entries, &wait);
+	ck_request_option_entries(entries, &values, CK_FOR_MODIFY);
+	context = ck_client_verb_context(
+	    verb, "[ID]",
+	    g_strcmp0(method, "Rekey") == 0
+		? _("Renew a certificate now, with a new key. Settings given change the request "
+		    "first, as with modify.")
+		: _("Renew a certificate now, with the same key. Settings given change the request "
+		    "first, as with modify."),
+	    (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 1) ||
+	    !ck_selector_check(&selector, argc, argv) ||
+	    !ck_request_values_check(&values, CK_FOR_MODIFY, &n_given) || !ck_wait_check(&wait))
 		return CK_EXIT_ERROR;
-	r = ck_client_get_requests(client, &requests, &error);
-	if (r < 0)
-		return ck_client_fail_bus(&error, r);
-	obj = ck_client_find(requests, id, abs_cert);
-	if (obj == NULL)
-		return ck_client_fail(_("No request matches %s"), id != NULL ? id : abs_cert);
+	code = ck_client_select(client, &selector, &requests, &cas, &obj);
+	if (code != CK_EXIT_OK)
+		return code;
+	if (n_given > 0) {
+		code = ck_client_modify(client, obj, &values);
+		if (code != CK_EXIT_OK)
+			return code;
+	}
 	path = g_strdup(ck_json_string(obj, "ObjectPath"));
-	r = sd_bus_call_method(client->bus, CK_BUS_NAME, path, CK_BUS_REQUEST_IFACE, method,
-			       &error, NULL, NULL);
+	r = sd_bus_call_method(client->bus, CK_BUS_NAME, path, CK_BUS_REQUEST_IFACE, method, &error,
+			       NULL, NULL);
 	if (r < 0)
 		return ck_client_fail_bus(&error, r);
 	/* TRANSLATORS: the placeholder is the request id */
 	g_print(_("Renewing request \"%s\".\n"), ck_json_string(obj, "Id"));
-	if (!wait)
+	if (!wait.wait)
 		return CK_EXIT_OK;
-	return ck_client_wait(client, path, (guint)wait_timeout);
+	return ck_client_wait(client, path, (guint)wait.timeout);
 }
 
 static CkExit
@@ -997,27 +1041,745 @@ ck_verb_rekey(CkClient *client, int argc, char **argv)
 	return ck_client_renew(client, argc, argv, "rekey", "Rekey");
 }
 
+static CkExit
+ck_client_refresh_one(CkClient *client, JsonObject *obj)
+{
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(JsonObject) now = NULL;
+	g_autofree gchar *expiry = NULL;
+	const gchar *path = ck_json_string(obj, "ObjectPath");
+	int r;
+
+	r = sd_bus_call_method(client->bus, CK_BUS_NAME, path, CK_BUS_REQUEST_IFACE, "Refresh",
+			       &error, NULL, NULL);
+	if (r >= 0)
+		r = ck_client_get_all(client->bus, path, CK_BUS_REQUEST_IFACE, &now, &error);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	if (ck_json_string(now, "Serial")[0] == '\0') {
+		/* TRANSLATORS: request id, then its state */
+		g_print(_("Request \"%s\" refreshed: no certificate yet (%s).\n"),
+			ck_json_string(now, "Id"), ck_json_string(now, "State"));
+		return CK_EXIT_OK;
+	}
+	expiry = ck_client_format_time(ck_json_int(now, "NotAfter"));
+	/* TRANSLATORS: request id, certificate serial, then when it expires */
+	g_print(_("Request \"%s\" refreshed: certificate %s, valid until %s.\n"),
+		ck_json_string(now, "Id"), ck_json_string(now, "Serial"), expiry);
+	return CK_EXIT_OK;
+}
+
+static CkExit
+ck_verb_refresh(CkClient *client, int argc, char **argv)
+{
+	g_auto(CkSelector) selector = {0};
+	gboolean all = FALSE;
+	const GOptionEntry more[] = {
+	    {"all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Refresh every request"), NULL}, {NULL}};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GPtrArray) cas = NULL;
+	JsonObject *obj = NULL;
+	CkExit code;
+	int r;
+
+	ck_selector_entries(entries, &selector);
+	ck_entries_add(entries, more);
+	context = ck_client_verb_context(
+	    "refresh", "[ID]",
+	    _("Read a request's certificate file again and plan from what it holds (a "
+	      "certificate put there by something else is taken in)."),
+	    (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, all ? 0 : 1))
+		return CK_EXIT_ERROR;
+	if (all) {
+		if (selector.id != NULL || selector.cert_file != NULL || selector.key_file != NULL)
+			return ck_client_fail(_("-a refreshes every request: leave out -i, -f "
+						"and -k"));
+		if (ck_client_connect(client) < 0)
+			return CK_EXIT_ERROR;
+		r = ck_client_get_objects(client->bus, &requests, NULL, &error);
+		if (r < 0)
+			return ck_client_fail_bus(&error, r);
+		for (guint i = 0; i < requests->len; i++) {
+			code = ck_client_refresh_one(client, g_ptr_array_index(requests, i));
+			if (code != CK_EXIT_OK)
+				return code;
+		}
+		return CK_EXIT_OK;
+	}
+	if (!ck_selector_check(&selector, argc, argv))
+		return CK_EXIT_ERROR;
+	code = ck_client_select(client, &selector, &requests, &cas, &obj);
+	if (code != CK_EXIT_OK)
+		return code;
+	return ck_client_refresh_one(client, obj);
+}
+
+static CkExit
+ck_verb_list(CkClient *client, int argc, char **argv)
+{
+	gboolean json = FALSE, ids = FALSE;
+	g_autofree gchar *ca = NULL;
+	const GOptionEntry entries[] = {
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json,
+	     N_("Print JSON: every request with all its properties"), NULL},
+	    {"ca", 'c', 0, G_OPTION_ARG_STRING, &ca, N_("Only the requests of this CA"), "NAME"},
+	    /* for shell completion: the ids, one a line */
+	    {"ids", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &ids, N_("Print only the ids"),
+	     NULL},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    ck_client_verb_context("list", NULL, _("List every tracked certificate."), entries);
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GPtrArray) shown = g_ptr_array_new();
+	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+	const gchar *headers[] = {/* TRANSLATORS: column headers of `certkeeper list` */
+				  N_("ID"), N_("STATE"), N_("SUBJECT"), N_("EXPIRES"), N_("CA")};
+	int r;
+
+	if (!ck_client_parse(context, &argc, &argv, 0))
+		return CK_EXIT_ERROR;
+	if (ck_client_connect(client) < 0)
+		return CK_EXIT_ERROR;
+	r = ck_client_get_objects(client->bus, &requests, NULL, &error);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	for (guint i = 0; i < requests->len; i++) {
+		JsonObject *obj = g_ptr_array_index(requests, i);
+		if (ca == NULL || g_strcmp0(ck_json_string(obj, "CA"), ca) == 0)
+			g_ptr_array_add(shown, obj);
+	}
+	if (ids) {
+		for (guint i = 0; i < shown->len; i++)
+			g_print("%s\n", ck_json_string(g_ptr_array_index(shown, i), "Id"));
+		return CK_EXIT_OK;
+	}
+	if (json) {
+		ck_client_print_json_array(shown);
+		return CK_EXIT_OK;
+	}
+	if (shown->len == 0) {
+		g_print("%s\n", _("No certificates are tracked."));
+		return CK_EXIT_OK;
+	}
+	for (guint i = 0; i < shown->len; i++) {
+		JsonObject *obj = g_ptr_array_index(shown, i);
+		gchar **cells = g_new0(gchar *, G_N_ELEMENTS(headers) + 1);
+		cells[0] = g_strdup(ck_json_string(obj, "Id"));
+		cells[1] = g_strdup(ck_json_string(obj, "State"));
+		cells[2] = g_strdup(ck_json_string(obj, "Subject"));
+		cells[3] = ck_client_format_expiry(ck_json_int(obj, "NotAfter"));
+		cells[4] = g_strdup(ck_json_string(obj, "CA"));
+		g_ptr_array_add(rows, cells);
+	}
+	for (guint c = 0; c < G_N_ELEMENTS(headers); c++)
+		headers[c] = _(headers[c]);
+	ck_client_print_table(headers, G_N_ELEMENTS(headers), rows, 1,
+			      client->color ? ck_client_state_cell_color : NULL, client);
+	return CK_EXIT_OK;
+}
+
+/* status */
+
+static void
+ck_client_print_field(const gchar *label, const gchar *value)
+{
+	g_print("  %s: %s\n", label, value != NULL && value[0] != '\0' ? value : "-");
+}
+
+static void
+ck_client_print_list_field(JsonObject *obj, const gchar *label, const gchar *name)
+{
+	g_autofree gchar *text = ck_json_join(obj, name);
+	ck_client_print_field(label, text);
+}
+
+static void
+ck_client_print_time_field(JsonObject *obj, const gchar *label, const gchar *name)
+{
+	g_autofree gchar *text = ck_client_format_time(ck_json_int(obj, name));
+	ck_client_print_field(label, text);
+}
+
+/* Says why a request is where it is, and what to do about it. */
+static void
+ck_client_explain(JsonObject *obj, GPtrArray *cas)
+{
+	const gchar *id = ck_json_string(obj, "Id");
+	const gchar *state = ck_json_string(obj, "State");
+	const gchar *last_error = ck_json_string(obj, "LastError");
+	const gchar *waiting = ck_json_string(obj, "Waiting");
+	const gchar *ca = ck_json_string(obj, "CA");
+	gint64 not_after = ck_json_int(obj, "NotAfter");
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	guint failed = (guint)ck_json_int(obj, "FailedAttempts");
+	g_autofree gchar *next = ck_client_format_time(ck_json_int(obj, "NextAttempt"));
+	/* resubmit needs an installed key; a first enrollment starts over with rekey */
+	g_autofree gchar *again =
+	    g_strdup_printf("certkeeper %s -i %s", not_after > 0 ? "resubmit" : "rekey", id);
+	const gchar *why = _("Why:");
+	const gchar *todo = _("What to do:");
+
+	if (waiting[0] != '\0') {
+		g_print("%s %s\n", _("Waiting:"), waiting);
+		g_print(
+		    "%s %s\n", todo,
+		    _("nothing, once the clock is right: certkeeperd looks again when time "
+		      "synchronisation says so, when the clock is set, and every five minutes."));
+	}
+	if (g_strcmp0(state, "MONITORING") == 0) {
+		gint64 renewal = ck_json_int(obj, "RenewalTime");
+		if (not_after > 0 && not_after <= now) {
+			g_autofree gchar *when = ck_client_format_time(not_after);
+			/* TRANSLATORS: the placeholder is a date and time */
+			g_print(_("The certificate is installed, but it expired on %s.\n"), when);
+		} else {
+			g_print("%s\n", _("The certificate is issued and installed."));
+		}
+		if (!ck_json_bool(obj, "AutoRenew")) {
+			g_print("%s\n", _("It is only watched, never renewed by itself "
+					  "(auto-renew is off)."));
+		} else if (renewal > now) {
+			g_autofree gchar *when = ck_client_format_time(renewal);
+			/* TRANSLATORS: the placeholder is a date and time */
+			g_print(_("It is renewed from %s on.\n"), when);
+		} else if (renewal > 0 && waiting[0] == '\0') {
+			g_print("%s\n", _("Its renewal is due; certkeeperd starts it."));
+		}
+		if (last_error[0] != '\0') {
+			g_print("%s %s\n", _("But the last install reported:"), last_error);
+			g_print("%s %s\n", todo,
+				_("fix what it names; the certificate itself is in place."));
+		}
+	} else if (g_strcmp0(state, "CA_UNREACHABLE") == 0) {
+		g_print("%s %s\n", why, last_error);
+		if (ck_json_int(obj, "NextAttempt") > 0)
+			/* TRANSLATORS: a date and time, then the number of that attempt */
+			g_print(
+			    _("The CA could not be reached; next attempt at %s (attempt %u).\n"),
+			    next, failed + 1);
+		else
+			g_print("%s\n", _("The CA could not be reached."));
+		g_print("%s ", todo);
+		/* TRANSLATORS: the placeholder is a command */
+		g_print(_("check the network and the CA; certkeeperd retries by itself with "
+			  "growing intervals. To try at once: %s\n"),
+			again);
+	} else if (g_strcmp0(state, "CA_REJECTED") == 0) {
+		g_print("%s %s\n", why, last_error);
+		g_print("%s ", todo);
+		/* TRANSLATORS: the request id, then a command */
+		g_print(_("fix what the CA objected to (change the request with `certkeeper modify "
+			  "-i %s ...`, or pick another CA with -c), then submit it again: %s\n"),
+			id, again);
+	} else if (g_strcmp0(state, "NEED_GUIDANCE") == 0 || g_strcmp0(state, "STOPPED") == 0) {
+		const gchar *bootstrap = ck_json_string(obj, "BootstrapCertFile");
+
+		g_print("%s %s\n", why,
+			last_error[0] != '\0' ? last_error
+					      : _("certkeeperd cannot go on without a change."));
+		if (ca[0] != '\0' && cas != NULL && ck_client_find_ca(cas, ca) == NULL) {
+			g_print("%s ", todo);
+			/* TRANSLATORS: CA name (twice), then the request id */
+			g_print(
+			    _("there is no CA '%s': add it (`certkeeper add-ca %s -e COMMAND`) or "
+			      "move the request to another CA (`certkeeper modify -i %s -c "
+			      "CA`), then run: %s\n"),
+			    ca, ca, id, again);
+		} else if (bootstrap[0] != '\0' && not_after > 0 && not_after <= now) {
+			g_print("%s ", todo);
+			/* TRANSLATORS: the request id, then a command */
+			g_print(
+			    _("the certificate has expired and so has its bootstrap certificate: "
+			      "give a valid one (`certkeeper modify -i %s --bootstrap-cert FILE "
+			      "--bootstrap-key FILE`), then run: %s\n"),
+			    id, again);
+		} else {
+			if (failed > 0)
+				g_print(
+				    g_dngettext(GETTEXT_PACKAGE,
+						"certkeeperd gave up after %u failed attempt.\n",
+						"certkeeperd gave up after %u failed attempts.\n",
+						failed),
+				    failed);
+			g_print("%s ", todo);
+			/* TRANSLATORS: the CA name, then a command */
+			g_print(_("fix the configuration or the files it names (the request: "
+				  "certkeeper modify; the CA '%s': certkeeper modify-ca or "
+				  "certkeeper.conf and certkeeper reload), then run: %s\n"),
+				ca, again);
+		}
+	} else if (g_strcmp0(state, "CA_WORKING") == 0) {
+		if (ck_json_int(obj, "NextAttempt") > 0)
+			/* TRANSLATORS: the placeholder is a date and time */
+			g_print(
+			    _("The CA is working on the request; certkeeperd asks again at %s.\n"),
+			    next);
+		else
+			g_print("%s\n", _("The CA is working on the request."));
+		if (last_error[0] != '\0')
+			g_print("%s %s\n", _("The previous attempt failed:"), last_error);
+	} else {
+		/* TRANSLATORS: the placeholder is the state */
+		g_print(_("certkeeperd is working on this request (%s).\n"), state);
+		if (last_error[0] != '\0')
+			g_print("%s %s\n", _("The previous attempt failed:"), last_error);
+	}
+}
+
+static CkExit
+ck_verb_status(CkClient *client, int argc, char **argv)
+{
+	g_auto(CkSelector) selector = {0};
+	gboolean json = FALSE, verbose = FALSE;
+	const GOptionEntry more[] = {
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON: every property"), NULL},
+	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Print every property"), NULL},
+	    {NULL}};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GPtrArray) cas = NULL;
+	g_autofree gchar *failed = NULL;
+	JsonObject *obj = NULL;
+	const gchar *state;
+	CkExit code;
+
+	ck_selector_entries(entries, &selector);
+	ck_entries_add(entries, more);
+	context = ck_client_verb_context(
+	    "status", "[ID]", _("Show one request and say what, if anything, to do about it."),
+	    (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 1) || !ck_selector_check(&selector, argc, argv))
+		return CK_EXIT_ERROR;
+	code = ck_client_select(client, &selector, &requests, &cas, &obj);
+	if (code != CK_EXIT_OK)
+		return code;
+	state = ck_json_string(obj, "State");
+	if (json) {
+		g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+		json_node_set_object(root, obj);
+		ck_client_print_json(root);
+		return ck_client_exit_for_state(state);
+	}
+	/* TRANSLATORS: `certkeeper status` heading; the placeholder is the request id */
+	g_print(_("Request \"%s\":\n"), ck_json_string(obj, "Id"));
+	if (verbose) {
+		ck_client_print_all_properties(obj);
+	} else {
+		g_print("  %s: %s%s%s\n", _("status"), ck_client_state_color(client, state), state,
+			ck_client_color_end(client));
+		ck_client_print_field(_("stuck"), ck_json_bool(obj, "Stuck") ? _("yes") : _("no"));
+		ck_client_print_field(_("CA"), ck_json_string(obj, "CA"));
+		ck_client_print_field(_("profile"), ck_json_string(obj, "Profile"));
+		ck_client_print_field(_("key type"), ck_json_string(obj, "KeyType"));
+		ck_client_print_field(_("key file"), ck_json_string(obj, "KeyFile"));
+		ck_client_print_field(_("certificate file"), ck_json_string(obj, "CertFile"));
+		ck_client_print_field(_("chain file"), ck_json_string(obj, "ChainFile"));
+		if (ck_json_string(obj, "Directory")[0] != '\0')
+			ck_client_print_field(_("directory"), ck_json_string(obj, "Directory"));
+		ck_client_print_field(_("subject"), ck_json_string(obj, "Subject"));
+		ck_client_print_list_field(obj, _("DNS names"), "DNSNames");
+		ck_client_print_list_field(obj, _("IP addresses"), "IPAddresses");
+		ck_client_print_list_field(obj, _("emails"), "Emails");
+		ck_client_print_list_field(obj, _("URIs"), "URIs");
+		ck_client_print_list_field(obj, _("principals"), "Principals");
+		ck_client_print_field(_("issuer"), ck_json_string(obj, "Issuer"));
+		ck_client_print_field(_("serial"), ck_json_string(obj, "Serial"));
+		ck_client_print_time_field(obj, _("not before"), "NotBefore");
+		ck_client_print_time_field(obj, _("not after"), "NotAfter");
+		ck_client_print_field(_("auto-renew"),
+				      ck_json_bool(obj, "AutoRenew") ? _("yes") : _("no"));
+		ck_client_print_time_field(obj, _("renewal due"), "RenewalTime");
+		ck_client_print_time_field(obj, _("next attempt"), "NextAttempt");
+		failed = g_strdup_printf("%" G_GINT64_FORMAT, ck_json_int(obj, "FailedAttempts"));
+		ck_client_print_field(_("failed attempts"), failed);
+	}
+	/* why, and what to do: the last error is part of it */
+	g_print("\n");
+	ck_client_explain(obj, cas);
+	return ck_client_exit_for_state(state);
+}
+
+/* CAs */
+
+static CkExit
+ck_verb_list_cas(CkClient *client, int argc, char **argv)
+{
+	gboolean json = FALSE, verbose = FALSE, names = FALSE;
+	g_autofree gchar *only = NULL;
+	const GOptionEntry entries[] = {
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json,
+	     N_("Print JSON: every CA with all its properties"), NULL},
+	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Print every property"), NULL},
+	    {"ca", 'c', 0, G_OPTION_ARG_STRING, &only, N_("Only this CA"), "NAME"},
+	    /* for shell completion: the names, one a line */
+	    {"names", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &names,
+	     N_("Print only the names"), NULL},
+	    {NULL}};
+	g_autoptr(GOptionContext) context = ck_client_verb_context(
+	    "list-cas", NULL, _("List the CA back ends certkeeperd can use."), entries);
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GPtrArray) cas = NULL;
+	g_autoptr(GPtrArray) shown = g_ptr_array_new();
+	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+	const gchar *headers[] = {/* TRANSLATORS: column headers of `certkeeper list-cas` */
+				  N_("NAME"), N_("TYPE"), N_("REQUESTS"), N_("HELPER"),
+				  N_("ERROR")};
+	int r;
+
+	if (!ck_client_parse(context, &argc, &argv, 0))
+		return CK_EXIT_ERROR;
+	if (ck_client_connect(client) < 0)
+		return CK_EXIT_ERROR;
+	r = ck_client_get_objects(client->bus, &requests, &cas, &error);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	for (guint i = 0; i < cas->len; i++) {
+		JsonObject *obj = g_ptr_array_index(cas, i);
+		if (only == NULL || g_strcmp0(ck_json_string(obj, "Name"), only) == 0)
+			g_ptr_array_add(shown, obj);
+	}
+	if (only != NULL && shown->len == 0)
+		return ck_client_fail(_("No CA named '%s'"), only);
+	if (names) {
+		for (guint i = 0; i < shown->len; i++)
+			g_print("%s\n", ck_json_string(g_ptr_array_index(shown, i), "Name"));
+		return CK_EXIT_OK;
+	}
+	if (json) {
+		ck_client_print_json_array(shown);
+		return CK_EXIT_OK;
+	}
+	if (verbose) {
+		for (guint i = 0; i < shown->len; i++) {
+			JsonObject *obj = g_ptr_array_index(shown, i);
+			/* TRANSLATORS: `certkeeper list-cas -v` heading; the placeholder is the CA
+			 */
+			g_print(_("CA \"%s\":\n"), ck_json_string(obj, "Name"));
+			ck_client_print_all_properties(obj);
+		}
+		return CK_EXIT_OK;
+	}
+	for (guint i = 0; i < shown->len; i++) {
+		JsonObject *obj = g_ptr_array_index(shown, i);
+		const gchar *name = ck_json_string(obj, "Name");
+		const gchar *helper = ck_json_string(obj, "Helper");
+		const gchar *ca_error = ck_json_string(obj, "Error");
+		gchar **cells = g_new0(gchar *, G_N_ELEMENTS(headers) + 1);
+		guint used = 0;
+
+		for (guint j = 0; j < requests->len; j++) {
+			if (g_strcmp0(ck_json_string(g_ptr_array_index(requests, j), "CA"), name) ==
+			    0)
+				used++;
+		}
+		cells[0] = g_strdup(name);
+		cells[1] = g_strdup(ck_json_string(obj, "Type"));
+		cells[2] = g_strdup_printf("%u", used);
+		/* TRANSLATORS: the HELPER column of a CA that runs inside certkeeperd */
+		cells[3] = g_strdup(helper[0] != '\0' ? helper : _("(built in)"));
+		cells[4] = g_strdup(ca_error[0] != '\0' ? ca_error : "-");
+		g_ptr_array_add(rows, cells);
+	}
+	for (guint c = 0; c < G_N_ELEMENTS(headers); c++)
+		headers[c] = _(headers[c]);
+	ck_client_print_table(headers, G_N_ELEMENTS(headers), rows, -1, NULL, NULL);
+	return CK_EXIT_OK;
+}
+
+/* add-ca and modify-ca share their options. */
+typedef struct {
+	gchar *name;
+	gchar *helper;
+	gchar *type;
+	gint timeout;
+	gint validity_days;
+} CkCaValues;
+
+static void
+ck_ca_values_clear(CkCaValues *values)
+{
+	g_clear_pointer(&values->name, g_free);
+	g_clear_pointer(&values->helper, g_free);
+	g_clear_pointer(&values->type, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CkCaValues, ck_ca_values_clear)
+
+static void
+ck_ca_entries(GArray *entries, CkCaValues *values, gboolean with_settings)
+{
+	const GOptionEntry name[] = {
+	    {"ca", 'c', 0, G_OPTION_ARG_STRING, &values->name, N_("The CA's name"), "NAME"},
+	    {NULL}};
+	const GOptionEntry settings[] = {
+	    {"helper", 'e', 0, G_OPTION_ARG_STRING, &values->helper,
+	     N_("Command line of a helper speaking certmonger's CA helper protocol"), "COMMAND"},
+	    {"type", 0, 0, G_OPTION_ARG_STRING, &values->type,
+	     N_("helper (the default) or local (a CA inside certkeeperd)"), "TYPE"},
+	    {"timeout", 0, 0, G_OPTION_ARG_INT, &values->timeout,
+	     N_("Seconds one helper run may take (default 60)"), "SECONDS"},
+	    {"validity-days", 0, 0, G_OPTION_ARG_INT, &values->validity_days,
+	     N_("Local CAs: lifetime in days of the certificates they issue"), "DAYS"},
+	    {NULL}};
+	ck_entries_add(entries, name);
+	if (with_settings)
+		ck_entries_add(entries, settings);
+}
+
+/* The CA's name from -c or the one argument. */
+static gboolean
+ck_ca_values_check(CkCaValues *values, int argc, char **argv)
+{
+	if (argc == 2 && values->name == NULL)
+		values->name = g_strdup(argv[1]);
+	else if (argc >= 2) {
+		ck_client_fail(_("Unexpected argument '%s'"), argv[1]);
+		return FALSE;
+	}
+	if (values->name == NULL) {
+		ck_client_fail(_("Name the CA: certkeeper VERB NAME, or -c NAME"));
+		return FALSE;
+	}
+	if (values->timeout < -1 || values->validity_days < -1) {
+		ck_client_fail(_("Numbers must not be negative"));
+		return FALSE;
+	}
+	if (values->type != NULL && g_strcmp0(values->type, "local") != 0 &&
+	    g_strcmp0(values->type, "helper") != 0) {
+		ck_client_fail(_("Unknown CA type '%s': use helper or local"), values->type);
+		return FALSE;
+	}
+	if (g_strcmp0(values->type, "local") == 0 && values->helper != NULL) {
+		ck_client_fail(_("A local CA runs no helper: leave out -e"));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+ck_ca_values_any(const CkCaValues *values)
+{
+	return values->helper != NULL || values->type != NULL || values->timeout >= 0 ||
+	       values->validity_days >= 0;
+}
+
+static int
+ck_ca_values_append(const CkCaValues *values, sd_bus_message *m)
+{
+	int r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0)
+		r = ck_client_append_string(m, "type", values->type);
+	if (r >= 0)
+		r = ck_client_append_string(m, "helper", values->helper);
+	if (r >= 0 && values->timeout >= 0)
+		r = sd_bus_message_append(m, "{sv}", "timeout", "u", (guint32)values->timeout);
+	if (r >= 0 && values->validity_days >= 0)
+		r = sd_bus_message_append(m, "{sv}", "validity-days", "u",
+					  (guint32)values->validity_days);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	return r;
+}
+
+static CkExit
+ck_verb_add_ca(CkClient *client, int argc, char **argv)
+{
+	g_auto(CkCaValues) values = {.timeout = -1, .validity_days = -1};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(sd_bus_message) m = NULL;
+	int r;
+
+	ck_ca_entries(entries, &values, TRUE);
+	context = ck_client_verb_context(
+	    "add-ca", "NAME",
+	    _("Add a CA back end (kept across restarts), e.g. a helper: certkeeper add-ca NAME -e "
+	      "COMMAND."),
+	    (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 1) || !ck_ca_values_check(&values, argc, argv))
+		return CK_EXIT_ERROR;
+	if (values.helper == NULL && g_strcmp0(values.type, "local") != 0)
+		return ck_client_fail(_("A helper CA needs its command: -e COMMAND (or --type "
+					"local for a CA inside certkeeperd)"));
+	if (ck_client_connect(client) < 0)
+		return CK_EXIT_ERROR;
+	r = sd_bus_message_new_method_call(client->bus, &m, CK_BUS_NAME, CK_BUS_MANAGER_PATH,
+					   CK_BUS_MANAGER_IFACE, "AddCA");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "s", values.name);
+	if (r >= 0)
+		r = ck_ca_values_append(&values, m);
+	if (r >= 0)
+		r = sd_bus_call(client->bus, m, 0, &error, NULL);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	/* TRANSLATORS: the placeholder is the CA's name */
+	g_print(_("CA \"%s\" added.\n"), values.name);
+	return CK_EXIT_OK;
+}
+
+/* Connects and finds the CA named @name; NULL (and said so) if there is none. */
+static JsonObject *
+ck_client_select_ca(CkClient *client, const gchar *name, GPtrArray **requests, GPtrArray **cas)
+{
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	JsonObject *obj;
+	int r;
+
+	if (ck_client_connect(client) < 0)
+		return NULL;
+	r = ck_client_get_objects(client->bus, requests, cas, &error);
+	if (r < 0) {
+		ck_client_fail_bus(&error, r);
+		return NULL;
+	}
+	obj = ck_client_find_ca(*cas, name);
+	if (obj == NULL)
+		ck_client_fail(_("No CA named '%s'"), name);
+	return obj;
+}
+
+static CkExit
+ck_verb_modify_ca(CkClient *client, int argc, char **argv)
+{
+	g_auto(CkCaValues) values = {.timeout = -1, .validity_days = -1};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(sd_bus_message) m = NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GPtrArray) cas = NULL;
+	JsonObject *obj;
+	int r;
+
+	ck_ca_entries(entries, &values, TRUE);
+	context = ck_client_verb_context(
+	    "modify-ca", "NAME",
+	    _("Change a CA added with add-ca; settings not given stay. (A CA of certkeeper.conf "
+	      "is changed there, then certkeeper reload.)"),
+	    (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 1) || !ck_ca_values_check(&values, argc, argv))
+		return CK_EXIT_ERROR;
+	if (!ck_ca_values_any(&values))
+		return ck_client_fail(_("Nothing to change: give the settings to change (see "
+					"certkeeper modify-ca --help)"));
+	obj = ck_client_select_ca(client, values.name, &requests, &cas);
+	if (obj == NULL)
+		return CK_EXIT_ERROR;
+	r = sd_bus_message_new_method_call(client->bus, &m, CK_BUS_NAME, CK_BUS_MANAGER_PATH,
+					   CK_BUS_MANAGER_IFACE, "ModifyCA");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "o", ck_json_string(obj, "ObjectPath"));
+	if (r >= 0)
+		r = ck_ca_values_append(&values, m);
+	if (r >= 0)
+		r = sd_bus_call(client->bus, m, 0, &error, NULL);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	/* TRANSLATORS: the placeholder is the CA's name */
+	g_print(_("CA \"%s\" modified.\n"), values.name);
+	return CK_EXIT_OK;
+}
+
+static CkExit
+ck_verb_remove_ca(CkClient *client, int argc, char **argv)
+{
+	g_auto(CkCaValues) values = {.timeout = -1, .validity_days = -1};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GPtrArray) cas = NULL;
+	JsonObject *obj;
+	int r;
+
+	ck_ca_entries(entries, &values, FALSE);
+	context = ck_client_verb_context(
+	    "remove-ca", "NAME", _("Remove a CA added with add-ca; refused while requests use it."),
+	    (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 1) || !ck_ca_values_check(&values, argc, argv))
+		return CK_EXIT_ERROR;
+	obj = ck_client_select_ca(client, values.name, &requests, &cas);
+	if (obj == NULL)
+		return CK_EXIT_ERROR;
+	r = sd_bus_call_method(client->bus, CK_BUS_NAME, CK_BUS_MANAGER_PATH, CK_BUS_MANAGER_IFACE,
+			       "RemoveCA", &error, NULL, "o", ck_json_string(obj, "ObjectPath"));
+	if (r < 0) {
+		gboolean busy = sd_bus_error_has_name(&error, "org.certkeeper.Error.Busy");
+		ck_client_fail_bus(&error, r);
+		if (busy)
+			/* TRANSLATORS: the placeholder is the CA's name */
+			g_printerr(
+			    _("Move those requests to another CA (certkeeper modify -i ID -c "
+			      "OTHER-CA) or stop tracking them (certkeeper stop-tracking -i "
+			      "ID), then remove CA \"%s\".\n"),
+			    values.name);
+		return CK_EXIT_ERROR;
+	}
+	/* TRANSLATORS: the placeholder is the CA's name */
+	g_print(_("CA \"%s\" removed.\n"), values.name);
+	return CK_EXIT_OK;
+}
+
+static CkExit
+ck_verb_reload(CkClient *client, int argc, char **argv)
+{
+	const GOptionEntry entries[] = {{NULL}};
+	g_autoptr(GOptionContext) context = ck_client_verb_context(
+	    "reload", NULL,
+	    _("Make certkeeperd read certkeeper.conf, policy.d and requests.d again (as SIGHUP "
+	      "does). A broken configuration changes nothing and is reported."),
+	    entries);
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	int r;
+
+	if (!ck_client_parse(context, &argc, &argv, 0))
+		return CK_EXIT_ERROR;
+	if (ck_client_connect(client) < 0)
+		return CK_EXIT_ERROR;
+	r = sd_bus_call_method(client->bus, CK_BUS_NAME, CK_BUS_MANAGER_PATH, CK_BUS_MANAGER_IFACE,
+			       "Reload", &error, NULL, NULL);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	g_print("%s\n", _("certkeeperd read its configuration again."));
+	return CK_EXIT_OK;
+}
+
 static const CkVerb ck_verbs[] = {
     /* TRANSLATORS: one-line summaries of the verbs in `certkeeper --help` */
     {"request", N_("Request a certificate and keep it valid"), ck_verb_request},
-    {"list", N_("List tracked certificates"), ck_verb_list},
-    {"status", N_("Show one request and what to do about it"), ck_verb_status},
+    {"start-tracking", N_("Keep an existing certificate and key valid"), ck_verb_start_tracking},
     {"stop-tracking", N_("Stop tracking a certificate (its files stay)"), ck_verb_stop_tracking},
     {"resubmit", N_("Renew a certificate now, with the same key"), ck_verb_resubmit},
     {"rekey", N_("Renew a certificate now, with a new key"), ck_verb_rekey},
+    {"refresh", N_("Read a certificate file again"), ck_verb_refresh},
+    {"modify", N_("Change a request's settings"), ck_verb_modify},
+    {"list", N_("List tracked certificates"), ck_verb_list},
+    {"status", N_("Show one request and what to do about it"), ck_verb_status},
+    {"list-cas", N_("List the CA back ends"), ck_verb_list_cas},
+    {"add-ca", N_("Add a CA back end"), ck_verb_add_ca},
+    {"modify-ca", N_("Change a CA back end"), ck_verb_modify_ca},
+    {"remove-ca", N_("Remove a CA back end"), ck_verb_remove_ca},
+    {"reload", N_("Make certkeeperd read its configuration again"), ck_verb_reload},
 };
 
 static void
 ck_client_usage(FILE *out)
 {
-	fprintf(out, "%s\n\n", _("Usage: certkeeper [--bus=system|session|ADDRESS] VERB [OPTIONS]"));
+	fprintf(out, "%s\n\n",
+		_("Usage: certkeeper [--bus=system|session|ADDRESS] VERB [OPTIONS]"));
 	fprintf(out, "%s\n", _("Verbs:"));
 	for (guint i = 0; i < G_N_ELEMENTS(ck_verbs); i++)
 		fprintf(out, "  %-15s %s\n", ck_verbs[i].name, _(ck_verbs[i].summary));
-	fprintf(out, "\n%s\n", _("Run `certkeeper VERB --help` for a verb's options."));
-	fprintf(out, "%s\n",
-		_("Exit codes: 0 issued, 1 error or not found, 2 rejected, 3 CA unreachable, "
-		  "4 needs guidance, 5 in progress."));
+	fprintf(out, "\n%s\n\n", _("Run `certkeeper VERB --help` for a verb's options."));
+	fprintf(out, "%s\n", ck_client_exit_codes_text());
 }
 
 int
@@ -1035,7 +1797,9 @@ main(int argc, char **argv)
 					    : LOCALEDIR);
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 	textdomain(GETTEXT_PACKAGE);
-	client.color = isatty(STDOUT_FILENO) && (no_color == NULL || no_color[0] == '\0');
+	/* colour on a terminal only, and never when NO_COLOR is set (no-color.org) */
+	client.color = isatty(STDOUT_FILENO) && (no_color == NULL || no_color[0] == '\0') &&
+		       g_strcmp0(g_getenv("TERM"), "dumb") != 0;
 
 	/* global options come before the verb */
 	for (; verb_index < argc && argv[verb_index][0] == '-'; verb_index++) {
@@ -1059,6 +1823,10 @@ main(int argc, char **argv)
 	if (verb_index >= argc) {
 		ck_client_usage(stderr);
 		return CK_EXIT_ERROR;
+	}
+	if (g_strcmp0(argv[verb_index], "help") == 0) {
+		ck_client_usage(stdout);
+		return CK_EXIT_OK;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(ck_verbs); i++) {
 		if (g_strcmp0(ck_verbs[i].name, argv[verb_index]) == 0) {

@@ -8,7 +8,7 @@ CK_DEPS_BUILD="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson
 # the real peers the tests run against
 CK_DEPS_TEST="dbus-daemon openssl gnutls-bin util-linux valgrind"
 # the Debian package build and its checks (suite "package")
-CK_DEPS_PACKAGE="dpkg-dev build-essential debhelper lintian help2man"
+CK_DEPS_PACKAGE="dpkg-dev build-essential debhelper lintian"
 CK_DEPS_QUICKSTART="dbus-daemon openssl"
 
 ck_install_deps() {

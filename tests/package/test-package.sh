@@ -146,6 +146,12 @@ for hostunits in /lib/systemd/system /usr/lib/systemd/system; do
 	fi
 done
 dpkg-deb -x "$deb" "$root"
+# The programs the unit runs that the package does not ship (ExecReload's
+# kill, from procps, a dependency of every Debian system) must be there too.
+for program in /bin/kill; do
+	mkdir -p "$root$(dirname "$program")"
+	cp -a "$(readlink -f "$program")" "$root$program"
+done
 unit=
 for candidate in lib/systemd/system/certkeeperd.service usr/lib/systemd/system/certkeeperd.service; do
 	if [ -f "$root/$candidate" ]; then

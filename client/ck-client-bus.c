@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "ck-client-bus.h"
+
+void
+ck_client_bus_error_free(sd_bus_error *error)
+{
+	sd_bus_error_free(error);
+}
+
+int
+ck_client_bus_open(const gchar *spec, sd_bus **ret)
+{
+	sd_bus *bus = NULL;
+	int r;
+
+	if (g_strcmp0(spec, "system") == 0)
+		return sd_bus_open_system(ret);
+	if (g_strcmp0(spec, "session") == 0)
+		return sd_bus_open_user(ret);
+	r = sd_bus_new(&bus);
+	if (r >= 0)
+		r = sd_bus_set_address(bus, spec);
+	if (r >= 0)
+		r = sd_bus_set_bus_client(bus, 1);
+	if (r >= 0)
+		r = sd_bus_start(bus);
+	if (r < 0) {
+		if (bus != NULL)
+			sd_bus_unref(bus);
+		return r;
+	}
+	*ret = bus;
+	return 0;
+}
+
+/* Properties -> JSON: the bus types map 1:1 (s, b, t, u, as). */
+static int
+ck_client_read_variant(sd_bus_message *m, JsonObject *obj, const char *name)
+{
+	const char *contents = NULL;
+	char type = 0;
+	int r = sd_bus_message_peek_type(m, &type, &contents);
+
+	if (r < 0)
+		return r;
+	if (g_strcmp0(contents, "s") == 0 || g_strcmp0(contents, "o") == 0) {
+		const char *s = NULL;
+		r = sd_bus_message_read(m, "v", contents, &s);
+		if (r >= 0)
+			json_object_set_string_member(obj, name, s);
+	} else if (g_strcmp0(contents, "b") == 0) {
+		int b = 0;
+		r = sd_bus_message_read(m, "v", "b", &b);
+		if (r >= 0)
+			json_object_set_boolean_member(obj, name, b);
+	} else if (g_strcmp0(contents, "t") == 0) {
+		uint64_t t = 0;
+		r = sd_bus_message_read(m, "v", "t", &t);
+		if (r >= 0)
+			json_object_set_int_member(obj, name, (gint64)t);
+	} else if (g_strcmp0(contents, "u") == 0) {
+		uint32_t u = 0;
+		r = sd_bus_message_read(m, "v", "u", &u);
+		if (r >= 0)
+			json_object_set_int_member(obj, name, u);
+	} else if (g_strcmp0(contents, "as") == 0) {
+		g_auto(GStrv) strv = NULL;
+		JsonArray *array = json_array_new();
+		r = sd_bus_message_enter_container(m, 'v', "as");
+		if (r >= 0)
+			r = sd_bus_message_read_strv(m, &strv);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		for (guint i = 0; r >= 0 && strv != NULL && strv[i] != NULL; i++)
+			json_array_add_string_element(array, strv[i]);
+		json_object_set_array_member(obj, name, array);
+	} else {
+		/* a newer daemon may publish types this client does not know: skip them */
+		r = sd_bus_message_skip(m, "v");
+	}
+	return r;
+}
+
+int
+ck_client_read_properties(sd_bus_message *m, JsonObject **ret)
+{
+	g_autoptr(JsonObject) obj = json_object_new();
+	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		const char *name = NULL;
+		r = sd_bus_message_read(m, "s", &name);
+		if (r >= 0)
+			r = ck_client_read_variant(m, obj, name);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	r = sd_bus_message_exit_container(m);
+	if (r < 0)
+		return r;
+	*ret = g_steal_pointer(&obj);
+	return 0;
+}
+
+/* One object's interfaces: the ones we know go into @requests or @cas. */
+static int
+ck_client_read_object(sd_bus_message *reply, const char *path, GPtrArray *requests, GPtrArray *cas)
+{
+	int r = sd_bus_message_enter_container(reply, 'a', "{sa{sv}}");
+
+	while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sa{sv}")) > 0) {
+		const char *iface = NULL;
+		GPtrArray *into = NULL;
+
+		r = sd_bus_message_read(reply, "s", &iface);
+		if (r < 0)
+			return r;
+		if (g_strcmp0(iface, CK_BUS_REQUEST_IFACE) == 0)
+			into = requests;
+		else if (g_strcmp0(iface, CK_BUS_CA_IFACE) == 0)
+			into = cas;
+		if (into != NULL) {
+			JsonObject *obj = NULL;
+			r = ck_client_read_properties(reply, &obj);
+			if (r >= 0) {
+				json_object_set_string_member(obj, "ObjectPath", path);
+				g_ptr_array_add(into, obj);
+			}
+		} else {
+			r = sd_bus_message_skip(reply, "a{sv}");
+		}
+		if (r >= 0)
+			r = sd_bus_message_exit_container(reply);
+	}
+	if (r >= 0)
+		r = sd_bus_message_exit_container(reply);
+	return r;
+}
+
+int
+ck_client_get_objects(sd_bus *bus, GPtrArray **requests_out, GPtrArray **cas_out,
+		      sd_bus_error *error)
+{
+	g_autoptr(sd_bus_message) reply = NULL;
+	g_autoptr(GPtrArray) requests =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
+	g_autoptr(GPtrArray) cas =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
+	int r;
+
+	r = sd_bus_call_method(bus, CK_BUS_NAME, CK_BUS_MANAGER_PATH,
+			       "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", error,
+			       &reply, NULL);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
+		const char *path = NULL;
+		r = sd_bus_message_read(reply, "o", &path);
+		if (r >= 0)
+			r = ck_client_read_object(reply, path, requests, cas);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(reply);
+		if (r < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	if (requests_out != NULL)
+		*requests_out = g_steal_pointer(&requests);
+	if (cas_out != NULL)
+		*cas_out = g_steal_pointer(&cas);
+	return 0;
+}
+
+int
+ck_client_get_all(sd_bus *bus, const gchar *path, const gchar *iface, JsonObject **ret,
+		  sd_bus_error *error)
+{
+	g_autoptr(sd_bus_message) reply = NULL;
+	JsonObject *obj = NULL;
+	int r = sd_bus_call_method(bus, CK_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+				   "GetAll", error, &reply, "s", iface);
+	if (r < 0)
+		return r;
+	r = ck_client_read_properties(reply, &obj);
+	if (r < 0)
+		return r;
+	json_object_set_string_member(obj, "ObjectPath", path);
+	*ret = obj;
+	return 0;
+}
+
+int
+ck_client_append_string(sd_bus_message *m, const gchar *key, const gchar *value)
+{
+	if (value == NULL)
+		return 0;
+	return sd_bus_message_append(m, "{sv}", key, "s", value);
+}
+
+int
+ck_client_append_strv(sd_bus_message *m, const gchar *key, gchar **value)
+{
+	char *none[] = {NULL};
+	int r;
+
+	if (value == NULL || value[0] == NULL)
+		return 0;
+	/* a single empty value: the list is cleared (modify -D "") */
+	if (value[0][0] == '\0' && value[1] == NULL)
+		value = none;
+	r = sd_bus_message_open_container(m, 'e', "sv");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "s", key);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'v', "as");
+	if (r >= 0)
+		r = sd_bus_message_append_strv(m, value);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	return r;
+}
+
+const gchar *
+ck_json_string(JsonObject *obj, const gchar *name)
+{
+	JsonNode *node = json_object_get_member(obj, name);
+	if (node == NULL || json_node_get_value_type(node) != G_TYPE_STRING)
+		return "";
+	return json_node_get_string(node);
+}
+
+gint64
+ck_json_int(JsonObject *obj, const gchar *name)
+{
+	return json_object_get_int_member_with_default(obj, name, 0);
+}
+
+gboolean
+ck_json_bool(JsonObject *obj, const gchar *name)
+{
+	return json_object_get_boolean_member_with_default(obj, name, FALSE);
+}
+
+gchar *
+ck_json_join(JsonObject *obj, const gchar *name)
+{
+	JsonNode *node = json_object_get_member(obj, name);
+	JsonArray *array =
+	    node != NULL && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+	GString *text = g_string_new(NULL);
+
+	for (guint i = 0; array != NULL && i < json_array_get_length(array); i++) {
+		if (i > 0)
+			g_string_append(text, ", ");
+		g_string_append(text, json_array_get_string_element(array, i));
+	}
+	return g_string_free(text, FALSE);
+}
+
+JsonObject *
+ck_client_find_request(GPtrArray *requests, const gchar *id, const gchar *cert_file,
+		       const gchar *key_file)
+{
+	for (guint i = 0; i < requests->len; i++) {
+		JsonObject *obj = g_ptr_array_index(requests, i);
+		if (id != NULL && g_strcmp0(ck_json_string(obj, "Id"), id) == 0)
+			return obj;
+		if (cert_file != NULL && g_strcmp0(ck_json_string(obj, "CertFile"), cert_file) == 0)
+			return obj;
+		if (key_file != NULL && g_strcmp0(ck_json_string(obj, "KeyFile"), key_file) == 0)
+			return obj;
+	}
+	return NULL;
+}
+
+JsonObject *
+ck_client_find_ca(GPtrArray *cas, const gchar *name)
+{
+	for (guint i = 0; cas != NULL && i < cas->len; i++) {
+		JsonObject *obj = g_ptr_array_index(cas, i);
+		if (g_strcmp0(ck_json_string(obj, "Name"), name) == 0)
+			return obj;
+	}
+	return NULL;
+}
+
+gchar *
+ck_client_absolute(const gchar *path)
+{
+	g_autofree gchar *cwd = NULL;
+	if (path == NULL || path[0] == '\0' || g_path_is_absolute(path))
+		return g_strdup(path);
+	cwd = g_get_current_dir();
+	return g_build_filename(cwd, path, NULL);
+}
