@@ -148,7 +148,7 @@ ck_test_daemon_new(CkTestBusPolicy policy)
 		g_test_skip("needs root: the bus policy lets only root own the daemon's name");
 		return NULL;
 	}
-	if (g_find_program_in_path("dbus-daemon") == NULL) {
+	if (!ck_test_have_program("dbus-daemon")) {
 		g_test_skip("dbus-daemon is not installed");
 		return NULL;
 	}

@@ -8,6 +8,13 @@
 
 #include "ck-test-util.h"
 
+gboolean
+ck_test_have_program(const gchar *program)
+{
+	g_autofree gchar *path = g_find_program_in_path(program);
+	return path != NULL;
+}
+
 gchar *
 ck_test_make_tmpdir(void)
 {

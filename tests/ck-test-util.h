@@ -5,6 +5,10 @@
 
 G_BEGIN_DECLS
 
+/* Is @program in $PATH? (for tests that skip without a peer) */
+gboolean
+ck_test_have_program(const gchar *program);
+
 /* A fresh directory under $TMPDIR; removed by ck_test_rm_rf(). */
 gchar *
 ck_test_make_tmpdir(void);

@@ -419,7 +419,7 @@ test_cli_json_and_table(void)
 	g_assert_cmpstr(ids, ==, "");
 
 	/* colour on a terminal (script(1) gives it one), and not with NO_COLOR */
-	if (g_find_program_in_path("script") != NULL) {
+	if (ck_test_have_program("script")) {
 		g_autofree gchar *binary =
 		    g_build_filename(g_getenv("CK_TOP_BUILDDIR"), "client", "certkeeper", NULL);
 		g_autofree gchar *cmd =
@@ -602,7 +602,7 @@ test_cli_status_waiting(void)
 		g_test_skip("needs a daemon with the test clock (meson -Dfault_injection=true)");
 		return;
 	}
-	if (g_find_program_in_path("certtool") == NULL) {
+	if (!ck_test_have_program("certtool")) {
 		g_test_skip("certtool is not installed");
 		return;
 	}
@@ -750,7 +750,7 @@ test_cli_cas(void)
 	g_assert_nonnull(strstr(err, "No CA named 'nosuch'"));
 	g_clear_pointer(&err, g_free);
 	/* only root changes CAs */
-	if (g_find_program_in_path("setpriv") != NULL) {
+	if (ck_test_have_program("setpriv")) {
 		g_assert_cmpint(
 		    ck_test_cli(td, TRUE, NULL, NULL, &err, "add-ca", "mine", "-e", helper, NULL),
 		    ==, 1);
@@ -889,6 +889,7 @@ test_cli_start_tracking_and_refresh(void)
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "refresh", "-i", "fresh", NULL),
 			==, 0);
 	g_assert_nonnull(strstr(out, "refreshed"));
+	g_clear_pointer(&out, g_free);
 	obj = ck_test_status(td, "fresh");
 	{
 		g_autofree gchar *got = ck_test_strip_zeros(ck_test_str(obj, "Serial"));
@@ -900,7 +901,7 @@ test_cli_start_tracking_and_refresh(void)
 			g_get_real_time() / G_USEC_PER_SEC + 101 * 86400);
 	g_clear_pointer(&obj, json_object_unref);
 	/* refresh -a: every request, and anyone may */
-	if (g_find_program_in_path("setpriv") != NULL) {
+	if (ck_test_have_program("setpriv")) {
 		g_assert_cmpint(ck_test_cli(td, TRUE, NULL, &out, NULL, "refresh", "-a", NULL), ==,
 				0);
 		g_assert_nonnull(strstr(out, "\"adopted\" refreshed"));
@@ -1113,7 +1114,7 @@ test_cli_reload(void)
 	g_assert_nonnull(ck_test_find(cas, "Name", "later"));
 	g_clear_pointer(&cas, json_array_unref);
 	/* root's alone */
-	if (g_find_program_in_path("setpriv") != NULL) {
+	if (ck_test_have_program("setpriv")) {
 		g_assert_cmpint(ck_test_cli(td, TRUE, NULL, NULL, &err, "reload", NULL), ==, 1);
 		g_assert_nonnull(strstr(err, "denied"));
 	}
@@ -1197,7 +1198,7 @@ test_cli_completion(void)
 
 	if (td == NULL)
 		return;
-	if (g_find_program_in_path("bash") == NULL) {
+	if (!ck_test_have_program("bash")) {
 		g_test_skip("bash is not installed");
 		return;
 	}

@@ -377,7 +377,7 @@ test_daemon_unprivileged(void)
 
 	if (td == NULL)
 		return;
-	if (g_find_program_in_path("setpriv") == NULL) {
+	if (!ck_test_have_program("setpriv")) {
 		g_test_skip("setpriv is not installed");
 		return;
 	}
@@ -415,7 +415,7 @@ test_daemon_unprivileged_daemon_check(void)
 
 	if (td == NULL)
 		return;
-	if (g_find_program_in_path("setpriv") == NULL) {
+	if (!ck_test_have_program("setpriv")) {
 		g_test_skip("setpriv is not installed");
 		return;
 	}

@@ -612,7 +612,7 @@ ck_hooks_new(const gchar *retry_delay, const gchar *retry_delay_max, const gchar
 
 	if (td == NULL)
 		return NULL;
-	if (g_find_program_in_path("openssl") == NULL) {
+	if (!ck_test_have_program("openssl")) {
 		g_test_skip("openssl is not installed");
 		return NULL;
 	}

@@ -778,7 +778,8 @@ test_lifecycle_clock_behind(Fixture *f, gconstpointer user_data)
 		g_autofree gchar *key = g_build_filename(f->certs, "rtc.key", NULL);
 		ck_test_make_cert(f, "rtc.example", real_now - 3 * 86400, real_now - 86400, key,
 				  expired);
-		g_assert_cmpint(g_rename(expired, ck_test_path(f, "rtc.crt")), ==, 0);
+		g_autofree gchar *rtc_cert = ck_test_path(f, "rtc.crt");
+		g_assert_cmpint(g_rename(expired, rtc_cert), ==, 0);
 	}
 	ck_test_set_clock_offset(f, -2 * 3600);
 	ck_test_start(f);
@@ -843,6 +844,7 @@ test_lifecycle_bootstrap(Fixture *f, gconstpointer user_data)
 	g_autofree gchar *boot_cert = g_build_filename(f->dir, "boot.crt", NULL);
 	g_autofree gchar *old_key = g_build_filename(f->dir, "old.key", NULL);
 	g_autofree gchar *old_cert = g_build_filename(f->dir, "old.crt", NULL);
+	g_autofree gchar *dev_cert = NULL, *dev_key = NULL;
 	g_autofree gchar *identities = NULL;
 	g_autofree gchar *serial = NULL;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
@@ -885,8 +887,10 @@ test_lifecycle_bootstrap(Fixture *f, gconstpointer user_data)
 
 	/* the device was offline too long: its certificate expired */
 	ck_test_make_cert(f, "dev.example", now - 40 * 86400, now - 86400, old_key, old_cert);
-	g_assert_cmpint(g_rename(old_cert, ck_test_path(f, "dev.crt")), ==, 0);
-	g_assert_cmpint(g_rename(old_key, ck_test_path(f, "dev.key")), ==, 0);
+	dev_cert = ck_test_path(f, "dev.crt");
+	dev_key = ck_test_path(f, "dev.key");
+	g_assert_cmpint(g_rename(old_cert, dev_cert), ==, 0);
+	g_assert_cmpint(g_rename(old_key, dev_key), ==, 0);
 	ck_test_start(f);
 	request = ck_engine_find_request(f->engine, "dev");
 	{
