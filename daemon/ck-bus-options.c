@@ -34,9 +34,10 @@ ck_bus_options_read_value(sd_bus_message *m, const char *type, GVariant **out)
 	} else {
 		g_auto(GStrv) strv = NULL;
 		r = sd_bus_message_read_strv(m, &strv);
+		/* sd-bus gives NULL, not an empty list, for an empty array */
 		if (r >= 0)
-			*out = g_variant_ref_sink(
-			    g_variant_new_strv((const gchar *const *)strv, -1));
+			*out = g_variant_ref_sink(g_variant_new_strv((const gchar *const *)strv,
+								     strv != NULL ? -1 : 0));
 	}
 	return r;
 }

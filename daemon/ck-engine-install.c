@@ -87,6 +87,28 @@ ck_engine_hook_label(CkRequest *request, const gchar *what)
 
 /* Staging, intent, commit */
 
+/*
+ * Puts the previous files back. The intent is recorded first, with @why: a
+ * crash half-way through must be finished by the next start, which would
+ * otherwise roll the install forward and pair restored files with new ones.
+ */
+static gboolean
+ck_engine_undo_install(CkEngine *self, CkRequest *request, const gchar *why, GError **error)
+{
+	CkInstallTarget target;
+
+	ck_engine_install_target(request, &target);
+	ck_request_set_install(
+	    request, CK_INSTALL_PHASE_ROLLBACK, ck_request_get_install_fresh(request),
+	    ck_request_get_install_version(request), ck_request_get_install_previous(request));
+	ck_request_set_last_error(request, why);
+	ck_engine_persist(self, request);
+	ck_fault_point("install-rollback-recorded");
+	return ck_installer_rollback(&target, ck_request_get_install_fresh(request),
+				     ck_request_get_install_version(request),
+				     ck_request_get_install_previous(request), error);
+}
+
 static gboolean
 ck_engine_install_commit(CkEngine *self, CkRequest *request, CkJob *job, GError **error)
 {
@@ -99,6 +121,9 @@ ck_engine_install_commit(CkEngine *self, CkRequest *request, CkJob *job, GError 
 	g_autofree gchar *version = NULL;
 	g_autofree gchar *previous = NULL;
 
+	/* a user's files are written by root: only where the user's policy still says */
+	if (!ck_policy_authorize_paths(self->policy, request, error))
+		return FALSE;
 	ck_engine_install_target(request, &target);
 	/* recorded first, so a crash while staging is cleaned up at the next start */
 	ck_request_set_install(request, CK_INSTALL_PHASE_STAGE, NULL, NULL, NULL);
@@ -114,8 +139,7 @@ ck_engine_install_commit(CkEngine *self, CkRequest *request, CkJob *job, GError 
 	ck_fault_point("install-intent-recorded");
 	if (!ck_installer_commit(&target, version, error)) {
 		g_autoptr(GError) undo_error = NULL;
-		if (!ck_installer_rollback(&target, (const gchar *const *)fresh, version, previous,
-					   &undo_error))
+		if (!ck_engine_undo_install(self, request, (*error)->message, &undo_error))
 			g_warning("request %s: cannot undo the failed install: %s",
 				  ck_request_get_id(request), undo_error->message);
 		ck_request_set_install(request, CK_INSTALL_PHASE_NONE, NULL, NULL, NULL);
@@ -344,7 +368,7 @@ ck_engine_post_next(CkEngine *self, CkRequest *request, CkJob *job)
 			if (pid_file == NULL)
 				continue;
 			if (!ck_hook_signal_pid_file(pid_file, ck_request_get_pid_signal(request),
-						     &error)) {
+						     ck_request_get_owner_uid(request), &error)) {
 				g_warning("request %s: %s", ck_request_get_id(request),
 					  error->message);
 				ck_engine_post_record(job, FALSE, error);
@@ -408,13 +432,14 @@ ck_engine_join_errors(GPtrArray *errors)
 static void
 ck_engine_rollback(CkEngine *self, CkRequest *request, CkJob *job)
 {
-	CkInstallTarget target;
+	g_autofree gchar *why = NULL;
 	g_autoptr(GError) error = NULL;
 
-	ck_engine_install_target(request, &target);
-	if (!ck_installer_rollback(&target, ck_request_get_install_fresh(request),
-				   ck_request_get_install_version(request),
-				   ck_request_get_install_previous(request), &error))
+	why = g_strdup_printf(
+	    /* TRANSLATORS: the placeholder is why the check failed */
+	    _("The new certificate failed the post-install check and was rolled back: %s"),
+	    job->check_error);
+	if (!ck_engine_undo_install(self, request, why, &error))
 		g_warning("request %s: the rollback failed too: %s", ck_request_get_id(request),
 			  error->message);
 	ck_request_set_install(request, CK_INSTALL_PHASE_NONE, NULL, NULL, NULL);
@@ -450,10 +475,8 @@ ck_engine_post_finish(CkEngine *self, CkRequest *request, CkJob *job)
 		return;
 	}
 	if (job->rolled_back) {
-		g_autofree gchar *why = g_strdup_printf(
-		    /* TRANSLATORS: the placeholder is why the check failed */
-		    _("The new certificate failed the post-install check and was rolled back: %s"),
-		    job->check_error);
+		/* recorded with the intent (ck_engine_undo_install()), so a restart knows it too */
+		g_autofree gchar *why = g_strdup(ck_request_get_last_error(request));
 		ck_engine_drop_job(self, request);
 		ck_engine_retry_later(self, request,
 				      ck_request_get_not_after(request) > 0
@@ -503,6 +526,15 @@ ck_engine_recover_install(CkEngine *self, CkRequest *request)
 			  "before its commit",
 			  ck_request_get_id(request));
 		ck_installer_discard(&target, ck_request_get_install_version(request));
+		/*
+		 * A directory layout names its new version while staging it, after the record
+		 * was written, so the record does not know it. Outside a grace period every
+		 * version but the live one is such a leftover; within one, the clean-up at its
+		 * end removes it with the previous version.
+		 */
+		if (target.directory != NULL && ck_request_get_backups_until(request) == 0 &&
+		    !ck_installer_remove_backups(&target, &error))
+			g_warning("request %s: %s", ck_request_get_id(request), error->message);
 		ck_request_set_install(request, CK_INSTALL_PHASE_NONE, NULL, NULL, NULL);
 		ck_engine_set_state(self, request,
 				    ck_request_get_not_after(request) > 0
@@ -510,6 +542,25 @@ ck_engine_recover_install(CkEngine *self, CkRequest *request)
 					: CK_REQUEST_STATE_NEED_KEY_PAIR);
 		ck_engine_persist(self, request);
 		ck_engine_resume(self, request);
+		return;
+	}
+	if (phase == CK_INSTALL_PHASE_ROLLBACK) {
+		g_message("request %s: finishing a rollback that was interrupted",
+			  ck_request_get_id(request));
+		if (!ck_installer_rollback(&target, ck_request_get_install_fresh(request),
+					   ck_request_get_install_version(request),
+					   ck_request_get_install_previous(request), &error))
+			g_warning("request %s: the rollback failed too: %s",
+				  ck_request_get_id(request), error->message);
+		ck_request_set_install(request, CK_INSTALL_PHASE_NONE, NULL, NULL, NULL);
+		ck_engine_reload_certificate_info(request);
+		/* the service may have taken the new files before the crash: the hooks run
+		 * again, then the request retries (ck_engine_post_finish()) */
+		job = ck_engine_get_job(self, request);
+		job->rolled_back = TRUE;
+		job->post_step = CK_POST_SAVE_COMMAND;
+		ck_engine_set_state(self, request, CK_REQUEST_STATE_POST_SAVED);
+		ck_engine_schedule_step(self, request);
 		return;
 	}
 	/* the intent was recorded: finish the commit, then the hooks and checks run */
@@ -522,9 +573,7 @@ ck_engine_recover_install(CkEngine *self, CkRequest *request)
 		g_autoptr(GError) undo_error = NULL;
 		g_warning("request %s: cannot finish the interrupted install (%s); rolling back",
 			  ck_request_get_id(request), error->message);
-		if (!ck_installer_rollback(&target, ck_request_get_install_fresh(request),
-					   ck_request_get_install_version(request),
-					   ck_request_get_install_previous(request), &undo_error))
+		if (!ck_engine_undo_install(self, request, error->message, &undo_error))
 			g_warning("request %s: the rollback failed too: %s",
 				  ck_request_get_id(request), undo_error->message);
 		ck_request_set_install(request, CK_INSTALL_PHASE_NONE, NULL, NULL, NULL);
@@ -539,7 +588,8 @@ ck_engine_recover_install(CkEngine *self, CkRequest *request)
 		return;
 	}
 	if (ck_request_get_chain_file(request) != NULL)
-		g_file_get_contents(ck_request_get_chain_file(request), &job->chain, NULL, NULL);
+		ck_file_get_owned_contents(ck_request_get_chain_file(request),
+					   ck_request_get_owner_uid(request), &job->chain, NULL, NULL);
 	ck_engine_reload_certificate_info(request);
 	ck_request_set_install(request, CK_INSTALL_PHASE_CHECK, ck_request_get_install_fresh(request),
 			       ck_request_get_install_version(request),

@@ -88,6 +88,18 @@ ck_engine_plan(CkEngine *self, CkRequest *request)
 		return;
 	}
 	threshold = ck_engine_threshold(self, request);
+	/* a threshold as long as the whole lifetime makes every new certificate due at once,
+	 * and the renewals would never end: such a certificate renews by the default rule */
+	if (threshold.kind == CK_THRESHOLD_DURATION &&
+	    ck_request_get_not_after(request) > ck_request_get_not_before(request) &&
+	    ck_request_get_not_before(request) >= 0 &&
+	    threshold.seconds >=
+		ck_request_get_not_after(request) - ck_request_get_not_before(request)) {
+		g_message("request %s: the renewal threshold is not shorter than the certificate's "
+			  "lifetime; it renews by the default threshold instead",
+			  id);
+		threshold = (CkThreshold){.kind = CK_THRESHOLD_DEFAULT};
+	}
 	renewal = ck_schedule_renewal_time(ck_request_get_not_before(request),
 					   ck_request_get_not_after(request), &threshold,
 					   ck_engine_jitter_seed(request),

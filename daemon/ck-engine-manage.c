@@ -123,7 +123,17 @@ ck_engine_start_tracking(CkEngine *self, const CkCaller *caller, CkRequest *requ
 				      "(-f and -k)"));
 		return NULL;
 	}
-	if (!g_file_get_contents(cert_file, &pem, NULL, &local_error)) {
+	/* a user is authorised before the daemon reads any file for it (its paths, its
+	 * CA), and again below with the names the certificate brings */
+	if (caller->uid != 0 &&
+	    !ck_policy_authorize_new(self->policy, caller, request,
+				     ck_engine_count_owned(self, caller->uid), error)) {
+		g_message("refused StartTracking for uid %u: %s", (guint)caller->uid,
+			  (*error)->message);
+		return NULL;
+	}
+	if (!ck_file_get_owned_contents(cert_file, ck_request_get_owner_uid(request), &pem, NULL,
+					&local_error)) {
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
 			    _("Cannot track %s: %s"), cert_file, local_error->message);
 		return NULL;

@@ -327,8 +327,11 @@ ck_engine_recheck_cb(gpointer user_data)
 	CkStepData *data = user_data;
 	CkEngine *self = data->engine;
 	CkRequest *request = g_hash_table_lookup(self->requests, data->id);
+	gpointer key = NULL;
 
-	g_hash_table_steal(self->rechecks, data->id);
+	/* stolen, not removed: removing would destroy this very source and its data */
+	if (g_hash_table_steal_extended(self->rechecks, data->id, &key, NULL))
+		g_free(key);
 	if (request != NULL)
 		ck_engine_check_external_change(self, request);
 	return G_SOURCE_REMOVE;
@@ -457,7 +460,9 @@ ck_engine_load_installed_key(CkEngine *self, CkRequest *request, GError **error)
 			    ck_request_get_key_provider(request));
 		return NULL;
 	}
-	if (!g_file_get_contents(ck_request_get_key_file(request), &contents, &len, error))
+	/* a user's key is read only when it is still the user's file */
+	if (!ck_file_get_owned_contents(ck_request_get_key_file(request),
+					ck_request_get_owner_uid(request), &contents, &len, error))
 		return NULL;
 	stored = g_bytes_new_take(g_steal_pointer(&contents), len);
 	return ck_key_provider_load(provider, stored, ck_request_get_key_file(request), error);
@@ -467,7 +472,8 @@ gchar *
 ck_engine_read_certificate(CkRequest *request, GError **error)
 {
 	gchar *pem = NULL;
-	if (!g_file_get_contents(ck_request_get_cert_file(request), &pem, NULL, error))
+	if (!ck_file_get_owned_contents(ck_request_get_cert_file(request),
+					ck_request_get_owner_uid(request), &pem, NULL, error))
 		return NULL;
 	return pem;
 }
@@ -674,6 +680,24 @@ ck_engine_new_request_id(CkEngine *self)
 	}
 }
 
+/* Do @a and @b name the same file? "x//y", "x/./y", "x/z/../y" and "x/y/" are all x/y. */
+static gboolean
+ck_engine_same_path(const gchar *a, const gchar *b)
+{
+	g_autofree gchar *ca = NULL;
+	g_autofree gchar *cb = NULL;
+
+	if (a == NULL || b == NULL)
+		return FALSE;
+	if (strcmp(a, b) == 0)
+		return TRUE;
+	if (!g_path_is_absolute(a) || !g_path_is_absolute(b))
+		return FALSE;
+	ca = g_canonicalize_filename(a, NULL);
+	cb = g_canonicalize_filename(b, NULL);
+	return strcmp(ca, cb) == 0;
+}
+
 /* The id of the request that already uses @path for one of its files, or NULL. */
 const gchar *
 ck_engine_find_tracked_path(CkEngine *self, const gchar *path)
@@ -686,11 +710,11 @@ ck_engine_find_tracked_path(CkEngine *self, const gchar *path)
 	g_hash_table_iter_init(&iter, self->requests);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		CkRequest *other = value;
-		if (g_strcmp0(ck_request_get_cert_file(other), path) == 0 ||
-		    g_strcmp0(ck_request_get_key_file(other), path) == 0 ||
-		    g_strcmp0(ck_request_get_chain_file(other), path) == 0 ||
-		    g_strcmp0(ck_request_get_combined_file(other), path) == 0 ||
-		    g_strcmp0(ck_request_get_directory(other), path) == 0)
+		if (ck_engine_same_path(ck_request_get_cert_file(other), path) ||
+		    ck_engine_same_path(ck_request_get_key_file(other), path) ||
+		    ck_engine_same_path(ck_request_get_chain_file(other), path) ||
+		    ck_engine_same_path(ck_request_get_combined_file(other), path) ||
+		    ck_engine_same_path(ck_request_get_directory(other), path))
 			return ck_request_get_id(other);
 	}
 	return NULL;
@@ -778,7 +802,7 @@ ck_engine_validate_files(CkEngine *self, CkRequest *request, GError **error)
 	for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
 		const gchar *owner = ck_engine_find_tracked_path(self, paths[i]);
 		for (guint j = i + 1; j < G_N_ELEMENTS(paths); j++) {
-			if (paths[i] != NULL && g_strcmp0(paths[i], paths[j]) == 0) {
+			if (ck_engine_same_path(paths[i], paths[j])) {
 				g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
 					    _("'%s' is named for two different files; the "
 					      "certificate, key and chain need a file each"),

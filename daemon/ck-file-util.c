@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -243,4 +244,58 @@ ck_file_lock_exclusive(const gchar *path, GError **error)
 		return -1;
 	}
 	return fd;
+}
+
+gboolean
+ck_file_get_owned_contents(const gchar *path, uid_t owner, gchar **contents, gsize *length,
+			   GError **error)
+{
+	g_autoptr(GByteArray) data = NULL;
+	struct stat st;
+	int fd;
+
+	if (owner == 0)
+		return g_file_get_contents(path, contents, length, error);
+	/* O_NONBLOCK: a FIFO put in the file's place must not block the daemon */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		ck_file_set_error_errno(error, errno, _("Cannot open"), path);
+		return FALSE;
+	}
+	if (fstat(fd, &st) < 0) {
+		ck_file_set_error_errno(error, errno, _("Cannot open"), path);
+		close(fd);
+		return FALSE;
+	}
+	/* checked on what was opened: a link to someone else's file is someone else's */
+	if (!S_ISREG(st.st_mode) || st.st_uid != owner) {
+		close(fd);
+		g_set_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED,
+			    /* TRANSLATORS: a file name, then the uid of the request's owner */
+			    _("%s is not a file of uid %u, the request's owner: certkeeperd does "
+			      "not read it"),
+			    path, (guint)owner);
+		return FALSE;
+	}
+	data = g_byte_array_sized_new((guint)MIN(st.st_size + 1, 1 << 20));
+	for (;;) {
+		guint8 buf[8192];
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ck_file_set_error_errno(error, errno, _("Cannot read"), path);
+			close(fd);
+			return FALSE;
+		}
+		if (n == 0)
+			break;
+		g_byte_array_append(data, buf, (guint)n);
+	}
+	close(fd);
+	if (length != NULL)
+		*length = data->len;
+	g_byte_array_append(data, (const guint8 *)"", 1);
+	*contents = (gchar *)g_byte_array_free(g_steal_pointer(&data), FALSE);
+	return TRUE;
 }

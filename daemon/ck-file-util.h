@@ -51,6 +51,16 @@ ck_file_sync_dir(const gchar *dir, GError **error);
 gboolean
 ck_file_ensure_dir(const gchar *dir, guint mode, GError **error);
 
+/*
+ * g_file_get_contents() for a file of a request that user @owner asked for: unless
+ * @owner is root (0), what opens must be a regular file that belongs to @owner
+ * (CK_ERROR_ACCESS_DENIED otherwise), so a link or FIFO the user puts in its
+ * place cannot make the daemon read, for the user, what only root may.
+ */
+gboolean
+ck_file_get_owned_contents(const gchar *path, uid_t owner, gchar **contents, gsize *length,
+			   GError **error);
+
 /* A GError (CK_ERROR_IO) from errno @errsv, naming @path and what was being done. */
 void
 ck_file_set_error_errno(GError **error, int errsv, const gchar *action, const gchar *path);

@@ -4,9 +4,13 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
 
 #include "ck-error.h"
+#include "ck-file-util.h"
 #include "ck-hook.h"
 #include "ck-subprocess.h"
 
@@ -109,14 +113,56 @@ ck_hook_run_finish(GAsyncResult *res, GError **error)
 	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
+/* Could user @owner signal process @pid itself? (the kernel's rule: its real or saved uid) */
+static gboolean
+ck_hook_process_is_of(pid_t pid, uid_t owner)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/%d/status", (int)pid);
+	g_autofree gchar *status = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	if (!g_file_get_contents(path, &status, NULL, NULL))
+		return FALSE;
+	lines = g_strsplit(status, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		guint real, effective, saved;
+		if (sscanf(lines[i], "Uid: %u %u %u", &real, &effective, &saved) == 3)
+			return real == owner || saved == owner;
+	}
+	return FALSE;
+}
+
+/* Sends @signum to @pid as user @owner may: only to the owner's own processes. */
+static int
+ck_hook_kill_as(pid_t pid, gint signum, uid_t owner)
+{
+	int pidfd;
+	int r;
+
+	if (owner == 0)
+		return kill(pid, signum);
+	/* through a pidfd, so the process checked is the process signalled */
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0)
+		return -1;
+	if (!ck_hook_process_is_of(pid, owner)) {
+		close(pidfd);
+		errno = EPERM;
+		return -1;
+	}
+	r = pidfd_send_signal(pidfd, signum, NULL, 0);
+	close(pidfd);
+	return r;
+}
+
 gboolean
-ck_hook_signal_pid_file(const gchar *pid_file, gint signum, GError **error)
+ck_hook_signal_pid_file(const gchar *pid_file, gint signum, uid_t owner, GError **error)
 {
 	g_autofree gchar *text = NULL;
 	g_autoptr(GError) local_error = NULL;
 	guint64 pid = 0;
 
-	if (!g_file_get_contents(pid_file, &text, NULL, &local_error)) {
+	if (!ck_file_get_owned_contents(pid_file, owner, &text, NULL, &local_error)) {
 		g_set_error(error, CK_ERROR, CK_ERROR_NOT_FOUND,
 			    /* TRANSLATORS: the PID file, then the reason */
 			    _("Cannot read the PID file %s: %s"), pid_file, local_error->message);
@@ -128,7 +174,7 @@ ck_hook_signal_pid_file(const gchar *pid_file, gint signum, GError **error)
 			    _("The PID file %s holds no process id"), pid_file);
 		return FALSE;
 	}
-	if (kill((pid_t)pid, signum) < 0) {
+	if (ck_hook_kill_as((pid_t)pid, signum, owner) < 0) {
 		g_set_error(error, CK_ERROR, CK_ERROR_FAILED,
 			    /* TRANSLATORS: signal, process id, PID file, then the reason */
 			    _("Cannot send %s to process %u (from %s): %s"),

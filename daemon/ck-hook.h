@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -19,9 +20,13 @@ ck_hook_run_async(const gchar *label, const gchar *command, const gchar *user,
 gboolean
 ck_hook_run_finish(GAsyncResult *res, GError **error);
 
-/* Sends @signum to the process whose id @pid_file holds. */
+/*
+ * Sends @signum to the process whose id @pid_file holds, as user @owner (the
+ * request's owner) may: for a user other than root, the PID file must be the
+ * user's and the process one of the user's own.
+ */
 gboolean
-ck_hook_signal_pid_file(const gchar *pid_file, gint signum, GError **error);
+ck_hook_signal_pid_file(const gchar *pid_file, gint signum, uid_t owner, GError **error);
 
 /* "HUP", "SIGHUP", "1" -> SIGHUP; -1 for anything else. */
 gint

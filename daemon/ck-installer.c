@@ -226,6 +226,7 @@ ck_install_stage_files(const CkInstallTarget *target, const CkInstallContents *c
 				g_unlink(g_ptr_array_index(staged, j));
 			return FALSE;
 		}
+		ck_fault_point("install-stage-file-written");
 		g_ptr_array_add(staged, tmp);
 		if (!ck_install_exists(path))
 			g_strv_builder_add(fresh, path);
@@ -261,6 +262,7 @@ ck_install_commit_files(const CkInstallTarget *target, GError **error)
 			ck_file_set_error_errno(error, errno, _("Cannot remove"), backup);
 			return FALSE;
 		}
+		ck_fault_point("install-commit-unlinked-backup");
 		if (ck_install_exists(path) && link(path, backup) < 0) {
 			/* TRANSLATORS: followed by a file name and the system's reason */
 			ck_file_set_error_errno(error, errno, _("Cannot keep a backup of"), path);
@@ -305,6 +307,7 @@ ck_install_rollback_files(const CkInstallTarget *target, const gchar *const *fre
 				return FALSE;
 			}
 		}
+		ck_fault_point("install-rollback-restored");
 		g_ptr_array_add(touched, (gpointer)path);
 	}
 	return ck_install_sync_dirs(touched, error);
@@ -339,6 +342,7 @@ ck_install_swap_symlink(const gchar *dest, const gchar *path, GError **error)
 		ck_file_set_error_errno(error, errno, _("Cannot create the link"), tmp);
 		return FALSE;
 	}
+	ck_fault_point("install-symlink-created");
 	if (g_rename(tmp, path) < 0) {
 		int errsv = errno;
 		g_unlink(tmp);
@@ -375,6 +379,7 @@ ck_install_stage_directory(const CkInstallTarget *target, const CkInstallContent
 			ck_installer_discard(target, version);
 			return FALSE;
 		}
+		ck_fault_point("install-stage-file-written");
 		link = ck_installer_directory_path(target->directory, ck_part_names[part]);
 		if (!ck_install_exists(link))
 			g_strv_builder_add(fresh, link);
@@ -431,6 +436,7 @@ ck_install_rollback_directory(const CkInstallTarget *target, const gchar *const 
 		ck_file_set_error_errno(error, errno, _("Cannot remove"), current);
 		return FALSE;
 	}
+	ck_fault_point("install-rollback-restored");
 	for (guint i = 0; fresh != NULL && fresh[i] != NULL; i++)
 		g_unlink(fresh[i]);
 	if (version != NULL)
@@ -518,8 +524,10 @@ ck_installer_remove_backups(const CkInstallTarget *target, GError **error)
 		g_autoptr(GDir) dir = g_dir_open(versions, 0, NULL);
 		const gchar *name;
 		while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-			if (g_strcmp0(name, current) != 0)
+			if (g_strcmp0(name, current) != 0) {
 				ck_install_remove_version(target, name);
+				ck_fault_point("install-backup-removed");
+			}
 		}
 		return TRUE;
 	}
@@ -533,6 +541,7 @@ ck_installer_remove_backups(const CkInstallTarget *target, GError **error)
 			ck_file_set_error_errno(error, errno, _("Cannot remove"), backup);
 			return FALSE;
 		}
+		ck_fault_point("install-backup-removed");
 	}
 	return TRUE;
 }

@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ck-error.h"
 #include "ck-policy.h"
@@ -379,7 +380,8 @@ ck_policy_network_contains(const CkNetwork *net, const gchar *address)
 
 /*
  * @path in one of the rule's directories? The directory part is resolved
- * (symbolic links, "..") so a link cannot lead out; the file itself may not exist yet.
+ * (symbolic links, "..") so a link cannot lead out; the file itself may not exist yet,
+ * and when it is a link, where it leads counts (a dangling one is refused).
  */
 static gboolean
 ck_policy_path_allowed(CkPolicyRule *rule, const gchar *path)
@@ -388,10 +390,17 @@ ck_policy_path_allowed(CkPolicyRule *rule, const gchar *path)
 	g_autofree gchar *base = g_path_get_basename(path);
 	g_autofree gchar *real_dir = realpath(dir, NULL);
 	g_autofree gchar *real = NULL;
+	struct stat st;
 
 	if (real_dir == NULL || g_strcmp0(base, "..") == 0 || g_strcmp0(base, ".") == 0)
 		return FALSE;
-	real = g_build_filename(real_dir, base, NULL);
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		real = realpath(path, NULL);
+		if (real == NULL)
+			return FALSE;
+	} else {
+		real = g_build_filename(real_dir, base, NULL);
+	}
 	for (guint i = 0; rule->directories[i] != NULL; i++) {
 		g_autofree gchar *allowed = realpath(rule->directories[i], NULL);
 		if (allowed == NULL)
@@ -601,6 +610,39 @@ ck_policy_authorize_change(CkPolicy *self, const CkCaller *caller, CkRequest *re
 		    _("Access denied: %s of request %s is for its owner (uid %u) or root"), action,
 		    ck_request_get_id(request), (guint)ck_request_get_owner_uid(request));
 	return FALSE;
+}
+
+gboolean
+ck_policy_authorize_paths(CkPolicy *self, CkRequest *request, GError **error)
+{
+	CkCaller owner = {.uid = ck_request_get_owner_uid(request)};
+	CkCallerInfo info;
+	g_autoptr(GError) first = NULL;
+	gboolean ok = FALSE;
+
+	g_return_val_if_fail(CK_IS_POLICY(self), FALSE);
+	if (owner.uid == 0)
+		return TRUE;
+	if (!ck_policy_lookup_caller(&owner, &info, error))
+		return FALSE;
+	for (guint i = 0; i < self->rules->len && !ok; i++) {
+		CkPolicyRule *rule = g_ptr_array_index(self->rules, i);
+		g_autoptr(GError) local_error = NULL;
+		if (!ck_policy_rule_applies(rule, &owner, &info))
+			continue;
+		ok = ck_policy_check_paths(rule, request, &local_error);
+		if (!ok && first == NULL)
+			first = g_steal_pointer(&local_error);
+	}
+	if (!ok && first != NULL)
+		g_propagate_error(error, g_steal_pointer(&first));
+	else if (!ok)
+		g_set_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED,
+			    _("Access denied: no policy in policy.d lets user %s (uid %u) request "
+			      "certificates"),
+			    info.user, (guint)owner.uid);
+	ck_caller_info_clear(&info);
+	return ok;
 }
 
 /* The most generous rate limit among the caller's rules; the default without any. */

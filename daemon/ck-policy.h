@@ -65,6 +65,14 @@ ck_policy_authorize_change(CkPolicy *self, const CkCaller *caller, CkRequest *re
 			   const gchar *action, GError **error);
 
 /*
+ * Are the files of @request, a user's, still where the owner's rules let them be?
+ * Checked again at every install: a directory the user swapped for a link since
+ * it was allowed is refused (CK_ERROR_ACCESS_DENIED). TRUE for root's requests.
+ */
+gboolean
+ck_policy_authorize_paths(CkPolicy *self, CkRequest *request, GError **error);
+
+/*
  * Counts one issue (a new request, a resubmit, a rekey) of @caller at @now and
  * refuses it when the caller's rate limit is used up. Root has none.
  */

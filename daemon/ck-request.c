@@ -416,6 +416,7 @@ static const gchar *const install_phase_names[CK_INSTALL_PHASE_LAST] = {
     [CK_INSTALL_PHASE_STAGE] = "stage",
     [CK_INSTALL_PHASE_COMMIT] = "commit",
     [CK_INSTALL_PHASE_CHECK] = "check",
+    [CK_INSTALL_PHASE_ROLLBACK] = "rollback",
 };
 
 const gchar *
@@ -447,6 +448,9 @@ void
 ck_request_set_install(CkRequest *self, CkInstallPhase phase, const gchar *const *fresh,
 		       const gchar *version, const gchar *previous)
 {
+	gchar **new_fresh;
+	gchar *new_version, *new_previous;
+
 	g_return_if_fail(CK_IS_REQUEST(self));
 	g_return_if_fail((guint)phase < CK_INSTALL_PHASE_LAST);
 	if (self->install_phase == phase &&
@@ -454,15 +458,17 @@ ck_request_set_install(CkRequest *self, CkInstallPhase phase, const gchar *const
 	    g_strcmp0(self->install_version, version) == 0 &&
 	    g_strcmp0(self->install_previous, previous) == 0)
 		return;
-	g_free(self->install_previous);
-	self->install_previous = g_strdup(previous);
+	/* copies first: the arguments may be this request's own (recovery re-records them) */
+	new_fresh = fresh != NULL ? g_strdupv((gchar **)fresh) : g_new0(gchar *, 1);
+	new_version = g_strdup(version);
+	new_previous = g_strdup(previous);
 	self->install_phase = phase;
 	g_strfreev(self->install_fresh);
-	self->install_fresh = g_strdupv((gchar **)fresh);
-	if (self->install_fresh == NULL)
-		self->install_fresh = g_new0(gchar *, 1);
+	self->install_fresh = new_fresh;
 	g_free(self->install_version);
-	self->install_version = g_strdup(version);
+	self->install_version = new_version;
+	g_free(self->install_previous);
+	self->install_previous = new_previous;
 	ck_request_emit(self, CK_REQUEST_FIELD_OTHER);
 }
 

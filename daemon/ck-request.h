@@ -77,10 +77,11 @@ ck_key_policy_from_string(const gchar *name);
 
 /* Where an install is (the intent record of ARCHITECTURE.md "Atomic install"). */
 typedef enum {
-	CK_INSTALL_PHASE_NONE,	 /* nothing in flight */
-	CK_INSTALL_PHASE_STAGE,	 /* new files are being staged beside the live ones */
-	CK_INSTALL_PHASE_COMMIT, /* staged and validated: being renamed into place */
-	CK_INSTALL_PHASE_CHECK,	 /* in place: hooks and the post-install check run */
+	CK_INSTALL_PHASE_NONE,     /* nothing in flight */
+	CK_INSTALL_PHASE_STAGE,    /* new files are being staged beside the live ones */
+	CK_INSTALL_PHASE_COMMIT,   /* staged and validated: being renamed into place */
+	CK_INSTALL_PHASE_CHECK,    /* in place: hooks and the post-install check run */
+	CK_INSTALL_PHASE_ROLLBACK, /* the previous files are being put back */
 	CK_INSTALL_PHASE_LAST
 } CkInstallPhase;
 

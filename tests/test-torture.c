@@ -23,6 +23,7 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,15 +31,17 @@
 #include "ck-test-daemon.h"
 #include "ck-test-util.h"
 
-#define CK_TORTURE_BUS_NAME	 "org.certkeeper.Certkeeper1"
-#define CK_TORTURE_MANAGER_PATH	 "/org/certkeeper/Certkeeper1"
+#define CK_TORTURE_BUS_NAME      "org.certkeeper.Certkeeper1"
+#define CK_TORTURE_MANAGER_PATH  "/org/certkeeper/Certkeeper1"
 #define CK_TORTURE_REQUEST_IFACE "org.certkeeper.Request1"
-#define CK_TORTURE_FAULT_ENV	 "CERTKEEPER_FAULT_POINT"
+#define CK_TORTURE_FAULT_ENV     "CERTKEEPER_FAULT_POINT"
 
 /* How long recovery may take before the test calls a request stuck. */
 #define CK_TORTURE_RECOVERY_MS (30 * 1000)
-/* How long a round triggers renewals waiting for its fault point to fire. */
+/* How long a round asks for renewals for its point to fire: this, plus per passage ... */
 #define CK_TORTURE_REACH_MS (10 * 1000)
+/* ... this (a point passed once per round of renewals fires late at a large N). */
+#define CK_TORTURE_REACH_PER_N_MS 600
 /* The random kills come this many milliseconds after the first trigger, at most. */
 #define CK_TORTURE_RANDOM_MS 300
 
@@ -46,28 +49,38 @@
  * Every fault point of the install and store path (daemon/ck-fault.h): the
  * deterministic part fires each one at its 1st, 2nd, ... passage.
  */
-static const gchar *const ck_torture_points[] = {
-    "file-replace-written",
-    "file-replace-renamed",
-    "install-staged",
-    "install-intent-recorded",
-    "install-commit-backup",
-    "install-commit-rename",
-    "install-committed",
-    "install-finished",
+static const struct {
+	const gchar *name;
+	guint retrigger_ms; /* how often the round asks for renewals until the point fires */
+} ck_torture_points[] = {
+    {"file-replace-written", 500},
+    {"file-replace-renamed", 500},
+    {"install-stage-file-written", 500},
+    {"install-staged", 500},
+    {"install-intent-recorded", 500},
+    {"install-commit-unlinked-backup", 500},
+    {"install-commit-backup", 500},
+    {"install-symlink-created", 500},
+    {"install-commit-rename", 500},
+    {"install-committed", 500},
+    {"install-rollback-recorded", 500},
+    {"install-rollback-restored", 500},
+    {"install-finished", 500},
+    /* the clean-up comes KeepPrevious after an install: a new install would postpone it */
+    {"install-backup-removed", 3000},
 };
 
 /* The tracked certificates: one of every kind of install. */
 typedef struct {
 	const gchar *id;
-	gboolean directory;	 /* the directory layout: .versions/ and "current" */
-	gboolean chain;		 /* -F FILE */
-	gboolean combined;	 /* --combined-file FILE */
-	const gchar *key_type;	 /* -G, NULL for the default */
+	gboolean directory;      /* the directory layout: .versions/ and "current" */
+	gboolean chain;          /* -F FILE */
+	gboolean combined;       /* --combined-file FILE */
+	const gchar *key_type;   /* -G, NULL for the default */
 	const gchar *key_policy; /* --key-policy, NULL for the default (new) */
 	const gchar *validity;
 	const gchar *renew_before; /* NULL: the default, so it never renews by itself */
-	gboolean flaky_check;	   /* a post-install check failing every other time: rollbacks */
+	gboolean flaky_check;      /* a post-install check failing every other time: rollbacks */
 } CkTortureSpec;
 
 /*
@@ -86,14 +99,13 @@ static const CkTortureSpec ck_torture_specs[] = {
 };
 #define CK_TORTURE_N_REQUESTS G_N_ELEMENTS(ck_torture_specs)
 
-static const gchar ck_torture_config[] =
-    "# the torture test: nothing waits long\n"
-    "[renewal]\n"
-    "RenewJitterMax=0\n"
-    "RetryDelay=1s\n"
-    "RetryDelayMax=2s\n"
-    "MaxAttempts=0\n"
-    "KeepPrevious=2s\n";
+static const gchar ck_torture_config[] = "# the torture test: nothing waits long\n"
+					 "[renewal]\n"
+					 "RenewJitterMax=0\n"
+					 "RetryDelay=1s\n"
+					 "RetryDelayMax=2s\n"
+					 "MaxAttempts=0\n"
+					 "KeepPrevious=2s\n";
 
 typedef struct {
 	CkTestDaemon *td;
@@ -103,14 +115,17 @@ typedef struct {
 	gchar *root_pem;
 	gchar *flag_file;
 	gchar *paths[CK_TORTURE_N_REQUESTS]; /* object paths */
-	goffset round_mark;		     /* size of daemon.log when the round began */
-	goffset log_mark;		     /* ... and when the daemon last started */
-	guint fault_kills;    /* the daemon killed itself at the armed point */
-	guint recovery_kills; /* ... and again while it recovered from that */
-	guint outside_kills;  /* the test killed it */
-	guint unreached;      /* rounds whose point did not fire in time */
+	goffset round_mark;                  /* size of daemon.log when the round began */
+	goffset log_mark;                    /* ... and when the daemon last started */
+	guint fault_kills;                   /* the daemon killed itself at the armed point */
+	guint recovery_kills;                /* ... and again while it recovered or stopped */
+	guint outside_kills;                 /* the test killed it */
+	guint unreached;                     /* rounds whose point did not fire in time */
 	guint checks;
-	guint check_retries;  /* checks repeated because something moved meanwhile */
+	gint64 created_us; /* when the set-up began */
+	gint64 start_us;   /* time spent starting daemons, and checking invariants */
+	gint64 check_us;
+	guint check_retries; /* checks repeated because something moved meanwhile */
 } CkTorture;
 
 /* Every kill of the run, across the test cases: CK_TORTURE_KILLS counts them all. */
@@ -226,8 +241,8 @@ ck_torture_get_requests(CkTorture *t, GError **error)
 	    G_VARIANT_TYPE("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 5000, NULL, error);
 	if (reply == NULL)
 		return NULL;
-	requests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					 (GDestroyNotify)g_variant_unref);
+	requests =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
 	g_variant_get(reply, "(a{oa{sa{sv}}})", &objects);
 	while (g_variant_iter_next(objects, "{&o@a{sa{sv}}}", &path, &interfaces)) {
 		g_autoptr(GVariant) props = g_variant_lookup_value(
@@ -306,6 +321,31 @@ ck_torture_trigger_all(CkTorture *t, gboolean rekey)
 
 /* The daemon */
 
+/*
+ * Waits until no process holds the state directory's lock. A daemon killed
+ * while it spawned a hook leaves the child holding the lock's open file until
+ * the child's exec (milliseconds), and a new daemon would refuse to start;
+ * systemd stops such leftovers of a unit before it restarts it, we wait.
+ */
+static void
+ck_torture_wait_unlocked(CkTorture *t)
+{
+	g_autofree gchar *path = g_build_filename(t->td->state_dir, "certkeeperd.lock", NULL);
+	gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (g_get_monotonic_time() >= deadline) {
+			g_test_message("%s is still locked after 5 s", path);
+			break;
+		}
+		g_usleep(1000);
+	}
+	close(fd);
+}
+
 /* The next start has exactly these extra variables (NULL: none). */
 static void
 ck_torture_set_fault(CkTorture *t, const gchar *point, guint n)
@@ -327,9 +367,10 @@ ck_torture_died_at(CkTorture *t, gint status, const gchar *point, const gchar *w
 		return TRUE;
 	{
 		g_autofree gchar *tail = ck_torture_log_tail(t, 60);
-		g_test_message("%s: certkeeperd ended with wait status 0x%x, not by its fault point "
-			       "%s; its log:\n%s",
-			       when, (guint)status, point, tail);
+		g_test_message(
+		    "%s: certkeeperd ended with wait status 0x%x, not by its fault point "
+		    "%s; its log:\n%s",
+		    when, (guint)status, point, tail);
 	}
 	g_test_fail_printf("%s: certkeeperd did not die at its fault point %s", when, point);
 	return FALSE;
@@ -353,7 +394,7 @@ ck_torture_certs_clear(CkTortureCerts *certs)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CkTortureCerts, ck_torture_certs_clear)
 
-/* The certificates a PEM file holds, in order; FALSE (and why) if it holds none or is unreadable. */
+/* The certificates in the PEM file @path, in order; FALSE (and why) if none can be read. */
 static gboolean
 ck_torture_read_certs(const gchar *path, CkTortureCerts *certs, GString *why)
 {
@@ -621,9 +662,9 @@ ck_torture_check_directory(CkTorture *t, gint64 backups_until, GString *why)
 	d = g_dir_open(versions, 0, NULL);
 	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
 		if (g_strcmp0(name, version) != 0 && backups_until == 0)
-			g_string_append_printf(why,
-					       "  %s/%s outlived the grace period (current is %s)\n",
-					       versions, name, version);
+			g_string_append_printf(
+			    why, "  %s/%s outlived the grace period (current is %s)\n", versions,
+			    name, version);
 	}
 }
 
@@ -676,7 +717,8 @@ ck_torture_check_files(CkTorture *t, const CkTortureSpec *spec, GVariant *props,
 		g_auto(CkTortureCerts) combined = {NULL, 0};
 		if (ck_torture_read_certs(combined_file, &combined, why)) {
 			if (!ck_torture_same_cert(combined.certs[0], cert.certs[0]))
-				g_string_append_printf(why, "  %s holds another certificate than %s\n",
+				g_string_append_printf(why,
+						       "  %s holds another certificate than %s\n",
 						       combined_file, cert_file);
 			ck_torture_key_matches(cert.certs[0], combined_file, cert_file, why);
 		}
@@ -798,7 +840,8 @@ ck_torture_snapshot(CkTorture *t, GHashTable *requests)
 
 		g_string_append_printf(snapshot, "%s:", id);
 		for (guint j = 0; j < G_N_ELEMENTS(strings); j++)
-			g_string_append_printf(snapshot, " %s", ck_torture_prop_string(props, strings[j]));
+			g_string_append_printf(snapshot, " %s",
+					       ck_torture_prop_string(props, strings[j]));
 		for (guint j = 0; j < G_N_ELEMENTS(numbers); j++)
 			g_string_append_printf(snapshot, " %" G_GUINT64_FORMAT,
 					       ck_torture_prop_u64(props, numbers[j]));
@@ -880,9 +923,9 @@ ck_torture_check_invariants(CkTorture *t, const gchar *when)
 
 /* Set-up */
 
-/* Adds the request @spec with the real CLI and waits until it is issued. */
+/* Adds the request @spec with the real CLI; with @wait, until it is issued. */
 static void
-ck_torture_add_request(CkTorture *t, const CkTortureSpec *spec)
+ck_torture_add_request(CkTorture *t, const CkTortureSpec *spec, gboolean wait)
 {
 	g_autofree gchar *cert = ck_torture_file(t, spec, ".crt");
 	g_autofree gchar *key = ck_torture_file(t, spec, ".key");
@@ -891,12 +934,16 @@ ck_torture_add_request(CkTorture *t, const CkTortureSpec *spec)
 	g_autofree gchar *subject = g_strdup_printf("CN=%s.torture.example", spec->id);
 	g_autofree gchar *dns = g_strdup_printf("%s.torture.example", spec->id);
 	/* the check passes, then fails, then passes ...: every other install is rolled back */
-	g_autofree gchar *check = g_strdup_printf(
-	    "if [ -e '%s' ]; then rm -f '%s'; exit 1; fi; touch '%s'", t->flag_file, t->flag_file,
-	    t->flag_file);
+	g_autofree gchar *check =
+	    g_strdup_printf("if [ -e '%s' ]; then rm -f '%s'; exit 1; fi; touch '%s'", t->flag_file,
+			    t->flag_file, t->flag_file);
 	const gchar *a[32] = {NULL};
 	guint n = 0;
 
+	if (wait) {
+		a[n++] = "-w";
+		a[n++] = "--wait-timeout=60";
+	}
 	a[n++] = "-I";
 	a[n++] = spec->id;
 	a[n++] = "-N";
@@ -938,11 +985,11 @@ ck_torture_add_request(CkTorture *t, const CkTortureSpec *spec)
 		a[n++] = "--check-command";
 		a[n++] = check;
 	}
-	g_assert_cmpuint(n, <=, 24);
-	g_assert_cmpint(ck_test_cli(t->td, FALSE, NULL, NULL, NULL, "request", "-w",
-				    "--wait-timeout=60", a[0], a[1], a[2], a[3], a[4], a[5], a[6],
-				    a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15],
-				    a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23], NULL),
+	g_assert_cmpuint(n, <=, 26);
+	g_assert_cmpint(ck_test_cli(t->td, FALSE, NULL, NULL, NULL, "request", a[0], a[1], a[2],
+				    a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12],
+				    a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21],
+				    a[22], a[23], a[24], a[25], NULL),
 			==, 0);
 }
 
@@ -958,6 +1005,7 @@ ck_torture_new(void)
 	if (td == NULL)
 		return NULL;
 	t = g_new0(CkTorture, 1);
+	t->created_us = g_get_monotonic_time();
 	t->td = td;
 	t->certs_dir = g_build_filename(td->dir, "certs", NULL);
 	t->dir_layout = g_build_filename(t->certs_dir, "layout", NULL);
@@ -967,7 +1015,7 @@ ck_torture_new(void)
 	ck_test_daemon_write_config(td, ck_torture_config);
 	ck_test_daemon_start(td);
 	for (guint i = 0; i < CK_TORTURE_N_REQUESTS; i++)
-		ck_torture_add_request(t, &ck_torture_specs[i]);
+		ck_torture_add_request(t, &ck_torture_specs[i], TRUE);
 	t->bus = ck_test_daemon_connect(td);
 	requests = ck_torture_get_requests(t, &error);
 	g_assert_no_error(error);
@@ -989,21 +1037,45 @@ ck_torture_report(CkTorture *t, const gchar *what)
 	g_autofree gchar *log = NULL;
 
 	log = ck_torture_log_since(t, 0);
-	g_test_message("%s: %u kills (%u at fault points, %u of them again during the recovery, %u "
-		       "from outside); %u rounds whose point never fired; %u invariant checks "
-		       "(%u looked again because the daemon moved meanwhile). The daemon rolled "
-		       "%u interrupted installs forward and discarded %u staged ones; %u "
-		       "post-install checks failed and were rolled back.",
-		       what, t->fault_kills + t->recovery_kills + t->outside_kills, t->fault_kills,
-		       t->recovery_kills, t->outside_kills, t->unreached, t->checks,
-		       t->check_retries,
-		       ck_torture_count(log, "finishing an install that was interrupted"),
-		       ck_torture_count(log, "removing the files of an install that was "
-					     "interrupted"),
-		       ck_torture_count(log, "the previous certificate is back in place"));
+	g_test_message(
+	    "%s: %u kills (%u at the armed fault point, %u more at it while the daemon "
+	    "recovered or stopped, %u from outside); %u rounds whose point never fired; "
+	    "%u invariant checks "
+	    "(%u looked again because the daemon moved meanwhile). The daemon rolled "
+	    "%u interrupted installs forward, discarded %u staged ones and finished %u "
+	    "interrupted rollbacks; %u post-install checks failed and were rolled back. "
+	    "%.1f s in all; clean restarts took %.1f s, waiting for the recovery and "
+	    "checking %.1f s.",
+	    what, t->fault_kills + t->recovery_kills + t->outside_kills, t->fault_kills,
+	    t->recovery_kills, t->outside_kills, t->unreached, t->checks, t->check_retries,
+	    ck_torture_count(log, "finishing an install that was interrupted"),
+	    ck_torture_count(log, "removing the files of an install that was "
+				  "interrupted"),
+	    ck_torture_count(log, "finishing a rollback that was interrupted"),
+	    ck_torture_count(log, "the previous certificate is back in place"),
+	    (g_get_monotonic_time() - t->created_us) / 1e6, t->start_us / 1e6, t->check_us / 1e6);
 }
 
 /* The test cases */
+
+/* Starts the daemon without a fault point; the invariants must hold once it recovered. */
+static gboolean
+ck_torture_restart_and_check(CkTorture *t, const gchar *when)
+{
+	gint64 start = g_get_monotonic_time();
+	gint64 checked;
+	gboolean ok;
+
+	ck_torture_set_fault(t, NULL, 0);
+	ck_torture_mark_log(t);
+	ck_torture_wait_unlocked(t);
+	ck_test_daemon_start(t->td);
+	checked = g_get_monotonic_time();
+	t->start_us += checked - start;
+	ok = ck_torture_check_invariants(t, when);
+	t->check_us += g_get_monotonic_time() - checked;
+	return ok;
+}
 
 /* Stops the daemon of the previous round cleanly; FALSE (and fails) if it did not stop so. */
 static gboolean
@@ -1038,6 +1110,7 @@ ck_torture_recover_armed(CkTorture *t, const gchar *point, const gchar *when)
 
 	ck_torture_set_fault(t, point, 1);
 	ck_torture_mark_log(t);
+	ck_torture_wait_unlocked(t);
 	if (!ck_test_daemon_start_or_exit(t->td, &status))
 		goto died;
 	while (g_get_monotonic_time() < deadline) {
@@ -1062,7 +1135,7 @@ died:
 
 /* One deterministic round: the daemon kills itself the @n-th time it passes @point. */
 static gboolean
-ck_torture_fault_round(CkTorture *t, const gchar *point, guint n, guint round)
+ck_torture_fault_round(CkTorture *t, const gchar *point, guint retrigger_ms, guint n, guint round)
 {
 	g_autofree gchar *when = g_strdup_printf("round %u (%s:%u)", round, point, n);
 	gint64 deadline;
@@ -1074,15 +1147,17 @@ ck_torture_fault_round(CkTorture *t, const gchar *point, guint n, guint round)
 		return FALSE;
 	ck_torture_set_fault(t, point, n);
 	ck_torture_mark_log(t);
+	ck_torture_wait_unlocked(t);
 	if (!ck_test_daemon_start_or_exit(t->td, &status)) {
 		/* what the SIGTERM left in flight was recovered at start-up, past the point */
 		died = TRUE;
 	} else {
-		deadline = g_get_monotonic_time() + CK_TORTURE_REACH_MS * 1000;
+		deadline = g_get_monotonic_time() +
+			   (gint64)(CK_TORTURE_REACH_MS + n * CK_TORTURE_REACH_PER_N_MS) * 1000;
 		for (guint i = 0; !died && g_get_monotonic_time() < deadline; i++) {
 			/* a new key or the same one: both paths stage the same files */
 			ck_torture_trigger_all(t, (i + n) % 2 == 1);
-			died = ck_test_daemon_wait_exit(t->td, 1000, &status);
+			died = ck_test_daemon_wait_exit(t->td, retrigger_ms, &status);
 		}
 	}
 	if (died) {
@@ -1093,16 +1168,13 @@ ck_torture_fault_round(CkTorture *t, const gchar *point, guint n, guint round)
 		if (!ck_torture_recover_armed(t, point, when))
 			return FALSE;
 	} else {
-		g_test_message("%s: the point was not reached in %d s", when,
-			       CK_TORTURE_REACH_MS / 1000);
+		g_test_message("%s: the point was not reached in %u s", when,
+			       (CK_TORTURE_REACH_MS + n * CK_TORTURE_REACH_PER_N_MS) / 1000);
 		t->unreached++;
 		if (!ck_torture_stop(t, point, when))
 			return FALSE;
 	}
-	ck_torture_set_fault(t, NULL, 0);
-	ck_torture_mark_log(t);
-	ck_test_daemon_start(t->td);
-	return ck_torture_check_invariants(t, when);
+	return ck_torture_restart_and_check(t, when);
 }
 
 static void
@@ -1117,16 +1189,46 @@ test_torture_fault_points(void)
 	for (guint p = 0; p < G_N_ELEMENTS(ck_torture_points); p++) {
 		guint fired = t->fault_kills;
 		for (guint n = 1; n <= depth; n++) {
-			if (!ck_torture_fault_round(t, ck_torture_points[p], n, ++round))
+			if (!ck_torture_fault_round(t, ck_torture_points[p].name,
+						    ck_torture_points[p].retrigger_ms, n, ++round))
 				return;
 		}
 		/* every point is on the install path: one that never fires is a dead name */
 		if (t->fault_kills == fired) {
-			g_test_fail_printf("the fault point %s never fired", ck_torture_points[p]);
+			g_test_fail_printf("the fault point %s never fired",
+					   ck_torture_points[p].name);
 			return;
 		}
 	}
 	ck_torture_report(t, "fault points");
+}
+
+/*
+ * Tracks request @i anew, from nothing: stop-tracking, its files removed, the
+ * request added again without waiting, so the kill that follows may find its
+ * first install, whose files are all new (the "fresh" files of a rollback).
+ */
+static void
+ck_torture_reenroll(CkTorture *t, guint i)
+{
+	const CkTortureSpec *spec = &ck_torture_specs[i];
+
+	g_assert_cmpint(
+	    ck_test_cli(t->td, FALSE, NULL, NULL, NULL, "stop-tracking", "-i", spec->id, NULL), ==,
+	    0);
+	if (spec->directory) {
+		ck_test_rm_rf(t->dir_layout);
+		g_assert_cmpint(g_mkdir(t->dir_layout, 0755), ==, 0);
+	} else {
+		const gchar *suffixes[] = {".crt", ".key", "-chain.crt", "-combined.pem"};
+		for (guint j = 0; j < G_N_ELEMENTS(suffixes); j++) {
+			g_autofree gchar *path = ck_torture_file(t, spec, suffixes[j]);
+			g_autofree gchar *backup = g_strconcat(path, ".ck-prev", NULL);
+			g_unlink(path);
+			g_unlink(backup);
+		}
+	}
+	ck_torture_add_request(t, spec, FALSE);
 }
 
 /* One random round: renewals are asked for, and the daemon is killed from outside. */
@@ -1140,6 +1242,17 @@ ck_torture_random_round(CkTorture *t, guint round)
 	gint status = 0;
 
 	ck_torture_begin_round(t);
+	/* now and then a first install: every kind of layout's, in turn */
+	if (round % 8 == 0) {
+		const gchar *const fresh[] = {"long", "dir", "combined"};
+		const gchar *id = fresh[(round / 8) % G_N_ELEMENTS(fresh)];
+		for (guint i = 0; i < CK_TORTURE_N_REQUESTS; i++) {
+			if (g_strcmp0(ck_torture_specs[i].id, id) == 0)
+				ck_torture_reenroll(t, i);
+		}
+		start = g_get_monotonic_time();
+		kill_at = start + (gint64)g_test_rand_int_range(0, CK_TORTURE_RANDOM_MS + 1) * 1000;
+	}
 	for (guint i = 0; i < CK_TORTURE_N_REQUESTS; i++)
 		order[i] = i;
 	for (guint i = CK_TORTURE_N_REQUESTS - 1; i > 0; i--) {
@@ -1169,9 +1282,7 @@ ck_torture_random_round(CkTorture *t, guint round)
 	ck_test_daemon_kill(t->td);
 	t->outside_kills++;
 	ck_torture_total_kills++;
-	ck_torture_mark_log(t);
-	ck_test_daemon_start(t->td);
-	return ck_torture_check_invariants(t, when);
+	return ck_torture_restart_and_check(t, when);
 }
 
 static void
@@ -1180,7 +1291,8 @@ test_torture_random_kills(void)
 	g_autoptr(CkTorture) t = ck_torture_new();
 	guint target = ck_torture_env_uint("CK_TORTURE_KILLS", 500);
 	/* the fault points made their kills already; these make up the rest, and at least 50 */
-	guint rounds = MAX(target > ck_torture_total_kills ? target - ck_torture_total_kills : 0, 50);
+	guint rounds =
+	    MAX(target > ck_torture_total_kills ? target - ck_torture_total_kills : 0, 50);
 
 	if (t == NULL)
 		return;
