@@ -963,16 +963,11 @@ ck_engine_validate_key_and_ca(CkEngine *self, CkRequest *request, GError **error
 	return TRUE;
 }
 
-CkRequest *
-ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
+/* Everything a new request must be, checked before anything is made or counted. */
+static gboolean
+ck_engine_check_new_request(CkEngine *self, CkRequest *request, GError **error)
 {
 	CkCsrParams params = {0};
-	g_autoptr(CkRequest) tracked = NULL;
-	g_autoptr(JsonNode) json = NULL;
-	g_autofree gchar *id = NULL;
-
-	g_return_val_if_fail(CK_IS_ENGINE(self), NULL);
-	g_return_val_if_fail(CK_IS_REQUEST(request), NULL);
 
 	if (ck_request_get_id(request) != NULL) {
 		if (!ck_request_id_is_valid(ck_request_get_id(request))) {
@@ -980,17 +975,17 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 				    _("'%s' is not a valid request id: use 1 to 64 letters, "
 				      "digits, '.', '_' or '-'"),
 				    ck_request_get_id(request));
-			return NULL;
+			return FALSE;
 		}
 		if (g_hash_table_contains(self->requests, ck_request_get_id(request))) {
 			g_set_error(error, CK_ERROR, CK_ERROR_ALREADY_EXISTS,
 				    _("A request with id '%s' already exists"),
 				    ck_request_get_id(request));
-			return NULL;
+			return FALSE;
 		}
 	}
 	if (!ck_engine_validate_key_and_ca(self, request, error))
-		return NULL;
+		return FALSE;
 	/* like getcert: without a subject, the first DNS name becomes the common name */
 	if ((ck_request_get_subject(request) == NULL || ck_request_get_subject(request)[0] == '\0') &&
 	    ck_request_get_dns_names(request)[0] != NULL) {
@@ -999,8 +994,21 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 		ck_request_set_subject(request, cn);
 	}
 	ck_request_get_csr_params(request, &params);
-	if (!ck_csr_validate(&params, error) || !ck_engine_validate_policy(self, request, error) ||
-	    !ck_engine_validate_files(self, request, error))
+	return ck_csr_validate(&params, error) && ck_engine_validate_policy(self, request, error) &&
+	       ck_engine_validate_files(self, request, error);
+}
+
+CkRequest *
+ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
+{
+	g_autoptr(CkRequest) tracked = NULL;
+	g_autoptr(JsonNode) json = NULL;
+	g_autofree gchar *id = NULL;
+
+	g_return_val_if_fail(CK_IS_ENGINE(self), NULL);
+	g_return_val_if_fail(CK_IS_REQUEST(request), NULL);
+
+	if (!ck_engine_check_new_request(self, request, error))
 		return NULL;
 
 	/* a fresh object from the template, so the caller's object never aliases ours */
@@ -1043,8 +1051,15 @@ ck_engine_add_request_as(CkEngine *self, const CkCaller *caller, CkRequest *requ
 {
 	g_return_val_if_fail(CK_IS_ENGINE(self), NULL);
 	if (!ck_policy_authorize_new(self->policy, caller, request,
-				     ck_engine_count_owned(self, caller->uid), error) ||
-	    !ck_policy_take_issue(self->policy, caller, ck_clock_now(), error)) {
+				     ck_engine_count_owned(self, caller->uid), error)) {
+		g_message("refused AddRequest for uid %u: %s", (guint)caller->uid,
+			  (*error)->message);
+		return NULL;
+	}
+	/* a request refused for bad input is no issue: it does not use up the rate */
+	if (!ck_engine_check_new_request(self, request, error))
+		return NULL;
+	if (!ck_policy_take_issue(self->policy, caller, ck_clock_now(), error)) {
 		g_message("refused AddRequest for uid %u: %s", (guint)caller->uid,
 			  (*error)->message);
 		return NULL;

@@ -384,7 +384,7 @@ ck_policy_network_contains(const CkNetwork *net, const gchar *address)
  * and when it is a link, where it leads counts (a dangling one is refused).
  */
 static gboolean
-ck_policy_path_allowed(CkPolicyRule *rule, const gchar *path)
+ck_policy_path_allowed(CkPolicyRule *rule, const gchar *path, gchar **real_out)
 {
 	g_autofree gchar *dir = g_path_get_dirname(path);
 	g_autofree gchar *base = g_path_get_basename(path);
@@ -405,13 +405,62 @@ ck_policy_path_allowed(CkPolicyRule *rule, const gchar *path)
 		g_autofree gchar *allowed = realpath(rule->directories[i], NULL);
 		if (allowed == NULL)
 			continue;
-		if (g_strcmp0(real, allowed) == 0)
+		if (g_strcmp0(real, allowed) == 0 ||
+		    (g_str_has_prefix(real, allowed) &&
+		     (real[strlen(allowed)] == '/' || g_strcmp0(allowed, "/") == 0))) {
+			*real_out = g_steal_pointer(&real);
 			return TRUE;
-		if (g_str_has_prefix(real, allowed) &&
-		    (real[strlen(allowed)] == '/' || g_strcmp0(allowed, "/") == 0))
-			return TRUE;
+		}
 	}
 	return FALSE;
+}
+
+/* May user @uid (of groups @groups) add, remove or rename entries of the directory @st? */
+static gboolean
+ck_policy_dir_writable_by(const struct stat *st, uid_t uid, GArray *groups)
+{
+	if (st->st_uid == uid || (st->st_mode & S_IWOTH) != 0)
+		return TRUE;
+	if ((st->st_mode & S_IWGRP) != 0) {
+		for (guint i = 0; groups != NULL && i < groups->len; i++) {
+			if (g_array_index(groups, gid_t, i) == st->st_gid)
+				return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/*
+ * certkeeperd writes a user's files as root. Were the user able to rename or
+ * replace a directory on the way to them (a directory of its own inside one of
+ * its own), it could swap in a link between the daemon's check and its write
+ * and have root write, as the user, where the user may not. So every directory
+ * above the file's own must be one the user cannot change (the sticky bit
+ * protects what the user does not own, as in /tmp). @real has no links (realpath).
+ * The directory that holds the file may be the user's: renaming a file over the
+ * user's link replaces the link, and staged files are created exclusively.
+ * Returns the directory the user could change, NULL if there is none.
+ */
+static gchar *
+ck_policy_replaceable_dir(const gchar *real, uid_t uid, GArray *groups)
+{
+	g_autofree gchar *holder = g_path_get_dirname(real);
+	g_autofree gchar *child = g_strdup(holder);
+
+	while (strcmp(child, "/") != 0) {
+		g_autofree gchar *parent = g_path_get_dirname(child);
+		struct stat parent_st, child_st;
+		if (lstat(parent, &parent_st) < 0 || lstat(child, &child_st) < 0 ||
+		    !S_ISDIR(child_st.st_mode))
+			return g_steal_pointer(&child);
+		if (ck_policy_dir_writable_by(&parent_st, uid, groups) &&
+		    ((parent_st.st_mode & S_ISVTX) == 0 || child_st.st_uid == uid ||
+		     parent_st.st_uid == uid))
+			return g_steal_pointer(&child);
+		g_free(child);
+		child = g_steal_pointer(&parent);
+	}
+	return NULL;
 }
 
 static gboolean
@@ -487,7 +536,8 @@ ck_policy_check_names(CkPolicyRule *rule, CkRequest *request, GError **error)
 }
 
 static gboolean
-ck_policy_check_paths(CkPolicyRule *rule, CkRequest *request, GError **error)
+ck_policy_check_paths(CkPolicyRule *rule, CkRequest *request, uid_t uid,
+		      const CkCallerInfo *info, GError **error)
 {
 	const gchar *paths[] = {
 	    ck_request_get_cert_file(request),		 ck_request_get_key_file(request),
@@ -496,9 +546,32 @@ ck_policy_check_paths(CkPolicyRule *rule, CkRequest *request, GError **error)
 	    ck_request_get_bootstrap_cert_file(request), ck_request_get_bootstrap_key_file(request),
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
-		if (paths[i] != NULL && !ck_policy_path_allowed(rule, paths[i]))
+		g_autofree gchar *real = NULL;
+		g_autofree gchar *replaceable = NULL;
+		if (paths[i] == NULL)
+			continue;
+		if (!ck_policy_path_allowed(rule, paths[i], &real))
 			return ck_policy_deny(error, _("'%s' is outside the directories %s allows"),
 					      paths[i], rule->source);
+		if (paths[i] == ck_request_get_directory(request)) {
+			/* the layout's directory holds root's versions and the current link:
+			 * the user must not be able to change it either */
+			g_autofree gchar *inside = g_build_filename(real, "current", NULL);
+			struct stat st;
+			if (stat(real, &st) == 0 && ck_policy_dir_writable_by(&st, uid, info->groups))
+				replaceable = g_strdup(real);
+			else
+				replaceable = ck_policy_replaceable_dir(inside, uid, info->groups);
+		} else {
+			replaceable = ck_policy_replaceable_dir(real, uid, info->groups);
+		}
+		if (replaceable != NULL)
+			return ck_policy_deny(
+			    error,
+			    /* TRANSLATORS: a path, a directory, then a user name */
+			    _("'%s' lies below %s, which user %s can rename or replace; use a "
+			      "directory whose parents the user cannot change"),
+			    paths[i], replaceable, info->user);
 	}
 	return TRUE;
 }
@@ -520,7 +593,7 @@ ck_policy_check_rule(CkPolicy *self, CkPolicyRule *rule, const CkCaller *caller,
 		return ck_policy_deny(error, _("the CA '%s' is not allowed by %s"), ca,
 				      rule->source);
 	if (!ck_policy_check_names(rule, request, error) ||
-	    !ck_policy_check_paths(rule, request, error))
+	    !ck_policy_check_paths(rule, request, caller->uid, info, error))
 		return FALSE;
 	if (unit != NULL && !g_strv_contains((const gchar *const *)rule->units, unit))
 		return ck_policy_deny(error, _("reloading %s is not allowed by %s"), unit,
@@ -630,7 +703,7 @@ ck_policy_authorize_paths(CkPolicy *self, CkRequest *request, GError **error)
 		g_autoptr(GError) local_error = NULL;
 		if (!ck_policy_rule_applies(rule, &owner, &info))
 			continue;
-		ok = ck_policy_check_paths(rule, request, &local_error);
+		ok = ck_policy_check_paths(rule, request, owner.uid, &info, &local_error);
 		if (!ok && first == NULL)
 			first = g_steal_pointer(&local_error);
 	}

@@ -86,6 +86,7 @@ typedef struct {
 	gchar *self_exe;
 	gchar *svc_dir;    /* daemon's certificate directory (owned by uid 1) */
 	gchar *bin_dir;    /* bin's (owned by uid 2) */
+	gchar *bin_layout; /* root's, for bin's directory layout */
 	gchar *outside;    /* a root-owned directory no rule names */
 	gchar *policy_dir; /* the daemon's policy.d */
 } Ss;
@@ -100,6 +101,7 @@ ss_free(Ss *ss)
 	g_free(ss->self_exe);
 	g_free(ss->svc_dir);
 	g_free(ss->bin_dir);
+	g_free(ss->bin_layout);
 	g_free(ss->outside);
 	g_free(ss->policy_dir);
 	g_free(ss);
@@ -143,9 +145,9 @@ ss_write_policy(Ss *ss, gboolean bin_fixed)
 	g_autofree gchar *bin_rule =
 	    g_strdup_printf("[user bin]\n"
 			    "DNSNames=*.bin.example\n"
-			    "Directories=%s\n"
+			    "Directories=%s;%s\n"
 			    "IPAddresses=%s\n",
-			    ss->bin_dir, bin_fixed ? "192.0.2.0/24" : "not-an-address");
+			    ss->bin_dir, ss->bin_layout, bin_fixed ? "192.0.2.0/24" : "not-an-address");
 	g_autofree gchar *daemon_file = g_build_filename(ss->policy_dir, "10-daemon.conf", NULL);
 	g_autofree gchar *bin_file = g_build_filename(ss->policy_dir, "20-bin.conf", NULL);
 
@@ -178,6 +180,8 @@ ss_new(CkTestBusPolicy policy)
 	g_assert_nonnull(ss->self_exe);
 	ss->svc_dir = ss_mkdir_owned(ss, "svc", 1);
 	ss->bin_dir = ss_mkdir_owned(ss, "bin-certs", 2);
+	/* root's: a directory layout needs a directory its user cannot change */
+	ss->bin_layout = ss_mkdir_owned(ss, "bin-layout", 0);
 	ss->outside = ss_mkdir_owned(ss, "outside", 0);
 	ss->policy_dir = ss_mkdir_owned(ss, "policy.d", 0);
 	requests_dir = ss_mkdir_owned(ss, "requests.d", 0);
@@ -811,6 +815,12 @@ test_selfservice_rate_limit(void)
 		return;
 	cert = ss_path(ss, ss->svc_dir, "web.crt");
 	key = ss_path(ss, ss->svc_dir, "web.key");
+	/* requests refused for their input issue nothing: they leave the rate alone */
+	for (guint i = 0; i < 4; i++) {
+		r = ss_add(ss, "daemon", cert, key, "web.svc.example", "key-usage", AS("flying"));
+		ss_assert_error(r, "org.certkeeper.Error.InvalidArgument", "'flying'");
+		g_clear_pointer(&r, ss_reply_free);
+	}
 	/* issue 1: the new request */
 	r = ss_add(ss, "daemon", cert, key, "web.svc.example", NULL, NULL);
 	path = ss_reply_path(r);
@@ -1116,14 +1126,18 @@ ss_sh_as(Ss *ss, const gchar *user, const gchar *script)
 	g_assert_cmpint(ss_spawn(ss, argv, NULL, NULL), ==, 0);
 }
 
+/*
+ * A directory the user can rename or replace, on the way to its files: root would
+ * write wherever a link swapped in between check and write points. Refused at once
+ * (and again at every install), so there is no race to win.
+ */
 static void
 test_selfservice_no_swapped_directory(void)
 {
 	g_autoptr(Ss) ss = ss_new(CK_TEST_BUS_POLICY_PROJECT);
 	g_autoptr(SsReply) r = NULL;
-	g_autofree gchar *sub = NULL, *cert = NULL, *key = NULL, *path = NULL, *s1 = NULL;
-	g_autofree gchar *script = NULL, *state = NULL;
-	g_autofree gchar *outside_cert = NULL, *outside_key = NULL;
+	g_autofree gchar *sub = NULL, *cert = NULL, *key = NULL, *script = NULL;
+	g_autofree gchar *layout = NULL, *why = NULL;
 
 	if (ss == NULL)
 		return;
@@ -1134,27 +1148,33 @@ test_selfservice_no_swapped_directory(void)
 	cert = ss_path(ss, sub, "web.crt");
 	key = ss_path(ss, sub, "web.key");
 	r = ss_add(ss, "daemon", cert, key, "web.svc.example", NULL, NULL);
-	path = ss_reply_path(r);
+	why = g_strdup_printf("lies below %s, which user daemon can rename or replace", sub);
+	ss_assert_error(r, "org.certkeeper.Error.AccessDenied", why);
+	ss_assert_absent(cert);
 	g_clear_pointer(&r, ss_reply_free);
-	s1 = ss_wait_issued(ss, path, NULL);
-	/* then daemon swaps it for a link to where it may not write, and asks for more */
+
+	/* a directory layout in a directory of the user's: root's versions could be swapped */
+	layout = ss_path(ss, ss->svc_dir, "layout");
 	g_clear_pointer(&script, g_free);
-	script = g_strdup_printf("mv '%s' '%s.old' && ln -s '%s' '%s'", sub, sub, ss->outside, sub);
+	script = g_strdup_printf("mkdir '%s'", layout);
 	ss_sh_as(ss, "daemon", script);
-	r = ss_request_call(ss, "daemon", path, "Rekey", NULL);
-	if (r->ok)
-		state = ss_wait_settled(ss, path);
-	g_clear_pointer(&r, ss_reply_free);
-	/* nothing was written through the link */
-	outside_cert = ss_path(ss, ss->outside, "web.crt");
-	outside_key = ss_path(ss, ss->outside, "web.key");
-	ss_assert_absent(outside_cert);
-	ss_assert_absent(outside_key);
-	if (state != NULL) {
-		g_autofree gchar *last_error = ss_get_string(ss, path, "LastError");
-		g_test_message("after the swap: %s, %s", state, last_error);
-		g_assert_nonnull(strstr(last_error, "is outside the directories"));
+	{
+		GVariantBuilder b;
+		g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+		g_variant_builder_add(&b, "{sv}", "directory", S(layout));
+		g_variant_builder_add(&b, "{sv}", "dns-names", AS("web.svc.example"));
+		r = ss_manager(ss, "daemon", "AddRequest", g_variant_new("(a{sv})", &b));
 	}
+	ss_assert_error(r, "org.certkeeper.Error.AccessDenied", "can rename or replace");
+	g_clear_pointer(&r, ss_reply_free);
+
+	/* files right in the directory the rule names are fine: the user cannot swap it */
+	g_clear_pointer(&cert, g_free);
+	g_clear_pointer(&key, g_free);
+	cert = ss_path(ss, ss->svc_dir, "web.crt");
+	key = ss_path(ss, ss->svc_dir, "web.key");
+	r = ss_add(ss, "daemon", cert, key, "web.svc.example", NULL, NULL);
+	ss_assert_ok(r);
 	g_assert_true(ck_test_daemon_is_running(ss->td));
 }
 
@@ -1404,11 +1424,9 @@ test_selfservice_broken_policy_file(void)
 	ss_assert_owner(bin_key, 2);
 	/* the directory layout too, and a renewal reads what it installed for bin */
 	{
-		g_autofree gchar *layout = ss_path(ss, ss->bin_dir, "layout");
+		const gchar *layout = ss->bin_layout;
 		g_autofree gchar *layout_path = NULL, *first = NULL, *second = NULL;
 		g_autofree gchar *layout_cert = NULL, *layout_key = NULL;
-		g_assert_cmpint(g_mkdir(layout, 0755), ==, 0);
-		g_assert_cmpint(chown(layout, 2, 2), ==, 0);
 		r = ss_manager(ss, "bin", "AddRequest",
 			       ss_opts("directory", S(layout), "dns-names", AS("d.bin.example"),
 				       "key-policy", S("reuse"), NULL));
