@@ -184,19 +184,6 @@ ck_bus_ca_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes
 {
 	CkBus *self = CK_BUS(userdata);
 	g_autoptr(GPtrArray) cas = ck_engine_get_cas(self->engine);
-	char **list = calloc(cas->len + 1, sizeof(char *));
 
-	if (list == NULL)
-		return -ENOMEM;
-	for (guint i = 0; i < cas->len; i++) {
-		list[i] = ck_bus_ca_path(g_ptr_array_index(cas, i));
-		if (list[i] == NULL) {
-			for (guint j = 0; j < i; j++)
-				free(list[j]);
-			free(list);
-			return -ENOMEM;
-		}
-	}
-	*nodes = list;
-	return 1;
+	return ck_bus_node_list(cas, (char *(*)(gpointer))ck_bus_ca_path, nodes);
 }

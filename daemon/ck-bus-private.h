@@ -45,6 +45,13 @@ ck_bus_request_from_path(CkBus *self, const char *path, sd_bus_error *error);
 CkCa *
 ck_bus_ca_from_path(CkBus *self, const char *path, sd_bus_error *error);
 
+/*
+ * The child nodes an enumerator returns: @path_of for each of @objects, in a
+ * malloc()ed list (sd-bus frees it with free()). 1, or -ENOMEM.
+ */
+int
+ck_bus_node_list(GPtrArray *objects, char *(*path_of)(gpointer), char ***nodes);
+
 /* Appends a list of object paths built by @path_of for each of @objects. */
 int
 ck_bus_append_paths(sd_bus_message *reply, GPtrArray *objects, char *(*path_of)(gpointer));

@@ -361,20 +361,6 @@ ck_bus_request_enumerate(sd_bus *bus, const char *path, void *userdata, char ***
 {
 	CkBus *self = CK_BUS(userdata);
 	g_autoptr(GPtrArray) requests = ck_engine_get_requests(self->engine);
-	/* sd-bus frees the list with free(): allocate it with malloc() */
-	char **list = calloc(requests->len + 1, sizeof(char *));
 
-	if (list == NULL)
-		return -ENOMEM;
-	for (guint i = 0; i < requests->len; i++) {
-		list[i] = ck_bus_request_path(g_ptr_array_index(requests, i));
-		if (list[i] == NULL) {
-			for (guint j = 0; j < i; j++)
-				free(list[j]);
-			free(list);
-			return -ENOMEM;
-		}
-	}
-	*nodes = list;
-	return 1;
+	return ck_bus_node_list(requests, (char *(*)(gpointer))ck_bus_request_path, nodes);
 }

@@ -62,6 +62,26 @@ ck_bus_get_caller(sd_bus_message *m, CkCaller *caller, sd_bus_error *error)
 	return 0;
 }
 
+int
+ck_bus_node_list(GPtrArray *objects, char *(*path_of)(gpointer), char ***nodes)
+{
+	char **list = calloc(objects->len + 1, sizeof(char *));
+
+	if (list == NULL)
+		return -ENOMEM;
+	for (guint i = 0; i < objects->len; i++) {
+		list[i] = path_of(g_ptr_array_index(objects, i));
+		if (list[i] == NULL) {
+			for (guint j = 0; j < i; j++)
+				free(list[j]);
+			free(list);
+			return -ENOMEM;
+		}
+	}
+	*nodes = list;
+	return 1;
+}
+
 CkRequest *
 ck_bus_request_from_path(CkBus *self, const char *path, sd_bus_error *error)
 {
