@@ -81,6 +81,7 @@ struct _CkEngine {
 	guint clock_recheck_id;
 	GPtrArray *reread_queue; /* requests whose files are read again after start-up */
 	guint reread_id;
+	guint trim_id; /* returns freed heap to the system once a burst of work is over */
 	gint64 clock_floor;	   /* the latest time this daemon saw its state saved */
 	gint64 clock_file_written; /* when STATE/clock was last written */
 	gboolean started;

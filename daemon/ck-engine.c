@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <malloc.h>
 #include <gnutls/x509.h>
 #include <string.h>
 
@@ -76,6 +77,21 @@ ck_engine_get_job(CkEngine *self, CkRequest *request)
 	return job;
 }
 
+static gboolean
+ck_engine_trim_cb(gpointer user_data)
+{
+	CkEngine *self = CK_ENGINE(user_data);
+
+	self->trim_id = 0;
+	/*
+	 * A burst of issuing (thousands of requests at once) leaves the heap much
+	 * bigger than what the tracked requests need; glibc keeps freed memory
+	 * mapped. A daemon that then idles for months should not hold on to it.
+	 */
+	malloc_trim(0);
+	return G_SOURCE_REMOVE;
+}
+
 void
 ck_engine_drop_job(CkEngine *self, CkRequest *request)
 {
@@ -86,6 +102,11 @@ ck_engine_drop_job(CkEngine *self, CkRequest *request)
 			ck_limiter_cancel(self->submit_limiter, job->queued);
 	}
 	g_hash_table_remove(self->jobs, ck_request_get_id(request));
+	/* once the last job is over, and no new one came for a second */
+	if (g_hash_table_size(self->jobs) == 0) {
+		g_clear_handle_id(&self->trim_id, g_source_remove);
+		self->trim_id = g_timeout_add_seconds(1, ck_engine_trim_cb, self);
+	}
 }
 
 CkStepData *
@@ -680,6 +701,22 @@ ck_engine_new_request_id(CkEngine *self)
 	}
 }
 
+/* Could g_canonicalize_filename() change @path? ("//", "/./", "/../", a trailing "/") */
+static gboolean
+ck_engine_path_is_canonical(const gchar *path)
+{
+	gsize len = strlen(path);
+
+	if (len > 1 && path[len - 1] == '/')
+		return FALSE;
+	for (const gchar *p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '\0')) ||
+		    (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0')))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 /* Do @a and @b name the same file? "x//y", "x/./y", "x/z/../y" and "x/y/" are all x/y. */
 static gboolean
 ck_engine_same_path(const gchar *a, const gchar *b)
@@ -692,6 +729,10 @@ ck_engine_same_path(const gchar *a, const gchar *b)
 	if (strcmp(a, b) == 0)
 		return TRUE;
 	if (!g_path_is_absolute(a) || !g_path_is_absolute(b))
+		return FALSE;
+	/* every AddRequest compares with every tracked path: skip the allocations when
+	 * both are canonical already, as they nearly always are */
+	if (ck_engine_path_is_canonical(a) && ck_engine_path_is_canonical(b))
 		return FALSE;
 	ca = g_canonicalize_filename(a, NULL);
 	cb = g_canonicalize_filename(b, NULL);
@@ -1175,6 +1216,7 @@ ck_engine_dispose(GObject *object)
 	g_hash_table_remove_all(self->dir_watches);
 	g_clear_handle_id(&self->clock_recheck_id, g_source_remove);
 	g_clear_handle_id(&self->reread_id, g_source_remove);
+	g_clear_handle_id(&self->trim_id, g_source_remove);
 	g_clear_pointer(&self->reread_queue, g_ptr_array_unref);
 	if (self->time_sync_monitor != NULL) {
 		g_file_monitor_cancel(self->time_sync_monitor);
