@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "ck-ca-local.h"
+#include "ck-clock.h"
 #include "ck-error.h"
 #include "ck-key-provider-file.h"
 #include "ck-test-util.h"
@@ -267,7 +268,8 @@ test_ca_local_ensure_creates(Fixture *f, gconstpointer user_data)
 	g_assert_cmpint(gnutls_x509_crt_verify(inter, &root, 1, 0, &verify), ==, 0);
 	g_assert_cmpuint(verify, ==, 0);
 	/* the issuing CA must outlive what it issues by years */
-	g_assert_cmpint(gnutls_x509_crt_get_expiration_time(inter), >, time(NULL) + 5 * 365 * DAY);
+	g_assert_cmpint(gnutls_x509_crt_get_expiration_time(inter), >,
+			(time_t)ck_clock_now() + 5 * 365 * DAY);
 	gnutls_x509_crt_deinit(root);
 	gnutls_x509_crt_deinit(inter);
 }
@@ -607,7 +609,9 @@ ck_test_assert_lifetime(const gchar *leaf_pem, time_t start, guint days)
 	gnutls_x509_crt_t crt = ck_test_crt(leaf_pem);
 	time_t not_before = gnutls_x509_crt_get_activation_time(crt);
 	time_t not_after = gnutls_x509_crt_get_expiration_time(crt);
-	time_t end = time(NULL);
+	/* the CA's own clock: time() reads the coarse clock, which can still show the
+	 * previous second after the CA has stamped the next one */
+	time_t end = (time_t)ck_clock_now();
 
 	g_test_message("lifetime %" G_GINT64_FORMAT " s", (gint64)(not_after - not_before));
 	/* back-dated a little for clock skew elsewhere, but never into the future */
@@ -625,7 +629,7 @@ test_ca_local_validity(Fixture *f, gconstpointer user_data)
 	g_autoptr(CkCaLocal) ca = ck_test_ca_new(f->ca_dir, 0);
 	g_autoptr(CkCaLocal) thirty = ck_test_ca_new(other_dir, 30);
 	g_autofree gchar *csr = ck_test_simple_csr(f->key, "validity.example");
-	time_t start = time(NULL);
+	time_t start = (time_t)ck_clock_now();
 	g_autofree gchar *default_leaf = ck_test_sign(ca, csr, 0, NULL);
 	g_autofree gchar *ninety = ck_test_sign(ca, csr, 90, NULL);
 	g_autofree gchar *one = ck_test_sign(ca, csr, 1, NULL);
@@ -646,7 +650,8 @@ test_ca_local_validity(Fixture *f, gconstpointer user_data)
 		g_assert_no_error(error);
 		crt = ck_test_crt(minutes);
 		g_assert_cmpint(gnutls_x509_crt_get_expiration_time(crt), >=, start + 600);
-		g_assert_cmpint(gnutls_x509_crt_get_expiration_time(crt), <=, time(NULL) + 600);
+		g_assert_cmpint(gnutls_x509_crt_get_expiration_time(crt), <=,
+				(time_t)ck_clock_now() + 600);
 		gnutls_x509_crt_deinit(crt);
 	}
 }
@@ -662,7 +667,8 @@ test_ca_local_validity_capped(Fixture *f, gconstpointer user_data)
 	gnutls_x509_crt_t inter = ck_test_crt(chain);
 
 	/* a hundred years asked, the issuing CA's end given: a longer leaf would not verify */
-	g_assert_cmpint(gnutls_x509_crt_get_expiration_time(inter), <, time(NULL) + 36500LL * DAY);
+	g_assert_cmpint(gnutls_x509_crt_get_expiration_time(inter), <,
+			(time_t)ck_clock_now() + 36500LL * DAY);
 	g_assert_cmpint(gnutls_x509_crt_get_expiration_time(leaf), ==,
 			gnutls_x509_crt_get_expiration_time(inter));
 	g_assert_cmpuint(ck_test_verify_chain(ck_ca_local_get_root_pem(ca), chain, leaf_pem), ==,
@@ -850,7 +856,7 @@ test_ca_local_submit_async(Fixture *f, gconstpointer user_data)
 	dn = ck_test_crt_dn(crt, FALSE);
 	g_assert_cmpstr(dn, ==, "CN=async.example");
 	gnutls_x509_crt_deinit(crt);
-	ck_test_assert_lifetime(result->certificate, time(NULL) - 60, 10);
+	ck_test_assert_lifetime(result->certificate, (time_t)ck_clock_now() - 60, 10);
 }
 
 static void
