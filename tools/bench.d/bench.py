@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TOP = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -259,6 +260,42 @@ def system_like_bus_config(directory, policy_files):
     with open(path, "w") as f:
         f.writelines(lines)
     return path
+
+
+class StormProbe:
+    """How long one bus call takes while the daemon issues: every 0.25 s a busctl
+    call of the daemon's cheapest listing method (GetRequests / get_requests),
+    timed end to end, busctl's own start included (a few ms, the same for both)."""
+
+    def __init__(self, daemon, interval=0.25):
+        self.daemon, self.interval = daemon, interval
+        self.samples, self.failures = [], 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        d = self.daemon
+        while not self.stopping.wait(self.interval):
+            t = mono()
+            if d.bus.call_ok(d.bus_name, d.bus_path, d.bus_iface, d.bus_method):
+                self.samples.append(mono() - t)
+            else:
+                self.failures += 1
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+
+    def summary(self):
+        if not self.samples:
+            return None
+        ordered = sorted(self.samples)
+        return {"median": statistics.median(ordered),
+                "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+                "max": ordered[-1], "samples": len(ordered), "failures": self.failures}
 
 
 class Bus:
@@ -605,16 +642,22 @@ class Bench:
         log(f"{daemon.label}: {n} x {key_type} ... (machine before: {busy['busy']:.0%} busy, "
             f"{busy['iowait']:.0%} I/O wait)")
         meter = OthersMeter([daemon.pid, daemon.bus.proc.pid])
+        probe = StormProbe(daemon)
         t0 = mono()
-        self.submit(daemon, n, key_type)
-        t_submit = mono() - t0
-        t_files, t_done = self.wait_monitoring(daemon, n, t0)
+        probe.start()
+        try:
+            self.submit(daemon, n, key_type)
+            t_submit = mono() - t0
+            t_files, t_done = self.wait_monitoring(daemon, n, t0)
+        finally:
+            probe.stop()
         during = meter.share()
         mem = daemon.memory()
         run = {"daemon": daemon.label, "n": n, "key_type": key_type,
                "submit_s": t_submit, "files_s": t_files, "monitoring_s": t_done,
                "per_cert_ms": 1000 * t_done / n, "vmrss": mem["VmRSS"], "vmhwm": mem["VmHWM"],
-               "dir": daemon.dir, "machine_before": busy, "machine_during": during}
+               "dir": daemon.dir, "machine_before": busy, "machine_during": during,
+               "storm_call_s": probe.summary()}
         self.results["runs"].append(run)
         log(f"{daemon.label}: {n} x {key_type}: all MONITORING after {t_done:.2f} s "
             f"(submitted in {t_submit:.2f} s); VmRSS {mem['VmRSS'] / MiB:.1f} MiB, "
@@ -859,6 +902,12 @@ def report(results, args):
 
     skip_cm = "skipped" if args.skip_certmonger else "-"
 
+    def storm(r):
+        c = r.get("storm_call_s") if r else None
+        if not c:
+            return None
+        return " / ".join(f"{1000 * c[k]:.0f} ms" for k in ("median", "p95", "max"))
+
     def timing(r):
         # the list that confirms MONITORING answers late for a slow lister
         # (getcert list of 1,000 takes seconds): show when the last file came too
@@ -877,6 +926,8 @@ def report(results, args):
                 ok = ratio >= 20
         rows.append((f"{n} x RSA-2048 to all MONITORING", timing(ck) or "-",
                      timing(cm) or skip_cm, target, verdict(ok)))
+        rows.append((f"  bus call during it: median / p95 / max", storm(ck) or "-",
+                     storm(cm) or skip_cm, "", "-"))
     for n in args.n + ([args.big] if args.big else []):
         ck = run("certkeeperd", n, "ec-p256")
         if ck:
