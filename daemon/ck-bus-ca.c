@@ -13,7 +13,19 @@
 #include "ck-error.h"
 
 const char *const ck_bus_ca_changing_properties[] = {
-    "Type", "Helper", "Timeout", "ValidityDays", "IssuerNames", "RootCertificates", "Error", NULL};
+    "Type",
+    "Helper",
+    "Timeout",
+    "ValidityDays",
+    "IssuerNames",
+    "RootCertificates",
+    "Error",
+    "Identity",
+    "SupportedTemplates",
+    "DefaultTemplate",
+    "NewRequestRequirements",
+    "RenewRequestRequirements",
+    NULL};
 
 static int
 ck_bus_ca_get_property(sd_bus *bus, const char *path, const char *interface,
@@ -53,6 +65,16 @@ ck_bus_ca_get_property(sd_bus *bus, const char *path, const char *interface,
 	}
 	if (strcmp(property, "Error") == 0)
 		return sd_bus_message_append(reply, "s", ck_ca_get_error(ca));
+	if (strcmp(property, "Identity") == 0)
+		return sd_bus_message_append(reply, "s", ck_ca_get_identity(ca));
+	if (strcmp(property, "SupportedTemplates") == 0)
+		return sd_bus_message_append_strv(reply, (char **)ck_ca_get_templates(ca));
+	if (strcmp(property, "DefaultTemplate") == 0)
+		return sd_bus_message_append(reply, "s", ck_ca_get_default_template(ca));
+	if (strcmp(property, "NewRequestRequirements") == 0)
+		return sd_bus_message_append_strv(reply, (char **)ck_ca_get_requirements(ca, FALSE));
+	if (strcmp(property, "RenewRequestRequirements") == 0)
+		return sd_bus_message_append_strv(reply, (char **)ck_ca_get_requirements(ca, TRUE));
 	return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No property '%s'"), property);
 }
 
@@ -83,6 +105,11 @@ const sd_bus_vtable ck_bus_ca_vtable[] = {
     CK_PROPERTY("IssuerNames", "as"),
     CK_PROPERTY("RootCertificates", "as"),
     CK_PROPERTY("Error", "s"),
+    CK_PROPERTY("Identity", "s"),
+    CK_PROPERTY("SupportedTemplates", "as"),
+    CK_PROPERTY("DefaultTemplate", "s"),
+    CK_PROPERTY("NewRequestRequirements", "as"),
+    CK_PROPERTY("RenewRequestRequirements", "as"),
     SD_BUS_METHOD_WITH_ARGS("Refresh", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, ck_bus_ca_method_refresh,
 			    SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END,

@@ -33,6 +33,10 @@ struct _CkCaHelper {
 	guint timeout_seconds;
 	gsize max_output;
 	gchar *roots; /* PEM from the last successful FETCH-ROOTS; NULL before */
+	guint refreshing; /* refreshes in flight */
+	/* submissions that came while a refresh ran: they wait for its requirements
+	 * and default template, which may not be known yet (start-up) */
+	GQueue deferred;
 };
 
 G_DEFINE_TYPE(CkCaHelper, ck_ca_helper, CK_TYPE_CA)
@@ -324,14 +328,14 @@ ck_helper_add_env_list(GStrvBuilder *builder, const gchar *name, const gchar *co
 }
 
 static GStrv
-ck_helper_submission_env(const CkCaSubmission *submission)
+ck_helper_submission_env(const CkCaSubmission *submission, const gchar *profile)
 {
 	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
 	const CkCsrParams *names = submission->names;
 
 	ck_helper_add_env(builder, "CERTMONGER_CSR", submission->csr);
 	ck_helper_add_env(builder, "CERTMONGER_CA_COOKIE", submission->cookie);
-	ck_helper_add_env(builder, "CERTMONGER_CA_PROFILE", submission->profile);
+	ck_helper_add_env(builder, "CERTMONGER_CA_PROFILE", profile);
 	ck_helper_add_env(builder, "CERTMONGER_CERTIFICATE", submission->certificate);
 	ck_helper_add_env(builder, "CERTKEEPER_REQUEST_ID", submission->request_id);
 	/* certkeeper's additions: which identity authenticates this submission, and where */
@@ -352,14 +356,67 @@ ck_helper_submission_env(const CkCaSubmission *submission)
 	return g_strv_builder_end(builder);
 }
 
+/* Which request option fills a helper variable, for telling users what to add. */
+static const gchar *
+ck_helper_option_for(const gchar *variable)
+{
+	static const struct {
+		const gchar *variable;
+		const gchar *option;
+	} options[] = {
+	    {"CERTMONGER_CA_PROFILE", "--profile (-T)"},
+	    {"CERTMONGER_REQ_SUBJECT", "--subject (-N)"},
+	    {"CERTMONGER_REQ_HOSTNAME", "--dns (-D)"},
+	    {"CERTMONGER_REQ_EMAIL", "--email (-E)"},
+	    {"CERTMONGER_REQ_IP_ADDRESS", "--ip (-A)"},
+	    {"CERTMONGER_REQ_PRINCIPAL", "--principal (-K)"},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(options); i++) {
+		if (g_strcmp0(options[i].variable, variable) == 0)
+			return options[i].option;
+	}
+	return NULL;
+}
+
+/*
+ * The first variable the CA requires (GET-NEW/RENEW-REQUEST-REQUIREMENTS) that
+ * @env leaves empty, or NULL. certmonger checks this before it submits, so a
+ * helper may rely on it instead of failing obscurely.
+ */
+static const gchar *
+ck_helper_missing_requirement(CkCaHelper *self, gboolean renewal, GStrv env)
+{
+	const gchar *const *required = ck_ca_get_requirements(CK_CA(self), renewal);
+
+	for (guint i = 0; required[i] != NULL; i++) {
+		gboolean present = FALSE;
+		gsize len = strlen(required[i]);
+		/* the session's own variables are always set */
+		if (g_str_equal(required[i], "CERTMONGER_OPERATION") ||
+		    g_str_equal(required[i], "CERTMONGER_CA_NICKNAME"))
+			continue;
+		for (guint j = 0; env[j] != NULL && !present; j++)
+			present = strncmp(env[j], required[i], len) == 0 && env[j][len] == '=' &&
+				  env[j][len + 1] != '\0';
+		if (!present)
+			return required[i];
+	}
+	return NULL;
+}
+
 typedef struct {
 	gchar *csr;
+	const gchar *operation; /* SUBMIT or POLL */
+	GStrv env;
+	gboolean renewal;     /* a certificate was issued before */
+	gboolean has_profile; /* the request names its own profile */
 } CkHelperSubmit;
 
 static void
 ck_helper_submit_free(CkHelperSubmit *data)
 {
 	g_free(data->csr);
+	g_strfreev(data->env);
 	g_free(data);
 }
 
@@ -471,20 +528,67 @@ ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_task_return_pointer(task, g_steal_pointer(&result), (GDestroyNotify)ck_ca_result_free);
 }
 
+/* Runs a submission, against what the CA last said it requires. Takes @task. */
+static void
+ck_helper_submit_start(CkCaHelper *self, GTask *task)
+{
+	CkCa *ca = CK_CA(self);
+	CkHelperSubmit *data = g_task_get_task_data(task);
+	const gchar *default_template = ck_ca_get_default_template(ca);
+	const gchar *missing;
+
+	/* as certmonger does: a request without a profile gets the CA's default */
+	if (!data->has_profile && default_template[0] != '\0') {
+		g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+		g_autofree gchar *entry =
+		    g_strdup_printf("CERTMONGER_CA_PROFILE=%s", default_template);
+		g_strv_builder_addv(builder, (const char **)data->env);
+		g_strv_builder_add(builder, entry);
+		g_strfreev(data->env);
+		data->env = g_strv_builder_end(builder);
+	}
+	missing = ck_helper_missing_requirement(self, data->renewal, data->env);
+	if (missing != NULL) {
+		g_autoptr(CkCaResult) result = ck_ca_result_new(CK_CA_OUTCOME_UNDERCONFIGURED);
+		const gchar *option = ck_helper_option_for(missing);
+		result->message =
+		    option != NULL
+			/* TRANSLATORS: CA name, helper variable, then a request option */
+			? g_strdup_printf(_("CA '%s' requires %s, which this request leaves "
+					    "empty; set it with %s"),
+					  ck_ca_get_name(ca), missing, option)
+			: g_strdup_printf(_("CA '%s' requires %s, which certkeeper does not "
+					    "provide; this CA cannot be used through certkeeper"),
+					  ck_ca_get_name(ca), missing);
+		g_task_return_pointer(task, g_steal_pointer(&result),
+				      (GDestroyNotify)ck_ca_result_free);
+		g_object_unref(task);
+		return;
+	}
+	ck_helper_run_async(self, data->operation, data->env, g_task_get_cancellable(task),
+			    ck_helper_submit_cb, task);
+}
+
 static void
 ck_ca_helper_submit_async(CkCa *ca, const CkCaSubmission *submission, GCancellable *cancellable,
 			  GAsyncReadyCallback callback, gpointer user_data)
 {
 	CkCaHelper *self = CK_CA_HELPER(ca);
-	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
-	g_auto(GStrv) env = ck_helper_submission_env(submission);
+	GTask *task = g_task_new(self, cancellable, callback, user_data);
 	CkHelperSubmit *data = g_new0(CkHelperSubmit, 1);
 
 	data->csr = g_strdup(submission->csr);
+	data->operation = submission->cookie != NULL ? "POLL" : "SUBMIT";
+	data->env = ck_helper_submission_env(submission, submission->profile);
+	data->renewal = submission->certificate != NULL;
+	data->has_profile = submission->profile != NULL && submission->profile[0] != '\0';
 	g_task_set_source_tag(task, ck_ca_helper_submit_async);
 	g_task_set_task_data(task, data, (GDestroyNotify)ck_helper_submit_free);
-	ck_helper_run_async(self, submission->cookie != NULL ? "POLL" : "SUBMIT", env, cancellable,
-			    ck_helper_submit_cb, g_steal_pointer(&task));
+	if (self->refreshing > 0) {
+		g_queue_push_tail(&self->deferred, task);
+		return;
+	}
+	ck_helper_submit_start(self, task);
 }
 
 static CkCaResult *
@@ -529,45 +633,144 @@ ck_helper_parse_roots(const gchar *text)
 	return roots->len > 0 ? g_string_free(g_steal_pointer(&roots), FALSE) : NULL;
 }
 
+/* Keeps what FETCH-ROOTS answered; FALSE with @error if it failed. */
+static gboolean
+ck_helper_take_roots(CkCaHelper *self, CkHelperRun *run, GError **error)
+{
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *roots = NULL;
+
+	/* a CA that does not publish roots is fine: chains verify against what it sent */
+	if (run->result->exit_status == CK_HELPER_EXIT_UNSUPPORTED)
+		return TRUE;
+	text = ck_helper_run_text(run);
+	if (run->result->exit_status != CK_HELPER_EXIT_ISSUED) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+			    /* TRANSLATORS: command, exit status, then its message */
+			    _("The CA helper %s could not fetch the CA's roots (status %d): %s"),
+			    self->command, run->result->exit_status, text);
+		return FALSE;
+	}
+	roots = ck_helper_parse_roots(text);
+	if (roots == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+			    _("The CA helper %s answered FETCH-ROOTS without a certificate"),
+			    self->command);
+		return FALSE;
+	}
+	g_free(self->roots);
+	self->roots = g_steal_pointer(&roots);
+	return TRUE;
+}
+
+/* The answer's non-empty lines: certmonger's lists are one item per line. */
+static GStrv
+ck_helper_run_lines(CkHelperRun *run)
+{
+	g_autofree gchar *text = ck_helper_run_text(run);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+
+	for (guint i = 0; lines[i] != NULL; i++) {
+		if (g_strstrip(lines[i])[0] != '\0')
+			g_strv_builder_add(builder, lines[i]);
+	}
+	return g_strv_builder_end(builder);
+}
+
+/*
+ * What a refresh asks the helper, in order. After the roots, the answers only
+ * describe the CA: a helper that does not know an operation (6, or any other
+ * failure but "unreachable") simply says nothing about it.
+ */
+static const gchar *const ck_helper_refresh_operations[] = {
+    "FETCH-ROOTS",
+    "IDENTIFY",
+    "GET-NEW-REQUEST-REQUIREMENTS",
+    "GET-RENEW-REQUEST-REQUIREMENTS",
+    "GET-SUPPORTED-TEMPLATES",
+    "GET-DEFAULT-TEMPLATE",
+};
+
+/* Keeps one descriptive answer; FALSE with @error if the CA could not be reached. */
+static gboolean
+ck_helper_take_description(CkCaHelper *self, CkHelperRun *run, GError **error)
+{
+	CkCa *ca = CK_CA(self);
+	gboolean answered = run->result->exit_status == CK_HELPER_EXIT_ISSUED;
+	g_auto(GStrv) lines = NULL;
+
+	if (run->result->exit_status == CK_HELPER_EXIT_UNREACHABLE) {
+		g_autofree gchar *text = ck_helper_outcome_message(run);
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+			    /* TRANSLATORS: command, operation, then the helper's message */
+			    _("The CA helper %s could not reach the CA for %s: %s"), self->command,
+			    run->operation, text);
+		return FALSE;
+	}
+	lines = answered ? ck_helper_run_lines(run) : g_new0(gchar *, 1);
+	if (g_strcmp0(run->operation, "IDENTIFY") == 0)
+		ck_ca_set_identity(ca, lines[0]);
+	else if (g_strcmp0(run->operation, "GET-NEW-REQUEST-REQUIREMENTS") == 0)
+		ck_ca_set_requirements(ca, FALSE, (const gchar *const *)lines);
+	else if (g_strcmp0(run->operation, "GET-RENEW-REQUEST-REQUIREMENTS") == 0)
+		ck_ca_set_requirements(ca, TRUE, (const gchar *const *)lines);
+	else if (g_strcmp0(run->operation, "GET-SUPPORTED-TEMPLATES") == 0)
+		ck_ca_set_templates(ca, (const gchar *const *)lines);
+	else
+		ck_ca_set_default_template(ca, lines[0]);
+	return TRUE;
+}
+
 static void
-ck_helper_fetch_roots_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+ck_helper_refresh_next(CkCaHelper *self, GTask *task);
+
+/* A refresh ended: once none runs, the submissions that waited for it go. */
+static void
+ck_helper_refresh_done(CkCaHelper *self)
+{
+	g_return_if_fail(self->refreshing > 0);
+	if (--self->refreshing > 0)
+		return;
+	while (!g_queue_is_empty(&self->deferred))
+		ck_helper_submit_start(self, g_queue_pop_head(&self->deferred));
+}
+
+static void
+ck_helper_refresh_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
 	CkCaHelper *self = CK_CA_HELPER(source);
 	g_autoptr(GError) error = NULL;
 	CkHelperRun *run = ck_helper_run_finish(self, res, &error);
-	g_autofree gchar *text = NULL;
-	g_autofree gchar *roots = NULL;
 
-	if (run == NULL) {
+	if (run == NULL ||
+	    !(g_strcmp0(run->operation, "FETCH-ROOTS") == 0
+		  ? ck_helper_take_roots(self, run, &error)
+		  : ck_helper_take_description(self, run, &error))) {
+		/* one unreachable answer is enough: the rest would only time out too */
 		g_task_return_error(task, g_steal_pointer(&error));
+		ck_helper_refresh_done(self);
 		return;
 	}
-	if (run->result->exit_status == CK_HELPER_EXIT_UNSUPPORTED) {
-		/* a CA that does not publish roots is fine: chains verify against what it sent */
+	ck_helper_refresh_next(self, g_steal_pointer(&task));
+}
+
+/* Runs the next operation of the refresh, or completes it after the last. */
+static void
+ck_helper_refresh_next(CkCaHelper *self, GTask *task)
+{
+	guint *next = g_task_get_task_data(task);
+	gchar *empty[] = {NULL};
+
+	if (*next == G_N_ELEMENTS(ck_helper_refresh_operations)) {
 		g_task_return_boolean(task, TRUE);
+		g_object_unref(task);
+		ck_helper_refresh_done(self);
 		return;
 	}
-	text = ck_helper_run_text(run);
-	if (run->result->exit_status != CK_HELPER_EXIT_ISSUED) {
-		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
-					/* TRANSLATORS: command, exit status, then its message */
-					_("The CA helper %s could not fetch the CA's roots (status "
-					  "%d): %s"),
-					self->command, run->result->exit_status, text);
-		return;
-	}
-	roots = ck_helper_parse_roots(text);
-	if (roots == NULL) {
-		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CRYPTO,
-					_("The CA helper %s answered FETCH-ROOTS without a "
-					  "certificate"),
-					self->command);
-		return;
-	}
-	g_free(self->roots);
-	self->roots = g_steal_pointer(&roots);
-	g_task_return_boolean(task, TRUE);
+	ck_helper_run_async(self, ck_helper_refresh_operations[(*next)++], empty,
+			    g_task_get_cancellable(task), ck_helper_refresh_cb, task);
 }
 
 static void
@@ -575,12 +778,12 @@ ck_ca_helper_refresh_async(CkCa *ca, GCancellable *cancellable, GAsyncReadyCallb
 			   gpointer user_data)
 {
 	CkCaHelper *self = CK_CA_HELPER(ca);
-	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
-	gchar *empty[] = {NULL};
+	GTask *task = g_task_new(self, cancellable, callback, user_data);
 
 	g_task_set_source_tag(task, ck_ca_helper_refresh_async);
-	ck_helper_run_async(self, "FETCH-ROOTS", empty, cancellable, ck_helper_fetch_roots_cb,
-			    g_steal_pointer(&task));
+	g_task_set_task_data(task, g_new0(guint, 1), g_free);
+	self->refreshing++;
+	ck_helper_refresh_next(self, task);
 }
 
 static gboolean

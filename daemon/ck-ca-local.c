@@ -656,5 +656,7 @@ ck_ca_local_new(const gchar *name, const gchar *directory, guint default_validit
 	self->dir = g_strdup(directory);
 	self->default_validity_days =
 	    default_validity_days != 0 ? default_validity_days : CK_CA_LOCAL_DEFAULT_DAYS;
+	/* what certmonger's IDENTIFY answers for its own local signer, in our words */
+	ck_ca_set_identity(CK_CA(self), "certkeeper " PACKAGE_VERSION " local CA");
 	return CK_CA(self);
 }

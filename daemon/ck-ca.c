@@ -53,6 +53,11 @@ typedef struct {
 	gchar *name;
 	gchar *kind;
 	gchar *error;
+	gchar *identity;
+	GStrv templates;
+	gchar *default_template;
+	GStrv new_requirements;
+	GStrv renew_requirements;
 } CkCaPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(CkCa, ck_ca, G_TYPE_OBJECT)
@@ -114,6 +119,80 @@ ck_ca_set_error(CkCa *self, const gchar *error)
 	g_return_if_fail(CK_IS_CA(self));
 	g_free(priv->error);
 	priv->error = error != NULL && error[0] != '\0' ? g_strdup(error) : NULL;
+}
+
+const gchar *
+ck_ca_get_identity(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return priv->identity != NULL ? priv->identity : "";
+}
+
+void
+ck_ca_set_identity(CkCa *self, const gchar *identity)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_if_fail(CK_IS_CA(self));
+	g_free(priv->identity);
+	priv->identity = g_strdup(identity);
+}
+
+/* Replaces *@list by a copy of @values, never leaving NULL behind. */
+static void
+ck_ca_replace_list(GStrv *list, const gchar *const *values)
+{
+	g_strfreev(*list);
+	*list = values != NULL ? g_strdupv((gchar **)values) : g_new0(gchar *, 1);
+}
+
+const gchar *const *
+ck_ca_get_templates(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return (const gchar *const *)priv->templates;
+}
+
+void
+ck_ca_set_templates(CkCa *self, const gchar *const *templates)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_if_fail(CK_IS_CA(self));
+	ck_ca_replace_list(&priv->templates, templates);
+}
+
+const gchar *
+ck_ca_get_default_template(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return priv->default_template != NULL ? priv->default_template : "";
+}
+
+void
+ck_ca_set_default_template(CkCa *self, const gchar *name)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_if_fail(CK_IS_CA(self));
+	g_free(priv->default_template);
+	priv->default_template = g_strdup(name);
+}
+
+const gchar *const *
+ck_ca_get_requirements(CkCa *self, gboolean renewal)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return (const gchar *const *)(renewal ? priv->renew_requirements : priv->new_requirements);
+}
+
+void
+ck_ca_set_requirements(CkCa *self, gboolean renewal, const gchar *const *names)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_if_fail(CK_IS_CA(self));
+	ck_ca_replace_list(renewal ? &priv->renew_requirements : &priv->new_requirements, names);
 }
 
 GStrv
@@ -236,12 +315,21 @@ ck_ca_finalize(GObject *object)
 	g_free(priv->name);
 	g_free(priv->kind);
 	g_free(priv->error);
+	g_free(priv->identity);
+	g_strfreev(priv->templates);
+	g_free(priv->default_template);
+	g_strfreev(priv->new_requirements);
+	g_strfreev(priv->renew_requirements);
 	G_OBJECT_CLASS(ck_ca_parent_class)->finalize(object);
 }
 
 static void
 ck_ca_init(CkCa *self)
 {
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	priv->templates = g_new0(gchar *, 1);
+	priv->new_requirements = g_new0(gchar *, 1);
+	priv->renew_requirements = g_new0(gchar *, 1);
 }
 
 static void

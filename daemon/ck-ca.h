@@ -102,6 +102,29 @@ ck_ca_get_issuer_names(CkCa *self);
 /* The root certificates one PEM each, NULL-terminated (g_strfreev). */
 GStrv
 ck_ca_get_root_list(CkCa *self);
+/*
+ * What the CA says about itself: certmonger's IDENTIFY, GET-SUPPORTED-TEMPLATES,
+ * GET-DEFAULT-TEMPLATE and GET-NEW/RENEW-REQUEST-REQUIREMENTS answers. Strings are
+ * "" and lists empty (never NULL) where the CA has not said.
+ */
+const gchar *
+ck_ca_get_identity(CkCa *self);
+void
+ck_ca_set_identity(CkCa *self, const gchar *identity);
+const gchar *const *
+ck_ca_get_templates(CkCa *self);
+void
+ck_ca_set_templates(CkCa *self, const gchar *const *templates);
+const gchar *
+ck_ca_get_default_template(CkCa *self);
+void
+ck_ca_set_default_template(CkCa *self, const gchar *name);
+/* The helper variables that must not be empty in a first (@renewal FALSE) or a
+ * renewing submission. */
+const gchar *const *
+ck_ca_get_requirements(CkCa *self, gboolean renewal);
+void
+ck_ca_set_requirements(CkCa *self, gboolean renewal, const gchar *const *names);
 void
 ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
 		    gpointer user_data);

@@ -269,6 +269,8 @@ ck_subprocess_run_async(const CkSubprocessSpec *spec, GCancellable *cancellable,
 	g_task_set_source_tag(task, ck_subprocess_run_async);
 	g_task_set_task_data(task, run, (GDestroyNotify)ck_subprocess_run_free);
 
+	/* never the daemon's own stdin: a helper that reads it must see EOF, not a terminal */
+	g_subprocess_launcher_set_stdin_file_path(launcher, "/dev/null");
 	g_subprocess_launcher_set_environ(launcher, (gchar **)spec->envp);
 	g_subprocess_launcher_set_cwd(launcher, "/");
 	g_subprocess_launcher_set_child_setup(launcher, ck_subprocess_child_setup, run, NULL);

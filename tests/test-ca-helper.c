@@ -256,7 +256,9 @@ static void
 test_ca_helper_environment(Fixture *f, gconstpointer user_data)
 {
 	g_autofree gchar *helper =
-	    ck_test_write_helper(f, "env.sh", "env > @DIR@/env.txt; echo 'no thanks'; exit 2");
+	    ck_test_write_helper(f, "env.sh",
+				 "env > @DIR@/env.txt; echo \"STDIN=$(readlink /proc/self/fd/0)\" "
+				 ">> @DIR@/env.txt; echo 'no thanks'; exit 2");
 	g_autoptr(CkCa) ca = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CkCaResult) result = NULL;
@@ -290,6 +292,8 @@ test_ca_helper_environment(Fixture *f, gconstpointer user_data)
 	g_assert_null(strstr(env, "CK_TEST_DAEMON_SECRET"));
 	g_assert_null(strstr(env, "G_DEBUG"));
 	g_assert_nonnull(strstr(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"));
+	/* and never the daemon's standard input */
+	g_assert_nonnull(strstr(env, "STDIN=/dev/null\n"));
 }
 
 static void
@@ -564,6 +568,202 @@ test_ca_helper_fetch_roots(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, "unreachable"));
 }
 
+/* A helper that describes itself: every descriptive operation of certmonger's protocol. */
+#define DESCRIBING_HELPER                                                                          \
+	"case \"$CERTMONGER_OPERATION\" in\n"                                                     \
+	"FETCH-ROOTS) echo 'Test Root'; cat @DIR@/ca.pem ;;\n"                                     \
+	"IDENTIFY) echo 'Test CA (helper 1.0)' ;;\n"                                               \
+	"GET-NEW-REQUEST-REQUIREMENTS) printf 'CERTMONGER_CA_PROFILE\\n\\n"                       \
+	"CERTMONGER_REQ_EMAIL\\n' ;;\n"                                                          \
+	"GET-RENEW-REQUEST-REQUIREMENTS) echo CERTMONGER_REQ_PRINCIPAL ;;\n"                       \
+	"GET-SUPPORTED-TEMPLATES) printf 'server\\nclient\\n  \\nvpn\\n' ;;\n"                   \
+	"GET-DEFAULT-TEMPLATE) sleep 0.3; echo client ;;\n"                                        \
+	"SUBMIT) echo \"$CERTMONGER_CA_PROFILE\" > @DIR@/profile.txt; " SIGN_CSR                 \
+	"cat @DIR@/leaf.pem ;;\n"                                                                  \
+	"*) exit 6 ;;\n"                                                                           \
+	"esac"
+
+static CkCaResult *
+ck_test_submit_with(CkCa *ca, CkCaSubmission *submission)
+{
+	g_autoptr(GError) error = NULL;
+	Wait w = {NULL};
+	CkCaResult *result;
+
+	ck_ca_submit_async(ca, submission, NULL, ck_test_done_cb, &w);
+	g_assert_true(ck_test_iterate_until(ck_test_done, &w, 30000));
+	result = ck_ca_submit_finish(ca, w.res, &error);
+	g_assert_no_error(error);
+	g_object_unref(w.res);
+	return result;
+}
+
+/* IDENTIFY, templates and requirements: kept, shown, and applied to submissions. */
+static void
+test_ca_helper_describes_itself(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *helper = ck_test_write_helper(f, "describe.sh", DESCRIBING_HELPER);
+	g_autofree gchar *profile_file = g_build_filename(f->dir, "profile.txt", NULL);
+	g_autoptr(CkCa) ca = ck_test_helper_new(helper, 30);
+	g_autoptr(GError) error = NULL;
+	const gchar *emails[] = {"ops@example.org", NULL};
+	const gchar *principals[] = {"host/a.example@EXAMPLE.ORG", NULL};
+	CkCsrParams names = {.subject = "CN=a.example", .emails = emails};
+	CkCaSubmission submission = {.request_id = "req-1", .csr = f->csr, .names = &names};
+	const gchar *const *templates;
+	g_autofree gchar *used = NULL;
+
+	/* nothing is known before the first refresh */
+	g_assert_cmpstr(ck_ca_get_identity(ca), ==, "");
+	g_assert_cmpuint(g_strv_length((gchar **)ck_ca_get_templates(ca)), ==, 0);
+	g_assert_true(ck_test_refresh(ca, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(ck_ca_get_identity(ca), ==, "Test CA (helper 1.0)");
+	templates = ck_ca_get_templates(ca);
+	/* one a line, blank lines dropped */
+	g_assert_cmpuint(g_strv_length((gchar **)templates), ==, 3);
+	g_assert_cmpstr(templates[0], ==, "server");
+	g_assert_cmpstr(templates[2], ==, "vpn");
+	g_assert_cmpstr(ck_ca_get_default_template(ca), ==, "client");
+	g_assert_cmpuint(g_strv_length((gchar **)ck_ca_get_requirements(ca, FALSE)), ==, 2);
+	g_assert_cmpstr(ck_ca_get_requirements(ca, FALSE)[1], ==, "CERTMONGER_REQ_EMAIL");
+	g_assert_cmpstr(ck_ca_get_requirements(ca, TRUE)[0], ==, "CERTMONGER_REQ_PRINCIPAL");
+
+	/* a first request without a profile gets the default one */
+	{
+		g_autoptr(CkCaResult) result = ck_test_submit_with(ca, &submission);
+		g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_ISSUED);
+		g_assert_true(g_file_get_contents(profile_file, &used, NULL, NULL));
+		g_assert_cmpstr(g_strstrip(used), ==, "client");
+		g_clear_pointer(&used, g_free);
+	}
+	/* a request's own profile wins */
+	submission.profile = "vpn";
+	{
+		g_autoptr(CkCaResult) result = ck_test_submit_with(ca, &submission);
+		g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_ISSUED);
+		g_assert_true(g_file_get_contents(profile_file, &used, NULL, NULL));
+		g_assert_cmpstr(g_strstrip(used), ==, "vpn");
+		g_clear_pointer(&used, g_free);
+	}
+	/* a renewal must carry a principal: refused before the helper runs, naming the
+	 * variable and the option that fills it */
+	g_assert_cmpint(g_unlink(profile_file), ==, 0);
+	submission.certificate = "-----BEGIN CERTIFICATE-----\n";
+	{
+		g_autoptr(CkCaResult) result = ck_test_submit_with(ca, &submission);
+		g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_UNDERCONFIGURED);
+		g_assert_nonnull(strstr(result->message, "CERTMONGER_REQ_PRINCIPAL"));
+		g_assert_nonnull(strstr(result->message, "--principal"));
+		g_assert_false(g_file_test(profile_file, G_FILE_TEST_EXISTS));
+	}
+	names.principals = principals;
+	{
+		g_autoptr(CkCaResult) result = ck_test_submit_with(ca, &submission);
+		g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_ISSUED);
+	}
+	/* and a first request without the email the CA requires */
+	names.emails = NULL;
+	submission.certificate = NULL;
+	{
+		g_autoptr(CkCaResult) result = ck_test_submit_with(ca, &submission);
+		g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_UNDERCONFIGURED);
+		g_assert_nonnull(strstr(result->message, "CERTMONGER_REQ_EMAIL"));
+		g_assert_nonnull(strstr(result->message, "--email"));
+	}
+}
+
+/* A submission that comes while the CA describes itself (start-up) waits for the answers. */
+static void
+test_ca_helper_submit_waits_for_refresh(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *helper = ck_test_write_helper(f, "describe.sh", DESCRIBING_HELPER);
+	g_autofree gchar *profile_file = g_build_filename(f->dir, "profile.txt", NULL);
+	g_autoptr(CkCa) ca = ck_test_helper_new(helper, 30);
+	const gchar *emails[] = {"ops@example.org", NULL};
+	CkCsrParams names = {.subject = "CN=a.example", .emails = emails};
+	CkCaSubmission submission = {.request_id = "req-1", .csr = f->csr, .names = &names};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkCaResult) result = NULL;
+	g_autofree gchar *used = NULL;
+	Wait refreshed = {NULL};
+
+	ck_ca_refresh_async(ca, NULL, ck_test_done_cb, &refreshed);
+	result = ck_test_submit_with(ca, &submission);
+	/* the refresh ended first: the submission had the default template */
+	g_assert_nonnull(refreshed.res);
+	g_assert_true(ck_ca_refresh_finish(ca, refreshed.res, &error));
+	g_assert_no_error(error);
+	g_object_unref(refreshed.res);
+	g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_ISSUED);
+	g_assert_true(g_file_get_contents(profile_file, &used, NULL, NULL));
+	g_assert_cmpstr(g_strstrip(used), ==, "client");
+}
+
+/* An unreachable CA during the description ends the refresh; what it said before stays. */
+static void
+test_ca_helper_describe_unreachable(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *flag = g_build_filename(f->dir, "down", NULL);
+	g_autofree gchar *helper = ck_test_write_helper(
+	    f, "flaky.sh",
+	    "[ -e @DIR@/down ] && [ \"$CERTMONGER_OPERATION\" != FETCH-ROOTS ] && "
+	    "{ echo 'no route to CA'; exit 3; }\n" DESCRIBING_HELPER);
+	g_autoptr(CkCa) ca = ck_test_helper_new(helper, 30);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ck_test_refresh(ca, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_file_set_contents(flag, "", 0, NULL));
+	g_assert_false(ck_test_refresh(ca, &error));
+	g_assert_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE);
+	g_assert_nonnull(strstr(error->message, "IDENTIFY"));
+	g_assert_nonnull(strstr(error->message, "no route to CA"));
+	g_assert_cmpstr(ck_ca_get_identity(ca), ==, "Test CA (helper 1.0)");
+	g_assert_cmpstr(ck_ca_get_default_template(ca), ==, "client");
+}
+
+/* certmonger's own local CA helper, unchanged, issues through this back end. */
+static void
+test_ca_helper_certmonger_local_submit(Fixture *f, gconstpointer user_data)
+{
+	const gchar *program = "/usr/lib/certmonger/local-submit";
+	g_autofree gchar *data = g_build_filename(f->dir, "certmonger-local", NULL);
+	g_autofree gchar *command = NULL;
+	g_autofree gchar *roots = NULL;
+	g_autoptr(CkCa) ca = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkCaResult) result = NULL;
+
+	if (!g_file_test(program, G_FILE_TEST_IS_EXECUTABLE)) {
+		g_test_skip("certmonger is not installed");
+		return;
+	}
+	g_assert_cmpint(g_mkdir(data, 0700), ==, 0);
+	command = g_strdup_printf("%s -d %s", program, data);
+	ca = ck_test_helper_new(command, 30);
+	g_assert_true(ck_test_refresh(ca, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(ck_ca_get_identity(ca), "Local Signing Authority"));
+	roots = ck_ca_get_root_certificates(ca, &error);
+	g_assert_no_error(error);
+	result = ck_test_submit(ca, f, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_ISSUED);
+	/* the leaf carries the CSR's key and verifies against the root FETCH-ROOTS gave */
+	{
+		g_autofree gchar *roots_file = g_build_filename(f->dir, "cm-roots.pem", NULL);
+		g_autofree gchar *leaf_file = g_build_filename(f->dir, "cm-leaf.pem", NULL);
+		g_autofree gchar *out = NULL;
+		const gchar *argv[] = {"openssl", "verify", "-CAfile", roots_file, leaf_file, NULL};
+		g_assert_true(g_file_set_contents(roots_file, roots, -1, NULL));
+		g_assert_true(g_file_set_contents(leaf_file, result->certificate, -1, NULL));
+		g_assert_cmpint(ck_test_run(argv, &out, NULL), ==, 0);
+		g_assert_nonnull(strstr(out, ": OK"));
+	}
+	ck_test_assert_issued(f, result, FALSE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -580,6 +780,12 @@ main(int argc, char **argv)
 	ADD("/certkeeper/ca-helper/missing-program", test_ca_helper_missing_program);
 	ADD("/certkeeper/ca-helper/bad-command", test_ca_helper_bad_command);
 	ADD("/certkeeper/ca-helper/fetch-roots", test_ca_helper_fetch_roots);
+	ADD("/certkeeper/ca-helper/describes-itself", test_ca_helper_describes_itself);
+	ADD("/certkeeper/ca-helper/describe-unreachable", test_ca_helper_describe_unreachable);
+	ADD("/certkeeper/ca-helper/submit-waits-for-refresh",
+	    test_ca_helper_submit_waits_for_refresh);
+	ADD("/certkeeper/ca-helper/certmonger-local-submit",
+	    test_ca_helper_certmonger_local_submit);
 #undef ADD
 	return g_test_run();
 }

@@ -1078,6 +1078,70 @@ test_cli_modify_and_renew(void)
 	g_assert_cmpint(ck_test_file_mode(cert), ==, 0640);
 }
 
+/*
+ * certmonger's own local CA helper, unchanged, under certkeeperd: the CA describes
+ * itself on CA1, a request reaches MONITORING with its certificate (validated
+ * against the root it publishes), and a renewal goes through it again.
+ */
+static void
+test_cli_certmonger_helper(void)
+{
+	const gchar *program = "/usr/lib/certmonger/local-submit";
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autofree gchar *data = NULL, *config = NULL, *cert = NULL, *key = NULL;
+	g_autofree gchar *first_serial = NULL, *second_serial = NULL, *issuer = NULL;
+	g_autoptr(JsonArray) cas = NULL;
+	g_autoptr(JsonObject) status = NULL;
+	JsonObject *ca;
+
+	if (!g_file_test(program, G_FILE_TEST_IS_EXECUTABLE)) {
+		g_test_skip("certmonger is not installed");
+		return;
+	}
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	data = ck_test_daemon_path(td, "certmonger-local");
+	g_assert_cmpint(g_mkdir(data, 0700), ==, 0);
+	config = g_strdup_printf("[ca cmlocal]\nType=helper\nHelper=%s -d %s\n", program, data);
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+
+	cert = ck_test_certs_path(td, "cm.crt");
+	key = ck_test_certs_path(td, "cm.key");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "cm", "-c",
+				    "cmlocal", "-f", cert, "-k", key, "-N", "CN=cm.example", "-D",
+				    "cm.example", "-w", "--wait-timeout=60", NULL),
+			==, 0);
+	status = ck_test_status(td, "cm");
+	g_assert_cmpstr(ck_test_str(status, "State"), ==, "MONITORING");
+	issuer = g_strdup(ck_test_str(status, "Issuer"));
+	g_assert_nonnull(strstr(issuer, "Local Signing Authority"));
+	first_serial = ck_test_openssl_serial(cert);
+	g_clear_pointer(&status, json_object_unref);
+
+	/* the refresh at start-up asked IDENTIFY and FETCH-ROOTS */
+	cas = ck_test_list_cas(td);
+	ca = ck_test_find(cas, "Name", "cmlocal");
+	g_assert_nonnull(ca);
+	g_assert_true(g_str_has_prefix(ck_test_str(ca, "Identity"), "Local Signing Authority"));
+	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(ca, "RootCertificates")),
+			 ==, 1);
+	g_assert_cmpstr(ck_test_str(ca, "Error"), ==, "");
+	g_assert_cmpstr(ck_test_str(ck_test_find(cas, "Name", "local"), "Identity"), ==,
+			"certkeeper " PACKAGE_VERSION " local CA");
+
+	/* a renewal through the same helper: a new certificate from the same CA */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "cm", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	second_serial = ck_test_openssl_serial(cert);
+	g_assert_cmpstr(second_serial, !=, first_serial);
+	status = ck_test_status(td, "cm");
+	g_assert_cmpstr(ck_test_str(status, "State"), ==, "MONITORING");
+	g_assert_cmpstr(ck_test_str(status, "Issuer"), ==, issuer);
+}
+
 /* reload reads certkeeper.conf again; a broken one changes nothing. */
 static void
 test_cli_reload(void)
@@ -1284,6 +1348,7 @@ main(int argc, char **argv)
 			test_cli_start_tracking_and_refresh);
 	g_test_add_func("/certkeeper/cli/modify-and-renew", test_cli_modify_and_renew);
 	g_test_add_func("/certkeeper/cli/reload", test_cli_reload);
+	g_test_add_func("/certkeeper/cli/certmonger-helper", test_cli_certmonger_helper);
 	g_test_add_func("/certkeeper/cli/usage", test_cli_usage);
 	g_test_add_func("/certkeeper/cli/completion", test_cli_completion);
 	return g_test_run();
