@@ -364,10 +364,19 @@ est_run(const gchar *url, const gchar *const *env, gchar **out, gchar **err, ...
 	g_autofree gchar *path = g_strdup_printf("PATH=%s", g_getenv("PATH"));
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *o = NULL, *e = NULL;
+	const gchar *wrapper = g_getenv("CK_TEST_DAEMON_WRAPPER");
+	g_auto(GStrv) words = NULL;
 	gint status = -1;
 	const gchar *arg;
 	va_list ap;
 
+	/* `meson test --setup valgrind` checks the helper too (exit 99 on a leak) */
+	if (wrapper != NULL && wrapper[0] != '\0') {
+		g_shell_parse_argv(wrapper, NULL, &words, &error);
+		g_assert_no_error(error);
+		for (guint i = 0; words[i] != NULL; i++)
+			g_ptr_array_add(argv, words[i]);
+	}
 	g_ptr_array_add(argv, helper);
 	g_ptr_array_add(argv, (gpointer) "--url");
 	g_ptr_array_add(argv, (gpointer)url);
@@ -380,7 +389,7 @@ est_run(const gchar *url, const gchar *const *env, gchar **out, gchar **err, ...
 	if (env != NULL)
 		g_strv_builder_addv(envb, (const char **)env);
 	envp = g_strv_builder_end(envb);
-	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
 				   &o, &e, &status, &error));
 	g_assert_no_error(error);
 	g_test_message("certkeeper-est exit %d\nstdout: %s\nstderr: %s", status, o, e);

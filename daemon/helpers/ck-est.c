@@ -750,14 +750,14 @@ ck_est_load_identity(CkEst *est, const gchar *cert_file, const gchar *key_file, 
 {
 	g_autofree gchar *cert_pem = NULL, *key_pem = NULL;
 	gsize cert_len = 0, key_len = 0;
+	g_autoptr(GError) local = NULL;
 	gnutls_datum_t datum;
 	int rc;
 
-	if (!g_file_get_contents(cert_file, &cert_pem, &cert_len, error) ||
-	    !g_file_get_contents(key_file, &key_pem, &key_len, error)) {
-		g_prefix_error(error, _("Cannot read the TLS client identity: "));
-		(*error)->domain = CK_ERROR;
-		(*error)->code = CK_ERROR_IO;
+	if (!g_file_get_contents(cert_file, &cert_pem, &cert_len, &local) ||
+	    !g_file_get_contents(key_file, &key_pem, &key_len, &local)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_IO,
+			    _("Cannot read the TLS client identity: %s"), local->message);
 		return FALSE;
 	}
 	datum.data = (unsigned char *)cert_pem;
@@ -793,6 +793,7 @@ ck_est_load_basic(CkEst *est, GError **error)
 	g_autofree gchar *password = NULL;
 	g_autofree gchar *pair = NULL;
 	g_autofree gchar *encoded = NULL;
+	g_autoptr(GError) local = NULL;
 	gsize len = 0;
 	gchar *newline;
 
@@ -803,10 +804,9 @@ ck_est_load_basic(CkEst *est, GError **error)
 			    _("--username %s needs --password-file"), est->config->username);
 		return FALSE;
 	}
-	if (!g_file_get_contents(est->config->password_file, &password, &len, error)) {
-		g_prefix_error(error, _("Cannot read the EST password: "));
-		(*error)->domain = CK_ERROR;
-		(*error)->code = CK_ERROR_IO;
+	if (!g_file_get_contents(est->config->password_file, &password, &len, &local)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_IO, _("Cannot read the EST password: %s"),
+			    local->message);
 		return FALSE;
 	}
 	/* the first line: editors add a newline, and that is not part of the password */
@@ -994,10 +994,12 @@ ck_est_pin(CkEst *est, const gchar *path, GError **error)
 	g_autoptr(CkHttpResponse) response = NULL;
 	g_autoptr(GPtrArray) certs = NULL;
 	g_autofree gchar *pem = NULL;
+	g_autoptr(GError) local = NULL;
+	g_autofree gchar *pin = ck_est_pin_normalize(est->config->pin_sha256);
 	const GPtrArray *peer;
 	gboolean matched = FALSE;
 
-	if (ck_est_pin_normalize(est->config->pin_sha256) == NULL) {
+	if (pin == NULL) {
 		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
 			    _("--pin-sha256 '%s' is not a SHA-256 fingerprint (64 hex digits, "
 			      "colons allowed)"),
@@ -1045,19 +1047,17 @@ ck_est_pin(CkEst *est, const gchar *path, GError **error)
 		return FALSE;
 	}
 	pem = ck_est_certs_to_pem(certs);
-	if (g_mkdir_with_parents(est->config->state_dir, 0700) < 0 ||
-	    !g_file_set_contents_full(path, pem, -1,
+	if (g_mkdir_with_parents(est->config->state_dir, 0700) < 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_IO, _("Cannot create the state directory %s: %s"),
+			    est->config->state_dir, g_strerror(errno));
+		return FALSE;
+	}
+	/* a crash must leave the old file or the new one, never half of it */
+	if (!g_file_set_contents_full(path, pem, -1,
 				      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-				      0644, error)) {
-		if (error != NULL && *error == NULL)
-			g_set_error(error, CK_ERROR, CK_ERROR_IO, _("Cannot create %s: %s"),
-				    est->config->state_dir, g_strerror(errno));
-		else
-			g_prefix_error(error, _("Cannot store the pinned CA certificates: "));
-		if (error != NULL) {
-			(*error)->domain = CK_ERROR;
-			(*error)->code = CK_ERROR_IO;
-		}
+				      0644, &local)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_IO,
+			    _("Cannot store the pinned CA certificates: %s"), local->message);
 		return FALSE;
 	}
 	g_printerr(_("certkeeper-est: pinned the EST CA certificates into %s\n"), path);
