@@ -571,6 +571,17 @@ test_est_enroll_bootstrap(void)
 	g_assert_cmpint(
 	    est_run(s->url, env, &out, NULL, "--trust", s->root, "--bootstrap-cert", bcert, NULL), ==, 4);
 	g_assert_nonnull(strstr(out, "--bootstrap-key"));
+	g_clear_pointer(&out, g_free);
+	/* a server that trusts no bootstrap CA refuses the same certificate */
+	{
+		const gchar *extra[] = {"--dir", s->ca_dir, "--no-bootstrap", NULL};
+		g_autoptr(EstServer) strict = est_server_start(extra);
+		g_assert_cmpint(est_run(strict->url, env, &out, NULL, "--trust", s->root,
+					"--bootstrap-cert", bcert, "--bootstrap-key", bkey, NULL),
+				==, 2);
+		g_assert_nonnull(strstr(out, "HTTP 403"));
+		est_server_assert_last(strict, "simpleenroll", 403, "none", NULL);
+	}
 }
 
 static void

@@ -61,10 +61,11 @@ class CA:
     bootstrap CA (bootstrap-ca.pem) with one client certificate (bootstrap.pem)
     stands for a manufacturer's device identity (RFC 7030 §3.3.2 "third party")."""
 
-    def __init__(self, directory, days):
+    def __init__(self, directory, days, extra_anchors=()):
         self.dir = directory
         self.days = days
         self.lock = threading.Lock()
+        self.extra_anchors = list(extra_anchors)
         os.makedirs(directory, exist_ok=True)
         self._make()
 
@@ -119,8 +120,8 @@ class CA:
                         "extendedKeyUsage=clientAuth\n")
         # what TLS verifies client certificates against: both CAs' trees
         with open(self.path("client-anchors.pem"), "w") as out:
-            for name in ("root", "ca", "bootstrap-ca"):
-                with open(self.path(name + ".pem")) as f:
+            for name in [self.path(n + ".pem") for n in ("root", "ca", "bootstrap-ca")] + self.extra_anchors:
+                with open(name) as f:
                     out.write(f.read())
         with open(self.path("server-chain.pem"), "w") as out:
             for name in ("server", "ca"):
@@ -595,6 +596,8 @@ def main():
     p.add_argument("--user", action="append", default=[], help="HTTP Basic USER:PASSWORD (repeatable)")
     p.add_argument("--realm", default="estrealm")
     p.add_argument("--no-bootstrap", action="store_true", help="do not accept bootstrap certificates")
+    p.add_argument("--bootstrap-ca", help="PEM file of the CA whose certificates may enroll "
+                   "(default: DIR/bootstrap-ca.pem, made at start-up)")
     p.add_argument("--enroll-with-issued", action="store_true",
                    help="let a certificate of this CA authenticate simpleenroll too")
     p.add_argument("--csrattr", action="append", default=[], dest="csrattrs",
@@ -612,7 +615,8 @@ def main():
     p.add_argument("--log", help="append one JSON line per answered request here")
     args = p.parse_args()
 
-    ca = CA(os.path.abspath(args.dir), args.days)
+    bootstrap_ca = os.path.abspath(args.bootstrap_ca) if args.bootstrap_ca else None
+    ca = CA(os.path.abspath(args.dir), args.days, [bootstrap_ca] if bootstrap_ca else [])
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.minimum_version = ssl.TLSVersion.TLSv1_2
     tls.load_cert_chain(ca.path("server-chain.pem"), ca.path("server.key"))
@@ -627,7 +631,8 @@ def main():
     server.labels = set(args.label)
     server.users = set(tuple(u.split(":", 1)) for u in args.user if ":" in u)
     server.realm = args.realm
-    server.bootstrap_anchor = None if args.no_bootstrap else "bootstrap-ca.pem"
+    # an absolute path stays what it is under CA.path()'s os.path.join
+    server.bootstrap_anchor = None if args.no_bootstrap else (bootstrap_ca or "bootstrap-ca.pem")
     server.csrattrs = args.csrattrs
     server.behaviour = Behaviour(args)
     server.events = EventLog(args.log)
