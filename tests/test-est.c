@@ -338,6 +338,31 @@ est_server_last(EstServer *s, const gchar *op, JsonParser **parser_out)
 	return NULL;
 }
 
+/* How many @op requests the server answered with @status. */
+static guint
+est_server_count(EstServer *s, const gchar *op, gint status)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	if (!g_file_get_contents(s->log_path, &text, NULL, NULL))
+		return 0;
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_autoptr(JsonParser) parser = json_parser_new();
+		JsonObject *obj;
+		if (lines[i][0] == '\0')
+			continue;
+		g_assert_true(json_parser_load_from_data(parser, lines[i], -1, NULL));
+		obj = json_node_get_object(json_parser_get_root(parser));
+		if (g_strcmp0(json_object_get_string_member_with_default(obj, "op", ""), op) == 0 &&
+		    json_object_get_int_member(obj, "status") == status)
+			n++;
+	}
+	return n;
+}
+
 /* Asserts the last @op went through with @status, authorised by @auth. */
 static void
 est_server_assert_last(EstServer *s, const gchar *op, gint status, const gchar *auth,
@@ -1030,6 +1055,24 @@ test_est_daemon(void)
 	g_assert_cmpstr(json_object_get_string_member(last, "client_subject"), ==,
 			"CN=estreq.example");
 	est_assert_issued(s, cert, "estreq.example", key);
+
+	/* a CA that says 202 first: CA_WORKING, a POLL after Retry-After, then MONITORING */
+	est_server_control(s, "{\"retry_count\": 1, \"retry_after\": 1}");
+	g_assert_cmpuint(est_server_count(s, "simpleenroll", 202), ==, 0);
+	{
+		g_autofree gchar *cert2 = ck_test_daemon_path(td, "later.crt");
+		g_autofree gchar *key2 = ck_test_daemon_path(td, "later.key");
+		g_autofree gchar *state2 = NULL;
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "estlater",
+					    "-f", cert2, "-k", key2, "-N", "CN=estlater.example",
+					    "-c", "est", "-w", "--wait-timeout=60", NULL),
+				==, 0);
+		state2 = est_cli_status(td, "estlater", "State");
+		g_assert_cmpstr(state2, ==, "MONITORING");
+		g_assert_cmpuint(est_server_count(s, "simpleenroll", 202), ==, 1);
+		est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
+		est_assert_issued(s, cert2, "estlater.example", key2);
+	}
 }
 
 int
