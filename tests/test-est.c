@@ -20,7 +20,8 @@
 /* The RFC 7030 §4.5.2 example: challengePassword, an EC key on secp384r1, a MAC
  * address in extensionRequest, ecdsa-with-SHA384. */
 #define RFC7030_CSRATTRS                                                                           \
-	"MEEGCSqGSIb3DQEJBzASBgcqhkjOPQIBMQcGBSuBBAAiMBYGCSqGSIb3DQEJDjEJBgcrBgEBAQEWBggqhkjOPQQDAw=="
+	"MEEGCSqGSIb3DQEJBzASBgcqhkjOPQIBMQcGBSuBBAAiMBYGCSqGSIb3DQEJDjEJBgcrBgEBAQEWBggqhkjOPQQD" \
+	"Aw=="
 
 /* Parsers */
 
@@ -124,19 +125,20 @@ test_est_csrattrs(void)
 
 	/* a subjectAltName asked for in extensionRequest, and a CN: names are required */
 	{
-		/* SEQUENCE { OID 2.5.4.3, SEQUENCE { OID extensionRequest, SET { OID 2.5.29.17 } } } */
-		static const guint8 sans[] = {0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03, 0x30, 0x12,
-					      0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
-					      0x09, 0x0e, 0x31, 0x05, 0x06, 0x03, 0x55, 0x1d, 0x11,
-					      0x00};
+		/* SEQUENCE { OID 2.5.4.3, SEQUENCE { OID extensionRequest, SET { OID 2.5.29.17 } }
+		 * } */
+		static const guint8 sans[] = {0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03,
+					      0x30, 0x12, 0x06, 0x09, 0x2a, 0x86, 0x48,
+					      0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e, 0x31,
+					      0x05, 0x06, 0x03, 0x55, 0x1d, 0x11, 0x00};
 		g_autoptr(GBytes) b = g_bytes_new_static(sans, sizeof(sans) - 1);
 		g_autoptr(GPtrArray) a = ck_est_parse_csrattrs(b, &error);
 		g_autoptr(GString) n = g_string_new(NULL);
 		g_autofree gchar *req = NULL;
 		g_assert_no_error(error);
 		req = ck_est_requirements(a, n);
-		g_assert_cmpstr(req, ==,
-				"CERTMONGER_CSR\nCERTMONGER_REQ_SUBJECT\nCERTMONGER_REQ_HOSTNAME\n");
+		g_assert_cmpstr(
+		    req, ==, "CERTMONGER_CSR\nCERTMONGER_REQ_SUBJECT\nCERTMONGER_REQ_HOSTNAME\n");
 	}
 	/* truncated and trailing bytes are refused */
 	for (gsize cut = 1; cut < len; cut += 7) {
@@ -195,11 +197,13 @@ static void
 test_est_pin(void)
 {
 	g_autoptr(GBytes) data = g_bytes_new_static("abc", 3);
-	const gchar *sha = "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:"
-			   "B4:10:FF:61:F2:00:15:AD";
+	const gchar *sha =
+	    "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:"
+	    "B4:10:FF:61:F2:00:15:AD";
 	g_autofree gchar *norm = ck_est_pin_normalize(sha);
 
-	g_assert_cmpstr(norm, ==, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	g_assert_cmpstr(norm, ==,
+			"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	g_assert_true(ck_est_pin_matches(sha, data));
 	g_assert_true(ck_est_pin_matches(norm, data));
 	g_assert_false(ck_est_pin_matches(
@@ -414,8 +418,8 @@ est_run(const gchar *url, const gchar *const *env, gchar **out, gchar **err, ...
 	if (env != NULL)
 		g_strv_builder_addv(envb, (const char **)env);
 	envp = g_strv_builder_end(envb);
-	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
-				   &o, &e, &status, &error));
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL,
+				   NULL, &o, &e, &status, &error));
 	g_assert_no_error(error);
 	g_test_message("certkeeper-est exit %d\nstdout: %s\nstderr: %s", status, o, e);
 	g_assert_true(WIFEXITED(status));
@@ -434,10 +438,10 @@ est_make_csr(EstServer *s, const gchar *name)
 	g_autofree gchar *csr = g_strdup_printf("%s/%s.csr", s->dir, name);
 	g_autofree gchar *subj = g_strdup_printf("/CN=%s", name);
 	g_autofree gchar *san = g_strdup_printf("subjectAltName=DNS:%s", name);
-	const gchar *argv[] = {"openssl", "req",   "-new",	 "-newkey", "ec",
-			       "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
-			       subj,	   "-addext", san,	 "-keyout", key,
-			       "-out",	   csr,	      NULL};
+	const gchar *argv[] = {
+	    "openssl", "req",   "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+	    "-nodes",  "-subj", subj,   "-addext", san,  "-keyout",  key,
+	    "-out",    csr,     NULL};
 	gchar *pem = NULL;
 
 	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
@@ -472,8 +476,8 @@ est_assert_issued(EstServer *s, const gchar *cert_file, const gchar *name, const
 	g_autofree gchar *ca = est_server_ca_file(s, "ca.pem");
 	const gchar *pub_cert[] = {"openssl", "x509", "-in", cert_file, "-noout", "-pubkey", NULL};
 	const gchar *pub_key[] = {"openssl", "pkey", "-in", key, "-pubout", NULL};
-	const gchar *verify[] = {"openssl", "verify", "-CAfile", root, "-untrusted", ca,
-				 cert_file, NULL};
+	const gchar *verify[] = {"openssl",    "verify", "-CAfile", root,
+				 "-untrusted", ca,       cert_file, NULL};
 	g_autofree gchar *a = NULL, *b = NULL, *subject = NULL, *want = NULL, *verified = NULL;
 
 	g_assert_cmpint(ck_test_run(pub_cert, &a, NULL), ==, 0);
@@ -552,8 +556,9 @@ test_est_enroll_refused(void)
 	g_assert_nonnull(strstr(out, "wrong user name or password"));
 	g_clear_pointer(&out, g_free);
 	/* --username without a password is a configuration problem, found before connecting */
-	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice", NULL),
-			==, 4);
+	g_assert_cmpint(
+	    est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice", NULL), ==,
+	    4);
 	g_assert_nonnull(strstr(out, "--password-file"));
 }
 
@@ -574,8 +579,8 @@ test_est_enroll_bootstrap(void)
 	bcert = est_server_ca_file(s, "bootstrap.pem");
 	bkey = est_server_ca_file(s, "bootstrap.key");
 	/* --bootstrap-cert: the device's manufacturer identity */
-	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--bootstrap-cert", bcert,
-				"--bootstrap-key", bkey, NULL),
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--bootstrap-cert",
+				bcert, "--bootstrap-key", bkey, NULL),
 			==, 0);
 	cert = ck_test_write_file(s->dir, "device.crt", out);
 	est_assert_issued(s, cert, "device.example", NULL);
@@ -585,8 +590,11 @@ test_est_enroll_bootstrap(void)
 	auth_cert = g_strdup_printf("CERTKEEPER_AUTH_CERTIFICATE=%s", bcert);
 	auth_key = g_strdup_printf("CERTKEEPER_AUTH_KEY=%s", bkey);
 	{
-		const gchar *env2[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env,
-				       "CERTKEEPER_AUTH_IDENTITY=bootstrap", auth_cert, auth_key,
+		const gchar *env2[] = {"CERTMONGER_OPERATION=SUBMIT",
+				       csr_env,
+				       "CERTKEEPER_AUTH_IDENTITY=bootstrap",
+				       auth_cert,
+				       auth_key,
 				       NULL};
 		g_assert_cmpint(est_run(s->url, env2, &out, NULL, "--trust", s->root, NULL), ==, 0);
 		est_server_assert_last(s, "simpleenroll", 200, "bootstrap", NULL);
@@ -594,7 +602,8 @@ test_est_enroll_bootstrap(void)
 	/* half a bootstrap identity is a configuration error */
 	g_clear_pointer(&out, g_free);
 	g_assert_cmpint(
-	    est_run(s->url, env, &out, NULL, "--trust", s->root, "--bootstrap-cert", bcert, NULL), ==, 4);
+	    est_run(s->url, env, &out, NULL, "--trust", s->root, "--bootstrap-cert", bcert, NULL),
+	    ==, 4);
 	g_assert_nonnull(strstr(out, "--bootstrap-key"));
 	g_clear_pointer(&out, g_free);
 	/* a server that trusts no bootstrap CA refuses the same certificate */
@@ -636,8 +645,12 @@ test_est_reenroll(void)
 	csr = est_make_csr(s, "renew.example");
 	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
 	{
-		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env,
-				      "CERTKEEPER_AUTH_IDENTITY=current", auth_cert, auth_key, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT",
+				      csr_env,
+				      "CERTKEEPER_AUTH_IDENTITY=current",
+				      auth_cert,
+				      auth_key,
+				      NULL};
 		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username",
 					"alice", "--password-file", s->password_file, NULL),
 				==, 0);
@@ -667,8 +680,12 @@ test_est_reenroll_other_subject(void)
 	csr = est_make_csr(s, "theirs.example");
 	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
 	{
-		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env,
-				      "CERTKEEPER_AUTH_IDENTITY=current", auth_cert, auth_key, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT",
+				      csr_env,
+				      "CERTKEEPER_AUTH_IDENTITY=current",
+				      auth_cert,
+				      auth_key,
+				      NULL};
 		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 2);
 	}
 	g_assert_nonnull(strstr(out, "HTTP 403"));
@@ -810,8 +827,8 @@ test_est_cacerts_pin(void)
 	fp = est_openssl_x509(s->root, "fingerprint");
 	/* "SHA1 Fingerprint=..." by default: ask for SHA-256 */
 	{
-		const gchar *argv[] = {"openssl", "x509", "-in", s->root, "-noout",
-				       "-fingerprint", "-sha256", NULL};
+		const gchar *argv[] = {"openssl", "x509",         "-in",     s->root,
+				       "-noout",  "-fingerprint", "-sha256", NULL};
 		g_clear_pointer(&fp, g_free);
 		g_assert_cmpint(ck_test_run(argv, &fp, NULL), ==, 0);
 		g_strstrip(fp);
@@ -821,7 +838,8 @@ test_est_cacerts_pin(void)
 	wrong = g_strdup(fp);
 	wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
 	g_assert_cmpint(
-	    est_run(s->url, env, &out, NULL, "--pin-sha256", wrong, "--state-dir", state, NULL), ==, 4);
+	    est_run(s->url, env, &out, NULL, "--pin-sha256", wrong, "--state-dir", state, NULL), ==,
+	    4);
 	g_assert_nonnull(strstr(out, "do not match --pin-sha256"));
 	g_assert_nonnull(strstr(out, fp));
 	g_assert_false(g_file_test(pinned, G_FILE_TEST_EXISTS));
@@ -832,7 +850,8 @@ test_est_cacerts_pin(void)
 	g_clear_pointer(&out, g_free);
 	/* the right pin (the root's): accepted, and the CA certificates are the anchors now */
 	g_assert_cmpint(
-	    est_run(s->url, env, &out, &err, "--pin-sha256", fp, "--state-dir", state, NULL), ==, 0);
+	    est_run(s->url, env, &out, &err, "--pin-sha256", fp, "--state-dir", state, NULL), ==,
+	    0);
 	g_assert_true(g_str_has_prefix(out, "EST Test Root CA\n"));
 	g_assert_true(g_file_get_contents(pinned, &stored, NULL, NULL));
 	ca = est_server_ca_file(s, "ca.pem");
@@ -846,14 +865,15 @@ test_est_cacerts_pin(void)
 	g_clear_pointer(&out, g_free);
 	/* and the stored anchors win over a pin that no longer matches */
 	g_assert_cmpint(
-	    est_run(s->url, env, &out, NULL, "--pin-sha256", wrong, "--state-dir", state, NULL), ==, 0);
+	    est_run(s->url, env, &out, NULL, "--pin-sha256", wrong, "--state-dir", state, NULL), ==,
+	    0);
 	g_clear_pointer(&out, g_free);
 	/* the server certificate's own fingerprint pins too */
 	g_assert_cmpint(g_unlink(pinned), ==, 0);
 	server = est_server_ca_file(s, "server.pem");
 	{
-		const gchar *argv[] = {"openssl", "x509", "-in", server, "-noout",
-				       "-fingerprint", "-sha256", NULL};
+		const gchar *argv[] = {"openssl", "x509",         "-in",     server,
+				       "-noout",  "-fingerprint", "-sha256", NULL};
 		g_assert_cmpint(ck_test_run(argv, &server_fp, NULL), ==, 0);
 	}
 	g_strstrip(server_fp);
@@ -874,15 +894,15 @@ test_est_label(void)
 	if (!est_have_tools())
 		return;
 	s = est_server_start(extra);
-	g_assert_cmpint(est_run(s->url, fetch, &out, NULL, "--trust", s->root, "--label", "devices",
-				NULL),
-			==, 0);
+	g_assert_cmpint(
+	    est_run(s->url, fetch, &out, NULL, "--trust", s->root, "--label", "devices", NULL), ==,
+	    0);
 	est_server_assert_last(s, "cacerts", 200, "none", "devices");
 	g_clear_pointer(&out, g_free);
 	/* a label the server does not know */
-	g_assert_cmpint(est_run(s->url, fetch, &out, NULL, "--trust", s->root, "--label", "nosuch",
-				NULL),
-			==, 3);
+	g_assert_cmpint(
+	    est_run(s->url, fetch, &out, NULL, "--trust", s->root, "--label", "nosuch", NULL), ==,
+	    3);
 	g_assert_nonnull(strstr(out, "HTTP 404"));
 	g_clear_pointer(&out, g_free);
 	/* a request's profile (getcert -T) is the label it enrolls under */
@@ -891,8 +911,8 @@ test_est_label(void)
 		g_autofree gchar *csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
 		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env,
 				      "CERTMONGER_CA_PROFILE=devices", NULL};
-		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--label", "nosuch",
-					"--username", "alice", "--password-file",
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--label",
+					"nosuch", "--username", "alice", "--password-file",
 					s->password_file, NULL),
 				==, 0);
 		est_server_assert_last(s, "simpleenroll", 200, "basic:alice", "devices");
@@ -901,8 +921,10 @@ test_est_label(void)
 	/* IDENTIFY names the service */
 	{
 		const gchar *env[] = {"CERTMONGER_OPERATION=IDENTIFY", NULL};
-		g_autofree gchar *want = g_strdup_printf("EST %s/.well-known/est/devices\n", s->url);
-		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--label", "devices", NULL), ==, 0);
+		g_autofree gchar *want =
+		    g_strdup_printf("EST %s/.well-known/est/devices\n", s->url);
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--label", "devices", NULL), ==,
+				0);
 		g_assert_cmpstr(out, ==, want);
 	}
 }
@@ -912,10 +934,10 @@ test_est_csrattrs_server(void)
 {
 	g_autoptr(EstServer) s = NULL;
 	g_autofree gchar *out = NULL, *err = NULL;
-	const gchar *extra[] = {"--csrattr",	 "1.2.840.113549.1.9.7",
-				"--csrattr",	 "1.2.840.10045.2.1=1.3.132.0.34",
-				"--csrattr",	 "2.5.4.3",
-				"--csrattr",	 "1.2.840.113549.1.9.14=2.5.29.17",
+	const gchar *extra[] = {"--csrattr", "1.2.840.113549.1.9.7",
+				"--csrattr", "1.2.840.10045.2.1=1.3.132.0.34",
+				"--csrattr", "2.5.4.3",
+				"--csrattr", "1.2.840.113549.1.9.14=2.5.29.17",
 				NULL};
 	const gchar *env[] = {"CERTMONGER_OPERATION=GET-NEW-REQUEST-REQUIREMENTS", NULL};
 	const gchar *renew[] = {"CERTMONGER_OPERATION=GET-RENEW-REQUEST-REQUIREMENTS", NULL};
@@ -924,7 +946,8 @@ test_est_csrattrs_server(void)
 		return;
 	s = est_server_start(extra);
 	g_assert_cmpint(est_run(s->url, env, &out, &err, "--trust", s->root, NULL), ==, 0);
-	g_assert_cmpstr(out, ==, "CERTMONGER_CSR\nCERTMONGER_REQ_SUBJECT\nCERTMONGER_REQ_HOSTNAME\n");
+	g_assert_cmpstr(out, ==,
+			"CERTMONGER_CSR\nCERTMONGER_REQ_SUBJECT\nCERTMONGER_REQ_HOSTNAME\n");
 	g_assert_nonnull(strstr(err, "challengePassword"));
 	g_assert_nonnull(strstr(err, "ec-p384"));
 	est_server_assert_last(s, "csrattrs", 200, "none", NULL);
@@ -994,8 +1017,8 @@ est_cli_status(CkTestDaemon *td, const gchar *id, const gchar *member)
 	g_autoptr(JsonParser) parser = json_parser_new();
 	JsonObject *obj;
 
-	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "--json", "-i", id, NULL),
-			>=, 0);
+	g_assert_cmpint(
+	    ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "--json", "-i", id, NULL), >=, 0);
 	g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
 	obj = json_node_get_object(json_parser_get_root(parser));
 	return g_strdup(json_object_get_string_member_with_default(obj, member, ""));
@@ -1063,9 +1086,10 @@ test_est_daemon(void)
 		g_autofree gchar *cert2 = ck_test_daemon_path(td, "later.crt");
 		g_autofree gchar *key2 = ck_test_daemon_path(td, "later.key");
 		g_autofree gchar *state2 = NULL;
-		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "estlater",
-					    "-f", cert2, "-k", key2, "-N", "CN=estlater.example",
-					    "-c", "est", "-w", "--wait-timeout=60", NULL),
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I",
+					    "estlater", "-f", cert2, "-k", key2, "-N",
+					    "CN=estlater.example", "-c", "est", "-w",
+					    "--wait-timeout=60", NULL),
 				==, 0);
 		state2 = est_cli_status(td, "estlater", "State");
 		g_assert_cmpstr(state2, ==, "MONITORING");

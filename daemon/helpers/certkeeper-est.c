@@ -63,7 +63,8 @@ main(int argc, char **argv)
 	textdomain(GETTEXT_PACKAGE);
 
 	/* TRANSLATORS: the one-line summary of certkeeper-est --help */
-	context = g_option_context_new(_("— EST (RFC 7030) CA helper for certkeeperd and certmonger"));
+	context =
+	    g_option_context_new(_("— EST (RFC 7030) CA helper for certkeeperd and certmonger"));
 	g_option_context_set_description(
 	    context, _("The operation comes in CERTMONGER_OPERATION (SUBMIT, POLL, FETCH-ROOTS, "
 		       "IDENTIFY, GET-NEW-REQUEST-REQUIREMENTS, GET-RENEW-REQUEST-REQUIREMENTS); "

@@ -19,18 +19,18 @@
 /* RFC 7030 says a 202 carries Retry-After; when a server forgets, ask again in a minute */
 #define CK_EST_DEFAULT_RETRY 60
 /* and a server asking for more than a week is more likely broken than busy */
-#define CK_EST_MAX_RETRY (7 * 24 * 3600)
+#define CK_EST_MAX_RETRY    (7 * 24 * 3600)
 #define CK_EST_COOKIE_MAGIC "est-v1"
-#define CK_EST_PINNED_FILE "cacerts.pem"
+#define CK_EST_PINNED_FILE  "cacerts.pem"
 
 #define OID_CHALLENGE_PASSWORD "1.2.840.113549.1.9.7"
-#define OID_EXTENSION_REQUEST "1.2.840.113549.1.9.14"
-#define OID_EMAIL_ADDRESS "1.2.840.113549.1.9.1"
-#define OID_SUBJECT_ALT_NAME "2.5.29.17"
-#define OID_RSA "1.2.840.113549.1.1.1"
-#define OID_EC_PUBLIC_KEY "1.2.840.10045.2.1"
-#define OID_ED25519 "1.3.101.112"
-#define OID_ED448 "1.3.101.113"
+#define OID_EXTENSION_REQUEST  "1.2.840.113549.1.9.14"
+#define OID_EMAIL_ADDRESS      "1.2.840.113549.1.9.1"
+#define OID_SUBJECT_ALT_NAME   "2.5.29.17"
+#define OID_RSA                "1.2.840.113549.1.1.1"
+#define OID_EC_PUBLIC_KEY      "1.2.840.10045.2.1"
+#define OID_ED25519            "1.3.101.112"
+#define OID_ED448              "1.3.101.113"
 
 void
 ck_est_config_clear(CkEstConfig *config)
@@ -93,8 +93,9 @@ ck_est_build_url(const gchar *base, const gchar *label, const gchar *operation, 
 	gsize len;
 
 	if (base == NULL || base[0] == '\0') {
-		g_set_error_literal(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
-				    _("No EST server is configured: give --url https://HOST[:PORT]"));
+		g_set_error_literal(
+		    error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+		    _("No EST server is configured: give --url https://HOST[:PORT]"));
 		return NULL;
 	}
 	uri = g_uri_parse(base, G_URI_FLAGS_ENCODED, &local);
@@ -104,9 +105,10 @@ ck_est_build_url(const gchar *base, const gchar *label, const gchar *operation, 
 		return NULL;
 	}
 	/* RFC 7030 §3.3: EST runs over TLS only */
-	if (g_ascii_strcasecmp(g_uri_get_scheme(uri), "https") != 0 || g_uri_get_host(uri) == NULL ||
-	    g_uri_get_host(uri)[0] == '\0' || g_uri_get_query(uri) != NULL ||
-	    g_uri_get_fragment(uri) != NULL || g_uri_get_userinfo(uri) != NULL) {
+	if (g_ascii_strcasecmp(g_uri_get_scheme(uri), "https") != 0 ||
+	    g_uri_get_host(uri) == NULL || g_uri_get_host(uri)[0] == '\0' ||
+	    g_uri_get_query(uri) != NULL || g_uri_get_fragment(uri) != NULL ||
+	    g_uri_get_userinfo(uri) != NULL) {
 		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
 			    _("The EST server URL '%s' must look like https://HOST[:PORT][/PATH] "
 			      "(EST needs TLS; credentials go in --username and --password-file)"),
@@ -247,7 +249,8 @@ ck_est_is_self_signed(gnutls_x509_crt_t crt)
 	if (!gnutls_x509_crt_check_issuer(crt, crt))
 		return FALSE;
 	/* subject == issuer is not enough: root rollover certificates (RFC 7030 §4.1.3) have it */
-	return gnutls_x509_crt_verify(crt, &crt, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status) >= 0 &&
+	return gnutls_x509_crt_verify(crt, &crt, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status) >=
+		   0 &&
 	       status == 0;
 }
 
@@ -260,7 +263,8 @@ ck_est_nickname(gnutls_x509_crt_t crt)
 	gnutls_datum_t dn = {NULL, 0};
 	gchar *name;
 
-	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size) >= 0 &&
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size) >=
+		0 &&
 	    size > 0)
 		return g_strndup(buf, size);
 	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0)
@@ -495,8 +499,8 @@ ck_est_key_type_for(const CkEstCsrAttr *attr)
 		return "ed448";
 	if (g_strcmp0(attr->oid, OID_EC_PUBLIC_KEY) != 0)
 		return NULL;
-	for (guint i = 0; attr->values != NULL && attr->values[0] != NULL && i < G_N_ELEMENTS(curves);
-	     i++) {
+	for (guint i = 0;
+	     attr->values != NULL && attr->values[0] != NULL && i < G_N_ELEMENTS(curves); i++) {
 		if (g_strcmp0(attr->values[0], curves[i].curve) == 0)
 			return curves[i].name;
 	}
@@ -526,8 +530,9 @@ ck_est_require_oid(GPtrArray *names, const gchar *oid, GString *notes)
 					 "does not add one (certmonger: getcert request -L or -l). "
 					 "tls-unique channel binding is not implemented.\n"));
 	} else {
-		g_string_append_printf(notes, _("Ignored: the CA asks for %s, which certkeeper-est "
-						"does not map.\n"),
+		g_string_append_printf(notes,
+				       _("Ignored: the CA asks for %s, which certkeeper-est "
+					 "does not map.\n"),
 				       oid);
 	}
 }
@@ -627,7 +632,8 @@ ck_est_cookie_parse(const gchar *cookie, gchar **operation, gchar **label)
 	parts = g_strsplit(cookie, " ", -1);
 	n = g_strv_length(parts);
 	if (n < 2 || n > 3 || g_strcmp0(parts[0], CK_EST_COOKIE_MAGIC) != 0 ||
-	    (g_strcmp0(parts[1], "simpleenroll") != 0 && g_strcmp0(parts[1], "simplereenroll") != 0) ||
+	    (g_strcmp0(parts[1], "simpleenroll") != 0 &&
+	     g_strcmp0(parts[1], "simplereenroll") != 0) ||
 	    (n == 3 && !ck_est_label_is_valid(parts[2])))
 		return FALSE;
 	*operation = g_strdup(parts[1]);
@@ -698,9 +704,9 @@ ck_est_pin_matches(const gchar *pin, GBytes *der)
 typedef struct {
 	const CkEstConfig *config;
 	const CkEstEnv *env;
-	const gchar *label;	/* the request's profile, else --label */
-	gchar *trust_file;	/* what verifies the server, NULL: the system's store */
-	gchar *authorization;	/* "Authorization: Basic ..." or NULL */
+	const gchar *label;       /* the request's profile, else --label */
+	gchar *trust_file;        /* what verifies the server, NULL: the system's store */
+	gchar *authorization;     /* "Authorization: Basic ..." or NULL */
 	gnutls_x509_crt_t *chain; /* TLS client identity */
 	guint chain_len;
 	gnutls_privkey_t key;
@@ -737,8 +743,9 @@ static CkEstExit
 ck_est_fail_error(CkEst *est, const GError *error)
 {
 	if (error->domain == CK_ERROR &&
-	    (error->code == CK_ERROR_CA_UNDERCONFIGURED || error->code == CK_ERROR_INVALID_ARGUMENT ||
-	     error->code == CK_ERROR_IO || error->code == CK_ERROR_NOT_FOUND))
+	    (error->code == CK_ERROR_CA_UNDERCONFIGURED ||
+	     error->code == CK_ERROR_INVALID_ARGUMENT || error->code == CK_ERROR_IO ||
+	     error->code == CK_ERROR_NOT_FOUND))
 		return ck_est_fail(est, CK_EST_EXIT_UNDERCONFIGURED, error->message);
 	if (error->domain == CK_ERROR && error->code == CK_ERROR_CA_REJECTED)
 		return ck_est_fail(est, CK_EST_EXIT_REJECTED, error->message);
@@ -871,8 +878,8 @@ ck_est_request(CkEst *est, const gchar *method, const gchar *operation, const gc
 		headers[0] = est->authorization;
 		options.headers = headers;
 	}
-	return ck_http_request(&options, method, url,
-			       body != NULL ? "application/pkcs10" : NULL, body, error);
+	return ck_http_request(&options, method, url, body != NULL ? "application/pkcs10" : NULL,
+			       body, error);
 }
 
 /* The certificates of a 200 answer that should hold a certs-only PKCS#7. */
@@ -891,11 +898,12 @@ ck_est_response_certs(CkHttpResponse *response, const gchar *operation, GError *
 	if (der != NULL)
 		certs = ck_est_parse_certs_only(der, &local);
 	if (certs == NULL) {
-		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
-			    /* TRANSLATORS: the EST operation, then what is wrong with its answer */
-			    _("The EST server's answer to %s cannot be used: %s (expected base64 of "
-			      "a DER PKCS#7 certs-only message, RFC 7030 §4.1.3 and §4.2.3)"),
-			    operation, local->message);
+		g_set_error(
+		    error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+		    /* TRANSLATORS: the EST operation, then what is wrong with its answer */
+		    _("The EST server's answer to %s cannot be used: %s (expected base64 of "
+		      "a DER PKCS#7 certs-only message, RFC 7030 §4.1.3 and §4.2.3)"),
+		    operation, local->message);
 		return NULL;
 	}
 	return certs;
@@ -971,8 +979,8 @@ ck_est_seen_fingerprints(const GPtrArray *peer, GPtrArray *certs)
 	}
 	for (guint i = 0; i < certs->len; i++) {
 		gnutls_datum_t raw = {NULL, 0};
-		if (gnutls_x509_crt_export2(g_ptr_array_index(certs, i), GNUTLS_X509_FMT_DER, &raw) <
-		    0)
+		if (gnutls_x509_crt_export2(g_ptr_array_index(certs, i), GNUTLS_X509_FMT_DER,
+					    &raw) < 0)
 			continue;
 		ck_est_add_seen(seen, raw.data, raw.size);
 		gnutls_free(raw.data);
@@ -1006,7 +1014,8 @@ ck_est_pin(CkEst *est, const gchar *path, GError **error)
 			    est->config->pin_sha256);
 		return FALSE;
 	}
-	response = ck_est_request(est, "GET", "cacerts", est->label, NULL, FALSE, NULL, TRUE, error);
+	response =
+	    ck_est_request(est, "GET", "cacerts", est->label, NULL, FALSE, NULL, TRUE, error);
 	if (response == NULL)
 		return FALSE;
 	if (ck_http_response_get_status(response) != 200) {
@@ -1023,8 +1032,8 @@ ck_est_pin(CkEst *est, const gchar *path, GError **error)
 		matched = ck_est_pin_matches(est->config->pin_sha256, g_ptr_array_index(peer, i));
 	for (guint i = 0; i < certs->len && !matched; i++) {
 		gnutls_datum_t raw = {NULL, 0};
-		if (gnutls_x509_crt_export2(g_ptr_array_index(certs, i), GNUTLS_X509_FMT_DER, &raw) <
-		    0)
+		if (gnutls_x509_crt_export2(g_ptr_array_index(certs, i), GNUTLS_X509_FMT_DER,
+					    &raw) < 0)
 			continue;
 		{
 			g_autoptr(GBytes) der = g_bytes_new(raw.data, raw.size);
@@ -1048,8 +1057,9 @@ ck_est_pin(CkEst *est, const gchar *path, GError **error)
 	}
 	pem = ck_est_certs_to_pem(certs);
 	if (g_mkdir_with_parents(est->config->state_dir, 0700) < 0) {
-		g_set_error(error, CK_ERROR, CK_ERROR_IO, _("Cannot create the state directory %s: %s"),
-			    est->config->state_dir, g_strerror(errno));
+		g_set_error(error, CK_ERROR, CK_ERROR_IO,
+			    _("Cannot create the state directory %s: %s"), est->config->state_dir,
+			    g_strerror(errno));
 		return FALSE;
 	}
 	/* a crash must leave the old file or the new one, never half of it */
@@ -1084,8 +1094,9 @@ ck_est_resolve_trust(CkEst *est, GError **error)
 	}
 	if (est->config->pin_sha256 != NULL) {
 		if (pinned == NULL) {
-			g_set_error_literal(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
-					    _("--pin-sha256 needs --state-dir to keep what it pins"));
+			g_set_error_literal(
+			    error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+			    _("--pin-sha256 needs --state-dir to keep what it pins"));
 			return FALSE;
 		}
 		if (!ck_est_pin(est, pinned, error))
@@ -1111,9 +1122,8 @@ ck_est_fetch_roots(CkEst *est)
 		return ck_est_fail_error(est, error);
 	if (ck_http_response_get_status(response) != 200) {
 		g_autofree gchar *what = ck_est_describe(response);
-		g_autofree gchar *message =
-		    g_strdup_printf(_("The EST server did not hand out its CA certificates (%s)"),
-				    what);
+		g_autofree gchar *message = g_strdup_printf(
+		    _("The EST server did not hand out its CA certificates (%s)"), what);
 		return ck_est_fail(est, CK_EST_EXIT_UNREACHABLE, message);
 	}
 	certs = ck_est_response_certs(response, "cacerts", &error);
@@ -1147,9 +1157,8 @@ ck_est_requirements_op(CkEst *est)
 	}
 	if (status != 200) {
 		g_autofree gchar *what = ck_est_describe(response);
-		g_autofree gchar *message =
-		    g_strdup_printf(_("The EST server did not hand out its CSR attributes (%s)"),
-				    what);
+		g_autofree gchar *message = g_strdup_printf(
+		    _("The EST server did not hand out its CSR attributes (%s)"), what);
 		return ck_est_fail(est, CK_EST_EXIT_UNREACHABLE, message);
 	}
 	der = ck_est_decode_base64(ck_http_response_get_body(response), &error);
@@ -1264,9 +1273,9 @@ ck_est_submit(CkEst *est)
 			g_printerr(_("certkeeper-est: the cookie '%s' is not one of ours; "
 				     "submitting afresh\n"),
 				   env->cookie);
-		operation = g_strdup(g_strcmp0(env->auth_identity, "current") == 0
-					 ? "simplereenroll"
-					 : "simpleenroll");
+		operation =
+		    g_strdup(g_strcmp0(env->auth_identity, "current") == 0 ? "simplereenroll"
+									   : "simpleenroll");
 	}
 	/* who authenticates: the daemon's choice of identity, else our bootstrap pair */
 	if (env->auth_identity != NULL && g_strcmp0(env->auth_identity, "none") != 0) {
@@ -1323,8 +1332,8 @@ ck_est_submit(CkEst *est)
 						    "certificate"),
 						  operation, what);
 		else if (status >= 400 && status < 500)
-			message = g_strdup_printf(_("The EST server refused %s (%s)"), operation,
-						  what);
+			message =
+			    g_strdup_printf(_("The EST server refused %s (%s)"), operation, what);
 		else
 			message = g_strdup_printf(_("The EST server could not answer %s (%s)"),
 						  operation, what);
