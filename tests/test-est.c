@@ -421,8 +421,8 @@ est_run(const gchar *url, const gchar *const *env, gchar **out, gchar **err, ...
 	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL,
 				   NULL, &o, &e, &status, &error));
 	g_assert_no_error(error);
-	g_test_message("certkeeper-est exit %d\nstdout: %s\nstderr: %s", status, o, e);
 	g_assert_true(WIFEXITED(status));
+	g_test_message("certkeeper-est exit %d\nstdout: %s\nstderr: %s", WEXITSTATUS(status), o, e);
 	if (out != NULL)
 		*out = g_steal_pointer(&o);
 	if (err != NULL)
@@ -773,6 +773,13 @@ test_est_server_failures(void)
 		g_assert_nonnull(strstr(out, "PKCS#7"));
 		g_clear_pointer(&out, g_free);
 	}
+	/* a server slower than --timeout */
+	est_server_control(s, "{\"delay\": 3}");
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice",
+				"--password-file", s->password_file, "--timeout", "1", NULL),
+			==, 3);
+	g_assert_nonnull(strstr(out, s->url));
+	g_clear_pointer(&out, g_free);
 	/* a server nobody listens on */
 	est_server_control(s, "{}");
 	g_assert_cmpint(est_run("https://127.0.0.1:1", env, &out, NULL, "--trust", s->root, NULL),
