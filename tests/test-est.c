@@ -1049,9 +1049,12 @@ test_est_daemon(void)
 	s = est_server_start(NULL);
 	helper = g_build_filename(g_getenv("CK_TOP_BUILDDIR"), "daemon", "helpers",
 				  "certkeeper-est", NULL);
-	config = g_strdup_printf("[ca est]\nType=helper\nHelper=%s --url %s --trust %s "
-				 "--username alice --password-file %s\nTimeout=60\n",
-				 helper, s->url, s->root, s->password_file);
+	/* "est" has a password; "estdevice" only what the daemon hands it (bootstrap identities) */
+	config =
+	    g_strdup_printf("[ca est]\nType=helper\nHelper=%s --url %s --trust %s "
+			    "--username alice --password-file %s\nTimeout=60\n"
+			    "[ca estdevice]\nType=helper\nHelper=%s --url %s --trust %s\n",
+			    helper, s->url, s->root, s->password_file, helper, s->url, s->root);
 	ck_test_daemon_write_config(td, config);
 	ck_test_daemon_start(td);
 	cert = ck_test_daemon_path(td, "est.crt");
@@ -1103,6 +1106,34 @@ test_est_daemon(void)
 		g_assert_cmpuint(est_server_count(s, "simpleenroll", 202), ==, 1);
 		est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
 		est_assert_issued(s, cert2, "estlater.example", key2);
+	}
+
+	/* a device's first enrollment with its bootstrap identity (CERTKEEPER_AUTH_IDENTITY) */
+	est_server_control(s, "{}");
+	{
+		g_autofree gchar *cert3 = ck_test_daemon_path(td, "device.crt");
+		g_autofree gchar *key3 = ck_test_daemon_path(td, "device.key");
+		g_autofree gchar *bcert = est_server_ca_file(s, "bootstrap.pem");
+		g_autofree gchar *bkey = est_server_ca_file(s, "bootstrap.key");
+		g_autofree gchar *state3 = NULL;
+		g_autoptr(JsonParser) p3 = NULL;
+		JsonObject *rec;
+		g_assert_cmpint(g_chmod(bkey, 0600), ==, 0);
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "estdev",
+					    "-f", cert3, "-k", key3, "-N", "CN=estdev.example",
+					    "-c", "estdevice", "--bootstrap-cert", bcert,
+					    "--bootstrap-key", bkey, "-w", "--wait-timeout=60",
+					    NULL),
+				==, 0);
+		state3 = est_cli_status(td, "estdev", "State");
+		g_assert_cmpstr(state3, ==, "MONITORING");
+		rec = est_server_last(s, "simpleenroll", &p3);
+		g_assert_nonnull(rec);
+		g_assert_cmpint(json_object_get_int_member(rec, "status"), ==, 200);
+		g_assert_cmpstr(json_object_get_string_member(rec, "auth"), ==, "bootstrap");
+		g_assert_cmpstr(json_object_get_string_member(rec, "client_subject"), ==,
+				"CN=bootstrap device 0001");
+		est_assert_issued(s, cert3, "estdev.example", key3);
 	}
 }
 
