@@ -1137,6 +1137,77 @@ test_est_daemon(void)
 	}
 }
 
+/* Under certmonger itself (its private socket, no bus): add-ca -e, request, resubmit. */
+static void
+test_est_certmonger(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *helper = NULL, *script = NULL, *script_path = NULL, *out = NULL;
+	g_autofree gchar *cm = NULL, *cert = NULL, *key = NULL, *sock = NULL;
+	g_autofree gchar *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *e5 = NULL;
+	const gchar *dirs[] = {"requests", "cas", "tmp", "config", "localca", NULL};
+	g_autoptr(GError) error = NULL;
+	gint status = -1;
+
+	if (!est_have_tools())
+		return;
+	if (!ck_test_have_program("certmonger") || !ck_test_have_program("getcert")) {
+		g_test_skip("certmonger is not installed");
+		return;
+	}
+	s = est_server_start(NULL);
+	helper = g_build_filename(g_getenv("CK_TOP_BUILDDIR"), "daemon", "helpers",
+				  "certkeeper-est", NULL);
+	cm = est_path(s, "cm");
+	for (guint i = 0; dirs[i] != NULL; i++) {
+		g_autofree gchar *d = g_build_filename(cm, dirs[i], NULL);
+		g_assert_cmpint(g_mkdir_with_parents(d, 0700), ==, 0);
+	}
+	cert = g_build_filename(cm, "cert.pem", NULL);
+	key = g_build_filename(cm, "key.pem", NULL);
+	sock = g_build_filename(cm, "cm.sock", NULL);
+	/* certmonger runs -c's command with its own environment: everything inline */
+	script = g_strdup_printf(
+	    "set -e\n"
+	    "getcert add-ca -c EST -e '%s --url %s --trust %s --username alice --password-file "
+	    "%s'\n"
+	    "getcert request -c EST -I cmreq -f %s -k %s -N CN=cm.example -D cm.example -w\n"
+	    "getcert resubmit -i cmreq -w\n"
+	    "getcert list -i cmreq\n",
+	    helper, s->url, s->root, s->password_file, cert, key);
+	script_path = ck_test_write_file(cm, "run.sh", script);
+	e1 = g_strdup_printf("CERTMONGER_REQUESTS_DIR=%s/requests", cm);
+	e2 = g_strdup_printf("CERTMONGER_CAS_DIR=%s/cas", cm);
+	e3 = g_strdup_printf("CERTMONGER_TMPDIR=%s/tmp", cm);
+	e4 = g_strdup_printf("CERTMONGER_CONFIG_DIR=%s/config", cm);
+	e5 = g_strdup_printf("CERTMONGER_LOCAL_CA_DIR=%s/localca", cm);
+	{
+		g_autofree gchar *path = g_strdup_printf("PATH=%s", g_getenv("PATH"));
+		g_autofree gchar *command = g_strdup_printf("sh %s", script_path);
+		const gchar *envp[] = {path, "LANG=C.UTF-8", e1, e2, e3, e4, e5, NULL};
+		const gchar *argv[] = {"timeout", "120", "certmonger", "-n",    "-L",
+				       "-P",      sock,  "-c",         command, NULL};
+		g_autofree gchar *err = NULL;
+		g_assert_true(g_spawn_sync(NULL, (gchar **)argv, (gchar **)envp,
+					   G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
+					   &error));
+		g_assert_no_error(error);
+		g_test_message("certmonger: %s\n%s", out, err);
+	}
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+	g_assert_nonnull(strstr(out, "status: MONITORING"));
+	g_assert_nonnull(strstr(out, "issuer: CN=EST Test Issuing CA,O=certkeeper tests"));
+	est_assert_issued(s, cert, "cm.example", key);
+	/* certmonger asked for the requirements and the roots, and enrolled twice with Basic:
+	 * it cannot hand a helper the current key, so its renewals are simpleenrolls */
+	g_assert_cmpuint(est_server_count(s, "csrattrs", 204), >=, 1);
+	g_assert_cmpuint(est_server_count(s, "cacerts", 200), >=, 1);
+	g_assert_cmpuint(est_server_count(s, "simpleenroll", 200), ==, 2);
+	g_assert_cmpuint(est_server_count(s, "simplereenroll", 200), ==, 0);
+	est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1163,5 +1234,6 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/est/helper/csrattrs", test_est_csrattrs_server);
 	g_test_add_func("/certkeeper/est/helper/csrattrs-none", test_est_csrattrs_none);
 	g_test_add_func("/certkeeper/est/daemon/enroll-and-renew", test_est_daemon);
+	g_test_add_func("/certkeeper/est/certmonger/enroll-and-renew", test_est_certmonger);
 	return g_test_run();
 }
