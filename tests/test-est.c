@@ -1049,12 +1049,15 @@ test_est_daemon(void)
 	s = est_server_start(NULL);
 	helper = g_build_filename(g_getenv("CK_TOP_BUILDDIR"), "daemon", "helpers",
 				  "certkeeper-est", NULL);
-	/* "est" has a password; "estdevice" only what the daemon hands it (bootstrap identities) */
-	config =
-	    g_strdup_printf("[ca est]\nType=helper\nHelper=%s --url %s --trust %s "
-			    "--username alice --password-file %s\nTimeout=60\n"
-			    "[ca estdevice]\nType=helper\nHelper=%s --url %s --trust %s\n",
-			    helper, s->url, s->root, s->password_file, helper, s->url, s->root);
+	/* "est" has a password and is configured by its settings (Type=est: the daemon
+	 * builds the command); "estdevice" is the same helper by its command line, with
+	 * only what the daemon hands it (bootstrap identities) */
+	config = g_strdup_printf(
+	    "[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
+	    "[ca est]\nType=est\nURL=%s\nTrust=%s\nUsername=alice\nPasswordFile=%s\nTimeout=60\n"
+	    "[ca estdevice]\nType=helper\nHelper=%s --url %s --trust %s\n",
+	    g_getenv("CK_TOP_BUILDDIR"), s->url, s->root, s->password_file, helper, s->url,
+	    s->root);
 	ck_test_daemon_write_config(td, config);
 	ck_test_daemon_start(td);
 	cert = ck_test_daemon_path(td, "est.crt");
