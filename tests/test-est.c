@@ -562,6 +562,42 @@ test_est_enroll_refused(void)
 	g_assert_nonnull(strstr(out, "--password-file"));
 }
 
+/* An expired certificate cannot authenticate TLS: Basic if configured, else guidance. */
+static void
+test_est_enroll_expired(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *csr = NULL, *csr_env = NULL, *out = NULL, *cert_env = NULL;
+	g_autofree gchar *key_env = NULL, *cert = NULL, *key = NULL;
+	const gchar *env[6] = {"CERTMONGER_OPERATION=SUBMIT", NULL,
+			       "CERTKEEPER_AUTH_IDENTITY=expired", NULL, NULL, NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	csr = est_make_csr(s, "late.example");
+	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	/* whatever the files hold, they are not used for TLS */
+	cert = est_server_ca_file(s, "bootstrap.pem");
+	key = est_server_ca_file(s, "bootstrap.key");
+	cert_env = g_strdup_printf("CERTKEEPER_AUTH_CERTIFICATE=%s", cert);
+	key_env = g_strdup_printf("CERTKEEPER_AUTH_KEY=%s", key);
+	env[1] = csr_env;
+	env[3] = cert_env;
+	env[4] = key_env;
+	/* nothing else to authenticate with: a human must act, and is told how */
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 4);
+	g_assert_nonnull(strstr(out, "expired"));
+	g_assert_nonnull(strstr(out, "--username"));
+	g_assert_cmpuint(est_server_count(s, "simpleenroll", 401), ==, 0);
+	g_clear_pointer(&out, g_free);
+	/* with Basic credentials it enrolls afresh */
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice",
+				"--password-file", s->password_file, NULL),
+			==, 0);
+	est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
+}
+
 static void
 test_est_enroll_bootstrap(void)
 {
@@ -1226,6 +1262,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/est/helper/enroll-basic", test_est_enroll_basic);
 	g_test_add_func("/certkeeper/est/helper/enroll-refused", test_est_enroll_refused);
 	g_test_add_func("/certkeeper/est/helper/enroll-bootstrap", test_est_enroll_bootstrap);
+	g_test_add_func("/certkeeper/est/helper/enroll-expired", test_est_enroll_expired);
 	g_test_add_func("/certkeeper/est/helper/reenroll", test_est_reenroll);
 	g_test_add_func("/certkeeper/est/helper/reenroll-other-subject",
 			test_est_reenroll_other_subject);

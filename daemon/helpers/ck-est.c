@@ -1277,8 +1277,10 @@ ck_est_submit(CkEst *est)
 		    g_strdup(g_strcmp0(env->auth_identity, "current") == 0 ? "simplereenroll"
 									   : "simpleenroll");
 	}
-	/* who authenticates: the daemon's choice of identity, else our bootstrap pair */
-	if (env->auth_identity != NULL && g_strcmp0(env->auth_identity, "none") != 0) {
+	/* who authenticates: the daemon's choice of identity, else our bootstrap pair; an
+	 * expired certificate cannot authenticate TLS, so it counts as none */
+	if (env->auth_identity != NULL && g_strcmp0(env->auth_identity, "none") != 0 &&
+	    g_strcmp0(env->auth_identity, "expired") != 0) {
 		cert_file = env->auth_cert;
 		key_file = env->auth_key;
 		if (cert_file == NULL || key_file == NULL) {
@@ -1297,6 +1299,13 @@ ck_est_submit(CkEst *est)
 				   _("simplereenroll needs the current certificate and key for TLS "
 				     "client authentication (CERTKEEPER_AUTH_CERTIFICATE and "
 				     "CERTKEEPER_AUTH_KEY)"));
+	if (g_strcmp0(env->auth_identity, "expired") == 0 && cert_file == NULL &&
+	    est->config->username == NULL)
+		return ck_est_fail(est, CK_EST_EXIT_UNDERCONFIGURED,
+				   _("The certificate has expired, so it cannot authenticate a "
+				     "renewal, and neither a bootstrap identity nor HTTP Basic "
+				     "credentials are configured: give the request a bootstrap "
+				     "certificate, or the CA --username and --password-file"));
 	if (cert_file != NULL && !ck_est_load_identity(est, cert_file, key_file, &error))
 		return ck_est_fail_error(est, error);
 	/* a password only goes with a first enrollment: §4.2.2 renews on the certificate */
