@@ -1,0 +1,772 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The ACME helper against pebble, the ACME test CA: run directly with
+ * certmonger's protocol environment (always-valid and real http-01/dns-01
+ * validation through pebble-challtestsrv), through the real certkeeperd with
+ * an automatic renewal, and under certmonger itself. pebble keeps rejecting 5 %
+ * of nonces, so every run also exercises the badNonce retry.
+ */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <gnutls/x509.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "ck-error.h"
+#include "ck-http.h"
+#include "ck-test-daemon.h"
+#include "ck-test-util.h"
+
+typedef struct {
+	gchar *dir;
+	GPid pid;
+	guint acme_port;
+	guint mgmt_port;
+	guint http_port;
+	gchar *directory_url;
+	gchar *tls_cert; /* pebble's own listener certificate: --trust */
+	gchar *root;     /* its issuing root, from the management interface */
+	gchar *root_url;
+	gchar *log;
+} CkPebble;
+
+typedef struct {
+	gboolean always_valid;
+	const gchar *dns_server; /* "127.0.0.1:PORT" of pebble-challtestsrv, or NULL */
+	guint validity;          /* certificateValidityPeriod, seconds */
+} CkPebbleSetup;
+
+static void
+ck_test_child_setup(gpointer data)
+{
+	/* a pebble outliving an aborted test would hold meson's pipes open */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static gboolean
+ck_test_have_peers(void)
+{
+	if (!ck_test_have_program("pebble")) {
+		g_test_skip("pebble is not installed (apt-get install pebble)");
+		return FALSE;
+	}
+	if (!ck_test_have_program("openssl")) {
+		g_test_skip("openssl is not installed");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static const gchar *
+ck_test_helper_path(void)
+{
+	static gchar *path;
+	if (path == NULL)
+		path = g_build_filename(g_getenv("CK_TOP_BUILDDIR"), "daemon", "helpers",
+					"certkeeper-acme", NULL);
+	return path;
+}
+
+static GPid
+ck_test_spawn_logged(const gchar *dir, const gchar *const *argv, const gchar *const *envp,
+		     const gchar *log)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) sh = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GString) cmd = g_string_new("exec");
+	GPid pid = 0;
+
+	for (guint i = 0; argv[i] != NULL; i++) {
+		g_autofree gchar *quoted = g_shell_quote(argv[i]);
+		g_string_append_printf(cmd, " %s", quoted);
+	}
+	{
+		g_autofree gchar *quoted = g_shell_quote(log);
+		g_string_append_printf(cmd, " >%s 2>&1", quoted);
+	}
+	g_ptr_array_add(sh, g_strdup("sh"));
+	g_ptr_array_add(sh, g_strdup("-c"));
+	g_ptr_array_add(sh, g_string_free(g_steal_pointer(&cmd), FALSE));
+	g_ptr_array_add(sh, NULL);
+	g_assert_true(g_spawn_async(dir, (gchar **)sh->pdata, (gchar **)envp,
+				    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+				    ck_test_child_setup, NULL, &pid, &error));
+	g_assert_no_error(error);
+	return pid;
+}
+
+static void
+ck_test_stop_pid(GPid *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	waitpid(*pid, NULL, 0);
+	g_spawn_close_pid(*pid);
+	*pid = 0;
+}
+
+/* GET @url with pebble's listener certificate as the trust anchor; NULL unless 200. */
+static gchar *
+ck_test_fetch(const gchar *trust, const gchar *url)
+{
+	CkHttpOptions options = {.trust_file = trust, .timeout_seconds = 5};
+	g_autoptr(CkHttpResponse) r = ck_http_request(&options, "GET", url, NULL, NULL, NULL);
+	gsize len = 0;
+	const gchar *data;
+
+	if (r == NULL || ck_http_response_get_status(r) != 200)
+		return NULL;
+	data = g_bytes_get_data(ck_http_response_get_body(r), &len);
+	return g_strndup(data, len);
+}
+
+static void
+ck_pebble_stop(CkPebble *p)
+{
+	ck_test_stop_pid(&p->pid);
+}
+
+static void
+ck_pebble_free(CkPebble *p)
+{
+	if (p == NULL)
+		return;
+	ck_pebble_stop(p);
+	ck_test_rm_rf(p->dir);
+	g_free(p->dir);
+	g_free(p->directory_url);
+	g_free(p->tls_cert);
+	g_free(p->root);
+	g_free(p->root_url);
+	g_free(p->log);
+	g_free(p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkPebble, ck_pebble_free)
+
+static CkPebble *
+ck_pebble_start(const CkPebbleSetup *setup)
+{
+	CkPebble *p = g_new0(CkPebble, 1);
+	g_autofree gchar *key = NULL;
+	g_autofree gchar *config = NULL;
+	g_autofree gchar *config_path = NULL;
+	g_autofree gchar *dir_url_probe = NULL;
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_auto(GStrv) envp = g_get_environ();
+	const gchar *openssl[] = {"openssl",
+				  "req",
+				  "-x509",
+				  "-newkey",
+				  "ec",
+				  "-pkeyopt",
+				  "ec_paramgen_curve:P-256",
+				  "-nodes",
+				  "-days",
+				  "2",
+				  "-subj",
+				  "/CN=localhost",
+				  "-addext",
+				  "subjectAltName=DNS:localhost,IP:127.0.0.1",
+				  "-keyout",
+				  NULL,
+				  "-out",
+				  NULL,
+				  NULL};
+
+	p->dir = ck_test_make_tmpdir();
+	p->tls_cert = g_build_filename(p->dir, "pebble-tls.pem", NULL);
+	key = g_build_filename(p->dir, "pebble-tls.key", NULL);
+	openssl[15] = key;
+	openssl[17] = p->tls_cert;
+	g_assert_cmpint(ck_test_run(openssl, NULL, NULL), ==, 0);
+	p->acme_port = ck_test_free_port();
+	do {
+		p->mgmt_port = ck_test_free_port();
+	} while (p->mgmt_port == p->acme_port);
+	do {
+		p->http_port = ck_test_free_port();
+	} while (p->http_port == p->acme_port || p->http_port == p->mgmt_port);
+	/* blocked.example: the name this CA refuses by policy (rejectedIdentifier) */
+	config = g_strdup_printf(
+	    "{\"pebble\":{\"listenAddress\":\"127.0.0.1:%u\",\"managementListenAddress\":"
+	    "\"127.0.0.1:%u\",\"certificate\":\"%s\",\"privateKey\":\"%s\",\"httpPort\":%u,"
+	    "\"tlsPort\":%u,\"ocspResponderURL\":\"\",\"externalAccountBindingRequired\":false,"
+	    "\"certificateValidityPeriod\":%u,\"domainBlocklist\":[\"blocked.example\"]}}",
+	    p->acme_port, p->mgmt_port, p->tls_cert, key, p->http_port, ck_test_free_port(),
+	    setup->validity > 0 ? setup->validity : 3600);
+	config_path = ck_test_write_file(p->dir, "pebble.json", config);
+	g_ptr_array_add(argv, "pebble");
+	g_ptr_array_add(argv, "-config");
+	g_ptr_array_add(argv, config_path);
+	if (setup->dns_server != NULL) {
+		g_ptr_array_add(argv, "-dnsserver");
+		g_ptr_array_add(argv, (gpointer)setup->dns_server);
+	}
+	g_ptr_array_add(argv, NULL);
+	envp = g_environ_setenv(envp, "PEBBLE_VA_NOSLEEP", "1", TRUE);
+	/* PEBBLE_WFE_NONCEREJECT stays at its default: 5 % badNonce */
+	envp = g_environ_unsetenv(envp, "PEBBLE_WFE_NONCEREJECT");
+	if (setup->always_valid)
+		envp = g_environ_setenv(envp, "PEBBLE_VA_ALWAYS_VALID", "1", TRUE);
+	else
+		envp = g_environ_unsetenv(envp, "PEBBLE_VA_ALWAYS_VALID");
+	p->log = g_build_filename(p->dir, "pebble.log", NULL);
+	p->pid = ck_test_spawn_logged(p->dir, (const gchar *const *)argv->pdata,
+				      (const gchar *const *)envp, p->log);
+	p->directory_url = g_strdup_printf("https://127.0.0.1:%u/dir", p->acme_port);
+	p->root_url = g_strdup_printf("https://127.0.0.1:%u/roots/0", p->mgmt_port);
+	/* each start makes a new root: take it once both listeners answer */
+	for (guint i = 0; i < 200 && (p->root == NULL || dir_url_probe == NULL); i++) {
+		if (p->root == NULL)
+			p->root = ck_test_fetch(p->tls_cert, p->root_url);
+		if (dir_url_probe == NULL)
+			dir_url_probe = ck_test_fetch(p->tls_cert, p->directory_url);
+		if (p->root == NULL || dir_url_probe == NULL)
+			g_usleep(50 * 1000);
+	}
+	if (p->root == NULL || dir_url_probe == NULL) {
+		g_autofree gchar *log = NULL;
+		g_file_get_contents(p->log, &log, NULL, NULL);
+		g_error("pebble did not come up: %s", log != NULL ? log : "(no log)");
+	}
+	return p;
+}
+
+/* An EC key and a CSR made with openssl (another implementation than ours). */
+static gchar *
+ck_test_make_csr(const gchar *dir, const gchar *name, const gchar *cn, const gchar *san)
+{
+	g_autofree gchar *key_name = g_strdup_printf("%s.key", name);
+	g_autofree gchar *csr_name = g_strdup_printf("%s.csr", name);
+	g_autofree gchar *key = g_build_filename(dir, key_name, NULL);
+	g_autofree gchar *csr = g_build_filename(dir, csr_name, NULL);
+	g_autofree gchar *subject = g_strdup_printf("/CN=%s", cn);
+	g_autofree gchar *ext = g_strdup_printf("subjectAltName=%s", san);
+	const gchar *argv[] = {
+	    "openssl", "req",   "-new",  "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+	    "-nodes",  "-subj", subject, "-addext", ext,  "-keyout",  key,
+	    "-out",    csr,     NULL};
+	gchar *pem = NULL;
+
+	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	g_assert_true(g_file_get_contents(csr, &pem, NULL, NULL));
+	return pem;
+}
+
+/*
+ * Runs the helper with the protocol environment @env ("K=V", NULL-terminated)
+ * and the arguments pointing at @p plus @extra; returns its exit status.
+ */
+static gint
+ck_test_run_helper(CkPebble *p, const gchar *state_dir, const gchar *const *extra,
+		   const gchar *const *env, gchar **out, gchar **err)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GPtrArray) envp = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	gint status = 0;
+
+	g_ptr_array_add(argv, (gpointer)ck_test_helper_path());
+	if (p != NULL) {
+		g_ptr_array_add(argv, "--directory");
+		g_ptr_array_add(argv, p->directory_url);
+		g_ptr_array_add(argv, "--trust");
+		g_ptr_array_add(argv, p->tls_cert);
+	}
+	g_ptr_array_add(argv, "--state-dir");
+	g_ptr_array_add(argv, (gpointer)state_dir);
+	g_ptr_array_add(argv, "-v");
+	for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+		g_ptr_array_add(argv, (gpointer)extra[i]);
+	g_ptr_array_add(argv, NULL);
+	/* the daemon's scrubbed environment */
+	g_ptr_array_add(envp, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	g_ptr_array_add(envp, "LANG=C.UTF-8");
+	for (guint i = 0; env != NULL && env[i] != NULL; i++)
+		g_ptr_array_add(envp, (gpointer)env[i]);
+	g_ptr_array_add(envp, NULL);
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, (gchar **)envp->pdata, 0, NULL,
+				   NULL, out, err, &status, &error));
+	g_assert_no_error(error);
+	if (err != NULL)
+		g_test_message("helper stderr: %s", *err);
+	g_assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static gnutls_x509_crt_t *
+ck_test_import_chain(const gchar *pem, unsigned int *n)
+{
+	gnutls_datum_t datum = {(unsigned char *)pem, (unsigned int)strlen(pem)};
+	gnutls_x509_crt_t *list = NULL;
+	g_assert_cmpint(gnutls_x509_crt_list_import2(&list, n, &datum, GNUTLS_X509_FMT_PEM, 0), >=,
+			0);
+	return list;
+}
+
+static void
+ck_test_free_chain(gnutls_x509_crt_t *list, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(list[i]);
+	gnutls_free(list);
+}
+
+/*
+ * @chain (leaf first) carries @csr's key, names every host in @names, and
+ * verifies up to @root (and not to anything else).
+ */
+static void
+ck_test_assert_issued(const gchar *chain, const gchar *csr_pem, const gchar *root,
+		      const gchar *const *names)
+{
+	unsigned int n = 0, n_roots = 0;
+	gnutls_x509_crt_t *certs = ck_test_import_chain(chain, &n);
+	gnutls_x509_crt_t *roots = ck_test_import_chain(root, &n_roots);
+	gnutls_x509_trust_list_t trust = NULL;
+	gnutls_x509_crq_t crq = NULL;
+	gnutls_datum_t csr_datum = {(unsigned char *)csr_pem, (unsigned int)strlen(csr_pem)};
+	guint8 want[64], have[64];
+	size_t want_size = sizeof(want), have_size = sizeof(have);
+	unsigned int status = 1;
+
+	/* leaf + pebble's intermediate at least */
+	g_assert_cmpuint(n, >=, 2);
+	g_assert_cmpint(gnutls_x509_crq_init(&crq), ==, 0);
+	g_assert_cmpint(gnutls_x509_crq_import(crq, &csr_datum, GNUTLS_X509_FMT_PEM), ==, 0);
+	g_assert_cmpint(gnutls_x509_crq_get_key_id(crq, GNUTLS_KEYID_USE_SHA256, want, &want_size),
+			==, 0);
+	g_assert_cmpint(
+	    gnutls_x509_crt_get_key_id(certs[0], GNUTLS_KEYID_USE_SHA256, have, &have_size), ==, 0);
+	g_assert_cmpmem(have, have_size, want, want_size);
+	for (guint i = 0; names != NULL && names[i] != NULL; i++) {
+		if (!gnutls_x509_crt_check_hostname(certs[0], names[i]))
+			g_error("the certificate does not name %s", names[i]);
+	}
+	g_assert_cmpint(gnutls_x509_trust_list_init(&trust, 0), ==, 0);
+	g_assert_cmpint(gnutls_x509_trust_list_add_cas(trust, roots, n_roots, 0), ==, (int)n_roots);
+	g_assert_cmpint(gnutls_x509_trust_list_verify_crt(trust, certs, n, 0, &status, NULL), ==,
+			0);
+	g_assert_cmpuint(status, ==, 0);
+	/* the trust list owns the roots now */
+	gnutls_free(roots);
+	gnutls_x509_trust_list_deinit(trust, 1);
+	gnutls_x509_crq_deinit(crq);
+	ck_test_free_chain(certs, n);
+}
+
+/* The leaf's serial in lower-case hex, as pebble's management interface spells it. */
+static gchar *
+ck_test_leaf_serial(const gchar *chain)
+{
+	unsigned int n = 0;
+	gnutls_x509_crt_t *certs = ck_test_import_chain(chain, &n);
+	guint8 serial[64];
+	size_t size = sizeof(serial);
+	g_autoptr(GString) hex = g_string_new(NULL);
+	gsize start = 0;
+
+	g_assert_cmpint(gnutls_x509_crt_get_serial(certs[0], serial, &size), ==, 0);
+	while (start + 1 < size && serial[start] == 0)
+		start++;
+	for (gsize i = start; i < size; i++)
+		g_string_append_printf(hex, "%02x", serial[i]);
+	ck_test_free_chain(certs, n);
+	return g_string_free(g_steal_pointer(&hex), FALSE);
+}
+
+/* pebble's view of a serial: "Valid" or "Revoked" (and the reason code). */
+static JsonObject *
+ck_test_cert_status(CkPebble *p, const gchar *serial)
+{
+	g_autofree gchar *url =
+	    g_strdup_printf("https://127.0.0.1:%u/cert-status-by-serial/%s", p->mgmt_port, serial);
+	g_autofree gchar *text = ck_test_fetch(p->tls_cert, url);
+	g_autoptr(JsonNode) node = NULL;
+
+	g_assert_nonnull(text);
+	node = json_from_string(text, NULL);
+	g_assert_true(node != NULL && JSON_NODE_HOLDS_OBJECT(node));
+	return json_object_ref(json_node_get_object(node));
+}
+
+static gchar *
+ck_test_env(const gchar *name, const gchar *value)
+{
+	return g_strdup_printf("%s=%s", name, value);
+}
+
+/* (a) always-valid: issue, poll, revoke, refuse, and the helper's own errors */
+static void
+test_acme_always_valid(void)
+{
+	CkPebbleSetup setup = {.always_valid = TRUE};
+	g_autoptr(CkPebble) p = NULL;
+	g_autofree gchar *state = NULL, *webroot = NULL, *csr = NULL, *blocked = NULL;
+	g_autofree gchar *csr_env = NULL, *blocked_env = NULL, *out = NULL, *err = NULL;
+	g_autofree gchar *account = NULL, *account_again = NULL, *key_path = NULL;
+	g_autofree gchar *serial = NULL, *cert_env = NULL, *order_url = NULL, *cookie_env = NULL;
+	g_autofree gchar *webroot_arg = NULL, *roots_arg = NULL, *account_path = NULL;
+	g_autoptr(JsonObject) status = NULL;
+	const gchar *names[] = {"acme-a.example", "www.acme-a.example", "127.0.0.1", NULL};
+	const gchar *at;
+
+	if (!ck_test_have_peers())
+		return;
+	p = ck_pebble_start(&setup);
+	state = g_build_filename(p->dir, "state", NULL);
+	webroot = g_build_filename(p->dir, "www", NULL);
+	webroot_arg = g_strdup_printf("--http01-webroot=%s", webroot);
+	csr = ck_test_make_csr(p->dir, "a", "acme-a.example",
+			       "DNS:acme-a.example,DNS:www.acme-a.example,IP:127.0.0.1");
+	csr_env = ck_test_env("CERTMONGER_CSR", csr);
+
+	/* SUBMIT: account created, order, authorizations, finalize, chain */
+	{
+		const gchar *extra[] = {webroot_arg, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env,
+				      "CERTMONGER_CA_NICKNAME=acme", NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, extra, env, &out, &err), ==, 0);
+	}
+	ck_test_assert_issued(out, csr, p->root, names);
+	/* the account is kept private, and the webroot token files are gone again */
+	key_path = g_build_filename(state, "account.key", NULL);
+	account_path = g_build_filename(state, "account.json", NULL);
+	g_assert_cmpint(ck_test_file_mode(state), ==, 0700);
+	g_assert_cmpint(ck_test_file_mode(key_path), ==, 0600);
+	g_assert_cmpint(ck_test_file_mode(account_path), ==, 0600);
+	g_assert_true(g_file_get_contents(account_path, &account, NULL, NULL));
+	g_assert_nonnull(strstr(account, p->directory_url));
+	{
+		g_autofree gchar *tokens =
+		    g_build_filename(webroot, ".well-known", "acme-challenge", NULL);
+		g_autoptr(GDir) d = g_dir_open(tokens, 0, NULL);
+		g_assert_nonnull(d);
+		g_assert_null(g_dir_read_name(d));
+	}
+	/* the order URL (stderr with -v) is the cookie POLL continues from */
+	at = strstr(err, "ACME order ");
+	g_assert_nonnull(at);
+	order_url =
+	    g_strndup(at + strlen("ACME order "), strcspn(at + strlen("ACME order "), " \n"));
+	g_assert_true(g_str_has_prefix(order_url, "https://"));
+	serial = ck_test_leaf_serial(out);
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&err, g_free);
+	cookie_env = ck_test_env("CERTMONGER_CA_COOKIE", order_url);
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=POLL", cookie_env, csr_env, NULL};
+		g_autofree gchar *polled = NULL;
+		g_assert_cmpint(ck_test_run_helper(p, state, NULL, env, &out, &err), ==, 0);
+		ck_test_assert_issued(out, csr, p->root, names);
+		polled = ck_test_leaf_serial(out);
+		g_assert_cmpstr(polled, ==, serial);
+	}
+	/* the same account is used again, not a new one */
+	g_assert_true(g_file_get_contents(account_path, &account_again, NULL, NULL));
+	g_assert_cmpstr(account_again, ==, account);
+
+	/* REVOKE, with a reason; pebble records it */
+	status = ck_test_cert_status(p, serial);
+	g_assert_cmpstr(json_object_get_string_member(status, "Status"), ==, "Valid");
+	g_clear_pointer(&status, json_object_unref);
+	cert_env = ck_test_env("CERTMONGER_CERTIFICATE", out);
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&err, g_free);
+	{
+		const gchar *bad[] = {"CERTMONGER_OPERATION=REVOKE", cert_env,
+				      "CERTKEEPER_REVOKE_REASON=7", NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=REVOKE", cert_env,
+				      "CERTKEEPER_REVOKE_REASON=superseded", NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, NULL, bad, &out, &err), ==, 2);
+		g_assert_nonnull(strstr(out, "CERTKEEPER_REVOKE_REASON"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+		g_assert_cmpint(ck_test_run_helper(p, state, NULL, env, &out, &err), ==, 0);
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	status = ck_test_cert_status(p, serial);
+	g_assert_cmpstr(json_object_get_string_member(status, "Status"), ==, "Revoked");
+	g_assert_cmpint(json_object_get_int_member(status, "Reason"), ==, 4);
+
+	/* a name the CA refuses: rejected, with the CA's own words */
+	blocked = ck_test_make_csr(p->dir, "blocked", "blocked.example", "DNS:blocked.example");
+	blocked_env = ck_test_env("CERTMONGER_CSR", blocked);
+	{
+		const gchar *extra[] = {webroot_arg, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", blocked_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, extra, env, &out, &err), ==, 2);
+		g_assert_nonnull(strstr(out, "rejectedIdentifier"));
+		g_assert_nonnull(strstr(out, "blocked.example"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	/* a garbage cookie is a rejected poll */
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=POLL", "CERTMONGER_CA_COOKIE=nonsense",
+				      NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, NULL, env, &out, &err), ==, 2);
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	/* FETCH-ROOTS: pebble's management interface, when told where; unsupported otherwise */
+	roots_arg = g_strdup_printf("--roots-url=%s", p->root_url);
+	{
+		const gchar *extra[] = {roots_arg, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=FETCH-ROOTS",
+				      "CERTMONGER_CA_NICKNAME=acme", NULL};
+		unsigned int n = 0, n_root = 0;
+		gnutls_x509_crt_t *got, *want;
+		g_assert_cmpint(ck_test_run_helper(p, state, extra, env, &out, &err), ==, 0);
+		g_assert_true(g_str_has_prefix(out, "acme\n-----BEGIN CERTIFICATE-----"));
+		got = ck_test_import_chain(out, &n);
+		want = ck_test_import_chain(p->root, &n_root);
+		g_assert_cmpuint(n, ==, 1);
+		g_assert_true(gnutls_x509_crt_equals(got[0], want[0]));
+		ck_test_free_chain(got, n);
+		ck_test_free_chain(want, n_root);
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=FETCH-ROOTS", NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, NULL, env, &out, &err), ==, 6);
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	/* the other operations */
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=IDENTIFY", NULL};
+		const gchar *unsupported[] = {"GET-NEW-REQUEST-REQUIREMENTS",
+					      "GET-RENEW-REQUEST-REQUIREMENTS",
+					      "GET-SUPPORTED-TEMPLATES",
+					      "GET-DEFAULT-TEMPLATE",
+					      "SOMETHING-NEW",
+					      NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, NULL, env, &out, &err), ==, 0);
+		g_assert_nonnull(strstr(out, "ACME"));
+		g_assert_nonnull(strstr(out, p->directory_url));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+		for (guint i = 0; unsupported[i] != NULL; i++) {
+			g_autofree gchar *op = ck_test_env("CERTMONGER_OPERATION", unsupported[i]);
+			const gchar *op_env[] = {op, NULL};
+			g_assert_cmpint(ck_test_run_helper(p, state, NULL, op_env, &out, &err), ==,
+					6);
+			g_clear_pointer(&out, g_free);
+			g_clear_pointer(&err, g_free);
+		}
+	}
+	/* no challenge method for a pending authorization: underconfigured, saying what to add */
+	{
+		g_autofree gchar *fresh_state = g_build_filename(p->dir, "state-none", NULL);
+		g_autofree gchar *other =
+		    ck_test_make_csr(p->dir, "none", "acme-none.example", "DNS:acme-none.example");
+		g_autofree gchar *other_env = ck_test_env("CERTMONGER_CSR", other);
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", other_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(p, fresh_state, NULL, env, &out, &err), ==, 4);
+		g_assert_nonnull(strstr(out, "--http01-listen"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	/* missing options: underconfigured */
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(NULL, state, NULL, env, &out, &err), ==, 4);
+		g_assert_nonnull(strstr(out, "--directory"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	/* pebble down: unreachable, naming the URL */
+	ck_pebble_stop(p);
+	{
+		const gchar *extra[] = {webroot_arg, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, extra, env, &out, &err), ==, 3);
+		g_assert_nonnull(strstr(out, p->directory_url));
+	}
+}
+
+/* pebble-challtestsrv: the DNS pebble asks (everything is 127.0.0.1) and a TXT store. */
+typedef struct {
+	GPid pid;
+	guint dns_port;
+	guint mgmt_port;
+	gchar *dns_server;
+	gchar *log;
+} CkChallSrv;
+
+static void
+ck_challsrv_free(CkChallSrv *c)
+{
+	if (c == NULL)
+		return;
+	ck_test_stop_pid(&c->pid);
+	g_free(c->dns_server);
+	g_free(c->log);
+	g_free(c);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkChallSrv, ck_challsrv_free)
+
+static CkChallSrv *
+ck_challsrv_start(const gchar *dir)
+{
+	CkChallSrv *c = g_new0(CkChallSrv, 1);
+	g_autofree gchar *dns = NULL, *mgmt = NULL;
+	g_auto(GStrv) envp = g_get_environ();
+
+	c->dns_port = ck_test_free_port();
+	do {
+		c->mgmt_port = ck_test_free_port();
+	} while (c->mgmt_port == c->dns_port);
+	dns = g_strdup_printf("127.0.0.1:%u", c->dns_port);
+	mgmt = g_strdup_printf("127.0.0.1:%u", c->mgmt_port);
+	c->log = g_build_filename(dir, "challtestsrv.log", NULL);
+	{
+		const gchar *argv[] = {"pebble-challtestsrv",
+				       "-defaultIPv6",
+				       "",
+				       "-dns01",
+				       dns,
+				       "-http01",
+				       "",
+				       "-https01",
+				       "",
+				       "-tlsalpn01",
+				       "",
+				       "-management",
+				       mgmt,
+				       NULL};
+		c->pid = ck_test_spawn_logged(dir, argv, (const gchar *const *)envp, c->log);
+	}
+	c->dns_server = g_strdup_printf("127.0.0.1:%u", c->dns_port);
+	/* the management port answers once the DNS side is up too */
+	for (guint i = 0; i < 200; i++) {
+		g_autoptr(GSocketClient) client = g_socket_client_new();
+		g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host(
+		    client, "127.0.0.1", (guint16)c->mgmt_port, NULL, NULL);
+		if (conn != NULL)
+			return c;
+		g_usleep(50 * 1000);
+	}
+	g_error("pebble-challtestsrv did not come up");
+}
+
+/* A dns-01 hook for challtestsrv's management API, written in Python (no curl needed). */
+static const gchar ck_test_dns_hook_py[] =
+    "import json, os, sys, urllib.request\n"
+    "name = os.environ['CERTKEEPER_ACME_DNS_NAME'] + '.'\n"
+    "action = os.environ['CERTKEEPER_ACME_ACTION']\n"
+    "body = {'host': name}\n"
+    "if action == 'add':\n"
+    "    body['value'] = os.environ['CERTKEEPER_ACME_DNS_VALUE']\n"
+    "path = '/set-txt' if action == 'add' else '/clear-txt'\n"
+    "req = urllib.request.Request('http://127.0.0.1:%u' + path, json.dumps(body).encode())\n"
+    "urllib.request.urlopen(req).read()\n"
+    "with open(sys.argv[1], 'a') as log:\n"
+    "    log.write(action + ' ' + name + '\\n')\n";
+
+/* (b) real validation: pebble fetches the token from our http-01 responder, or the TXT record */
+static void
+test_acme_real_validation(void)
+{
+	CkPebbleSetup setup = {.always_valid = FALSE};
+	g_autoptr(CkChallSrv) c = NULL;
+	g_autoptr(CkPebble) p = NULL;
+	g_autofree gchar *dir = NULL, *state = NULL, *csr = NULL, *csr_env = NULL;
+	g_autofree gchar *listen = NULL, *wrong_listen = NULL, *out = NULL, *err = NULL;
+	g_autofree gchar *log = NULL, *hook = NULL, *hook_text = NULL, *hook_log = NULL;
+	g_autofree gchar *hook_arg = NULL, *hook_done = NULL, *wild = NULL, *wild_env = NULL;
+	const gchar *names[] = {"acme-b.example", "www.acme-b.example", NULL};
+	const gchar *wild_names[] = {"x.wild-b.example", "wild-b.example", NULL};
+
+	if (!ck_test_have_peers())
+		return;
+	if (!ck_test_have_program("pebble-challtestsrv")) {
+		g_test_skip("pebble-challtestsrv is not installed");
+		return;
+	}
+	dir = ck_test_make_tmpdir();
+	c = ck_challsrv_start(dir);
+	setup.dns_server = c->dns_server;
+	p = ck_pebble_start(&setup);
+	state = g_build_filename(p->dir, "state", NULL);
+	csr = ck_test_make_csr(p->dir, "b", "acme-b.example",
+			       "DNS:acme-b.example,DNS:www.acme-b.example");
+	csr_env = ck_test_env("CERTMONGER_CSR", csr);
+
+	/* a responder where pebble does not look: validation fails, the CA says why */
+	wrong_listen = g_strdup_printf("--http01-listen=127.0.0.1:%u", ck_test_free_port());
+	{
+		const gchar *extra[] = {wrong_listen, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, extra, env, &out, &err), ==, 2);
+		g_assert_nonnull(strstr(out, "acme-b.example"));
+		g_assert_nonnull(strstr(out, "(connection)"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	/* on pebble's httpPort: issued after a real HTTP validation */
+	listen = g_strdup_printf("--http01-listen=127.0.0.1:%u", p->http_port);
+	{
+		const gchar *extra[] = {listen, "--challenge-timeout=60", NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, extra, env, &out, &err), ==, 0);
+		ck_test_assert_issued(out, csr, p->root, names);
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	g_assert_true(g_file_get_contents(p->log, &log, NULL, NULL));
+	g_assert_nonnull(strstr(log, "Attempting to validate w/ HTTP: http://acme-b.example:"));
+
+	/* dns-01 through a hook, for a wildcard (http-01 cannot do those) */
+	if (!ck_test_have_program("python3")) {
+		g_test_message("python3 is not installed: dns-01 not tested");
+		return;
+	}
+	hook_log = g_build_filename(dir, "hook.log", NULL);
+	hook_text = g_strdup_printf(ck_test_dns_hook_py, c->mgmt_port);
+	hook = ck_test_write_file(dir, "dns-hook.py", hook_text);
+	hook_arg = g_strdup_printf("--dns01-hook=python3 %s %s", hook, hook_log);
+	wild = ck_test_make_csr(p->dir, "wild", "wild-b.example",
+				"DNS:*.wild-b.example,DNS:wild-b.example");
+	wild_env = ck_test_env("CERTMONGER_CSR", wild);
+	{
+		const gchar *extra[] = {hook_arg, "--challenge-timeout=60", NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", wild_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(p, state, extra, env, &out, &err), ==, 0);
+		ck_test_assert_issued(out, wild, p->root, wild_names);
+	}
+	/* every record added was removed again */
+	g_assert_true(g_file_get_contents(hook_log, &hook_done, NULL, NULL));
+	g_assert_nonnull(strstr(hook_done, "add _acme-challenge.wild-b.example.\n"));
+	{
+		g_auto(GStrv) lines = g_strsplit(hook_done, "\n", -1);
+		guint adds = 0, removes = 0;
+		for (guint i = 0; lines[i] != NULL; i++) {
+			if (g_str_has_prefix(lines[i], "add "))
+				adds++;
+			else if (g_str_has_prefix(lines[i], "remove "))
+				removes++;
+		}
+		g_assert_cmpuint(adds, >=, 1);
+		g_assert_cmpuint(removes, ==, adds);
+	}
+	ck_test_rm_rf(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/certkeeper/acme/always-valid", test_acme_always_valid);
+	g_test_add_func("/certkeeper/acme/real-validation", test_acme_real_validation);
+	return g_test_run();
+}
