@@ -13,9 +13,11 @@
 #include <gnutls/x509.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ck-error.h"
 #include "ck-http.h"
@@ -762,11 +764,356 @@ test_acme_real_validation(void)
 	ck_test_rm_rf(dir);
 }
 
+/* The SHA-256 key id of the private key in @path (a PEM file the daemon wrote). */
+static gchar *
+ck_test_key_id_of_file(const gchar *path)
+{
+	gnutls_datum_t data = {NULL, 0};
+	gnutls_privkey_t key = NULL;
+	gnutls_pubkey_t pub = NULL;
+	guint8 id[64];
+	size_t size = sizeof(id);
+	gchar *hex;
+
+	g_assert_cmpint(gnutls_load_file(path, &data), ==, 0);
+	g_assert_cmpint(gnutls_privkey_init(&key), ==, 0);
+	g_assert_cmpint(gnutls_privkey_import_x509_raw(key, &data, GNUTLS_X509_FMT_PEM, NULL, 0),
+			==, 0);
+	g_assert_cmpint(gnutls_pubkey_init(&pub), ==, 0);
+	g_assert_cmpint(gnutls_pubkey_import_privkey(pub, key, 0, 0), ==, 0);
+	g_assert_cmpint(gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, id, &size), ==, 0);
+	hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, id, size);
+	gnutls_pubkey_deinit(pub);
+	gnutls_privkey_deinit(key);
+	gnutls_free(data.data);
+	return hex;
+}
+
+static gchar *
+ck_test_key_id_of_cert(const gchar *pem)
+{
+	unsigned int n = 0;
+	gnutls_x509_crt_t *certs = ck_test_import_chain(pem, &n);
+	guint8 id[64];
+	size_t size = sizeof(id);
+	gchar *hex;
+
+	g_assert_cmpuint(n, >=, 1);
+	g_assert_cmpint(gnutls_x509_crt_get_key_id(certs[0], GNUTLS_KEYID_USE_SHA256, id, &size),
+			==, 0);
+	hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, id, size);
+	ck_test_free_chain(certs, n);
+	return hex;
+}
+
+/*
+ * What was installed: the key file's key, chaining through @chain_file (or, for
+ * certmonger, which keeps no chain, the @intermediate given) to @root.
+ */
+static void
+ck_test_assert_installed(const gchar *cert_file, const gchar *key_file, const gchar *chain_file,
+			 const gchar *intermediate, const gchar *root, const gchar *name)
+{
+	g_autofree gchar *cert = NULL, *chain = NULL, *both = NULL;
+	g_autofree gchar *want = ck_test_key_id_of_file(key_file);
+	g_autofree gchar *have = NULL;
+	unsigned int n = 0, n_roots = 0;
+	gnutls_x509_crt_t *certs, *roots;
+	gnutls_x509_trust_list_t trust = NULL;
+	unsigned int status = 1;
+
+	g_assert_true(g_file_get_contents(cert_file, &cert, NULL, NULL));
+	have = ck_test_key_id_of_cert(cert);
+	g_assert_cmpstr(have, ==, want);
+	if (chain_file != NULL)
+		g_assert_true(g_file_get_contents(chain_file, &chain, NULL, NULL));
+	both = g_strconcat(cert, chain != NULL ? chain : "",
+			   intermediate != NULL ? intermediate : "", NULL);
+	certs = ck_test_import_chain(both, &n);
+	roots = ck_test_import_chain(root, &n_roots);
+	g_assert_cmpuint(n, >=, 2);
+	g_assert_true(gnutls_x509_crt_check_hostname(certs[0], name));
+	g_assert_cmpint(gnutls_x509_trust_list_init(&trust, 0), ==, 0);
+	g_assert_cmpint(gnutls_x509_trust_list_add_cas(trust, roots, n_roots, 0), ==, (int)n_roots);
+	g_assert_cmpint(gnutls_x509_trust_list_verify_crt(trust, certs, n, 0, &status, NULL), ==,
+			0);
+	g_assert_cmpuint(status, ==, 0);
+	gnutls_free(roots);
+	gnutls_x509_trust_list_deinit(trust, 1);
+	ck_test_free_chain(certs, n);
+}
+
+static JsonObject *
+ck_test_daemon_status(CkTestDaemon *td, const gchar *id)
+{
+	g_autofree gchar *out = NULL;
+	g_autoptr(JsonNode) node = NULL;
+
+	if (ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "--json", "-i", id, NULL) == 1)
+		return NULL;
+	node = json_from_string(out, NULL);
+	g_assert_true(node != NULL && JSON_NODE_HOLDS_OBJECT(node));
+	return json_object_ref(json_node_get_object(node));
+}
+
+/* The helper's command line for a CA configuration: every option the tests need. */
+static gchar *
+ck_test_helper_command(CkPebble *p, const gchar *state, const gchar *webroot)
+{
+	g_autofree gchar *helper = g_shell_quote(ck_test_helper_path());
+	g_autofree gchar *trust = g_shell_quote(p->tls_cert);
+	g_autofree gchar *state_q = g_shell_quote(state);
+	g_autofree gchar *webroot_q = g_shell_quote(webroot);
+	return g_strdup_printf("%s --directory %s --trust %s --state-dir %s --http01-webroot %s "
+			       "--roots-url %s --challenge-timeout 30",
+			       helper, p->directory_url, trust, state_q, webroot_q, p->root_url);
+}
+
+/* (c) through certkeeperd: a request reaches MONITORING, then renews itself */
+static void
+test_acme_daemon(void)
+{
+	CkPebbleSetup setup = {.always_valid = TRUE, .validity = 60};
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(CkPebble) p = NULL;
+	g_autoptr(JsonObject) first = NULL;
+	g_autofree gchar *state = NULL, *webroot = NULL, *command = NULL, *config = NULL;
+	g_autofree gchar *cert = NULL, *key = NULL, *chain = NULL, *serial = NULL;
+	g_autofree gchar *err = NULL;
+	gint64 deadline;
+
+	if (!ck_test_have_peers())
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	p = ck_pebble_start(&setup);
+	state = ck_test_daemon_path(td, "acme-state");
+	webroot = ck_test_daemon_path(td, "www");
+	command = ck_test_helper_command(p, state, webroot);
+	config = g_strdup_printf("[renewal]\nRenewJitterMax=0\nRetryDelay=5s\nRetryDelayMax=10s\n\n"
+				 "[ca acme]\nType=helper\nHelper=%s\nTimeout=60\n",
+				 command);
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	cert = ck_test_daemon_path(td, "acme.crt");
+	key = ck_test_daemon_path(td, "acme.key");
+	chain = ck_test_daemon_path(td, "acme-chain.crt");
+
+	/* 60 s certificates renewed 40 s before they expire: a renewal about 20 s in */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "request", "-I", "acme", "-c",
+				    "acme", "-f", cert, "-k", key, "-F", chain, "-N",
+				    "CN=acme-c.example", "-D", "acme-c.example",
+				    "--renew-before=40s", "-w", "--wait-timeout=60", NULL),
+			==, 0);
+	first = ck_test_daemon_status(td, "acme");
+	g_assert_nonnull(first);
+	g_assert_cmpstr(json_object_get_string_member(first, "State"), ==, "MONITORING");
+	g_assert_cmpstr(json_object_get_string_member(first, "CA"), ==, "acme");
+	serial = g_strdup(json_object_get_string_member(first, "Serial"));
+	g_assert_nonnull(serial);
+	g_assert_cmpstr(serial, !=, "");
+	ck_test_assert_installed(cert, key, chain, NULL, p->root, "acme-c.example");
+	/* the lifetime is pebble's, not the daemon's default */
+	g_assert_cmpint(json_object_get_int_member(first, "NotAfter") -
+			    json_object_get_int_member(first, "NotBefore"),
+			<=, 61);
+
+	/* the renewal: a new serial, installed, from the same CA (bounded: well before expiry) */
+	deadline = g_get_monotonic_time() + 50 * G_USEC_PER_SEC;
+	for (;;) {
+		g_autoptr(JsonObject) now = ck_test_daemon_status(td, "acme");
+		const gchar *state_name;
+		g_assert_nonnull(now);
+		state_name = json_object_get_string_member(now, "State");
+		if (g_strcmp0(state_name, "MONITORING") == 0 &&
+		    g_strcmp0(json_object_get_string_member(now, "Serial"), serial) != 0)
+			break;
+		if (g_get_monotonic_time() > deadline) {
+			g_autofree gchar *log = NULL;
+			g_file_get_contents(td->daemon_log, &log, NULL, NULL);
+			g_error("no renewal within 50 s (state %s); daemon log:\n%s", state_name,
+				log != NULL ? log : "");
+		}
+		g_usleep(500 * 1000);
+	}
+	ck_test_assert_installed(cert, key, chain, NULL, p->root, "acme-c.example");
+	{
+		g_autofree gchar *pem = NULL;
+		g_autofree gchar *new_serial = NULL;
+		g_autoptr(JsonObject) status = NULL;
+		g_assert_true(g_file_get_contents(cert, &pem, NULL, NULL));
+		new_serial = ck_test_leaf_serial(pem);
+		g_assert_cmpstr(new_serial, !=, serial);
+		/* pebble issued it: it knows the serial */
+		status = ck_test_cert_status(p, new_serial);
+		g_assert_cmpstr(json_object_get_string_member(status, "Status"), ==, "Valid");
+	}
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+
+/* A private session bus for certmonger (its address in @address_out), or 0. */
+static GPid
+ck_test_session_bus(const gchar *dir, gchar **address_out)
+{
+	const gchar *argv[] = {"dbus-daemon", "--session", "--nofork", "--print-address=1", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GIOChannel) channel = NULL;
+	g_autofree gchar *line = NULL;
+	gint out_fd = -1;
+	GPid pid = 0;
+
+	g_assert_true(g_spawn_async_with_pipes(
+	    dir, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+	    ck_test_child_setup, NULL, &pid, NULL, &out_fd, NULL, &error));
+	g_assert_no_error(error);
+	channel = g_io_channel_unix_new(out_fd);
+	g_io_channel_set_close_on_unref(channel, TRUE);
+	g_io_channel_read_line(channel, &line, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(line);
+	*address_out = g_strdup(g_strstrip(line));
+	return pid;
+}
+
+static gint
+ck_test_getcert(const gchar *const *envp, gchar **out, const gchar *first, ...)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *err = NULL;
+	g_autofree gchar *unwanted = NULL;
+	const gchar *arg;
+	gint status = 0;
+	va_list ap;
+
+	g_ptr_array_add(argv, "getcert");
+	va_start(ap, first);
+	for (arg = first; arg != NULL; arg = va_arg(ap, const gchar *))
+		g_ptr_array_add(argv, (gpointer)arg);
+	va_end(ap);
+	g_ptr_array_add(argv, NULL);
+	/* captured even when unwanted: inherited, it would garble the TAP stream */
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, (gchar **)envp, G_SPAWN_SEARCH_PATH,
+				   NULL, NULL, out != NULL ? out : &unwanted, &err, &status,
+				   &error));
+	g_assert_no_error(error);
+	if (err != NULL && err[0] != '\0')
+		g_test_message("getcert %s: %s", first, err);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* (d) under certmonger: getcert add-ca with our helper, then a request to MONITORING */
+static void
+test_acme_certmonger(void)
+{
+	CkPebbleSetup setup = {.always_valid = TRUE};
+	g_autoptr(CkPebble) p = NULL;
+	g_autofree gchar *address = NULL, *command = NULL, *state = NULL;
+	g_autofree gchar *webroot = NULL, *cert = NULL, *key = NULL, *out = NULL, *log = NULL;
+	g_autofree gchar *requests = NULL, *cas = NULL, *tmp = NULL, *local = NULL, *lock = NULL;
+	g_autofree gchar *pidfile = NULL;
+	g_auto(GStrv) envp = g_get_environ();
+	/* unique, so the host's certmonger state can be searched for it */
+	g_autofree gchar *id = g_strdup_printf("ckacme%d", (int)getpid());
+	GPid bus = 0, certmonger = 0;
+	gint64 deadline;
+
+	if (!ck_test_have_peers())
+		return;
+	if (!ck_test_have_program("certmonger") || !ck_test_have_program("getcert") ||
+	    !ck_test_have_program("dbus-daemon")) {
+		g_test_skip("certmonger (and dbus-daemon) is not installed (apt-get install "
+			    "certmonger)");
+		return;
+	}
+	p = ck_pebble_start(&setup);
+	bus = ck_test_session_bus(p->dir, &address);
+	/* certmonger's own state stays in the test directory, not in /var/lib/certmonger */
+	requests = g_build_filename(p->dir, "cm-requests", NULL);
+	cas = g_build_filename(p->dir, "cm-cas", NULL);
+	tmp = g_build_filename(p->dir, "cm-tmp", NULL);
+	local = g_build_filename(p->dir, "cm-local", NULL);
+	lock = g_build_filename(p->dir, "cm-lock", NULL);
+	pidfile = g_build_filename(p->dir, "certmonger.pid", NULL);
+	for (const gchar *const *d = (const gchar *const[]){requests, cas, tmp, local, NULL};
+	     *d != NULL; d++)
+		g_assert_cmpint(g_mkdir(*d, 0700), ==, 0);
+	envp = g_environ_setenv(envp, "DBUS_SESSION_BUS_ADDRESS", address, TRUE);
+	envp = g_environ_setenv(envp, "CERTMONGER_REQUESTS_DIR", requests, TRUE);
+	envp = g_environ_setenv(envp, "CERTMONGER_CAS_DIR", cas, TRUE);
+	envp = g_environ_setenv(envp, "CERTMONGER_TMPDIR", tmp, TRUE);
+	envp = g_environ_setenv(envp, "CERTMONGER_LOCAL_CA_DIR", local, TRUE);
+	envp = g_environ_setenv(envp, "CERTMONGER_SYSTEM_LOCK_FILE", lock, TRUE);
+	log = g_build_filename(p->dir, "certmonger.log", NULL);
+	{
+		const gchar *argv[] = {"certmonger", "-s", "-n", "-B", "-p", pidfile, NULL};
+		certmonger = ck_test_spawn_logged(p->dir, argv, (const gchar *const *)envp, log);
+	}
+	/* ready when getcert gets an answer */
+	deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	while (ck_test_getcert((const gchar *const *)envp, NULL, "list-cas", "-s", NULL) != 0) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_usleep(100 * 1000);
+	}
+	state = g_build_filename(p->dir, "acme-state", NULL);
+	webroot = g_build_filename(p->dir, "www", NULL);
+	command = ck_test_helper_command(p, state, webroot);
+	g_assert_cmpint(ck_test_getcert((const gchar *const *)envp, NULL, "add-ca", "-s", "-c",
+					"acme", "-e", command, NULL),
+			==, 0);
+	cert = g_build_filename(p->dir, "cm.crt", NULL);
+	key = g_build_filename(p->dir, "cm.key", NULL);
+	g_assert_cmpint(ck_test_getcert((const gchar *const *)envp, NULL, "request", "-s", "-c",
+					"acme", "-I", id, "-f", cert, "-k", key, "-N",
+					"CN=acme-d.example", "-D", "acme-d.example", "-w", "-v",
+					NULL),
+			==, 0);
+	g_assert_cmpint(
+	    ck_test_getcert((const gchar *const *)envp, &out, "list", "-s", "-i", id, NULL), ==, 0);
+	g_test_message("%s", out);
+	g_assert_nonnull(strstr(out, "status: MONITORING"));
+	g_assert_nonnull(strstr(out, "CA: acme"));
+	{
+		g_autofree gchar *url =
+		    g_strdup_printf("https://127.0.0.1:%u/intermediates/0", p->mgmt_port);
+		g_autofree gchar *intermediate = ck_test_fetch(p->tls_cert, url);
+		g_assert_nonnull(intermediate);
+		ck_test_assert_installed(cert, key, NULL, intermediate, p->root, "acme-d.example");
+	}
+	/* the request is tracked where we said (certmonger saves it a moment later) */
+	deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	for (;;) {
+		g_autoptr(GDir) d = g_dir_open(requests, 0, NULL);
+		g_assert_nonnull(d);
+		if (g_dir_read_name(d) != NULL)
+			break;
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_usleep(100 * 1000);
+	}
+	/* and not in the host's /var/lib/certmonger */
+	{
+		g_autoptr(GDir) d = g_dir_open("/var/lib/certmonger/requests", 0, NULL);
+		const gchar *name;
+		while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+			g_autofree gchar *path =
+			    g_build_filename("/var/lib/certmonger/requests", name, NULL);
+			g_autofree gchar *text = NULL;
+			if (g_file_get_contents(path, &text, NULL, NULL))
+				g_assert_null(strstr(text, id));
+		}
+	}
+	ck_test_stop_pid(&certmonger);
+	ck_test_stop_pid(&bus);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/certkeeper/acme/always-valid", test_acme_always_valid);
 	g_test_add_func("/certkeeper/acme/real-validation", test_acme_real_validation);
+	g_test_add_func("/certkeeper/acme/daemon", test_acme_daemon);
+	g_test_add_func("/certkeeper/acme/certmonger", test_acme_certmonger);
 	return g_test_run();
 }
