@@ -263,8 +263,9 @@ main(int argc, char **argv)
 	     N_("Answer dns-01 challenges by running this command to add and remove TXT records"),
 	     N_("COMMAND")},
 	    {"challenge-timeout", 0, 0, G_OPTION_ARG_INT, &args.challenge_timeout,
+	     /* the default stays inside certkeeperd's default helper Timeout= of 60 s */
 	     N_("Seconds to wait for validation and issuance before answering 'wait' (default "
-		"120)"),
+		"45)"),
 	     N_("SECONDS")},
 	    {"timeout", 0, 0, G_OPTION_ARG_INT, &args.timeout,
 	     N_("Seconds for each exchange with the server (default 30)"), N_("SECONDS")},

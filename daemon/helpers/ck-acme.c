@@ -337,8 +337,7 @@ ck_acme_post(CkAcme *self, const gchar *url, const gchar *payload, gboolean use_
 		}
 		if (g_strcmp0(problem, "accountDoesNotExist") == 0 && !use_jwk &&
 		    !self->reregistered) {
-			/* the CA forgot us (a reset test CA, a purge): the key makes a new account
-			 */
+			/* the CA forgot us (a reset, a purge): the same key makes a new one */
 			g_message(_("The ACME server does not know account %s; registering again"),
 				  self->kid);
 			self->reregistered = TRUE;
@@ -1388,7 +1387,7 @@ ck_acme_new(const CkAcmeConfig *config, GError **error)
 	self->config = config;
 	self->http.trust_file = config->trust_file;
 	self->http.timeout_seconds = config->http_timeout > 0 ? config->http_timeout : 30;
-	self->challenge_timeout = config->challenge_timeout > 0 ? config->challenge_timeout : 120;
+	self->challenge_timeout = config->challenge_timeout > 0 ? config->challenge_timeout : 45;
 	self->webroot_files = g_ptr_array_new_with_free_func(g_free);
 	self->dns_records = g_ptr_array_new_with_free_func(g_free);
 	return self;

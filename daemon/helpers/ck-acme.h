@@ -22,7 +22,7 @@ typedef struct {
 	const gchar *http01_listen;     /* serve http-01 here ("ADDR:PORT") */
 	const gchar *http01_webroot;    /* or write the token files below this directory */
 	const gchar *dns01_hook;        /* command line publishing/removing dns-01 TXT records */
-	guint challenge_timeout;        /* seconds for validation and issuance; 0: 120 */
+	guint challenge_timeout;        /* seconds for validation and issuance; 0: 45 */
 	guint http_timeout;             /* seconds per HTTP exchange; 0: 30 */
 	const gchar *const *roots_urls; /* where FETCH-ROOTS finds root certificates */
 } CkAcmeConfig;
