@@ -41,7 +41,12 @@ typedef struct {
 	gboolean always_valid;
 	const gchar *dns_server; /* "127.0.0.1:PORT" of pebble-challtestsrv, or NULL */
 	guint validity;          /* certificateValidityPeriod, seconds */
+	gboolean eab_required;   /* newAccount needs a binding to kid-1 or kid-2 */
 } CkPebbleSetup;
+
+/* pebble's example MAC keys (base64url, as a CA hands them out) */
+#define CK_TEST_EAB_KEY_1 "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+#define CK_TEST_EAB_KEY_2 "b10lLJs8l1GPIzsLP0s6pMt8O0XVGnfTaCeROxQM0BIt2XrJMDHJZBM5NuQmQJQH"
 
 static void
 ck_test_child_setup(gpointer data)
@@ -198,10 +203,12 @@ ck_pebble_start(const CkPebbleSetup *setup)
 	config = g_strdup_printf(
 	    "{\"pebble\":{\"listenAddress\":\"127.0.0.1:%u\",\"managementListenAddress\":"
 	    "\"127.0.0.1:%u\",\"certificate\":\"%s\",\"privateKey\":\"%s\",\"httpPort\":%u,"
-	    "\"tlsPort\":%u,\"ocspResponderURL\":\"\",\"externalAccountBindingRequired\":false,"
+	    "\"tlsPort\":%u,\"ocspResponderURL\":\"\",\"externalAccountBindingRequired\":%s,"
+	    "\"externalAccountMACKeys\":{\"kid-1\":\"" CK_TEST_EAB_KEY_1
+	    "\",\"kid-2\":\"" CK_TEST_EAB_KEY_2 "\"},"
 	    "\"certificateValidityPeriod\":%u,\"domainBlocklist\":[\"blocked.example\"]}}",
 	    p->acme_port, p->mgmt_port, p->tls_cert, key, p->http_port, ck_test_free_port(),
-	    setup->validity > 0 ? setup->validity : 3600);
+	    setup->eab_required ? "true" : "false", setup->validity > 0 ? setup->validity : 3600);
 	config_path = ck_test_write_file(p->dir, "pebble.json", config);
 	g_ptr_array_add(argv, "pebble");
 	g_ptr_array_add(argv, "-config");
@@ -272,8 +279,15 @@ ck_test_run_helper(CkPebble *p, const gchar *state_dir, const gchar *const *extr
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	g_autoptr(GPtrArray) envp = g_ptr_array_new();
 	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) wrapper = NULL;
+	const gchar *wrapper_text = g_getenv("CK_TEST_DAEMON_WRAPPER");
 	gint status = 0;
 
+	/* meson test --setup valgrind: the helper runs under valgrind too (exit 99 on errors) */
+	if (wrapper_text != NULL && wrapper_text[0] != '\0')
+		g_assert_true(g_shell_parse_argv(wrapper_text, NULL, &wrapper, NULL));
+	for (guint i = 0; wrapper != NULL && wrapper[i] != NULL; i++)
+		g_ptr_array_add(argv, wrapper[i]);
 	g_ptr_array_add(argv, (gpointer)ck_test_helper_path());
 	if (p != NULL) {
 		g_ptr_array_add(argv, "--directory");
@@ -293,8 +307,8 @@ ck_test_run_helper(CkPebble *p, const gchar *state_dir, const gchar *const *extr
 	for (guint i = 0; env != NULL && env[i] != NULL; i++)
 		g_ptr_array_add(envp, (gpointer)env[i]);
 	g_ptr_array_add(envp, NULL);
-	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, (gchar **)envp->pdata, 0, NULL,
-				   NULL, out, err, &status, &error));
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, (gchar **)envp->pdata,
+				   G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status, &error));
 	g_assert_no_error(error);
 	if (err != NULL)
 		g_test_message("helper stderr: %s", *err);
@@ -593,6 +607,65 @@ test_acme_always_valid(void)
 		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env, NULL};
 		g_assert_cmpint(ck_test_run_helper(p, state, extra, env, &out, &err), ==, 3);
 		g_assert_nonnull(strstr(out, p->directory_url));
+	}
+}
+
+/* External account binding: required by the CA, refused when wrong, accepted when right */
+static void
+test_acme_eab(void)
+{
+	CkPebbleSetup setup = {.always_valid = TRUE, .eab_required = TRUE};
+	g_autoptr(CkPebble) p = NULL;
+	g_autofree gchar *csr = NULL, *csr_env = NULL, *webroot_arg = NULL, *out = NULL;
+	g_autofree gchar *err = NULL, *key1 = NULL, *key2 = NULL, *key1_arg = NULL;
+	g_autofree gchar *key2_arg = NULL, *s1 = NULL, *s2 = NULL, *s3 = NULL;
+	const gchar *names[] = {"acme-eab.example", NULL};
+	const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", NULL, NULL};
+
+	if (!ck_test_have_peers())
+		return;
+	p = ck_pebble_start(&setup);
+	csr = ck_test_make_csr(p->dir, "eab", "acme-eab.example", "DNS:acme-eab.example");
+	csr_env = ck_test_env("CERTMONGER_CSR", csr);
+	env[1] = csr_env;
+	webroot_arg = g_strdup_printf("--http01-webroot=%s/www", p->dir);
+	key1 = ck_test_write_file(p->dir, "kid-1.key", CK_TEST_EAB_KEY_1 "\n");
+	key2 = ck_test_write_file(p->dir, "kid-2.key", CK_TEST_EAB_KEY_2 "\n");
+	key1_arg = g_strdup_printf("--eab-hmac-key-file=%s", key1);
+	key2_arg = g_strdup_printf("--eab-hmac-key-file=%s", key2);
+	s1 = g_build_filename(p->dir, "state-none", NULL);
+	s2 = g_build_filename(p->dir, "state-wrong", NULL);
+	s3 = g_build_filename(p->dir, "state-right", NULL);
+
+	/* the directory says a binding is required: say which options are missing */
+	{
+		const gchar *extra[] = {webroot_arg, NULL};
+		g_assert_cmpint(ck_test_run_helper(p, s1, extra, env, &out, &err), ==, 4);
+		g_assert_nonnull(strstr(out, "--eab-kid"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	/* kid-1 MACed with kid-2's key: the CA refuses the registration */
+	{
+		const gchar *extra[] = {webroot_arg, "--eab-kid=kid-1", key2_arg, NULL};
+		g_assert_cmpint(ck_test_run_helper(p, s2, extra, env, &out, &err), ==, 2);
+		g_assert_nonnull(strstr(out, "account registration"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	/* a kid without its key file is a configuration error before any request */
+	{
+		const gchar *extra[] = {webroot_arg, "--eab-kid=kid-1", NULL};
+		g_assert_cmpint(ck_test_run_helper(p, s2, extra, env, &out, &err), ==, 4);
+		g_assert_nonnull(strstr(out, "--eab-hmac-key-file"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	{
+		const gchar *extra[] = {webroot_arg, "--eab-kid=kid-1", key1_arg,
+					"--contact=mailto:admin@acme-eab.example", NULL};
+		g_assert_cmpint(ck_test_run_helper(p, s3, extra, env, &out, &err), ==, 0);
+		ck_test_assert_issued(out, csr, p->root, names);
 	}
 }
 
@@ -1112,6 +1185,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/certkeeper/acme/always-valid", test_acme_always_valid);
+	g_test_add_func("/certkeeper/acme/eab", test_acme_eab);
 	g_test_add_func("/certkeeper/acme/real-validation", test_acme_real_validation);
 	g_test_add_func("/certkeeper/acme/daemon", test_acme_daemon);
 	g_test_add_func("/certkeeper/acme/certmonger", test_acme_certmonger);
