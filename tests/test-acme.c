@@ -669,6 +669,234 @@ test_acme_eab(void)
 	}
 }
 
+/*
+ * A scripted ACME server for what pebble cannot be made to do on demand: an
+ * order that stays "processing" (with Retry-After), a 503, a 429, and a badNonce
+ * on the very first POST. It checks every nonce is one it issued, used once.
+ */
+static const gchar ck_test_mock_acme_py[] =
+    "import base64, http.server, itertools, json, sys\n"
+    "log = open(sys.argv[1], 'a', buffering=1)\n"
+    "issued, polls, counter = set(), {}, itertools.count(1)\n"
+    "state = {'posts': 0}\n"
+    "def b64d(t):\n"
+    "    return base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    protocol_version = 'HTTP/1.1'\n"
+    "    def log_message(self, *a):\n"
+    "        pass\n"
+    "    def base(self):\n"
+    "        return 'http://' + self.headers['Host']\n"
+    "    def send(self, status, body=b'', ctype='application/json', extra=()):\n"
+    "        nonce = 'n%d' % next(counter)\n"
+    "        issued.add(nonce)\n"
+    "        self.send_response(status)\n"
+    "        self.send_header('Replay-Nonce', nonce)\n"
+    "        self.send_header('Content-Type', ctype)\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        for k, v in extra:\n"
+    "            self.send_header(k, v)\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(body)\n"
+    "    def problem(self, status, type_, detail, extra=()):\n"
+    "        body = json.dumps({'type': 'urn:ietf:params:acme:error:' + type_,\n"
+    "                           'detail': detail}).encode()\n"
+    "        self.send(status, body, 'application/problem+json', extra)\n"
+    "    def do_HEAD(self):\n"
+    "        self.send(200)\n"
+    "    def do_GET(self):\n"
+    "        b = self.base()\n"
+    "        d = {'newNonce': b + '/nonce', 'newAccount': b + '/acct', 'newOrder': b + '/order',\n"
+    "             'revokeCert': b + '/revoke', 'renewalInfo': b + '/ari'}\n"
+    "        self.send(200, json.dumps(d).encode())\n"
+    "    def do_POST(self):\n"
+    "        jws = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
+    "        prot = json.loads(b64d(jws['protected']))\n"
+    "        payload = b64d(jws['payload']).decode()\n"
+    "        state['posts'] += 1\n"
+    "        if prot.get('nonce') not in issued:\n"
+    "            log.write('bad nonce %s\\n' % prot.get('nonce'))\n"
+    "            return self.problem(400, 'badNonce', 'unknown or reused nonce')\n"
+    "        issued.discard(prot['nonce'])\n"
+    "        if state['posts'] == 1:\n"
+    "            log.write('badNonce on purpose\\n')\n"
+    "            return self.problem(400, 'badNonce', 'the first nonce is always bad')\n"
+    "        if prot['url'] != self.base() + self.path:\n"
+    "            return self.problem(401, 'unauthorized', 'url mismatch')\n"
+    "        b = self.base()\n"
+    "        if self.path == '/acct':\n"
+    "            return self.send(201, b'{\"status\":\"valid\"}', extra=[('Location', b + "
+    "'/acct/1')])\n"
+    "        if self.path == '/order':\n"
+    "            if 'unavailable.example' in payload:\n"
+    "                return self.problem(503, 'serverInternal', 'down for maintenance')\n"
+    "            if 'limited.example' in payload:\n"
+    "                return self.problem(429, 'rateLimited', 'too many orders',\n"
+    "                                    [('Retry-After', '3600')])\n"
+    "            o = {'status': 'ready', 'finalize': b + '/order/1/finalize',\n"
+    "                 'authorizations': []}\n"
+    "            return self.send(201, json.dumps(o).encode(), extra=[('Location', b + "
+    "'/order/1')])\n"
+    "        if self.path == '/order/1/finalize':\n"
+    "            log.write('finalize %s\\n' % ('csr' in json.loads(payload)))\n"
+    "            return self.send(200, b'{\"status\":\"processing\"}', extra=[('Retry-After', "
+    "'1')])\n"
+    "        if self.path == '/order/1':\n"
+    "            polls['o'] = polls.get('o', 0) + 1\n"
+    "            log.write('poll %d\\n' % polls['o'])\n"
+    "            if polls['o'] < 3:\n"
+    "                return self.send(200, b'{\"status\":\"processing\"}', extra=[('Retry-After', "
+    "'1')])\n"
+    "            o = {'status': 'valid', 'certificate': b + '/cert/1'}\n"
+    "            return self.send(200, json.dumps(o).encode())\n"
+    "        if self.path == '/cert/1':\n"
+    "            return self.send(200, open(sys.argv[2], 'rb').read(),\n"
+    "                             'application/pem-certificate-chain')\n"
+    "        self.problem(404, 'malformed', 'no such resource ' + self.path)\n"
+    "srv = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+    "print(srv.server_address[1], flush=True)\n"
+    "srv.serve_forever()\n";
+
+static guint
+ck_test_start_mock(const gchar *dir, const gchar *log, const gchar *chain, GPid *pid)
+{
+	g_autofree gchar *script = ck_test_write_file(dir, "mock-acme.py", ck_test_mock_acme_py);
+	const gchar *argv[] = {"python3", script, log, chain, NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GIOChannel) channel = NULL;
+	g_autofree gchar *line = NULL;
+	guint64 port = 0;
+	gint out_fd = -1;
+
+	g_assert_true(g_spawn_async_with_pipes(
+	    dir, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+	    ck_test_child_setup, NULL, pid, NULL, &out_fd, NULL, &error));
+	g_assert_no_error(error);
+	channel = g_io_channel_unix_new(out_fd);
+	g_io_channel_set_close_on_unref(channel, TRUE);
+	g_io_channel_read_line(channel, &line, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(line);
+	g_assert_true(g_ascii_string_to_unsigned(g_strstrip(line), 10, 1, 65535, &port, NULL));
+	return (guint)port;
+}
+
+/* exit 5 (still processing) with Retry-After and the order URL, then POLL; 503 and 429 */
+static void
+test_acme_processing_and_errors(void)
+{
+	g_autofree gchar *dir = NULL, *log = NULL, *chain_path = NULL, *chain = NULL;
+	g_autofree gchar *directory = NULL, *dir_arg = NULL, *state = NULL, *csr = NULL;
+	g_autofree gchar *csr_env = NULL, *out = NULL, *err = NULL, *cookie_env = NULL;
+	g_autofree gchar *order_url = NULL, *expect = NULL, *journal = NULL;
+	g_auto(GStrv) lines = NULL;
+	GPid pid = 0;
+	guint port;
+
+	if (!ck_test_have_program("python3") || !ck_test_have_program("openssl")) {
+		g_test_skip("python3 or openssl is not installed");
+		return;
+	}
+	dir = ck_test_make_tmpdir();
+	log = g_build_filename(dir, "mock.log", NULL);
+	/* what the mock CA hands out: any PEM will do, the helper passes it on */
+	{
+		g_autofree gchar *key = g_build_filename(dir, "mock.key", NULL);
+		const gchar *argv[] = {"openssl",
+				       "req",
+				       "-x509",
+				       "-newkey",
+				       "ec",
+				       "-pkeyopt",
+				       "ec_paramgen_curve:P-256",
+				       "-nodes",
+				       "-days",
+				       "1",
+				       "-subj",
+				       "/CN=mock.example",
+				       "-keyout",
+				       key,
+				       "-out",
+				       NULL,
+				       NULL};
+		chain_path = g_build_filename(dir, "chain.pem", NULL);
+		argv[15] = chain_path;
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+		g_assert_true(g_file_get_contents(chain_path, &chain, NULL, NULL));
+	}
+	port = ck_test_start_mock(dir, log, chain_path, &pid);
+	directory = g_strdup_printf("http://127.0.0.1:%u/dir", port);
+	dir_arg = g_strdup_printf("--directory=%s", directory);
+	state = g_build_filename(dir, "state", NULL);
+	csr = ck_test_make_csr(dir, "slow", "slow.example", "DNS:slow.example");
+	csr_env = ck_test_env("CERTMONGER_CSR", csr);
+
+	/* finalize answers "processing": after --challenge-timeout, wait N seconds and POLL */
+	{
+		const gchar *extra[] = {dir_arg, "--challenge-timeout=1", NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(NULL, state, extra, env, &out, &err), ==, 5);
+	}
+	expect = g_strdup_printf("5\nhttp://127.0.0.1:%u/order/1\n", port);
+	g_assert_cmpstr(out, ==, expect);
+	order_url = g_strdup_printf("http://127.0.0.1:%u/order/1", port);
+	cookie_env = ck_test_env("CERTMONGER_CA_COOKIE", order_url);
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&err, g_free);
+	{
+		const gchar *extra[] = {dir_arg, "--challenge-timeout=10", NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=POLL", cookie_env, csr_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(NULL, state, extra, env, &out, &err), ==, 0);
+	}
+	/* the chain as the CA sent it */
+	g_assert_cmpstr(out, ==, chain);
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&err, g_free);
+
+	/* a CA in trouble: unreachable, with its words */
+	{
+		g_autofree gchar *down =
+		    ck_test_make_csr(dir, "down", "unavailable.example", "DNS:unavailable.example");
+		g_autofree gchar *down_env = ck_test_env("CERTMONGER_CSR", down);
+		const gchar *extra[] = {dir_arg, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", down_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(NULL, state, extra, env, &out, &err), ==, 3);
+		g_assert_nonnull(strstr(out, "down for maintenance (serverInternal)"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	{
+		g_autofree gchar *limited =
+		    ck_test_make_csr(dir, "limited", "limited.example", "DNS:limited.example");
+		g_autofree gchar *limited_env = ck_test_env("CERTMONGER_CSR", limited);
+		const gchar *extra[] = {dir_arg, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", limited_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(NULL, state, extra, env, &out, &err), ==, 3);
+		g_assert_nonnull(strstr(out, "rateLimited"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+	}
+	/* what the CA saw: one deliberate badNonce and then only fresh nonces, one finalize */
+	g_assert_true(g_file_get_contents(log, &journal, NULL, NULL));
+	g_test_message("mock CA log:\n%s", journal);
+	g_assert_nonnull(strstr(journal, "badNonce on purpose\n"));
+	g_assert_null(strstr(journal, "bad nonce"));
+	lines = g_strsplit(journal, "\n", -1);
+	{
+		guint finalizes = 0, polls = 0;
+		for (guint i = 0; lines[i] != NULL; i++) {
+			if (g_strcmp0(lines[i], "finalize True") == 0)
+				finalizes++;
+			if (g_str_has_prefix(lines[i], "poll "))
+				polls++;
+		}
+		g_assert_cmpuint(finalizes, ==, 1);
+		g_assert_cmpuint(polls, ==, 3);
+	}
+	ck_test_stop_pid(&pid);
+	ck_test_rm_rf(dir);
+}
+
 /* pebble-challtestsrv: the DNS pebble asks (everything is 127.0.0.1) and a TXT store. */
 typedef struct {
 	GPid pid;
@@ -1186,6 +1414,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/certkeeper/acme/always-valid", test_acme_always_valid);
 	g_test_add_func("/certkeeper/acme/eab", test_acme_eab);
+	g_test_add_func("/certkeeper/acme/processing-and-errors", test_acme_processing_and_errors);
 	g_test_add_func("/certkeeper/acme/real-validation", test_acme_real_validation);
 	g_test_add_func("/certkeeper/acme/daemon", test_acme_daemon);
 	g_test_add_func("/certkeeper/acme/certmonger", test_acme_certmonger);
