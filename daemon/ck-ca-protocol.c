@@ -24,6 +24,8 @@ static const CkCaSetting ck_acme_settings[] = {
     {"DNS01Hook", "dns01-hook", FALSE, FALSE, N_("ACME: command that publishes and removes dns-01 records")},
     {"ChallengeTimeout", "challenge-timeout", FALSE, FALSE,
      N_("ACME: seconds to wait for the server to validate a challenge")},
+    {"RootsURL", "roots-url", FALSE, FALSE,
+     N_("ACME: URL that serves the CA's root certificate (not standard ACME)")},
     {NULL},
 };
 

@@ -1178,7 +1178,7 @@ test_acme_daemon(void)
 	g_autoptr(CkTestDaemon) td = NULL;
 	g_autoptr(CkPebble) p = NULL;
 	g_autoptr(JsonObject) first = NULL;
-	g_autofree gchar *state = NULL, *webroot = NULL, *command = NULL, *config = NULL;
+	g_autofree gchar *webroot = NULL, *config = NULL, *account = NULL;
 	g_autofree gchar *cert = NULL, *key = NULL, *chain = NULL, *serial = NULL;
 	g_autofree gchar *err = NULL;
 	gint64 deadline;
@@ -1189,12 +1189,14 @@ test_acme_daemon(void)
 	if (td == NULL)
 		return;
 	p = ck_pebble_start(&setup);
-	state = ck_test_daemon_path(td, "acme-state");
 	webroot = ck_test_daemon_path(td, "www");
-	command = ck_test_helper_command(p, state, webroot);
-	config = g_strdup_printf("[renewal]\nRenewJitterMax=0\nRetryDelay=5s\nRetryDelayMax=10s\n\n"
-				 "[ca acme]\nType=helper\nHelper=%s\nTimeout=60\n",
-				 command);
+	/* configured by its settings (Type=acme): the daemon builds the helper's command */
+	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
+				 "[renewal]\nRenewJitterMax=0\nRetryDelay=5s\nRetryDelayMax=10s\n\n"
+				 "[ca acme]\nType=acme\nDirectory=%s\nTrust=%s\nHTTP01Webroot=%s\n"
+				 "RootsURL=%s\nChallengeTimeout=30\nTimeout=60\n",
+				 g_getenv("CK_TOP_BUILDDIR"), p->directory_url, p->tls_cert, webroot,
+				 p->root_url);
 	ck_test_daemon_write_config(td, config);
 	ck_test_daemon_start(td);
 	cert = ck_test_daemon_path(td, "acme.crt");
@@ -1215,6 +1217,10 @@ test_acme_daemon(void)
 	g_assert_nonnull(serial);
 	g_assert_cmpstr(serial, !=, "");
 	ck_test_assert_installed(cert, key, chain, NULL, p->root, "acme-c.example");
+	/* the account lives in the state directory the daemon gave the CA */
+	account = g_build_filename(td->state_dir, "ca-state", "acme", "account.key", NULL);
+	g_assert_true(g_file_test(account, G_FILE_TEST_IS_REGULAR));
+	g_assert_cmpint(ck_test_file_mode(account), ==, 0600);
 	/* the lifetime is pebble's, not the daemon's default */
 	g_assert_cmpint(json_object_get_int_member(first, "NotAfter") -
 			    json_object_get_int_member(first, "NotBefore"),
