@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$src"
 status=0
-for file in daemon/*.c client/*.c; do
+for file in daemon/*.c daemon/helpers/*.c client/*.c; do
 	if grep -q -e '_("' -e 'N_("' "$file" && ! grep -qx "$file" po/POTFILES.in; then
 		echo "$file has translatable strings but is not in po/POTFILES.in"
 		status=1
