@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 #include <gnutls/crypto.h>
+#include <gnutls/pkcs7.h>
 #include <libtasn1.h>
 #include <string.h>
 
@@ -14,6 +15,8 @@ extern const asn1_static_node ck_cms_asn1_tab[];
 
 #define CK_OID_DATA	      "1.2.840.113549.1.7.1"
 #define CK_OID_ENVELOPED_DATA "1.2.840.113549.1.7.3"
+#define CK_OID_SIGNED_DATA    "1.2.840.113549.1.7.2"
+#define CK_OID_MESSAGE_DIGEST "1.2.840.113549.1.9.4"
 #define CK_OID_RSA_ENCRYPTION "1.2.840.113549.1.1.1"
 #define CK_OID_RSAES_OAEP     "1.2.840.113549.1.1.7"
 
@@ -579,6 +582,137 @@ ck_cms_open(GBytes *der, gnutls_x509_crt_t cert, gnutls_privkey_t key, GError **
 	}
 	g_propagate_error(error, g_steal_pointer(&last_error));
 	return NULL;
+}
+
+/* Signatures */
+
+/* The messageDigest attribute's value among @signer's signed attributes, or NULL. */
+static GBytes *
+ck_cms_message_digest(asn1_node sd, const gchar *signer)
+{
+	g_autofree gchar *attrs = g_strconcat(signer, ".signedAttrs", NULL);
+	int count = 0;
+
+	if (asn1_number_of_elements(sd, attrs, &count) != ASN1_SUCCESS)
+		return NULL;
+	for (int i = 1; i <= count; i++) {
+		g_autofree gchar *type_field = g_strdup_printf("%s.?%d.attrType", attrs, i);
+		g_autofree gchar *value_field = g_strdup_printf("%s.?%d.attrValues.?1", attrs, i);
+		g_autofree gchar *type = ck_cms_read_text(sd, type_field);
+		g_autoptr(GBytes) value = NULL;
+		const guint8 *octets = NULL;
+		unsigned int len = 0;
+
+		if (g_strcmp0(type, CK_OID_MESSAGE_DIGEST) != 0)
+			continue;
+		value = ck_cms_read(sd, value_field);
+		if (value == NULL ||
+		    asn1_decode_simple_der(ASN1_ETYPE_OCTET_STRING, g_bytes_get_data(value, NULL),
+					   g_bytes_get_size(value), &octets, &len) != ASN1_SUCCESS)
+			return NULL;
+		return g_bytes_new(octets, len);
+	}
+	return NULL;
+}
+
+GBytes *
+ck_cms_verify(GBytes *der, gnutls_x509_crt_t signer, unsigned int flags, GError **error)
+{
+	gnutls_datum_t data = {(guint8 *)g_bytes_get_data(der, NULL), g_bytes_get_size(der)};
+	gnutls_pkcs7_signature_info_st info;
+	gnutls_pkcs7_t p7 = NULL;
+	g_auto(CkAsn1Node) ci = NULL;
+	g_auto(CkAsn1Node) sd = NULL;
+	g_autofree gchar *type = NULL;
+	g_autoptr(GBytes) inner = NULL;
+	g_autoptr(GBytes) content = NULL;
+	g_autoptr(GBytes) digest = NULL;
+	g_autofree guint8 *signed_attrs = NULL;
+	guint8 hash[64];
+	gnutls_digest_algorithm_t dig;
+	gnutls_datum_t to_verify;
+	int start = 0, end = 0, rc;
+	gboolean have_info = FALSE;
+	GBytes *result = NULL;
+
+	memset(&info, 0, sizeof(info));
+	ci = ck_cms_decode("ContentInfo", data.data, data.size, _("The CMS signed message"), error);
+	if (ci == NULL)
+		return NULL;
+	type = ck_cms_read_text(ci, "contentType");
+	inner = ck_cms_read(ci, "content");
+	if (g_strcmp0(type, CK_OID_SIGNED_DATA) != 0 || inner == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+			    _("The CMS message is of type %s, not SignedData (%s)"),
+			    type != NULL ? type : "?", CK_OID_SIGNED_DATA);
+		return NULL;
+	}
+	sd = ck_cms_decode("SignedData", g_bytes_get_data(inner, NULL), g_bytes_get_size(inner),
+			   _("The SignedData"), error);
+	if (sd == NULL)
+		return NULL;
+	/* absent content (a detached signature) is not what SCEP sends; empty content is */
+	content = ck_cms_read(sd, "encapContentInfo.eContent");
+	if (content == NULL)
+		content = g_bytes_new(NULL, 0);
+
+	/* the algorithm and signature, as GnuTLS reads them (it knows every OID form) */
+	rc = gnutls_pkcs7_init(&p7);
+	if (rc >= 0)
+		rc = gnutls_pkcs7_import(p7, &data, GNUTLS_X509_FMT_DER);
+	if (rc >= 0)
+		rc = gnutls_pkcs7_get_signature_info(p7, 0, &info);
+	if (rc < 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+			    _("The SignedData has no readable signer: %s"), gnutls_strerror(rc));
+		goto out;
+	}
+	have_info = TRUE;
+	if (asn1_der_decoding_startEnd(sd, g_bytes_get_data(inner, NULL),
+				       (int)g_bytes_get_size(inner), "signerInfos.?1.signedAttrs",
+				       &start, &end) != ASN1_SUCCESS) {
+		/* no signed attributes: the signature covers the content itself */
+		if (g_bytes_get_size(content) == 0) {
+			g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+				    _("The SignedData signs nothing: no content and no signed "
+				      "attributes"));
+			goto out;
+		}
+		to_verify = (gnutls_datum_t){(guint8 *)g_bytes_get_data(content, NULL),
+					     g_bytes_get_size(content)};
+	} else {
+		dig = gnutls_sign_get_hash_algorithm(info.algo);
+		digest = ck_cms_message_digest(sd, "signerInfos.?1");
+		if (dig == GNUTLS_DIG_UNKNOWN || digest == NULL ||
+		    g_bytes_get_size(digest) != gnutls_hash_get_len(dig) ||
+		    gnutls_hash_fast(dig, g_bytes_get_data(content, NULL), g_bytes_get_size(content),
+				     hash) < 0 ||
+		    memcmp(hash, g_bytes_get_data(digest, NULL), g_bytes_get_size(digest)) != 0) {
+			g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+				    _("The SignedData's messageDigest does not match its content"));
+			goto out;
+		}
+		/* RFC 5652 5.4: the signature covers the attributes with a SET OF tag */
+		signed_attrs = g_memdup2((const guint8 *)g_bytes_get_data(inner, NULL) + start,
+					 end - start + 1);
+		signed_attrs[0] = 0x31;
+		to_verify = (gnutls_datum_t){signed_attrs, (unsigned int)(end - start + 1)};
+	}
+	rc = gnutls_x509_crt_verify_data2(signer, info.algo, flags, &to_verify, &info.sig);
+	if (rc < 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+			    _("The SignedData's signature does not verify with the expected "
+			      "signer's certificate: %s"),
+			    gnutls_strerror(rc));
+		goto out;
+	}
+	result = g_steal_pointer(&content);
+out:
+	if (have_info)
+		gnutls_pkcs7_signature_info_deinit(&info);
+	if (p7 != NULL)
+		gnutls_pkcs7_deinit(p7);
+	return result;
 }
 
 GBytes *

@@ -51,6 +51,17 @@ GBytes *
 ck_cms_open(GBytes *der, gnutls_x509_crt_t cert, gnutls_privkey_t key, GError **error);
 
 /*
+ * Verifies a ContentInfo holding a SignedData (DER) whose first signer is
+ * @signer, and gives its encapsulated content (empty when it has none).
+ * Unlike gnutls_pkcs7_verify_direct() this accepts an empty content signed
+ * through signed attributes, as SCEP's FAILURE and PENDING answers are: the
+ * messageDigest attribute must be the hash of the content and the signature
+ * must cover the signed attributes. @flags: gnutls_certificate_verify_flags.
+ */
+GBytes *
+ck_cms_verify(GBytes *der, gnutls_x509_crt_t signer, unsigned int flags, GError **error);
+
+/*
  * RFC 8894's IssuerAndSubject (what a CertPoll asks about), DER: @issuer and
  * @subject are DER-encoded Names (gnutls_x509_crt_get_raw_issuer_dn() and
  * friends). It lives here because it shares this module's ASN.1 definitions.

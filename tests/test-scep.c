@@ -1,0 +1,761 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * certkeeper-scep against micromdm's scepserver (Debian package scep), and
+ * against a Python stub that answers garbage. scepserver listens on every
+ * interface, so the whole test binary moves into a network namespace of its
+ * own first (unshare(CLONE_NEWNET): root only); every child it starts (the
+ * server, the helper, dbus-daemon and certkeeperd) lives there too.
+ */
+#define _GNU_SOURCE /* unshare */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ck-scep.h"
+#include "ck-test-daemon.h"
+#include "ck-test-util.h"
+
+#define SCEP_PORT 8080
+#define STUB_PORT 8081
+#define DOWN_PORT 8099
+#define SCEP_URL  "http://127.0.0.1:8080/scep"
+#define STUB_URL  "http://127.0.0.1:8081/scep"
+
+/* Set up once in main(); NULL when the peers are missing (every test skips then). */
+static gchar *skip_reason;
+static gchar *top_dir;	   /* the test's files */
+static gchar *depot;	   /* scepserver's CA */
+static gchar *ca_pem;	   /* depot/ca.pem */
+static gchar *fingerprint; /* the CA's SHA-256, as openssl prints it */
+static gchar *challenge;   /* a file holding the right challenge */
+static gchar *helper;	   /* the built certkeeper-scep */
+static GPid server_pid;
+
+static gboolean
+skip_if_unavailable(void)
+{
+	if (skip_reason == NULL)
+		return FALSE;
+	g_test_skip(skip_reason);
+	return TRUE;
+}
+
+/* Brings the namespace's loopback up (a new network namespace has it down). */
+static gboolean
+loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	gboolean ok;
+
+	if (fd < 0)
+		return FALSE;
+	memset(&ifr, 0, sizeof(ifr));
+	g_strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
+	ok = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+	ifr.ifr_flags |= IFF_UP;
+	ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Waits until something accepts connections on 127.0.0.1:@port. */
+static gboolean
+wait_for_port(guint16 port, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+
+	while (g_get_monotonic_time() < deadline) {
+		g_autoptr(GSocketConnection) conn =
+		    g_socket_client_connect_to_host(client, "127.0.0.1", port, NULL, NULL);
+		if (conn != NULL)
+			return TRUE;
+		g_usleep(50 * 1000);
+	}
+	return FALSE;
+}
+
+/* A test that aborts must not leave its servers running: they die with it. */
+static void
+die_with_parent(gpointer user_data)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GPid
+spawn_background(const gchar *const *argv, const gchar *log_path)
+{
+	g_autoptr(GError) error = NULL;
+	GPid pid = 0;
+	gint out_fd = -1;
+
+	out_fd = g_open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	g_assert_cmpint(out_fd, >=, 0);
+	g_spawn_async_with_fds(top_dir, (gchar **)argv, NULL,
+			       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
+			       &pid, -1,
+			       out_fd, out_fd, &error);
+	g_assert_no_error(error);
+	close(out_fd);
+	return pid;
+}
+
+static void
+stop_background(GPid pid)
+{
+	int status;
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	g_spawn_close_pid(pid);
+}
+
+/* Runs the helper with a scrubbed environment plus @env ("K=V"); gives its exit status. */
+static gint
+run_helper(const gchar *const *env, const gchar *const *args, gchar **out, gchar **err)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GPtrArray) envp = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	gint status = -1;
+
+	g_ptr_array_add(argv, helper);
+	for (guint i = 0; args != NULL && args[i] != NULL; i++)
+		g_ptr_array_add(argv, (gchar *)args[i]);
+	g_ptr_array_add(argv, NULL);
+	g_ptr_array_add(envp, "PATH=/usr/sbin:/usr/bin:/sbin:/bin");
+	g_ptr_array_add(envp, "LANG=C.UTF-8");
+	for (guint i = 0; env != NULL && env[i] != NULL; i++)
+		g_ptr_array_add(envp, (gchar *)env[i]);
+	g_ptr_array_add(envp, NULL);
+	g_spawn_sync(top_dir, (gchar **)argv->pdata, (gchar **)envp->pdata, 0, NULL, NULL, out, err,
+		     &status, &error);
+	g_assert_no_error(error);
+	g_test_message("helper exit %d; stdout: %s; stderr: %s", WEXITSTATUS(status),
+		       out != NULL ? *out : "-", err != NULL ? *err : "-");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A fresh RSA (or @ec) key in @dir/@file.key and a CSR for CN=@name.example, without a
+ * challenge password. */
+static void
+make_request_as(const gchar *dir, const gchar *file, const gchar *name, gboolean ec,
+		gchar **key_out, gchar **csr_out)
+{
+	g_autofree gchar *key_name = g_strconcat(file, ".key", NULL);
+	g_autofree gchar *csr_name = g_strconcat(file, ".csr", NULL);
+	g_autofree gchar *subject = g_strdup_printf("/CN=%s.example", name);
+	g_autofree gchar *key = g_build_filename(dir, key_name, NULL);
+	g_autofree gchar *csr_path = g_build_filename(dir, csr_name, NULL);
+	const gchar *rsa[] = {"openssl", "genrsa", "-out", key, "2048", NULL};
+	const gchar *ecgen[] = {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+				"ec_paramgen_curve:P-256", "-out", key, NULL};
+	const gchar *req[] = {"openssl", "req", "-new", "-key", key, "-subj", subject, "-out",
+			      csr_path, NULL};
+
+	g_assert_cmpint(ck_test_run(ec ? ecgen : rsa, NULL, NULL), ==, 0);
+	g_assert_cmpint(ck_test_run(req, NULL, NULL), ==, 0);
+	g_assert_true(g_file_get_contents(csr_path, csr_out, NULL, NULL));
+	*key_out = g_steal_pointer(&key);
+}
+
+static void
+make_request(const gchar *dir, const gchar *name, gboolean ec, gchar **key_out, gchar **csr_out)
+{
+	make_request_as(dir, name, name, ec, key_out, csr_out);
+}
+
+/* The first PEM certificate of @pem, written to @dir/@name; gives the path. */
+static gchar *
+save_pem(const gchar *dir, const gchar *name, const gchar *pem)
+{
+	return ck_test_write_file(dir, name, pem);
+}
+
+/* Asserts @cert_path carries @key's public key and verifies under the depot's CA. */
+static void
+assert_issued_for(const gchar *cert_path, const gchar *key)
+{
+	const gchar *cert_pub[] = {"openssl", "x509", "-noout", "-pubkey", "-in", cert_path, NULL};
+	const gchar *key_pub[] = {"openssl", "pkey", "-pubout", "-in", key, NULL};
+	const gchar *verify[] = {"openssl", "verify", "-CAfile", ca_pem, cert_path, NULL};
+	g_autofree gchar *a = NULL, *b = NULL, *v = NULL;
+
+	g_assert_cmpint(ck_test_run(cert_pub, &a, NULL), ==, 0);
+	g_assert_cmpint(ck_test_run(key_pub, &b, NULL), ==, 0);
+	g_assert_cmpstr(a, ==, b);
+	g_assert_cmpint(ck_test_run(verify, &v, NULL), ==, 0);
+	g_assert_nonnull(strstr(v, ": OK"));
+}
+
+static gchar *
+openssl_serial(const gchar *cert_path)
+{
+	const gchar *argv[] = {"openssl", "x509", "-noout", "-serial", "-in", cert_path, NULL};
+	gchar *out = NULL;
+
+	g_assert_cmpint(ck_test_run(argv, &out, NULL), ==, 0);
+	g_strstrip(out);
+	g_assert_true(g_str_has_prefix(out, "serial="));
+	memmove(out, out + strlen("serial="), strlen(out) - strlen("serial=") + 1);
+	return out;
+}
+
+typedef struct {
+	gchar *dir;
+} Fixture;
+
+static void
+fixture_setup(Fixture *f, gconstpointer user_data)
+{
+	f->dir = ck_test_make_tmpdir();
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer user_data)
+{
+	ck_test_rm_rf(f->dir);
+	g_free(f->dir);
+}
+
+/* GetCACaps parsing, without a peer. */
+static void
+test_scep_caps(void)
+{
+	CkScepCaps caps = ck_scep_parse_caps("Renewal\r\nSHA-1\nSHA-256\nAES\nDES3\n"
+					     "SCEPStandard\nPOSTPKIOperation\n");
+	g_assert_cmpint(caps & CK_SCEP_CAP_RENEWAL, !=, 0);
+	g_assert_cmpint(caps & CK_SCEP_CAP_POST, !=, 0);
+	g_assert_cmpint(caps & CK_SCEP_CAP_SHA256, !=, 0);
+	g_assert_cmpint(caps & CK_SCEP_CAP_AES, !=, 0);
+	g_assert_cmpint(caps & CK_SCEP_CAP_GET_NEXT_CA, ==, 0);
+	/* case-insensitive; unknown words ignored */
+	caps = ck_scep_parse_caps("postpkioperation\nFrobnicate\n");
+	g_assert_cmpint(caps, ==, CK_SCEP_CAP_POST);
+	/* SCEPStandard implies AES, SHA-256 and POST (RFC 8894 3.5.2) */
+	caps = ck_scep_parse_caps("SCEPStandard");
+	g_assert_cmpint(caps & (CK_SCEP_CAP_AES | CK_SCEP_CAP_SHA256 | CK_SCEP_CAP_POST), ==,
+			CK_SCEP_CAP_AES | CK_SCEP_CAP_SHA256 | CK_SCEP_CAP_POST);
+	g_assert_cmpint(ck_scep_parse_caps(""), ==, 0);
+	g_assert_cmpint(ck_scep_parse_caps(NULL), ==, 0);
+}
+
+/* IDENTIFY, the requirements, FETCH-ROOTS and the operations the helper does not do. */
+static void
+test_scep_describe(Fixture *f, gconstpointer user_data)
+{
+	const gchar *args[] = {"--url", SCEP_URL, "--ca-fingerprint", fingerprint, NULL};
+	const gchar *identify[] = {"CERTMONGER_OPERATION=IDENTIFY", NULL};
+	const gchar *roots[] = {"CERTMONGER_OPERATION=FETCH-ROOTS", NULL};
+	const gchar *reqs[] = {"CERTMONGER_OPERATION=GET-NEW-REQUEST-REQUIREMENTS", NULL};
+	const gchar *templates[] = {"CERTMONGER_OPERATION=GET-SUPPORTED-TEMPLATES", NULL};
+	const gchar *no_url[] = {NULL};
+	g_autofree gchar *out = NULL, *err = NULL, *ca = NULL;
+
+	if (skip_if_unavailable())
+		return;
+	g_assert_cmpint(run_helper(identify, args, &out, NULL), ==, 0);
+	g_assert_true(g_str_has_prefix(out, "certkeeper-scep " PACKAGE_VERSION));
+	g_clear_pointer(&out, g_free);
+
+	/* the root first, with a nickname line; then the empty other-roots section */
+	g_assert_cmpint(run_helper(roots, args, &out, &err), ==, 0);
+	g_assert_true(g_file_get_contents(ca_pem, &ca, NULL, NULL));
+	g_assert_true(g_str_has_prefix(out, "OU=SCEP CA,O=scep-ca,C=US\n-----BEGIN CERTIFICATE"));
+	g_assert_nonnull(strstr(out, ca));
+	g_assert_null(strstr(err, "not verified"));
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&err, g_free);
+	/* without a pin the roots are shown, with a warning naming the fingerprint */
+	g_assert_cmpint(run_helper(roots, (const gchar *[]){"--url", SCEP_URL, NULL}, &out, &err),
+			==, 0);
+	g_assert_nonnull(strstr(err, "not verified"));
+	g_assert_nonnull(strstr(err, fingerprint));
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&err, g_free);
+
+	g_assert_cmpint(run_helper(reqs, args, &out, NULL), ==, 0);
+	g_assert_cmpstr(out, ==, "");
+	g_clear_pointer(&out, g_free);
+	g_assert_cmpint(run_helper(templates, args, NULL, NULL), ==, 6);
+	/* no --url: underconfigured, and told what to give */
+	g_assert_cmpint(run_helper(identify, no_url, &out, NULL), ==, 4);
+	g_assert_nonnull(strstr(out, "--url"));
+}
+
+/* A first enrollment with the right challenge; then with a wrong one. */
+static void
+test_scep_enroll(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *key = NULL, *csr = NULL, *out = NULL, *err = NULL, *cert = NULL;
+	g_autofree gchar *env_csr = NULL, *env_key = NULL, *wrong = NULL;
+	const gchar *args[] = {"--url",		 SCEP_URL,  "--ca-fingerprint", fingerprint,
+			       "--challenge-file", challenge, NULL};
+	const gchar *env[4] = {"CERTMONGER_OPERATION=SUBMIT", NULL, NULL, NULL};
+
+	if (skip_if_unavailable())
+		return;
+	make_request(f->dir, "enroll", FALSE, &key, &csr);
+	env_csr = g_strconcat("CERTMONGER_CSR=", csr, NULL);
+	env_key = g_strconcat("CERTKEEPER_KEY_FILE=", key, NULL);
+	env[1] = env_csr;
+	env[2] = env_key;
+	g_assert_cmpint(run_helper(env, args, &out, &err), ==, 0);
+	g_assert_true(g_str_has_prefix(out, "-----BEGIN CERTIFICATE-----"));
+	/* the helper says what it sent, for the daemon's log */
+	g_assert_nonnull(strstr(err, "PKCSReq"));
+	cert = save_pem(f->dir, "enroll.crt", out);
+	assert_issued_for(cert, key);
+	g_clear_pointer(&out, g_free);
+
+	/* the wrong challenge: rejected, and the failInfo spelled out */
+	wrong = ck_test_write_file(f->dir, "wrong", "not-the-secret\n");
+	args[5] = wrong;
+	g_assert_cmpint(run_helper(env, args, &out, NULL), ==, 2);
+	g_assert_nonnull(strstr(out, "badRequest"));
+	g_assert_nonnull(strstr(out, "challenge password"));
+	g_clear_pointer(&out, g_free);
+
+	/* no challenge at all: scepserver demands one */
+	g_assert_cmpint(run_helper(env, (const gchar *[]){"--url", SCEP_URL, "--ca-fingerprint",
+							  fingerprint, NULL},
+				   &out, NULL),
+			==, 2);
+	g_assert_nonnull(strstr(out, "badRequest"));
+}
+
+/* A renewal signed with the current certificate (RenewalReq). */
+static void
+test_scep_renewal(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *key = NULL, *csr = NULL, *out = NULL, *err = NULL, *cert = NULL;
+	g_autofree gchar *key2 = NULL, *csr2 = NULL, *cert2 = NULL, *serial = NULL;
+	g_autofree gchar *serial2 = NULL, *index = NULL, *index_path = NULL, *line = NULL;
+	g_autofree gchar *e_csr = NULL, *e_key = NULL, *e_cert = NULL, *e_auth = NULL;
+	const gchar *args[] = {"--url",		 SCEP_URL,  "--ca-fingerprint", fingerprint,
+			       "--challenge-file", challenge, NULL};
+	const gchar *env[7] = {"CERTMONGER_OPERATION=SUBMIT"};
+
+	if (skip_if_unavailable())
+		return;
+	make_request(f->dir, "renew", FALSE, &key, &csr);
+	e_csr = g_strconcat("CERTMONGER_CSR=", csr, NULL);
+	e_key = g_strconcat("CERTKEEPER_KEY_FILE=", key, NULL);
+	env[1] = e_csr;
+	env[2] = e_key;
+	g_assert_cmpint(run_helper(env, args, &out, NULL), ==, 0);
+	cert = save_pem(f->dir, "renew.crt", out);
+	serial = openssl_serial(cert);
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&e_csr, g_free);
+	g_clear_pointer(&e_key, g_free);
+
+	/* a new key for the same name, authenticated by the current certificate and its key */
+	make_request_as(f->dir, "renew2", "renew", FALSE, &key2, &csr2);
+	e_csr = g_strconcat("CERTMONGER_CSR=", csr2, NULL);
+	e_key = g_strconcat("CERTKEEPER_KEY_FILE=", key2, NULL);
+	e_cert = g_strconcat("CERTKEEPER_AUTH_CERTIFICATE=", cert, NULL);
+	e_auth = g_strconcat("CERTKEEPER_AUTH_KEY=", key, NULL);
+	env[1] = e_csr;
+	env[2] = e_key;
+	env[3] = "CERTKEEPER_AUTH_IDENTITY=current";
+	env[4] = e_cert;
+	env[5] = e_auth;
+	g_assert_cmpint(run_helper(env, args, &out, &err), ==, 0);
+	g_assert_nonnull(strstr(err, "RenewalReq"));
+	cert2 = save_pem(f->dir, "renew2.crt", out);
+	assert_issued_for(cert2, key2);
+	serial2 = openssl_serial(cert2);
+	g_assert_cmpstr(serial2, !=, serial);
+	/* scepserver treats it as a re-issue: the old serial is revoked in its index */
+	index_path = g_build_filename(depot, "index.txt", NULL);
+	g_assert_true(g_file_get_contents(index_path, &index, NULL, NULL));
+	{
+		g_auto(GStrv) lines = g_strsplit(index, "\n", -1);
+		gboolean revoked = FALSE;
+		g_autofree gchar *needle = g_strdup_printf("\t%s\t", serial);
+		g_autofree gchar *lower = g_ascii_strdown(needle, -1);
+		for (guint i = 0; lines[i] != NULL; i++) {
+			g_autofree gchar *l = g_ascii_strdown(lines[i], -1);
+			/* openssl prints the serial with at least two digits, as the index does */
+			if (g_str_has_prefix(l, "r\t") && strstr(l, lower) != NULL)
+				revoked = TRUE;
+		}
+		if (!revoked)
+			g_error("serial %s is not revoked in %s:\n%s", serial, index_path, index);
+	}
+}
+
+/* The CA must be the one pinned; without a pin nothing is sent. */
+static void
+test_scep_pinning(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *key = NULL, *csr = NULL, *out = NULL, *e_csr = NULL, *e_key = NULL;
+	g_autofree gchar *other_key = NULL, *other_ca = NULL;
+	const gchar *env[4] = {"CERTMONGER_OPERATION=SUBMIT"};
+	const gchar *wrong_fp =
+	    "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:"
+	    "CC:DD:EE:FF";
+	g_autofree gchar *plain_fp = NULL;
+
+	if (skip_if_unavailable())
+		return;
+	make_request(f->dir, "pin", FALSE, &key, &csr);
+	e_csr = g_strconcat("CERTMONGER_CSR=", csr, NULL);
+	e_key = g_strconcat("CERTKEEPER_KEY_FILE=", key, NULL);
+	env[1] = e_csr;
+	env[2] = e_key;
+
+	/* a wrong fingerprint: refused, and the real one named for checking */
+	g_assert_cmpint(run_helper(env,
+				   (const gchar *[]){"--url", SCEP_URL, "--ca-fingerprint", wrong_fp,
+						     "--challenge-file", challenge, NULL},
+				   &out, NULL),
+			==, 4);
+	g_assert_nonnull(strstr(out, "--ca-fingerprint"));
+	g_assert_nonnull(strstr(out, fingerprint));
+	g_clear_pointer(&out, g_free);
+
+	/* no pin at all: refused before anything is sent */
+	g_assert_cmpint(run_helper(env,
+				   (const gchar *[]){"--url", SCEP_URL, "--challenge-file",
+						     challenge, NULL},
+				   &out, NULL),
+			==, 4);
+	g_assert_nonnull(strstr(out, "Refusing to enroll with an unverified CA"));
+	g_clear_pointer(&out, g_free);
+
+	/* the fingerprint in lower case without colons is the same pin */
+	plain_fp = g_ascii_strdown(fingerprint, -1);
+	{
+		gchar *w = plain_fp;
+		for (const gchar *r = plain_fp; *r != '\0'; r++)
+			if (*r != ':')
+				*w++ = *r;
+		*w = '\0';
+	}
+	g_assert_cmpint(run_helper(env,
+				   (const gchar *[]){"--url", SCEP_URL, "--ca-fingerprint", plain_fp,
+						     "--challenge-file", challenge, NULL},
+				   &out, NULL),
+			==, 0);
+	g_clear_pointer(&out, g_free);
+
+	/* --trust with the depot's CA works; with an unrelated CA it is refused */
+	g_assert_cmpint(run_helper(env,
+				   (const gchar *[]){"--url", SCEP_URL, "--trust", ca_pem,
+						     "--challenge-file", challenge, NULL},
+				   &out, NULL),
+			==, 0);
+	g_clear_pointer(&out, g_free);
+	other_key = g_build_filename(f->dir, "other.key", NULL);
+	other_ca = g_build_filename(f->dir, "other.pem", NULL);
+	{
+		const gchar *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+				       "-days", "2", "-subj", "/CN=someone else's CA", "-keyout",
+				       other_key, "-out", other_ca, NULL};
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	}
+	g_assert_cmpint(run_helper(env,
+				   (const gchar *[]){"--url", SCEP_URL, "--trust", other_ca,
+						     "--challenge-file", challenge, NULL},
+				   &out, NULL),
+			==, 4);
+	g_assert_nonnull(strstr(out, "does not chain to"));
+}
+
+/* What the helper cannot work with: the key is missing or not RSA. */
+static void
+test_scep_bad_input(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *key = NULL, *csr = NULL, *out = NULL, *e_csr = NULL, *e_key = NULL;
+	const gchar *args[] = {"--url",		 SCEP_URL,  "--ca-fingerprint", fingerprint,
+			       "--challenge-file", challenge, NULL};
+	const gchar *env[4] = {"CERTMONGER_OPERATION=SUBMIT"};
+
+	if (skip_if_unavailable())
+		return;
+	make_request(f->dir, "ec", TRUE, &key, &csr);
+	e_csr = g_strconcat("CERTMONGER_CSR=", csr, NULL);
+	e_key = g_strconcat("CERTKEEPER_KEY_FILE=", key, NULL);
+	env[1] = e_csr;
+	/* no CERTKEEPER_KEY_FILE (as under certmonger) */
+	g_assert_cmpint(run_helper(env, args, &out, NULL), ==, 4);
+	g_assert_nonnull(strstr(out, "CERTKEEPER_KEY_FILE"));
+	g_clear_pointer(&out, g_free);
+	/* an EC key: SCEP's answer needs RSA key transport */
+	env[2] = e_key;
+	g_assert_cmpint(run_helper(env, args, &out, NULL), ==, 4);
+	g_assert_nonnull(strstr(out, "RSA"));
+	g_clear_pointer(&out, g_free);
+	/* no CSR at all */
+	g_assert_cmpint(run_helper((const gchar *[]){"CERTMONGER_OPERATION=SUBMIT", NULL}, args,
+				   &out, NULL),
+			==, 4);
+	g_assert_nonnull(strstr(out, "CERTMONGER_CSR"));
+	g_clear_pointer(&out, g_free);
+	/* a POLL without our cookie */
+	g_assert_cmpint(run_helper((const gchar *[]){"CERTMONGER_OPERATION=POLL",
+						     "CERTMONGER_CA_COOKIE=ticket-7", NULL},
+				   args, &out, NULL),
+			==, 4);
+	g_assert_nonnull(strstr(out, "cookie"));
+}
+
+/* Nobody listening: unreachable. */
+static void
+test_scep_server_down(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *key = NULL, *csr = NULL, *out = NULL, *e_csr = NULL, *e_key = NULL;
+	g_autofree gchar *url = g_strdup_printf("http://127.0.0.1:%d/scep", DOWN_PORT);
+	const gchar *env[4] = {"CERTMONGER_OPERATION=SUBMIT"};
+
+	if (skip_if_unavailable())
+		return;
+	make_request(f->dir, "down", FALSE, &key, &csr);
+	e_csr = g_strconcat("CERTMONGER_CSR=", csr, NULL);
+	e_key = g_strconcat("CERTKEEPER_KEY_FILE=", key, NULL);
+	env[1] = e_csr;
+	env[2] = e_key;
+	g_assert_cmpint(run_helper(env,
+				   (const gchar *[]){"--url", url, "--ca-fingerprint", fingerprint,
+						     NULL},
+				   &out, NULL),
+			==, 3);
+	g_assert_nonnull(strstr(out, "GetCACaps"));
+	g_assert_nonnull(strstr(out, url));
+	g_clear_pointer(&out, g_free);
+	g_assert_cmpint(run_helper((const gchar *[]){"CERTMONGER_OPERATION=FETCH-ROOTS", NULL},
+				   (const gchar *[]){"--url", url, NULL}, &out, NULL),
+			==, 3);
+}
+
+static const gchar stub_py[] =
+    "import http.server, sys\n"
+    "mode, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def reply(self, status, ctype, body):\n"
+    "        self.send_response(status)\n"
+    "        self.send_header('Content-Type', ctype)\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(body)\n"
+    "    def do_GET(self):\n"
+    "        if 'GetCACaps' in self.path:\n"
+    "            self.reply(200, 'text/plain', b'POSTPKIOperation\\nSHA-256\\nAES\\n')\n"
+    "        elif mode == 'cacert':\n"
+    "            self.reply(200, 'text/html', b'<html>hello, world</html>')\n"
+    "        elif mode == 'missing':\n"
+    "            self.reply(404, 'text/html', b'no such page')\n"
+    "        else:\n"
+    "            self.reply(200, 'application/x-x509-ca-cert', open(ca, 'rb').read())\n"
+    "    def do_POST(self):\n"
+    "        self.rfile.read(int(self.headers.get('Content-Length', 0)))\n"
+    "        if mode == 'error':\n"
+    "            self.reply(500, 'text/plain', b'internal trouble')\n"
+    "        else:\n"
+    "            self.reply(200, 'application/x-pki-message', b'\\x30\\x03\\x02\\x01\\x00')\n"
+    "    def log_message(self, *args):\n"
+    "        pass\n"
+    "http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()\n";
+
+/* Runs one SUBMIT against the stub in @mode; gives the exit status and stdout. */
+static gint
+submit_to_stub(Fixture *f, const gchar *mode, gchar **out)
+{
+	g_autofree gchar *script = ck_test_write_file(f->dir, "stub.py", stub_py);
+	g_autofree gchar *der = g_build_filename(f->dir, "ca.der", NULL);
+	g_autofree gchar *log = g_build_filename(f->dir, "stub.log", NULL);
+	g_autofree gchar *port = g_strdup_printf("%d", STUB_PORT);
+	g_autofree gchar *key = NULL, *csr = NULL, *e_csr = NULL, *e_key = NULL;
+	const gchar *to_der[] = {"openssl", "x509", "-in", ca_pem, "-outform", "DER", "-out", der,
+				 NULL};
+	const gchar *argv[] = {"python3", script, mode, port, der, NULL};
+	const gchar *env[4] = {"CERTMONGER_OPERATION=SUBMIT"};
+	GPid pid;
+	gint status;
+
+	g_assert_cmpint(ck_test_run(to_der, NULL, NULL), ==, 0);
+	make_request(f->dir, mode, FALSE, &key, &csr);
+	e_csr = g_strconcat("CERTMONGER_CSR=", csr, NULL);
+	e_key = g_strconcat("CERTKEEPER_KEY_FILE=", key, NULL);
+	env[1] = e_csr;
+	env[2] = e_key;
+	pid = spawn_background(argv, log);
+	g_assert_true(wait_for_port(STUB_PORT, 10000));
+	status = run_helper(env,
+			    (const gchar *[]){"--url", STUB_URL, "--ca-fingerprint", fingerprint,
+					      "--challenge-file", challenge, NULL},
+			    out, NULL);
+	stop_background(pid);
+	return status;
+}
+
+/* Answers that are not SCEP: unreachable (retried), each with a message that says what. */
+static void
+test_scep_garbage(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *out = NULL;
+
+	if (skip_if_unavailable())
+		return;
+	if (!ck_test_have_program("python3")) {
+		g_test_skip("python3 is not installed");
+		return;
+	}
+	/* GetCACert answers a web page */
+	g_assert_cmpint(submit_to_stub(f, "cacert", &out), ==, 3);
+	g_assert_nonnull(strstr(out, "holds no certificate"));
+	g_assert_nonnull(strstr(out, "text/html"));
+	g_clear_pointer(&out, g_free);
+	/* the CA is fine, the PKIOperation answer is not a pkiMessage */
+	g_assert_cmpint(submit_to_stub(f, "pkiop", &out), ==, 3);
+	g_assert_nonnull(strstr(out, "not a PKCS#7 pkiMessage"));
+	g_clear_pointer(&out, g_free);
+	/* a server error is worth retrying */
+	g_assert_cmpint(submit_to_stub(f, "error", &out), ==, 3);
+	g_assert_nonnull(strstr(out, "HTTP 500"));
+	g_assert_nonnull(strstr(out, "internal trouble"));
+	g_clear_pointer(&out, g_free);
+	/* a wrong path needs a human */
+	g_assert_cmpint(submit_to_stub(f, "missing", &out), ==, 4);
+	g_assert_nonnull(strstr(out, "HTTP 404"));
+	g_assert_nonnull(strstr(out, "--url"));
+}
+
+/* Through the real certkeeperd: a request reaches MONITORING, and renews. */
+static void
+test_scep_daemon(void)
+{
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autofree gchar *config = NULL, *certs = NULL, *cert = NULL, *key = NULL;
+	g_autofree gchar *out = NULL, *serial = NULL, *serial2 = NULL, *daemon_log = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	JsonObject *obj;
+
+	if (skip_if_unavailable())
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	config = g_strdup_printf("[ca scep]\nType=helper\nHelper=%s --url %s --ca-fingerprint %s "
+				 "--challenge-file %s\n",
+				 helper, SCEP_URL, fingerprint, challenge);
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	certs = ck_test_daemon_path(td, "certs");
+	g_assert_cmpint(g_mkdir_with_parents(certs, 0755), ==, 0);
+	cert = g_build_filename(certs, "scep.crt", NULL);
+	key = g_build_filename(certs, "scep.key", NULL);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "viascep", "-c",
+				    "scep", "-f", cert, "-k", key, "-N", "CN=viascep.example", "-G",
+				    "rsa", "-g", "2048", "-w", "--wait-timeout=60", NULL),
+			==, 0);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "--json", "-i",
+				    "viascep", NULL),
+			==, 0);
+	g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
+	obj = json_node_get_object(json_parser_get_root(parser));
+	g_assert_cmpstr(json_object_get_string_member(obj, "State"), ==, "MONITORING");
+	assert_issued_for(cert, key);
+	serial = openssl_serial(cert);
+
+	/* a renewal: signed with the installed certificate, as RenewalReq */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "viascep", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	serial2 = openssl_serial(cert);
+	g_assert_cmpstr(serial2, !=, serial);
+	assert_issued_for(cert, key);
+	g_assert_true(g_file_get_contents(td->daemon_log, &daemon_log, NULL, NULL));
+	g_assert_nonnull(strstr(daemon_log, "RenewalReq"));
+}
+
+int
+main(int argc, char **argv)
+{
+	const gchar *builddir = g_getenv("CK_TOP_BUILDDIR");
+	int status;
+
+	g_test_init(&argc, &argv, NULL);
+	helper = g_build_filename(builddir != NULL ? builddir : ".", "daemon", "helpers",
+				  "certkeeper-scep", NULL);
+	if (getuid() != 0)
+		skip_reason = g_strdup("needs root (a private network namespace for scepserver)");
+	else if (!ck_test_have_program("scepserver"))
+		skip_reason = g_strdup("scepserver (Debian package scep) is not installed");
+	else if (!ck_test_have_program("openssl"))
+		skip_reason = g_strdup("openssl is not installed");
+	else if (unshare(CLONE_NEWNET) != 0 || !loopback_up())
+		skip_reason = g_strdup_printf("no private network namespace: %s", g_strerror(errno));
+
+	if (skip_reason == NULL) {
+		g_autofree gchar *log = NULL, *fp_out = NULL;
+		g_autofree gchar *port = g_strdup_printf("%d", SCEP_PORT);
+		const gchar *init[] = {"scepserver", "ca", "-init", "-depot", NULL, "-keySize",
+				       "2048", NULL};
+		const gchar *serve[] = {"scepserver", "-depot", NULL, "-port", port,
+					"-challenge", "secret", "-allowrenew", "0", "-crtvalid",
+					"1", NULL};
+		const gchar *fp[] = {"openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in",
+				     NULL, NULL};
+
+		top_dir = ck_test_make_tmpdir();
+		depot = g_build_filename(top_dir, "depot", NULL);
+		ca_pem = g_build_filename(depot, "ca.pem", NULL);
+		log = g_build_filename(top_dir, "scepserver.log", NULL);
+		init[4] = depot;
+		serve[2] = depot;
+		fp[6] = ca_pem;
+		g_autofree gchar *init_out = NULL;
+		/* (its chatter must not reach the TAP output) */
+		g_assert_cmpint(ck_test_run(init, &init_out, NULL), ==, 0);
+		g_assert_cmpint(ck_test_run(fp, &fp_out, NULL), ==, 0);
+		g_strstrip(fp_out);
+		g_assert_nonnull(strchr(fp_out, '='));
+		fingerprint = g_strdup(strchr(fp_out, '=') + 1);
+		challenge = ck_test_write_file(top_dir, "challenge", "secret\n");
+		server_pid = spawn_background(serve, log);
+		g_assert_true(wait_for_port(SCEP_PORT, 10000));
+	}
+
+	g_test_add_func("/certkeeper/scep/caps", test_scep_caps);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+	ADD("/certkeeper/scep/describe", test_scep_describe);
+	ADD("/certkeeper/scep/enroll", test_scep_enroll);
+	ADD("/certkeeper/scep/renewal", test_scep_renewal);
+	ADD("/certkeeper/scep/pinning", test_scep_pinning);
+	ADD("/certkeeper/scep/bad-input", test_scep_bad_input);
+	ADD("/certkeeper/scep/server-down", test_scep_server_down);
+	ADD("/certkeeper/scep/garbage", test_scep_garbage);
+#undef ADD
+	g_test_add_func("/certkeeper/scep/daemon", test_scep_daemon);
+	status = g_test_run();
+
+	stop_background(server_pid);
+	if (top_dir != NULL)
+		ck_test_rm_rf(top_dir);
+	g_free(top_dir);
+	g_free(depot);
+	g_free(ca_pem);
+	g_free(fingerprint);
+	g_free(challenge);
+	g_free(helper);
+	g_free(skip_reason);
+	return status;
+}
