@@ -277,6 +277,95 @@ test_cms_to_openssl(Fixture *f, gconstpointer user_data)
 	}
 }
 
+/* Reads a DER file written by openssl. */
+static GBytes *
+read_bytes(const gchar *path)
+{
+	gchar *data = NULL;
+	gsize len = 0;
+	g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+	return g_bytes_new_take(data, len);
+}
+
+/* SignedData verification, empty content (SCEP's FAILURE and PENDING) included. */
+static void
+test_cms_verify(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *empty = g_build_filename(f->dir, "empty", NULL);
+	g_autofree gchar *full = g_build_filename(f->dir, "full", NULL);
+	g_autofree gchar *signed_path = g_build_filename(f->dir, "signed.der", NULL);
+	gnutls_x509_privkey_t other_x509;
+	gnutls_privkey_t other_key;
+	gnutls_x509_crt_t other_cert;
+	const gchar *inputs[] = {empty, full};
+
+	if (!ck_test_have_program("openssl")) {
+		g_test_skip("openssl is not installed");
+		return;
+	}
+	g_assert_true(g_file_set_contents(empty, "", 0, NULL));
+	g_assert_true(g_file_set_contents(full, "signed content", -1, NULL));
+	make_identity("not the signer", &other_x509, &other_key, &other_cert);
+	for (guint i = 0; i < G_N_ELEMENTS(inputs); i++) {
+		const gchar *argv[] = {"openssl", "cms",    "-sign",       "-nodetach", "-binary",
+				       "-md",	  "sha256", "-in",	   inputs[i],   "-signer",
+				       f->cert_path, "-inkey", f->key_path, "-outform",  "DER",
+				       "-out",	  signed_path, NULL};
+		g_autoptr(GBytes) der = NULL;
+		g_autoptr(GBytes) content = NULL;
+		g_autoptr(GBytes) tampered = NULL;
+		g_autoptr(GError) error = NULL;
+		g_autofree gchar *expected = NULL;
+		gsize expected_len = 0;
+		guint8 *bytes;
+		gsize len;
+		const guint8 *hit;
+
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+		der = read_bytes(signed_path);
+		content = ck_cms_verify(der, f->cert, 0, &error);
+		g_assert_no_error(error);
+		g_assert_true(g_file_get_contents(inputs[i], &expected, &expected_len, NULL));
+		g_assert_cmpmem(g_bytes_get_data(content, NULL), g_bytes_get_size(content), expected,
+				expected_len);
+		g_clear_pointer(&content, g_bytes_unref);
+
+		/* another certificate did not sign it */
+		content = ck_cms_verify(der, other_cert, 0, &error);
+		g_assert_null(content);
+		g_assert_error(error, CK_ERROR, CK_ERROR_CRYPTO);
+		g_assert_nonnull(strstr(error->message, "does not verify"));
+		g_clear_error(&error);
+
+		/* a changed content no longer matches its messageDigest */
+		if (expected_len == 0)
+			continue;
+		bytes = g_bytes_unref_to_data(g_bytes_ref(der), &len);
+		hit = memmem(bytes, len, "signed content", 14);
+		g_assert_nonnull(hit);
+		bytes[hit - bytes] = 'S';
+		tampered = g_bytes_new_take(bytes, len);
+		content = ck_cms_verify(tampered, f->cert, 0, &error);
+		g_assert_null(content);
+		g_assert_error(error, CK_ERROR, CK_ERROR_CRYPTO);
+		g_assert_nonnull(strstr(error->message, "messageDigest"));
+	}
+	/* not a SignedData */
+	{
+		g_autoptr(GBytes) content_bytes = make_content(20);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GBytes) env =
+		    ck_cms_envelope(content_bytes, f->cert, CK_CMS_CIPHER_AES_128_CBC, &error);
+		g_autoptr(GBytes) none = ck_cms_verify(env, f->cert, 0, &error);
+		g_assert_null(none);
+		g_assert_error(error, CK_ERROR, CK_ERROR_CRYPTO);
+		g_assert_nonnull(strstr(error->message, "not SignedData"));
+	}
+	gnutls_x509_crt_deinit(other_cert);
+	gnutls_privkey_deinit(other_key);
+	gnutls_x509_privkey_deinit(other_x509);
+}
+
 static void
 test_cms_issuer_and_subject(void)
 {
@@ -309,6 +398,7 @@ main(int argc, char **argv)
 	ADD("/certkeeper/cms/malformed", test_cms_malformed);
 	ADD("/certkeeper/cms/from-openssl", test_cms_from_openssl);
 	ADD("/certkeeper/cms/to-openssl", test_cms_to_openssl);
+	ADD("/certkeeper/cms/verify", test_cms_verify);
 #undef ADD
 	g_test_add_func("/certkeeper/cms/issuer-and-subject", test_cms_issuer_and_subject);
 	return g_test_run();
