@@ -134,6 +134,13 @@ run_helper(const gchar *const *env, const gchar *const *args, gchar **out, gchar
 	g_autoptr(GError) error = NULL;
 	gint status = -1;
 
+	g_auto(GStrv) wrapper = NULL;
+
+	/* meson test --setup valgrind: the helper runs under valgrind too */
+	if (g_getenv("CK_TEST_DAEMON_WRAPPER") != NULL)
+		wrapper = g_strsplit(g_getenv("CK_TEST_DAEMON_WRAPPER"), " ", -1);
+	for (guint i = 0; wrapper != NULL && wrapper[i] != NULL; i++)
+		g_ptr_array_add(argv, wrapper[i]);
 	g_ptr_array_add(argv, helper);
 	for (guint i = 0; args != NULL && args[i] != NULL; i++)
 		g_ptr_array_add(argv, (gchar *)args[i]);
@@ -143,8 +150,9 @@ run_helper(const gchar *const *env, const gchar *const *args, gchar **out, gchar
 	for (guint i = 0; env != NULL && env[i] != NULL; i++)
 		g_ptr_array_add(envp, (gchar *)env[i]);
 	g_ptr_array_add(envp, NULL);
-	g_spawn_sync(top_dir, (gchar **)argv->pdata, (gchar **)envp->pdata, 0, NULL, NULL, out, err,
-		     &status, &error);
+	g_spawn_sync(top_dir, (gchar **)argv->pdata, (gchar **)envp->pdata,
+		     wrapper != NULL ? G_SPAWN_SEARCH_PATH : 0, NULL, NULL, out, err, &status,
+		     &error);
 	g_assert_no_error(error);
 	g_test_message("helper exit %d; stdout: %s; stderr: %s", WEXITSTATUS(status),
 		       out != NULL ? *out : "-", err != NULL ? *err : "-");
@@ -486,7 +494,7 @@ test_scep_bad_input(Fixture *f, gconstpointer user_data)
 	g_autofree gchar *key = NULL, *csr = NULL, *out = NULL, *e_csr = NULL, *e_key = NULL;
 	const gchar *args[] = {"--url",		 SCEP_URL,  "--ca-fingerprint", fingerprint,
 			       "--challenge-file", challenge, NULL};
-	const gchar *env[4] = {"CERTMONGER_OPERATION=SUBMIT"};
+	const gchar *env[5] = {"CERTMONGER_OPERATION=SUBMIT"};
 
 	if (skip_if_unavailable())
 		return;
@@ -515,6 +523,22 @@ test_scep_bad_input(Fixture *f, gconstpointer user_data)
 				   args, &out, NULL),
 			==, 4);
 	g_assert_nonnull(strstr(out, "cookie"));
+	g_clear_pointer(&out, g_free);
+	/* a well-formed CertPoll reaches scepserver, which answers that it has no CertPoll */
+	env[0] = "CERTMONGER_OPERATION=POLL";
+	env[2] = "CERTMONGER_CA_COOKIE=scep-v1:0123456789ABCDEF";
+	g_clear_pointer(&e_key, g_free);
+	g_clear_pointer(&e_csr, g_free);
+	g_clear_pointer(&key, g_free);
+	g_clear_pointer(&csr, g_free);
+	make_request(f->dir, "poll", FALSE, &key, &csr);
+	e_csr = g_strconcat("CERTMONGER_CSR=", csr, NULL);
+	e_key = g_strconcat("CERTKEEPER_KEY_FILE=", key, NULL);
+	env[1] = e_csr;
+	env[3] = e_key;
+	g_assert_cmpint(run_helper(env, args, &out, NULL), ==, 3);
+	g_assert_nonnull(strstr(out, "answered CertPoll"));
+	g_assert_nonnull(strstr(out, "HTTP 500 (not implemented)"));
 }
 
 /* Nobody listening: unreachable. */

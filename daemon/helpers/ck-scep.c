@@ -222,6 +222,32 @@ ck_scep_fetch_caps(CkScep *self, GError **error)
 
 /* GetCACert */
 
+static gchar *
+ck_scep_crt_pem(gnutls_x509_crt_t crt)
+{
+	gnutls_datum_t pem = {NULL, 0};
+	gchar *out;
+
+	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem) < 0)
+		return g_strdup("");
+	out = g_strndup((const gchar *)pem.data, pem.size);
+	gnutls_free(pem.data);
+	return out;
+}
+
+static gchar *
+ck_scep_crt_name(gnutls_x509_crt_t crt)
+{
+	gnutls_datum_t dn = {NULL, 0};
+	gchar *out;
+
+	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0)
+		return g_strdup("SCEP CA");
+	out = g_strndup((const gchar *)dn.data, dn.size);
+	gnutls_free(dn.data);
+	return out;
+}
+
 gchar *
 ck_scep_fingerprint(gnutls_x509_crt_t crt)
 {
@@ -388,10 +414,17 @@ ck_scep_pick_ra(CkScep *self)
 	self->sig = NULL;
 	for (guint i = 0; i < self->certs->len; i++) {
 		gnutls_x509_crt_t crt = g_ptr_array_index(self->certs, i);
-		unsigned int usage = 0, critical = 0;
+		unsigned int usage = 0, critical = 0, status = 0;
 		gboolean any;
 		if (crt == self->ca || ck_scep_is_ca(crt) || !gnutls_x509_crt_check_issuer(crt, self->ca))
 			continue;
+		/* the name is not enough: our request (and its challenge) is encrypted to this key */
+		if (gnutls_x509_crt_verify(crt, &self->ca, 1, 0, &status) < 0 || status != 0) {
+			g_autofree gchar *name = ck_scep_crt_name(crt);
+			g_message("ignoring %s: it names the CA as its issuer, but the CA did not sign it",
+				  name);
+			continue;
+		}
 		/* no keyUsage extension: the key may do anything */
 		any = gnutls_x509_crt_get_key_usage(crt, &usage, &critical) < 0;
 		if (self->enc == NULL && (any || (usage & GNUTLS_KEY_KEY_ENCIPHERMENT)))
@@ -492,32 +525,6 @@ ck_scep_fetch_ca(CkScep *self, GError **error)
 	self->ca = ck_scep_pick_ca(self);
 	ck_scep_pick_ra(self);
 	return ck_scep_check_pin(self, error);
-}
-
-static gchar *
-ck_scep_crt_pem(gnutls_x509_crt_t crt)
-{
-	gnutls_datum_t pem = {NULL, 0};
-	gchar *out;
-
-	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem) < 0)
-		return g_strdup("");
-	out = g_strndup((const gchar *)pem.data, pem.size);
-	gnutls_free(pem.data);
-	return out;
-}
-
-static gchar *
-ck_scep_crt_name(gnutls_x509_crt_t crt)
-{
-	gnutls_datum_t dn = {NULL, 0};
-	gchar *out;
-
-	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0)
-		return g_strdup("SCEP CA");
-	out = g_strndup((const gchar *)dn.data, dn.size);
-	gnutls_free(dn.data);
-	return out;
 }
 
 gchar *
