@@ -24,6 +24,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/pkcs7.h>
+
+#include "ck-cms.h"
 #include "ck-scep.h"
 #include "ck-test-daemon.h"
 #include "ck-test-util.h"
@@ -33,6 +37,8 @@
 #define DOWN_PORT 8099
 #define SCEP_URL  "http://127.0.0.1:8080/scep"
 #define STUB_URL  "http://127.0.0.1:8081/scep"
+#define FAKE_PORT 8082
+#define FAKE_URL  "http://127.0.0.1:8082/scep"
 
 /* Set up once in main(); NULL when the peers are missing (every test skips then). */
 static gchar *skip_reason;
@@ -176,8 +182,11 @@ make_request_as(const gchar *dir, const gchar *file, const gchar *name, gboolean
 	const gchar *req[] = {"openssl", "req", "-new", "-key", key, "-subj", subject, "-out",
 			      csr_path, NULL};
 
-	g_assert_cmpint(ck_test_run(ec ? ecgen : rsa, NULL, NULL), ==, 0);
-	g_assert_cmpint(ck_test_run(req, NULL, NULL), ==, 0);
+	g_autofree gchar *noise = NULL, *noise2 = NULL;
+
+	/* (openssl's progress dots stay out of the test log) */
+	g_assert_cmpint(ck_test_run(ec ? ecgen : rsa, NULL, &noise), ==, 0);
+	g_assert_cmpint(ck_test_run(req, NULL, &noise2), ==, 0);
 	g_assert_true(g_file_get_contents(csr_path, csr_out, NULL, NULL));
 	*key_out = g_steal_pointer(&key);
 }
@@ -662,6 +671,525 @@ test_scep_garbage(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(strstr(out, "--url"));
 }
 
+/*
+ * A scripted SCEP server in a thread of the test, built on the same CMS code
+ * and GnuTLS: it answers what scepserver never does (PENDING, RA
+ * certificates, a forged signature, a wrong nonce).
+ */
+typedef enum {
+	FAKE_PENDING,	  /* PKCSReq: PENDING; CertPoll: SUCCESS */
+	FAKE_RA,	  /* CA + RA certificates; the RA decrypts and signs */
+	FAKE_FORGED,	  /* the answer is signed by a stranger */
+	FAKE_WRONG_NONCE, /* the answer carries another recipientNonce */
+} FakeMode;
+
+typedef struct {
+	FakeMode mode;
+	GSocketListener *listener;
+	GCancellable *cancellable;
+	GThread *thread;
+	gnutls_x509_privkey_t ca_x509, ra_x509, stranger_x509;
+	gnutls_privkey_t ca_key, ra_key, stranger_key;
+	gnutls_x509_crt_t ca, ra, stranger;
+	gnutls_x509_crq_t pending_csr; /* what a PENDING PKCSReq asked for */
+	GPtrArray *seen;	       /* the message types received, as text */
+	GMutex lock;
+} FakeServer;
+
+static void
+fake_identity(const gchar *dn, gnutls_x509_crt_t issuer, gnutls_privkey_t issuer_key, gboolean ca,
+	      guint usage, gnutls_x509_privkey_t *x509_out, gnutls_privkey_t *key_out,
+	      gnutls_x509_crt_t *crt_out)
+{
+	gnutls_x509_privkey_t x509;
+	gnutls_privkey_t key;
+	gnutls_x509_crt_t crt;
+	guint8 serial[8];
+	time_t now = time(NULL);
+
+	g_assert_cmpint(gnutls_x509_privkey_init(&x509), ==, 0);
+	g_assert_cmpint(gnutls_x509_privkey_generate(x509, GNUTLS_PK_RSA, 2048, 0), ==, 0);
+	g_assert_cmpint(gnutls_privkey_init(&key), ==, 0);
+	g_assert_cmpint(gnutls_privkey_import_x509(key, x509, 0), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_init(&crt), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_version(crt, 3), ==, 0);
+	gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial));
+	serial[0] &= 0x7f;
+	g_assert_cmpint(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_activation_time(crt, now - 600), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_expiration_time(crt, now + 86400), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_dn(crt, dn, NULL), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_key(crt, x509), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_basic_constraints(crt, ca, -1), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_key_usage(crt, usage), ==, 0);
+	/* @issuer without @issuer_key: its name, but our own signature (a forgery) */
+	g_assert_cmpint(gnutls_x509_crt_privkey_sign(crt, issuer != NULL ? issuer : crt,
+						     issuer_key != NULL ? issuer_key : key,
+						     GNUTLS_DIG_SHA256, 0),
+			==, 0);
+	*x509_out = x509;
+	*key_out = key;
+	*crt_out = crt;
+}
+
+static GBytes *
+crt_der(gnutls_x509_crt_t crt)
+{
+	gnutls_datum_t der = {NULL, 0};
+	GBytes *bytes;
+	g_assert_cmpint(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), ==, 0);
+	bytes = g_bytes_new(der.data, der.size);
+	gnutls_free(der.data);
+	return bytes;
+}
+
+/* DER of a PrintableString. */
+static void
+add_string_attr(gnutls_pkcs7_attrs_t *attrs, const gchar *oid, const gchar *value)
+{
+	g_autoptr(GByteArray) der = g_byte_array_new();
+	guint8 tl[2] = {0x13, (guint8)strlen(value)};
+	gnutls_datum_t datum;
+
+	g_byte_array_append(der, tl, 2);
+	g_byte_array_append(der, (const guint8 *)value, strlen(value));
+	datum = (gnutls_datum_t){der->data, der->len};
+	g_assert_cmpint(gnutls_pkcs7_add_attr(attrs, oid, &datum, 0), ==, 0);
+}
+
+/* A CertRep with @status, signed by @signer, answering @tid and @nonce; @content may be NULL. */
+static GBytes *
+fake_cert_rep(gnutls_x509_crt_t signer, gnutls_privkey_t key, const gchar *status,
+	      const gchar *tid, const gnutls_datum_t *nonce, GBytes *content)
+{
+	gnutls_pkcs7_attrs_t attrs = NULL;
+	gnutls_pkcs7_t p7 = NULL;
+	gnutls_datum_t out = {NULL, 0};
+	/* GnuTLS cannot sign an empty content (scepserver's empty FAILURE answers are
+	 * what /enroll checks): PENDING and FAILURE carry one ignored byte here */
+	gnutls_datum_t data = {(guint8 *)"-", 1};
+	guint8 own_nonce[16];
+	gnutls_datum_t own = {own_nonce, sizeof(own_nonce)};
+	GBytes *rep;
+
+	gnutls_rnd(GNUTLS_RND_NONCE, own_nonce, sizeof(own_nonce));
+	add_string_attr(&attrs, "2.16.840.1.113733.1.9.7", tid);
+	add_string_attr(&attrs, "2.16.840.1.113733.1.9.2", "3");
+	add_string_attr(&attrs, "2.16.840.1.113733.1.9.3", status);
+	if (g_str_equal(status, "2"))
+		add_string_attr(&attrs, "2.16.840.1.113733.1.9.4", "4");
+	g_assert_cmpint(gnutls_pkcs7_add_attr(&attrs, "2.16.840.1.113733.1.9.6",
+					      (gnutls_datum_t *)nonce,
+					      GNUTLS_PKCS7_ATTR_ENCODE_OCTET_STRING),
+			==, 0);
+	g_assert_cmpint(gnutls_pkcs7_add_attr(&attrs, "2.16.840.1.113733.1.9.5", &own,
+					      GNUTLS_PKCS7_ATTR_ENCODE_OCTET_STRING),
+			==, 0);
+	if (content != NULL)
+		data = (gnutls_datum_t){(guint8 *)g_bytes_get_data(content, NULL),
+					g_bytes_get_size(content)};
+	g_assert_cmpint(gnutls_pkcs7_init(&p7), ==, 0);
+	g_assert_cmpint(gnutls_pkcs7_sign(p7, signer, key, &data, attrs, NULL, GNUTLS_DIG_SHA256,
+					  GNUTLS_PKCS7_EMBED_DATA | GNUTLS_PKCS7_INCLUDE_CERT),
+			==, 0);
+	g_assert_cmpint(gnutls_pkcs7_export2(p7, GNUTLS_X509_FMT_DER, &out), ==, 0);
+	rep = g_bytes_new(out.data, out.size);
+	gnutls_free(out.data);
+	gnutls_pkcs7_deinit(p7);
+	gnutls_pkcs7_attrs_deinit(attrs);
+	return rep;
+}
+
+/* The certificate for @csr, in a certs-only PKCS#7, encrypted to @recipient. */
+static GBytes *
+fake_issue(FakeServer *fs, gnutls_x509_crq_t csr, gnutls_x509_crt_t recipient)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_pkcs7_t p7;
+	gnutls_datum_t out = {NULL, 0};
+	guint8 serial[8] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0};
+	time_t now = time(NULL);
+	g_autoptr(GBytes) degenerate = NULL;
+	g_autoptr(GError) error = NULL;
+	GBytes *env;
+
+	g_assert_cmpint(gnutls_x509_crt_init(&crt), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_crq(crt, csr), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_version(crt, 3), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_activation_time(crt, now - 60), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_set_expiration_time(crt, now + 3600), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_privkey_sign(crt, fs->ca, fs->ca_key, GNUTLS_DIG_SHA256, 0),
+			==, 0);
+	g_assert_cmpint(gnutls_pkcs7_init(&p7), ==, 0);
+	g_assert_cmpint(gnutls_pkcs7_set_crt(p7, crt), ==, 0);
+	g_assert_cmpint(gnutls_pkcs7_export2(p7, GNUTLS_X509_FMT_DER, &out), ==, 0);
+	degenerate = g_bytes_new(out.data, out.size);
+	gnutls_free(out.data);
+	gnutls_pkcs7_deinit(p7);
+	gnutls_x509_crt_deinit(crt);
+	env = ck_cms_envelope(degenerate, recipient, CK_CMS_CIPHER_AES_128_CBC, &error);
+	g_assert_no_error(error);
+	return env;
+}
+
+/* Answers one pkiMessage. */
+static GBytes *
+fake_pki_operation(FakeServer *fs, GBytes *body)
+{
+	gnutls_datum_t data = {(guint8 *)g_bytes_get_data(body, NULL), g_bytes_get_size(body)};
+	gnutls_pkcs7_t p7 = NULL;
+	gnutls_pkcs7_signature_info_st info;
+	gnutls_datum_t signer_der = {NULL, 0}, nonce = {NULL, 0};
+	gnutls_x509_crt_t signer = NULL;
+	gnutls_x509_crt_t decrypter = fs->mode == FAKE_RA ? fs->ra : fs->ca;
+	gnutls_privkey_t decrypter_key = fs->mode == FAKE_RA ? fs->ra_key : fs->ca_key;
+	g_autofree gchar *type = NULL, *tid = NULL;
+	g_autoptr(GBytes) content = NULL;
+	g_autoptr(GBytes) inner = NULL;
+	g_autoptr(GBytes) issued = NULL;
+	g_autoptr(GError) error = NULL;
+	GBytes *rep;
+
+	/* the request is signed by the certificate it carries, and encrypted to us */
+	g_assert_cmpint(gnutls_pkcs7_init(&p7), ==, 0);
+	g_assert_cmpint(gnutls_pkcs7_import(p7, &data, GNUTLS_X509_FMT_DER), ==, 0);
+	g_assert_cmpint(gnutls_pkcs7_get_crt_raw2(p7, 0, &signer_der), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_init(&signer), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_import(signer, &signer_der, GNUTLS_X509_FMT_DER), ==, 0);
+	content = ck_cms_verify(body, signer, 0, &error);
+	g_assert_no_error(error);
+	inner = ck_cms_open(content, decrypter, decrypter_key, &error);
+	g_assert_no_error(error);
+	memset(&info, 0, sizeof(info));
+	g_assert_cmpint(gnutls_pkcs7_get_signature_info(p7, 0, &info), ==, 0);
+	for (unsigned int i = 0;; i++) {
+		char *oid = NULL;
+		gnutls_datum_t value = {NULL, 0};
+		if (gnutls_pkcs7_get_attr(info.signed_attrs, i, &oid, &value, 0) < 0)
+			break;
+		if (g_str_equal(oid, "2.16.840.1.113733.1.9.2"))
+			type = g_strndup((const gchar *)value.data + 2, value.size - 2);
+		else if (g_str_equal(oid, "2.16.840.1.113733.1.9.7"))
+			tid = g_strndup((const gchar *)value.data + 2, value.size - 2);
+		else if (g_str_equal(oid, "2.16.840.1.113733.1.9.5")) {
+			gnutls_free(value.data);
+			g_assert_cmpint(gnutls_pkcs7_get_attr(info.signed_attrs, i, &oid, &nonce,
+							      GNUTLS_PKCS7_ATTR_ENCODE_OCTET_STRING),
+					==, 0);
+			continue;
+		}
+		gnutls_free(value.data);
+	}
+	g_assert_nonnull(type);
+	g_assert_nonnull(tid);
+	g_assert_cmpuint(nonce.size, ==, 16);
+	g_mutex_lock(&fs->lock);
+	g_ptr_array_add(fs->seen, g_strdup(type));
+	g_mutex_unlock(&fs->lock);
+
+	if (g_str_equal(type, "19")) {
+		gnutls_x509_crq_t csr;
+		gnutls_datum_t csr_der = {(guint8 *)g_bytes_get_data(inner, NULL),
+					  g_bytes_get_size(inner)};
+		g_assert_cmpint(gnutls_x509_crq_init(&csr), ==, 0);
+		g_assert_cmpint(gnutls_x509_crq_import(csr, &csr_der, GNUTLS_X509_FMT_DER), ==, 0);
+		if (fs->mode == FAKE_PENDING) {
+			if (fs->pending_csr != NULL)
+				gnutls_x509_crq_deinit(fs->pending_csr);
+			fs->pending_csr = csr;
+			rep = fake_cert_rep(fs->ca, fs->ca_key, "3", tid, &nonce, NULL);
+		} else {
+			issued = fake_issue(fs, csr, signer);
+			gnutls_x509_crq_deinit(csr);
+			if (fs->mode == FAKE_FORGED)
+				rep = fake_cert_rep(fs->stranger, fs->stranger_key, "0", tid, &nonce,
+						    issued);
+			else if (fs->mode == FAKE_WRONG_NONCE) {
+				guint8 other[16] = {0};
+				gnutls_datum_t wrong = {other, sizeof(other)};
+				rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &wrong, issued);
+			} else
+				rep = fake_cert_rep(fs->ra, fs->ra_key, "0", tid, &nonce, issued);
+		}
+	} else if (g_str_equal(type, "20") && fs->pending_csr != NULL) {
+		/* CertPoll: IssuerAndSubject, a SEQUENCE of two Names */
+		g_assert_cmpint(((const guint8 *)g_bytes_get_data(inner, NULL))[0], ==, 0x30);
+		issued = fake_issue(fs, fs->pending_csr, signer);
+		rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &nonce, issued);
+	} else {
+		rep = fake_cert_rep(fs->ca, fs->ca_key, "2", tid, &nonce, NULL);
+	}
+	gnutls_free(nonce.data);
+	gnutls_free(signer_der.data);
+	gnutls_pkcs7_signature_info_deinit(&info);
+	gnutls_pkcs7_deinit(p7);
+	gnutls_x509_crt_deinit(signer);
+	return rep;
+}
+
+/* GetCACert: the CA alone, or (RA mode) a certs-only PKCS#7 with the RA first. */
+static GBytes *
+fake_ca_certs(FakeServer *fs, const gchar **type)
+{
+	gnutls_pkcs7_t p7;
+	gnutls_datum_t out = {NULL, 0};
+	GBytes *bytes;
+
+	if (fs->mode != FAKE_RA) {
+		*type = "application/x-x509-ca-cert";
+		return crt_der(fs->ca);
+	}
+	*type = "application/x-x509-ca-ra-cert";
+	g_assert_cmpint(gnutls_pkcs7_init(&p7), ==, 0);
+	g_assert_cmpint(gnutls_pkcs7_set_crt(p7, fs->ra), ==, 0);
+	/* a stranger's certificate claiming the CA's name must be ignored */
+	g_assert_cmpint(gnutls_pkcs7_set_crt(p7, fs->stranger), ==, 0);
+	g_assert_cmpint(gnutls_pkcs7_set_crt(p7, fs->ca), ==, 0);
+	g_assert_cmpint(gnutls_pkcs7_export2(p7, GNUTLS_X509_FMT_DER, &out), ==, 0);
+	bytes = g_bytes_new(out.data, out.size);
+	gnutls_free(out.data);
+	gnutls_pkcs7_deinit(p7);
+	return bytes;
+}
+
+/* One HTTP/1.1 exchange on @conn (the helper sends "Connection: close"). */
+static void
+fake_serve_one(FakeServer *fs, GSocketConnection *conn)
+{
+	GInputStream *in = g_io_stream_get_input_stream(G_IO_STREAM(conn));
+	GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	g_autoptr(GBytes) body = NULL;
+	g_autoptr(GBytes) answer = NULL;
+	g_autofree gchar *head = NULL, *header = NULL;
+	const gchar *type = "text/plain";
+	gsize header_len = 0, content_length = 0;
+	const gchar *cl;
+	guint8 chunk[4096];
+
+	/* the head, then as much body as Content-Length says */
+	for (;;) {
+		gssize n = g_input_stream_read(in, chunk, sizeof(chunk), NULL, NULL);
+		const guint8 *end;
+		if (n <= 0)
+			return;
+		g_byte_array_append(buf, chunk, n);
+		end = memmem(buf->data, buf->len, "\r\n\r\n", 4);
+		if (end != NULL) {
+			header_len = end - buf->data + 4;
+			break;
+		}
+	}
+	head = g_ascii_strdown(g_strndup((const gchar *)buf->data, header_len), -1);
+	cl = strstr(head, "content-length:");
+	if (cl != NULL)
+		content_length = g_ascii_strtoull(cl + strlen("content-length:"), NULL, 10);
+	while (buf->len < header_len + content_length) {
+		gssize n = g_input_stream_read(in, chunk, sizeof(chunk), NULL, NULL);
+		if (n <= 0)
+			return;
+		g_byte_array_append(buf, chunk, n);
+	}
+	body = g_bytes_new(buf->data + header_len, content_length);
+	if (strstr(head, "operation=getcacaps") != NULL)
+		answer = g_bytes_new_static("POSTPKIOperation\nSHA-256\nAES\nRenewal\n", 37);
+	else if (strstr(head, "operation=getcacert") != NULL)
+		answer = fake_ca_certs(fs, &type);
+	else {
+		answer = fake_pki_operation(fs, body);
+		type = "application/x-pki-message";
+	}
+	header = g_strdup_printf("HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+				 "Connection: close\r\n\r\n",
+				 type, g_bytes_get_size(answer));
+	g_output_stream_write_all(out, header, strlen(header), NULL, NULL, NULL);
+	g_output_stream_write_all(out, g_bytes_get_data(answer, NULL), g_bytes_get_size(answer),
+				  NULL, NULL, NULL);
+}
+
+static gpointer
+fake_thread(gpointer user_data)
+{
+	FakeServer *fs = user_data;
+
+	for (;;) {
+		g_autoptr(GSocketConnection) conn =
+		    g_socket_listener_accept(fs->listener, NULL, fs->cancellable, NULL);
+		if (conn == NULL)
+			break;
+		fake_serve_one(fs, conn);
+		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+	}
+	return NULL;
+}
+
+static FakeServer *
+fake_start(FakeMode mode)
+{
+	FakeServer *fs = g_new0(FakeServer, 1);
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) address = g_inet_socket_address_new(loopback, FAKE_PORT);
+	g_autoptr(GError) error = NULL;
+
+	fs->mode = mode;
+	fs->seen = g_ptr_array_new_with_free_func(g_free);
+	g_mutex_init(&fs->lock);
+	fake_identity("CN=Fake SCEP CA", NULL, NULL, TRUE,
+		      GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN | GNUTLS_KEY_DIGITAL_SIGNATURE |
+			  GNUTLS_KEY_KEY_ENCIPHERMENT,
+		      &fs->ca_x509, &fs->ca_key, &fs->ca);
+	fake_identity("CN=Fake SCEP RA", fs->ca, fs->ca_key, FALSE,
+		      GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT, &fs->ra_x509,
+		      &fs->ra_key, &fs->ra);
+	/* a stranger that names the CA as its issuer, but signed itself */
+	fake_identity("CN=Fake SCEP RA (forged)", fs->ca, NULL, FALSE,
+		      GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT,
+		      &fs->stranger_x509, &fs->stranger_key, &fs->stranger);
+	fs->listener = g_socket_listener_new();
+	fs->cancellable = g_cancellable_new();
+	g_socket_listener_add_address(fs->listener, address, G_SOCKET_TYPE_STREAM,
+				      G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error);
+	g_assert_no_error(error);
+	fs->thread = g_thread_new("fake-scep", fake_thread, fs);
+	return fs;
+}
+
+static void
+fake_stop(FakeServer *fs)
+{
+	g_cancellable_cancel(fs->cancellable);
+	g_thread_join(fs->thread);
+	g_socket_listener_close(fs->listener);
+	g_object_unref(fs->listener);
+	g_object_unref(fs->cancellable);
+	if (fs->pending_csr != NULL)
+		gnutls_x509_crq_deinit(fs->pending_csr);
+	gnutls_x509_crt_deinit(fs->ca);
+	gnutls_x509_crt_deinit(fs->ra);
+	gnutls_x509_crt_deinit(fs->stranger);
+	gnutls_privkey_deinit(fs->ca_key);
+	gnutls_privkey_deinit(fs->ra_key);
+	gnutls_privkey_deinit(fs->stranger_key);
+	gnutls_x509_privkey_deinit(fs->ca_x509);
+	gnutls_x509_privkey_deinit(fs->ra_x509);
+	gnutls_x509_privkey_deinit(fs->stranger_x509);
+	g_ptr_array_unref(fs->seen);
+	g_mutex_clear(&fs->lock);
+	g_free(fs);
+}
+
+/* Runs @operation against the fake server with a fresh request in @f->dir. */
+static gint
+fake_submit(Fixture *f, FakeServer *fs, const gchar *operation, const gchar *cookie,
+	    const gchar *csr_key_name, gchar **out, gchar **err)
+{
+	g_autofree gchar *key = NULL, *csr = NULL, *e_csr = NULL, *e_key = NULL, *e_op = NULL;
+	g_autofree gchar *e_cookie = NULL, *fp = ck_scep_fingerprint(fs->ca);
+	g_autofree gchar *csr_path = NULL;
+	g_autofree gchar *base = g_build_filename(f->dir, csr_key_name, NULL);
+	const gchar *env[5] = {NULL};
+
+	/* a new key and CSR the first time; a POLL reuses them */
+	key = g_strconcat(base, ".key", NULL);
+	csr_path = g_strconcat(base, ".csr", NULL);
+	if (!g_file_test(key, G_FILE_TEST_EXISTS)) {
+		g_clear_pointer(&key, g_free);
+		make_request(f->dir, csr_key_name, FALSE, &key, &csr);
+		g_clear_pointer(&csr, g_free);
+	}
+	g_assert_true(g_file_get_contents(csr_path, &csr, NULL, NULL));
+	e_op = g_strconcat("CERTMONGER_OPERATION=", operation, NULL);
+	e_csr = g_strconcat("CERTMONGER_CSR=", csr, NULL);
+	e_key = g_strconcat("CERTKEEPER_KEY_FILE=", key, NULL);
+	env[0] = e_op;
+	env[1] = e_csr;
+	env[2] = e_key;
+	if (cookie != NULL) {
+		e_cookie = g_strconcat("CERTMONGER_CA_COOKIE=", cookie, NULL);
+		env[3] = e_cookie;
+	}
+	return run_helper(env,
+			  (const gchar *[]){"--url", FAKE_URL, "--ca-fingerprint", fp,
+					    "--poll-interval", "7", NULL},
+			  out, err);
+}
+
+/* PENDING: exit 5 with a cookie; POLL with it sends CertPoll and gets the certificate. */
+static void
+test_scep_pending(Fixture *f, gconstpointer user_data)
+{
+	FakeServer *fs;
+	g_autofree gchar *out = NULL, *cookie = NULL, *cert = NULL, *key = NULL;
+	gchar *newline;
+
+	if (skip_if_unavailable())
+		return;
+	fs = fake_start(FAKE_PENDING);
+	g_assert_cmpint(fake_submit(f, fs, "SUBMIT", NULL, "pend", &out, NULL), ==, 5);
+	/* the delay, then the cookie with the transaction */
+	g_assert_true(g_str_has_prefix(out, "7\nscep-v1:"));
+	newline = strchr(out, '\n');
+	cookie = g_strstrip(g_strdup(newline + 1));
+	g_assert_cmpuint(strlen(cookie), ==, strlen("scep-v1:") + 64);
+	g_clear_pointer(&out, g_free);
+	g_assert_cmpint(fake_submit(f, fs, "POLL", cookie, "pend", &out, NULL), ==, 0);
+	cert = save_pem(f->dir, "pend.crt", out);
+	key = g_build_filename(f->dir, "pend.key", NULL);
+	{
+		const gchar *a[] = {"openssl", "x509", "-noout", "-pubkey", "-in", cert, NULL};
+		const gchar *b[] = {"openssl", "pkey", "-pubout", "-in", key, NULL};
+		g_autofree gchar *pa = NULL, *pb = NULL;
+		g_assert_cmpint(ck_test_run(a, &pa, NULL), ==, 0);
+		g_assert_cmpint(ck_test_run(b, &pb, NULL), ==, 0);
+		g_assert_cmpstr(pa, ==, pb);
+	}
+	/* what the server saw: PKCSReq (19), then CertPoll (20) */
+	g_assert_cmpuint(fs->seen->len, ==, 2);
+	g_assert_cmpstr(g_ptr_array_index(fs->seen, 0), ==, "19");
+	g_assert_cmpstr(g_ptr_array_index(fs->seen, 1), ==, "20");
+	fake_stop(fs);
+}
+
+/* RA certificates: requests go to the RA, its signature on answers is accepted. */
+static void
+test_scep_ra(Fixture *f, gconstpointer user_data)
+{
+	FakeServer *fs;
+	g_autofree gchar *out = NULL, *err = NULL;
+
+	if (skip_if_unavailable())
+		return;
+	fs = fake_start(FAKE_RA);
+	/* the server can only decrypt with the RA's key: it asserts that itself */
+	g_assert_cmpint(fake_submit(f, fs, "SUBMIT", NULL, "ra", &out, &err), ==, 0);
+	g_assert_true(g_str_has_prefix(out, "-----BEGIN CERTIFICATE-----"));
+	/* the stranger claiming the CA's name was noticed and left out */
+	g_assert_nonnull(strstr(err, "the CA did not sign it"));
+	fake_stop(fs);
+}
+
+/* Answers signed by someone else, or for another nonce, are refused (and retried). */
+static void
+test_scep_forged(Fixture *f, gconstpointer user_data)
+{
+	FakeServer *fs;
+	g_autofree gchar *out = NULL;
+
+	if (skip_if_unavailable())
+		return;
+	fs = fake_start(FAKE_FORGED);
+	g_assert_cmpint(fake_submit(f, fs, "SUBMIT", NULL, "forged", &out, NULL), ==, 3);
+	g_assert_nonnull(strstr(out, "not signed by the CA"));
+	fake_stop(fs);
+	g_clear_pointer(&out, g_free);
+
+	fs = fake_start(FAKE_WRONG_NONCE);
+	g_assert_cmpint(fake_submit(f, fs, "SUBMIT", NULL, "nonce", &out, NULL), ==, 3);
+	g_assert_nonnull(strstr(out, "recipientNonce"));
+	fake_stop(fs);
+}
+
 /* Through the real certkeeperd: a request reaches MONITORING, and renews. */
 static void
 test_scep_daemon(void)
@@ -767,6 +1295,9 @@ main(int argc, char **argv)
 	ADD("/certkeeper/scep/bad-input", test_scep_bad_input);
 	ADD("/certkeeper/scep/server-down", test_scep_server_down);
 	ADD("/certkeeper/scep/garbage", test_scep_garbage);
+	ADD("/certkeeper/scep/pending", test_scep_pending);
+	ADD("/certkeeper/scep/ra", test_scep_ra);
+	ADD("/certkeeper/scep/forged", test_scep_forged);
 #undef ADD
 	g_test_add_func("/certkeeper/scep/daemon", test_scep_daemon);
 	status = g_test_run();

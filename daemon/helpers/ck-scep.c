@@ -300,7 +300,13 @@ ck_scep_find_issuer(GPtrArray *certs, gnutls_x509_crt_t crt)
 		return NULL;
 	for (guint i = 0; i < certs->len; i++) {
 		gnutls_x509_crt_t other = g_ptr_array_index(certs, i);
-		if (other != crt && gnutls_x509_crt_check_issuer(crt, other))
+		unsigned int status = 0;
+		/* the name, and the signature: a certificate can name anyone as its issuer
+		 * (validity is the trust list's business, later) */
+		if (other != crt && gnutls_x509_crt_check_issuer(crt, other) &&
+		    gnutls_x509_crt_verify(crt, &other, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS,
+					   &status) >= 0 &&
+		    status == 0)
 			return other;
 	}
 	return NULL;
