@@ -143,6 +143,24 @@ ck_scep_get_ca_certificate(CkScep *self)
 
 /* HTTP */
 
+/*
+ * What a server said, made fit for a message: our messages end up in the
+ * daemon's log and on D-Bus, which takes valid UTF-8 only, and a server's
+ * bytes are neither trusted nor necessarily text. Printable ASCII stays.
+ */
+static gchar *
+ck_scep_printable(const gchar *text, gssize len)
+{
+	gsize n = len < 0 ? strlen(text) : (gsize)len;
+	gchar *out = g_strndup(text, n);
+
+	for (gchar *p = out; *p != '\0'; p++) {
+		if ((guchar)*p < 0x20 || (guchar)*p > 0x7e)
+			*p = (*p == '\r' || *p == '\n' || *p == '\t') ? ' ' : '?';
+	}
+	return out;
+}
+
 static gchar *
 ck_scep_url(CkScep *self, const gchar *operation, const gchar *message)
 {
@@ -185,12 +203,11 @@ ck_scep_http(CkScep *self, const gchar *operation, const gchar *method, const gc
 	status = ck_http_response_get_status(response);
 	if (status != 200) {
 		GBytes *answer = ck_http_response_get_body(response);
-		g_autofree gchar *text =
-		    g_strndup(g_bytes_get_data(answer, NULL), MIN(g_bytes_get_size(answer), 200));
+		g_autofree gchar *text = ck_scep_printable(g_bytes_get_data(answer, NULL),
+							   MIN(g_bytes_get_size(answer), 200));
 		CkError code = status == 404 || status == 405	  ? CK_ERROR_CA_UNDERCONFIGURED
 			       : status >= 400 && status < 500 ? CK_ERROR_CA_REJECTED
 							       : CK_ERROR_CA_UNREACHABLE;
-		g_strdelimit(text, "\r\n", ' ');
 		g_set_error(error, CK_ERROR, code,
 			    /* TRANSLATORS: operation, URL, HTTP status, the server's text, advice */
 			    _("The SCEP server answered %s at %s with HTTP %u (%s)%s"), operation, url,
@@ -202,7 +219,7 @@ ck_scep_http(CkScep *self, const gchar *operation, const gchar *method, const gc
 	}
 	type = ck_http_response_get_header(response, "content-type");
 	if (content_type_out != NULL)
-		*content_type_out = g_strdup(type != NULL ? type : "");
+		*content_type_out = ck_scep_printable(type != NULL ? type : "", -1);
 	return g_bytes_ref(ck_http_response_get_body(response));
 }
 
@@ -794,9 +811,10 @@ ck_scep_decode_string(const gnutls_datum_t *der)
 	for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
 		const guint8 *str = NULL;
 		unsigned int len = 0;
+		/* the values end up in messages: printable ASCII only (see ck_scep_printable) */
 		if (asn1_decode_simple_der(types[i], der->data, der->size, &str, &len) ==
 		    ASN1_SUCCESS)
-			return g_strndup((const gchar *)str, len);
+			return ck_scep_printable((const gchar *)str, len);
 	}
 	return NULL;
 }
@@ -881,8 +899,10 @@ ck_scep_describe_failure(const CkScepAttrs *attrs)
 	else
 		g_string_append_printf(out, _("failInfo %s (unknown)"),
 				       attrs->fail_info != NULL ? attrs->fail_info : _("missing"));
-	if (attrs->fail_info_text != NULL)
-		g_string_append_printf(out, " (%s)", attrs->fail_info_text);
+	if (attrs->fail_info_text != NULL) {
+		g_autofree gchar *text = ck_scep_printable(attrs->fail_info_text, -1);
+		g_string_append_printf(out, " (%s)", text);
+	}
 	return g_string_free(out, FALSE);
 }
 
