@@ -24,6 +24,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "ck-ca-protocol.h"
 #include "ck-client-bus.h"
 #include "ck-client-output.h"
 
@@ -1494,12 +1495,18 @@ ck_verb_list_cas(CkClient *client, int argc, char **argv)
 }
 
 /* add-ca and modify-ca share their options. */
+#define CK_CLI_MAX_CA_SETTINGS 32
+
 typedef struct {
 	gchar *name;
 	gchar *helper;
 	gchar *type;
 	gint timeout;
 	gint validity_days;
+	gchar *roots_file;
+	/* the protocols' settings (ck-ca-protocol.h), one slot per option name */
+	const gchar *setting_names[CK_CLI_MAX_CA_SETTINGS];
+	gchar *settings[CK_CLI_MAX_CA_SETTINGS];
 } CkCaValues;
 
 static void
@@ -1508,6 +1515,9 @@ ck_ca_values_clear(CkCaValues *values)
 	g_clear_pointer(&values->name, g_free);
 	g_clear_pointer(&values->helper, g_free);
 	g_clear_pointer(&values->type, g_free);
+	g_clear_pointer(&values->roots_file, g_free);
+	for (guint i = 0; i < CK_CLI_MAX_CA_SETTINGS; i++)
+		g_clear_pointer(&values->settings[i], g_free);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CkCaValues, ck_ca_values_clear)
 
@@ -1521,15 +1531,39 @@ ck_ca_entries(GArray *entries, CkCaValues *values, gboolean with_settings)
 	    {"helper", 'e', 0, G_OPTION_ARG_STRING, &values->helper,
 	     N_("Command line of a helper speaking certmonger's CA helper protocol"), "COMMAND"},
 	    {"type", 0, 0, G_OPTION_ARG_STRING, &values->type,
-	     N_("helper (the default) or local (a CA inside certkeeperd)"), "TYPE"},
+	     N_("helper (the default), local (a CA inside certkeeperd), or acme, est, scep (the "
+		"protocol, through certkeeper's own helper)"),
+	     "TYPE"},
 	    {"timeout", 0, 0, G_OPTION_ARG_INT, &values->timeout,
 	     N_("Seconds one helper run may take (default 60)"), "SECONDS"},
 	    {"validity-days", 0, 0, G_OPTION_ARG_INT, &values->validity_days,
 	     N_("Local CAs: lifetime in days of the certificates they issue"), "DAYS"},
+	    {"roots-file", 'F', 0, G_OPTION_ARG_FILENAME, &values->roots_file,
+	     N_("Keep the CA's root certificates in FILE (a PEM bundle; \"\" for nowhere)"),
+	     "FILE"},
 	    {NULL}};
+	guint n = 0;
+
 	ck_entries_add(entries, name);
-	if (with_settings)
-		ck_entries_add(entries, settings);
+	if (!with_settings)
+		return;
+	ck_entries_add(entries, settings);
+	/* every protocol setting once: a name shared by protocols means the same there */
+	for (const CkCaProtocol *p = ck_ca_protocol_list(); p->type != NULL; p++) {
+		for (const CkCaSetting *setting = p->settings; setting->key != NULL; setting++) {
+			GOptionEntry entry = {setting->option, 0, 0, G_OPTION_ARG_STRING, NULL,
+					      setting->summary, "VALUE"};
+			gboolean seen = FALSE;
+			for (guint i = 0; i < n; i++)
+				seen = seen || g_str_equal(values->setting_names[i], setting->option);
+			if (seen)
+				continue;
+			g_assert(n < CK_CLI_MAX_CA_SETTINGS);
+			values->setting_names[n] = setting->option;
+			entry.arg_data = &values->settings[n++];
+			g_array_append_val(entries, entry);
+		}
+	}
 }
 
 /* The CA's name from -c or the one argument. */
@@ -1551,8 +1585,9 @@ ck_ca_values_check(CkCaValues *values, int argc, char **argv)
 		return FALSE;
 	}
 	if (values->type != NULL && g_strcmp0(values->type, "local") != 0 &&
-	    g_strcmp0(values->type, "helper") != 0) {
-		ck_client_fail(_("Unknown CA type '%s': use helper or local"), values->type);
+	    g_strcmp0(values->type, "helper") != 0 && ck_ca_protocol_find(values->type) == NULL) {
+		ck_client_fail(_("Unknown CA type '%s': use %s"), values->type,
+			       ck_ca_protocol_type_names());
 		return FALSE;
 	}
 	if (g_strcmp0(values->type, "local") == 0 && values->helper != NULL) {
@@ -1565,8 +1600,12 @@ ck_ca_values_check(CkCaValues *values, int argc, char **argv)
 static gboolean
 ck_ca_values_any(const CkCaValues *values)
 {
+	for (guint i = 0; i < CK_CLI_MAX_CA_SETTINGS; i++) {
+		if (values->settings[i] != NULL)
+			return TRUE;
+	}
 	return values->helper != NULL || values->type != NULL || values->timeout >= 0 ||
-	       values->validity_days >= 0;
+	       values->validity_days >= 0 || values->roots_file != NULL;
 }
 
 static int
@@ -1582,6 +1621,11 @@ ck_ca_values_append(const CkCaValues *values, sd_bus_message *m)
 	if (r >= 0 && values->validity_days >= 0)
 		r = sd_bus_message_append(m, "{sv}", "validity-days", "u",
 					  (guint32)values->validity_days);
+	if (r >= 0)
+		r = ck_client_append_string(m, "roots-file", values->roots_file);
+	/* the daemon checks which settings the type takes, and names any that do not fit */
+	for (guint i = 0; r >= 0 && i < CK_CLI_MAX_CA_SETTINGS; i++)
+		r = ck_client_append_string(m, values->setting_names[i], values->settings[i]);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	return r;
@@ -1601,13 +1645,14 @@ ck_verb_add_ca(CkClient *client, int argc, char **argv)
 	context = ck_client_verb_context(
 	    "add-ca", "NAME",
 	    _("Add a CA back end (kept across restarts), e.g. a helper: certkeeper add-ca NAME -e "
-	      "COMMAND."),
+	      "COMMAND, or an ACME CA: certkeeper add-ca NAME --type acme --directory URL."),
 	    (GOptionEntry *)(void *)entries->data);
 	if (!ck_client_parse(context, &argc, &argv, 1) || !ck_ca_values_check(&values, argc, argv))
 		return CK_EXIT_ERROR;
-	if (values.helper == NULL && g_strcmp0(values.type, "local") != 0)
+	if (values.helper == NULL && (values.type == NULL || g_str_equal(values.type, "helper")))
 		return ck_client_fail(_("A helper CA needs its command: -e COMMAND (or --type "
-					"local for a CA inside certkeeperd)"));
+					"local for a CA inside certkeeperd, or --type acme, est or "
+					"scep with that protocol's settings)"));
 	if (ck_client_connect(client) < 0)
 		return CK_EXIT_ERROR;
 	r = sd_bus_message_new_method_call(client->bus, &m, CK_BUS_NAME, CK_BUS_MANAGER_PATH,

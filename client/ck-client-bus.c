@@ -38,7 +38,7 @@ ck_client_bus_open(const gchar *spec, sd_bus **ret)
 	return 0;
 }
 
-/* Properties -> JSON: the bus types map 1:1 (s, b, t, u, as). */
+/* Properties -> JSON: the bus types map 1:1 (s, b, t, u, as; a{ss} is an object). */
 static int
 ck_client_read_variant(sd_bus_message *m, JsonObject *obj, const char *name)
 {
@@ -79,6 +79,23 @@ ck_client_read_variant(sd_bus_message *m, JsonObject *obj, const char *name)
 		for (guint i = 0; r >= 0 && strv != NULL && strv[i] != NULL; i++)
 			json_array_add_string_element(array, strv[i]);
 		json_object_set_array_member(obj, name, array);
+	} else if (g_strcmp0(contents, "a{ss}") == 0) {
+		JsonObject *map = json_object_new();
+		r = sd_bus_message_enter_container(m, 'v', "a{ss}");
+		if (r >= 0)
+			r = sd_bus_message_enter_container(m, 'a', "{ss}");
+		while (r >= 0) {
+			const char *key = NULL, *value = NULL;
+			r = sd_bus_message_read(m, "{ss}", &key, &value);
+			if (r <= 0)
+				break;
+			json_object_set_string_member(map, key, value);
+		}
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		json_object_set_object_member(obj, name, map);
 	} else {
 		/* a newer daemon may publish types this client does not know: skip them */
 		r = sd_bus_message_skip(m, "v");

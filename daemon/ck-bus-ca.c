@@ -10,6 +10,7 @@
 #include "ck-bus-error.h"
 #include "ck-bus-private.h"
 #include "ck-ca-helper.h"
+#include "ck-ca-protocol.h"
 #include "ck-error.h"
 
 const char *const ck_bus_ca_changing_properties[] = {
@@ -25,7 +26,25 @@ const char *const ck_bus_ca_changing_properties[] = {
     "DefaultTemplate",
     "NewRequestRequirements",
     "RenewRequestRequirements",
+    "Settings",
+    "RootsFile",
     NULL};
+
+/* Settings: option name -> value, in the protocol's order. */
+static int
+ck_bus_ca_append_settings(sd_bus_message *reply, const CkCaConfig *cfg)
+{
+	const CkCaProtocol *protocol = cfg != NULL ? ck_ca_protocol_find(cfg->type) : NULL;
+	int r = sd_bus_message_open_container(reply, 'a', "{ss}");
+
+	for (const CkCaSetting *s = protocol != NULL ? protocol->settings : NULL;
+	     r >= 0 && s != NULL && s->key != NULL; s++) {
+		const gchar *value = g_hash_table_lookup(cfg->settings, s->key);
+		if (value != NULL)
+			r = sd_bus_message_append(reply, "{ss}", s->option, value);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
 
 static int
 ck_bus_ca_get_property(sd_bus *bus, const char *path, const char *interface,
@@ -75,6 +94,12 @@ ck_bus_ca_get_property(sd_bus *bus, const char *path, const char *interface,
 		return sd_bus_message_append_strv(reply, (char **)ck_ca_get_requirements(ca, FALSE));
 	if (strcmp(property, "RenewRequestRequirements") == 0)
 		return sd_bus_message_append_strv(reply, (char **)ck_ca_get_requirements(ca, TRUE));
+	if (strcmp(property, "RootsFile") == 0)
+		return sd_bus_message_append(reply, "s",
+					     cfg != NULL && cfg->roots_file != NULL ? cfg->roots_file
+										    : "");
+	if (strcmp(property, "Settings") == 0)
+		return ck_bus_ca_append_settings(reply, cfg);
 	return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No property '%s'"), property);
 }
 
@@ -110,10 +135,24 @@ const sd_bus_vtable ck_bus_ca_vtable[] = {
     CK_PROPERTY("DefaultTemplate", "s"),
     CK_PROPERTY("NewRequestRequirements", "as"),
     CK_PROPERTY("RenewRequestRequirements", "as"),
+    CK_PROPERTY("Settings", "a{ss}"),
+    CK_PROPERTY("RootsFile", "s"),
     SD_BUS_METHOD_WITH_ARGS("Refresh", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, ck_bus_ca_method_refresh,
 			    SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END,
 };
+
+/* A protocol setting by its option name; the same name means the same key in every protocol. */
+static const CkCaSetting *
+ck_bus_ca_find_setting(const char *option)
+{
+	for (const CkCaProtocol *p = ck_ca_protocol_list(); p->type != NULL; p++) {
+		const CkCaSetting *setting = ck_ca_protocol_find_setting(p, option, TRUE);
+		if (setting != NULL)
+			return setting;
+	}
+	return NULL;
+}
 
 int
 ck_bus_ca_read_options(sd_bus_message *m, CkCaConfig *cfg, sd_bus_error *error)
@@ -125,20 +164,25 @@ ck_bus_ca_read_options(sd_bus_message *m, CkCaConfig *cfg, sd_bus_error *error)
 		const char *name = NULL;
 		const char *contents = NULL;
 		const char *wanted;
+		const CkCaSetting *setting;
 
 		r = sd_bus_message_read(m, "s", &name);
 		if (r >= 0)
 			r = sd_bus_message_peek_type(m, NULL, &contents);
 		if (r < 0)
 			return r;
-		if (strcmp(name, "type") == 0 || strcmp(name, "helper") == 0)
+		setting = ck_bus_ca_find_setting(name);
+		if (strcmp(name, "type") == 0 || strcmp(name, "helper") == 0 ||
+		    strcmp(name, "roots-file") == 0 || setting != NULL)
 			wanted = "s";
 		else if (strcmp(name, "timeout") == 0 || strcmp(name, "validity-days") == 0)
 			wanted = "u";
 		else
 			return ck_bus_error_setf(error, CK_ERROR_INVALID_ARGUMENT,
 						 _("Unknown CA option '%s'; use type, helper, "
-						   "timeout or validity-days"),
+						   "timeout, validity-days, roots-file or a "
+						   "setting of the CA's protocol (certkeeper "
+						   "add-ca --help)"),
 						 name);
 		if (g_strcmp0(contents, wanted) != 0)
 			return ck_bus_error_setf(error, CK_ERROR_INVALID_ARGUMENT,
@@ -149,12 +193,21 @@ ck_bus_ca_read_options(sd_bus_message *m, CkCaConfig *cfg, sd_bus_error *error)
 			r = sd_bus_message_read(m, "v", "s", &text);
 			if (r < 0)
 				return r;
+			/* an empty value removes what it names (ModifyCA) */
 			if (strcmp(name, "type") == 0) {
 				g_free(cfg->type);
 				cfg->type = g_strdup(text);
-			} else {
+			} else if (strcmp(name, "helper") == 0) {
 				g_free(cfg->helper);
 				cfg->helper = text[0] != '\0' ? g_strdup(text) : NULL;
+			} else if (strcmp(name, "roots-file") == 0) {
+				g_free(cfg->roots_file);
+				cfg->roots_file = text[0] != '\0' ? g_strdup(text) : NULL;
+			} else if (text[0] != '\0') {
+				g_hash_table_insert(cfg->settings, g_strdup(setting->key),
+						    g_strdup(text));
+			} else {
+				g_hash_table_remove(cfg->settings, setting->key);
 			}
 		} else {
 			guint32 number = 0;

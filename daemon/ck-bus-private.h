@@ -24,6 +24,9 @@ struct _CkBus {
 	sd_bus *bus;
 	sd_event *event;
 	GSource *source;
+	/* CA name -> the Error last announced, so a CA's requests hear of a change
+	 * of their CAError only when there is one */
+	GHashTable *ca_errors;
 };
 
 /* sd-bus objects in g_autoptr; the unref functions return NULL, which is ignored */

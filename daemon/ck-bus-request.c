@@ -146,6 +146,11 @@ ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface
 
 	if (request == NULL)
 		return -ENOENT;
+	/* the one property that is the CA's, not the request's */
+	if (strcmp(property, "CAError") == 0) {
+		CkCa *ca = ck_engine_find_ca(self->engine, ck_request_get_ca(request));
+		return sd_bus_message_append(reply, "s", ca != NULL ? ck_ca_get_error(ca) : "");
+	}
 	for (guint i = 0; i < G_N_ELEMENTS(ck_props); i++) {
 		if (strcmp(ck_props[i].name, property) != 0)
 			continue;
@@ -299,6 +304,7 @@ const sd_bus_vtable ck_bus_request_vtable[] = {
     CK_PROPERTY("Serial", "s"),
     CK_PROPERTY("Issuer", "s"),
     CK_PROPERTY("LastError", "s"),
+    CK_PROPERTY("CAError", "s"),
     CK_PROPERTY("LastFailure", "s"),
     CK_PROPERTY("LastFailureTime", "t"),
     CK_PROPERTY("RenewalTime", "t"),

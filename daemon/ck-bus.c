@@ -479,6 +479,32 @@ ck_bus_ca_removed_cb(CkEngine *engine, CkCa *ca, CkBus *self)
 	ck_bus_announce(self, ck_bus_ca_path(ca), CK_BUS_CA_IFACE, FALSE, ck_ca_get_name(ca));
 }
 
+/* Tells the requests of @ca that their CAError changed, if it did. */
+static void
+ck_bus_announce_ca_error(CkBus *self, CkCa *ca)
+{
+	const gchar *error = ck_ca_get_error(ca);
+	g_autoptr(GPtrArray) requests = NULL;
+	const char *names[] = {"CAError", NULL};
+
+	if (g_strcmp0(g_hash_table_lookup(self->ca_errors, ck_ca_get_name(ca)), error) == 0)
+		return;
+	g_hash_table_insert(self->ca_errors, g_strdup(ck_ca_get_name(ca)), g_strdup(error));
+	requests = ck_engine_get_requests(self->engine);
+	for (guint i = 0; i < requests->len; i++) {
+		CkRequest *request = g_ptr_array_index(requests, i);
+		char *path;
+		if (g_strcmp0(ck_request_get_ca(request), ck_ca_get_name(ca)) != 0)
+			continue;
+		path = ck_bus_request_path(request);
+		if (path != NULL)
+			(void)sd_bus_emit_properties_changed_strv(self->bus, path,
+								  CK_BUS_REQUEST_IFACE,
+								  (char **)names);
+		free(path);
+	}
+}
+
 static void
 ck_bus_ca_changed_cb(CkEngine *engine, CkCa *ca, CkBus *self)
 {
@@ -491,6 +517,7 @@ ck_bus_ca_changed_cb(CkEngine *engine, CkCa *ca, CkBus *self)
 		g_warning("cannot announce a change of CA %s: %s", ck_ca_get_name(ca),
 			  g_strerror(-r));
 	free(path);
+	ck_bus_announce_ca_error(self, ca);
 }
 
 static int
@@ -628,12 +655,14 @@ ck_bus_finalize(GObject *object)
 	if (self->event != NULL)
 		sd_event_unref(self->event);
 	g_object_unref(self->engine);
+	g_hash_table_unref(self->ca_errors);
 	G_OBJECT_CLASS(ck_bus_parent_class)->finalize(object);
 }
 
 static void
 ck_bus_init(CkBus *self)
 {
+	self->ca_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 }
 
 static void

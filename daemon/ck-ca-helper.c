@@ -842,8 +842,8 @@ ck_ca_helper_class_init(CkCaHelperClass *klass)
 }
 
 CkCa *
-ck_ca_helper_new(const gchar *name, const gchar *command, guint timeout_seconds,
-		 gsize max_output, GError **error)
+ck_ca_helper_new(const gchar *name, const gchar *kind, const gchar *command,
+		 guint timeout_seconds, gsize max_output, GError **error)
 {
 	g_autoptr(CkCaHelper) self = NULL;
 	g_auto(GStrv) argv = NULL;
@@ -862,7 +862,7 @@ ck_ca_helper_new(const gchar *name, const gchar *command, guint timeout_seconds,
 			    _("Helper '%s' must start with the program's absolute path"), command);
 		return NULL;
 	}
-	self = g_object_new(CK_TYPE_CA_HELPER, "name", name, "kind", "helper", NULL);
+	self = g_object_new(CK_TYPE_CA_HELPER, "name", name, "kind", kind, NULL);
 	self->command = g_strdup(command);
 	self->argv = g_steal_pointer(&argv);
 	self->timeout_seconds = MAX(timeout_seconds, 1);

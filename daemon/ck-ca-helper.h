@@ -22,10 +22,13 @@ G_DECLARE_FINAL_TYPE(CkCaHelper, ck_ca_helper, CK, CA_HELPER, CkCa)
  * CERTKEEPER_AUTH_KEY (that identity's files, for TLS client authentication),
  * CERTKEEPER_KEY_FILE (the key the CSR was made with, when it is a file) and
  * CERTKEEPER_VALIDITY (the wanted lifetime in seconds, when one was asked for).
+ *
+ * @kind is what CA1.Type shows: "helper", or the protocol ("acme", ...) of one of
+ * certkeeper's own helpers.
  */
 CkCa *
-ck_ca_helper_new(const gchar *name, const gchar *command, guint timeout_seconds,
-		 gsize max_output, GError **error);
+ck_ca_helper_new(const gchar *name, const gchar *kind, const gchar *command,
+		 guint timeout_seconds, gsize max_output, GError **error);
 
 const gchar *
 ck_ca_helper_get_command(CkCaHelper *self);

@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "ck-ca-protocol.h"
 #include "ck-config.h"
 #include "ck-error.h"
 
@@ -33,6 +34,8 @@ ck_ca_config_free(CkCaConfig *ca)
 	g_free(ca->name);
 	g_free(ca->type);
 	g_free(ca->helper);
+	g_hash_table_unref(ca->settings);
+	g_free(ca->roots_file);
 	g_free(ca);
 }
 
@@ -43,6 +46,7 @@ ck_ca_config_new(const gchar *name, const gchar *type)
 	ca->name = g_strdup(name);
 	ca->type = g_strdup(type);
 	ca->timeout = 60;
+	ca->settings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	return ca;
 }
 
@@ -50,10 +54,33 @@ CkCaConfig *
 ck_ca_config_copy(const CkCaConfig *ca)
 {
 	CkCaConfig *copy = ck_ca_config_new(ca->name, ca->type);
+	GHashTableIter iter;
+	gpointer key, value;
+
 	copy->helper = g_strdup(ca->helper);
 	copy->timeout = ca->timeout;
 	copy->validity_days = ca->validity_days;
+	copy->roots_file = g_strdup(ca->roots_file);
+	g_hash_table_iter_init(&iter, ca->settings);
+	while (g_hash_table_iter_next(&iter, &key, &value))
+		g_hash_table_insert(copy->settings, g_strdup(key), g_strdup(value));
 	return copy;
+}
+
+static gboolean
+ck_ca_config_settings_equal(GHashTable *a, GHashTable *b)
+{
+	GHashTableIter iter;
+	gpointer key, value;
+
+	if (g_hash_table_size(a) != g_hash_table_size(b))
+		return FALSE;
+	g_hash_table_iter_init(&iter, a);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		if (g_strcmp0(value, g_hash_table_lookup(b, key)) != 0)
+			return FALSE;
+	}
+	return TRUE;
 }
 
 gboolean
@@ -61,17 +88,64 @@ ck_ca_config_equal(const CkCaConfig *a, const CkCaConfig *b)
 {
 	return g_strcmp0(a->name, b->name) == 0 && g_strcmp0(a->type, b->type) == 0 &&
 	       g_strcmp0(a->helper, b->helper) == 0 && a->timeout == b->timeout &&
-	       a->validity_days == b->validity_days;
+	       a->validity_days == b->validity_days && g_strcmp0(a->roots_file, b->roots_file) == 0 &&
+	       ck_ca_config_settings_equal(a->settings, b->settings);
+}
+
+gboolean
+ck_ca_config_check(const CkCaConfig *ca, GError **error)
+{
+	const CkCaProtocol *protocol = ck_ca_protocol_find(ca->type);
+
+	if (g_strcmp0(ca->type, "local") != 0 && g_strcmp0(ca->type, "helper") != 0 &&
+	    protocol == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    /* TRANSLATORS: the CA name, the type, then the known types */
+			    _("CA '%s' has an unknown type '%s': use %s"), ca->name,
+			    ca->type != NULL ? ca->type : "", ck_ca_protocol_type_names());
+		return FALSE;
+	}
+	if (g_strcmp0(ca->type, "helper") == 0 &&
+	    (ca->helper == NULL || g_strstrip(ca->helper)[0] == '\0')) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("CA '%s' is a helper CA without Helper=: name the program to run"),
+			    ca->name);
+		return FALSE;
+	}
+	if (protocol != NULL && ca->helper != NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("CA '%s' of type %s runs certkeeper's own helper; give its settings "
+			      "instead of a helper command, or use type helper"),
+			    ca->name, ca->type);
+		return FALSE;
+	}
+	if (protocol == NULL && g_hash_table_size(ca->settings) > 0) {
+		GHashTableIter iter;
+		gpointer key;
+		g_hash_table_iter_init(&iter, ca->settings);
+		g_hash_table_iter_next(&iter, &key, NULL);
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("%s does not apply to a CA of type %s"), (const gchar *)key, ca->type);
+		return FALSE;
+	}
+	if (protocol != NULL && !ck_ca_protocol_check_settings(protocol, ca->settings, error)) {
+		g_prefix_error(error, _("CA '%s': "), ca->name);
+		return FALSE;
+	}
+	if (ca->roots_file != NULL && !g_path_is_absolute(ca->roots_file)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("CA '%s': RootsFile='%s' must be an absolute path"), ca->name,
+			    ca->roots_file);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static CkCaConfig *
 ck_ca_config_new_local(const gchar *name, guint validity_days)
 {
-	CkCaConfig *ca = g_new0(CkCaConfig, 1);
-	ca->name = g_strdup(name);
-	ca->type = g_strdup("local");
+	CkCaConfig *ca = ck_ca_config_new(name, "local");
 	ca->validity_days = validity_days;
-	ca->timeout = 60;
 	return ca;
 }
 
@@ -82,13 +156,15 @@ static const gchar *const ck_config_daemon_keys[] = {"StateDirectory",
 						     "TimeSyncFile",
 						     "PolicyDirectory",
 						     "RequestsDirectory",
+						     "HelperDirectory",
 						     NULL};
 static const gchar *const ck_config_renewal_keys[] = {
     "RenewBefore",  "RenewJitterMax", "RetryDelay",  "RetryDelayMax", "MaxAttempts",
     "KeyPolicy",    "KeepPrevious",   "HookTimeout", "CheckTimeout",  NULL};
 static const gchar *const ck_config_defaults_keys[] = {
     "KeyType", "CA", "ValidityDays", "CertificateMode", "KeyMode", NULL};
-static const gchar *const ck_config_ca_keys[] = {"Type", "ValidityDays", "Helper", "Timeout", NULL};
+static const gchar *const ck_config_ca_keys[] = {"Type",    "ValidityDays", "Helper",
+						 "Timeout", "RootsFile",    NULL};
 static const gchar *const ck_config_log_levels[] = {"error", "warning", "message", "info",
 						    "debug", NULL};
 
@@ -136,15 +212,29 @@ ck_config_get_uint(GKeyFile *kf, const gchar *path, const gchar *group, const gc
 	return TRUE;
 }
 
+/* Whether @key is a setting of any protocol. */
+static gboolean
+ck_config_is_protocol_setting(const gchar *key)
+{
+	for (const CkCaProtocol *p = ck_ca_protocol_list(); p->type != NULL; p++) {
+		if (ck_ca_protocol_find_setting(p, key, FALSE) != NULL)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static gboolean
 ck_config_load_ca(CkConfig *self, GKeyFile *kf, const gchar *path, const gchar *group,
 		  GError **error)
 {
 	const gchar *name = group + strlen(CK_CONFIG_CA_PREFIX);
 	g_autofree gchar *type = g_key_file_get_string(kf, group, "Type", NULL);
+	g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+	const CkCaProtocol *protocol;
+	g_autoptr(CkCaConfig) parsed = NULL;
+	g_autoptr(GError) local_error = NULL;
 	CkCaConfig *ca;
 
-	ck_config_warn_unknown_keys(kf, path, group, ck_config_ca_keys);
 	if (name[0] == '\0') {
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
 			    _("%s: [%s] needs a CA name, e.g. [ca example]"), path, group);
@@ -152,13 +242,15 @@ ck_config_load_ca(CkConfig *self, GKeyFile *kf, const gchar *path, const gchar *
 	}
 	if (type == NULL) {
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-			    _("%s: [%s] has no Type: use Type=local or Type=helper"), path, group);
+			    _("%s: [%s] has no Type: use Type=%s"), path, group,
+			    ck_ca_protocol_type_names());
 		return FALSE;
 	}
 	g_strstrip(type);
-	if (g_strcmp0(type, "local") != 0 && g_strcmp0(type, "helper") != 0) {
-		ck_config_set_bad_value(error, path, group, "Type", type,
-					_("use local or helper"));
+	protocol = ck_ca_protocol_find(type);
+	if (g_strcmp0(type, "local") != 0 && g_strcmp0(type, "helper") != 0 && protocol == NULL) {
+		g_autofree gchar *allowed = g_strdup_printf(_("use %s"), ck_ca_protocol_type_names());
+		ck_config_set_bad_value(error, path, group, "Type", type, allowed);
 		return FALSE;
 	}
 	if (g_strcmp0(name, "local") == 0 && g_strcmp0(type, "local") != 0) {
@@ -168,34 +260,52 @@ ck_config_load_ca(CkConfig *self, GKeyFile *kf, const gchar *path, const gchar *
 			    path, group);
 		return FALSE;
 	}
-	/* [ca local] only tunes the built-in CA, which already exists */
-	ca = NULL;
-	for (guint i = 0; i < self->cas->len; i++) {
-		CkCaConfig *existing = g_ptr_array_index(self->cas, i);
-		if (g_strcmp0(existing->name, name) == 0)
-			ca = existing;
+	parsed = ck_ca_config_new(name, type);
+	parsed->timeout = 60;
+	/* the protocol's own settings; any other key is unknown and warned about */
+	for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
+		g_autofree gchar *value = NULL;
+		if (g_strv_contains(ck_config_ca_keys, keys[i]))
+			continue;
+		if (!ck_config_is_protocol_setting(keys[i])) {
+			g_warning("%s: [%s] has an unknown key %s; it is ignored", path, group,
+				  keys[i]);
+			continue;
+		}
+		/* another protocol's setting is kept, for ck_ca_config_check() to refuse:
+		 * it is a mistake in the type or the key, not a typo to skip */
+		value = g_key_file_get_string(kf, group, keys[i], NULL);
+		g_hash_table_insert(parsed->settings, g_strdup(keys[i]),
+				    g_strdup(value != NULL ? g_strstrip(value) : ""));
 	}
-	if (ca == NULL) {
-		ca = ck_ca_config_new_local(name, 0);
-		g_free(ca->type);
-		ca->type = g_strdup(type);
-		g_ptr_array_add(self->cas, ca);
-	}
-	if (!ck_config_get_uint(kf, path, group, "ValidityDays", 10, 0, 36500, &ca->validity_days,
-				error) ||
-	    !ck_config_get_uint(kf, path, group, "Timeout", 10, 1, 3600, &ca->timeout, error))
+	if (!ck_config_get_uint(kf, path, group, "ValidityDays", 10, 0, 36500,
+				&parsed->validity_days, error) ||
+	    !ck_config_get_uint(kf, path, group, "Timeout", 10, 1, 3600, &parsed->timeout, error))
 		return FALSE;
-	if (g_strcmp0(type, "helper") == 0) {
-		g_free(ca->helper);
-		ca->helper = g_key_file_get_string(kf, group, "Helper", NULL);
-		if (ca->helper == NULL || g_strstrip(ca->helper)[0] == '\0') {
-			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-				    _("%s: [%s] is a helper CA without Helper=: name the program "
-				      "to run"),
-				    path, group);
-			return FALSE;
+	parsed->helper = g_key_file_get_string(kf, group, "Helper", NULL);
+	if (parsed->helper != NULL && g_strcmp0(type, "helper") != 0 && protocol == NULL) {
+		g_warning("%s: [%s] Helper= applies to helper CAs only; it is ignored", path,
+			  group);
+		g_clear_pointer(&parsed->helper, g_free);
+	}
+	parsed->roots_file = g_key_file_get_string(kf, group, "RootsFile", NULL);
+	if (parsed->roots_file != NULL)
+		g_strstrip(parsed->roots_file);
+	if (!ck_ca_config_check(parsed, &local_error)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT, "%s: [%s] %s", path, group,
+			    local_error->message);
+		return FALSE;
+	}
+	/* [ca local] only tunes the built-in CA, which already exists */
+	for (guint i = 0; i < self->cas->len; i++) {
+		ca = g_ptr_array_index(self->cas, i);
+		if (g_strcmp0(ca->name, name) == 0) {
+			g_ptr_array_index(self->cas, i) = g_steal_pointer(&parsed);
+			ck_ca_config_free(ca);
+			return TRUE;
 		}
 	}
+	g_ptr_array_add(self->cas, g_steal_pointer(&parsed));
 	return TRUE;
 }
 
@@ -239,6 +349,8 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "PolicyDirectory", NULL);
 	g_autofree gchar *requests_dir =
 	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "RequestsDirectory", NULL);
+	g_autofree gchar *helper_dir =
+	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "HelperDirectory", NULL);
 	guint hook = lc->hook_timeout, check = lc->check_timeout;
 
 	if (threshold != NULL) {
@@ -316,6 +428,17 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 		}
 		g_free(lc->requests_dir);
 		lc->requests_dir = g_steal_pointer(&requests_dir);
+	}
+	if (helper_dir != NULL) {
+		g_strstrip(helper_dir);
+		if (!g_path_is_absolute(helper_dir)) {
+			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON,
+						"HelperDirectory", helper_dir,
+						_("use an absolute path"));
+			return FALSE;
+		}
+		g_free(lc->helper_dir);
+		lc->helper_dir = g_steal_pointer(&helper_dir);
 	}
 	return TRUE;
 }
@@ -482,6 +605,7 @@ ck_config_finalize(GObject *object)
 	g_free(self->lifecycle.time_sync_file);
 	g_free(self->lifecycle.policy_dir);
 	g_free(self->lifecycle.requests_dir);
+	g_free(self->lifecycle.helper_dir);
 	G_OBJECT_CLASS(ck_config_parent_class)->finalize(object);
 }
 
@@ -508,6 +632,7 @@ ck_config_init(CkConfig *self)
 	self->lifecycle.time_sync_file = g_strdup("/run/systemd/timesync/synchronized");
 	self->lifecycle.policy_dir = g_strdup(CK_SYSCONFDIR "/policy.d");
 	self->lifecycle.requests_dir = g_strdup(CK_SYSCONFDIR "/requests.d");
+	self->lifecycle.helper_dir = g_strdup(CK_LIBEXECDIR);
 	/* the built-in CA always exists; [ca local] may tune it */
 	g_ptr_array_add(self->cas, ck_ca_config_new_local("local", 0));
 }

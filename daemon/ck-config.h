@@ -13,10 +13,12 @@ G_BEGIN_DECLS
 /* How one CA is configured ([ca NAME] groups of certkeeper.conf). */
 typedef struct {
 	gchar *name;
-	gchar *type;	     /* "local" or "helper" */
+	gchar *type;	     /* "local", "helper", or a protocol: "acme", "est", "scep" */
 	gchar *helper;	     /* helper: the command line */
-	guint timeout;	     /* helper: seconds a run may take */
+	guint timeout;	     /* helper and protocols: seconds a run may take */
 	guint validity_days; /* local: default lifetime of leaves */
+	GHashTable *settings; /* protocols: config key -> value (see ck-ca-protocol.h) */
+	gchar *roots_file;    /* where to keep the CA's roots as a PEM bundle, or NULL */
 } CkCaConfig;
 
 #define CK_TYPE_CONFIG ck_config_get_type()
@@ -65,6 +67,7 @@ typedef struct {
 	gchar *time_sync_file;	  /* [certkeeperd] TimeSyncFile: appears once the clock is synced */
 	gchar *policy_dir;	  /* [certkeeperd] PolicyDirectory: who may request what */
 	gchar *requests_dir;	  /* [certkeeperd] RequestsDirectory: declared requests */
+	gchar *helper_dir;	  /* [certkeeperd] HelperDirectory: the protocol helpers */
 } CkLifecycleConfig;
 
 const CkLifecycleConfig *
@@ -78,6 +81,9 @@ void
 ck_ca_config_free(CkCaConfig *ca);
 gboolean
 ck_ca_config_equal(const CkCaConfig *a, const CkCaConfig *b);
+/* Checks that @ca is complete and consistent for its type; the error names what is not. */
+gboolean
+ck_ca_config_check(const CkCaConfig *ca, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkCaConfig, ck_ca_config_free)
 
 /* Every configured CA, the built-in "local" one always included (array of CkCaConfig*). */

@@ -11,6 +11,7 @@
 #include <gnutls/x509.h>
 #include <string.h>
 
+#include "ck-ca-helper.h"
 #include "ck-clock.h"
 #include "ck-engine-private.h"
 #include "ck-error.h"
@@ -329,7 +330,7 @@ ck_engine_certificate_times(const gchar *path, gint64 *not_before, gint64 *not_a
 /*
  * Who authenticates this submission (seed 001's recovery ladder): the current
  * certificate while it is valid; once it expired, the bootstrap identity if one
- * is configured and valid. NULL with @why when neither can: a human must enroll
+ * is configured and valid, else the expired certificate ("expired"). NULL with @why when neither can: a human must enroll
  * the device again.
  */
 static const gchar *
@@ -349,10 +350,12 @@ ck_engine_choose_identity(CkEngine *self, CkRequest *request, gint64 now,
 		return "current";
 	}
 	if (bootstrap_cert == NULL) {
-		/* expired and nothing else to show: the CA decides whether that will do */
+		/* expired and nothing else to show: the CA decides whether that will do
+		 * (a local CA does; a TLS-authenticated one needs other credentials), so
+		 * the helper is told, and still gets the files */
 		*cert_out = ck_request_get_cert_file(request);
 		*key_out = ck_request_get_key_file(request);
-		return ck_request_get_not_after(request) > 0 ? "current" : "none";
+		return ck_request_get_not_after(request) > 0 ? "expired" : "none";
 	}
 	if (!ck_engine_certificate_times(bootstrap_cert, &nb, &na)) {
 		*why = g_strdup_printf(_("The certificate has expired and the bootstrap "
@@ -569,7 +572,7 @@ ck_engine_submit_now(gpointer user_data)
 	submission.auth_key_file = auth_key;
 	/* SCEP signs and decrypts with the CSR's own key: a helper may read it from the
 	 * pending file (a PEM only for file keys), which the outcome removes again */
-	if (g_strcmp0(ck_ca_get_kind(ca), "helper") == 0 &&
+	if (CK_IS_CA_HELPER(ca) &&
 	    g_strcmp0(ck_request_get_key_provider(request), "file") == 0 &&
 	    ck_engine_save_pending(self, request, job))
 		key_file = ck_engine_pending_path(self, request, ".key");

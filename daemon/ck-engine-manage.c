@@ -15,6 +15,7 @@
 
 #include "ck-ca-helper.h"
 #include "ck-ca-local.h"
+#include "ck-ca-protocol.h"
 #include "ck-clock.h"
 #include "ck-engine-private.h"
 #include "ck-error.h"
@@ -295,6 +296,35 @@ ck_engine_ca_is_configured(CkEngine *self, const gchar *name)
 	return FALSE;
 }
 
+/*
+ * Keeps the CA's roots in its RootsFile (certmonger's -F), for services that
+ * need the bundle: replaced atomically, and only when the roots changed.
+ */
+static gboolean
+ck_engine_write_ca_roots(CkEngine *self, CkCa *ca, GError **error)
+{
+	const CkCaConfig *cfg = ck_engine_get_ca_config(self, ck_ca_get_name(ca));
+	g_autofree gchar *roots = NULL;
+	g_autofree gchar *current = NULL;
+	CkFileAttrs attrs = CK_FILE_ATTRS_INIT(0644);
+
+	if (cfg == NULL || cfg->roots_file == NULL)
+		return TRUE;
+	roots = ck_ca_get_root_certificates(ca, NULL);
+	/* a CA that publishes no roots leaves the file alone */
+	if (roots == NULL)
+		return TRUE;
+	if (g_file_get_contents(cfg->roots_file, &current, NULL, NULL) &&
+	    g_strcmp0(current, roots) == 0)
+		return TRUE;
+	if (!ck_file_replace(cfg->roots_file, roots, strlen(roots), &attrs, error)) {
+		g_prefix_error(error, _("Cannot keep the roots in %s: "), cfg->roots_file);
+		return FALSE;
+	}
+	g_message("CA %s: roots written to %s", ck_ca_get_name(ca), cfg->roots_file);
+	return TRUE;
+}
+
 static void
 ck_engine_ca_refreshed_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -302,7 +332,8 @@ ck_engine_ca_refreshed_cb(GObject *source, GAsyncResult *res, gpointer user_data
 	CkEngine *self = user_data != NULL ? CK_ENGINE(user_data) : NULL;
 	CkCa *ca = CK_CA(source);
 
-	if (!ck_ca_refresh_finish(ca, res, &error)) {
+	if (!ck_ca_refresh_finish(ca, res, &error) ||
+	    (self != NULL && !ck_engine_write_ca_roots(self, ca, &error))) {
 		g_message("CA %s: %s", ck_ca_get_name(ca), error->message);
 		ck_ca_set_error(ca, error->message);
 	} else {
@@ -323,6 +354,8 @@ ck_engine_refresh_ca(CkEngine *self, CkCa *ca)
 CkCa *
 ck_engine_make_ca(CkEngine *self, const CkCaConfig *cfg, GError **error)
 {
+	if (!ck_ca_config_check(cfg, error))
+		return NULL;
 	if (g_strcmp0(cfg->type, "local") == 0) {
 		/* the default CA keeps the documented path; others get their own */
 		g_autofree gchar *dirname = g_strcmp0(cfg->name, "local") == 0
@@ -334,16 +367,32 @@ ck_engine_make_ca(CkEngine *self, const CkCaConfig *cfg, GError **error)
 					   ? cfg->validity_days
 					   : ck_config_get_default_validity_days(self->config));
 	}
-	if (g_strcmp0(cfg->type, "helper") == 0) {
-		CkCa *ca = ck_ca_helper_new(cfg->name, cfg->helper, cfg->timeout,
-					    CK_HELPER_MAX_OUTPUT, error);
+	if (g_strcmp0(cfg->type, "helper") == 0 || ck_ca_protocol_find(cfg->type) != NULL) {
+		const CkCaProtocol *protocol = ck_ca_protocol_find(cfg->type);
+		g_autofree gchar *command = NULL;
+		CkCa *ca;
+
+		if (protocol != NULL) {
+			/* the helper's own state (an ACME account key, a pinned anchor), which
+			 * only root may read */
+			g_autofree gchar *states = g_build_filename(self->state_dir, "ca-state", NULL);
+			g_autofree gchar *state = g_build_filename(states, cfg->name, NULL);
+			const CkLifecycleConfig *lc = ck_config_get_lifecycle(self->config);
+			if (protocol->has_state_dir && (!ck_file_ensure_dir(states, 0700, error) ||
+							!ck_file_ensure_dir(state, 0700, error)))
+				return NULL;
+			command = ck_ca_protocol_build_command(protocol, lc->helper_dir, state,
+							       cfg->settings);
+		}
+		ca = ck_ca_helper_new(cfg->name, cfg->type, command != NULL ? command : cfg->helper,
+				      cfg->timeout, CK_HELPER_MAX_OUTPUT, error);
 		if (ca == NULL)
 			g_prefix_error(error, _("CA '%s': "), cfg->name);
 		return ca;
 	}
 	g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
-		    _("CA '%s' has an unknown type '%s': use local or helper"), cfg->name,
-		    cfg->type != NULL ? cfg->type : "");
+		    _("CA '%s' has an unknown type '%s': use %s"), cfg->name,
+		    cfg->type != NULL ? cfg->type : "", ck_ca_protocol_type_names());
 	return NULL;
 }
 
@@ -379,6 +428,23 @@ ck_engine_save_ca(CkEngine *self, const CkCaConfig *cfg, GError **error)
 	json_builder_add_int_value(builder, cfg->timeout);
 	json_builder_set_member_name(builder, "validity-days");
 	json_builder_add_int_value(builder, cfg->validity_days);
+	if (cfg->roots_file != NULL) {
+		json_builder_set_member_name(builder, "roots-file");
+		json_builder_add_string_value(builder, cfg->roots_file);
+	}
+	if (g_hash_table_size(cfg->settings) > 0) {
+		g_autoptr(GList) keys = g_hash_table_get_keys(cfg->settings);
+		json_builder_set_member_name(builder, "settings");
+		json_builder_begin_object(builder);
+		/* sorted, so the file does not change when nothing did */
+		keys = g_list_sort(keys, (GCompareFunc)g_strcmp0);
+		for (GList *l = keys; l != NULL; l = l->next) {
+			json_builder_set_member_name(builder, l->data);
+			json_builder_add_string_value(builder,
+						      g_hash_table_lookup(cfg->settings, l->data));
+		}
+		json_builder_end_object(builder);
+	}
 	json_builder_end_object(builder);
 	root = json_builder_get_root(builder);
 	text = json_to_string(root, TRUE);
@@ -418,6 +484,20 @@ ck_engine_load_dynamic_cas(CkEngine *self)
 		cfg->timeout = (guint)json_object_get_int_member_with_default(obj, "timeout", 60);
 		cfg->validity_days =
 		    (guint)json_object_get_int_member_with_default(obj, "validity-days", 0);
+		cfg->roots_file =
+		    g_strdup(json_object_get_string_member_with_default(obj, "roots-file", NULL));
+		if (json_object_has_member(obj, "settings") &&
+		    JSON_NODE_HOLDS_OBJECT(json_object_get_member(obj, "settings"))) {
+			JsonObject *settings = json_object_get_object_member(obj, "settings");
+			g_autoptr(GList) members = json_object_get_members(settings);
+			for (GList *l = members; l != NULL; l = l->next) {
+				const gchar *value = json_object_get_string_member_with_default(
+				    settings, l->data, NULL);
+				if (value != NULL)
+					g_hash_table_insert(cfg->settings, g_strdup(l->data),
+							    g_strdup(value));
+			}
+		}
 		if (ck_engine_find_ca(self, cfg->name) != NULL) {
 			g_warning("CA state %s names %s, which certkeeper.conf defines too; the "
 				  "configuration wins",

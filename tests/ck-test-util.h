@@ -40,4 +40,8 @@ ck_test_write_file(const gchar *dir, const gchar *name, const gchar *contents);
 gchar *
 ck_test_pem_patch(const gchar *pem, const gchar *label, const gchar *from, const gchar *to);
 
+/* A TCP port on 127.0.0.1 that nothing listens on right now (for servers a test starts). */
+guint
+ck_test_free_port(void);
+
 G_END_DECLS

@@ -102,7 +102,7 @@ static CkCa *
 ck_test_helper_new(const gchar *command, guint timeout)
 {
 	g_autoptr(GError) error = NULL;
-	CkCa *ca = ck_ca_helper_new("test", command, timeout, 1024 * 1024, &error);
+	CkCa *ca = ck_ca_helper_new("test", "helper", command, timeout, 1024 * 1024, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(ca);
 	g_assert_cmpstr(ck_ca_get_kind(ca), ==, "helper");
@@ -488,7 +488,7 @@ test_ca_helper_bad_command(Fixture *f, gconstpointer user_data)
 	const gchar *commands[] = {"", "   ", "relative/helper --flag", "/bin/echo 'unbalanced"};
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(CkCa) ca = ck_ca_helper_new("bad", commands[i], 30, 1024, &error);
+		g_autoptr(CkCa) ca = ck_ca_helper_new("bad", "helper", commands[i], 30, 1024, &error);
 		g_test_message("command '%s': %s", commands[i], error != NULL ? error->message : "-");
 		g_assert_null(ca);
 		g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);

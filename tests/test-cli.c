@@ -1142,6 +1142,151 @@ test_cli_certmonger_helper(void)
 	g_assert_cmpstr(ck_test_str(status, "Issuer"), ==, issuer);
 }
 
+/*
+ * add-ca --type acme|est|scep: settings, not command lines; the daemon checks them,
+ * builds the helper's command, keeps them across restarts and shows them on CA1.
+ * A CA's roots are kept in its roots file; a CA that cannot be reached says so on
+ * its requests too.
+ */
+static void
+test_cli_protocol_cas(void)
+{
+	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autofree gchar *err = NULL, *roots_file = NULL, *helper = NULL, *config = NULL;
+	g_autofree gchar *flag = NULL, *roots = NULL;
+	g_autoptr(JsonArray) cas = NULL;
+	g_autoptr(JsonObject) status = NULL;
+	JsonObject *ca, *settings;
+
+	if (td == NULL)
+		return;
+	/* a helper CA that publishes the local test CA's root, or is down when told so */
+	flag = ck_test_daemon_path(td, "down");
+	helper = ck_test_write_helper(td, "roots.sh", "exit 2");
+	{
+		g_autofree gchar *text = g_strdup_printf(
+		    "#!/bin/sh\n[ -e %s ] && { echo 'no route to the CA'; exit 3; }\n"
+		    "[ \"$CERTMONGER_OPERATION\" = FETCH-ROOTS ] || exit 6\n"
+		    "echo 'Test root'; cat %s/local-ca/root.pem\n",
+		    flag, td->state_dir);
+		g_assert_true(g_file_set_contents(helper, text, -1, NULL));
+		g_assert_cmpint(g_chmod(helper, 0755), ==, 0);
+	}
+	roots_file = ck_test_daemon_path(td, "published-roots.pem");
+	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s\n", td->dir);
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	/* the local CA's root exists once it has issued */
+	ck_test_request_local(td, "first");
+
+	/* what a protocol needs, and what does not fit it, is refused by name */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "add-ca", "le", "--type", "acme",
+				    "--contact", "mailto:ops@example.org", NULL),
+			==, 1);
+	g_assert_nonnull(strstr(err, "Directory="));
+	g_assert_nonnull(strstr(err, "--directory"));
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "add-ca", "est", "--type", "est",
+				    "--url", "https://127.0.0.1:1", "--directory", "https://x", NULL),
+			==, 1);
+	g_assert_nonnull(strstr(err, "Directory does not apply to a CA of type est"));
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "add-ca", "le", "--type", "acme",
+				    "--directory", "https://127.0.0.1:1/dir", "--trust",
+				    "roots.pem", NULL),
+			==, 1);
+	g_assert_nonnull(strstr(err, "absolute path"));
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "add-ca", "x", "--type", "ftp",
+				    NULL),
+			==, 1);
+	g_assert_nonnull(strstr(err, "acme, est or scep"));
+	g_clear_pointer(&err, g_free);
+
+	/* a good one */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "add-ca", "le", "--type", "acme",
+				    "--directory", "https://127.0.0.1:1/dir", "--contact",
+				    "mailto:ops@example.org", "--timeout", "90", NULL),
+			==, 0);
+	cas = ck_test_list_cas(td);
+	ca = ck_test_find(cas, "Name", "le");
+	g_assert_nonnull(ca);
+	g_assert_cmpstr(ck_test_str(ca, "Type"), ==, "acme");
+	settings = json_object_get_object_member(ca, "Settings");
+	g_assert_cmpstr(json_object_get_string_member(settings, "directory"), ==,
+			"https://127.0.0.1:1/dir");
+	g_assert_cmpstr(json_object_get_string_member(settings, "contact"), ==,
+			"mailto:ops@example.org");
+	/* the command the daemon built: the helper of HelperDirectory, its own state */
+	{
+		g_auto(GStrv) argv = NULL;
+		g_autofree gchar *program = g_build_filename(td->dir, "certkeeper-acme", NULL);
+		g_autofree gchar *state =
+		    g_strdup_printf("--state-dir=%s/ca-state/le", td->state_dir);
+		g_assert_true(g_shell_parse_argv(ck_test_str(ca, "Helper"), NULL, &argv, NULL));
+		g_assert_cmpstr(argv[0], ==, program);
+		g_assert_cmpstr(argv[1], ==, state);
+		g_assert_true(g_strv_contains((const gchar *const *)argv,
+					      "--directory=https://127.0.0.1:1/dir"));
+	}
+	g_clear_pointer(&cas, json_array_unref);
+
+	/* changed, a setting removed, and all of it kept across a restart */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "modify-ca", "le", "--contact",
+				    "", "--eab-kid", "kid-1", NULL),
+			==, 0);
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	ck_test_daemon_start(td);
+	cas = ck_test_list_cas(td);
+	ca = ck_test_find(cas, "Name", "le");
+	settings = json_object_get_object_member(ca, "Settings");
+	g_assert_false(json_object_has_member(settings, "contact"));
+	g_assert_cmpstr(json_object_get_string_member(settings, "eab-kid"), ==, "kid-1");
+	g_assert_cmpint(json_object_get_int_member(ca, "Timeout"), ==, 90);
+	g_clear_pointer(&cas, json_array_unref);
+
+	/* -F: the roots land in the file once the CA has published them */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "add-ca", "pub", "-e", helper,
+				    "-F", roots_file, NULL),
+			==, 0);
+	for (guint i = 0; i < 100 && !g_file_test(roots_file, G_FILE_TEST_EXISTS); i++)
+		g_usleep(100 * 1000);
+	g_assert_true(g_file_get_contents(roots_file, &roots, NULL, NULL));
+	g_assert_true(g_str_has_prefix(roots, "-----BEGIN CERTIFICATE-----"));
+	g_assert_cmpint(ck_test_file_mode(roots_file), ==, 0644);
+	cas = ck_test_list_cas(td);
+	g_assert_cmpstr(ck_test_str(ck_test_find(cas, "Name", "pub"), "RootsFile"), ==, roots_file);
+	g_clear_pointer(&cas, json_array_unref);
+
+	/* a CA that cannot be reached says so on the CA and on its requests */
+	/* (the certificate the local CA issued, renewed by this CA from now on) */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "modify", "-i", "first", "-c",
+				    "pub", NULL),
+			==, 0);
+	status = ck_test_status(td, "first");
+	g_assert_cmpstr(ck_test_str(status, "CAError"), ==, "");
+	g_clear_pointer(&status, json_object_unref);
+	g_assert_true(g_file_set_contents(flag, "", 0, NULL));
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "modify-ca", "pub", "--timeout",
+				    "30", NULL),
+			==, 0);
+	for (guint i = 0; i < 100; i++) {
+		status = ck_test_status(td, "first");
+		if (strstr(ck_test_str(status, "CAError"), "no route to the CA") != NULL)
+			break;
+		g_clear_pointer(&status, json_object_unref);
+		g_usleep(100 * 1000);
+	}
+	g_assert_nonnull(status);
+	cas = ck_test_list_cas(td);
+	g_assert_nonnull(strstr(ck_test_str(ck_test_find(cas, "Name", "pub"), "Error"),
+				"no route to the CA"));
+	/* and the roots file keeps what the CA published last */
+	g_clear_pointer(&roots, g_free);
+	g_assert_true(g_file_get_contents(roots_file, &roots, NULL, NULL));
+	g_assert_true(g_str_has_prefix(roots, "-----BEGIN CERTIFICATE-----"));
+}
+
 /* reload reads certkeeper.conf again; a broken one changes nothing. */
 static void
 test_cli_reload(void)
@@ -1309,6 +1454,13 @@ test_cli_completion(void)
 	out = ck_test_complete(td, "certkeeper modify --key-policy ''");
 	g_assert_cmpstr(out, ==, "new\nreuse\n");
 	g_clear_pointer(&out, g_free);
+	/* the CA types, and a protocol's settings among add-ca's options */
+	out = ck_test_complete(td, "certkeeper add-ca x --type ''");
+	g_assert_cmpstr(out, ==, "helper\nlocal\nacme\nest\nscep\n");
+	g_clear_pointer(&out, g_free);
+	out = ck_test_complete(td, "certkeeper add-ca x --eab");
+	g_assert_cmpstr(out, ==, "--eab-hmac-key-file\n--eab-kid\n");
+	g_clear_pointer(&out, g_free);
 
 	/* request ids and CA names, from the daemon (on the bus given before the verb) */
 	ck_test_daemon_start(td);
@@ -1349,6 +1501,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/cli/modify-and-renew", test_cli_modify_and_renew);
 	g_test_add_func("/certkeeper/cli/reload", test_cli_reload);
 	g_test_add_func("/certkeeper/cli/certmonger-helper", test_cli_certmonger_helper);
+	g_test_add_func("/certkeeper/cli/protocol-cas", test_cli_protocol_cas);
 	g_test_add_func("/certkeeper/cli/usage", test_cli_usage);
 	g_test_add_func("/certkeeper/cli/completion", test_cli_completion);
 	return g_test_run();

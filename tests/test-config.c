@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "ck-ca-protocol.h"
 #include "ck-config.h"
 #include "ck-error.h"
 #include "ck-test-util.h"
@@ -291,6 +292,23 @@ static const BadCase bad_cases[] = {
      "[ca corp]\nType=helper\nHelper=/bin/true\nTimeout=3601\n",
      {"Timeout=3601"}},
     {"ca-no-name", "[ca ]\nType=local\n", {"[ca ]", "name"}},
+    {"ca-acme-without-directory",
+     "[ca le]\nType=acme\nContact=mailto:ops@example.org\n",
+     {"[ca le]", "Directory=", "--directory"}},
+    {"ca-est-with-acme-setting",
+     "[ca est]\nType=est\nURL=https://est.example\nDirectory=https://x\n",
+     {"[ca est]", "Directory", "est"}},
+    {"ca-acme-relative-trust",
+     "[ca le]\nType=acme\nDirectory=https://acme.example/dir\nTrust=roots.pem\n",
+     {"[ca le]", "Trust='roots.pem'", "absolute"}},
+    {"ca-acme-empty-directory", "[ca le]\nType=acme\nDirectory=\n", {"Directory=", "empty"}},
+    {"ca-acme-with-helper",
+     "[ca le]\nType=acme\nDirectory=https://acme.example/dir\nHelper=/bin/true\n",
+     {"[ca le]", "own helper"}},
+    {"ca-relative-roots-file",
+     "[ca lab]\nType=local\nRootsFile=roots.pem\n",
+     {"[ca lab]", "RootsFile='roots.pem'", "absolute"}},
+    {"helper-dir-relative", "[certkeeperd]\nHelperDirectory=libexec\n", {"HelperDirectory"}},
     {"not-a-key-file", "this is not = a key file\n", {NULL}},
     {"key-outside-group", "KeyType=rsa\n[defaults]\n", {NULL}},
 };
@@ -308,6 +326,72 @@ test_config_bad_value(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, f->path));
 	for (guint i = 0; i < G_N_ELEMENTS(c->expect) && c->expect[i] != NULL; i++)
 		g_assert_nonnull(strstr(error->message, c->expect[i]));
+}
+
+/* ACME, EST and SCEP CAs: settings instead of a command line; the daemon builds it. */
+static void
+test_config_protocols(Fixture *f, gconstpointer user_data)
+{
+	const gchar *text = "[certkeeperd]\n"
+			    "HelperDirectory=/opt/certkeeper/helpers\n"
+			    "[ca le]\n"
+			    "Type=acme\n"
+			    "Directory=https://acme.example/directory\n"
+			    "Contact=mailto:ops@example.org\n"
+			    "Trust=/etc/ssl/acme roots.pem\n"
+			    "RootsFile=/etc/ssl/le-roots.pem\n"
+			    "Timeout=300\n"
+			    "[ca est]\n"
+			    "Type=est\n"
+			    "URL=https://est.example:8443\n"
+			    "Label=devices\n"
+			    "[ca scep]\n"
+			    "Type=scep\n"
+			    "URL=http://scep.example/scep\n"
+			    "ChallengeFile=/etc/certkeeper/scep-challenge\n";
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *command = NULL;
+	g_auto(GStrv) argv = NULL;
+	CkCaConfig *ca;
+
+	g_assert_true(ck_test_load_text(f, text, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(ck_config_get_lifecycle(f->config)->helper_dir, ==,
+			"/opt/certkeeper/helpers");
+	ca = ck_test_find_ca(f->config, "le");
+	g_assert_nonnull(ca);
+	g_assert_cmpstr(ca->type, ==, "acme");
+	g_assert_null(ca->helper);
+	g_assert_cmpuint(ca->timeout, ==, 300);
+	g_assert_cmpstr(ca->roots_file, ==, "/etc/ssl/le-roots.pem");
+	g_assert_cmpuint(g_hash_table_size(ca->settings), ==, 3);
+	g_assert_cmpstr(g_hash_table_lookup(ca->settings, "Directory"), ==,
+			"https://acme.example/directory");
+	/* the command line: the protocol's program, its state, one option per setting, quoted */
+	command = ck_ca_protocol_build_command(ck_ca_protocol_find("acme"), "/opt/certkeeper/helpers",
+					       "/var/lib/certkeeper/ca-state/le", ca->settings);
+	g_assert_true(g_shell_parse_argv(command, NULL, &argv, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(g_strv_length(argv), ==, 5);
+	g_assert_cmpstr(argv[0], ==, "/opt/certkeeper/helpers/certkeeper-acme");
+	g_assert_cmpstr(argv[1], ==, "--state-dir=/var/lib/certkeeper/ca-state/le");
+	g_assert_cmpstr(argv[2], ==, "--directory=https://acme.example/directory");
+	g_assert_cmpstr(argv[3], ==, "--trust=/etc/ssl/acme roots.pem");
+	g_assert_cmpstr(argv[4], ==, "--contact=mailto:ops@example.org");
+	ca = ck_test_find_ca(f->config, "est");
+	g_assert_cmpstr(ca->type, ==, "est");
+	g_assert_cmpstr(g_hash_table_lookup(ca->settings, "Label"), ==, "devices");
+	ca = ck_test_find_ca(f->config, "scep");
+	g_assert_cmpstr(ca->type, ==, "scep");
+	g_assert_cmpstr(g_hash_table_lookup(ca->settings, "ChallengeFile"), ==,
+			"/etc/certkeeper/scep-challenge");
+	/* a copy is equal, a changed setting is not */
+	{
+		g_autoptr(CkCaConfig) copy = ck_ca_config_copy(ca);
+		g_assert_true(ck_ca_config_equal(copy, ca));
+		g_hash_table_insert(copy->settings, g_strdup("CAIdentifier"), g_strdup("x"));
+		g_assert_false(ck_ca_config_equal(copy, ca));
+	}
 }
 
 static void
@@ -355,6 +439,7 @@ main(int argc, char **argv)
 	CK_ADD("every-key-type", test_config_every_key_type);
 	CK_ADD("shipped-example", test_config_shipped_example);
 	CK_ADD("unknown-warns", test_config_unknown_warns);
+	CK_ADD("protocols", test_config_protocols);
 	for (guint i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
 		g_autofree gchar *path =
 		    g_strdup_printf("/certkeeper/config/bad/%s", bad_cases[i].name);

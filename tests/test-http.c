@@ -70,6 +70,8 @@ static const gchar ck_test_http_server_py[] =
     "        elif self.path == '/slow':\n"
     "            time.sleep(4)\n"
     "            self.fixed(200, b'late')\n"
+    "        elif self.path == '/echo-header':\n"
+    "            self.fixed(200, self.headers.get('X-Test', '-').encode())\n"
     "        elif self.path.startswith('/q?'):\n"
     "            self.fixed(200, self.path.encode() + b' ' + self.headers['Host'].encode())\n"
     "        else:\n"
@@ -120,22 +122,6 @@ typedef struct {
 } CkTestHttp;
 
 static CkTestHttp fixture;
-
-/* A port nothing listens on right now. */
-static guint
-ck_test_free_port(void)
-{
-	g_autoptr(GSocket) sock =
-	    g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-	g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
-	g_autoptr(GSocketAddress) bound = NULL;
-
-	g_assert_nonnull(sock);
-	g_assert_true(g_socket_bind(sock, any, FALSE, NULL));
-	bound = g_socket_get_local_address(sock, NULL);
-	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-}
 
 /* Waits until something accepts on 127.0.0.1:@port (up to 10 s). */
 static gboolean
@@ -339,6 +325,33 @@ test_http_post_and_query(void)
 	g_assert_cmpstr(qbody, ==, expect);
 }
 
+/* Extra request headers go out as given; one that could smuggle a second header does not. */
+static void
+test_http_extra_headers(void)
+{
+	g_autofree gchar *url = ck_test_url("http", "127.0.0.1", fixture.http_port, "/echo-header");
+	const gchar *good[] = {"X-Test: yes, really", NULL};
+	const gchar *bad[][2] = {{"X-Test: a\r\nX-Evil: 1", NULL}, {"no colon", NULL},
+				 {": no name", NULL}, {"X-Test: a\n", NULL}};
+	CkHttpOptions options = {.headers = good};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkHttpResponse) r = ck_http_request(&options, "GET", url, NULL, NULL, &error);
+	g_autofree gchar *body = NULL;
+
+	g_assert_no_error(error);
+	body = ck_test_body_text(r);
+	g_assert_cmpstr(body, ==, "yes, really");
+	/* plain http: no certificates, but never NULL */
+	g_assert_cmpuint(ck_http_response_get_peer_certificates(r)->len, ==, 0);
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		CkHttpOptions o = {.headers = bad[i]};
+		g_assert_null(ck_http_request(&o, "GET", url, NULL, NULL, &error));
+		g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
+		g_assert_nonnull(strstr(error->message, "Name: value"));
+		g_clear_error(&error);
+	}
+}
+
 static void
 test_http_ipv6_literal(void)
 {
@@ -490,6 +503,45 @@ test_https_verified(void)
 	}
 }
 
+/* accept_any_peer: an unverifiable server is reached, and what it presented is handed back. */
+static void
+test_https_accept_any_peer(void)
+{
+	g_autofree gchar *other = ck_test_fixture_path("other.pem");
+	g_autofree gchar *server = ck_test_fixture_path("wrongname.pem");
+	CkHttpOptions options = {.trust_file = other, .timeout_seconds = 10, .accept_any_peer = TRUE};
+	g_autofree gchar *url = NULL;
+	g_autofree gchar *pem = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkHttpResponse) r = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t datum, der = {NULL, 0};
+	const GPtrArray *peer;
+	gsize len = 0;
+
+	if (!fixture.have_tls) {
+		g_test_skip("openssl is not installed");
+		return;
+	}
+	/* the wrong anchor and the wrong name: both would fail without accept_any_peer */
+	url = ck_test_url("https", "127.0.0.1", fixture.wrongname_port, "/hello.txt");
+	r = ck_http_request(&options, "GET", url, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(ck_http_response_get_status(r), ==, 200);
+	peer = ck_http_response_get_peer_certificates(r);
+	g_assert_cmpuint(peer->len, >=, 1);
+	g_assert_true(g_file_get_contents(server, &pem, &len, NULL));
+	datum.data = (unsigned char *)pem;
+	datum.size = (unsigned int)len;
+	g_assert_cmpint(gnutls_x509_crt_init(&crt), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), ==, 0);
+	g_assert_cmpmem(g_bytes_get_data(g_ptr_array_index(peer, 0), NULL),
+			g_bytes_get_size(g_ptr_array_index(peer, 0)), der.data, der.size);
+	gnutls_free(der.data);
+	gnutls_x509_crt_deinit(crt);
+}
+
 static void
 test_https_wrong_anchor_and_name(void)
 {
@@ -631,12 +683,14 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/http/chunked", test_http_chunked_and_multiple_headers);
 	g_test_add_func("/certkeeper/http/read-to-close", test_http_read_to_close);
 	g_test_add_func("/certkeeper/http/post-and-query", test_http_post_and_query);
+	g_test_add_func("/certkeeper/http/extra-headers", test_http_extra_headers);
 	g_test_add_func("/certkeeper/http/ipv6", test_http_ipv6_literal);
 	g_test_add_func("/certkeeper/http/status", test_http_status_is_not_an_error);
 	g_test_add_func("/certkeeper/http/too-large", test_http_too_large);
 	g_test_add_func("/certkeeper/http/timeout", test_http_timeout);
 	g_test_add_func("/certkeeper/http/refused", test_http_refused_and_bad_urls);
 	g_test_add_func("/certkeeper/https/verified", test_https_verified);
+	g_test_add_func("/certkeeper/https/accept-any-peer", test_https_accept_any_peer);
 	g_test_add_func("/certkeeper/https/wrong-anchor-and-name",
 			test_https_wrong_anchor_and_name);
 	g_test_add_func("/certkeeper/https/client-certificate", test_https_client_certificate);

@@ -949,6 +949,32 @@ test_lifecycle_bootstrap(Fixture *f, gconstpointer user_data)
 		g_assert_nonnull(strstr(ck_request_get_last_error(stranded), "bootstrap"));
 		g_assert_nonnull(strstr(ck_request_get_last_error(stranded), "enroll"));
 	}
+	/* expired without a bootstrap identity: the helper is told so ("expired"), with
+	 * the files, and this one refuses */
+	{
+		g_autoptr(CkRequest) t3 = NULL;
+		g_autofree gchar *old = g_build_filename(f->certs, "old.crt", NULL);
+		g_autofree gchar *old_key2 = g_build_filename(f->certs, "old.key", NULL);
+		g_autofree gchar *seen = NULL;
+		g_autoptr(GError) error = NULL;
+		const CkCaller root = {.uid = 0};
+		CkRequest *orphan;
+		keygen[4] = old_key2;
+		g_assert_cmpint(ck_test_run(keygen, NULL, NULL), ==, 0);
+		ck_test_make_cert(f, "old.example", now - 40 * 86400, now - 86400, old_key2, old);
+		t3 = ck_test_template(f, "old");
+		ck_request_set_ca(t3, "est");
+		fatal = g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+		/* adopted as it is (start-tracking), so the daemon knows it has expired */
+		orphan = ck_engine_start_tracking(f->engine, &root, t3, &error);
+		g_assert_no_error(error);
+		ck_test_wait(orphan, CK_REQUEST_STATE_CA_REJECTED, NULL, 20000);
+		g_log_set_always_fatal(fatal);
+		g_assert_cmpstr(ck_request_get_identity(orphan), ==, "expired");
+		g_assert_nonnull(strstr(ck_request_get_last_error(orphan), "expired certificate expired"));
+		seen = ck_test_read(log_path);
+		g_assert_true(g_str_has_suffix(seen, "expired\n"));
+	}
 }
 
 /* Concurrency and fairness */

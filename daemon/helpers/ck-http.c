@@ -19,6 +19,7 @@ struct _CkHttpResponse {
 	GPtrArray *names; /* lower-cased */
 	GPtrArray *values;
 	GBytes *body;
+	GPtrArray *peer_certificates; /* GBytes (DER) */
 };
 
 /* One connection: a socket, optionally wrapped in a TLS session, and what it has read. */
@@ -65,7 +66,32 @@ ck_http_response_free(CkHttpResponse *response)
 	g_ptr_array_unref(response->names);
 	g_ptr_array_unref(response->values);
 	g_bytes_unref(response->body);
+	if (response->peer_certificates != NULL)
+		g_ptr_array_unref(response->peer_certificates);
 	g_free(response);
+}
+
+const GPtrArray *
+ck_http_response_get_peer_certificates(const CkHttpResponse *response)
+{
+	g_return_val_if_fail(response != NULL, NULL);
+	return response->peer_certificates;
+}
+
+/* What the server presented, copied out before the session goes away. */
+static GPtrArray *
+ck_http_conn_peer_certificates(CkHttpConn *conn)
+{
+	GPtrArray *certs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	const gnutls_datum_t *list;
+	unsigned int n = 0;
+
+	if (conn->session == NULL)
+		return certs;
+	list = gnutls_certificate_get_peers(conn->session, &n);
+	for (unsigned int i = 0; list != NULL && i < n; i++)
+		g_ptr_array_add(certs, g_bytes_new(list[i].data, list[i].size));
+	return certs;
 }
 
 guint
@@ -272,7 +298,8 @@ ck_http_conn_start_tls(CkHttpConn *conn, const CkHttpOptions *options, const gch
 		return FALSE;
 	}
 	/* checks the chain and that it names @host (an IP address against IP SANs) */
-	gnutls_session_set_verify_cert(conn->session, host, 0);
+	if (!options->accept_any_peer)
+		gnutls_session_set_verify_cert(conn->session, host, 0);
 	gnutls_session_set_ptr(conn->session, conn);
 	gnutls_transport_set_ptr(conn->session, conn);
 	gnutls_transport_set_push_function(conn->session, ck_http_push);
@@ -693,6 +720,17 @@ ck_http_request(const CkHttpOptions *options, const gchar *method, const gchar *
 			       "Host: %s\r\nUser-Agent: certkeeper/%s\r\nAccept: */*\r\n"
 			       "Connection: close\r\n",
 			       host_header, PACKAGE_VERSION);
+	for (guint i = 0; options->headers != NULL && options->headers[i] != NULL; i++) {
+		const gchar *line = options->headers[i];
+		/* a line break would let a value inject headers or a second request */
+		if (strpbrk(line, "\r\n") != NULL || strchr(line, ':') == NULL || line[0] == ':') {
+			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("Request header %u for %s is not one \"Name: value\" line"),
+				    i + 1, url);
+			return NULL;
+		}
+		g_string_append_printf(request, "%s\r\n", line);
+	}
 	if (body != NULL) {
 		if (content_type != NULL)
 			g_string_append_printf(request, "Content-Type: %s\r\n", content_type);
@@ -713,5 +751,6 @@ ck_http_request(const CkHttpOptions *options, const gchar *method, const gchar *
 		ck_http_response_free(response);
 		return NULL;
 	}
+	response->peer_certificates = ck_http_conn_peer_certificates(conn);
 	return response;
 }

@@ -26,6 +26,12 @@ typedef struct {
 	guint timeout_seconds;
 	/* cap on the response body (decoded) and on its header; 0: 1 MiB */
 	gsize max_response;
+	/* extra request header lines ("Name: value"), up to the first NULL; may be NULL */
+	const gchar *const *headers;
+	/* trust on first use only: the server's certificate is not verified at all, and
+	 * the caller decides from ck_http_response_get_peer_certificates() whether to
+	 * believe the answer (EST's --pin-sha256) */
+	gboolean accept_any_peer;
 } CkHttpOptions;
 
 typedef struct _CkHttpResponse CkHttpResponse;
@@ -48,6 +54,8 @@ const gchar *ck_http_response_get_header(const CkHttpResponse *response, const g
 GStrv ck_http_response_get_headers(const CkHttpResponse *response, const gchar *name);
 /* The decoded body (never NULL; empty when there was none). */
 GBytes *ck_http_response_get_body(const CkHttpResponse *response);
+/* The certificates the server presented (GBytes of DER, leaf first); empty for http. */
+const GPtrArray *ck_http_response_get_peer_certificates(const CkHttpResponse *response);
 void ck_http_response_free(CkHttpResponse *response);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkHttpResponse, ck_http_response_free)
 

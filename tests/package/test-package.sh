@@ -106,6 +106,7 @@ missing=0
 for path in \
 	'usr/sbin/certkeeperd' \
 	'usr/bin/certkeeper' \
+	'usr/libexec/certkeeper/certkeeper-acme' \
 	'usr/libexec/certkeeper/certkeeper-scep' \
 	'(usr/)?lib/systemd/system/certkeeperd\.service' \
 	'usr/share/dbus-1/system\.d/org\.certkeeper\.Certkeeper1\.conf' \

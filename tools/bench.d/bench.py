@@ -653,16 +653,21 @@ class Bench:
             probe.stop()
         during = meter.share()
         mem = daemon.memory()
+        # and once the burst is over (certkeeperd gives freed heap back a second
+        # after its last job): what the daemon keeps while it tracks them
+        settle(daemon.pid)
+        settled = daemon.memory()
         run = {"daemon": daemon.label, "n": n, "key_type": key_type,
                "submit_s": t_submit, "files_s": t_files, "monitoring_s": t_done,
                "per_cert_ms": 1000 * t_done / n, "vmrss": mem["VmRSS"], "vmhwm": mem["VmHWM"],
+               "vmrss_settled": settled["VmRSS"],
                "dir": daemon.dir, "machine_before": busy, "machine_during": during,
                "storm_call_s": probe.summary()}
         self.results["runs"].append(run)
         log(f"{daemon.label}: {n} x {key_type}: all MONITORING after {t_done:.2f} s "
             f"(submitted in {t_submit:.2f} s); VmRSS {mem['VmRSS'] / MiB:.1f} MiB, "
-            f"VmHWM {mem['VmHWM'] / MiB:.1f} MiB; others used {during['others_cpu']:.0%} "
-            f"of the CPUs meanwhile")
+            f"VmHWM {mem['VmHWM'] / MiB:.1f} MiB (VmRSS {settled['VmRSS'] / MiB:.1f} MiB once "
+            f"quiet); others used {during['others_cpu']:.0%} of the CPUs meanwhile")
         return run
 
     # list latency
@@ -945,6 +950,12 @@ def report(results, args):
         rows.append((f"VmRSS / VmHWM with {args.big} (after issuing)", fmt_mem(ck) if ck else "-",
                      fmt_mem(cm) if cm else ("skipped" if results["skipped"] else "-"),
                      big_target, verdict(ok)))
+        if ck:
+            ok = ck["vmrss_settled"] < 32 * MiB if big_target else None
+            rows.append((f"VmRSS with {args.big} (after issuing, once quiet)",
+                         f"{ck['vmrss_settled'] / MiB:.1f} MiB",
+                         f"{cm['vmrss_settled'] / MiB:.1f} MiB" if cm else "-",
+                         big_target, verdict(ok)))
     for r in results["restarts"]:
         if r["daemon"] == "certkeeperd" and r["n"] == args.big:
             ok = r["vmrss"] < 32 * MiB if big_target else None

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * An ACME (RFC 8555) client for one helper run: directory, account (created
+ * or found with the key kept in the state directory), orders with DNS and IP
+ * identifiers, http-01 and dns-01 challenges, finalize, download, revoke.
+ * Synchronous; errors are CK_ERROR codes the helper maps to certmonger's exit
+ * statuses (CA_REJECTED, CA_UNREACHABLE, TIMED_OUT, CA_UNDERCONFIGURED, ...).
+ */
+typedef struct {
+	const gchar *directory_url;
+	const gchar *trust_file;      /* TLS anchors for the ACME server; NULL: system store */
+	const gchar *state_dir;       /* account key and URL */
+	const gchar *const *contacts; /* "mailto:..." (nullable) */
+	const gchar *eab_kid;         /* external account binding, with eab_mac_key */
+	GBytes *eab_mac_key;
+	const gchar *http01_listen;     /* serve http-01 here ("ADDR:PORT") */
+	const gchar *http01_webroot;    /* or write the token files below this directory */
+	const gchar *dns01_hook;        /* command line publishing/removing dns-01 TXT records */
+	guint challenge_timeout;        /* seconds for validation and issuance; 0: 45 */
+	guint http_timeout;             /* seconds per HTTP exchange; 0: 30 */
+	const gchar *const *roots_urls; /* where FETCH-ROOTS finds root certificates */
+} CkAcmeConfig;
+
+typedef struct _CkAcme CkAcme;
+
+/* @config and everything it points to must outlive the client. */
+CkAcme *ck_acme_new(const CkAcmeConfig *config, GError **error);
+void ck_acme_free(CkAcme *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkAcme, ck_acme_free)
+
+/* What an order came to: a PEM chain (leaf first), or an order still being processed. */
+typedef struct {
+	gchar *chain;      /* set when issued */
+	gchar *order_url;  /* set when the CA is still working: the cookie for POLL */
+	guint retry_after; /* seconds to wait before polling, with order_url */
+} CkAcmeOutcome;
+
+void ck_acme_outcome_clear(CkAcmeOutcome *outcome);
+
+/*
+ * Orders a certificate for @csr_pem (identifiers from its SANs, or its CN if it
+ * has none); @validity (seconds, 0: the CA's default) asks for a notAfter.
+ */
+gboolean ck_acme_submit(CkAcme *self, const gchar *csr_pem, gint64 validity, CkAcmeOutcome *outcome,
+			GError **error);
+/* Continues the order at @order_url (a cookie from ck_acme_submit()). */
+gboolean ck_acme_poll(CkAcme *self, const gchar *order_url, const gchar *csr_pem,
+		      CkAcmeOutcome *outcome, GError **error);
+/* revokeCert for @cert_pem, signed by the account key; @reason is an RFC 5280 code or -1. */
+gboolean ck_acme_revoke(CkAcme *self, const gchar *cert_pem, gint reason, GError **error);
+/* FETCH-ROOTS output (certmonger's format) from config->roots_urls; UNSUPPORTED without. */
+gchar *ck_acme_fetch_roots(CkAcme *self, const gchar *nickname, GError **error);
+/* Parses a revocation reason: an RFC 5280 number or name ("keyCompromise"). -1 if invalid. */
+gint ck_acme_parse_revocation_reason(const gchar *text);
+
+G_END_DECLS

@@ -1,0 +1,1279 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The EST helper: its parsers directly, then certkeeper-est run with the helper
+ * protocol's environment against tests/est/est-server.py (a real CA made by
+ * openssl), then the real certkeeperd enrolling and renewing through it.
+ */
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ck-error.h"
+#include "ck-est.h"
+#include "ck-test-daemon.h"
+#include "ck-test-util.h"
+
+/* The RFC 7030 §4.5.2 example: challengePassword, an EC key on secp384r1, a MAC
+ * address in extensionRequest, ecdsa-with-SHA384. */
+#define RFC7030_CSRATTRS                                                                           \
+	"MEEGCSqGSIb3DQEJBzASBgcqhkjOPQIBMQcGBSuBBAAiMBYGCSqGSIb3DQEJDjEJBgcrBgEBAQEWBggqhkjOPQQD" \
+	"Aw=="
+
+/* Parsers */
+
+static void
+test_est_url(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *a = ck_est_build_url("https://ca.example:8443", NULL, "cacerts", &error);
+	g_autofree gchar *b = ck_est_build_url("https://ca.example/", "dev", "simpleenroll", NULL);
+	g_autofree gchar *c =
+	    ck_est_build_url("https://ca.example/pki/.well-known/est/", NULL, "csrattrs", NULL);
+	gchar *bad;
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(a, ==, "https://ca.example:8443/.well-known/est/cacerts");
+	g_assert_cmpstr(b, ==, "https://ca.example/.well-known/est/dev/simpleenroll");
+	g_assert_cmpstr(c, ==, "https://ca.example/pki/.well-known/est/csrattrs");
+	/* EST is TLS only, and a label is one plain path segment */
+	bad = ck_est_build_url("http://ca.example", NULL, "cacerts", &error);
+	g_assert_null(bad);
+	g_assert_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED);
+	g_assert_nonnull(strstr(error->message, "https://"));
+	g_clear_error(&error);
+	bad = ck_est_build_url("https://ca.example", "a/b", "cacerts", &error);
+	g_assert_null(bad);
+	g_assert_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED);
+	g_assert_nonnull(strstr(error->message, "a/b"));
+	g_clear_error(&error);
+	bad = ck_est_build_url("https://user:pw@ca.example", NULL, "cacerts", &error);
+	g_assert_null(bad);
+	g_assert_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED);
+	g_clear_error(&error);
+	bad = ck_est_build_url(NULL, NULL, "cacerts", &error);
+	g_assert_null(bad);
+	g_assert_nonnull(strstr(error->message, "--url"));
+}
+
+static void
+test_est_base64(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) in = g_bytes_new_static("aGVs\r\nbG8=\n", 11);
+	g_autoptr(GBytes) out = ck_est_decode_base64(in, &error);
+	const gchar *bad[] = {"", "aGVsbG8", "aGVs*G8=", "aG=sbG8=", "<html>", NULL};
+
+	g_assert_no_error(error);
+	g_assert_cmpmem(g_bytes_get_data(out, NULL), g_bytes_get_size(out), "hello", 5);
+	for (guint i = 0; bad[i] != NULL; i++) {
+		g_autoptr(GBytes) b = g_bytes_new_static(bad[i], strlen(bad[i]));
+		g_autoptr(GBytes) r = ck_est_decode_base64(b, &error);
+		g_assert_null(r);
+		g_assert_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE);
+		g_clear_error(&error);
+	}
+}
+
+static void
+test_est_certs_only_garbage(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) junk = g_bytes_new_static("\x30\x03\x02\x01\x01", 5);
+	g_autoptr(GPtrArray) certs = ck_est_parse_certs_only(junk, &error);
+
+	g_assert_null(certs);
+	g_assert_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE);
+	g_assert_nonnull(strstr(error->message, "PKCS#7"));
+}
+
+static void
+test_est_csrattrs(void)
+{
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+	guchar *der = g_base64_decode(RFC7030_CSRATTRS, &len);
+	g_autoptr(GBytes) bytes = g_bytes_new_take(der, len);
+	g_autoptr(GPtrArray) attrs = ck_est_parse_csrattrs(bytes, &error);
+	g_autoptr(GString) notes = g_string_new(NULL);
+	g_autofree gchar *names = NULL;
+	CkEstCsrAttr *attr;
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(attrs->len, ==, 4);
+	attr = g_ptr_array_index(attrs, 0);
+	g_assert_cmpstr(attr->oid, ==, "1.2.840.113549.1.9.7");
+	g_assert_null(attr->values);
+	attr = g_ptr_array_index(attrs, 1);
+	g_assert_cmpstr(attr->oid, ==, "1.2.840.10045.2.1");
+	g_assert_cmpstr(attr->values[0], ==, "1.3.132.0.34");
+	attr = g_ptr_array_index(attrs, 2);
+	g_assert_cmpstr(attr->oid, ==, "1.2.840.113549.1.9.14");
+	g_assert_cmpstr(attr->values[0], ==, "1.3.6.1.1.1.1.22");
+	attr = g_ptr_array_index(attrs, 3);
+	g_assert_cmpstr(attr->oid, ==, "1.2.840.10045.4.3.3");
+
+	names = ck_est_requirements(attrs, notes);
+	g_assert_cmpstr(names, ==, "CERTMONGER_CSR\n");
+	g_assert_nonnull(strstr(notes->str, "challengePassword"));
+	g_assert_nonnull(strstr(notes->str, "ec-p384"));
+	g_assert_nonnull(strstr(notes->str, "1.3.6.1.1.1.1.22"));
+	g_assert_nonnull(strstr(notes->str, "1.2.840.10045.4.3.3"));
+
+	/* a subjectAltName asked for in extensionRequest, and a CN: names are required */
+	{
+		/* SEQUENCE { OID 2.5.4.3, SEQUENCE { OID extensionRequest, SET { OID 2.5.29.17 } }
+		 * } */
+		static const guint8 sans[] = {0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03,
+					      0x30, 0x12, 0x06, 0x09, 0x2a, 0x86, 0x48,
+					      0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e, 0x31,
+					      0x05, 0x06, 0x03, 0x55, 0x1d, 0x11, 0x00};
+		g_autoptr(GBytes) b = g_bytes_new_static(sans, sizeof(sans) - 1);
+		g_autoptr(GPtrArray) a = ck_est_parse_csrattrs(b, &error);
+		g_autoptr(GString) n = g_string_new(NULL);
+		g_autofree gchar *req = NULL;
+		g_assert_no_error(error);
+		req = ck_est_requirements(a, n);
+		g_assert_cmpstr(
+		    req, ==, "CERTMONGER_CSR\nCERTMONGER_REQ_SUBJECT\nCERTMONGER_REQ_HOSTNAME\n");
+	}
+	/* truncated and trailing bytes are refused */
+	for (gsize cut = 1; cut < len; cut += 7) {
+		g_autoptr(GBytes) b = g_bytes_new(g_bytes_get_data(bytes, NULL), len - cut);
+		g_autoptr(GPtrArray) a = ck_est_parse_csrattrs(b, &error);
+		g_assert_null(a);
+		g_assert_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE);
+		g_clear_error(&error);
+	}
+}
+
+static void
+test_est_retry_after(void)
+{
+	guint s = 0;
+	/* 1994-11-06 08:49:37 UTC */
+	const gint64 when = 784111777;
+
+	g_assert_true(ck_est_parse_retry_after(" 120 ", 0, &s));
+	g_assert_cmpuint(s, ==, 120);
+	g_assert_true(ck_est_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", when - 30, &s));
+	g_assert_cmpuint(s, ==, 30);
+	g_assert_true(ck_est_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", when + 5, &s));
+	g_assert_cmpuint(s, ==, 0);
+	/* a server asking for a year gets a week */
+	g_assert_true(ck_est_parse_retry_after("31536000", 0, &s));
+	g_assert_cmpuint(s, ==, 7 * 24 * 3600);
+	g_assert_false(ck_est_parse_retry_after("soon", 0, &s));
+	g_assert_false(ck_est_parse_retry_after("-5", 0, &s));
+	g_assert_false(ck_est_parse_retry_after(NULL, 0, &s));
+}
+
+static void
+test_est_cookie(void)
+{
+	g_autofree gchar *c1 = ck_est_cookie_new("simplereenroll", "dev");
+	g_autofree gchar *c2 = ck_est_cookie_new("simpleenroll", NULL);
+	g_autofree gchar *op = NULL, *label = NULL;
+
+	g_assert_true(ck_est_cookie_parse(c1, &op, &label));
+	g_assert_cmpstr(op, ==, "simplereenroll");
+	g_assert_cmpstr(label, ==, "dev");
+	g_clear_pointer(&op, g_free);
+	g_clear_pointer(&label, g_free);
+	g_assert_true(ck_est_cookie_parse(c2, &op, &label));
+	g_assert_cmpstr(op, ==, "simpleenroll");
+	g_assert_null(label);
+	g_clear_pointer(&op, g_free);
+	g_assert_false(ck_est_cookie_parse("est-v1 fullcmc", &op, &label));
+	g_assert_false(ck_est_cookie_parse("other 42", &op, &label));
+	g_assert_false(ck_est_cookie_parse("est-v1 simpleenroll a/b", &op, &label));
+	g_assert_null(op);
+}
+
+static void
+test_est_pin(void)
+{
+	g_autoptr(GBytes) data = g_bytes_new_static("abc", 3);
+	const gchar *sha =
+	    "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:"
+	    "B4:10:FF:61:F2:00:15:AD";
+	g_autofree gchar *norm = ck_est_pin_normalize(sha);
+
+	g_assert_cmpstr(norm, ==,
+			"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	g_assert_true(ck_est_pin_matches(sha, data));
+	g_assert_true(ck_est_pin_matches(norm, data));
+	g_assert_false(ck_est_pin_matches(
+	    "ca7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", data));
+	g_assert_null(ck_est_pin_normalize("ba7816bf"));
+	g_assert_null(ck_est_pin_normalize(
+	    "zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+}
+
+/* The EST test server */
+
+typedef struct {
+	gchar *dir;
+	gchar *ca_dir;
+	gchar *log_path;
+	gchar *control_path;
+	gchar *url;
+	gchar *root;
+	gchar *password_file;
+	GPid pid;
+} EstServer;
+
+static gboolean
+est_have_tools(void)
+{
+	if (!ck_test_have_program("openssl") || !ck_test_have_program("python3")) {
+		g_test_skip("openssl or python3 is missing");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Starts est-server.py on a free port, alice:secret for Basic, and waits for READY. */
+static EstServer *
+est_server_start(const gchar *const *extra)
+{
+	EstServer *s = g_new0(EstServer, 1);
+	g_autofree gchar *script =
+	    g_build_filename(g_getenv("CK_TOP_SRCDIR"), "tests", "est", "est-server.py", NULL);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	gchar line[256] = "";
+	gint out_fd = -1;
+	FILE *out;
+	guint port = 0;
+
+	s->dir = ck_test_make_tmpdir();
+	s->ca_dir = g_build_filename(s->dir, "ca", NULL);
+	s->log_path = g_build_filename(s->dir, "est.log", NULL);
+	s->control_path = g_build_filename(s->dir, "control.json", NULL);
+	s->root = g_build_filename(s->ca_dir, "root.pem", NULL);
+	s->password_file = ck_test_write_file(s->dir, "password", "secret\n");
+	g_ptr_array_add(argv, (gpointer) "python3");
+	g_ptr_array_add(argv, script);
+	g_ptr_array_add(argv, (gpointer) "--dir");
+	g_ptr_array_add(argv, s->ca_dir);
+	g_ptr_array_add(argv, (gpointer) "--user");
+	g_ptr_array_add(argv, (gpointer) "alice:secret");
+	g_ptr_array_add(argv, (gpointer) "--log");
+	g_ptr_array_add(argv, s->log_path);
+	g_ptr_array_add(argv, (gpointer) "--control");
+	g_ptr_array_add(argv, s->control_path);
+	for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+		g_ptr_array_add(argv, (gpointer)extra[i]);
+	g_ptr_array_add(argv, NULL);
+	g_assert_true(g_spawn_async_with_pipes(NULL, (gchar **)argv->pdata, NULL,
+					       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+					       NULL, NULL, &s->pid, NULL, &out_fd, NULL, &error));
+	g_assert_no_error(error);
+	out = fdopen(out_fd, "r");
+	g_assert_nonnull(out);
+	/* the server makes its CA first: a few openssl runs */
+	if (fgets(line, sizeof(line), out) == NULL || sscanf(line, "READY port=%u", &port) != 1)
+		g_error("est-server.py did not get ready (it printed '%s')", line);
+	fclose(out);
+	s->url = g_strdup_printf("https://localhost:%u", port);
+	return s;
+}
+
+static void
+est_server_stop(EstServer *s)
+{
+	if (s == NULL)
+		return;
+	g_assert_cmpint(s->pid, >, 0);
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, NULL, 0);
+	g_spawn_close_pid(s->pid);
+	ck_test_rm_rf(s->dir);
+	g_free(s->dir);
+	g_free(s->ca_dir);
+	g_free(s->log_path);
+	g_free(s->control_path);
+	g_free(s->url);
+	g_free(s->root);
+	g_free(s->password_file);
+	g_free(s);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(EstServer, est_server_stop)
+
+/* The server's behaviour from now on (its control file). */
+static void
+est_server_control(EstServer *s, const gchar *json)
+{
+	g_assert_true(g_file_set_contents(s->control_path, json, -1, NULL));
+}
+
+static gchar *
+est_server_ca_file(EstServer *s, const gchar *name)
+{
+	return g_build_filename(s->ca_dir, name, NULL);
+}
+
+/* The last record of the server's log for @op (a reference into @parser). */
+static JsonObject *
+est_server_last(EstServer *s, const gchar *op, JsonParser **parser_out)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	if (!g_file_get_contents(s->log_path, &text, NULL, NULL))
+		return NULL;
+	lines = g_strsplit(text, "\n", -1);
+	for (gint i = (gint)g_strv_length(lines) - 1; i >= 0; i--) {
+		g_autoptr(JsonParser) parser = json_parser_new();
+		JsonObject *obj;
+		if (lines[i][0] == '\0')
+			continue;
+		g_assert_true(json_parser_load_from_data(parser, lines[i], -1, NULL));
+		obj = json_node_get_object(json_parser_get_root(parser));
+		if (g_strcmp0(json_object_get_string_member_with_default(obj, "op", ""), op) == 0) {
+			*parser_out = g_steal_pointer(&parser);
+			return obj;
+		}
+	}
+	return NULL;
+}
+
+/* How many @op requests the server answered with @status. */
+static guint
+est_server_count(EstServer *s, const gchar *op, gint status)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	if (!g_file_get_contents(s->log_path, &text, NULL, NULL))
+		return 0;
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_autoptr(JsonParser) parser = json_parser_new();
+		JsonObject *obj;
+		if (lines[i][0] == '\0')
+			continue;
+		g_assert_true(json_parser_load_from_data(parser, lines[i], -1, NULL));
+		obj = json_node_get_object(json_parser_get_root(parser));
+		if (g_strcmp0(json_object_get_string_member_with_default(obj, "op", ""), op) == 0 &&
+		    json_object_get_int_member(obj, "status") == status)
+			n++;
+	}
+	return n;
+}
+
+/* Asserts the last @op went through with @status, authorised by @auth. */
+static void
+est_server_assert_last(EstServer *s, const gchar *op, gint status, const gchar *auth,
+		       const gchar *label)
+{
+	g_autoptr(JsonParser) parser = NULL;
+	JsonObject *obj = est_server_last(s, op, &parser);
+
+	g_assert_nonnull(obj);
+	g_assert_cmpint(json_object_get_int_member(obj, "status"), ==, status);
+	g_assert_cmpstr(json_object_get_string_member_with_default(obj, "auth", NULL), ==, auth);
+	g_assert_cmpstr(json_object_get_string_member_with_default(obj, "label", NULL), ==, label);
+}
+
+/* Runs certkeeper-est with the protocol's environment; returns its exit status. */
+static gint
+est_run(const gchar *url, const gchar *const *env, gchar **out, gchar **err, ...)
+{
+	g_autofree gchar *helper = g_build_filename(g_getenv("CK_TOP_BUILDDIR"), "daemon",
+						    "helpers", "certkeeper-est", NULL);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GStrvBuilder) envb = g_strv_builder_new();
+	g_auto(GStrv) envp = NULL;
+	g_autofree gchar *path = g_strdup_printf("PATH=%s", g_getenv("PATH"));
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *o = NULL, *e = NULL;
+	const gchar *wrapper = g_getenv("CK_TEST_DAEMON_WRAPPER");
+	g_auto(GStrv) words = NULL;
+	gint status = -1;
+	const gchar *arg;
+	va_list ap;
+
+	/* `meson test --setup valgrind` checks the helper too (exit 99 on a leak) */
+	if (wrapper != NULL && wrapper[0] != '\0') {
+		g_shell_parse_argv(wrapper, NULL, &words, &error);
+		g_assert_no_error(error);
+		for (guint i = 0; words[i] != NULL; i++)
+			g_ptr_array_add(argv, words[i]);
+	}
+	g_ptr_array_add(argv, helper);
+	g_ptr_array_add(argv, (gpointer) "--url");
+	g_ptr_array_add(argv, (gpointer)url);
+	va_start(ap, err);
+	while ((arg = va_arg(ap, const gchar *)) != NULL)
+		g_ptr_array_add(argv, (gpointer)arg);
+	va_end(ap);
+	g_ptr_array_add(argv, NULL);
+	g_strv_builder_add_many(envb, path, "LANG=C.UTF-8", NULL);
+	if (env != NULL)
+		g_strv_builder_addv(envb, (const char **)env);
+	envp = g_strv_builder_end(envb);
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL,
+				   NULL, &o, &e, &status, &error));
+	g_assert_no_error(error);
+	g_assert_true(WIFEXITED(status));
+	g_test_message("certkeeper-est exit %d\nstdout: %s\nstderr: %s", WEXITSTATUS(status), o, e);
+	if (out != NULL)
+		*out = g_steal_pointer(&o);
+	if (err != NULL)
+		*err = g_steal_pointer(&e);
+	return WEXITSTATUS(status);
+}
+
+/* A new EC key and a CSR for CN=@name with DNS:@name in @s->dir; returns the CSR's PEM. */
+static gchar *
+est_make_csr(EstServer *s, const gchar *name)
+{
+	g_autofree gchar *key = g_strdup_printf("%s/%s.key", s->dir, name);
+	g_autofree gchar *csr = g_strdup_printf("%s/%s.csr", s->dir, name);
+	g_autofree gchar *subj = g_strdup_printf("/CN=%s", name);
+	g_autofree gchar *san = g_strdup_printf("subjectAltName=DNS:%s", name);
+	const gchar *argv[] = {
+	    "openssl", "req",   "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+	    "-nodes",  "-subj", subj,   "-addext", san,  "-keyout",  key,
+	    "-out",    csr,     NULL};
+	gchar *pem = NULL;
+
+	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	g_assert_true(g_file_get_contents(csr, &pem, NULL, NULL));
+	return pem;
+}
+
+static gchar *
+est_path(EstServer *s, const gchar *name)
+{
+	return g_build_filename(s->dir, name, NULL);
+}
+
+/* openssl's view of a certificate file: -noout -@what. */
+static gchar *
+est_openssl_x509(const gchar *file, const gchar *what)
+{
+	g_autofree gchar *flag = g_strdup_printf("-%s", what);
+	const gchar *argv[] = {"openssl", "x509", "-in", file, "-noout", flag, NULL};
+	gchar *out = NULL;
+	g_assert_cmpint(ck_test_run(argv, &out, NULL), ==, 0);
+	return out;
+}
+
+/* Asserts @cert_file names @name, carries @key_file's key (NULL: NAME.key) and chains to the CA. */
+static void
+est_assert_issued(EstServer *s, const gchar *cert_file, const gchar *name, const gchar *key_file)
+{
+	g_autofree gchar *key =
+	    key_file != NULL ? g_strdup(key_file) : g_strdup_printf("%s/%s.key", s->dir, name);
+	g_autofree gchar *root = est_server_ca_file(s, "root.pem");
+	g_autofree gchar *ca = est_server_ca_file(s, "ca.pem");
+	const gchar *pub_cert[] = {"openssl", "x509", "-in", cert_file, "-noout", "-pubkey", NULL};
+	const gchar *pub_key[] = {"openssl", "pkey", "-in", key, "-pubout", NULL};
+	const gchar *verify[] = {"openssl",    "verify", "-CAfile", root,
+				 "-untrusted", ca,       cert_file, NULL};
+	g_autofree gchar *a = NULL, *b = NULL, *subject = NULL, *want = NULL, *verified = NULL;
+
+	g_assert_cmpint(ck_test_run(pub_cert, &a, NULL), ==, 0);
+	g_assert_cmpint(ck_test_run(pub_key, &b, NULL), ==, 0);
+	g_assert_cmpstr(a, ==, b);
+	g_assert_cmpint(ck_test_run(verify, &verified, NULL), ==, 0);
+	subject = est_openssl_x509(cert_file, "subject");
+	want = g_strdup_printf("subject=CN = %s\n", name);
+	g_assert_cmpstr(subject, ==, want);
+}
+
+/* Enrolls @name with HTTP Basic; writes NAME.crt (what the helper printed). */
+static gchar *
+est_enroll_basic(EstServer *s, const gchar *name)
+{
+	g_autofree gchar *csr = est_make_csr(s, name);
+	g_autofree gchar *csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	g_autofree gchar *file_name = g_strdup_printf("%s.crt", name);
+	const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env, NULL};
+	g_autofree gchar *out = NULL;
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice",
+				"--password-file", s->password_file, NULL),
+			==, 0);
+	return ck_test_write_file(s->dir, file_name, out);
+}
+
+/* Through the helper protocol */
+
+static void
+test_est_enroll_basic(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *cert = NULL, *text = NULL, *ca = NULL, *ca_pem = NULL;
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	cert = est_enroll_basic(s, "host.example");
+	est_assert_issued(s, cert, "host.example", NULL);
+	est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
+	/* the leaf first, then the issuing CA from /cacerts (the chain), never the root */
+	g_assert_true(g_file_get_contents(cert, &text, NULL, NULL));
+	ca = est_server_ca_file(s, "ca.pem");
+	g_assert_true(g_file_get_contents(ca, &ca_pem, NULL, NULL));
+	g_assert_true(g_str_has_suffix(text, ca_pem));
+	{
+		g_auto(GStrv) parts = g_strsplit(text, "-----BEGIN CERTIFICATE-----", -1);
+		g_assert_cmpuint(g_strv_length(parts), ==, 3);
+	}
+}
+
+static void
+test_est_enroll_refused(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *csr = NULL, *csr_env = NULL, *out = NULL, *wrong = NULL;
+	const gchar *env[3] = {"CERTMONGER_OPERATION=SUBMIT", NULL, NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	csr = est_make_csr(s, "anon.example");
+	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	env[1] = csr_env;
+	/* no credentials at all: rejected, and the message says what to configure */
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 2);
+	g_assert_nonnull(strstr(out, "HTTP 401"));
+	g_assert_nonnull(strstr(out, "--username"));
+	est_server_assert_last(s, "simpleenroll", 401, "none", NULL);
+	g_clear_pointer(&out, g_free);
+	/* a wrong password */
+	wrong = ck_test_write_file(s->dir, "wrong", "guess\n");
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice",
+				"--password-file", wrong, NULL),
+			==, 2);
+	g_assert_nonnull(strstr(out, "wrong user name or password"));
+	g_clear_pointer(&out, g_free);
+	/* --username without a password is a configuration problem, found before connecting */
+	g_assert_cmpint(
+	    est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice", NULL), ==,
+	    4);
+	g_assert_nonnull(strstr(out, "--password-file"));
+}
+
+/* An expired certificate cannot authenticate TLS: Basic if configured, else guidance. */
+static void
+test_est_enroll_expired(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *csr = NULL, *csr_env = NULL, *out = NULL, *cert_env = NULL;
+	g_autofree gchar *key_env = NULL, *cert = NULL, *key = NULL;
+	const gchar *env[6] = {"CERTMONGER_OPERATION=SUBMIT", NULL,
+			       "CERTKEEPER_AUTH_IDENTITY=expired", NULL, NULL, NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	csr = est_make_csr(s, "late.example");
+	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	/* whatever the files hold, they are not used for TLS */
+	cert = est_server_ca_file(s, "bootstrap.pem");
+	key = est_server_ca_file(s, "bootstrap.key");
+	cert_env = g_strdup_printf("CERTKEEPER_AUTH_CERTIFICATE=%s", cert);
+	key_env = g_strdup_printf("CERTKEEPER_AUTH_KEY=%s", key);
+	env[1] = csr_env;
+	env[3] = cert_env;
+	env[4] = key_env;
+	/* nothing else to authenticate with: a human must act, and is told how */
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 4);
+	g_assert_nonnull(strstr(out, "expired"));
+	g_assert_nonnull(strstr(out, "--username"));
+	g_assert_cmpuint(est_server_count(s, "simpleenroll", 401), ==, 0);
+	g_clear_pointer(&out, g_free);
+	/* with Basic credentials it enrolls afresh */
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice",
+				"--password-file", s->password_file, NULL),
+			==, 0);
+	est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
+}
+
+static void
+test_est_enroll_bootstrap(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *csr = NULL, *csr_env = NULL, *out = NULL, *cert = NULL;
+	g_autofree gchar *bcert = NULL, *bkey = NULL, *auth_cert = NULL, *auth_key = NULL;
+	const gchar *env[3] = {"CERTMONGER_OPERATION=SUBMIT", NULL, NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	csr = est_make_csr(s, "device.example");
+	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	env[1] = csr_env;
+	bcert = est_server_ca_file(s, "bootstrap.pem");
+	bkey = est_server_ca_file(s, "bootstrap.key");
+	/* --bootstrap-cert: the device's manufacturer identity */
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--bootstrap-cert",
+				bcert, "--bootstrap-key", bkey, NULL),
+			==, 0);
+	cert = ck_test_write_file(s->dir, "device.crt", out);
+	est_assert_issued(s, cert, "device.example", NULL);
+	est_server_assert_last(s, "simpleenroll", 200, "bootstrap", NULL);
+	g_clear_pointer(&out, g_free);
+	/* the daemon's bootstrap identity (CERTKEEPER_AUTH_IDENTITY=bootstrap) */
+	auth_cert = g_strdup_printf("CERTKEEPER_AUTH_CERTIFICATE=%s", bcert);
+	auth_key = g_strdup_printf("CERTKEEPER_AUTH_KEY=%s", bkey);
+	{
+		const gchar *env2[] = {"CERTMONGER_OPERATION=SUBMIT",
+				       csr_env,
+				       "CERTKEEPER_AUTH_IDENTITY=bootstrap",
+				       auth_cert,
+				       auth_key,
+				       NULL};
+		g_assert_cmpint(est_run(s->url, env2, &out, NULL, "--trust", s->root, NULL), ==, 0);
+		est_server_assert_last(s, "simpleenroll", 200, "bootstrap", NULL);
+	}
+	/* half a bootstrap identity is a configuration error */
+	g_clear_pointer(&out, g_free);
+	g_assert_cmpint(
+	    est_run(s->url, env, &out, NULL, "--trust", s->root, "--bootstrap-cert", bcert, NULL),
+	    ==, 4);
+	g_assert_nonnull(strstr(out, "--bootstrap-key"));
+	g_clear_pointer(&out, g_free);
+	/* a server that trusts no bootstrap CA refuses the same certificate */
+	{
+		const gchar *extra[] = {"--dir", s->ca_dir, "--no-bootstrap", NULL};
+		g_autoptr(EstServer) strict = est_server_start(extra);
+		g_assert_cmpint(est_run(strict->url, env, &out, NULL, "--trust", s->root,
+					"--bootstrap-cert", bcert, "--bootstrap-key", bkey, NULL),
+				==, 2);
+		g_assert_nonnull(strstr(out, "HTTP 403"));
+		est_server_assert_last(strict, "simpleenroll", 403, "none", NULL);
+	}
+}
+
+static void
+test_est_reenroll(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *first = NULL, *csr = NULL, *csr_env = NULL, *out = NULL;
+	g_autofree gchar *auth_cert = NULL, *auth_key = NULL, *key = NULL, *renewed = NULL;
+	g_autofree gchar *serial1 = NULL, *serial2 = NULL;
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	first = est_enroll_basic(s, "renew.example");
+	key = est_path(s, "renew.example.key");
+	auth_cert = g_strdup_printf("CERTKEEPER_AUTH_CERTIFICATE=%s", first);
+	auth_key = g_strdup_printf("CERTKEEPER_AUTH_KEY=%s", key);
+	/* same names, a new key (est_make_csr overwrites renew.example.key: keep the old one) */
+	{
+		g_autofree gchar *old_key = est_path(s, "old.key");
+		g_autofree gchar *contents = NULL;
+		g_assert_true(g_file_get_contents(key, &contents, NULL, NULL));
+		g_assert_true(g_file_set_contents(old_key, contents, -1, NULL));
+		g_free(auth_key);
+		auth_key = g_strdup_printf("CERTKEEPER_AUTH_KEY=%s", old_key);
+	}
+	csr = est_make_csr(s, "renew.example");
+	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT",
+				      csr_env,
+				      "CERTKEEPER_AUTH_IDENTITY=current",
+				      auth_cert,
+				      auth_key,
+				      NULL};
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username",
+					"alice", "--password-file", s->password_file, NULL),
+				==, 0);
+	}
+	renewed = ck_test_write_file(s->dir, "renewed.crt", out);
+	est_assert_issued(s, renewed, "renew.example", NULL);
+	est_server_assert_last(s, "simplereenroll", 200, "certificate", NULL);
+	serial1 = est_openssl_x509(first, "serial");
+	serial2 = est_openssl_x509(renewed, "serial");
+	g_assert_cmpstr(serial1, !=, serial2);
+}
+
+static void
+test_est_reenroll_other_subject(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *first = NULL, *csr = NULL, *csr_env = NULL, *out = NULL;
+	g_autofree gchar *auth_cert = NULL, *auth_key = NULL, *key = NULL;
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	first = est_enroll_basic(s, "mine.example");
+	key = est_path(s, "mine.example.key");
+	auth_cert = g_strdup_printf("CERTKEEPER_AUTH_CERTIFICATE=%s", first);
+	auth_key = g_strdup_printf("CERTKEEPER_AUTH_KEY=%s", key);
+	csr = est_make_csr(s, "theirs.example");
+	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT",
+				      csr_env,
+				      "CERTKEEPER_AUTH_IDENTITY=current",
+				      auth_cert,
+				      auth_key,
+				      NULL};
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 2);
+	}
+	g_assert_nonnull(strstr(out, "HTTP 403"));
+	g_assert_nonnull(strstr(out, "simplereenroll"));
+	g_assert_nonnull(strstr(out, "CN=theirs.example"));
+	est_server_assert_last(s, "simplereenroll", 403, "none", NULL);
+	g_clear_pointer(&out, g_free);
+	/* renewing without the current certificate cannot work: said before connecting */
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env,
+				      "CERTKEEPER_AUTH_IDENTITY=current", NULL};
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 4);
+		g_assert_nonnull(strstr(out, "CERTKEEPER_AUTH_CERTIFICATE"));
+	}
+}
+
+static void
+test_est_retry_then_poll(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *csr = NULL, *csr_env = NULL, *out = NULL, *cookie_env = NULL;
+	g_auto(GStrv) lines = NULL;
+	const gchar *env[3] = {"CERTMONGER_OPERATION=SUBMIT", NULL, NULL};
+	const gchar *label[] = {"--label", "x", NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(label);
+	est_server_control(s, "{\"retry_count\": 1, \"retry_after\": 7}");
+	csr = est_make_csr(s, "later.example");
+	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	env[1] = csr_env;
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--label", "x", "--trust", s->root,
+				"--username", "alice", "--password-file", s->password_file, NULL),
+			==, 5);
+	/* "N\ncookie": the server's Retry-After, then what POLL needs */
+	lines = g_strsplit(out, "\n", -1);
+	g_assert_cmpstr(lines[0], ==, "7");
+	g_assert_cmpstr(lines[1], !=, "");
+	est_server_assert_last(s, "simpleenroll", 202, "basic:alice", "x");
+	cookie_env = g_strdup_printf("CERTMONGER_CA_COOKIE=%s", lines[1]);
+	g_clear_pointer(&out, g_free);
+	{
+		/* POLL without --label: the cookie remembers where the request went */
+		const gchar *poll[] = {"CERTMONGER_OPERATION=POLL", csr_env, cookie_env, NULL};
+		g_autofree gchar *cert = NULL;
+		g_assert_cmpint(est_run(s->url, poll, &out, NULL, "--trust", s->root, "--username",
+					"alice", "--password-file", s->password_file, NULL),
+				==, 0);
+		cert = ck_test_write_file(s->dir, "later.crt", out);
+		est_assert_issued(s, cert, "later.example", NULL);
+		est_server_assert_last(s, "simpleenroll", 200, "basic:alice", "x");
+	}
+}
+
+static void
+test_est_server_failures(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *csr = NULL, *csr_env = NULL, *out = NULL;
+	const gchar *env[3] = {"CERTMONGER_OPERATION=SUBMIT", NULL, NULL};
+	const gchar *garbage[] = {"{\"garbage\": \"text\"}", "{\"garbage\": \"base64\"}",
+				  "{\"garbage\": \"empty\"}", NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	csr = est_make_csr(s, "fail.example");
+	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	env[1] = csr_env;
+	/* 5xx: the CA cannot answer now */
+	est_server_control(s, "{\"fail_status\": 503}");
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice",
+				"--password-file", s->password_file, NULL),
+			==, 3);
+	g_assert_nonnull(strstr(out, "HTTP 503"));
+	g_clear_pointer(&out, g_free);
+	/* bodies that are not what RFC 7030 says: unreachable, with a clear message */
+	for (guint i = 0; garbage[i] != NULL; i++) {
+		est_server_control(s, garbage[i]);
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username",
+					"alice", "--password-file", s->password_file, NULL),
+				==, 3);
+		g_assert_nonnull(strstr(out, "cannot be used"));
+		g_assert_nonnull(strstr(out, "PKCS#7"));
+		g_clear_pointer(&out, g_free);
+	}
+	/* a server slower than --timeout */
+	est_server_control(s, "{\"delay\": 3}");
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username", "alice",
+				"--password-file", s->password_file, "--timeout", "1", NULL),
+			==, 3);
+	g_assert_nonnull(strstr(out, s->url));
+	g_clear_pointer(&out, g_free);
+	/* a server nobody listens on */
+	est_server_control(s, "{}");
+	g_assert_cmpint(est_run("https://127.0.0.1:1", env, &out, NULL, "--trust", s->root, NULL),
+			==, 3);
+	g_assert_nonnull(strstr(out, "127.0.0.1:1"));
+}
+
+static void
+test_est_cacerts_trust(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *out = NULL, *err = NULL, *bootstrap_ca = NULL;
+	g_auto(GStrv) sections = NULL;
+	const gchar *env[] = {"CERTMONGER_OPERATION=FETCH-ROOTS", NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 0);
+	/* certmonger's format: the root with its nickname, other roots, other certificates */
+	sections = g_strsplit(out, "-----END CERTIFICATE-----\n", -1);
+	g_assert_cmpuint(g_strv_length(sections), ==, 3);
+	g_assert_true(g_str_has_prefix(sections[0], "EST Test Root CA\n-----BEGIN CERTIFICATE"));
+	/* a blank line, no other roots, a blank line, the issuing CA */
+	g_assert_true(g_str_has_prefix(sections[1], "\n\nEST Test Issuing CA\n-----BEGIN"));
+	g_assert_cmpstr(sections[2], ==, "");
+	g_clear_pointer(&out, g_free);
+	/* the wrong anchor: the server cannot be trusted */
+	bootstrap_ca = est_server_ca_file(s, "bootstrap-ca.pem");
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", bootstrap_ca, NULL), ==, 3);
+	g_assert_nonnull(strstr(out, "cannot be trusted"));
+	g_clear_pointer(&out, g_free);
+	/* no anchor at all: the system's store does not know the test CA either */
+	g_assert_cmpint(est_run(s->url, env, &out, &err, NULL), ==, 3);
+	g_assert_nonnull(strstr(out, "cannot be trusted"));
+}
+
+static void
+test_est_cacerts_pin(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *out = NULL, *err = NULL, *fp = NULL, *wrong = NULL, *state = NULL;
+	g_autofree gchar *pinned = NULL, *stored = NULL, *server_fp = NULL, *server = NULL;
+	g_autofree gchar *ca = NULL, *root_pem = NULL, *ca_pem = NULL;
+	const gchar *env[] = {"CERTMONGER_OPERATION=FETCH-ROOTS", NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	state = est_path(s, "state");
+	pinned = g_build_filename(state, "cacerts.pem", NULL);
+	fp = est_openssl_x509(s->root, "fingerprint");
+	/* "SHA1 Fingerprint=..." by default: ask for SHA-256 */
+	{
+		const gchar *argv[] = {"openssl", "x509",         "-in",     s->root,
+				       "-noout",  "-fingerprint", "-sha256", NULL};
+		g_clear_pointer(&fp, g_free);
+		g_assert_cmpint(ck_test_run(argv, &fp, NULL), ==, 0);
+		g_strstrip(fp);
+		memmove(fp, strchr(fp, '=') + 1, strlen(strchr(fp, '=')));
+	}
+	/* a wrong pin: refused, nothing stored, and the message shows what the server showed */
+	wrong = g_strdup(fp);
+	wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
+	g_assert_cmpint(
+	    est_run(s->url, env, &out, NULL, "--pin-sha256", wrong, "--state-dir", state, NULL), ==,
+	    4);
+	g_assert_nonnull(strstr(out, "do not match --pin-sha256"));
+	g_assert_nonnull(strstr(out, fp));
+	g_assert_false(g_file_test(pinned, G_FILE_TEST_EXISTS));
+	g_clear_pointer(&out, g_free);
+	/* a pin without a place to keep what it pins */
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--pin-sha256", fp, NULL), ==, 4);
+	g_assert_nonnull(strstr(out, "--state-dir"));
+	g_clear_pointer(&out, g_free);
+	/* the right pin (the root's): accepted, and the CA certificates are the anchors now */
+	g_assert_cmpint(
+	    est_run(s->url, env, &out, &err, "--pin-sha256", fp, "--state-dir", state, NULL), ==,
+	    0);
+	g_assert_true(g_str_has_prefix(out, "EST Test Root CA\n"));
+	g_assert_true(g_file_get_contents(pinned, &stored, NULL, NULL));
+	ca = est_server_ca_file(s, "ca.pem");
+	g_assert_true(g_file_get_contents(ca, &ca_pem, NULL, NULL));
+	g_assert_true(g_file_get_contents(s->root, &root_pem, NULL, NULL));
+	g_assert_nonnull(strstr(stored, ca_pem));
+	g_assert_nonnull(strstr(stored, root_pem));
+	g_clear_pointer(&out, g_free);
+	/* later runs verify against them, the pin is not needed any more */
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--state-dir", state, NULL), ==, 0);
+	g_clear_pointer(&out, g_free);
+	/* and the stored anchors win over a pin that no longer matches */
+	g_assert_cmpint(
+	    est_run(s->url, env, &out, NULL, "--pin-sha256", wrong, "--state-dir", state, NULL), ==,
+	    0);
+	g_clear_pointer(&out, g_free);
+	/* the server certificate's own fingerprint pins too */
+	g_assert_cmpint(g_unlink(pinned), ==, 0);
+	server = est_server_ca_file(s, "server.pem");
+	{
+		const gchar *argv[] = {"openssl", "x509",         "-in",     server,
+				       "-noout",  "-fingerprint", "-sha256", NULL};
+		g_assert_cmpint(ck_test_run(argv, &server_fp, NULL), ==, 0);
+	}
+	g_strstrip(server_fp);
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--pin-sha256", strchr(server_fp, '=') + 1,
+				"--state-dir", state, NULL),
+			==, 0);
+	g_assert_true(g_file_test(pinned, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_est_label(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *out = NULL;
+	const gchar *extra[] = {"--label", "devices", NULL};
+	const gchar *fetch[] = {"CERTMONGER_OPERATION=FETCH-ROOTS", NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(extra);
+	g_assert_cmpint(
+	    est_run(s->url, fetch, &out, NULL, "--trust", s->root, "--label", "devices", NULL), ==,
+	    0);
+	est_server_assert_last(s, "cacerts", 200, "none", "devices");
+	g_clear_pointer(&out, g_free);
+	/* a label the server does not know */
+	g_assert_cmpint(
+	    est_run(s->url, fetch, &out, NULL, "--trust", s->root, "--label", "nosuch", NULL), ==,
+	    3);
+	g_assert_nonnull(strstr(out, "HTTP 404"));
+	g_clear_pointer(&out, g_free);
+	/* a request's profile (getcert -T) is the label it enrolls under */
+	{
+		g_autofree gchar *csr = est_make_csr(s, "labelled.example");
+		g_autofree gchar *csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env,
+				      "CERTMONGER_CA_PROFILE=devices", NULL};
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--label",
+					"nosuch", "--username", "alice", "--password-file",
+					s->password_file, NULL),
+				==, 0);
+		est_server_assert_last(s, "simpleenroll", 200, "basic:alice", "devices");
+	}
+	g_clear_pointer(&out, g_free);
+	/* IDENTIFY names the service */
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=IDENTIFY", NULL};
+		g_autofree gchar *want =
+		    g_strdup_printf("EST %s/.well-known/est/devices\n", s->url);
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--label", "devices", NULL), ==,
+				0);
+		g_assert_cmpstr(out, ==, want);
+	}
+}
+
+static void
+test_est_csrattrs_server(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *out = NULL, *err = NULL;
+	const gchar *extra[] = {"--csrattr", "1.2.840.113549.1.9.7",
+				"--csrattr", "1.2.840.10045.2.1=1.3.132.0.34",
+				"--csrattr", "2.5.4.3",
+				"--csrattr", "1.2.840.113549.1.9.14=2.5.29.17",
+				NULL};
+	const gchar *env[] = {"CERTMONGER_OPERATION=GET-NEW-REQUEST-REQUIREMENTS", NULL};
+	const gchar *renew[] = {"CERTMONGER_OPERATION=GET-RENEW-REQUEST-REQUIREMENTS", NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(extra);
+	g_assert_cmpint(est_run(s->url, env, &out, &err, "--trust", s->root, NULL), ==, 0);
+	g_assert_cmpstr(out, ==,
+			"CERTMONGER_CSR\nCERTMONGER_REQ_SUBJECT\nCERTMONGER_REQ_HOSTNAME\n");
+	g_assert_nonnull(strstr(err, "challengePassword"));
+	g_assert_nonnull(strstr(err, "ec-p384"));
+	est_server_assert_last(s, "csrattrs", 200, "none", NULL);
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(est_run(s->url, renew, &out, &err, "--trust", s->root, NULL), ==, 0);
+	g_assert_nonnull(strstr(out, "CERTMONGER_REQ_HOSTNAME\n"));
+	g_clear_pointer(&out, g_free);
+	/* garbage there is a server that cannot answer */
+	est_server_control(s, "{\"garbage\": \"base64\", \"fault_ops\": \"csrattrs\"}");
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 3);
+	g_assert_nonnull(strstr(out, "CsrAttrs"));
+}
+
+static void
+test_est_csrattrs_none(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *out = NULL;
+	const gchar *env[] = {"CERTMONGER_OPERATION=GET-NEW-REQUEST-REQUIREMENTS", NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	/* 204: nothing asked for but the CSR */
+	g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 0);
+	g_assert_cmpstr(out, ==, "CERTMONGER_CSR\n");
+	est_server_assert_last(s, "csrattrs", 204, "none", NULL);
+}
+
+static void
+test_est_unsupported(void)
+{
+	const gchar *ops[] = {"GET-SUPPORTED-TEMPLATES", "GET-DEFAULT-TEMPLATE",
+			      "FETCH-SCEP-CA-CAPS", "SOMETHING-NEW", NULL};
+	/* no server needed: these never connect */
+	const gchar *url = "https://127.0.0.1:1";
+
+	for (guint i = 0; ops[i] != NULL; i++) {
+		g_autofree gchar *op = g_strdup_printf("CERTMONGER_OPERATION=%s", ops[i]);
+		const gchar *env[] = {op, NULL};
+		g_assert_cmpint(est_run(url, env, NULL, NULL, NULL), ==, 6);
+	}
+	/* a broken command line, or no CSR to submit, is underconfigured */
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", NULL};
+		g_autofree gchar *out = NULL;
+		g_assert_cmpint(est_run(url, env, NULL, NULL, "--timeout", "soon", NULL), ==, 4);
+		g_assert_cmpint(est_run(url, env, &out, NULL, "--trust", "/dev/null", NULL), ==, 4);
+		g_assert_nonnull(strstr(out, "CERTMONGER_CSR"));
+	}
+	/* and an http:// URL too: EST is TLS only */
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=FETCH-ROOTS", NULL};
+		g_autofree gchar *out = NULL;
+		g_assert_cmpint(est_run("http://127.0.0.1:1", env, &out, NULL, NULL), ==, 4);
+		g_assert_nonnull(strstr(out, "https://"));
+	}
+}
+
+/* Through the real daemon */
+
+static gchar *
+est_cli_status(CkTestDaemon *td, const gchar *id, const gchar *member)
+{
+	g_autofree gchar *out = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	JsonObject *obj;
+
+	g_assert_cmpint(
+	    ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "--json", "-i", id, NULL), >=, 0);
+	g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
+	obj = json_node_get_object(json_parser_get_root(parser));
+	return g_strdup(json_object_get_string_member_with_default(obj, member, ""));
+}
+
+static void
+test_est_daemon(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autofree gchar *helper = NULL, *config = NULL, *cert = NULL, *key = NULL;
+	g_autofree gchar *state = NULL, *issuer = NULL, *serial1 = NULL, *serial2 = NULL;
+	g_autoptr(JsonParser) parser = NULL;
+	JsonObject *last;
+
+	if (!est_have_tools())
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	s = est_server_start(NULL);
+	helper = g_build_filename(g_getenv("CK_TOP_BUILDDIR"), "daemon", "helpers",
+				  "certkeeper-est", NULL);
+	/* "est" has a password and is configured by its settings (Type=est: the daemon
+	 * builds the command); "estdevice" is the same helper by its command line, with
+	 * only what the daemon hands it (bootstrap identities) */
+	config = g_strdup_printf(
+	    "[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
+	    "[ca est]\nType=est\nURL=%s\nTrust=%s\nUsername=alice\nPasswordFile=%s\nTimeout=60\n"
+	    "[ca estdevice]\nType=helper\nHelper=%s --url %s --trust %s\n",
+	    g_getenv("CK_TOP_BUILDDIR"), s->url, s->root, s->password_file, helper, s->url,
+	    s->root);
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	cert = ck_test_daemon_path(td, "est.crt");
+	key = ck_test_daemon_path(td, "est.key");
+
+	/* first enrollment: HTTP Basic */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "estreq", "-f",
+				    cert, "-k", key, "-N", "CN=estreq.example", "-D",
+				    "estreq.example", "-c", "est", "-w", "--wait-timeout=60", NULL),
+			==, 0);
+	state = est_cli_status(td, "estreq", "State");
+	g_assert_cmpstr(state, ==, "MONITORING");
+	issuer = est_openssl_x509(cert, "issuer");
+	g_assert_cmpstr(issuer, ==, "issuer=O = certkeeper tests, CN = EST Test Issuing CA\n");
+	est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
+	serial1 = est_openssl_x509(cert, "serial");
+
+	/* renewal: simplereenroll, authenticated by the current certificate */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "estreq", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	g_clear_pointer(&state, g_free);
+	state = est_cli_status(td, "estreq", "State");
+	g_assert_cmpstr(state, ==, "MONITORING");
+	serial2 = est_openssl_x509(cert, "serial");
+	g_assert_cmpstr(serial1, !=, serial2);
+	last = est_server_last(s, "simplereenroll", &parser);
+	g_assert_nonnull(last);
+	g_assert_cmpint(json_object_get_int_member(last, "status"), ==, 200);
+	g_assert_cmpstr(json_object_get_string_member(last, "auth"), ==, "certificate");
+	g_assert_cmpstr(json_object_get_string_member(last, "client_subject"), ==,
+			"CN=estreq.example");
+	est_assert_issued(s, cert, "estreq.example", key);
+
+	/* a CA that says 202 first: CA_WORKING, a POLL after Retry-After, then MONITORING */
+	est_server_control(s, "{\"retry_count\": 1, \"retry_after\": 1}");
+	g_assert_cmpuint(est_server_count(s, "simpleenroll", 202), ==, 0);
+	{
+		g_autofree gchar *cert2 = ck_test_daemon_path(td, "later.crt");
+		g_autofree gchar *key2 = ck_test_daemon_path(td, "later.key");
+		g_autofree gchar *state2 = NULL;
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I",
+					    "estlater", "-f", cert2, "-k", key2, "-N",
+					    "CN=estlater.example", "-c", "est", "-w",
+					    "--wait-timeout=60", NULL),
+				==, 0);
+		state2 = est_cli_status(td, "estlater", "State");
+		g_assert_cmpstr(state2, ==, "MONITORING");
+		g_assert_cmpuint(est_server_count(s, "simpleenroll", 202), ==, 1);
+		est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
+		est_assert_issued(s, cert2, "estlater.example", key2);
+	}
+
+	/* a device's first enrollment with its bootstrap identity (CERTKEEPER_AUTH_IDENTITY) */
+	est_server_control(s, "{}");
+	{
+		g_autofree gchar *cert3 = ck_test_daemon_path(td, "device.crt");
+		g_autofree gchar *key3 = ck_test_daemon_path(td, "device.key");
+		g_autofree gchar *bcert = est_server_ca_file(s, "bootstrap.pem");
+		g_autofree gchar *bkey = est_server_ca_file(s, "bootstrap.key");
+		g_autofree gchar *state3 = NULL;
+		g_autoptr(JsonParser) p3 = NULL;
+		JsonObject *rec;
+		g_assert_cmpint(g_chmod(bkey, 0600), ==, 0);
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "estdev",
+					    "-f", cert3, "-k", key3, "-N", "CN=estdev.example",
+					    "-c", "estdevice", "--bootstrap-cert", bcert,
+					    "--bootstrap-key", bkey, "-w", "--wait-timeout=60",
+					    NULL),
+				==, 0);
+		state3 = est_cli_status(td, "estdev", "State");
+		g_assert_cmpstr(state3, ==, "MONITORING");
+		rec = est_server_last(s, "simpleenroll", &p3);
+		g_assert_nonnull(rec);
+		g_assert_cmpint(json_object_get_int_member(rec, "status"), ==, 200);
+		g_assert_cmpstr(json_object_get_string_member(rec, "auth"), ==, "bootstrap");
+		g_assert_cmpstr(json_object_get_string_member(rec, "client_subject"), ==,
+				"CN=bootstrap device 0001");
+		est_assert_issued(s, cert3, "estdev.example", key3);
+	}
+}
+
+/* Under certmonger itself (its private socket, no bus): add-ca -e, request, resubmit. */
+static void
+test_est_certmonger(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autofree gchar *helper = NULL, *script = NULL, *script_path = NULL, *out = NULL;
+	g_autofree gchar *cm = NULL, *cert = NULL, *key = NULL, *sock = NULL;
+	g_autofree gchar *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *e5 = NULL;
+	const gchar *dirs[] = {"requests", "cas", "tmp", "config", "localca", NULL};
+	g_autoptr(GError) error = NULL;
+	gint status = -1;
+
+	if (!est_have_tools())
+		return;
+	if (!ck_test_have_program("certmonger") || !ck_test_have_program("getcert")) {
+		g_test_skip("certmonger is not installed");
+		return;
+	}
+	s = est_server_start(NULL);
+	helper = g_build_filename(g_getenv("CK_TOP_BUILDDIR"), "daemon", "helpers",
+				  "certkeeper-est", NULL);
+	cm = est_path(s, "cm");
+	for (guint i = 0; dirs[i] != NULL; i++) {
+		g_autofree gchar *d = g_build_filename(cm, dirs[i], NULL);
+		g_assert_cmpint(g_mkdir_with_parents(d, 0700), ==, 0);
+	}
+	cert = g_build_filename(cm, "cert.pem", NULL);
+	key = g_build_filename(cm, "key.pem", NULL);
+	sock = g_build_filename(cm, "cm.sock", NULL);
+	/* certmonger runs -c's command with its own environment: everything inline */
+	script = g_strdup_printf(
+	    "set -e\n"
+	    "getcert add-ca -c EST -e '%s --url %s --trust %s --username alice --password-file "
+	    "%s'\n"
+	    "getcert request -c EST -I cmreq -f %s -k %s -N CN=cm.example -D cm.example -w\n"
+	    "getcert resubmit -i cmreq -w\n"
+	    "getcert list -i cmreq\n",
+	    helper, s->url, s->root, s->password_file, cert, key);
+	script_path = ck_test_write_file(cm, "run.sh", script);
+	e1 = g_strdup_printf("CERTMONGER_REQUESTS_DIR=%s/requests", cm);
+	e2 = g_strdup_printf("CERTMONGER_CAS_DIR=%s/cas", cm);
+	e3 = g_strdup_printf("CERTMONGER_TMPDIR=%s/tmp", cm);
+	e4 = g_strdup_printf("CERTMONGER_CONFIG_DIR=%s/config", cm);
+	e5 = g_strdup_printf("CERTMONGER_LOCAL_CA_DIR=%s/localca", cm);
+	{
+		g_autofree gchar *path = g_strdup_printf("PATH=%s", g_getenv("PATH"));
+		g_autofree gchar *command = g_strdup_printf("sh %s", script_path);
+		const gchar *envp[] = {path, "LANG=C.UTF-8", e1, e2, e3, e4, e5, NULL};
+		const gchar *argv[] = {"timeout", "120", "certmonger", "-n",    "-L",
+				       "-P",      sock,  "-c",         command, NULL};
+		g_autofree gchar *err = NULL;
+		g_assert_true(g_spawn_sync(NULL, (gchar **)argv, (gchar **)envp,
+					   G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
+					   &error));
+		g_assert_no_error(error);
+		g_test_message("certmonger: %s\n%s", out, err);
+	}
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+	g_assert_nonnull(strstr(out, "status: MONITORING"));
+	g_assert_nonnull(strstr(out, "issuer: CN=EST Test Issuing CA,O=certkeeper tests"));
+	est_assert_issued(s, cert, "cm.example", key);
+	/* certmonger asked for the requirements and the roots, and enrolled twice with Basic:
+	 * it cannot hand a helper the current key, so its renewals are simpleenrolls */
+	g_assert_cmpuint(est_server_count(s, "csrattrs", 204), >=, 1);
+	g_assert_cmpuint(est_server_count(s, "cacerts", 200), >=, 1);
+	g_assert_cmpuint(est_server_count(s, "simpleenroll", 200), ==, 2);
+	g_assert_cmpuint(est_server_count(s, "simplereenroll", 200), ==, 0);
+	est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/certkeeper/est/url", test_est_url);
+	g_test_add_func("/certkeeper/est/base64", test_est_base64);
+	g_test_add_func("/certkeeper/est/certs-only-garbage", test_est_certs_only_garbage);
+	g_test_add_func("/certkeeper/est/csrattrs", test_est_csrattrs);
+	g_test_add_func("/certkeeper/est/retry-after", test_est_retry_after);
+	g_test_add_func("/certkeeper/est/cookie", test_est_cookie);
+	g_test_add_func("/certkeeper/est/pin", test_est_pin);
+	g_test_add_func("/certkeeper/est/helper/unsupported", test_est_unsupported);
+	g_test_add_func("/certkeeper/est/helper/enroll-basic", test_est_enroll_basic);
+	g_test_add_func("/certkeeper/est/helper/enroll-refused", test_est_enroll_refused);
+	g_test_add_func("/certkeeper/est/helper/enroll-bootstrap", test_est_enroll_bootstrap);
+	g_test_add_func("/certkeeper/est/helper/enroll-expired", test_est_enroll_expired);
+	g_test_add_func("/certkeeper/est/helper/reenroll", test_est_reenroll);
+	g_test_add_func("/certkeeper/est/helper/reenroll-other-subject",
+			test_est_reenroll_other_subject);
+	g_test_add_func("/certkeeper/est/helper/retry-then-poll", test_est_retry_then_poll);
+	g_test_add_func("/certkeeper/est/helper/server-failures", test_est_server_failures);
+	g_test_add_func("/certkeeper/est/helper/cacerts-trust", test_est_cacerts_trust);
+	g_test_add_func("/certkeeper/est/helper/cacerts-pin", test_est_cacerts_pin);
+	g_test_add_func("/certkeeper/est/helper/label", test_est_label);
+	g_test_add_func("/certkeeper/est/helper/csrattrs", test_est_csrattrs_server);
+	g_test_add_func("/certkeeper/est/helper/csrattrs-none", test_est_csrattrs_none);
+	g_test_add_func("/certkeeper/est/daemon/enroll-and-renew", test_est_daemon);
+	g_test_add_func("/certkeeper/est/certmonger/enroll-and-renew", test_est_certmonger);
+	return g_test_run();
+}
