@@ -1198,6 +1198,7 @@ test_scep_daemon(void)
 {
 	g_autoptr(CkTestDaemon) td = NULL;
 	g_autofree gchar *config = NULL, *certs = NULL, *cert = NULL, *key = NULL;
+	g_autofree gchar *helper_dir = NULL;
 	g_autofree gchar *out = NULL, *serial = NULL, *serial2 = NULL, *daemon_log = NULL;
 	g_autoptr(JsonParser) parser = json_parser_new();
 	JsonObject *obj;
@@ -1207,9 +1208,12 @@ test_scep_daemon(void)
 	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
 	if (td == NULL)
 		return;
-	config = g_strdup_printf("[ca scep]\nType=helper\nHelper=%s --url %s --ca-fingerprint %s "
-				 "--challenge-file %s\n",
-				 helper, SCEP_URL, fingerprint, challenge);
+	/* Type=scep: the daemon builds the helper's command from the settings */
+	helper_dir = g_path_get_dirname(helper);
+	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s\n"
+				 "[ca scep]\nType=scep\nURL=%s\nCAFingerprint=%s\nChallengeFile=%s\n"
+				 "Timeout=60\n",
+				 helper_dir, SCEP_URL, fingerprint, challenge);
 	ck_test_daemon_write_config(td, config);
 	ck_test_daemon_start(td);
 	certs = ck_test_daemon_path(td, "certs");
