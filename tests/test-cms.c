@@ -49,7 +49,7 @@ make_identity(const gchar *cn, gnutls_x509_privkey_t *x509_key_out, gnutls_privk
 	g_assert_cmpint(gnutls_x509_crt_get_key_id(cert, 0, key_id, &key_id_len), ==, 0);
 	g_assert_cmpint(gnutls_x509_crt_set_subject_key_id(cert, key_id, key_id_len), ==, 0);
 	g_assert_cmpint(gnutls_x509_crt_set_key_usage(cert, GNUTLS_KEY_KEY_ENCIPHERMENT |
-							      GNUTLS_KEY_DIGITAL_SIGNATURE),
+								GNUTLS_KEY_DIGITAL_SIGNATURE),
 			==, 0);
 	g_assert_cmpint(gnutls_x509_crt_privkey_sign(cert, cert, key, GNUTLS_DIG_SHA256, 0), ==, 0);
 	*x509_key_out = x509_key;
@@ -113,7 +113,8 @@ test_cms_round_trip(Fixture *f, gconstpointer user_data)
 		for (guint l = 0; l < G_N_ELEMENTS(lengths); l++) {
 			g_autoptr(GBytes) content = make_content(lengths[l]);
 			g_autoptr(GError) error = NULL;
-			g_autoptr(GBytes) env = ck_cms_envelope(content, f->cert, ciphers[c], &error);
+			g_autoptr(GBytes) env =
+			    ck_cms_envelope(content, f->cert, ciphers[c], &error);
 			g_autoptr(GBytes) opened = NULL;
 			g_autoptr(GBytes) opened_any = NULL;
 
@@ -121,7 +122,8 @@ test_cms_round_trip(Fixture *f, gconstpointer user_data)
 			g_assert_nonnull(env);
 			/* the plain text does not appear in the envelope */
 			if (lengths[l] >= 16)
-				g_assert_null(memmem(g_bytes_get_data(env, NULL), g_bytes_get_size(env),
+				g_assert_null(memmem(g_bytes_get_data(env, NULL),
+						     g_bytes_get_size(env),
 						     g_bytes_get_data(content, NULL), 16));
 			opened = ck_cms_open(env, f->cert, f->key, &error);
 			g_assert_no_error(error);
@@ -140,7 +142,8 @@ test_cms_wrong_key(Fixture *f, gconstpointer user_data)
 {
 	g_autoptr(GBytes) content = make_content(100);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) env = ck_cms_envelope(content, f->cert, CK_CMS_CIPHER_AES_128_CBC, &error);
+	g_autoptr(GBytes) env =
+	    ck_cms_envelope(content, f->cert, CK_CMS_CIPHER_AES_128_CBC, &error);
 	g_autoptr(GBytes) opened = NULL;
 	gnutls_x509_privkey_t other_x509;
 	gnutls_privkey_t other_key;
@@ -162,14 +165,15 @@ test_cms_malformed(Fixture *f, gconstpointer user_data)
 {
 	g_autoptr(GBytes) content = make_content(40);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) env = ck_cms_envelope(content, f->cert, CK_CMS_CIPHER_AES_256_CBC, &error);
+	g_autoptr(GBytes) env =
+	    ck_cms_envelope(content, f->cert, CK_CMS_CIPHER_AES_256_CBC, &error);
 	g_autoptr(GBytes) truncated = NULL;
 	g_autoptr(GBytes) garbage = g_bytes_new_static("hello, world", 12);
 	g_autoptr(GBytes) opened = NULL;
 	/* a ContentInfo of type id-data: valid DER, but no envelope */
-	static const guint8 data_info[] = {0x30, 0x13, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
-					   0x0d, 0x01, 0x07, 0x01, 0xa0, 0x06, 0x04, 0x04, 'a',
-					   'b',	 'c',  'd'};
+	static const guint8 data_info[] = {0x30, 0x13, 0x06, 0x09, 0x2a, 0x86, 0x48,
+					   0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01, 0xa0,
+					   0x06, 0x04, 0x04, 'a',  'b',  'c',  'd'};
 	g_autoptr(GBytes) data_bytes = g_bytes_new_static(data_info, sizeof(data_info));
 
 	g_assert_no_error(error);
@@ -219,9 +223,10 @@ test_cms_from_openssl(Fixture *f, gconstpointer user_data)
 	g_assert_true(g_file_set_contents(plain_path, g_bytes_get_data(content, NULL),
 					  g_bytes_get_size(content), NULL));
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		const gchar *argv[] = {"openssl", "cms",	  "-encrypt", "-binary", cases[i].cipher,
-				       "-in",	  plain_path,	  "-outform", "DER",	 "-out",
-				       env_path,  "-recip",	  f->cert_path, cases[i].extra, NULL};
+		const gchar *argv[] = {"openssl",       "cms",          "-encrypt", "-binary",
+				       cases[i].cipher, "-in",          plain_path, "-outform",
+				       "DER",           "-out",         env_path,   "-recip",
+				       f->cert_path,    cases[i].extra, NULL};
 		g_autofree gchar *err = NULL;
 		g_autofree gchar *der = NULL;
 		gsize len = 0;
@@ -255,9 +260,9 @@ test_cms_to_openssl(Fixture *f, gconstpointer user_data)
 		return;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(ciphers); i++) {
-		const gchar *argv[] = {"openssl", "cms",      "-decrypt", "-binary", "-inform",
-				       "DER",	  "-in",      env_path,	  "-inkey",  f->key_path,
-				       "-recip",  f->cert_path, "-out",	  out_path,  NULL};
+		const gchar *argv[] = {"openssl", "cms",        "-decrypt", "-binary", "-inform",
+				       "DER",     "-in",        env_path,   "-inkey",  f->key_path,
+				       "-recip",  f->cert_path, "-out",     out_path,  NULL};
 		g_autoptr(GError) error = NULL;
 		g_autoptr(GBytes) env = ck_cms_envelope(content, f->cert, ciphers[i], &error);
 		g_autofree gchar *err = NULL;
@@ -307,10 +312,10 @@ test_cms_verify(Fixture *f, gconstpointer user_data)
 	g_assert_true(g_file_set_contents(full, "signed content", -1, NULL));
 	make_identity("not the signer", &other_x509, &other_key, &other_cert);
 	for (guint i = 0; i < G_N_ELEMENTS(inputs); i++) {
-		const gchar *argv[] = {"openssl", "cms",    "-sign",       "-nodetach", "-binary",
-				       "-md",	  "sha256", "-in",	   inputs[i],   "-signer",
-				       f->cert_path, "-inkey", f->key_path, "-outform",  "DER",
-				       "-out",	  signed_path, NULL};
+		const gchar *argv[] = {
+		    "openssl",   "cms",      "-sign",   "-nodetach", "-binary",    "-md",
+		    "sha256",    "-in",      inputs[i], "-signer",   f->cert_path, "-inkey",
+		    f->key_path, "-outform", "DER",     "-out",      signed_path,  NULL};
 		g_autoptr(GBytes) der = NULL;
 		g_autoptr(GBytes) content = NULL;
 		g_autoptr(GBytes) tampered = NULL;
@@ -326,8 +331,8 @@ test_cms_verify(Fixture *f, gconstpointer user_data)
 		content = ck_cms_verify(der, f->cert, 0, &error);
 		g_assert_no_error(error);
 		g_assert_true(g_file_get_contents(inputs[i], &expected, &expected_len, NULL));
-		g_assert_cmpmem(g_bytes_get_data(content, NULL), g_bytes_get_size(content), expected,
-				expected_len);
+		g_assert_cmpmem(g_bytes_get_data(content, NULL), g_bytes_get_size(content),
+				expected, expected_len);
 		g_clear_pointer(&content, g_bytes_unref);
 
 		/* another certificate did not sign it */
@@ -370,10 +375,10 @@ static void
 test_cms_issuer_and_subject(void)
 {
 	/* two tiny Names (SEQUENCE { SET { SEQUENCE { cn, "a" } } }) */
-	static guint8 issuer[] = {0x30, 0x0c, 0x31, 0x0a, 0x30, 0x08, 0x06, 0x03,
-				  0x55, 0x04, 0x03, 0x0c, 0x01, 'a'};
-	static guint8 subject[] = {0x30, 0x0c, 0x31, 0x0a, 0x30, 0x08, 0x06, 0x03,
-				   0x55, 0x04, 0x03, 0x0c, 0x01, 'b'};
+	static guint8 issuer[] = {0x30, 0x0c, 0x31, 0x0a, 0x30, 0x08, 0x06,
+				  0x03, 0x55, 0x04, 0x03, 0x0c, 0x01, 'a'};
+	static guint8 subject[] = {0x30, 0x0c, 0x31, 0x0a, 0x30, 0x08, 0x06,
+				   0x03, 0x55, 0x04, 0x03, 0x0c, 0x01, 'b'};
 	gnutls_datum_t i = {issuer, sizeof(issuer)}, s = {subject, sizeof(subject)};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) der = ck_cms_encode_issuer_and_subject(&i, &s, &error);

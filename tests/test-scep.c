@@ -42,12 +42,12 @@
 
 /* Set up once in main(); NULL when the peers are missing (every test skips then). */
 static gchar *skip_reason;
-static gchar *top_dir;	   /* the test's files */
-static gchar *depot;	   /* scepserver's CA */
-static gchar *ca_pem;	   /* depot/ca.pem */
+static gchar *top_dir;     /* the test's files */
+static gchar *depot;       /* scepserver's CA */
+static gchar *ca_pem;      /* depot/ca.pem */
 static gchar *fingerprint; /* the CA's SHA-256, as openssl prints it */
 static gchar *challenge;   /* a file holding the right challenge */
-static gchar *helper;	   /* the built certkeeper-scep */
+static gchar *helper;      /* the built certkeeper-scep */
 static GPid server_pid;
 
 static gboolean
@@ -112,9 +112,8 @@ spawn_background(const gchar *const *argv, const gchar *log_path)
 	out_fd = g_open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	g_assert_cmpint(out_fd, >=, 0);
 	g_spawn_async_with_fds(top_dir, (gchar **)argv, NULL,
-			       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
-			       &pid, -1,
-			       out_fd, out_fd, &error);
+			       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+			       NULL, &pid, -1, out_fd, out_fd, &error);
 	g_assert_no_error(error);
 	close(out_fd);
 	return pid;
@@ -177,10 +176,11 @@ make_request_as(const gchar *dir, const gchar *file, const gchar *name, gboolean
 	g_autofree gchar *key = g_build_filename(dir, key_name, NULL);
 	g_autofree gchar *csr_path = g_build_filename(dir, csr_name, NULL);
 	const gchar *rsa[] = {"openssl", "genrsa", "-out", key, "2048", NULL};
-	const gchar *ecgen[] = {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-				"ec_paramgen_curve:P-256", "-out", key, NULL};
-	const gchar *req[] = {"openssl", "req", "-new", "-key", key, "-subj", subject, "-out",
-			      csr_path, NULL};
+	const gchar *ecgen[] = {"openssl", "genpkey",  "-algorithm",
+				"EC",      "-pkeyopt", "ec_paramgen_curve:P-256",
+				"-out",    key,        NULL};
+	const gchar *req[] = {"openssl", "req",   "-new", "-key",   key,
+			      "-subj",   subject, "-out", csr_path, NULL};
 
 	g_autofree gchar *noise = NULL, *noise2 = NULL;
 
@@ -321,8 +321,9 @@ test_scep_enroll(Fixture *f, gconstpointer user_data)
 {
 	g_autofree gchar *key = NULL, *csr = NULL, *out = NULL, *err = NULL, *cert = NULL;
 	g_autofree gchar *env_csr = NULL, *env_key = NULL, *wrong = NULL;
-	const gchar *args[] = {"--url",		 SCEP_URL,  "--ca-fingerprint", fingerprint,
-			       "--challenge-file", challenge, NULL};
+	const gchar *args[] = {"--url",     SCEP_URL,           "--ca-fingerprint",
+			       fingerprint, "--challenge-file", challenge,
+			       NULL};
 	const gchar *env[4] = {"CERTMONGER_OPERATION=SUBMIT", NULL, NULL, NULL};
 
 	if (skip_if_unavailable())
@@ -349,10 +350,11 @@ test_scep_enroll(Fixture *f, gconstpointer user_data)
 	g_clear_pointer(&out, g_free);
 
 	/* no challenge at all: scepserver demands one */
-	g_assert_cmpint(run_helper(env, (const gchar *[]){"--url", SCEP_URL, "--ca-fingerprint",
-							  fingerprint, NULL},
-				   &out, NULL),
-			==, 2);
+	g_assert_cmpint(
+	    run_helper(env,
+		       (const gchar *[]){"--url", SCEP_URL, "--ca-fingerprint", fingerprint, NULL},
+		       &out, NULL),
+	    ==, 2);
 	g_assert_nonnull(strstr(out, "badRequest"));
 }
 
@@ -364,8 +366,9 @@ test_scep_renewal(Fixture *f, gconstpointer user_data)
 	g_autofree gchar *key2 = NULL, *csr2 = NULL, *cert2 = NULL, *serial = NULL;
 	g_autofree gchar *serial2 = NULL, *index = NULL, *index_path = NULL, *line = NULL;
 	g_autofree gchar *e_csr = NULL, *e_key = NULL, *e_cert = NULL, *e_auth = NULL;
-	const gchar *args[] = {"--url",		 SCEP_URL,  "--ca-fingerprint", fingerprint,
-			       "--challenge-file", challenge, NULL};
+	const gchar *args[] = {"--url",     SCEP_URL,           "--ca-fingerprint",
+			       fingerprint, "--challenge-file", challenge,
+			       NULL};
 	const gchar *env[7] = {"CERTMONGER_OPERATION=SUBMIT"};
 
 	if (skip_if_unavailable())
@@ -440,8 +443,8 @@ test_scep_pinning(Fixture *f, gconstpointer user_data)
 
 	/* a wrong fingerprint: refused, and the real one named for checking */
 	g_assert_cmpint(run_helper(env,
-				   (const gchar *[]){"--url", SCEP_URL, "--ca-fingerprint", wrong_fp,
-						     "--challenge-file", challenge, NULL},
+				   (const gchar *[]){"--url", SCEP_URL, "--ca-fingerprint",
+						     wrong_fp, "--challenge-file", challenge, NULL},
 				   &out, NULL),
 			==, 4);
 	g_assert_nonnull(strstr(out, "--ca-fingerprint"));
@@ -449,11 +452,11 @@ test_scep_pinning(Fixture *f, gconstpointer user_data)
 	g_clear_pointer(&out, g_free);
 
 	/* no pin at all: refused before anything is sent */
-	g_assert_cmpint(run_helper(env,
-				   (const gchar *[]){"--url", SCEP_URL, "--challenge-file",
-						     challenge, NULL},
-				   &out, NULL),
-			==, 4);
+	g_assert_cmpint(
+	    run_helper(env,
+		       (const gchar *[]){"--url", SCEP_URL, "--challenge-file", challenge, NULL},
+		       &out, NULL),
+	    ==, 4);
 	g_assert_nonnull(strstr(out, "Refusing to enroll with an unverified CA"));
 	g_clear_pointer(&out, g_free);
 
@@ -467,8 +470,8 @@ test_scep_pinning(Fixture *f, gconstpointer user_data)
 		*w = '\0';
 	}
 	g_assert_cmpint(run_helper(env,
-				   (const gchar *[]){"--url", SCEP_URL, "--ca-fingerprint", plain_fp,
-						     "--challenge-file", challenge, NULL},
+				   (const gchar *[]){"--url", SCEP_URL, "--ca-fingerprint",
+						     plain_fp, "--challenge-file", challenge, NULL},
 				   &out, NULL),
 			==, 0);
 	g_clear_pointer(&out, g_free);
@@ -483,9 +486,10 @@ test_scep_pinning(Fixture *f, gconstpointer user_data)
 	other_key = g_build_filename(f->dir, "other.key", NULL);
 	other_ca = g_build_filename(f->dir, "other.pem", NULL);
 	{
-		const gchar *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-				       "-days", "2", "-subj", "/CN=someone else's CA", "-keyout",
-				       other_key, "-out", other_ca, NULL};
+		const gchar *argv[] = {
+		    "openssl", "req",     "-x509", "-newkey", "rsa:2048",
+		    "-nodes",  "-days",   "2",     "-subj",   "/CN=someone else's CA",
+		    "-keyout", other_key, "-out",  other_ca,  NULL};
 		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
 	}
 	g_assert_cmpint(run_helper(env,
@@ -501,8 +505,9 @@ static void
 test_scep_bad_input(Fixture *f, gconstpointer user_data)
 {
 	g_autofree gchar *key = NULL, *csr = NULL, *out = NULL, *e_csr = NULL, *e_key = NULL;
-	const gchar *args[] = {"--url",		 SCEP_URL,  "--ca-fingerprint", fingerprint,
-			       "--challenge-file", challenge, NULL};
+	const gchar *args[] = {"--url",     SCEP_URL,           "--ca-fingerprint",
+			       fingerprint, "--challenge-file", challenge,
+			       NULL};
 	const gchar *env[5] = {"CERTMONGER_OPERATION=SUBMIT"};
 
 	if (skip_if_unavailable())
@@ -521,9 +526,9 @@ test_scep_bad_input(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(strstr(out, "RSA"));
 	g_clear_pointer(&out, g_free);
 	/* no CSR at all */
-	g_assert_cmpint(run_helper((const gchar *[]){"CERTMONGER_OPERATION=SUBMIT", NULL}, args,
-				   &out, NULL),
-			==, 4);
+	g_assert_cmpint(
+	    run_helper((const gchar *[]){"CERTMONGER_OPERATION=SUBMIT", NULL}, args, &out, NULL),
+	    ==, 4);
 	g_assert_nonnull(strstr(out, "CERTMONGER_CSR"));
 	g_clear_pointer(&out, g_free);
 	/* a POLL without our cookie */
@@ -565,11 +570,10 @@ test_scep_server_down(Fixture *f, gconstpointer user_data)
 	e_key = g_strconcat("CERTKEEPER_KEY_FILE=", key, NULL);
 	env[1] = e_csr;
 	env[2] = e_key;
-	g_assert_cmpint(run_helper(env,
-				   (const gchar *[]){"--url", url, "--ca-fingerprint", fingerprint,
-						     NULL},
-				   &out, NULL),
-			==, 3);
+	g_assert_cmpint(
+	    run_helper(env, (const gchar *[]){"--url", url, "--ca-fingerprint", fingerprint, NULL},
+		       &out, NULL),
+	    ==, 3);
 	g_assert_nonnull(strstr(out, "GetCACaps"));
 	g_assert_nonnull(strstr(out, url));
 	g_clear_pointer(&out, g_free);
@@ -616,8 +620,8 @@ submit_to_stub(Fixture *f, const gchar *mode, gchar **out)
 	g_autofree gchar *log = g_build_filename(f->dir, "stub.log", NULL);
 	g_autofree gchar *port = g_strdup_printf("%d", STUB_PORT);
 	g_autofree gchar *key = NULL, *csr = NULL, *e_csr = NULL, *e_key = NULL;
-	const gchar *to_der[] = {"openssl", "x509", "-in", ca_pem, "-outform", "DER", "-out", der,
-				 NULL};
+	const gchar *to_der[] = {"openssl", "x509", "-in", ca_pem, "-outform",
+				 "DER",     "-out", der,   NULL};
 	const gchar *argv[] = {"python3", script, mode, port, der, NULL};
 	const gchar *env[4] = {"CERTMONGER_OPERATION=SUBMIT"};
 	GPid pid;
@@ -679,9 +683,9 @@ test_scep_garbage(Fixture *f, gconstpointer user_data)
  * certificates, a forged signature, a wrong nonce).
  */
 typedef enum {
-	FAKE_PENDING,	  /* PKCSReq: PENDING; CertPoll: SUCCESS */
-	FAKE_RA,	  /* CA + RA certificates; the RA decrypts and signs */
-	FAKE_FORGED,	  /* the answer is signed by a stranger */
+	FAKE_PENDING,     /* PKCSReq: PENDING; CertPoll: SUCCESS */
+	FAKE_RA,          /* CA + RA certificates; the RA decrypts and signs */
+	FAKE_FORGED,      /* the answer is signed by a stranger */
 	FAKE_WRONG_NONCE, /* the answer carries another recipientNonce */
 } FakeMode;
 
@@ -694,7 +698,7 @@ typedef struct {
 	gnutls_privkey_t ca_key, ra_key, stranger_key;
 	gnutls_x509_crt_t ca, ra, stranger;
 	gnutls_x509_crq_t pending_csr; /* what a PENDING PKCSReq asked for */
-	GPtrArray *seen;	       /* the message types received, as text */
+	GPtrArray *seen;               /* the message types received, as text */
 	GMutex lock;
 } FakeServer;
 
@@ -761,8 +765,8 @@ add_string_attr(gnutls_pkcs7_attrs_t *attrs, const gchar *oid, const gchar *valu
 
 /* A CertRep with @status, signed by @signer, answering @tid and @nonce; @content may be NULL. */
 static GBytes *
-fake_cert_rep(gnutls_x509_crt_t signer, gnutls_privkey_t key, const gchar *status,
-	      const gchar *tid, const gnutls_datum_t *nonce, GBytes *content)
+fake_cert_rep(gnutls_x509_crt_t signer, gnutls_privkey_t key, const gchar *status, const gchar *tid,
+	      const gnutls_datum_t *nonce, GBytes *content)
 {
 	gnutls_pkcs7_attrs_t attrs = NULL;
 	gnutls_pkcs7_t p7 = NULL;
@@ -876,9 +880,10 @@ fake_pki_operation(FakeServer *fs, GBytes *body)
 			tid = g_strndup((const gchar *)value.data + 2, value.size - 2);
 		else if (g_str_equal(oid, "2.16.840.1.113733.1.9.5")) {
 			gnutls_free(value.data);
-			g_assert_cmpint(gnutls_pkcs7_get_attr(info.signed_attrs, i, &oid, &nonce,
-							      GNUTLS_PKCS7_ATTR_ENCODE_OCTET_STRING),
-					==, 0);
+			g_assert_cmpint(
+			    gnutls_pkcs7_get_attr(info.signed_attrs, i, &oid, &nonce,
+						  GNUTLS_PKCS7_ATTR_ENCODE_OCTET_STRING),
+			    ==, 0);
 			continue;
 		}
 		gnutls_free(value.data);
@@ -905,8 +910,8 @@ fake_pki_operation(FakeServer *fs, GBytes *body)
 			issued = fake_issue(fs, csr, signer);
 			gnutls_x509_crq_deinit(csr);
 			if (fs->mode == FAKE_FORGED)
-				rep = fake_cert_rep(fs->stranger, fs->stranger_key, "0", tid, &nonce,
-						    issued);
+				rep = fake_cert_rep(fs->stranger, fs->stranger_key, "0", tid,
+						    &nonce, issued);
 			else if (fs->mode == FAKE_WRONG_NONCE) {
 				guint8 other[16] = {0};
 				gnutls_datum_t wrong = {other, sizeof(other)};
@@ -1038,8 +1043,8 @@ fake_start(FakeMode mode)
 	fs->seen = g_ptr_array_new_with_free_func(g_free);
 	g_mutex_init(&fs->lock);
 	fake_identity("CN=Fake SCEP CA", NULL, NULL, TRUE,
-		      GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN | GNUTLS_KEY_DIGITAL_SIGNATURE |
-			  GNUTLS_KEY_KEY_ENCIPHERMENT,
+		      GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN |
+			  GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT,
 		      &fs->ca_x509, &fs->ca_key, &fs->ca);
 	fake_identity("CN=Fake SCEP RA", fs->ca, fs->ca_key, FALSE,
 		      GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT, &fs->ra_x509,
@@ -1210,10 +1215,11 @@ test_scep_daemon(void)
 		return;
 	/* Type=scep: the daemon builds the helper's command from the settings */
 	helper_dir = g_path_get_dirname(helper);
-	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s\n"
-				 "[ca scep]\nType=scep\nURL=%s\nCAFingerprint=%s\nChallengeFile=%s\n"
-				 "Timeout=60\n",
-				 helper_dir, SCEP_URL, fingerprint, challenge);
+	config =
+	    g_strdup_printf("[certkeeperd]\nHelperDirectory=%s\n"
+			    "[ca scep]\nType=scep\nURL=%s\nCAFingerprint=%s\nChallengeFile=%s\n"
+			    "Timeout=60\n",
+			    helper_dir, SCEP_URL, fingerprint, challenge);
 	ck_test_daemon_write_config(td, config);
 	ck_test_daemon_start(td);
 	certs = ck_test_daemon_path(td, "certs");
@@ -1224,9 +1230,9 @@ test_scep_daemon(void)
 				    "scep", "-f", cert, "-k", key, "-N", "CN=viascep.example", "-G",
 				    "rsa", "-g", "2048", "-w", "--wait-timeout=60", NULL),
 			==, 0);
-	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "--json", "-i",
-				    "viascep", NULL),
-			==, 0);
+	g_assert_cmpint(
+	    ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "--json", "-i", "viascep", NULL), ==,
+	    0);
 	g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
 	obj = json_node_get_object(json_parser_get_root(parser));
 	g_assert_cmpstr(json_object_get_string_member(obj, "State"), ==, "MONITORING");
@@ -1260,18 +1266,19 @@ main(int argc, char **argv)
 	else if (!ck_test_have_program("openssl"))
 		skip_reason = g_strdup("openssl is not installed");
 	else if (unshare(CLONE_NEWNET) != 0 || !loopback_up())
-		skip_reason = g_strdup_printf("no private network namespace: %s", g_strerror(errno));
+		skip_reason =
+		    g_strdup_printf("no private network namespace: %s", g_strerror(errno));
 
 	if (skip_reason == NULL) {
 		g_autofree gchar *log = NULL, *fp_out = NULL;
 		g_autofree gchar *port = g_strdup_printf("%d", SCEP_PORT);
-		const gchar *init[] = {"scepserver", "ca", "-init", "-depot", NULL, "-keySize",
-				       "2048", NULL};
-		const gchar *serve[] = {"scepserver", "-depot", NULL, "-port", port,
-					"-challenge", "secret", "-allowrenew", "0", "-crtvalid",
-					"1", NULL};
-		const gchar *fp[] = {"openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in",
-				     NULL, NULL};
+		const gchar *init[] = {"scepserver", "ca",       "-init", "-depot",
+				       NULL,         "-keySize", "2048",  NULL};
+		const gchar *serve[] = {"scepserver", "-depot",     NULL,     "-port",
+					port,         "-challenge", "secret", "-allowrenew",
+					"0",          "-crtvalid",  "1",      NULL};
+		const gchar *fp[] = {"openssl", "x509", "-noout", "-fingerprint",
+				     "-sha256", "-in",  NULL,     NULL};
 
 		top_dir = ck_test_make_tmpdir();
 		depot = g_build_filename(top_dir, "depot", NULL);

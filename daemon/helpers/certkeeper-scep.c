@@ -46,8 +46,7 @@ static const GOptionEntry ck_scep_entries[] = {
     {"ca-fingerprint", 'f', 0, G_OPTION_ARG_STRING, &opt_ca_fingerprint,
      N_("The SHA-256 fingerprint (hex, colons allowed) of the CA certificate to trust"), "HEX"},
     {"trust", 't', 0, G_OPTION_ARG_FILENAME, &opt_trust,
-     N_("PEM file of anchors the CA certificate must chain to (instead of a fingerprint)"),
-     "FILE"},
+     N_("PEM file of anchors the CA certificate must chain to (instead of a fingerprint)"), "FILE"},
     {"ca-identifier", 'i', 0, G_OPTION_ARG_STRING, &opt_ca_identifier,
      N_("The CA identifier some servers want in GetCACert's message parameter"), "NAME"},
     {"timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout,
@@ -225,7 +224,8 @@ ck_scep_read_inputs(CkScepInputs *in, gboolean want_auth, GError **error)
 		rc = gnutls_x509_crq_import(in->csr, &data, GNUTLS_X509_FMT_PEM);
 	if (rc < 0) {
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-			    _("CERTMONGER_CSR is not a PEM signing request: %s"), gnutls_strerror(rc));
+			    _("CERTMONGER_CSR is not a PEM signing request: %s"),
+			    gnutls_strerror(rc));
 		return FALSE;
 	}
 	if (!ck_scep_load_key(key_file, _("The request's key (CERTKEEPER_KEY_FILE)"), &in->key,
@@ -233,23 +233,26 @@ ck_scep_read_inputs(CkScepInputs *in, gboolean want_auth, GError **error)
 		return FALSE;
 	/* SCEP's answer comes back encrypted to the requester with RSA key transport */
 	if (gnutls_privkey_get_pk_algorithm(in->key, NULL) != GNUTLS_PK_RSA) {
-		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
-			    _("SCEP needs an RSA key (the CA encrypts its answer to it); this "
-			      "request's key is %s: request an RSA key (key type rsa-2048 or larger)"),
-			    gnutls_pk_get_name(gnutls_privkey_get_pk_algorithm(in->key, NULL)));
+		g_set_error(
+		    error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+		    _("SCEP needs an RSA key (the CA encrypts its answer to it); this "
+		      "request's key is %s: request an RSA key (key type rsa-2048 or larger)"),
+		    gnutls_pk_get_name(gnutls_privkey_get_pk_algorithm(in->key, NULL)));
 		return FALSE;
 	}
 	if (want_auth) {
 		const gchar *cert_file = g_getenv("CERTKEEPER_AUTH_CERTIFICATE");
 		const gchar *auth_key_file = g_getenv("CERTKEEPER_AUTH_KEY");
 		if (cert_file == NULL || auth_key_file == NULL) {
-			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-				    _("CERTKEEPER_AUTH_IDENTITY asks to authenticate, but "
-				      "CERTKEEPER_AUTH_CERTIFICATE or CERTKEEPER_AUTH_KEY is not set"));
+			g_set_error(
+			    error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("CERTKEEPER_AUTH_IDENTITY asks to authenticate, but "
+			      "CERTKEEPER_AUTH_CERTIFICATE or CERTKEEPER_AUTH_KEY is not set"));
 			return FALSE;
 		}
 		if (!ck_scep_load_cert(cert_file, &in->auth_cert, error) ||
-		    !ck_scep_load_key(auth_key_file, _("The authenticating key (CERTKEEPER_AUTH_KEY)"),
+		    !ck_scep_load_key(auth_key_file,
+				      _("The authenticating key (CERTKEEPER_AUTH_KEY)"),
 				      &in->auth_key, error))
 			return FALSE;
 	}
@@ -281,12 +284,13 @@ ck_scep_run_submit(CkScep *scep, gboolean poll)
 	/* over plain HTTP anyone on the path could hand us their CA: insist on a pin */
 	if (!ck_scep_is_pinned(scep)) {
 		g_autofree gchar *seen = ck_scep_fingerprint(ck_scep_get_ca_certificate(scep));
-		g_set_error(&error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
-			    /* TRANSLATORS: the fingerprint of the CA the server sent */
-			    _("Refusing to enroll with an unverified CA: give --ca-fingerprint or "
-			      "--trust. The server's CA certificate has the SHA-256 fingerprint %s; "
-			      "compare it with what the CA's operator publishes"),
-			    seen);
+		g_set_error(
+		    &error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+		    /* TRANSLATORS: the fingerprint of the CA the server sent */
+		    _("Refusing to enroll with an unverified CA: give --ca-fingerprint or "
+		      "--trust. The server's CA certificate has the SHA-256 fingerprint %s; "
+		      "compare it with what the CA's operator publishes"),
+		    seen);
 		goto fail;
 	}
 	if (opt_challenge_file != NULL) {
@@ -303,7 +307,8 @@ ck_scep_run_submit(CkScep *scep, gboolean poll)
 	if (current && !request.renewal)
 		g_printerr("%s\n", _("The SCEP server does not offer Renewal: sending PKCSReq"));
 	if (poll)
-		reply = ck_scep_poll(scep, &request, cookie + strlen(CK_SCEP_COOKIE_PREFIX), &error);
+		reply =
+		    ck_scep_poll(scep, &request, cookie + strlen(CK_SCEP_COOKIE_PREFIX), &error);
 	else
 		reply = ck_scep_enroll(scep, &request, &error);
 	if (reply == NULL)
@@ -346,9 +351,10 @@ ck_scep_run_fetch_roots(CkScep *scep)
 	if (!ck_scep_is_pinned(scep)) {
 		g_autofree gchar *seen = ck_scep_fingerprint(ck_scep_get_ca_certificate(scep));
 		/* the roots are shown, but SUBMIT will insist on a pin */
-		g_printerr(_("The SCEP server's CA is not verified (no --ca-fingerprint or --trust); "
-			     "its SHA-256 fingerprint is %s\n"),
-			   seen);
+		g_printerr(
+		    _("The SCEP server's CA is not verified (no --ca-fingerprint or --trust); "
+		      "its SHA-256 fingerprint is %s\n"),
+		    seen);
 	}
 	roots = ck_scep_format_roots(scep);
 	return ck_scep_answer(CK_EXIT_ISSUED, roots);
@@ -380,11 +386,12 @@ main(int argc, char **argv)
 	g_option_context_add_main_entries(context, ck_scep_entries, GETTEXT_PACKAGE);
 	if (!g_option_context_parse(context, &argc, &argv, &error))
 		return ck_scep_answer(CK_EXIT_UNDERCONFIGURED, error->message);
-	if (opt_url == NULL || !(g_str_has_prefix(opt_url, "http://") ||
-				 g_str_has_prefix(opt_url, "https://")))
-		return ck_scep_answer(CK_EXIT_UNDERCONFIGURED,
-				      _("certkeeper-scep needs --url http://HOST[:PORT]/PATH, the SCEP "
-					"server's address"));
+	if (opt_url == NULL ||
+	    !(g_str_has_prefix(opt_url, "http://") || g_str_has_prefix(opt_url, "https://")))
+		return ck_scep_answer(
+		    CK_EXIT_UNDERCONFIGURED,
+		    _("certkeeper-scep needs --url http://HOST[:PORT]/PATH, the SCEP "
+		      "server's address"));
 	if (opt_timeout <= 0 || opt_poll_interval <= 0)
 		return ck_scep_answer(CK_EXIT_UNDERCONFIGURED,
 				      _("--timeout and --poll-interval must be positive numbers of "
@@ -395,8 +402,8 @@ main(int argc, char **argv)
 		operation = "SUBMIT";
 
 	if (g_str_equal(operation, "IDENTIFY")) {
-		g_autofree gchar *identity =
-		    g_strdup_printf("certkeeper-scep %s (SCEP, RFC 8894) %s", PACKAGE_VERSION, opt_url);
+		g_autofree gchar *identity = g_strdup_printf(
+		    "certkeeper-scep %s (SCEP, RFC 8894) %s", PACKAGE_VERSION, opt_url);
 		return ck_scep_answer(CK_EXIT_ISSUED, identity);
 	}
 	/* SCEP needs no variables beyond what every submission has */

@@ -13,7 +13,7 @@
 /* ck-cms-asn1-tab.c, generated from ck-cms.asn */
 extern const asn1_static_node ck_cms_asn1_tab[];
 
-#define CK_OID_DATA	      "1.2.840.113549.1.7.1"
+#define CK_OID_DATA           "1.2.840.113549.1.7.1"
 #define CK_OID_ENVELOPED_DATA "1.2.840.113549.1.7.3"
 #define CK_OID_SIGNED_DATA    "1.2.840.113549.1.7.2"
 #define CK_OID_MESSAGE_DIGEST "1.2.840.113549.1.9.4"
@@ -121,8 +121,8 @@ ck_cms_der_encode(asn1_node node, GError **error)
 		rc = asn1_der_coding(node, "", buffer, &len, problem);
 	}
 	if (rc != ASN1_SUCCESS) {
-		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO, "Cannot encode the CMS structure: %s (%s)",
-			    asn1_strerror(rc), problem);
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+			    "Cannot encode the CMS structure: %s (%s)", asn1_strerror(rc), problem);
 		return NULL;
 	}
 	return g_bytes_new_take(g_steal_pointer(&buffer), len);
@@ -238,23 +238,22 @@ ck_cms_add_recipient(asn1_node env, gnutls_x509_crt_t recipient, const gnutls_da
 		rc = gnutls_x509_crt_get_serial(recipient, serial, &serial_len);
 	if (ck_cms_gnutls_failed(rc, _("Cannot read the recipient's issuer and serial"), error))
 		goto out;
-	ok = ck_cms_write(env, "recipientInfos", "NEW", 1, error) &&
-	     ck_cms_write(env, "recipientInfos.?LAST", "ktri", 1, error) &&
-	     ck_cms_write(env, "recipientInfos.?LAST.ktri.version", "0", 0, error) &&
-	     ck_cms_write(env, "recipientInfos.?LAST.ktri.rid", "issuerAndSerialNumber", 1,
-			  error) &&
-	     ck_cms_write(env, "recipientInfos.?LAST.ktri.rid.issuerAndSerialNumber.issuer",
-			  issuer.data, issuer.size, error) &&
-	     ck_cms_write(env,
-			  "recipientInfos.?LAST.ktri.rid.issuerAndSerialNumber.serialNumber",
-			  serial, serial_len, error) &&
-	     ck_cms_write(env, "recipientInfos.?LAST.ktri.keyEncryptionAlgorithm.algorithm",
-			  CK_OID_RSA_ENCRYPTION, 1, error) &&
-	     /* rsaEncryption's parameters are an explicit NULL */
-	     ck_cms_write(env, "recipientInfos.?LAST.ktri.keyEncryptionAlgorithm.parameters",
-			  "\x05\x00", 2, error) &&
-	     ck_cms_write(env, "recipientInfos.?LAST.ktri.encryptedKey", encrypted.data,
-			  encrypted.size, error);
+	ok =
+	    ck_cms_write(env, "recipientInfos", "NEW", 1, error) &&
+	    ck_cms_write(env, "recipientInfos.?LAST", "ktri", 1, error) &&
+	    ck_cms_write(env, "recipientInfos.?LAST.ktri.version", "0", 0, error) &&
+	    ck_cms_write(env, "recipientInfos.?LAST.ktri.rid", "issuerAndSerialNumber", 1, error) &&
+	    ck_cms_write(env, "recipientInfos.?LAST.ktri.rid.issuerAndSerialNumber.issuer",
+			 issuer.data, issuer.size, error) &&
+	    ck_cms_write(env, "recipientInfos.?LAST.ktri.rid.issuerAndSerialNumber.serialNumber",
+			 serial, serial_len, error) &&
+	    ck_cms_write(env, "recipientInfos.?LAST.ktri.keyEncryptionAlgorithm.algorithm",
+			 CK_OID_RSA_ENCRYPTION, 1, error) &&
+	    /* rsaEncryption's parameters are an explicit NULL */
+	    ck_cms_write(env, "recipientInfos.?LAST.ktri.keyEncryptionAlgorithm.parameters",
+			 "\x05\x00", 2, error) &&
+	    ck_cms_write(env, "recipientInfos.?LAST.ktri.encryptedKey", encrypted.data,
+			 encrypted.size, error);
 out:
 	gnutls_free(issuer.data);
 	gnutls_free(encrypted.data);
@@ -263,8 +262,7 @@ out:
 }
 
 GBytes *
-ck_cms_envelope(GBytes *content, gnutls_x509_crt_t recipient, CkCmsCipher cipher,
-		GError **error)
+ck_cms_envelope(GBytes *content, gnutls_x509_crt_t recipient, CkCmsCipher cipher, GError **error)
 {
 	const CkCmsCipherInfo *info;
 	g_auto(CkAsn1Node) env = NULL;
@@ -311,8 +309,8 @@ ck_cms_envelope(GBytes *content, gnutls_x509_crt_t recipient, CkCmsCipher cipher
 			  info->oid, 1, error) ||
 	    !ck_cms_write(env, "encryptedContentInfo.contentEncryptionAlgorithm.parameters",
 			  g_bytes_get_data(iv_param, NULL), g_bytes_get_size(iv_param), error) ||
-	    !ck_cms_write(env, "encryptedContentInfo.encryptedContent", padded->data,
-			  padded->len, error))
+	    !ck_cms_write(env, "encryptedContentInfo.encryptedContent", padded->data, padded->len,
+			  error))
 		goto fail;
 	gnutls_memset(key, 0, sizeof(key));
 	env_der = ck_cms_der_encode(env, error);
@@ -370,12 +368,12 @@ ck_cms_names_cert(asn1_node env, const gchar *prefix, gnutls_x509_crt_t cert)
 		if (issuer == NULL || serial == NULL ||
 		    gnutls_x509_crt_get_raw_issuer_dn(cert, &own_issuer) < 0)
 			return FALSE;
-		same = gnutls_x509_crt_get_serial(cert, own_serial, &own_serial_len) >= 0 &&
-		       g_bytes_get_size(issuer) == own_issuer.size &&
-		       memcmp(g_bytes_get_data(issuer, NULL), own_issuer.data, own_issuer.size) ==
-			   0 &&
-		       g_bytes_get_size(serial) == own_serial_len &&
-		       memcmp(g_bytes_get_data(serial, NULL), own_serial, own_serial_len) == 0;
+		same =
+		    gnutls_x509_crt_get_serial(cert, own_serial, &own_serial_len) >= 0 &&
+		    g_bytes_get_size(issuer) == own_issuer.size &&
+		    memcmp(g_bytes_get_data(issuer, NULL), own_issuer.data, own_issuer.size) == 0 &&
+		    g_bytes_get_size(serial) == own_serial_len &&
+		    memcmp(g_bytes_get_data(serial, NULL), own_serial, own_serial_len) == 0;
 		gnutls_free(own_issuer.data);
 		return same;
 	}
@@ -397,7 +395,8 @@ ck_cms_names_cert(asn1_node env, const gchar *prefix, gnutls_x509_crt_t cert)
 static GBytes *
 ck_cms_unwrap_key(asn1_node env, const gchar *prefix, gnutls_privkey_t key, GError **error)
 {
-	g_autofree gchar *alg_field = g_strconcat(prefix, ".keyEncryptionAlgorithm.algorithm", NULL);
+	g_autofree gchar *alg_field =
+	    g_strconcat(prefix, ".keyEncryptionAlgorithm.algorithm", NULL);
 	g_autofree gchar *key_field = g_strconcat(prefix, ".encryptedKey", NULL);
 	g_autofree gchar *alg = ck_cms_read_text(env, alg_field);
 	g_autoptr(GBytes) encrypted = ck_cms_read(env, key_field);
@@ -545,8 +544,8 @@ ck_cms_open(GBytes *der, gnutls_x509_crt_t cert, gnutls_privkey_t key, GError **
 		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO, _("The CMS envelope is empty"));
 		return NULL;
 	}
-	env = ck_cms_decode("EnvelopedData", g_bytes_get_data(inner, NULL),
-			    g_bytes_get_size(inner), _("The EnvelopedData"), error);
+	env = ck_cms_decode("EnvelopedData", g_bytes_get_data(inner, NULL), g_bytes_get_size(inner),
+			    _("The EnvelopedData"), error);
 	if (env == NULL)
 		return NULL;
 	if (asn1_number_of_elements(env, "recipientInfos", &count) != ASN1_SUCCESS)
@@ -685,8 +684,8 @@ ck_cms_verify(GBytes *der, gnutls_x509_crt_t signer, unsigned int flags, GError 
 		digest = ck_cms_message_digest(sd, "signerInfos.?1");
 		if (dig == GNUTLS_DIG_UNKNOWN || digest == NULL ||
 		    g_bytes_get_size(digest) != gnutls_hash_get_len(dig) ||
-		    gnutls_hash_fast(dig, g_bytes_get_data(content, NULL), g_bytes_get_size(content),
-				     hash) < 0 ||
+		    gnutls_hash_fast(dig, g_bytes_get_data(content, NULL),
+				     g_bytes_get_size(content), hash) < 0 ||
 		    memcmp(hash, g_bytes_get_data(digest, NULL), g_bytes_get_size(digest)) != 0) {
 			g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
 				    _("The SignedData's messageDigest does not match its content"));

@@ -28,17 +28,15 @@ typedef enum {
 } CkCmsCipher;
 
 /* The cipher's short name as users know it ("AES-256-CBC"). */
-const gchar *
-ck_cms_cipher_to_string(CkCmsCipher cipher);
+const gchar *ck_cms_cipher_to_string(CkCmsCipher cipher);
 
 /*
  * Encrypts @content to @recipient (an RSA certificate) under a fresh key of
  * @cipher: the DER of a ContentInfo holding an EnvelopedData whose content
  * type is id-data, the recipient named by issuer and serial number.
  */
-GBytes *
-ck_cms_envelope(GBytes *content, gnutls_x509_crt_t recipient, CkCmsCipher cipher,
-		GError **error);
+GBytes *ck_cms_envelope(GBytes *content, gnutls_x509_crt_t recipient, CkCmsCipher cipher,
+			GError **error);
 
 /*
  * Opens a ContentInfo holding an EnvelopedData (DER, definite or BER
@@ -47,8 +45,7 @@ ck_cms_envelope(GBytes *content, gnutls_x509_crt_t recipient, CkCmsCipher cipher
  * @cert NULL, or when no entry names it, every key transport entry is tried.
  * Gives the decrypted content.
  */
-GBytes *
-ck_cms_open(GBytes *der, gnutls_x509_crt_t cert, gnutls_privkey_t key, GError **error);
+GBytes *ck_cms_open(GBytes *der, gnutls_x509_crt_t cert, gnutls_privkey_t key, GError **error);
 
 /*
  * Verifies a ContentInfo holding a SignedData (DER) whose first signer is
@@ -58,16 +55,14 @@ ck_cms_open(GBytes *der, gnutls_x509_crt_t cert, gnutls_privkey_t key, GError **
  * messageDigest attribute must be the hash of the content and the signature
  * must cover the signed attributes. @flags: gnutls_certificate_verify_flags.
  */
-GBytes *
-ck_cms_verify(GBytes *der, gnutls_x509_crt_t signer, unsigned int flags, GError **error);
+GBytes *ck_cms_verify(GBytes *der, gnutls_x509_crt_t signer, unsigned int flags, GError **error);
 
 /*
  * RFC 8894's IssuerAndSubject (what a CertPoll asks about), DER: @issuer and
  * @subject are DER-encoded Names (gnutls_x509_crt_get_raw_issuer_dn() and
  * friends). It lives here because it shares this module's ASN.1 definitions.
  */
-GBytes *
-ck_cms_encode_issuer_and_subject(const gnutls_datum_t *issuer, const gnutls_datum_t *subject,
-				 GError **error);
+GBytes *ck_cms_encode_issuer_and_subject(const gnutls_datum_t *issuer,
+					 const gnutls_datum_t *subject, GError **error);
 
 G_END_DECLS

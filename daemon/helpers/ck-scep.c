@@ -14,8 +14,8 @@
 
 /* RFC 8894 3.2.1: the signed attributes of a pkiMessage */
 #define CK_OID_SCEP_MESSAGE_TYPE    "2.16.840.1.113733.1.9.2"
-#define CK_OID_SCEP_PKI_STATUS	    "2.16.840.1.113733.1.9.3"
-#define CK_OID_SCEP_FAIL_INFO	    "2.16.840.1.113733.1.9.4"
+#define CK_OID_SCEP_PKI_STATUS      "2.16.840.1.113733.1.9.3"
+#define CK_OID_SCEP_FAIL_INFO       "2.16.840.1.113733.1.9.4"
 #define CK_OID_SCEP_SENDER_NONCE    "2.16.840.1.113733.1.9.5"
 #define CK_OID_SCEP_RECIPIENT_NONCE "2.16.840.1.113733.1.9.6"
 #define CK_OID_SCEP_TRANSACTION_ID  "2.16.840.1.113733.1.9.7"
@@ -38,7 +38,7 @@ struct _CkScep {
 	gchar *trust_file;
 	guint timeout_seconds;
 	CkScepCaps caps;
-	GPtrArray *certs; /* gnutls_x509_crt_t: everything GetCACert answered */
+	GPtrArray *certs;      /* gnutls_x509_crt_t: everything GetCACert answered */
 	gnutls_x509_crt_t ca;  /* the issuing CA (borrowed from certs) */
 	gnutls_x509_crt_t enc; /* where requests are encrypted to: an RA, or the CA */
 	gnutls_x509_crt_t sig; /* who signs answers: an RA, or the CA */
@@ -103,10 +103,14 @@ ck_scep_parse_caps(const gchar *text)
 		const gchar *name;
 		CkScepCaps cap;
 	} names[] = {
-	    {"POSTPKIOperation", CK_SCEP_CAP_POST},   {"SHA-256", CK_SCEP_CAP_SHA256},
-	    {"SHA-1", CK_SCEP_CAP_SHA1},	      {"AES", CK_SCEP_CAP_AES},
-	    {"DES3", CK_SCEP_CAP_DES3},		      {"Renewal", CK_SCEP_CAP_RENEWAL},
-	    {"SCEPStandard", CK_SCEP_CAP_STANDARD},   {"GetNextCACert", CK_SCEP_CAP_GET_NEXT_CA},
+	    {"POSTPKIOperation", CK_SCEP_CAP_POST},
+	    {"SHA-256", CK_SCEP_CAP_SHA256},
+	    {"SHA-1", CK_SCEP_CAP_SHA1},
+	    {"AES", CK_SCEP_CAP_AES},
+	    {"DES3", CK_SCEP_CAP_DES3},
+	    {"Renewal", CK_SCEP_CAP_RENEWAL},
+	    {"SCEPStandard", CK_SCEP_CAP_STANDARD},
+	    {"GetNextCACert", CK_SCEP_CAP_GET_NEXT_CA},
 	};
 	g_auto(GStrv) words = g_strsplit_set(text != NULL ? text : "", "\r\n\t ", -1);
 	CkScepCaps caps = 0;
@@ -192,9 +196,10 @@ ck_scep_http(CkScep *self, const gchar *operation, const gchar *method, const gc
 	response = ck_http_request(&options, method, url,
 				   body != NULL ? "application/x-pki-message" : NULL, body, &local);
 	if (response == NULL) {
-		CkError code = local->code == CK_ERROR_INVALID_ARGUMENT ? CK_ERROR_CA_UNDERCONFIGURED
-			       : local->code == CK_ERROR_TIMED_OUT	 ? CK_ERROR_TIMED_OUT
-									 : CK_ERROR_CA_UNREACHABLE;
+		CkError code = local->code == CK_ERROR_INVALID_ARGUMENT
+				   ? CK_ERROR_CA_UNDERCONFIGURED
+			       : local->code == CK_ERROR_TIMED_OUT ? CK_ERROR_TIMED_OUT
+								   : CK_ERROR_CA_UNREACHABLE;
 		g_set_error(error, CK_ERROR, code,
 			    /* TRANSLATORS: the SCEP operation, then the HTTP client's message */
 			    _("SCEP %s failed: %s"), operation, local->message);
@@ -205,16 +210,17 @@ ck_scep_http(CkScep *self, const gchar *operation, const gchar *method, const gc
 		GBytes *answer = ck_http_response_get_body(response);
 		g_autofree gchar *text = ck_scep_printable(g_bytes_get_data(answer, NULL),
 							   MIN(g_bytes_get_size(answer), 200));
-		CkError code = status == 404 || status == 405	  ? CK_ERROR_CA_UNDERCONFIGURED
+		CkError code = status == 404 || status == 405  ? CK_ERROR_CA_UNDERCONFIGURED
 			       : status >= 400 && status < 500 ? CK_ERROR_CA_REJECTED
 							       : CK_ERROR_CA_UNREACHABLE;
-		g_set_error(error, CK_ERROR, code,
-			    /* TRANSLATORS: operation, URL, HTTP status, the server's text, advice */
-			    _("The SCEP server answered %s at %s with HTTP %u (%s)%s"), operation, url,
-			    status, g_strstrip(text),
-			    code == CK_ERROR_CA_UNDERCONFIGURED
-				? _(": check the CA's --url, it should end in the SCEP path (often /scep)")
-				: "");
+		g_set_error(
+		    error, CK_ERROR, code,
+		    /* TRANSLATORS: operation, URL, HTTP status, the server's text, advice */
+		    _("The SCEP server answered %s at %s with HTTP %u (%s)%s"), operation, url,
+		    status, g_strstrip(text),
+		    code == CK_ERROR_CA_UNDERCONFIGURED
+			? _(": check the CA's --url, it should end in the SCEP path (often /scep)")
+			: "");
 		return NULL;
 	}
 	type = ck_http_response_get_header(response, "content-type");
@@ -439,12 +445,15 @@ ck_scep_pick_ra(CkScep *self)
 		gnutls_x509_crt_t crt = g_ptr_array_index(self->certs, i);
 		unsigned int usage = 0, critical = 0, status = 0;
 		gboolean any;
-		if (crt == self->ca || ck_scep_is_ca(crt) || !gnutls_x509_crt_check_issuer(crt, self->ca))
+		if (crt == self->ca || ck_scep_is_ca(crt) ||
+		    !gnutls_x509_crt_check_issuer(crt, self->ca))
 			continue;
-		/* the name is not enough: our request (and its challenge) is encrypted to this key */
+		/* the name is not enough: our request (and its challenge) is encrypted to this key
+		 */
 		if (gnutls_x509_crt_verify(crt, &self->ca, 1, 0, &status) < 0 || status != 0) {
 			g_autofree gchar *name = ck_scep_crt_name(crt);
-			g_message("ignoring %s: it names the CA as its issuer, but the CA did not sign it",
+			g_message("ignoring %s: it names the CA as its issuer, but the CA did not "
+				  "sign it",
 				  name);
 			continue;
 		}
@@ -480,12 +489,13 @@ ck_scep_check_pin(CkScep *self, GError **error)
 		}
 		if (pinned == NULL) {
 			g_autofree gchar *seen = ck_scep_fingerprint(self->ca);
-			g_set_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
-				    /* TRANSLATORS: URL, then the fingerprint the server's CA has */
-				    _("No certificate the SCEP server at %s published has the "
-				      "fingerprint given with --ca-fingerprint; its CA's SHA-256 "
-				      "fingerprint is %s. Check it out of band before you trust it"),
-				    self->url, seen);
+			g_set_error(
+			    error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+			    /* TRANSLATORS: URL, then the fingerprint the server's CA has */
+			    _("No certificate the SCEP server at %s published has the "
+			      "fingerprint given with --ca-fingerprint; its CA's SHA-256 "
+			      "fingerprint is %s. Check it out of band before you trust it"),
+			    self->url, seen);
 			return FALSE;
 		}
 	}
@@ -510,7 +520,8 @@ ck_scep_check_pin(CkScep *self, GError **error)
 		if (rc <= 0) {
 			g_set_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
 				    _("The --trust file %s holds no PEM certificate (%s)"),
-				    self->trust_file, rc < 0 ? gnutls_strerror(rc) : _("none found"));
+				    self->trust_file,
+				    rc < 0 ? gnutls_strerror(rc) : _("none found"));
 			gnutls_x509_trust_list_deinit(tl, 1);
 			return FALSE;
 		}
@@ -520,13 +531,14 @@ ck_scep_check_pin(CkScep *self, GError **error)
 	gnutls_x509_trust_list_deinit(tl, 1);
 	if (!ok) {
 		g_autofree gchar *seen = ck_scep_fingerprint(self->ca);
-		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
-			    /* TRANSLATORS: URL, fingerprint, what it was checked against */
-			    _("The CA certificate the SCEP server at %s published (SHA-256 %s) does "
-			      "not chain to %s"),
-			    self->url, seen,
-			    pinned != NULL ? _("the certificate --ca-fingerprint names")
-					   : self->trust_file);
+		g_set_error(
+		    error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+		    /* TRANSLATORS: URL, fingerprint, what it was checked against */
+		    _("The CA certificate the SCEP server at %s published (SHA-256 %s) does "
+		      "not chain to %s"),
+		    self->url, seen,
+		    pinned != NULL ? _("the certificate --ca-fingerprint names")
+				   : self->trust_file);
 		return FALSE;
 	}
 	self->pinned = TRUE;
@@ -714,8 +726,8 @@ ck_scep_add_string_attr(gnutls_pkcs7_attrs_t *attrs, const gchar *oid, const gch
 	datum = (gnutls_datum_t){der->data, der->len};
 	rc = gnutls_pkcs7_add_attr(attrs, oid, &datum, 0);
 	if (rc < 0) {
-		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO, "Cannot add the attribute %s: %s", oid,
-			    gnutls_strerror(rc));
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO, "Cannot add the attribute %s: %s",
+			    oid, gnutls_strerror(rc));
 		return FALSE;
 	}
 	return TRUE;
@@ -743,7 +755,8 @@ ck_scep_pki_message(CkScep *self, const gchar *message_type, const gchar *transa
 		    const guint8 *nonce, GBytes *content, gnutls_x509_crt_t signer,
 		    gnutls_privkey_t signer_key, GError **error)
 {
-	g_autoptr(GBytes) envelope = ck_cms_envelope(content, self->enc, ck_scep_cipher(self), error);
+	g_autoptr(GBytes) envelope =
+	    ck_cms_envelope(content, self->enc, ck_scep_cipher(self), error);
 	gnutls_pkcs7_attrs_t attrs = NULL;
 	gnutls_pkcs7_t p7 = NULL;
 	gnutls_datum_t data, nonce_datum = {(guint8 *)nonce, CK_SCEP_NONCE_SIZE};
@@ -950,7 +963,8 @@ ck_scep_collect_certs(CkScep *self, GBytes *degenerate, gnutls_x509_crq_t csr, G
 	for (int i = 0; i < n; i++) {
 		gnutls_datum_t raw = {NULL, 0};
 		gnutls_x509_crt_t crt = NULL;
-		if (gnutls_pkcs7_get_crt_raw2(p7, i, &raw) >= 0 && gnutls_x509_crt_init(&crt) >= 0) {
+		if (gnutls_pkcs7_get_crt_raw2(p7, i, &raw) >= 0 &&
+		    gnutls_x509_crt_init(&crt) >= 0) {
 			if (gnutls_x509_crt_import(crt, &raw, GNUTLS_X509_FMT_DER) >= 0)
 				g_ptr_array_add(issued, g_steal_pointer(&crt));
 			else
@@ -1026,12 +1040,13 @@ ck_scep_read_reply(CkScep *self, const gchar *what, GBytes *body, const gchar *c
 	if (rc >= 0)
 		rc = gnutls_pkcs7_import(p7, &data, GNUTLS_X509_FMT_DER);
 	if (rc < 0) {
-		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
-			    /* TRANSLATORS: operation, URL, Content-Type, size, GnuTLS's reason */
-			    _("The SCEP server at %s answered %s with %s (%u bytes), which is not a "
-			      "PKCS#7 pkiMessage (%s)"),
-			    self->url, what, content_type[0] != '\0' ? content_type : "no Content-Type",
-			    (guint)data.size, gnutls_strerror(rc));
+		g_set_error(
+		    error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+		    /* TRANSLATORS: operation, URL, Content-Type, size, GnuTLS's reason */
+		    _("The SCEP server at %s answered %s with %s (%u bytes), which is not a "
+		      "PKCS#7 pkiMessage (%s)"),
+		    self->url, what, content_type[0] != '\0' ? content_type : "no Content-Type",
+		    (guint)data.size, gnutls_strerror(rc));
 		goto out;
 	}
 	content = ck_scep_verify_reply(self, body, error);
@@ -1048,8 +1063,8 @@ ck_scep_read_reply(CkScep *self, const gchar *what, GBytes *body, const gchar *c
 	ck_scep_read_attrs(info.signed_attrs, &attrs);
 	if (g_strcmp0(attrs.message_type, CK_SCEP_CERT_REP) != 0) {
 		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
-			    _("The SCEP server answered %s with messageType %s, not CertRep (3)"), what,
-			    attrs.message_type != NULL ? attrs.message_type : _("missing"));
+			    _("The SCEP server answered %s with messageType %s, not CertRep (3)"),
+			    what, attrs.message_type != NULL ? attrs.message_type : _("missing"));
 		goto out;
 	}
 	/* an answer to someone else's request, or a replay of an old one */
@@ -1187,8 +1202,8 @@ ck_scep_enroll(CkScep *self, const CkScepRequest *request, GError **error)
 	if (request->renewal)
 		return ck_scep_transact(self, "RenewalReq", CK_SCEP_RENEWAL_REQ, transaction_id,
 					content, request, error);
-	return ck_scep_transact(self, "PKCSReq", CK_SCEP_PKCS_REQ, transaction_id, content,
-				request, error);
+	return ck_scep_transact(self, "PKCSReq", CK_SCEP_PKCS_REQ, transaction_id, content, request,
+				error);
 }
 
 CkScepReply *
@@ -1212,8 +1227,8 @@ ck_scep_poll(CkScep *self, const CkScepRequest *request, const gchar *transactio
 	if (rc >= 0)
 		rc = gnutls_x509_crt_get_raw_dn(transient, &subject);
 	if (rc < 0)
-		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO, _("Cannot read the names to poll for: %s"),
-			    gnutls_strerror(rc));
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+			    _("Cannot read the names to poll for: %s"), gnutls_strerror(rc));
 	else
 		content = ck_cms_encode_issuer_and_subject(&issuer, &subject, error);
 	gnutls_free(issuer.data);
@@ -1221,6 +1236,6 @@ ck_scep_poll(CkScep *self, const CkScepRequest *request, const gchar *transactio
 	gnutls_x509_crt_deinit(transient);
 	if (content == NULL)
 		return NULL;
-	return ck_scep_transact(self, "CertPoll", CK_SCEP_CERT_POLL, transaction_id, content, request,
-				error);
+	return ck_scep_transact(self, "CertPoll", CK_SCEP_CERT_POLL, transaction_id, content,
+				request, error);
 }
