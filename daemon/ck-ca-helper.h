@@ -20,7 +20,8 @@ G_DECLARE_FINAL_TYPE(CkCaHelper, ck_ca_helper, CK, CA_HELPER, CkCa)
  * CERTKEEPER_REQUEST_ID (the request's id), CERTKEEPER_AUTH_IDENTITY ("none",
  * "current" or "bootstrap": who authenticates), CERTKEEPER_AUTH_CERTIFICATE and
  * CERTKEEPER_AUTH_KEY (that identity's files, for TLS client authentication),
- * and CERTKEEPER_VALIDITY (the wanted lifetime in seconds, when one was asked for).
+ * CERTKEEPER_KEY_FILE (the key the CSR was made with, when it is a file) and
+ * CERTKEEPER_VALIDITY (the wanted lifetime in seconds, when one was asked for).
  *
  * @kind is what CA1.Type shows: "helper", or the protocol ("acme", ...) of one of
  * certkeeper's own helpers.

@@ -51,6 +51,9 @@ typedef struct {
 	const gchar *identity;
 	const gchar *auth_cert_file;
 	const gchar *auth_key_file;
+	/* where the key the CSR was made with can be read (PEM), for protocols whose
+	 * messages the requester signs or decrypts with it (SCEP); NULL if nowhere */
+	const gchar *key_file;
 } CkCaSubmission;
 
 #define CK_TYPE_CA ck_ca_get_type()

@@ -11,6 +11,7 @@
 #include <gnutls/x509.h>
 #include <string.h>
 
+#include "ck-ca-helper.h"
 #include "ck-clock.h"
 #include "ck-engine-private.h"
 #include "ck-error.h"
@@ -375,8 +376,9 @@ ck_engine_choose_identity(CkEngine *self, CkRequest *request, gint64 now,
 	return "bootstrap";
 }
 
-/* Keeps the key and CSR a CA is working on, so a restart can still poll for them. */
-static void
+/* Keeps the key and CSR a CA is working on, so a restart can still poll for them;
+ * FALSE (and a warning) if they could not be written. */
+static gboolean
 ck_engine_save_pending(CkEngine *self, CkRequest *request, CkJob *job)
 {
 	g_autofree gchar *key_path = ck_engine_pending_path(self, request, ".key");
@@ -386,13 +388,16 @@ ck_engine_save_pending(CkEngine *self, CkRequest *request, CkJob *job)
 	g_autoptr(GError) error = NULL;
 
 	if (stored == NULL)
-		return;
+		return FALSE;
 	if (!ck_file_replace(key_path, g_bytes_get_data(stored, NULL), g_bytes_get_size(stored),
 			     &attrs, &error) ||
-	    !ck_file_replace(csr_path, job->csr, strlen(job->csr), &attrs, &error))
+	    !ck_file_replace(csr_path, job->csr, strlen(job->csr), &attrs, &error)) {
 		g_warning("request %s: cannot keep the pending key (%s); a restart will start "
 			  "over",
 			  ck_request_get_id(request), error->message);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* Loads what ck_engine_save_pending() kept; FALSE if it is not there. */
@@ -524,6 +529,7 @@ ck_engine_submit_now(gpointer user_data)
 	CkCaSubmission submission = {0};
 	g_autofree gchar *previous = NULL;
 	g_autofree gchar *why = NULL;
+	g_autofree gchar *key_file = NULL;
 	const gchar *auth_cert = NULL, *auth_key = NULL;
 	const gchar *identity;
 
@@ -564,6 +570,13 @@ ck_engine_submit_now(gpointer user_data)
 	submission.identity = identity;
 	submission.auth_cert_file = auth_cert;
 	submission.auth_key_file = auth_key;
+	/* SCEP signs and decrypts with the CSR's own key: a helper may read it from the
+	 * pending file (a PEM only for file keys), which the outcome removes again */
+	if (CK_IS_CA_HELPER(ca) &&
+	    g_strcmp0(ck_request_get_key_provider(request), "file") == 0 &&
+	    ck_engine_save_pending(self, request, job))
+		key_file = ck_engine_pending_path(self, request, ".key");
+	submission.key_file = key_file;
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_SUBMITTING);
 	ck_ca_submit_async(ca, &submission, job->cancellable, ck_engine_submitted_cb, data);
 }

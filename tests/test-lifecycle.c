@@ -459,6 +459,7 @@ test_lifecycle_ca_wait_and_restart(Fixture *f, gconstpointer user_data)
 	/* "come back in 2 s" on SUBMIT; POLL issues with the local openssl CA */
 	g_autoptr(CkRequest) t = NULL;
 	g_autofree gchar *ops = g_build_filename(f->dir, "ops", NULL);
+	g_autofree gchar *keys = g_build_filename(f->dir, "keys", NULL);
 	g_autofree gchar *ops_text = NULL;
 	g_autofree gchar *pending_key = NULL;
 	CkRequest *request;
@@ -475,6 +476,13 @@ test_lifecycle_ca_wait_and_restart(Fixture *f, gconstpointer user_data)
 	ck_test_write_script(
 	    f, "slow.sh",
 	    "echo \"$CERTMONGER_OPERATION $CERTMONGER_CA_COOKIE\" >> @DIR@/ops\n"
+	    /* CERTKEEPER_KEY_FILE: the key the CSR was made with (SCEP signs with it) */
+	    "if [ -n \"$CERTMONGER_CSR\" ]; then\n"
+	    "  openssl pkey -in \"$CERTKEEPER_KEY_FILE\" -pubout > @DIR@/key.pub 2>/dev/null\n"
+	    "  printf '%s\\n' \"$CERTMONGER_CSR\" | openssl req -pubkey -noout > @DIR@/csr.pub\n"
+	    "  cmp -s @DIR@/key.pub @DIR@/csr.pub && r=same || r=different\n"
+	    "  echo \"$CERTMONGER_OPERATION $r\" >> @DIR@/keys\n"
+	    "fi\n"
 	    "case \"$CERTMONGER_OPERATION\" in\n"
 	    "SUBMIT) printf '2\\nticket-7\\n'; exit 5;;\n"
 	    "POLL) [ \"$CERTMONGER_CA_COOKIE\" = ticket-7 ] || exit 2\n"
@@ -514,6 +522,10 @@ test_lifecycle_ca_wait_and_restart(Fixture *f, gconstpointer user_data)
 	g_assert_cmpstr(ops_text, ==, DESCRIBE_OPS "SUBMIT \n" DESCRIBE_OPS "POLL ticket-7\n");
 	g_free(ck_test_assert_pair(request));
 	g_assert_false(g_file_test(pending_key, G_FILE_TEST_EXISTS));
+	/* both runs could read the CSR's key, the one made before the restart too */
+	g_free(ops_text);
+	ops_text = ck_test_read(keys);
+	g_assert_cmpstr(ops_text, ==, "SUBMIT same\nPOLL same\n");
 }
 
 /* The install */

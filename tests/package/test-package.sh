@@ -107,6 +107,7 @@ for path in \
 	'usr/sbin/certkeeperd' \
 	'usr/bin/certkeeper' \
 	'usr/libexec/certkeeper/certkeeper-acme' \
+	'usr/libexec/certkeeper/certkeeper-scep' \
 	'(usr/)?lib/systemd/system/certkeeperd\.service' \
 	'usr/share/dbus-1/system\.d/org\.certkeeper\.Certkeeper1\.conf' \
 	'usr/share/dbus-1/system-services/org\.certkeeper\.Certkeeper1\.service' \
