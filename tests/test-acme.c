@@ -786,11 +786,13 @@ static const gchar ck_test_mock_acme_py[] =
     "print(srv.server_address[1], flush=True)\n"
     "srv.serve_forever()\n";
 
+/* Runs python3 @script (written to @dir/@name) with @a and @b; returns the port it prints. */
 static guint
-ck_test_start_mock(const gchar *dir, const gchar *log, const gchar *chain, GPid *pid)
+ck_test_start_python(const gchar *dir, const gchar *name, const gchar *text, const gchar *a,
+		     const gchar *b, GPid *pid)
 {
-	g_autofree gchar *script = ck_test_write_file(dir, "mock-acme.py", ck_test_mock_acme_py);
-	const gchar *argv[] = {"python3", script, log, chain, NULL};
+	g_autofree gchar *script = ck_test_write_file(dir, name, text);
+	const gchar *argv[] = {"python3", script, a, b, NULL};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GIOChannel) channel = NULL;
 	g_autofree gchar *line = NULL;
@@ -808,6 +810,12 @@ ck_test_start_mock(const gchar *dir, const gchar *log, const gchar *chain, GPid 
 	g_assert_nonnull(line);
 	g_assert_true(g_ascii_string_to_unsigned(g_strstrip(line), 10, 1, 65535, &port, NULL));
 	return (guint)port;
+}
+
+static guint
+ck_test_start_mock(const gchar *dir, const gchar *log, const gchar *chain, GPid *pid)
+{
+	return ck_test_start_python(dir, "mock-acme.py", ck_test_mock_acme_py, log, chain, pid);
 }
 
 /* exit 5 (still processing) with Retry-After and the order URL, then POLL; 503 and 429 */
@@ -1502,6 +1510,219 @@ test_acme_daemon_rejected(void)
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
 }
 
+/*
+ * A scripted ACME CA that issues for real (openssl, from a CA in its directory)
+ * and breaks on demand: argv[1] is its directory, argv[2] a control file whose
+ * content is re-read at every request and names the breakage:
+ *   html          the certificate download answers an HTML error page
+ *   huge          ... 8 MiB
+ *   truncated     ... half the announced body, then the connection closes
+ *   pem-garbage   ... a PEM block that holds no certificate
+ *   order-garbage the new order answers a body that is no JSON
+ */
+static const gchar ck_test_broken_acme_py[] =
+    "import base64, http.server, itertools, json, os, subprocess, sys\n"
+    "d, control = sys.argv[1], sys.argv[2]\n"
+    "counter = itertools.count(1)\n"
+    "certs = {}\n"
+    "def mode():\n"
+    "    try:\n"
+    "        return open(control).read().strip()\n"
+    "    except OSError:\n"
+    "        return ''\n"
+    "def b64d(t):\n"
+    "    return base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    protocol_version = 'HTTP/1.1'\n"
+    "    def log_message(self, *a):\n"
+    "        pass\n"
+    "    def base(self):\n"
+    "        return 'http://' + self.headers['Host']\n"
+    "    def send(self, status, body=b'', ctype='application/json', extra=(), cut=False):\n"
+    "        self.send_response(status)\n"
+    "        self.send_header('Replay-Nonce', 'n%d' % next(counter))\n"
+    "        self.send_header('Content-Type', ctype)\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        for k, v in extra:\n"
+    "            self.send_header(k, v)\n"
+    "        if cut:\n"
+    "            self.send_header('Connection', 'close')\n"
+    "            self.close_connection = True\n"
+    "        self.end_headers()\n"
+    "        try:\n"
+    "            self.wfile.write(body[:len(body) // 2] if cut else body)\n"
+    "        except (BrokenPipeError, ConnectionResetError):\n"
+    "            self.close_connection = True\n"
+    "    def do_HEAD(self):\n"
+    "        self.send(200)\n"
+    "    def do_GET(self):\n"
+    "        b = self.base()\n"
+    "        self.send(200, json.dumps({'newNonce': b + '/nonce', 'newAccount': b + '/acct',\n"
+    "                                   'newOrder': b + '/order',\n"
+    "                                   'revokeCert': b + '/revoke'}).encode())\n"
+    "    def do_POST(self):\n"
+    "        jws = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
+    "        payload = b64d(jws['payload']).decode() if jws['payload'] else ''\n"
+    "        b, m, n = self.base(), mode(), next(counter)\n"
+    "        if self.path == '/acct':\n"
+    "            return self.send(201, b'{\"status\":\"valid\"}', extra=[('Location', b + "
+    "'/acct/1')])\n"
+    "        if self.path == '/order':\n"
+    "            if m == 'order-garbage':\n"
+    "                return self.send(201, b'{\"status\": \"ready\", \"finalize\": ')\n"
+    "            o = {'status': 'ready', 'finalize': b + '/finalize/%d' % n, 'authorizations': []}\n"
+    "            return self.send(201, json.dumps(o).encode(), extra=[('Location', b + "
+    "'/order/%d' % n)])\n"
+    "        if self.path.startswith('/finalize/'):\n"
+    "            n = self.path.split('/')[-1]\n"
+    "            csr = b64d(json.loads(payload)['csr'])\n"
+    "            leaf = subprocess.run(['openssl', 'x509', '-req', '-inform', 'DER', '-CA',\n"
+    "                                   os.path.join(d, 'ca.pem'), '-CAkey', os.path.join(d, "
+    "'ca.key'),\n"
+    "                                   '-set_serial', str(int.from_bytes(os.urandom(8), "
+    "'big')),\n"
+    "                                   '-days', '1', '-copy_extensions', 'copy'],\n"
+    "                                  input=csr, capture_output=True, check=True).stdout\n"
+    "            certs[n] = leaf + open(os.path.join(d, 'ca.pem'), 'rb').read()\n"
+    "            o = {'status': 'valid', 'certificate': b + '/cert/' + n}\n"
+    "            return self.send(200, json.dumps(o).encode(), extra=[('Location', b + "
+    "'/order/' + n)])\n"
+    "        if self.path.startswith('/cert/'):\n"
+    "            pem = certs[self.path.split('/')[-1]]\n"
+    "            if m == 'html':\n"
+    "                return self.send(200, b'<html><body>502 Bad Gateway</body></html>\\n',\n"
+    "                                 'text/html')\n"
+    "            if m == 'huge':\n"
+    "                return self.send(200, b'A' * (8 << 20), 'application/pem-certificate-chain')\n"
+    "            if m == 'pem-garbage':\n"
+    "                return self.send(200, b'-----BEGIN CERTIFICATE-----\\nbm90IGEgY2VydGlmaWNhdGU=\\n'\n"
+    "                                 b'-----END CERTIFICATE-----\\n', "
+    "'application/pem-certificate-chain')\n"
+    "            return self.send(200, pem, 'application/pem-certificate-chain',\n"
+    "                             cut=(m == 'truncated'))\n"
+    "        self.send(404, b'{\"type\":\"urn:ietf:params:acme:error:malformed\"}',\n"
+    "                  'application/problem+json')\n"
+    "srv = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+    "print(srv.server_address[1], flush=True)\n"
+    "srv.serve_forever()\n";
+
+/*
+ * Broken answers from an ACME CA to a renewal: an HTML page, 8 MiB, a cut-off
+ * body, a PEM block without a certificate, an order that is no JSON. Each is
+ * retried as CA_UNREACHABLE with a message that says what was wrong, the daemon
+ * keeps answering and the installed files stay; once the CA behaves, the request
+ * recovers by itself.
+ */
+static void
+test_acme_daemon_malformed(void)
+{
+	static const struct {
+		const gchar *mode;
+		const gchar *says;
+	} broken[] = {
+	    {"html", "is not a PEM chain"},
+	    {"huge", "is larger than the limit of"},
+	    {"truncated", "the body is shorter than announced"},
+	    {"pem-garbage", "reported success, but"},
+	    {"order-garbage", "is not a JSON object"},
+	};
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(JsonObject) ok = NULL, back = NULL;
+	g_autofree gchar *dir = NULL, *control = NULL, *config = NULL, *cert = NULL, *key = NULL;
+	g_autofree gchar *chain = NULL, *old_cert = NULL, *old_key = NULL, *old_chain = NULL;
+	g_autofree gchar *ca_key = NULL, *ca_pem = NULL;
+	CkTestRequestWait wait = {0};
+	gint64 failed = 0;
+	GPid pid = 0;
+	guint port;
+
+	if (!ck_test_have_program("python3") || !ck_test_have_program("openssl")) {
+		g_test_skip("python3 or openssl is not installed");
+		return;
+	}
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	dir = ck_test_daemon_path(td, "broken-ca");
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	ca_key = g_build_filename(dir, "ca.key", NULL);
+	ca_pem = g_build_filename(dir, "ca.pem", NULL);
+	{
+		const gchar *argv[] = {"openssl", "req",   "-x509", "-newkey",    "ec",
+				       "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days",
+				       "2",        "-subj", "/CN=broken ACME test CA", "-keyout",
+				       ca_key,     "-out",  ca_pem, NULL};
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	}
+	control = g_build_filename(dir, "control", NULL);
+	port = ck_test_start_python(dir, "broken-acme.py", ck_test_broken_acme_py, dir, control,
+				    &pid);
+	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
+				 "[renewal]\nRenewJitterMax=0\nRetryDelay=1s\nRetryDelayMax=3s\n"
+				 "MaxAttempts=100\n"
+				 "[ca broken]\nType=acme\nDirectory=http://127.0.0.1:%u/dir\n"
+				 "Timeout=30\n",
+				 g_getenv("CK_TOP_BUILDDIR"), port);
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	cert = ck_test_daemon_path(td, "broken.crt");
+	key = ck_test_daemon_path(td, "broken.key");
+	chain = ck_test_daemon_path(td, "broken-chain.crt");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "acmebroken",
+				    "-c", "broken", "-f", cert, "-k", key, "-F", chain, "-N",
+				    "CN=broken.example", "-D", "broken.example", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	ok = ck_test_request_json(td, "acmebroken");
+	g_assert_cmpstr(ck_test_member(ok, "State"), ==, "MONITORING");
+	{
+		g_autofree gchar *root = ck_test_read(ca_pem);
+		ck_test_assert_installed(cert, key, chain, NULL, root, "broken.example");
+	}
+	old_cert = ck_test_read(cert);
+	old_key = ck_test_read(key);
+	old_chain = ck_test_read(chain);
+
+	for (guint i = 0; i < G_N_ELEMENTS(broken); i++) {
+		g_autoptr(JsonObject) now = NULL;
+		g_autofree gchar *c = NULL, *k = NULL, *ch = NULL;
+		g_assert_true(g_file_set_contents(control, broken[i].mode, -1, NULL));
+		if (i == 0)
+			g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i",
+						    "acmebroken", NULL),
+					==, 0);
+		wait = (CkTestRequestWait){
+		    .state = "CA_UNREACHABLE", .error_part = broken[i].says, .min_failed = failed + 1};
+		now = ck_test_wait_request(td, "acmebroken", &wait, 30);
+		g_test_message("%s: %s", broken[i].mode, ck_test_member(now, "LastError"));
+		g_assert_nonnull(strstr(ck_test_member(now, "LastError"), "CA 'broken'"));
+		g_assert_cmpint(json_object_get_int_member(now, "NextAttempt"), >, 0);
+		g_assert_cmpstr(ck_test_member(now, "Serial"), ==, ck_test_member(ok, "Serial"));
+		failed = json_object_get_int_member(now, "FailedAttempts");
+		c = ck_test_read(cert);
+		k = ck_test_read(key);
+		ch = ck_test_read(chain);
+		g_assert_cmpstr(c, ==, old_cert);
+		g_assert_cmpstr(k, ==, old_key);
+		g_assert_cmpstr(ch, ==, old_chain);
+		g_assert_true(ck_test_daemon_is_running(td));
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "list", NULL), ==, 0);
+	}
+
+	/* the CA behaves again: the next retry installs a new certificate, nobody acts */
+	g_assert_true(g_file_set_contents(control, "", -1, NULL));
+	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = ck_test_member(ok, "Serial")};
+	back = ck_test_wait_request(td, "acmebroken", &wait, 30);
+	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
+	g_assert_cmpstr(ck_test_member(back, "LastError"), ==, "");
+	{
+		g_autofree gchar *root = ck_test_read(ca_pem);
+		ck_test_assert_installed(cert, key, chain, NULL, root, "broken.example");
+	}
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	ck_test_stop_pid(&pid);
+}
+
 /* A private session bus for certmonger (its address in @address_out), or 0. */
 static GPid
 ck_test_session_bus(const gchar *dir, gchar **address_out)
@@ -1668,6 +1889,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/acme/daemon", test_acme_daemon);
 	g_test_add_func("/certkeeper/acme/daemon/outage", test_acme_daemon_outage);
 	g_test_add_func("/certkeeper/acme/daemon/rejected", test_acme_daemon_rejected);
+	g_test_add_func("/certkeeper/acme/daemon/malformed", test_acme_daemon_malformed);
 	g_test_add_func("/certkeeper/acme/certmonger", test_acme_certmonger);
 	return g_test_run();
 }
