@@ -539,18 +539,24 @@ ck_test_request_json(CkTestDaemon *td, const gchar *id)
 	return json_object_ref(json_node_get_object(node));
 }
 
+const gchar *
+ck_test_json_string(JsonObject *obj, const gchar *member)
+{
+	return json_object_get_string_member_with_default(obj, member, "");
+}
+
 static gboolean
 ck_test_request_matches(JsonObject *obj, const CkTestRequestWait *want)
 {
-	const gchar *serial = json_object_get_string_member_with_default(obj, "Serial", "");
-	const gchar *error = json_object_get_string_member_with_default(obj, "LastError", "");
+	const gchar *serial = ck_test_json_string(obj, "Serial");
 
-	if (want->state != NULL &&
-	    g_strcmp0(json_object_get_string_member_with_default(obj, "State", ""), want->state) != 0)
+	if (want->state != NULL && g_strcmp0(ck_test_json_string(obj, "State"), want->state) != 0)
 		return FALSE;
-	if (want->not_serial != NULL && (serial[0] == '\0' || g_strcmp0(serial, want->not_serial) == 0))
+	if (want->not_serial != NULL &&
+	    (serial[0] == '\0' || g_strcmp0(serial, want->not_serial) == 0))
 		return FALSE;
-	if (want->error_part != NULL && strstr(error, want->error_part) == NULL)
+	if (want->error_part != NULL &&
+	    strstr(ck_test_json_string(obj, "LastError"), want->error_part) == NULL)
 		return FALSE;
 	if (json_object_get_int_member_with_default(obj, "FailedAttempts", 0) < want->min_failed)
 		return FALSE;

@@ -102,12 +102,16 @@ ck_test_daemon_kill(CkTestDaemon *td);
 JsonObject *
 ck_test_request_json(CkTestDaemon *td, const gchar *id);
 
+/* A string member of such a status, "" when it has none. */
+const gchar *
+ck_test_json_string(JsonObject *obj, const gchar *member);
+
 /* What ck_test_wait_request() waits for; NULL/0 members do not matter. */
 typedef struct {
-	const gchar *state;	 /* State is this */
+	const gchar *state;      /* State is this */
 	const gchar *not_serial; /* Serial is set and differs from this (a new certificate) */
 	const gchar *error_part; /* LastError contains this */
-	gint64 min_failed;	 /* FailedAttempts at least this */
+	gint64 min_failed;       /* FailedAttempts at least this */
 } CkTestRequestWait;
 
 /*

@@ -1294,20 +1294,6 @@ test_acme_daemon(void)
 
 /* Resilience through certkeeperd, on a compressed clock */
 
-static gchar *
-ck_test_read(const gchar *path)
-{
-	gchar *text = NULL;
-	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-	return text;
-}
-
-static const gchar *
-ck_test_member(JsonObject *obj, const gchar *name)
-{
-	return json_object_get_string_member_with_default(obj, name, "");
-}
-
 /* Does CA @name's CA1.RootCertificates (from list-cas --json) hold @root? */
 static gboolean
 ck_test_ca_trusts(CkTestDaemon *td, const gchar *name, const gchar *root)
@@ -1327,7 +1313,7 @@ ck_test_ca_trusts(CkTestDaemon *td, const gchar *name, const gchar *root)
 	for (guint i = 0; i < json_array_get_length(cas); i++) {
 		JsonObject *ca = json_array_get_object_element(cas, i);
 		JsonArray *roots;
-		if (g_strcmp0(ck_test_member(ca, "Name"), name) != 0)
+		if (g_strcmp0(ck_test_json_string(ca, "Name"), name) != 0)
 			continue;
 		roots = json_object_get_array_member(ca, "RootCertificates");
 		for (guint j = 0; roots != NULL && j < json_array_get_length(roots); j++) {
@@ -1383,12 +1369,12 @@ test_acme_daemon_outage(void)
 			==, 0);
 	first = ck_test_request_json(td, "acmeout");
 	g_assert_nonnull(first);
-	g_assert_cmpstr(ck_test_member(first, "State"), ==, "MONITORING");
+	g_assert_cmpstr(ck_test_json_string(first, "State"), ==, "MONITORING");
 	g_assert_true(ck_test_ca_trusts(td, "acme", old_root));
 
 	/* 1. the renewal comes by itself */
 	wait = (CkTestRequestWait){.state = "MONITORING",
-				   .not_serial = ck_test_member(first, "Serial")};
+				   .not_serial = ck_test_json_string(first, "Serial")};
 	renewed = ck_test_wait_request(td, "acmeout", &wait, 30);
 	ck_test_assert_installed(cert, key, chain, NULL, p->root, "acme-out.example");
 
@@ -1396,24 +1382,25 @@ test_acme_daemon_outage(void)
 	ck_pebble_stop(p);
 	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE", .error_part = p->directory_url};
 	down = ck_test_wait_request(td, "acmeout", &wait, 30);
-	g_test_message("while pebble is away: %s", ck_test_member(down, "LastError"));
-	g_assert_nonnull(strstr(ck_test_member(down, "LastError"), "CA 'acme' is unreachable"));
+	g_test_message("while pebble is away: %s", ck_test_json_string(down, "LastError"));
+	g_assert_nonnull(
+	    strstr(ck_test_json_string(down, "LastError"), "CA 'acme' is unreachable"));
 	g_assert_cmpint(json_object_get_int_member(down, "NextAttempt"), >, 0);
-	old_serial = g_strdup(ck_test_member(down, "Serial"));
-	g_assert_cmpstr(old_serial, !=, ck_test_member(first, "Serial"));
-	old_cert = ck_test_read(cert);
-	old_key = ck_test_read(key);
-	old_chain = ck_test_read(chain);
-	wait = (CkTestRequestWait){
-	    .state = "CA_UNREACHABLE",
-	    .error_part = p->directory_url,
-	    .min_failed = json_object_get_int_member(down, "FailedAttempts") + 1};
+	old_serial = g_strdup(ck_test_json_string(down, "Serial"));
+	g_assert_cmpstr(old_serial, !=, ck_test_json_string(first, "Serial"));
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	old_chain = ck_test_read_file(chain);
+	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+				   .error_part = p->directory_url,
+				   .min_failed =
+				       json_object_get_int_member(down, "FailedAttempts") + 1};
 	again = ck_test_wait_request(td, "acmeout", &wait, 20);
 	g_assert_cmpint(json_object_get_int_member(again, "NextAttempt"), >, 0);
-	g_assert_cmpstr(ck_test_member(again, "Serial"), ==, old_serial);
+	g_assert_cmpstr(ck_test_json_string(again, "Serial"), ==, old_serial);
 	{
-		g_autofree gchar *c = ck_test_read(cert), *k = ck_test_read(key);
-		g_autofree gchar *ch = ck_test_read(chain);
+		g_autofree gchar *c = ck_test_read_file(cert), *k = ck_test_read_file(key);
+		g_autofree gchar *ch = ck_test_read_file(chain);
 		g_assert_cmpstr(c, ==, old_cert);
 		g_assert_cmpstr(k, ==, old_key);
 		g_assert_cmpstr(ch, ==, old_chain);
@@ -1427,10 +1414,10 @@ test_acme_daemon_outage(void)
 	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = old_serial};
 	back = ck_test_wait_request(td, "acmeout", &wait, 40);
 	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
-	g_assert_cmpstr(ck_test_member(back, "LastError"), ==, "");
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
 	ck_test_assert_installed(cert, key, chain, NULL, p->root, "acme-out.example");
 	{
-		g_autofree gchar *c = ck_test_read(cert);
+		g_autofree gchar *c = ck_test_read_file(cert);
 		g_assert_cmpstr(c, !=, old_cert);
 	}
 	/* what it validates against from now on is the CA's new root, fetched when the
@@ -1438,7 +1425,7 @@ test_acme_daemon_outage(void)
 	g_assert_true(ck_test_ca_trusts(td, "acme", p->root));
 	g_assert_false(ck_test_ca_trusts(td, "acme", old_root));
 	{
-		g_autofree gchar *log = ck_test_read(td->daemon_log);
+		g_autofree gchar *log = ck_test_read_file(td->daemon_log);
 		g_assert_nonnull(strstr(log, "request acmeout: The issued certificate does not "
 					     "verify to the CA's trust anchors"));
 		g_assert_nonnull(strstr(log, "fetching the roots of CA acme again"));
@@ -1476,10 +1463,10 @@ test_acme_daemon_rejected(void)
 				    "--wait-timeout=60", NULL),
 			==, 0);
 	ok = ck_test_request_json(td, "acmerej");
-	g_assert_cmpstr(ck_test_member(ok, "State"), ==, "MONITORING");
-	old_cert = ck_test_read(cert);
-	old_key = ck_test_read(key);
-	old_chain = ck_test_read(chain);
+	g_assert_cmpstr(ck_test_json_string(ok, "State"), ==, "MONITORING");
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	old_chain = ck_test_read_file(chain);
 
 	/* blocked.example is on pebble's block list */
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "acmerej", "-N",
@@ -1487,15 +1474,16 @@ test_acme_daemon_rejected(void)
 			==, 0);
 	wait = (CkTestRequestWait){.state = "CA_REJECTED", .error_part = "rejectedIdentifier"};
 	rejected = ck_test_wait_request(td, "acmerej", &wait, 40);
-	g_test_message("blocked name: %s", ck_test_member(rejected, "LastError"));
-	g_assert_nonnull(strstr(ck_test_member(rejected, "LastError"), "blocked.example"));
+	g_test_message("blocked name: %s", ck_test_json_string(rejected, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(rejected, "LastError"), "blocked.example"));
 	g_assert_nonnull(
-	    strstr(ck_test_member(rejected, "LastError"), "CA 'acme' rejected the request"));
+	    strstr(ck_test_json_string(rejected, "LastError"), "CA 'acme' rejected the request"));
 	g_assert_cmpint(json_object_get_int_member(rejected, "NextAttempt"), ==, 0);
-	g_assert_cmpstr(ck_test_member(rejected, "Serial"), ==, ck_test_member(ok, "Serial"));
+	g_assert_cmpstr(ck_test_json_string(rejected, "Serial"), ==,
+			ck_test_json_string(ok, "Serial"));
 	{
-		g_autofree gchar *c = ck_test_read(cert), *k = ck_test_read(key);
-		g_autofree gchar *ch = ck_test_read(chain);
+		g_autofree gchar *c = ck_test_read_file(cert), *k = ck_test_read_file(key);
+		g_autofree gchar *ch = ck_test_read_file(chain);
 		g_assert_cmpstr(c, ==, old_cert);
 		g_assert_cmpstr(k, ==, old_key);
 		g_assert_cmpstr(ch, ==, old_chain);
@@ -1504,7 +1492,7 @@ test_acme_daemon_rejected(void)
 	/* a refusal waits for a human: no retries */
 	g_usleep(3 * G_USEC_PER_SEC);
 	later = ck_test_request_json(td, "acmerej");
-	g_assert_cmpstr(ck_test_member(later, "State"), ==, "CA_REJECTED");
+	g_assert_cmpstr(ck_test_json_string(later, "State"), ==, "CA_REJECTED");
 	g_assert_cmpint(json_object_get_int_member(later, "FailedAttempts"), ==,
 			json_object_get_int_member(rejected, "FailedAttempts"));
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
@@ -1570,7 +1558,8 @@ static const gchar ck_test_broken_acme_py[] =
     "        if self.path == '/order':\n"
     "            if m == 'order-garbage':\n"
     "                return self.send(201, b'{\"status\": \"ready\", \"finalize\": ')\n"
-    "            o = {'status': 'ready', 'finalize': b + '/finalize/%d' % n, 'authorizations': []}\n"
+    "            o = {'status': 'ready', 'finalize': b + '/finalize/%d' % n, 'authorizations': "
+    "[]}\n"
     "            return self.send(201, json.dumps(o).encode(), extra=[('Location', b + "
     "'/order/%d' % n)])\n"
     "        if self.path.startswith('/finalize/'):\n"
@@ -1595,7 +1584,8 @@ static const gchar ck_test_broken_acme_py[] =
     "            if m == 'huge':\n"
     "                return self.send(200, b'A' * (8 << 20), 'application/pem-certificate-chain')\n"
     "            if m == 'pem-garbage':\n"
-    "                return self.send(200, b'-----BEGIN CERTIFICATE-----\\nbm90IGEgY2VydGlmaWNhdGU=\\n'\n"
+    "                return self.send(200, b'-----BEGIN "
+    "CERTIFICATE-----\\nbm90IGEgY2VydGlmaWNhdGU=\\n'\n"
     "                                 b'-----END CERTIFICATE-----\\n', "
     "'application/pem-certificate-chain')\n"
     "            return self.send(200, pem, 'application/pem-certificate-chain',\n"
@@ -1648,15 +1638,28 @@ test_acme_daemon_malformed(void)
 	ca_key = g_build_filename(dir, "ca.key", NULL);
 	ca_pem = g_build_filename(dir, "ca.pem", NULL);
 	{
-		const gchar *argv[] = {"openssl", "req",   "-x509", "-newkey",    "ec",
-				       "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days",
-				       "2",        "-subj", "/CN=broken ACME test CA", "-keyout",
-				       ca_key,     "-out",  ca_pem, NULL};
+		const gchar *argv[] = {"openssl",
+				       "req",
+				       "-x509",
+				       "-newkey",
+				       "ec",
+				       "-pkeyopt",
+				       "ec_paramgen_curve:P-256",
+				       "-nodes",
+				       "-days",
+				       "2",
+				       "-subj",
+				       "/CN=broken ACME test CA",
+				       "-keyout",
+				       ca_key,
+				       "-out",
+				       ca_pem,
+				       NULL};
 		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
 	}
 	control = g_build_filename(dir, "control", NULL);
-	port = ck_test_start_python(dir, "broken-acme.py", ck_test_broken_acme_py, dir, control,
-				    &pid);
+	port =
+	    ck_test_start_python(dir, "broken-acme.py", ck_test_broken_acme_py, dir, control, &pid);
 	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
 				 "[renewal]\nRenewJitterMax=0\nRetryDelay=1s\nRetryDelayMax=3s\n"
 				 "MaxAttempts=100\n"
@@ -1674,14 +1677,14 @@ test_acme_daemon_malformed(void)
 				    "--wait-timeout=60", NULL),
 			==, 0);
 	ok = ck_test_request_json(td, "acmebroken");
-	g_assert_cmpstr(ck_test_member(ok, "State"), ==, "MONITORING");
+	g_assert_cmpstr(ck_test_json_string(ok, "State"), ==, "MONITORING");
 	{
-		g_autofree gchar *root = ck_test_read(ca_pem);
+		g_autofree gchar *root = ck_test_read_file(ca_pem);
 		ck_test_assert_installed(cert, key, chain, NULL, root, "broken.example");
 	}
-	old_cert = ck_test_read(cert);
-	old_key = ck_test_read(key);
-	old_chain = ck_test_read(chain);
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	old_chain = ck_test_read_file(chain);
 
 	for (guint i = 0; i < G_N_ELEMENTS(broken); i++) {
 		g_autoptr(JsonObject) now = NULL;
@@ -1691,17 +1694,19 @@ test_acme_daemon_malformed(void)
 			g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i",
 						    "acmebroken", NULL),
 					==, 0);
-		wait = (CkTestRequestWait){
-		    .state = "CA_UNREACHABLE", .error_part = broken[i].says, .min_failed = failed + 1};
+		wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+					   .error_part = broken[i].says,
+					   .min_failed = failed + 1};
 		now = ck_test_wait_request(td, "acmebroken", &wait, 30);
-		g_test_message("%s: %s", broken[i].mode, ck_test_member(now, "LastError"));
-		g_assert_nonnull(strstr(ck_test_member(now, "LastError"), "CA 'broken'"));
+		g_test_message("%s: %s", broken[i].mode, ck_test_json_string(now, "LastError"));
+		g_assert_nonnull(strstr(ck_test_json_string(now, "LastError"), "CA 'broken'"));
 		g_assert_cmpint(json_object_get_int_member(now, "NextAttempt"), >, 0);
-		g_assert_cmpstr(ck_test_member(now, "Serial"), ==, ck_test_member(ok, "Serial"));
+		g_assert_cmpstr(ck_test_json_string(now, "Serial"), ==,
+				ck_test_json_string(ok, "Serial"));
 		failed = json_object_get_int_member(now, "FailedAttempts");
-		c = ck_test_read(cert);
-		k = ck_test_read(key);
-		ch = ck_test_read(chain);
+		c = ck_test_read_file(cert);
+		k = ck_test_read_file(key);
+		ch = ck_test_read_file(chain);
 		g_assert_cmpstr(c, ==, old_cert);
 		g_assert_cmpstr(k, ==, old_key);
 		g_assert_cmpstr(ch, ==, old_chain);
@@ -1711,12 +1716,13 @@ test_acme_daemon_malformed(void)
 
 	/* the CA behaves again: the next retry installs a new certificate, nobody acts */
 	g_assert_true(g_file_set_contents(control, "", -1, NULL));
-	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = ck_test_member(ok, "Serial")};
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(ok, "Serial")};
 	back = ck_test_wait_request(td, "acmebroken", &wait, 30);
 	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
-	g_assert_cmpstr(ck_test_member(back, "LastError"), ==, "");
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
 	{
-		g_autofree gchar *root = ck_test_read(ca_pem);
+		g_autofree gchar *root = ck_test_read_file(ca_pem);
 		ck_test_assert_installed(cert, key, chain, NULL, root, "broken.example");
 	}
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);

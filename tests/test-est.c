@@ -1210,14 +1210,6 @@ test_est_daemon(void)
 
 /* Resilience, through the real daemon, on a compressed clock */
 
-static gchar *
-est_read(const gchar *path)
-{
-	gchar *text = NULL;
-	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-	return text;
-}
-
 /*
  * The daemon configured as an administrator would (Type=est), with retries a
  * second apart: what takes hours in the field takes seconds here. @extra adds
@@ -1241,12 +1233,6 @@ est_start_daemon(EstServer *s, const gchar *extra)
 	ck_test_daemon_write_config(td, config);
 	ck_test_daemon_start(td);
 	return td;
-}
-
-static const gchar *
-est_member(JsonObject *obj, const gchar *name)
-{
-	return json_object_get_string_member_with_default(obj, name, "");
 }
 
 /* The daemon is alive and answers on the bus. */
@@ -1293,7 +1279,7 @@ test_est_daemon_outage(void)
 			==, 0);
 	first = ck_test_request_json(td, "estauto");
 	g_assert_nonnull(first);
-	g_assert_cmpstr(est_member(first, "State"), ==, "MONITORING");
+	g_assert_cmpstr(ck_test_json_string(first, "State"), ==, "MONITORING");
 	g_assert_cmpint(json_object_get_int_member(first, "NotAfter") -
 			    json_object_get_int_member(first, "NotBefore"),
 			==, 86400);
@@ -1301,7 +1287,7 @@ test_est_daemon_outage(void)
 
 	/* 1. the renewal comes by itself: simplereenroll with the current certificate */
 	wait = (CkTestRequestWait){.state = "MONITORING",
-				   .not_serial = est_member(first, "Serial")};
+				   .not_serial = ck_test_json_string(first, "Serial")};
 	renewed = ck_test_wait_request(td, "estauto", &wait, 30);
 	est_server_assert_last(s, "simplereenroll", 200, "certificate", NULL);
 	est_assert_issued(s, cert, "estauto.example", key);
@@ -1310,24 +1296,24 @@ test_est_daemon_outage(void)
 	est_server_kill(s);
 	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE", .error_part = where};
 	down = ck_test_wait_request(td, "estauto", &wait, 30);
-	g_test_message("while the server is away: %s", est_member(down, "LastError"));
-	g_assert_nonnull(strstr(est_member(down, "LastError"), "CA 'est'"));
+	g_test_message("while the server is away: %s", ck_test_json_string(down, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(down, "LastError"), "CA 'est'"));
 	g_assert_cmpint(json_object_get_int_member(down, "NextAttempt"), >, 0);
 	g_assert_cmpint(json_object_get_int_member(down, "FailedAttempts"), >=, 1);
-	old_serial = g_strdup(est_member(down, "Serial"));
-	g_assert_cmpstr(old_serial, !=, est_member(first, "Serial"));
-	old_cert = est_read(cert);
-	old_key = est_read(key);
+	old_serial = g_strdup(ck_test_json_string(down, "Serial"));
+	g_assert_cmpstr(old_serial, !=, ck_test_json_string(first, "Serial"));
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
 	/* it keeps trying, and keeps what is installed */
-	wait = (CkTestRequestWait){
-	    .state = "CA_UNREACHABLE",
-	    .error_part = where,
-	    .min_failed = json_object_get_int_member(down, "FailedAttempts") + 1};
+	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+				   .error_part = where,
+				   .min_failed =
+				       json_object_get_int_member(down, "FailedAttempts") + 1};
 	again = ck_test_wait_request(td, "estauto", &wait, 20);
 	g_assert_cmpint(json_object_get_int_member(again, "NextAttempt"), >, 0);
-	g_assert_cmpstr(est_member(again, "Serial"), ==, old_serial);
-	now_cert = est_read(cert);
-	now_key = est_read(key);
+	g_assert_cmpstr(ck_test_json_string(again, "Serial"), ==, old_serial);
+	now_cert = ck_test_read_file(cert);
+	now_key = ck_test_read_file(key);
 	g_assert_cmpstr(now_cert, ==, old_cert);
 	g_assert_cmpstr(now_key, ==, old_key);
 	est_assert_issued(s, cert, "estauto.example", key);
@@ -1340,9 +1326,9 @@ test_est_daemon_outage(void)
 	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = old_serial};
 	back = ck_test_wait_request(td, "estauto", &wait, 30);
 	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
-	g_assert_cmpstr(est_member(back, "LastError"), ==, "");
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
 	g_clear_pointer(&now_cert, g_free);
-	now_cert = est_read(cert);
+	now_cert = ck_test_read_file(cert);
 	g_assert_cmpstr(now_cert, !=, old_cert);
 	est_assert_issued(s, cert, "estauto.example", key);
 	est_server_assert_last(s, "simplereenroll", 200, "certificate", NULL);
@@ -1404,9 +1390,10 @@ test_est_daemon_refusals_and_garbage(void)
 	wait = (CkTestRequestWait){.state = "CA_REJECTED",
 				   .error_part = "wrong user name or password"};
 	refused = ck_test_wait_request(td, "estbad", &wait, 30);
-	g_test_message("wrong password: %s", est_member(refused, "LastError"));
-	g_assert_nonnull(strstr(est_member(refused, "LastError"), "401"));
-	g_assert_nonnull(strstr(est_member(refused, "LastError"), "CA 'estwrong' rejected"));
+	g_test_message("wrong password: %s", ck_test_json_string(refused, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(refused, "LastError"), "401"));
+	g_assert_nonnull(
+	    strstr(ck_test_json_string(refused, "LastError"), "CA 'estwrong' rejected"));
 	g_assert_false(g_file_test(bad_cert, G_FILE_TEST_EXISTS));
 	g_assert_cmpuint(est_server_count(s, "simpleenroll", 401), ==, 1);
 
@@ -1414,12 +1401,12 @@ test_est_daemon_refusals_and_garbage(void)
 				    cert, "-k", key, "-N", "CN=estok.example", "-D",
 				    "estok.example", "-c", "est", "-w", "--wait-timeout=60", NULL),
 			==, 0);
-	old_cert = est_read(cert);
-	old_key = est_read(key);
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
 	{
 		g_autoptr(JsonObject) ok = ck_test_request_json(td, "estok");
-		g_assert_cmpstr(est_member(ok, "State"), ==, "MONITORING");
-		old_serial = g_strdup(est_member(ok, "Serial"));
+		g_assert_cmpstr(ck_test_json_string(ok, "State"), ==, "MONITORING");
+		old_serial = g_strdup(ck_test_json_string(ok, "Serial"));
 	}
 
 	/* a renewal for another subject: simplereenroll refuses it (RFC 7030 §4.2.2) */
@@ -1429,12 +1416,12 @@ test_est_daemon_refusals_and_garbage(void)
 	wait = (CkTestRequestWait){.state = "CA_REJECTED",
 				   .error_part = "differ from the certificate being renewed"};
 	rejected = ck_test_wait_request(td, "estok", &wait, 30);
-	g_test_message("other subject: %s", est_member(rejected, "LastError"));
-	g_assert_nonnull(strstr(est_member(rejected, "LastError"), "403"));
-	g_assert_cmpstr(est_member(rejected, "Serial"), ==, old_serial);
+	g_test_message("other subject: %s", ck_test_json_string(rejected, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(rejected, "LastError"), "403"));
+	g_assert_cmpstr(ck_test_json_string(rejected, "Serial"), ==, old_serial);
 	g_assert_cmpuint(est_server_count(s, "simplereenroll", 403), ==, 1);
 	{
-		g_autofree gchar *c = est_read(cert), *k = est_read(key);
+		g_autofree gchar *c = ck_test_read_file(cert), *k = ck_test_read_file(key);
 		g_assert_cmpstr(c, ==, old_cert);
 		g_assert_cmpstr(k, ==, old_key);
 	}
@@ -1453,9 +1440,9 @@ test_est_daemon_refusals_and_garbage(void)
 	g_clear_pointer(&old_cert, g_free);
 	g_clear_pointer(&old_key, g_free);
 	g_clear_pointer(&old_serial, g_free);
-	old_cert = est_read(cert);
-	old_key = est_read(key);
-	old_serial = g_strdup(est_member(fixed, "Serial"));
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	old_serial = g_strdup(ck_test_json_string(fixed, "Serial"));
 
 	/* broken answers, one after the other, to the same renewal's retries */
 	est_server_control(s, broken[0].control);
@@ -1466,16 +1453,18 @@ test_est_daemon_refusals_and_garbage(void)
 		g_autofree gchar *c = NULL, *k = NULL;
 		if (i > 0)
 			est_server_control(s, broken[i].control);
-		wait = (CkTestRequestWait){
-		    .state = "CA_UNREACHABLE", .error_part = broken[i].says, .min_failed = failed + 1};
+		wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+					   .error_part = broken[i].says,
+					   .min_failed = failed + 1};
 		now = ck_test_wait_request(td, "estok", &wait, 30);
-		g_test_message("%s: %s", broken[i].control, est_member(now, "LastError"));
-		g_assert_nonnull(strstr(est_member(now, "LastError"), "CA 'est' is unreachable"));
+		g_test_message("%s: %s", broken[i].control, ck_test_json_string(now, "LastError"));
+		g_assert_nonnull(
+		    strstr(ck_test_json_string(now, "LastError"), "CA 'est' is unreachable"));
 		g_assert_cmpint(json_object_get_int_member(now, "NextAttempt"), >, 0);
-		g_assert_cmpstr(est_member(now, "Serial"), ==, old_serial);
+		g_assert_cmpstr(ck_test_json_string(now, "Serial"), ==, old_serial);
 		failed = json_object_get_int_member(now, "FailedAttempts");
-		c = est_read(cert);
-		k = est_read(key);
+		c = ck_test_read_file(cert);
+		k = ck_test_read_file(key);
 		g_assert_cmpstr(c, ==, old_cert);
 		g_assert_cmpstr(k, ==, old_key);
 		est_assert_daemon_answers(td);
@@ -1488,7 +1477,7 @@ test_est_daemon_refusals_and_garbage(void)
 	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = old_serial};
 	back = ck_test_wait_request(td, "estok", &wait, 30);
 	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
-	g_assert_cmpstr(est_member(back, "LastError"), ==, "");
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
 	est_assert_issued(s, cert, "estok.example", key);
 	est_server_assert_last(s, "simplereenroll", 200, "certificate", NULL);
 
@@ -1498,10 +1487,11 @@ test_est_daemon_refusals_and_garbage(void)
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "estok", "-w",
 				    "--wait-timeout=60", NULL),
 			==, 0);
-	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = est_member(back, "Serial")};
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(back, "Serial")};
 	lenient = ck_test_wait_request(td, "estok", &wait, 5);
 	est_assert_issued(s, cert, "estok.example", key);
-	log = est_read(td->daemon_log);
+	log = ck_test_read_file(td->daemon_log);
 	g_assert_nonnull(strstr(log, "answered with Content-Type 'text/plain', not "
 				     "application/pkcs7-mime; reading it anyway"));
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);

@@ -526,9 +526,10 @@ ck_test_make_root(Fixture *f, const gchar *name)
 	g_autofree gchar *key = g_strdup_printf("%s/%s.key", f->dir, name);
 	g_autofree gchar *crt = g_strdup_printf("%s/%s.pem", f->dir, name);
 	g_autofree gchar *subject = g_strdup_printf("/CN=%s", name);
-	const gchar *argv[] = {"openssl", "req",  "-x509",   "-newkey", "ec",    "-pkeyopt",
-			       "ec_paramgen_curve:P-256", "-nodes", "-days", "3",  "-subj",
-			       subject,   "-keyout", key,  "-out",    crt,     NULL};
+	const gchar *argv[] = {
+	    "openssl", "req",   "-x509", "-newkey", "ec",    "-pkeyopt", "ec_paramgen_curve:P-256",
+	    "-nodes",  "-days", "3",     "-subj",   subject, "-keyout",  key,
+	    "-out",    crt,     NULL};
 	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
 }
 
@@ -630,8 +631,8 @@ test_lifecycle_ca_new_root(Fixture *f, gconstpointer user_data)
 	g_assert_true(ck_engine_resubmit(f->engine, "rebuilt", &error));
 	g_assert_no_error(error);
 	ck_test_wait(request, CK_REQUEST_STATE_NEED_GUIDANCE, NULL, 20000);
-	g_assert_nonnull(
-	    strstr(ck_request_get_last_error(request), "does not verify to the CA's trust anchors"));
+	g_assert_nonnull(strstr(ck_request_get_last_error(request),
+				"does not verify to the CA's trust anchors"));
 	g_assert_true(ck_test_issuer_is(ca, "CN=second"));
 	/* one more look at the roots, and no loop */
 	ck_test_spin(1500);
@@ -691,8 +692,8 @@ test_lifecycle_ca_roots_later(Fixture *f, gconstpointer user_data)
 	ck_request_set_ca(t, "rebuilt");
 	request = ck_test_add(f, t);
 	ck_test_wait(request, CK_REQUEST_STATE_NEED_GUIDANCE, NULL, 20000);
-	g_assert_nonnull(
-	    strstr(ck_request_get_last_error(request), "does not verify to the CA's trust anchors"));
+	g_assert_nonnull(strstr(ck_request_get_last_error(request),
+				"does not verify to the CA's trust anchors"));
 	g_assert_false(g_file_test(ck_request_get_cert_file(request), G_FILE_TEST_EXISTS));
 	g_assert_cmpuint(ck_test_count_line(ops, "FETCH-ROOTS"), ==, 2);
 	g_assert_cmpstr(ck_ca_get_error(ca), ==, "");
