@@ -200,6 +200,50 @@ ck_engine_pre_save_done_cb(GObject *source, GAsyncResult *res, gpointer user_dat
 	ck_step_data_free(data);
 }
 
+/* The CA's roots were fetched again (see ck_engine_step_save()): validate once more. */
+static void
+ck_engine_roots_refetched_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkStepData *data = user_data;
+	/* the engine was kept alive for this: the CA's new roots are everyone's */
+	g_autoptr(CkEngine) engine = data->engine;
+	CkRequest *request = NULL;
+	CkJob *job = NULL;
+
+	ck_engine_ca_refresh_complete(engine, CK_CA(source), res);
+	if (ck_step_data_resolve(data, &request, &job)) {
+		job->busy = FALSE;
+		ck_engine_step_save(engine, request, job);
+	}
+	ck_step_data_free(data);
+}
+
+/* Fetches @ca's roots again (once per issued certificate), then validates anew. */
+static void
+ck_engine_refetch_roots(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca)
+{
+	job->roots_refetched = TRUE;
+	job->busy = TRUE;
+	g_object_ref(self);
+	ck_ca_refresh_async(ca, NULL, ck_engine_roots_refetched_cb,
+			    ck_step_data_new(self, request, job));
+}
+
+/*
+ * Does @validation fail only for its trust anchors? Then the chain the CA sent
+ * holds together, up to a root we do not know (yet).
+ */
+static gboolean
+ck_engine_only_anchors_fail(const CkValidation *validation)
+{
+	CkValidation without = *validation;
+
+	if (validation->anchors == NULL)
+		return FALSE;
+	without.anchors = NULL;
+	return ck_validator_check(&without, NULL);
+}
+
 void
 ck_engine_step_save(CkEngine *self, CkRequest *request, CkJob *job)
 {
@@ -226,7 +270,31 @@ ck_engine_step_save(CkEngine *self, CkRequest *request, CkJob *job)
 	validation.anchors = anchors;
 	validation.names = &names;
 	validation.now = ck_clock_now();
+	/*
+	 * A CA whose roots could not be fetched (it was away when the daemon started)
+	 * is asked for them before its chain is taken at its word.
+	 */
+	if (!job->roots_refetched && ca != NULL && anchors == NULL &&
+	    ck_ca_get_error(ca)[0] != '\0') {
+		g_message("request %s: CA %s has no roots yet (%s); fetching them",
+			  ck_request_get_id(request), ck_ca_get_name(ca), ck_ca_get_error(ca));
+		ck_engine_refetch_roots(self, request, job, ca);
+		return;
+	}
 	if (!ck_validator_check(&validation, &error)) {
+		/*
+		 * A CA that was rebuilt, or rolled its root over, issues under a root we
+		 * have not seen: what it publishes now decides, so ask it once more
+		 * before calling for a human (a CA that comes back from an outage must
+		 * not leave its requests stuck).
+		 */
+		if (!job->roots_refetched && ca != NULL &&
+		    ck_engine_only_anchors_fail(&validation)) {
+			g_message("request %s: %s; fetching the roots of CA %s again",
+				  ck_request_get_id(request), error->message, ck_ca_get_name(ca));
+			ck_engine_refetch_roots(self, request, job, ca);
+			return;
+		}
 		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, error->message);
 		return;
 	}

@@ -459,6 +459,7 @@ ck_engine_submitted_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		g_free(job->chain);
 		job->certificate = g_steal_pointer(&result->certificate);
 		job->chain = g_steal_pointer(&result->chain);
+		job->roots_refetched = FALSE;
 		ck_request_set_ca_cookie(request, NULL);
 		ck_request_set_next_attempt(request, 0);
 		ck_engine_remove_pending(self, request);

@@ -325,12 +325,10 @@ ck_engine_write_ca_roots(CkEngine *self, CkCa *ca, GError **error)
 	return TRUE;
 }
 
-static void
-ck_engine_ca_refreshed_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+void
+ck_engine_ca_refresh_complete(CkEngine *self, CkCa *ca, GAsyncResult *res)
 {
 	g_autoptr(GError) error = NULL;
-	CkEngine *self = user_data != NULL ? CK_ENGINE(user_data) : NULL;
-	CkCa *ca = CK_CA(source);
 
 	if (!ck_ca_refresh_finish(ca, res, &error) ||
 	    (self != NULL && !ck_engine_write_ca_roots(self, ca, &error))) {
@@ -341,6 +339,14 @@ ck_engine_ca_refreshed_cb(GObject *source, GAsyncResult *res, gpointer user_data
 	}
 	if (self != NULL)
 		g_signal_emit_by_name(self, "ca-changed", ca);
+}
+
+static void
+ck_engine_ca_refreshed_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkEngine *self = user_data != NULL ? CK_ENGINE(user_data) : NULL;
+
+	ck_engine_ca_refresh_complete(self, CK_CA(source), res);
 	if (self != NULL)
 		g_object_unref(self);
 }

@@ -39,6 +39,7 @@ typedef struct {
 	gchar *csr;
 	gchar *certificate; /* issued, not yet installed */
 	gchar *chain;
+	gboolean roots_refetched; /* the CA's roots were fetched again for this certificate */
 	GCancellable *cancellable;
 	guint step_id;	     /* idle source running the next step */
 	CkLimiter *holding;  /* the limiter whose slot this job holds, or NULL */
@@ -154,6 +155,9 @@ ck_engine_load_policy(CkEngine *self);
 /* ck-engine-manage.c */
 CkCa *
 ck_engine_make_ca(CkEngine *self, const CkCaConfig *cfg, GError **error);
+/* Completes ck_ca_refresh_async() for @ca: its Error, its RootsFile, "ca-changed". */
+void
+ck_engine_ca_refresh_complete(CkEngine *self, CkCa *ca, GAsyncResult *res);
 void
 ck_engine_load_dynamic_cas(CkEngine *self);
 void

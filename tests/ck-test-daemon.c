@@ -519,3 +519,79 @@ ck_test_daemon_kill(CkTestDaemon *td)
 	td->daemon_pid = 0;
 	return status;
 }
+
+/* Requests as the CLI shows them: what an administrator sees */
+
+JsonObject *
+ck_test_request_json(CkTestDaemon *td, const gchar *id)
+{
+	g_autofree gchar *out = NULL;
+	g_autoptr(JsonNode) node = NULL;
+	gint status = ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "--json", "-i", id, NULL);
+
+	/* 1: no such request; the others say how the request is doing (getcert's codes) */
+	if (status == 1)
+		return NULL;
+	g_assert_cmpint(status, >=, 0);
+	g_assert_cmpint(status, <=, 5);
+	node = json_from_string(out, NULL);
+	g_assert_true(node != NULL && JSON_NODE_HOLDS_OBJECT(node));
+	return json_object_ref(json_node_get_object(node));
+}
+
+const gchar *
+ck_test_json_string(JsonObject *obj, const gchar *member)
+{
+	return json_object_get_string_member_with_default(obj, member, "");
+}
+
+static gboolean
+ck_test_request_matches(JsonObject *obj, const CkTestRequestWait *want)
+{
+	const gchar *serial = ck_test_json_string(obj, "Serial");
+
+	if (want->state != NULL && g_strcmp0(ck_test_json_string(obj, "State"), want->state) != 0)
+		return FALSE;
+	if (want->not_serial != NULL &&
+	    (serial[0] == '\0' || g_strcmp0(serial, want->not_serial) == 0))
+		return FALSE;
+	if (want->error_part != NULL &&
+	    strstr(ck_test_json_string(obj, "LastError"), want->error_part) == NULL)
+		return FALSE;
+	if (json_object_get_int_member_with_default(obj, "FailedAttempts", 0) < want->min_failed)
+		return FALSE;
+	return TRUE;
+}
+
+JsonObject *
+ck_test_wait_request(CkTestDaemon *td, const gchar *id, const CkTestRequestWait *want,
+		     guint timeout_s)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
+	g_autoptr(JsonObject) last = NULL;
+
+	for (;;) {
+		g_clear_pointer(&last, json_object_unref);
+		last = ck_test_request_json(td, id);
+		g_assert_nonnull(last);
+		if (ck_test_request_matches(last, want))
+			return g_steal_pointer(&last);
+		if (g_get_monotonic_time() > deadline)
+			break;
+		g_usleep(500 * 1000);
+	}
+	{
+		g_autofree gchar *log = NULL;
+		g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), last);
+		g_autofree gchar *text = json_to_string(node, TRUE);
+		g_file_get_contents(td->daemon_log, &log, NULL, NULL);
+		g_error("request %s did not get to state %s (serial not %s, error with '%s', "
+			"%" G_GINT64_FORMAT " failed attempts) within %u s; it is:\n%s\n"
+			"daemon log:\n%s",
+			id, want->state != NULL ? want->state : "any",
+			want->not_serial != NULL ? want->not_serial : "-",
+			want->error_part != NULL ? want->error_part : "", want->min_failed,
+			timeout_s, text, log != NULL ? log : "");
+	}
+	return NULL;
+}

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -96,5 +97,30 @@ ck_test_daemon_wait_exit(CkTestDaemon *td, guint timeout_ms, gint *status_out);
 /* Kills the daemon with SIGKILL, as a crash would, and reaps it; returns the wait status. */
 gint
 ck_test_daemon_kill(CkTestDaemon *td);
+
+/* Request @id as `certkeeper status --json -i ID` shows it; NULL if there is none. */
+JsonObject *
+ck_test_request_json(CkTestDaemon *td, const gchar *id);
+
+/* A string member of such a status, "" when it has none. */
+const gchar *
+ck_test_json_string(JsonObject *obj, const gchar *member);
+
+/* What ck_test_wait_request() waits for; NULL/0 members do not matter. */
+typedef struct {
+	const gchar *state;      /* State is this */
+	const gchar *not_serial; /* Serial is set and differs from this (a new certificate) */
+	const gchar *error_part; /* LastError contains this */
+	gint64 min_failed;       /* FailedAttempts at least this */
+} CkTestRequestWait;
+
+/*
+ * Polls request @id (through the CLI, twice a second) until it is as @want says;
+ * returns its status then. After @timeout_s it fails the test, showing the last
+ * status and the daemon's log.
+ */
+JsonObject *
+ck_test_wait_request(CkTestDaemon *td, const gchar *id, const CkTestRequestWait *want,
+		     guint timeout_s);
 
 G_END_DECLS

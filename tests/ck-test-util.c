@@ -106,3 +106,14 @@ ck_test_free_port(void)
 	bound = g_socket_get_local_address(sock, NULL);
 	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
 }
+
+gchar *
+ck_test_read_file(const gchar *path)
+{
+	g_autoptr(GError) error = NULL;
+	gchar *text = NULL;
+
+	g_file_get_contents(path, &text, NULL, &error);
+	g_assert_no_error(error);
+	return text;
+}

@@ -32,6 +32,10 @@ ck_test_file_mode(const gchar *path);
 gchar *
 ck_test_write_file(const gchar *dir, const gchar *name, const gchar *contents);
 
+/* The contents of @path (asserting it can be read): compare a file's bytes before and after. */
+gchar *
+ck_test_read_file(const gchar *path);
+
 /*
  * @pem (a PEM block labelled @label, e.g. "NEW CERTIFICATE REQUEST") with the first
  * occurrence of @from in its DER replaced by @to, which has the same length: the

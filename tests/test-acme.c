@@ -35,6 +35,9 @@ typedef struct {
 	gchar *root;     /* its issuing root, from the management interface */
 	gchar *root_url;
 	gchar *log;
+	gchar *config_path;
+	GStrv envp; /* its environment, for restarts */
+	GStrv argv;
 } CkPebble;
 
 typedef struct {
@@ -94,7 +97,8 @@ ck_test_spawn_logged(const gchar *dir, const gchar *const *argv, const gchar *co
 	}
 	{
 		g_autofree gchar *quoted = g_shell_quote(log);
-		g_string_append_printf(cmd, " >%s 2>&1", quoted);
+		/* appended: a restarted peer's log follows its first one */
+		g_string_append_printf(cmd, " >>%s 2>&1", quoted);
 	}
 	g_ptr_array_add(sh, g_strdup("sh"));
 	g_ptr_array_add(sh, g_strdup("-c"));
@@ -152,9 +156,36 @@ ck_pebble_free(CkPebble *p)
 	g_free(p->root);
 	g_free(p->root_url);
 	g_free(p->log);
+	g_free(p->config_path);
+	g_strfreev(p->envp);
+	g_strfreev(p->argv);
 	g_free(p);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkPebble, ck_pebble_free)
+
+/* Starts pebble as configured in @p and waits until it answers; takes its new root. */
+static void
+ck_pebble_run(CkPebble *p)
+{
+	g_autofree gchar *dir_url_probe = NULL;
+
+	p->pid = ck_test_spawn_logged(p->dir, (const gchar *const *)p->argv,
+				      (const gchar *const *)p->envp, p->log);
+	/* each start makes a new root: take it once both listeners answer */
+	for (guint i = 0; i < 200 && (p->root == NULL || dir_url_probe == NULL); i++) {
+		if (p->root == NULL)
+			p->root = ck_test_fetch(p->tls_cert, p->root_url);
+		if (dir_url_probe == NULL)
+			dir_url_probe = ck_test_fetch(p->tls_cert, p->directory_url);
+		if (p->root == NULL || dir_url_probe == NULL)
+			g_usleep(50 * 1000);
+	}
+	if (p->root == NULL || dir_url_probe == NULL) {
+		g_autofree gchar *log = NULL;
+		g_file_get_contents(p->log, &log, NULL, NULL);
+		g_error("pebble did not come up: %s", log != NULL ? log : "(no log)");
+	}
+}
 
 static CkPebble *
 ck_pebble_start(const CkPebbleSetup *setup)
@@ -162,9 +193,7 @@ ck_pebble_start(const CkPebbleSetup *setup)
 	CkPebble *p = g_new0(CkPebble, 1);
 	g_autofree gchar *key = NULL;
 	g_autofree gchar *config = NULL;
-	g_autofree gchar *config_path = NULL;
-	g_autofree gchar *dir_url_probe = NULL;
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	g_auto(GStrv) envp = g_get_environ();
 	const gchar *openssl[] = {"openssl",
 				  "req",
@@ -209,15 +238,16 @@ ck_pebble_start(const CkPebbleSetup *setup)
 	    "\"certificateValidityPeriod\":%u,\"domainBlocklist\":[\"blocked.example\"]}}",
 	    p->acme_port, p->mgmt_port, p->tls_cert, key, p->http_port, ck_test_free_port(),
 	    setup->eab_required ? "true" : "false", setup->validity > 0 ? setup->validity : 3600);
-	config_path = ck_test_write_file(p->dir, "pebble.json", config);
-	g_ptr_array_add(argv, "pebble");
-	g_ptr_array_add(argv, "-config");
-	g_ptr_array_add(argv, config_path);
+	p->config_path = ck_test_write_file(p->dir, "pebble.json", config);
+	g_ptr_array_add(argv, g_strdup("pebble"));
+	g_ptr_array_add(argv, g_strdup("-config"));
+	g_ptr_array_add(argv, g_strdup(p->config_path));
 	if (setup->dns_server != NULL) {
-		g_ptr_array_add(argv, "-dnsserver");
-		g_ptr_array_add(argv, (gpointer)setup->dns_server);
+		g_ptr_array_add(argv, g_strdup("-dnsserver"));
+		g_ptr_array_add(argv, g_strdup(setup->dns_server));
 	}
 	g_ptr_array_add(argv, NULL);
+	p->argv = (GStrv)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
 	envp = g_environ_setenv(envp, "PEBBLE_VA_NOSLEEP", "1", TRUE);
 	/* PEBBLE_WFE_NONCEREJECT stays at its default: 5 % badNonce */
 	envp = g_environ_unsetenv(envp, "PEBBLE_WFE_NONCEREJECT");
@@ -225,26 +255,25 @@ ck_pebble_start(const CkPebbleSetup *setup)
 		envp = g_environ_setenv(envp, "PEBBLE_VA_ALWAYS_VALID", "1", TRUE);
 	else
 		envp = g_environ_unsetenv(envp, "PEBBLE_VA_ALWAYS_VALID");
+	p->envp = g_steal_pointer(&envp);
 	p->log = g_build_filename(p->dir, "pebble.log", NULL);
-	p->pid = ck_test_spawn_logged(p->dir, (const gchar *const *)argv->pdata,
-				      (const gchar *const *)envp, p->log);
 	p->directory_url = g_strdup_printf("https://127.0.0.1:%u/dir", p->acme_port);
 	p->root_url = g_strdup_printf("https://127.0.0.1:%u/roots/0", p->mgmt_port);
-	/* each start makes a new root: take it once both listeners answer */
-	for (guint i = 0; i < 200 && (p->root == NULL || dir_url_probe == NULL); i++) {
-		if (p->root == NULL)
-			p->root = ck_test_fetch(p->tls_cert, p->root_url);
-		if (dir_url_probe == NULL)
-			dir_url_probe = ck_test_fetch(p->tls_cert, p->directory_url);
-		if (p->root == NULL || dir_url_probe == NULL)
-			g_usleep(50 * 1000);
-	}
-	if (p->root == NULL || dir_url_probe == NULL) {
-		g_autofree gchar *log = NULL;
-		g_file_get_contents(p->log, &log, NULL, NULL);
-		g_error("pebble did not come up: %s", log != NULL ? log : "(no log)");
-	}
+	ck_pebble_run(p);
 	return p;
+}
+
+/*
+ * pebble again, on the same ports with the same listener certificate, after
+ * ck_pebble_stop(): a CA that comes back. It keeps nothing: its accounts, orders
+ * and its root are new.
+ */
+static void
+ck_pebble_restart(CkPebble *p)
+{
+	g_assert_cmpint(p->pid, ==, 0);
+	g_clear_pointer(&p->root, g_free);
+	ck_pebble_run(p);
 }
 
 /* An EC key and a CSR made with openssl (another implementation than ours). */
@@ -757,11 +786,13 @@ static const gchar ck_test_mock_acme_py[] =
     "print(srv.server_address[1], flush=True)\n"
     "srv.serve_forever()\n";
 
+/* Runs python3 @script (written to @dir/@name) with @a and @b; returns the port it prints. */
 static guint
-ck_test_start_mock(const gchar *dir, const gchar *log, const gchar *chain, GPid *pid)
+ck_test_start_python(const gchar *dir, const gchar *name, const gchar *text, const gchar *a,
+		     const gchar *b, GPid *pid)
 {
-	g_autofree gchar *script = ck_test_write_file(dir, "mock-acme.py", ck_test_mock_acme_py);
-	const gchar *argv[] = {"python3", script, log, chain, NULL};
+	g_autofree gchar *script = ck_test_write_file(dir, name, text);
+	const gchar *argv[] = {"python3", script, a, b, NULL};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GIOChannel) channel = NULL;
 	g_autofree gchar *line = NULL;
@@ -779,6 +810,12 @@ ck_test_start_mock(const gchar *dir, const gchar *log, const gchar *chain, GPid 
 	g_assert_nonnull(line);
 	g_assert_true(g_ascii_string_to_unsigned(g_strstrip(line), 10, 1, 65535, &port, NULL));
 	return (guint)port;
+}
+
+static guint
+ck_test_start_mock(const gchar *dir, const gchar *log, const gchar *chain, GPid *pid)
+{
+	return ck_test_start_python(dir, "mock-acme.py", ck_test_mock_acme_py, log, chain, pid);
 }
 
 /* exit 5 (still processing) with Retry-After and the order URL, then POLL; 503 and 429 */
@@ -1144,19 +1181,6 @@ ck_test_assert_installed(const gchar *cert_file, const gchar *key_file, const gc
 	ck_test_free_chain(certs, n);
 }
 
-static JsonObject *
-ck_test_daemon_status(CkTestDaemon *td, const gchar *id)
-{
-	g_autofree gchar *out = NULL;
-	g_autoptr(JsonNode) node = NULL;
-
-	if (ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "--json", "-i", id, NULL) == 1)
-		return NULL;
-	node = json_from_string(out, NULL);
-	g_assert_true(node != NULL && JSON_NODE_HOLDS_OBJECT(node));
-	return json_object_ref(json_node_get_object(node));
-}
-
 /* The helper's command line for a CA configuration: every option the tests need. */
 static gchar *
 ck_test_helper_command(CkPebble *p, const gchar *state, const gchar *webroot)
@@ -1170,6 +1194,22 @@ ck_test_helper_command(CkPebble *p, const gchar *state, const gchar *webroot)
 			       helper, p->directory_url, trust, state_q, webroot_q, p->root_url);
 }
 
+/*
+ * The daemon's configuration for pebble @p, the way an administrator writes it
+ * (Type=acme: the daemon builds the helper's command), with @retries in [renewal].
+ */
+static gchar *
+ck_test_acme_config(CkTestDaemon *td, CkPebble *p, const gchar *retries)
+{
+	g_autofree gchar *webroot = ck_test_daemon_path(td, "www");
+	return g_strdup_printf("[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
+			       "[renewal]\nRenewJitterMax=0\n%s\n"
+			       "[ca acme]\nType=acme\nDirectory=%s\nTrust=%s\nHTTP01Webroot=%s\n"
+			       "RootsURL=%s\nChallengeTimeout=30\nTimeout=60\n",
+			       g_getenv("CK_TOP_BUILDDIR"), retries, p->directory_url, p->tls_cert,
+			       webroot, p->root_url);
+}
+
 /* (c) through certkeeperd: a request reaches MONITORING, then renews itself */
 static void
 test_acme_daemon(void)
@@ -1178,7 +1218,7 @@ test_acme_daemon(void)
 	g_autoptr(CkTestDaemon) td = NULL;
 	g_autoptr(CkPebble) p = NULL;
 	g_autoptr(JsonObject) first = NULL;
-	g_autofree gchar *webroot = NULL, *config = NULL, *account = NULL;
+	g_autofree gchar *config = NULL, *account = NULL;
 	g_autofree gchar *cert = NULL, *key = NULL, *chain = NULL, *serial = NULL;
 	g_autofree gchar *err = NULL;
 	gint64 deadline;
@@ -1189,14 +1229,7 @@ test_acme_daemon(void)
 	if (td == NULL)
 		return;
 	p = ck_pebble_start(&setup);
-	webroot = ck_test_daemon_path(td, "www");
-	/* configured by its settings (Type=acme): the daemon builds the helper's command */
-	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
-				 "[renewal]\nRenewJitterMax=0\nRetryDelay=5s\nRetryDelayMax=10s\n\n"
-				 "[ca acme]\nType=acme\nDirectory=%s\nTrust=%s\nHTTP01Webroot=%s\n"
-				 "RootsURL=%s\nChallengeTimeout=30\nTimeout=60\n",
-				 g_getenv("CK_TOP_BUILDDIR"), p->directory_url, p->tls_cert, webroot,
-				 p->root_url);
+	config = ck_test_acme_config(td, p, "RetryDelay=5s\nRetryDelayMax=10s\n");
 	ck_test_daemon_write_config(td, config);
 	ck_test_daemon_start(td);
 	cert = ck_test_daemon_path(td, "acme.crt");
@@ -1209,7 +1242,7 @@ test_acme_daemon(void)
 				    "CN=acme-c.example", "-D", "acme-c.example",
 				    "--renew-before=40s", "-w", "--wait-timeout=60", NULL),
 			==, 0);
-	first = ck_test_daemon_status(td, "acme");
+	first = ck_test_request_json(td, "acme");
 	g_assert_nonnull(first);
 	g_assert_cmpstr(json_object_get_string_member(first, "State"), ==, "MONITORING");
 	g_assert_cmpstr(json_object_get_string_member(first, "CA"), ==, "acme");
@@ -1229,7 +1262,7 @@ test_acme_daemon(void)
 	/* the renewal: a new serial, installed, from the same CA (bounded: well before expiry) */
 	deadline = g_get_monotonic_time() + 50 * G_USEC_PER_SEC;
 	for (;;) {
-		g_autoptr(JsonObject) now = ck_test_daemon_status(td, "acme");
+		g_autoptr(JsonObject) now = ck_test_request_json(td, "acme");
 		const gchar *state_name;
 		g_assert_nonnull(now);
 		state_name = json_object_get_string_member(now, "State");
@@ -1257,6 +1290,443 @@ test_acme_daemon(void)
 		g_assert_cmpstr(json_object_get_string_member(status, "Status"), ==, "Valid");
 	}
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+
+/* Resilience through certkeeperd, on a compressed clock */
+
+/* Does CA @name's CA1.RootCertificates (from list-cas --json) hold @root? */
+static gboolean
+ck_test_ca_trusts(CkTestDaemon *td, const gchar *name, const gchar *root)
+{
+	g_autofree gchar *out = NULL;
+	g_autoptr(JsonNode) node = NULL;
+	unsigned int n_want = 0;
+	gnutls_x509_crt_t *want = ck_test_import_chain(root, &n_want);
+	gboolean found = FALSE;
+	JsonArray *cas;
+
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "list-cas", "--json", NULL), ==,
+			0);
+	node = json_from_string(out, NULL);
+	g_assert_true(node != NULL && JSON_NODE_HOLDS_ARRAY(node));
+	cas = json_node_get_array(node);
+	for (guint i = 0; i < json_array_get_length(cas); i++) {
+		JsonObject *ca = json_array_get_object_element(cas, i);
+		JsonArray *roots;
+		if (g_strcmp0(ck_test_json_string(ca, "Name"), name) != 0)
+			continue;
+		roots = json_object_get_array_member(ca, "RootCertificates");
+		for (guint j = 0; roots != NULL && j < json_array_get_length(roots); j++) {
+			unsigned int n = 0;
+			gnutls_x509_crt_t *have =
+			    ck_test_import_chain(json_array_get_string_element(roots, j), &n);
+			found = found || (n > 0 && gnutls_x509_crt_equals(have[0], want[0]));
+			ck_test_free_chain(have, n);
+		}
+	}
+	ck_test_free_chain(want, n_want);
+	return found;
+}
+
+/*
+ * Enroll; a renewal by itself; pebble stopped while the next renewal is due (the
+ * request waits as CA_UNREACHABLE, retries and keeps its files); pebble started
+ * again on the same ports, as a new CA (new root, no accounts): the request
+ * recovers without anyone acting, and the daemon trusts the new root.
+ */
+static void
+test_acme_daemon_outage(void)
+{
+	CkPebbleSetup setup = {.always_valid = TRUE, .validity = 30};
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(CkPebble) p = NULL;
+	g_autoptr(JsonObject) first = NULL, renewed = NULL, down = NULL, again = NULL;
+	g_autoptr(JsonObject) back = NULL;
+	g_autofree gchar *config = NULL, *cert = NULL, *key = NULL, *chain = NULL;
+	g_autofree gchar *old_root = NULL, *old_serial = NULL, *old_cert = NULL;
+	g_autofree gchar *old_key = NULL, *old_chain = NULL;
+	CkTestRequestWait wait = {0};
+
+	if (!ck_test_have_peers())
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	p = ck_pebble_start(&setup);
+	config = ck_test_acme_config(td, p, "RetryDelay=1s\nRetryDelayMax=3s\nMaxAttempts=100\n");
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	cert = ck_test_daemon_path(td, "out.crt");
+	key = ck_test_daemon_path(td, "out.key");
+	chain = ck_test_daemon_path(td, "out-chain.crt");
+	old_root = g_strdup(p->root);
+
+	/* 30 s certificates renewed 25 s before they expire: 5 s after each issue */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "acmeout", "-c",
+				    "acme", "-f", cert, "-k", key, "-F", chain, "-N",
+				    "CN=acme-out.example", "-D", "acme-out.example",
+				    "--renew-before=25s", "-w", "--wait-timeout=60", NULL),
+			==, 0);
+	first = ck_test_request_json(td, "acmeout");
+	g_assert_nonnull(first);
+	g_assert_cmpstr(ck_test_json_string(first, "State"), ==, "MONITORING");
+	g_assert_true(ck_test_ca_trusts(td, "acme", old_root));
+
+	/* 1. the renewal comes by itself */
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(first, "Serial")};
+	renewed = ck_test_wait_request(td, "acmeout", &wait, 30);
+	ck_test_assert_installed(cert, key, chain, NULL, p->root, "acme-out.example");
+
+	/* 2. pebble goes away: the next renewal cannot reach it */
+	ck_pebble_stop(p);
+	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE", .error_part = p->directory_url};
+	down = ck_test_wait_request(td, "acmeout", &wait, 30);
+	g_test_message("while pebble is away: %s", ck_test_json_string(down, "LastError"));
+	g_assert_nonnull(
+	    strstr(ck_test_json_string(down, "LastError"), "CA 'acme' is unreachable"));
+	g_assert_cmpint(json_object_get_int_member(down, "NextAttempt"), >, 0);
+	old_serial = g_strdup(ck_test_json_string(down, "Serial"));
+	g_assert_cmpstr(old_serial, !=, ck_test_json_string(first, "Serial"));
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	old_chain = ck_test_read_file(chain);
+	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+				   .error_part = p->directory_url,
+				   .min_failed =
+				       json_object_get_int_member(down, "FailedAttempts") + 1};
+	again = ck_test_wait_request(td, "acmeout", &wait, 20);
+	g_assert_cmpint(json_object_get_int_member(again, "NextAttempt"), >, 0);
+	g_assert_cmpstr(ck_test_json_string(again, "Serial"), ==, old_serial);
+	{
+		g_autofree gchar *c = ck_test_read_file(cert), *k = ck_test_read_file(key);
+		g_autofree gchar *ch = ck_test_read_file(chain);
+		g_assert_cmpstr(c, ==, old_cert);
+		g_assert_cmpstr(k, ==, old_key);
+		g_assert_cmpstr(ch, ==, old_chain);
+	}
+	ck_test_assert_installed(cert, key, chain, NULL, old_root, "acme-out.example");
+	g_assert_true(ck_test_daemon_is_running(td));
+
+	/* 3. pebble is back on its ports, with a new root and without our account */
+	ck_pebble_restart(p);
+	g_assert_cmpstr(p->root, !=, old_root);
+	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = old_serial};
+	back = ck_test_wait_request(td, "acmeout", &wait, 40);
+	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
+	ck_test_assert_installed(cert, key, chain, NULL, p->root, "acme-out.example");
+	{
+		g_autofree gchar *c = ck_test_read_file(cert);
+		g_assert_cmpstr(c, !=, old_cert);
+	}
+	/* what it validates against from now on is the CA's new root, fetched when the
+	 * first chain under it came */
+	g_assert_true(ck_test_ca_trusts(td, "acme", p->root));
+	g_assert_false(ck_test_ca_trusts(td, "acme", old_root));
+	{
+		g_autofree gchar *log = ck_test_read_file(td->daemon_log);
+		g_assert_nonnull(strstr(log, "request acmeout: The issued certificate does not "
+					     "verify to the CA's trust anchors"));
+		g_assert_nonnull(strstr(log, "fetching the roots of CA acme again"));
+	}
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+
+/* A renewal for a name the CA refuses: CA_REJECTED in its words, nothing replaced. */
+static void
+test_acme_daemon_rejected(void)
+{
+	CkPebbleSetup setup = {.always_valid = TRUE};
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(CkPebble) p = NULL;
+	g_autoptr(JsonObject) ok = NULL, rejected = NULL, later = NULL;
+	g_autofree gchar *config = NULL, *cert = NULL, *key = NULL, *chain = NULL;
+	g_autofree gchar *old_cert = NULL, *old_key = NULL, *old_chain = NULL;
+	CkTestRequestWait wait = {0};
+
+	if (!ck_test_have_peers())
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	p = ck_pebble_start(&setup);
+	config = ck_test_acme_config(td, p, "RetryDelay=1s\nRetryDelayMax=3s\n");
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	cert = ck_test_daemon_path(td, "rej.crt");
+	key = ck_test_daemon_path(td, "rej.key");
+	chain = ck_test_daemon_path(td, "rej-chain.crt");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "acmerej", "-c",
+				    "acme", "-f", cert, "-k", key, "-F", chain, "-N",
+				    "CN=acme-rej.example", "-D", "acme-rej.example", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	ok = ck_test_request_json(td, "acmerej");
+	g_assert_cmpstr(ck_test_json_string(ok, "State"), ==, "MONITORING");
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	old_chain = ck_test_read_file(chain);
+
+	/* blocked.example is on pebble's block list */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "acmerej", "-N",
+				    "CN=blocked.example", "-D", "blocked.example", NULL),
+			==, 0);
+	wait = (CkTestRequestWait){.state = "CA_REJECTED", .error_part = "rejectedIdentifier"};
+	rejected = ck_test_wait_request(td, "acmerej", &wait, 40);
+	g_test_message("blocked name: %s", ck_test_json_string(rejected, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(rejected, "LastError"), "blocked.example"));
+	g_assert_nonnull(
+	    strstr(ck_test_json_string(rejected, "LastError"), "CA 'acme' rejected the request"));
+	g_assert_cmpint(json_object_get_int_member(rejected, "NextAttempt"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(rejected, "Serial"), ==,
+			ck_test_json_string(ok, "Serial"));
+	{
+		g_autofree gchar *c = ck_test_read_file(cert), *k = ck_test_read_file(key);
+		g_autofree gchar *ch = ck_test_read_file(chain);
+		g_assert_cmpstr(c, ==, old_cert);
+		g_assert_cmpstr(k, ==, old_key);
+		g_assert_cmpstr(ch, ==, old_chain);
+	}
+	ck_test_assert_installed(cert, key, chain, NULL, p->root, "acme-rej.example");
+	/* a refusal waits for a human: no retries */
+	g_usleep(3 * G_USEC_PER_SEC);
+	later = ck_test_request_json(td, "acmerej");
+	g_assert_cmpstr(ck_test_json_string(later, "State"), ==, "CA_REJECTED");
+	g_assert_cmpint(json_object_get_int_member(later, "FailedAttempts"), ==,
+			json_object_get_int_member(rejected, "FailedAttempts"));
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+
+/*
+ * A scripted ACME CA that issues for real (openssl, from a CA in its directory)
+ * and breaks on demand: argv[1] is its directory, argv[2] a control file whose
+ * content is re-read at every request and names the breakage:
+ *   html          the certificate download answers an HTML error page
+ *   huge          ... 8 MiB
+ *   truncated     ... half the announced body, then the connection closes
+ *   pem-garbage   ... a PEM block that holds no certificate
+ *   order-garbage the new order answers a body that is no JSON
+ */
+static const gchar ck_test_broken_acme_py[] =
+    "import base64, http.server, itertools, json, os, subprocess, sys\n"
+    "d, control = sys.argv[1], sys.argv[2]\n"
+    "counter = itertools.count(1)\n"
+    "certs = {}\n"
+    "def mode():\n"
+    "    try:\n"
+    "        return open(control).read().strip()\n"
+    "    except OSError:\n"
+    "        return ''\n"
+    "def b64d(t):\n"
+    "    return base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    protocol_version = 'HTTP/1.1'\n"
+    "    def log_message(self, *a):\n"
+    "        pass\n"
+    "    def base(self):\n"
+    "        return 'http://' + self.headers['Host']\n"
+    "    def send(self, status, body=b'', ctype='application/json', extra=(), cut=False):\n"
+    "        self.send_response(status)\n"
+    "        self.send_header('Replay-Nonce', 'n%d' % next(counter))\n"
+    "        self.send_header('Content-Type', ctype)\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        for k, v in extra:\n"
+    "            self.send_header(k, v)\n"
+    "        if cut:\n"
+    "            self.send_header('Connection', 'close')\n"
+    "            self.close_connection = True\n"
+    "        self.end_headers()\n"
+    "        try:\n"
+    "            self.wfile.write(body[:len(body) // 2] if cut else body)\n"
+    "        except (BrokenPipeError, ConnectionResetError):\n"
+    "            self.close_connection = True\n"
+    "    def do_HEAD(self):\n"
+    "        self.send(200)\n"
+    "    def do_GET(self):\n"
+    "        b = self.base()\n"
+    "        self.send(200, json.dumps({'newNonce': b + '/nonce', 'newAccount': b + '/acct',\n"
+    "                                   'newOrder': b + '/order',\n"
+    "                                   'revokeCert': b + '/revoke'}).encode())\n"
+    "    def do_POST(self):\n"
+    "        jws = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
+    "        payload = b64d(jws['payload']).decode() if jws['payload'] else ''\n"
+    "        b, m, n = self.base(), mode(), next(counter)\n"
+    "        if self.path == '/acct':\n"
+    "            return self.send(201, b'{\"status\":\"valid\"}', extra=[('Location', b + "
+    "'/acct/1')])\n"
+    "        if self.path == '/order':\n"
+    "            if m == 'order-garbage':\n"
+    "                return self.send(201, b'{\"status\": \"ready\", \"finalize\": ')\n"
+    "            o = {'status': 'ready', 'finalize': b + '/finalize/%d' % n, 'authorizations': "
+    "[]}\n"
+    "            return self.send(201, json.dumps(o).encode(), extra=[('Location', b + "
+    "'/order/%d' % n)])\n"
+    "        if self.path.startswith('/finalize/'):\n"
+    "            n = self.path.split('/')[-1]\n"
+    "            csr = b64d(json.loads(payload)['csr'])\n"
+    "            leaf = subprocess.run(['openssl', 'x509', '-req', '-inform', 'DER', '-CA',\n"
+    "                                   os.path.join(d, 'ca.pem'), '-CAkey', os.path.join(d, "
+    "'ca.key'),\n"
+    "                                   '-set_serial', str(int.from_bytes(os.urandom(8), "
+    "'big')),\n"
+    "                                   '-days', '1', '-copy_extensions', 'copy'],\n"
+    "                                  input=csr, capture_output=True, check=True).stdout\n"
+    "            certs[n] = leaf + open(os.path.join(d, 'ca.pem'), 'rb').read()\n"
+    "            o = {'status': 'valid', 'certificate': b + '/cert/' + n}\n"
+    "            return self.send(200, json.dumps(o).encode(), extra=[('Location', b + "
+    "'/order/' + n)])\n"
+    "        if self.path.startswith('/cert/'):\n"
+    "            pem = certs[self.path.split('/')[-1]]\n"
+    "            if m == 'html':\n"
+    "                return self.send(200, b'<html><body>502 Bad Gateway</body></html>\\n',\n"
+    "                                 'text/html')\n"
+    "            if m == 'huge':\n"
+    "                return self.send(200, b'A' * (8 << 20), 'application/pem-certificate-chain')\n"
+    "            if m == 'pem-garbage':\n"
+    "                return self.send(200, b'-----BEGIN "
+    "CERTIFICATE-----\\nbm90IGEgY2VydGlmaWNhdGU=\\n'\n"
+    "                                 b'-----END CERTIFICATE-----\\n', "
+    "'application/pem-certificate-chain')\n"
+    "            return self.send(200, pem, 'application/pem-certificate-chain',\n"
+    "                             cut=(m == 'truncated'))\n"
+    "        self.send(404, b'{\"type\":\"urn:ietf:params:acme:error:malformed\"}',\n"
+    "                  'application/problem+json')\n"
+    "srv = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+    "print(srv.server_address[1], flush=True)\n"
+    "srv.serve_forever()\n";
+
+/*
+ * Broken answers from an ACME CA to a renewal: an HTML page, 8 MiB, a cut-off
+ * body, a PEM block without a certificate, an order that is no JSON. Each is
+ * retried as CA_UNREACHABLE with a message that says what was wrong, the daemon
+ * keeps answering and the installed files stay; once the CA behaves, the request
+ * recovers by itself.
+ */
+static void
+test_acme_daemon_malformed(void)
+{
+	static const struct {
+		const gchar *mode;
+		const gchar *says;
+	} broken[] = {
+	    {"html", "is not a PEM chain"},
+	    {"huge", "is larger than the limit of"},
+	    {"truncated", "the body is shorter than announced"},
+	    {"pem-garbage", "reported success, but"},
+	    {"order-garbage", "is not a JSON object"},
+	};
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(JsonObject) ok = NULL, back = NULL;
+	g_autofree gchar *dir = NULL, *control = NULL, *config = NULL, *cert = NULL, *key = NULL;
+	g_autofree gchar *chain = NULL, *old_cert = NULL, *old_key = NULL, *old_chain = NULL;
+	g_autofree gchar *ca_key = NULL, *ca_pem = NULL;
+	CkTestRequestWait wait = {0};
+	gint64 failed = 0;
+	GPid pid = 0;
+	guint port;
+
+	if (!ck_test_have_program("python3") || !ck_test_have_program("openssl")) {
+		g_test_skip("python3 or openssl is not installed");
+		return;
+	}
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	dir = ck_test_daemon_path(td, "broken-ca");
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	ca_key = g_build_filename(dir, "ca.key", NULL);
+	ca_pem = g_build_filename(dir, "ca.pem", NULL);
+	{
+		const gchar *argv[] = {"openssl",
+				       "req",
+				       "-x509",
+				       "-newkey",
+				       "ec",
+				       "-pkeyopt",
+				       "ec_paramgen_curve:P-256",
+				       "-nodes",
+				       "-days",
+				       "2",
+				       "-subj",
+				       "/CN=broken ACME test CA",
+				       "-keyout",
+				       ca_key,
+				       "-out",
+				       ca_pem,
+				       NULL};
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	}
+	control = g_build_filename(dir, "control", NULL);
+	port =
+	    ck_test_start_python(dir, "broken-acme.py", ck_test_broken_acme_py, dir, control, &pid);
+	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
+				 "[renewal]\nRenewJitterMax=0\nRetryDelay=1s\nRetryDelayMax=3s\n"
+				 "MaxAttempts=100\n"
+				 "[ca broken]\nType=acme\nDirectory=http://127.0.0.1:%u/dir\n"
+				 "Timeout=30\n",
+				 g_getenv("CK_TOP_BUILDDIR"), port);
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	cert = ck_test_daemon_path(td, "broken.crt");
+	key = ck_test_daemon_path(td, "broken.key");
+	chain = ck_test_daemon_path(td, "broken-chain.crt");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "acmebroken",
+				    "-c", "broken", "-f", cert, "-k", key, "-F", chain, "-N",
+				    "CN=broken.example", "-D", "broken.example", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	ok = ck_test_request_json(td, "acmebroken");
+	g_assert_cmpstr(ck_test_json_string(ok, "State"), ==, "MONITORING");
+	{
+		g_autofree gchar *root = ck_test_read_file(ca_pem);
+		ck_test_assert_installed(cert, key, chain, NULL, root, "broken.example");
+	}
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	old_chain = ck_test_read_file(chain);
+
+	for (guint i = 0; i < G_N_ELEMENTS(broken); i++) {
+		g_autoptr(JsonObject) now = NULL;
+		g_autofree gchar *c = NULL, *k = NULL, *ch = NULL;
+		g_assert_true(g_file_set_contents(control, broken[i].mode, -1, NULL));
+		if (i == 0)
+			g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i",
+						    "acmebroken", NULL),
+					==, 0);
+		wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+					   .error_part = broken[i].says,
+					   .min_failed = failed + 1};
+		now = ck_test_wait_request(td, "acmebroken", &wait, 30);
+		g_test_message("%s: %s", broken[i].mode, ck_test_json_string(now, "LastError"));
+		g_assert_nonnull(strstr(ck_test_json_string(now, "LastError"), "CA 'broken'"));
+		g_assert_cmpint(json_object_get_int_member(now, "NextAttempt"), >, 0);
+		g_assert_cmpstr(ck_test_json_string(now, "Serial"), ==,
+				ck_test_json_string(ok, "Serial"));
+		failed = json_object_get_int_member(now, "FailedAttempts");
+		c = ck_test_read_file(cert);
+		k = ck_test_read_file(key);
+		ch = ck_test_read_file(chain);
+		g_assert_cmpstr(c, ==, old_cert);
+		g_assert_cmpstr(k, ==, old_key);
+		g_assert_cmpstr(ch, ==, old_chain);
+		g_assert_true(ck_test_daemon_is_running(td));
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "list", NULL), ==, 0);
+	}
+
+	/* the CA behaves again: the next retry installs a new certificate, nobody acts */
+	g_assert_true(g_file_set_contents(control, "", -1, NULL));
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(ok, "Serial")};
+	back = ck_test_wait_request(td, "acmebroken", &wait, 30);
+	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
+	{
+		g_autofree gchar *root = ck_test_read_file(ca_pem);
+		ck_test_assert_installed(cert, key, chain, NULL, root, "broken.example");
+	}
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	ck_test_stop_pid(&pid);
 }
 
 /* A private session bus for certmonger (its address in @address_out), or 0. */
@@ -1423,6 +1893,9 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/acme/processing-and-errors", test_acme_processing_and_errors);
 	g_test_add_func("/certkeeper/acme/real-validation", test_acme_real_validation);
 	g_test_add_func("/certkeeper/acme/daemon", test_acme_daemon);
+	g_test_add_func("/certkeeper/acme/daemon/outage", test_acme_daemon_outage);
+	g_test_add_func("/certkeeper/acme/daemon/rejected", test_acme_daemon_rejected);
+	g_test_add_func("/certkeeper/acme/daemon/malformed", test_acme_daemon_malformed);
 	g_test_add_func("/certkeeper/acme/certmonger", test_acme_certmonger);
 	return g_test_run();
 }

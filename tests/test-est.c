@@ -223,6 +223,8 @@ typedef struct {
 	gchar *url;
 	gchar *root;
 	gchar *password_file;
+	GStrv extra; /* more arguments, for restarts too */
+	guint port;
 	GPid pid;
 } EstServer;
 
@@ -236,38 +238,33 @@ est_have_tools(void)
 	return TRUE;
 }
 
-/* Starts est-server.py on a free port, alice:secret for Basic, and waits for READY. */
-static EstServer *
-est_server_start(const gchar *const *extra)
+/* Runs est-server.py on @s's directory and @port (0: a free one), and waits for READY. */
+static void
+est_server_spawn(EstServer *s, guint port)
 {
-	EstServer *s = g_new0(EstServer, 1);
 	g_autofree gchar *script =
 	    g_build_filename(g_getenv("CK_TOP_SRCDIR"), "tests", "est", "est-server.py", NULL);
+	g_autofree gchar *port_arg = g_strdup_printf("%u", port);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	g_autoptr(GError) error = NULL;
 	gchar line[256] = "";
 	gint out_fd = -1;
 	FILE *out;
-	guint port = 0;
 
-	s->dir = ck_test_make_tmpdir();
-	s->ca_dir = g_build_filename(s->dir, "ca", NULL);
-	s->log_path = g_build_filename(s->dir, "est.log", NULL);
-	s->control_path = g_build_filename(s->dir, "control.json", NULL);
-	s->root = g_build_filename(s->ca_dir, "root.pem", NULL);
-	s->password_file = ck_test_write_file(s->dir, "password", "secret\n");
 	g_ptr_array_add(argv, (gpointer) "python3");
 	g_ptr_array_add(argv, script);
 	g_ptr_array_add(argv, (gpointer) "--dir");
 	g_ptr_array_add(argv, s->ca_dir);
+	g_ptr_array_add(argv, (gpointer) "--port");
+	g_ptr_array_add(argv, port_arg);
 	g_ptr_array_add(argv, (gpointer) "--user");
 	g_ptr_array_add(argv, (gpointer) "alice:secret");
 	g_ptr_array_add(argv, (gpointer) "--log");
 	g_ptr_array_add(argv, s->log_path);
 	g_ptr_array_add(argv, (gpointer) "--control");
 	g_ptr_array_add(argv, s->control_path);
-	for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
-		g_ptr_array_add(argv, (gpointer)extra[i]);
+	for (guint i = 0; s->extra != NULL && s->extra[i] != NULL; i++)
+		g_ptr_array_add(argv, s->extra[i]);
 	g_ptr_array_add(argv, NULL);
 	g_assert_true(g_spawn_async_with_pipes(NULL, (gchar **)argv->pdata, NULL,
 					       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
@@ -276,11 +273,47 @@ est_server_start(const gchar *const *extra)
 	out = fdopen(out_fd, "r");
 	g_assert_nonnull(out);
 	/* the server makes its CA first: a few openssl runs */
-	if (fgets(line, sizeof(line), out) == NULL || sscanf(line, "READY port=%u", &port) != 1)
+	if (fgets(line, sizeof(line), out) == NULL || sscanf(line, "READY port=%u", &s->port) != 1)
 		g_error("est-server.py did not get ready (it printed '%s')", line);
 	fclose(out);
-	s->url = g_strdup_printf("https://localhost:%u", port);
+	g_assert_true(port == 0 || s->port == port);
+}
+
+/* Starts est-server.py on a free port, alice:secret for Basic, and waits for READY. */
+static EstServer *
+est_server_start(const gchar *const *extra)
+{
+	EstServer *s = g_new0(EstServer, 1);
+
+	s->dir = ck_test_make_tmpdir();
+	s->ca_dir = g_build_filename(s->dir, "ca", NULL);
+	s->log_path = g_build_filename(s->dir, "est.log", NULL);
+	s->control_path = g_build_filename(s->dir, "control.json", NULL);
+	s->root = g_build_filename(s->ca_dir, "root.pem", NULL);
+	s->password_file = ck_test_write_file(s->dir, "password", "secret\n");
+	s->extra = g_strdupv((gchar **)extra);
+	est_server_spawn(s, 0);
+	s->url = g_strdup_printf("https://localhost:%u", s->port);
 	return s;
+}
+
+/* Stops the server process (a CA gone away); its directory stays. */
+static void
+est_server_kill(EstServer *s)
+{
+	g_assert_cmpint(s->pid, >, 0);
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, NULL, 0);
+	g_spawn_close_pid(s->pid);
+	s->pid = 0;
+}
+
+/* Starts it again on the same port and CA directory: the same CA is back. */
+static void
+est_server_restart(EstServer *s)
+{
+	g_assert_cmpint(s->pid, ==, 0);
+	est_server_spawn(s, s->port);
 }
 
 static void
@@ -288,10 +321,8 @@ est_server_stop(EstServer *s)
 {
 	if (s == NULL)
 		return;
-	g_assert_cmpint(s->pid, >, 0);
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	g_spawn_close_pid(s->pid);
+	if (s->pid > 0)
+		est_server_kill(s);
 	ck_test_rm_rf(s->dir);
 	g_free(s->dir);
 	g_free(s->ca_dir);
@@ -300,6 +331,7 @@ est_server_stop(EstServer *s)
 	g_free(s->url);
 	g_free(s->root);
 	g_free(s->password_file);
+	g_strfreev(s->extra);
 	g_free(s);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EstServer, est_server_stop)
@@ -1176,6 +1208,295 @@ test_est_daemon(void)
 	}
 }
 
+/* Resilience, through the real daemon, on a compressed clock */
+
+/*
+ * The daemon configured as an administrator would (Type=est), with retries a
+ * second apart: what takes hours in the field takes seconds here. @extra adds
+ * more configuration.
+ */
+static CkTestDaemon *
+est_start_daemon(EstServer *s, const gchar *extra)
+{
+	CkTestDaemon *td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autofree gchar *config = NULL;
+
+	if (td == NULL)
+		return NULL;
+	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
+				 "[renewal]\nRenewJitterMax=0\nRetryDelay=1s\nRetryDelayMax=3s\n"
+				 "MaxAttempts=100\n"
+				 "[ca est]\nType=est\nURL=%s\nTrust=%s\nUsername=alice\n"
+				 "PasswordFile=%s\nTimeout=30\n%s",
+				 g_getenv("CK_TOP_BUILDDIR"), s->url, s->root, s->password_file,
+				 extra != NULL ? extra : "");
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	return td;
+}
+
+/* The daemon is alive and answers on the bus. */
+static void
+est_assert_daemon_answers(CkTestDaemon *td)
+{
+	g_assert_true(ck_test_daemon_is_running(td));
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "list", NULL), ==, 0);
+}
+
+/*
+ * Enroll, renew by itself, lose the server in the middle of renewing (the
+ * request waits as CA_UNREACHABLE, keeps its certificate and retries), get the
+ * server back on the same port and CA: it recovers without anyone acting.
+ */
+static void
+test_est_daemon_outage(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(JsonObject) first = NULL, renewed = NULL, down = NULL, again = NULL;
+	g_autoptr(JsonObject) back = NULL;
+	g_autofree gchar *cert = NULL, *key = NULL, *where = NULL;
+	g_autofree gchar *old_cert = NULL, *old_key = NULL, *now_cert = NULL, *now_key = NULL;
+	g_autofree gchar *old_serial = NULL;
+	CkTestRequestWait wait = {0};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	td = est_start_daemon(s, NULL);
+	if (td == NULL)
+		return;
+	cert = ck_test_daemon_path(td, "auto.crt");
+	key = ck_test_daemon_path(td, "auto.key");
+	where = g_strdup_printf("localhost:%u", s->port);
+
+	/* one-day certificates, renewed 5 s after they were issued */
+	est_server_control(s, "{\"days\": 1}");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "estauto", "-f",
+				    cert, "-k", key, "-N", "CN=estauto.example", "-D",
+				    "estauto.example", "-c", "est", "--renew-before=86395s", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	first = ck_test_request_json(td, "estauto");
+	g_assert_nonnull(first);
+	g_assert_cmpstr(ck_test_json_string(first, "State"), ==, "MONITORING");
+	g_assert_cmpint(json_object_get_int_member(first, "NotAfter") -
+			    json_object_get_int_member(first, "NotBefore"),
+			==, 86400);
+	est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
+
+	/* 1. the renewal comes by itself: simplereenroll with the current certificate */
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(first, "Serial")};
+	renewed = ck_test_wait_request(td, "estauto", &wait, 30);
+	est_server_assert_last(s, "simplereenroll", 200, "certificate", NULL);
+	est_assert_issued(s, cert, "estauto.example", key);
+
+	/* 2. the server goes away: the next renewal cannot reach it */
+	est_server_kill(s);
+	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE", .error_part = where};
+	down = ck_test_wait_request(td, "estauto", &wait, 30);
+	g_test_message("while the server is away: %s", ck_test_json_string(down, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(down, "LastError"), "CA 'est'"));
+	g_assert_cmpint(json_object_get_int_member(down, "NextAttempt"), >, 0);
+	g_assert_cmpint(json_object_get_int_member(down, "FailedAttempts"), >=, 1);
+	old_serial = g_strdup(ck_test_json_string(down, "Serial"));
+	g_assert_cmpstr(old_serial, !=, ck_test_json_string(first, "Serial"));
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	/* it keeps trying, and keeps what is installed */
+	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+				   .error_part = where,
+				   .min_failed =
+				       json_object_get_int_member(down, "FailedAttempts") + 1};
+	again = ck_test_wait_request(td, "estauto", &wait, 20);
+	g_assert_cmpint(json_object_get_int_member(again, "NextAttempt"), >, 0);
+	g_assert_cmpstr(ck_test_json_string(again, "Serial"), ==, old_serial);
+	now_cert = ck_test_read_file(cert);
+	now_key = ck_test_read_file(key);
+	g_assert_cmpstr(now_cert, ==, old_cert);
+	g_assert_cmpstr(now_key, ==, old_key);
+	est_assert_issued(s, cert, "estauto.example", key);
+	est_assert_daemon_answers(td);
+
+	/* 3. the same CA is back on the same port: recovery without anyone acting; the
+	 * new certificates live 90 days, so renewing stops here */
+	est_server_control(s, "{\"days\": 90}");
+	est_server_restart(s);
+	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = old_serial};
+	back = ck_test_wait_request(td, "estauto", &wait, 30);
+	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
+	g_clear_pointer(&now_cert, g_free);
+	now_cert = ck_test_read_file(cert);
+	g_assert_cmpstr(now_cert, !=, old_cert);
+	est_assert_issued(s, cert, "estauto.example", key);
+	est_server_assert_last(s, "simplereenroll", 200, "certificate", NULL);
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+
+/*
+ * Refusals (a wrong password, a renewal for another subject) end in CA_REJECTED
+ * with the server's words; broken answers (garbage, a 5xx, an HTML page, a body of
+ * megabytes, a cut-off body) are retried as CA_UNREACHABLE with a message that
+ * says what was wrong. The daemon keeps running and the installed certificate
+ * stays, and once the server behaves the request recovers by itself.
+ */
+static void
+test_est_daemon_refusals_and_garbage(void)
+{
+	static const struct {
+		const gchar *control;
+		const gchar *says;
+	} broken[] = {
+	    {"{\"garbage\": \"base64\"}", "the body is not a DER PKCS#7 message"},
+	    {"{\"garbage\": \"empty\"}", "the body is empty"},
+	    {"{\"fail_status\": 500}", "HTTP 500: simulated failure"},
+	    /* a proxy's error page: the wrong type, and no base64 */
+	    {"{\"garbage\": \"text\", \"content_type\": \"text/html\"}", "the body is not base64"},
+	    {"{\"huge_body\": 8}", "is larger than the limit of 4194304 bytes"},
+	    {"{\"truncate\": true}", "the body is shorter than announced"},
+	};
+	g_autoptr(EstServer) s = NULL;
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(JsonObject) refused = NULL, rejected = NULL, fixed = NULL, back = NULL;
+	g_autoptr(JsonObject) lenient = NULL;
+	g_autofree gchar *wrong = NULL, *extra = NULL, *cert = NULL, *key = NULL;
+	g_autofree gchar *bad_cert = NULL, *bad_key = NULL, *old_cert = NULL, *old_key = NULL;
+	g_autofree gchar *old_serial = NULL, *log = NULL;
+	CkTestRequestWait wait = {0};
+	gint64 failed = 0;
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	wrong = ck_test_write_file(s->dir, "wrong-password", "not-the-secret\n");
+	extra = g_strdup_printf("[ca estwrong]\nType=est\nURL=%s\nTrust=%s\nUsername=alice\n"
+				"PasswordFile=%s\n",
+				s->url, s->root, wrong);
+	td = est_start_daemon(s, extra);
+	if (td == NULL)
+		return;
+	cert = ck_test_daemon_path(td, "ok.crt");
+	key = ck_test_daemon_path(td, "ok.key");
+	bad_cert = ck_test_daemon_path(td, "bad.crt");
+	bad_key = ck_test_daemon_path(td, "bad.key");
+
+	/* a failing Basic password: rejected, in the server's words */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "estbad", "-f",
+				    bad_cert, "-k", bad_key, "-N", "CN=estbad.example", "-c",
+				    "estwrong", NULL),
+			==, 0);
+	wait = (CkTestRequestWait){.state = "CA_REJECTED",
+				   .error_part = "wrong user name or password"};
+	refused = ck_test_wait_request(td, "estbad", &wait, 30);
+	g_test_message("wrong password: %s", ck_test_json_string(refused, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(refused, "LastError"), "401"));
+	g_assert_nonnull(
+	    strstr(ck_test_json_string(refused, "LastError"), "CA 'estwrong' rejected"));
+	g_assert_false(g_file_test(bad_cert, G_FILE_TEST_EXISTS));
+	g_assert_cmpuint(est_server_count(s, "simpleenroll", 401), ==, 1);
+
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "estok", "-f",
+				    cert, "-k", key, "-N", "CN=estok.example", "-D",
+				    "estok.example", "-c", "est", "-w", "--wait-timeout=60", NULL),
+			==, 0);
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	{
+		g_autoptr(JsonObject) ok = ck_test_request_json(td, "estok");
+		g_assert_cmpstr(ck_test_json_string(ok, "State"), ==, "MONITORING");
+		old_serial = g_strdup(ck_test_json_string(ok, "Serial"));
+	}
+
+	/* a renewal for another subject: simplereenroll refuses it (RFC 7030 §4.2.2) */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "estok", "-N",
+				    "CN=other.example", NULL),
+			==, 0);
+	wait = (CkTestRequestWait){.state = "CA_REJECTED",
+				   .error_part = "differ from the certificate being renewed"};
+	rejected = ck_test_wait_request(td, "estok", &wait, 30);
+	g_test_message("other subject: %s", ck_test_json_string(rejected, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(rejected, "LastError"), "403"));
+	g_assert_cmpstr(ck_test_json_string(rejected, "Serial"), ==, old_serial);
+	g_assert_cmpuint(est_server_count(s, "simplereenroll", 403), ==, 1);
+	{
+		g_autofree gchar *c = ck_test_read_file(cert), *k = ck_test_read_file(key);
+		g_assert_cmpstr(c, ==, old_cert);
+		g_assert_cmpstr(k, ==, old_key);
+	}
+	est_assert_issued(s, cert, "estok.example", key);
+	/* a rejected request stays put: no retries behind the administrator's back */
+	g_usleep(3 * G_USEC_PER_SEC);
+	g_assert_cmpuint(est_server_count(s, "simplereenroll", 403), ==, 1);
+
+	/* the administrator puts the subject back */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "estok", "-N",
+				    "CN=estok.example", "-w", "--wait-timeout=60", NULL),
+			==, 0);
+	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = old_serial};
+	fixed = ck_test_wait_request(td, "estok", &wait, 5);
+	est_assert_issued(s, cert, "estok.example", key);
+	g_clear_pointer(&old_cert, g_free);
+	g_clear_pointer(&old_key, g_free);
+	g_clear_pointer(&old_serial, g_free);
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	old_serial = g_strdup(ck_test_json_string(fixed, "Serial"));
+
+	/* broken answers, one after the other, to the same renewal's retries */
+	est_server_control(s, broken[0].control);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "estok", NULL),
+			==, 0);
+	for (guint i = 0; i < G_N_ELEMENTS(broken); i++) {
+		g_autoptr(JsonObject) now = NULL;
+		g_autofree gchar *c = NULL, *k = NULL;
+		if (i > 0)
+			est_server_control(s, broken[i].control);
+		wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+					   .error_part = broken[i].says,
+					   .min_failed = failed + 1};
+		now = ck_test_wait_request(td, "estok", &wait, 30);
+		g_test_message("%s: %s", broken[i].control, ck_test_json_string(now, "LastError"));
+		g_assert_nonnull(
+		    strstr(ck_test_json_string(now, "LastError"), "CA 'est' is unreachable"));
+		g_assert_cmpint(json_object_get_int_member(now, "NextAttempt"), >, 0);
+		g_assert_cmpstr(ck_test_json_string(now, "Serial"), ==, old_serial);
+		failed = json_object_get_int_member(now, "FailedAttempts");
+		c = ck_test_read_file(cert);
+		k = ck_test_read_file(key);
+		g_assert_cmpstr(c, ==, old_cert);
+		g_assert_cmpstr(k, ==, old_key);
+		est_assert_daemon_answers(td);
+	}
+	est_assert_issued(s, cert, "estok.example", key);
+	g_assert_cmpuint(est_server_count(s, "simplereenroll", 500), >=, 1);
+
+	/* the server behaves again: the next retry gets the certificate, nobody acts */
+	est_server_control(s, "{}");
+	wait = (CkTestRequestWait){.state = "MONITORING", .not_serial = old_serial};
+	back = ck_test_wait_request(td, "estok", &wait, 30);
+	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
+	est_assert_issued(s, cert, "estok.example", key);
+	est_server_assert_last(s, "simplereenroll", 200, "certificate", NULL);
+
+	/* a wrong Content-Type on a good answer is noted and the answer used (servers
+	 * differ in what they call PKCS#7) */
+	est_server_control(s, "{\"content_type\": \"text/plain\"}");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "estok", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(back, "Serial")};
+	lenient = ck_test_wait_request(td, "estok", &wait, 5);
+	est_assert_issued(s, cert, "estok.example", key);
+	log = ck_test_read_file(td->daemon_log);
+	g_assert_nonnull(strstr(log, "answered with Content-Type 'text/plain', not "
+				     "application/pkcs7-mime; reading it anyway"));
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+
 /* Under certmonger itself (its private socket, no bus): add-ca -e, request, resubmit. */
 static void
 test_est_certmonger(void)
@@ -1274,6 +1595,9 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/est/helper/csrattrs", test_est_csrattrs_server);
 	g_test_add_func("/certkeeper/est/helper/csrattrs-none", test_est_csrattrs_none);
 	g_test_add_func("/certkeeper/est/daemon/enroll-and-renew", test_est_daemon);
+	g_test_add_func("/certkeeper/est/daemon/outage", test_est_daemon_outage);
+	g_test_add_func("/certkeeper/est/daemon/refusals-and-garbage",
+			test_est_daemon_refusals_and_garbage);
 	g_test_add_func("/certkeeper/est/certmonger/enroll-and-renew", test_est_certmonger);
 	return g_test_run();
 }

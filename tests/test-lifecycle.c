@@ -528,6 +528,198 @@ test_lifecycle_ca_wait_and_restart(Fixture *f, gconstpointer user_data)
 	g_assert_cmpstr(ops_text, ==, "SUBMIT same\nPOLL same\n");
 }
 
+/* A CA back with a new root */
+
+#define REBUILT_CONFIG "[ca rebuilt]\nType=helper\nHelper=@DIR@/rebuilt.sh\n"
+
+static void
+ck_test_make_root(Fixture *f, const gchar *name)
+{
+	g_autofree gchar *key = g_strdup_printf("%s/%s.key", f->dir, name);
+	g_autofree gchar *crt = g_strdup_printf("%s/%s.pem", f->dir, name);
+	g_autofree gchar *subject = g_strdup_printf("/CN=%s", name);
+	const gchar *argv[] = {
+	    "openssl", "req",   "-x509", "-newkey", "ec",    "-pkeyopt", "ec_paramgen_curve:P-256",
+	    "-nodes",  "-days", "3",     "-subj",   subject, "-keyout",  key,
+	    "-out",    crt,     NULL};
+	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+}
+
+static void
+ck_test_set(Fixture *f, const gchar *name, const gchar *value)
+{
+	g_autofree gchar *path = g_build_filename(f->dir, name, NULL);
+	g_assert_true(g_file_set_contents(path, value, -1, NULL));
+}
+
+/* How many lines of @path are @line. */
+static guint
+ck_test_count_line(const gchar *path, const gchar *line)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return 0;
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++)
+		n += g_strcmp0(lines[i], line) == 0;
+	return n;
+}
+
+static gboolean
+ck_test_issuer_is(CkCa *ca, const gchar *name)
+{
+	g_auto(GStrv) names = ck_ca_get_issuer_names(ca);
+	return names != NULL && names[0] != NULL && names[1] == NULL &&
+	       g_strcmp0(names[0], name) == 0;
+}
+
+/*
+ * A helper CA rebuilt while certkeeperd runs (a new root: what pebble does at every
+ * start): the first certificate under the new root does not verify against the
+ * roots fetched before. The engine fetches them once more and installs it; a chain
+ * to a root the CA does not publish still needs a human, after exactly one refetch.
+ */
+static void
+test_lifecycle_ca_new_root(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *ops = g_build_filename(f->dir, "rebuilt-ops", NULL);
+	g_autofree gchar *serial = NULL, *installed = NULL, *now = NULL;
+	CkRequest *request;
+	CkCa *ca;
+
+	ck_test_make_root(f, "first");
+	ck_test_make_root(f, "second");
+	ck_test_make_root(f, "third");
+	ck_test_set(f, "publishes", "first");
+	ck_test_set(f, "issues", "first");
+	ck_test_write_script(
+	    f, "rebuilt.sh",
+	    "echo \"$CERTMONGER_OPERATION\" >> @DIR@/rebuilt-ops\n"
+	    "case \"$CERTMONGER_OPERATION\" in\n"
+	    "FETCH-ROOTS) r=$(cat @DIR@/publishes); printf '%s\\n' \"$r\"; cat @DIR@/$r.pem;"
+	    " exit 0;;\n"
+	    "SUBMIT) i=$(cat @DIR@/issues)\n"
+	    "  printf '%s\\n' \"$CERTMONGER_CSR\" > @DIR@/rebuilt.csr\n"
+	    "  printf 'subjectAltName=DNS:rebuilt.example\\n' > @DIR@/rebuilt.ext\n"
+	    "  openssl x509 -req -in @DIR@/rebuilt.csr -CA @DIR@/$i.pem -CAkey @DIR@/$i.key "
+	    "-set_serial 0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n') -days 1 "
+	    "-extfile @DIR@/rebuilt.ext 2>/dev/null || exit 3\n"
+	    "  exit 0;;\n"
+	    "*) exit 6;;\n"
+	    "esac");
+	ck_test_configure(f, REBUILT_CONFIG);
+	ck_test_start(f);
+	ca = ck_engine_find_ca(f->engine, "rebuilt");
+	g_assert_nonnull(ca);
+	t = ck_test_template(f, "rebuilt");
+	ck_request_set_ca(t, "rebuilt");
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	g_assert_true(ck_test_issuer_is(ca, "CN=first"));
+	g_assert_cmpuint(ck_test_count_line(ops, "FETCH-ROOTS"), ==, 1);
+	serial = g_strdup(ck_request_get_serial(request));
+
+	/* rebuilt: it issues under its new root, and publishes that */
+	ck_test_set(f, "publishes", "second");
+	ck_test_set(f, "issues", "second");
+	g_assert_true(ck_engine_resubmit(f->engine, "rebuilt", &error));
+	g_assert_no_error(error);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, serial, 20000);
+	g_assert_true(ck_test_issuer_is(ca, "CN=second"));
+	g_assert_cmpuint(ck_test_count_line(ops, "FETCH-ROOTS"), ==, 2);
+	g_assert_cmpstr(ck_request_get_last_error(request), ==, "");
+	g_free(ck_test_assert_pair(request));
+	g_free(serial);
+	serial = g_strdup(ck_request_get_serial(request));
+	installed = ck_test_read(ck_request_get_cert_file(request));
+
+	/* a chain to a root the CA does not publish is not installed, even after asking */
+	ck_test_set(f, "issues", "third");
+	g_assert_true(ck_engine_resubmit(f->engine, "rebuilt", &error));
+	g_assert_no_error(error);
+	ck_test_wait(request, CK_REQUEST_STATE_NEED_GUIDANCE, NULL, 20000);
+	g_assert_nonnull(strstr(ck_request_get_last_error(request),
+				"does not verify to the CA's trust anchors"));
+	g_assert_true(ck_test_issuer_is(ca, "CN=second"));
+	/* one more look at the roots, and no loop */
+	ck_test_spin(1500);
+	g_assert_cmpuint(ck_test_count_line(ops, "FETCH-ROOTS"), ==, 3);
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_NEED_GUIDANCE);
+	g_assert_cmpstr(ck_request_get_serial(request), ==, serial);
+	now = ck_test_read(ck_request_get_cert_file(request));
+	g_assert_cmpstr(now, ==, installed);
+}
+
+/*
+ * A helper CA that was away when the engine started has no roots: before anything
+ * it issues is installed, its roots are fetched. A leaf from a CA it does not
+ * publish is refused then, instead of being taken without any anchor.
+ */
+static void
+test_lifecycle_ca_roots_later(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *ops = g_build_filename(f->dir, "rebuilt-ops", NULL);
+	g_autofree gchar *down = g_build_filename(f->dir, "down", NULL);
+	CkRequest *request;
+	CkCa *ca;
+
+	ck_test_make_root(f, "second");
+	ck_test_make_root(f, "third");
+	ck_test_set(f, "down", "");
+	ck_test_set(f, "publishes", "second");
+	ck_test_set(f, "issues", "third");
+	ck_test_write_script(
+	    f, "rebuilt.sh",
+	    "echo \"$CERTMONGER_OPERATION\" >> @DIR@/rebuilt-ops\n"
+	    "case \"$CERTMONGER_OPERATION\" in\n"
+	    "FETCH-ROOTS) [ -e @DIR@/down ] && { echo 'connection refused'; exit 3; }\n"
+	    "  r=$(cat @DIR@/publishes); printf '%s\\n' \"$r\"; cat @DIR@/$r.pem; exit 0;;\n"
+	    "SUBMIT) i=$(cat @DIR@/issues)\n"
+	    "  printf '%s\\n' \"$CERTMONGER_CSR\" > @DIR@/rebuilt.csr\n"
+	    "  printf 'subjectAltName=DNS:later.example\\n' > @DIR@/rebuilt.ext\n"
+	    "  openssl x509 -req -in @DIR@/rebuilt.csr -CA @DIR@/$i.pem -CAkey @DIR@/$i.key "
+	    "-set_serial 0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n') -days 1 "
+	    "-extfile @DIR@/rebuilt.ext 2>/dev/null || exit 3\n"
+	    "  exit 0;;\n"
+	    "*) exit 6;;\n"
+	    "esac");
+	ck_test_configure(f, REBUILT_CONFIG);
+	ck_test_start(f);
+	ca = ck_engine_find_ca(f->engine, "rebuilt");
+	g_assert_nonnull(ca);
+	/* the start-up refresh failed: no roots, and the CA says why */
+	ck_test_spin(500);
+	g_assert_cmpuint(ck_test_count_line(ops, "FETCH-ROOTS"), ==, 1);
+	g_assert_nonnull(strstr(ck_ca_get_error(ca), "connection refused"));
+	g_assert_cmpint(g_unlink(down), ==, 0);
+
+	t = ck_test_template(f, "later");
+	ck_request_set_ca(t, "rebuilt");
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_NEED_GUIDANCE, NULL, 20000);
+	g_assert_nonnull(strstr(ck_request_get_last_error(request),
+				"does not verify to the CA's trust anchors"));
+	g_assert_false(g_file_test(ck_request_get_cert_file(request), G_FILE_TEST_EXISTS));
+	g_assert_cmpuint(ck_test_count_line(ops, "FETCH-ROOTS"), ==, 2);
+	g_assert_cmpstr(ck_ca_get_error(ca), ==, "");
+	g_assert_true(ck_test_issuer_is(ca, "CN=second"));
+
+	/* from the CA's own root: installed, and the roots are not fetched again */
+	ck_test_set(f, "issues", "second");
+	g_assert_true(ck_engine_rekey(f->engine, "later", &error));
+	g_assert_no_error(error);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	g_free(ck_test_assert_pair(request));
+	g_assert_cmpuint(ck_test_count_line(ops, "FETCH-ROOTS"), ==, 2);
+}
+
 /* The install */
 
 static void
@@ -1057,6 +1249,8 @@ main(int argc, char **argv)
 	ADD("/certkeeper/lifecycle/key-policy", test_lifecycle_key_policy);
 	ADD("/certkeeper/lifecycle/backoff", test_lifecycle_backoff);
 	ADD("/certkeeper/lifecycle/ca-wait-and-restart", test_lifecycle_ca_wait_and_restart);
+	ADD("/certkeeper/lifecycle/ca-new-root", test_lifecycle_ca_new_root);
+	ADD("/certkeeper/lifecycle/ca-roots-later", test_lifecycle_ca_roots_later);
 	ADD("/certkeeper/lifecycle/check-failure-first-install",
 	    test_lifecycle_check_failure_first_install);
 	ADD("/certkeeper/lifecycle/directory-layout", test_lifecycle_directory_layout);

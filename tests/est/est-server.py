@@ -246,7 +246,7 @@ class Behaviour:
     file's content changes."""
 
     KEYS = ("retry_after", "retry_count", "fail_status", "fail_count", "garbage", "delay",
-            "fault_ops", "days", "enroll_with_issued")
+            "fault_ops", "days", "enroll_with_issued", "content_type", "huge_body", "truncate")
 
     def __init__(self, args):
         self.defaults = {k: getattr(args, k) for k in self.KEYS}
@@ -279,13 +279,25 @@ class Behaviour:
                 self.failures_given = 0
             return dict(self.settings)
 
-    def fault(self, op):
-        """None, or ("retry", seconds) / ("fail", status) / ("garbage", mode) for @op."""
-        s = self.current()
+    def applies(self, op, s):
         ops = s["fault_ops"]
         if isinstance(ops, str):
             ops = ops.split(",")
-        if op not in ops and "all" not in ops:
+        return op in ops or "all" in ops
+
+    def answer_faults(self, op):
+        """What to do to a 200 answer of @op on its way out: a Content-Type instead of
+        the right one, and whether to cut the body short (content_type, truncate)."""
+        s = self.current()
+        if not self.applies(op, s):
+            return None, False
+        return s["content_type"] or None, bool(s["truncate"])
+
+    def fault(self, op):
+        """None, or ("retry", seconds) / ("fail", status) / ("garbage", mode) /
+        ("huge", MiB) for @op."""
+        s = self.current()
+        if not self.applies(op, s):
             return None
         with self.lock:
             if s["retry_count"] and self.retries_given < s["retry_count"]:
@@ -294,6 +306,8 @@ class Behaviour:
             if s["fail_status"] and (not s["fail_count"] or self.failures_given < s["fail_count"]):
                 self.failures_given += 1
                 return ("fail", s["fail_status"])
+        if s["huge_body"]:
+            return ("huge", s["huge_body"])
         if s["garbage"]:
             return ("garbage", s["garbage"])
         return None
@@ -340,7 +354,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- helpers
 
-    def send(self, status, body=b"", headers=None):
+    def send(self, status, body=b"", headers=None, truncate=False):
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -348,9 +362,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # one exchange per connection keeps the server simple; HTTP/1.1 allows it
         self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
         self.close_connection = True
+        if self.command == "HEAD":
+            return
+        try:
+            # truncate: the Content-Length promises more than comes before the close
+            self.wfile.write(body[:len(body) // 2] if truncate else body)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError) as e:
+            # a client that stops reading a huge answer is right to
+            log("the client stopped reading after %s" % e)
 
     def read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -483,9 +503,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, headers, payload = 500, {"Content-Type": "text/plain"}, ("%s\n" % e).encode()
             record["error"] = str(e)
             log("internal error: %r" % e)
+        truncate = False
+        if status == 200 and record.get("op"):
+            ctype, truncate = self.server.behaviour.answer_faults(record["op"])
+            if ctype:
+                headers["Content-Type"] = ctype
+                record["content_type"] = ctype
+            if truncate:
+                record["fault"] = "truncate"
         record["status"] = status
         self.server.events.write(record)
-        self.send(status, payload, headers)
+        self.send(status, payload, headers, truncate)
 
     def faulted(self, op, record):
         """A response the behaviour calls for instead of the real one, or None."""
@@ -497,6 +525,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 202, {"Retry-After": str(int(fault[1]))}, b""
         if fault[0] == "fail":
             return int(fault[1]), {"Content-Type": "text/plain"}, b"simulated failure\n"
+        if fault[0] == "huge":
+            # base64 characters all the way, so only the size is wrong at first sight
+            return 200, pkcs7_headers(op), b"QUJD" * (int(fault[1]) * (1 << 18))
         garbage = {"text": b"<html>this is no PKCS#7</html>\n",
                    "base64": base64.encodebytes(b"\x30\x82\xff\xff not DER at all"),
                    "empty": b""}.get(fault[1], b"!!garbage!!\n")
@@ -609,6 +640,10 @@ def main():
     p.add_argument("--fail-count", type=int, default=0, help="... the first K times (0: always)")
     p.add_argument("--garbage", default="", help="answer 200 with a broken body: text, base64 or empty")
     p.add_argument("--delay", type=float, default=0, help="seconds to wait before every answer")
+    p.add_argument("--content-type", default="", help="send this Content-Type with 200 answers")
+    p.add_argument("--huge-body", type=int, default=0, help="answer 200 with a body of N MiB")
+    p.add_argument("--truncate", action="store_true",
+                   help="send only half of a 200 answer's body, then close")
     p.add_argument("--fault-ops", default="simpleenroll,simplereenroll",
                    help="operations the faults apply to (comma-separated, or all)")
     p.add_argument("--control", help="JSON file of run-time overrides, re-read at every request")
