@@ -546,12 +546,8 @@ ck_engine_reread_cb(gpointer user_data)
 		CkRequest *request = g_ptr_array_index(self->reread_queue, i);
 		/* still tracked, and not changed by ourselves since start-up */
 		if (g_hash_table_lookup(self->requests, ck_request_get_id(request)) == request &&
-		    ck_engine_lookup_job(self, request) == NULL) {
+		    ck_engine_lookup_job(self, request) == NULL)
 			ck_engine_check_external_change(self, request);
-			/* and at start-up, what the CA suggests now (a restart may have
-			 * missed a Retry-After) */
-			ck_engine_ask_renewal_window(self, request);
-		}
 	}
 	g_ptr_array_remove_range(self->reread_queue, 0, batch);
 	if (self->reread_queue->len > 0)
