@@ -1307,6 +1307,48 @@ test_lifecycle_window_failures(Fixture *f, gconstpointer user_data)
 	g_assert_true(g_file_set_contents(window, "3\n", -1, NULL));
 }
 
+/* The CA is asked again once its Retry-After has passed (not before), and a new window
+ * moves the renewal into it. */
+static void
+test_lifecycle_window_retry_after(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autofree gchar *next = g_build_filename(f->dir, "window.next", NULL);
+	CkRequest *request;
+	gint64 first_end;
+
+	if (!CK_TEST_FAULT_INJECTION) {
+		g_test_skip("needs a fault-injection build (meson -Dfault_injection=true)");
+		return;
+	}
+	ck_test_window_ca(f, "3600 7200 120\n");
+	g_assert_true(g_file_set_contents(next, "20000 21000 120\n", -1, NULL));
+	ck_test_set_clock_offset(f, 0);
+	ck_test_start(f);
+	t = ck_test_template(f, "win");
+	ck_request_set_ca(t, "win");
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	g_assert_true(ck_test_iterate_until(ck_test_has_window, request, 20000));
+	first_end = ck_request_get_window_end(request);
+	g_assert_cmpint(ck_request_get_renewal_time(request), <, first_end);
+	/* not before the Retry-After */
+	ck_test_spin(1500);
+	g_assert_cmpuint(ck_test_count_asks(f), ==, 1);
+	/* two minutes later (by the daemon's clock) the CA is asked again */
+	ck_test_set_clock_offset(f, 130);
+	ck_engine_clock_changed(f->engine);
+	ck_test_wait_asks(f, 2);
+	g_assert_cmpuint(ck_test_count_asks(f), ==, 2);
+	/* the new window, and the renewal inside it */
+	g_assert_cmpint(ck_request_get_window_start(request), >, first_end);
+	g_assert_cmpint(ck_request_get_renewal_time(request), >=,
+			ck_request_get_window_start(request));
+	g_assert_cmpint(ck_request_get_renewal_time(request), <,
+			ck_request_get_window_end(request));
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1323,6 +1365,7 @@ main(int argc, char **argv)
 	ADD("/certkeeper/lifecycle/window-past", test_lifecycle_window_past);
 	ADD("/certkeeper/lifecycle/window-unsupported", test_lifecycle_window_unsupported);
 	ADD("/certkeeper/lifecycle/window-failures", test_lifecycle_window_failures);
+	ADD("/certkeeper/lifecycle/window-retry-after", test_lifecycle_window_retry_after);
 	ADD("/certkeeper/lifecycle/check-failure-first-install",
 	    test_lifecycle_check_failure_first_install);
 	ADD("/certkeeper/lifecycle/directory-layout", test_lifecycle_directory_layout);
