@@ -1396,6 +1396,16 @@ ck_verb_status(CkClient *client, int argc, char **argv)
 		ck_client_print_field(_("auto-renew"),
 				      ck_json_bool(obj, "AutoRenew") ? _("yes") : _("no"));
 		ck_client_print_time_field(obj, _("renewal due"), "RenewalTime");
+		if (ck_json_int(obj, "RenewalWindowEnd") > 0) {
+			g_autofree gchar *from =
+			    ck_client_format_time(ck_json_int(obj, "RenewalWindowStart"));
+			g_autofree gchar *to =
+			    ck_client_format_time(ck_json_int(obj, "RenewalWindowEnd"));
+			/* TRANSLATORS: the CA's suggested renewal window: from, then until */
+			g_autofree gchar *window = g_strdup_printf(_("%s to %s"), from, to);
+			/* TRANSLATORS: a label in `certkeeper status`, like "renewal due" */
+			ck_client_print_field(_("CA's renewal window"), window);
+		}
 		ck_client_print_time_field(obj, _("next attempt"), "NextAttempt");
 		failed = g_strdup_printf("%" G_GINT64_FORMAT, ck_json_int(obj, "FailedAttempts"));
 		ck_client_print_field(_("failed attempts"), failed);

@@ -86,9 +86,9 @@ ck_client_print_table(const gchar *const *headers, guint n_columns, GPtrArray *r
 static gboolean
 ck_client_is_time_property(const gchar *name)
 {
-	const gchar *const times[] = {"NotBefore",   "NotAfter",        "RenewalTime",
-				      "NextAttempt", "LastFailureTime", "LastRenewal",
-				      NULL};
+	const gchar *const times[] = {"NotBefore",	    "NotAfter",		"RenewalTime",
+				      "RenewalWindowStart", "RenewalWindowEnd", "NextAttempt",
+				      "LastFailureTime",    "LastRenewal",	NULL};
 	return g_strv_contains(times, name);
 }
 

@@ -37,6 +37,7 @@ struct _CkCaHelper {
 	/* submissions that came while a refresh ran: they wait for its requirements
 	 * and default template, which may not be known yet (start-up) */
 	GQueue deferred;
+	GQueue deferred_windows; /* likewise GET-RENEWAL-WINDOW runs (a refresh may enable it) */
 };
 
 G_DEFINE_TYPE(CkCaHelper, ck_ca_helper, CK_TYPE_CA)
@@ -725,6 +726,8 @@ ck_helper_take_description(CkCaHelper *self, CkHelperRun *run, GError **error)
 
 static void
 ck_helper_refresh_next(CkCaHelper *self, GTask *task);
+static void
+ck_helper_window_start(CkCaHelper *self, GTask *task);
 
 /* A refresh ended: once none runs, the submissions that waited for it go. */
 static void
@@ -735,6 +738,8 @@ ck_helper_refresh_done(CkCaHelper *self)
 		return;
 	while (!g_queue_is_empty(&self->deferred))
 		ck_helper_submit_start(self, g_queue_pop_head(&self->deferred));
+	while (!g_queue_is_empty(&self->deferred_windows))
+		ck_helper_window_start(self, g_queue_pop_head(&self->deferred_windows));
 }
 
 static void
@@ -794,6 +799,145 @@ ck_ca_helper_refresh_finish(CkCa *ca, GAsyncResult *res, GError **error)
 	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
+/* GET-RENEWAL-WINDOW (certkeeper's extension) */
+
+/*
+ * The answer: "START END" (Unix seconds, START < END) on the first line and,
+ * optionally, the seconds until the CA wants to be asked again on the second.
+ * FALSE with @message_out for anything else.
+ */
+gboolean
+ck_ca_helper_parse_window(const gchar *text, gint64 *start_out, gint64 *end_out,
+			  gint64 *retry_out, gchar **message_out)
+{
+	g_auto(GStrv) lines = g_strsplit(text != NULL ? text : "", "\n", 3);
+	g_auto(GStrv) fields = NULL;
+	gint64 start = 0, end = 0;
+	guint64 retry = 0;
+
+	if (lines[0] != NULL)
+		fields = g_strsplit(g_strstrip(lines[0]), " ", -1);
+	if (fields == NULL || g_strv_length(fields) != 2 ||
+	    !g_ascii_string_to_signed(fields[0], 10, 1, G_MAXINT64, &start, NULL) ||
+	    !g_ascii_string_to_signed(fields[1], 10, 1, G_MAXINT64, &end, NULL) || end <= start) {
+		*message_out = g_strdup_printf(
+		    /* TRANSLATORS: the helper's first line of output */
+		    _("the renewal window “%s” is not two Unix times START END with START < END"),
+		    lines[0] != NULL ? lines[0] : "");
+		return FALSE;
+	}
+	if (lines[1] != NULL && g_strstrip(lines[1])[0] != '\0' &&
+	    !g_ascii_string_to_unsigned(lines[1], 10, 0, G_MAXINT32, &retry, NULL)) {
+		*message_out = g_strdup_printf(
+		    _("the time to ask again “%s” is not a number of seconds"), lines[1]);
+		return FALSE;
+	}
+	*start_out = start;
+	*end_out = end;
+	*retry_out = (gint64)retry;
+	return TRUE;
+}
+
+static void
+ck_helper_window_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	CkCaHelper *self = CK_CA_HELPER(source);
+	g_autoptr(GError) error = NULL;
+	CkHelperRun *run = ck_helper_run_finish(self, res, &error);
+	g_autoptr(CkCaWindow) window = NULL;
+
+	if (run == NULL) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	switch (run->result->exit_status) {
+	case CK_HELPER_EXIT_ISSUED: {
+		g_autofree gchar *text = ck_helper_run_text(run);
+		g_autofree gchar *why = NULL;
+		window = ck_ca_window_new(CK_CA_OUTCOME_ISSUED);
+		if (!ck_ca_helper_parse_window(text, &window->start, &window->end,
+					       &window->retry_after, &why)) {
+			/* a helper that answers nonsense has not answered */
+			window->outcome = CK_CA_OUTCOME_UNREACHABLE;
+			window->message =
+			    /* TRANSLATORS: the command, then what is wrong with its answer */
+			    g_strdup_printf(_("The CA helper %s answered GET-RENEWAL-WINDOW, but %s"),
+					    self->command, why);
+		}
+		break;
+	}
+	case CK_HELPER_EXIT_UNSUPPORTED:
+		window = ck_ca_window_new(CK_CA_OUTCOME_UNSUPPORTED);
+		window->message = g_strdup_printf(_("The CA helper %s does not support %s"),
+						  self->command, run->operation);
+		break;
+	case CK_HELPER_EXIT_REJECTED:
+		window = ck_ca_window_new(CK_CA_OUTCOME_REJECTED);
+		window->message = ck_helper_outcome_message(run);
+		break;
+	case CK_HELPER_EXIT_UNDERCONFIGURED:
+		window = ck_ca_window_new(CK_CA_OUTCOME_UNDERCONFIGURED);
+		window->message = ck_helper_outcome_message(run);
+		break;
+	default:
+		/* 3, a crash or any other code: no answer this time */
+		window = ck_ca_window_new(CK_CA_OUTCOME_UNREACHABLE);
+		window->message = ck_helper_outcome_message(run);
+		break;
+	}
+	g_task_return_pointer(task, g_steal_pointer(&window), (GDestroyNotify)ck_ca_window_free);
+}
+
+/* Takes @task, whose data is the environment for the run. */
+static void
+ck_helper_window_start(CkCaHelper *self, GTask *task)
+{
+	/* a refresh that ran meanwhile may have learnt the CA offers none */
+	if (!ck_ca_offers_renewal_window(CK_CA(self))) {
+		g_autoptr(CkCaWindow) window = ck_ca_window_new(CK_CA_OUTCOME_UNSUPPORTED);
+		window->message = g_strdup(_("The CA offers no renewal window"));
+		g_task_return_pointer(task, g_steal_pointer(&window),
+				      (GDestroyNotify)ck_ca_window_free);
+		g_object_unref(task);
+		return;
+	}
+	ck_helper_run_async(self, "GET-RENEWAL-WINDOW", g_task_get_task_data(task),
+			    g_task_get_cancellable(task), ck_helper_window_cb, task);
+}
+
+static void
+ck_ca_helper_renewal_window_async(CkCa *ca, const gchar *request_id, const gchar *certificate,
+				  GCancellable *cancellable, GAsyncReadyCallback callback,
+				  gpointer user_data)
+{
+	CkCaHelper *self = CK_CA_HELPER(ca);
+	GTask *task = g_task_new(self, cancellable, callback, user_data);
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+
+	g_task_set_source_tag(task, ck_ca_helper_renewal_window_async);
+	g_autofree gchar *cert_entry = g_strdup_printf("CERTMONGER_CERTIFICATE=%s", certificate);
+	g_autofree gchar *id_entry =
+	    request_id != NULL ? g_strdup_printf("CERTKEEPER_REQUEST_ID=%s", request_id) : NULL;
+
+	g_strv_builder_add(builder, cert_entry);
+	if (id_entry != NULL)
+		g_strv_builder_add(builder, id_entry);
+	g_task_set_task_data(task, g_strv_builder_end(builder), (GDestroyNotify)g_strfreev);
+	if (self->refreshing > 0) {
+		g_queue_push_tail(&self->deferred_windows, task);
+		return;
+	}
+	ck_helper_window_start(self, task);
+}
+
+static CkCaWindow *
+ck_ca_helper_renewal_window_finish(CkCa *ca, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, ca), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
 static gchar *
 ck_ca_helper_get_root_certificates(CkCa *ca, GError **error)
 {
@@ -839,6 +983,8 @@ ck_ca_helper_class_init(CkCaHelperClass *klass)
 	ca_class->get_root_certificates = ck_ca_helper_get_root_certificates;
 	ca_class->refresh_async = ck_ca_helper_refresh_async;
 	ca_class->refresh_finish = ck_ca_helper_refresh_finish;
+	ca_class->renewal_window_async = ck_ca_helper_renewal_window_async;
+	ca_class->renewal_window_finish = ck_ca_helper_renewal_window_finish;
 }
 
 CkCa *

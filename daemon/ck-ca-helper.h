@@ -43,4 +43,13 @@ gboolean
 ck_ca_helper_split_certificates(GBytes *data, const gchar *csr_pem, gchar **leaf_out,
 				gchar **chain_out, GError **error);
 
+/*
+ * Reads a GET-RENEWAL-WINDOW answer: "START END" (Unix seconds, START < END),
+ * then optionally the seconds until the CA wants to be asked again (0 when
+ * absent). FALSE with a translated @message_out for anything else.
+ */
+gboolean
+ck_ca_helper_parse_window(const gchar *text, gint64 *start_out, gint64 *end_out,
+			  gint64 *retry_out, gchar **message_out);
+
 G_END_DECLS

@@ -49,7 +49,25 @@ ck_ca_result_free(CkCaResult *result)
 	g_free(result);
 }
 
+CkCaWindow *
+ck_ca_window_new(CkCaOutcome outcome)
+{
+	CkCaWindow *window = g_new0(CkCaWindow, 1);
+	window->outcome = outcome;
+	return window;
+}
+
+void
+ck_ca_window_free(CkCaWindow *window)
+{
+	if (window == NULL)
+		return;
+	g_free(window->message);
+	g_free(window);
+}
+
 typedef struct {
+	gboolean no_renewal_window; /* the CA said it offers none; cleared by a refresh */
 	gchar *name;
 	gchar *kind;
 	gchar *error;
@@ -248,6 +266,8 @@ ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback c
 		    gpointer user_data)
 {
 	g_return_if_fail(CK_IS_CA(self));
+	/* what the CA offers may have changed with its configuration: ask again */
+	((CkCaPrivate *)ck_ca_get_instance_private(self))->no_renewal_window = FALSE;
 	CK_CA_GET_CLASS(self)->refresh_async(self, cancellable, callback, user_data);
 }
 
@@ -256,6 +276,40 @@ ck_ca_refresh_finish(CkCa *self, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail(CK_IS_CA(self), FALSE);
 	return CK_CA_GET_CLASS(self)->refresh_finish(self, res, error);
+}
+
+gboolean
+ck_ca_offers_renewal_window(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), FALSE);
+	return CK_CA_GET_CLASS(self)->renewal_window_async != NULL && !priv->no_renewal_window;
+}
+
+void
+ck_ca_renewal_window_async(CkCa *self, const gchar *request_id, const gchar *certificate,
+			   GCancellable *cancellable, GAsyncReadyCallback callback,
+			   gpointer user_data)
+{
+	g_return_if_fail(CK_IS_CA(self));
+	g_return_if_fail(CK_CA_GET_CLASS(self)->renewal_window_async != NULL);
+	g_return_if_fail(certificate != NULL);
+	CK_CA_GET_CLASS(self)->renewal_window_async(self, request_id, certificate, cancellable,
+						    callback, user_data);
+}
+
+CkCaWindow *
+ck_ca_renewal_window_finish(CkCa *self, GAsyncResult *res, GError **error)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	CkCaWindow *window;
+
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	window = CK_CA_GET_CLASS(self)->renewal_window_finish(self, res, error);
+	/* "not offered" is a fact about the CA, not about this certificate */
+	if (window != NULL && window->outcome == CK_CA_OUTCOME_UNSUPPORTED)
+		priv->no_renewal_window = TRUE;
+	return window;
 }
 
 /* A CA with nothing to refresh: done at once. */

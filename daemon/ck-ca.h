@@ -36,6 +36,24 @@ void
 ck_ca_result_free(CkCaResult *result);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkCaResult, ck_ca_result_free)
 
+/*
+ * What a CA suggests about when to renew one certificate (ACME renewal
+ * information, RFC 9773, through certkeeper's GET-RENEWAL-WINDOW operation).
+ */
+typedef struct {
+	CkCaOutcome outcome; /* ISSUED: a window; UNSUPPORTED: the CA offers none; else failed */
+	gint64 start;	     /* ISSUED: renew at or after this moment (Unix seconds) ... */
+	gint64 end;	     /* ... and before this one; start < end */
+	gint64 retry_after;  /* ISSUED: seconds until the CA wants to be asked again, 0: unsaid */
+	gchar *message;	     /* why, for every outcome but ISSUED */
+} CkCaWindow;
+
+CkCaWindow *
+ck_ca_window_new(CkCaOutcome outcome);
+void
+ck_ca_window_free(CkCaWindow *window);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkCaWindow, ck_ca_window_free)
+
 /* One submission (or, with a cookie, one poll) of one request. */
 typedef struct {
 	const gchar *request_id;
@@ -78,7 +96,13 @@ struct _CkCaClass {
 	void (*refresh_async)(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
 			      gpointer user_data);
 	gboolean (*refresh_finish)(CkCa *self, GAsyncResult *res, GError **error);
-	gpointer padding[6];
+	/* Optional: the CA's suggested renewal window for @certificate (PEM); a CA
+	 * without it leaves both NULL. */
+	void (*renewal_window_async)(CkCa *self, const gchar *request_id,
+				     const gchar *certificate, GCancellable *cancellable,
+				     GAsyncReadyCallback callback, gpointer user_data);
+	CkCaWindow *(*renewal_window_finish)(CkCa *self, GAsyncResult *res, GError **error);
+	gpointer padding[4];
 };
 
 /* The CA's name (e.g. "local"), unique per daemon. */
@@ -133,5 +157,21 @@ ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback c
 		    gpointer user_data);
 gboolean
 ck_ca_refresh_finish(CkCa *self, GAsyncResult *res, GError **error);
+
+/*
+ * Whether asking @self for a renewal window may tell anything: the back end can
+ * ask (helpers can), and the CA has not answered "unsupported" since it was
+ * last refreshed. A CA that said so is not asked again until ck_ca_refresh_async()
+ * (start-up, Reload, CA1.Refresh(), a changed configuration).
+ */
+gboolean
+ck_ca_offers_renewal_window(CkCa *self);
+void
+ck_ca_renewal_window_async(CkCa *self, const gchar *request_id, const gchar *certificate,
+			   GCancellable *cancellable, GAsyncReadyCallback callback,
+			   gpointer user_data);
+/* NULL with @error when the back end itself failed (treat as a failed answer). */
+CkCaWindow *
+ck_ca_renewal_window_finish(CkCa *self, GAsyncResult *res, GError **error);
 
 G_END_DECLS

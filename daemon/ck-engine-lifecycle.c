@@ -105,6 +105,17 @@ ck_engine_plan(CkEngine *self, CkRequest *request)
 					   ck_request_get_not_after(request), &threshold,
 					   ck_engine_jitter_seed(request),
 					   ck_engine_lifecycle(self)->jitter_max);
+	/* a window the CA suggested for an older certificate says nothing about this one */
+	if (ck_request_get_window_end(request) > 0 &&
+	    g_strcmp0(ck_request_get_window_serial(request), ck_request_get_serial(request)) != 0) {
+		ck_request_set_renewal_window(request, 0, 0, 0, NULL);
+		ck_engine_persist(self, request);
+	}
+	/* the CA's window wins over the threshold (see ck_schedule_window_renewal_time()) */
+	if (ck_request_get_window_end(request) > 0)
+		renewal = ck_schedule_window_renewal_time(ck_request_get_window_pick(request),
+							  ck_request_get_not_before(request),
+							  ck_request_get_not_after(request));
 	ck_request_set_renewal_time(request, renewal);
 	when = renewal;
 	if (ck_request_get_next_attempt(request) > 0)
@@ -673,6 +684,7 @@ ck_engine_adopt(CkEngine *self, CkRequest *request, const gchar *pem)
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_MONITORING);
 	ck_engine_persist(self, request);
 	ck_engine_plan(self, request);
+	ck_engine_ask_renewal_window(self, request);
 	return TRUE;
 }
 
@@ -748,11 +760,207 @@ ck_engine_consider_renewal(CkEngine *self, CkRequest *request)
 	ck_engine_start_renewal(self, request, FALSE, FALSE);
 }
 
+/* Renewal windows (RFC 9773 renewal information, through GET-RENEWAL-WINDOW) */
+
+/* One question to a CA about one certificate; engine->window_asks owns it. */
+typedef struct {
+	CkEngine *engine;
+	gchar *id;
+	gchar *serial;	    /* the certificate asked about ... */
+	gchar *certificate; /* ... as PEM */
+	GCancellable *cancellable;
+	gboolean queued;  /* waiting in the submission limiter */
+	gboolean holding; /* running, with a slot of the submission limiter */
+} CkWindowAsk;
+
+void
+ck_window_ask_free(gpointer data)
+{
+	CkWindowAsk *ask = data;
+
+	g_cancellable_cancel(ask->cancellable);
+	if (ask->queued)
+		ck_limiter_cancel(ask->engine->submit_limiter, ask);
+	/* an abandoned question gives its slot back at once, as jobs do */
+	if (ask->holding)
+		ck_limiter_done(ask->engine->submit_limiter);
+	g_object_unref(ask->cancellable);
+	g_free(ask->id);
+	g_free(ask->serial);
+	g_free(ask->certificate);
+	g_free(ask);
+}
+
+static gchar *
+ck_engine_window_key(CkRequest *request)
+{
+	return g_strconcat(CK_WINDOW_PREFIX, ck_request_get_id(request), NULL);
+}
+
+static gchar *
+ck_engine_format_time(gint64 when)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(when);
+	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S UTC")
+			  : g_strdup_printf("%" G_GINT64_FORMAT, when);
+}
+
+/* What the CA answered about the installed certificate; a failure keeps the plan. */
+static void
+ck_engine_take_window(CkEngine *self, CkRequest *request, CkCa *ca, const gchar *serial,
+		      CkCaWindow *window, const GError *error)
+{
+	const gchar *id = ck_request_get_id(request);
+	g_autofree gchar *key = ck_engine_window_key(request);
+	gint64 now = ck_clock_now();
+	gint64 pick;
+
+	if (window != NULL && window->outcome == CK_CA_OUTCOME_UNSUPPORTED) {
+		/* the CA remembers this until it is refreshed; nothing to ask again */
+		g_message("request %s: CA %s suggests no renewal window; the renewal threshold "
+			  "decides",
+			  id, ck_ca_get_name(ca));
+		return;
+	}
+	if (window == NULL || window->outcome != CK_CA_OUTCOME_ISSUED) {
+		/* never a reason not to renew: the plan stays as it is, and we ask again later */
+		g_message("request %s: no renewal window from CA %s (%s); asking again in %d s",
+			  id, ck_ca_get_name(ca),
+			  error != NULL		    ? error->message
+			  : window->message != NULL ? window->message
+						    : ck_ca_outcome_to_string(window->outcome),
+			  CK_WINDOW_RETRY_FAILED);
+		ck_scheduler_set(self->scheduler, key, now + CK_WINDOW_RETRY_FAILED);
+		return;
+	}
+	/* §4.2: one random moment per window, kept while the CA says the same */
+	if (ck_request_get_window_start(request) == window->start &&
+	    ck_request_get_window_end(request) == window->end &&
+	    g_strcmp0(ck_request_get_window_serial(request), serial) == 0)
+		pick = ck_request_get_window_pick(request);
+	else
+		pick = ck_schedule_window_pick(window->start, window->end,
+					       ((guint64)g_random_int() << 32) | g_random_int());
+	ck_request_set_renewal_window(request, window->start, window->end, pick, serial);
+	ck_engine_persist(self, request);
+	ck_engine_plan(self, request);
+	{
+		g_autofree gchar *from = ck_engine_format_time(window->start);
+		g_autofree gchar *to = ck_engine_format_time(window->end);
+		g_autofree gchar *when = ck_engine_format_time(ck_request_get_renewal_time(request));
+		g_message("request %s: CA %s suggests renewing between %s and %s; renewal planned "
+			  "for %s",
+			  id, ck_ca_get_name(ca), from, to, when);
+	}
+	ck_scheduler_set(self->scheduler, key,
+			 now + ck_schedule_window_recheck(window->retry_after));
+}
+
+static void
+ck_engine_window_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkStepData *data = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkCaWindow) window = ck_ca_renewal_window_finish(CK_CA(source), res, &error);
+	g_autofree gchar *serial = NULL;
+	CkEngine *self;
+	CkWindowAsk *ask;
+	CkRequest *request;
+
+	/* first the cancellable: when it fired, the engine may be finalized already */
+	if (g_cancellable_is_cancelled(data->cancellable)) {
+		ck_step_data_free(data);
+		return;
+	}
+	self = data->engine;
+	ask = g_hash_table_lookup(self->window_asks, data->id);
+	if (ask == NULL || ask->cancellable != data->cancellable) {
+		ck_step_data_free(data);
+		return;
+	}
+	serial = g_steal_pointer(&ask->serial);
+	/* done: the slot goes back */
+	g_hash_table_remove(self->window_asks, data->id);
+	request = g_hash_table_lookup(self->requests, data->id);
+	ck_step_data_free(data);
+	/* a renewal, a new certificate or a removal since: the answer is moot */
+	if (request == NULL || ck_request_get_state(request) != CK_REQUEST_STATE_MONITORING ||
+	    g_strcmp0(ck_request_get_serial(request), serial) != 0)
+		return;
+	ck_engine_take_window(self, request, CK_CA(source), serial, window, error);
+}
+
+/* Runs when the submission limiter gives the question its turn. */
+static void
+ck_engine_window_now(gpointer user_data)
+{
+	CkWindowAsk *ask = user_data;
+	CkEngine *self = ask->engine;
+	CkRequest *request = g_hash_table_lookup(self->requests, ask->id);
+	CkCa *ca = request != NULL ? g_hash_table_lookup(self->cas, ck_request_get_ca(request))
+				   : NULL;
+	CkStepData *data;
+
+	ask->queued = FALSE;
+	ask->holding = TRUE;
+	/* what changed while it waited: a renewal began, or the CA said it offers none */
+	if (ca == NULL || ck_request_get_state(request) != CK_REQUEST_STATE_MONITORING ||
+	    g_strcmp0(ck_request_get_serial(request), ask->serial) != 0 ||
+	    !ck_ca_offers_renewal_window(ca)) {
+		g_hash_table_remove(self->window_asks, ask->id);
+		return;
+	}
+	data = g_new0(CkStepData, 1);
+	data->engine = self;
+	data->id = g_strdup(ask->id);
+	data->cancellable = g_object_ref(ask->cancellable);
+	ck_ca_renewal_window_async(ca, ask->id, ask->certificate, ask->cancellable,
+				   ck_engine_window_cb, data);
+}
+
+void
+ck_engine_ask_renewal_window(CkEngine *self, CkRequest *request)
+{
+	CkCa *ca = g_hash_table_lookup(self->cas, ck_request_get_ca(request));
+	const gchar *id = ck_request_get_id(request);
+	g_autofree gchar *pem = NULL;
+	CkWindowAsk *ask;
+
+	/* only for a certificate that is installed, renewed by us and not yet expired
+	 * (the working group: stop asking once a certificate expired) */
+	if (ca == NULL || !ck_ca_offers_renewal_window(ca) ||
+	    ck_request_get_state(request) != CK_REQUEST_STATE_MONITORING ||
+	    !ck_request_get_auto_renew(request) || ck_request_get_serial(request) == NULL ||
+	    ck_request_get_not_after(request) <= ck_clock_now() ||
+	    g_hash_table_contains(self->window_asks, id))
+		return;
+	pem = ck_engine_read_certificate(request, NULL);
+	if (pem == NULL)
+		return;
+	ask = g_new0(CkWindowAsk, 1);
+	ask->engine = self;
+	ask->id = g_strdup(id);
+	ask->serial = g_strdup(ck_request_get_serial(request));
+	ask->certificate = g_steal_pointer(&pem);
+	ask->cancellable = g_cancellable_new();
+	ask->queued = TRUE;
+	g_hash_table_insert(self->window_asks, g_strdup(id), ask);
+	/* the submissions' limiter: questions to a CA are bounded like submissions */
+	ck_limiter_run(self->submit_limiter, ck_engine_window_now, ask, NULL);
+}
+
 void
 ck_engine_scheduler_cb(const gchar *key, gpointer user_data)
 {
 	CkEngine *self = CK_ENGINE(user_data);
 	CkRequest *request;
+
+	if (g_str_has_prefix(key, CK_WINDOW_PREFIX)) {
+		request = g_hash_table_lookup(self->requests, key + strlen(CK_WINDOW_PREFIX));
+		if (request != NULL)
+			ck_engine_ask_renewal_window(self, request);
+		return;
+	}
 
 	if (g_str_has_prefix(key, CK_CLEANUP_PREFIX)) {
 		request = g_hash_table_lookup(self->requests, key + strlen(CK_CLEANUP_PREFIX));

@@ -339,6 +339,17 @@ ck_engine_ca_refresh_complete(CkEngine *self, CkCa *ca, GAsyncResult *res)
 	}
 	if (self != NULL)
 		g_signal_emit_by_name(self, "ca-changed", ca);
+	/* a refreshed CA may offer renewal windows (again): at start-up, on Reload, on
+	 * CA1.Refresh() and for a changed CA, its certificates are asked about */
+	if (self != NULL && g_hash_table_lookup(self->cas, ck_ca_get_name(ca)) == ca) {
+		GHashTableIter iter;
+		gpointer value;
+		g_hash_table_iter_init(&iter, self->requests);
+		while (g_hash_table_iter_next(&iter, NULL, &value)) {
+			if (g_strcmp0(ck_request_get_ca(value), ck_ca_get_name(ca)) == 0)
+				ck_engine_ask_renewal_window(self, value);
+		}
+	}
 }
 
 static void

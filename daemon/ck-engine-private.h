@@ -30,6 +30,10 @@ G_BEGIN_DECLS
 #define CK_EXTERNAL_CHANGE_DELAY_MS 500
 /* Scheduler keys of backup clean-ups are this prefix and the request id. */
 #define CK_CLEANUP_PREFIX "cleanup:"
+/* Scheduler keys of the next question for a CA's renewal window: this and the id. */
+#define CK_WINDOW_PREFIX "window:"
+/* A failed question for the renewal window is asked again after this long. */
+#define CK_WINDOW_RETRY_FAILED 3600
 
 /* What one request's lifecycle holds in memory between steps. */
 typedef struct {
@@ -78,6 +82,7 @@ struct _CkEngine {
 	GHashTable *dir_watches;   /* directory -> CkDirWatch */
 	GHashTable *watched_paths; /* certificate file or directory "current" link -> id */
 	GHashTable *rechecks;	   /* id -> timeout source id of an external-change re-read */
+	GHashTable *window_asks;   /* id -> CkWindowAsk: a renewal window being asked for */
 	GFileMonitor *time_sync_monitor;
 	guint clock_recheck_id;
 	GPtrArray *reread_queue; /* requests whose files are read again after start-up */
@@ -182,6 +187,11 @@ void
 ck_engine_resume(CkEngine *self, CkRequest *request);
 void
 ck_engine_check_external_change(CkEngine *self, CkRequest *request);
+/* Asks the request's CA for its suggested renewal window, if it may have one. */
+void
+ck_engine_ask_renewal_window(CkEngine *self, CkRequest *request);
+void
+ck_window_ask_free(gpointer ask);
 
 /* ck-engine-install.c */
 void

@@ -1213,6 +1213,8 @@ ck_engine_dispose(GObject *object)
 	/* jobs first: they give their limiter slots back */
 	g_hash_table_remove_all(self->jobs);
 	g_hash_table_remove_all(self->rechecks);
+	/* like jobs: a question in flight gives its limiter slot back */
+	g_hash_table_remove_all(self->window_asks);
 	g_hash_table_remove_all(self->dir_watches);
 	g_clear_handle_id(&self->clock_recheck_id, g_source_remove);
 	g_clear_handle_id(&self->reread_id, g_source_remove);
@@ -1236,6 +1238,7 @@ ck_engine_finalize(GObject *object)
 	CkEngine *self = CK_ENGINE(object);
 	g_hash_table_unref(self->jobs);
 	g_hash_table_unref(self->rechecks);
+	g_hash_table_unref(self->window_asks);
 	g_hash_table_unref(self->dir_watches);
 	g_hash_table_unref(self->watched_paths);
 	g_hash_table_unref(self->requests);
@@ -1267,6 +1270,8 @@ ck_engine_init(CkEngine *self)
 	self->watched_paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->rechecks =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ck_engine_remove_recheck);
+	self->window_asks =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ck_window_ask_free);
 	self->dynamic_cas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 						  (GDestroyNotify)ck_ca_config_free);
 }

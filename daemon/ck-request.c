@@ -64,6 +64,12 @@ struct _CkRequest {
 	gchar *bootstrap_key_file;
 	/* lifecycle status */
 	gint64 renewal_time;
+	/* the CA's suggested renewal window (RFC 9773) for the certificate whose serial
+	 * is window_serial, and the moment inside it this request picked */
+	gint64 window_start;
+	gint64 window_end;
+	gint64 window_pick;
+	gchar *window_serial;
 	gint64 last_renewal;
 	gint64 last_failure_time;
 	gchar *waiting;
@@ -387,6 +393,50 @@ CK_REQUEST_VALUE_ACCESSORS(gint64, renewal_time, CK_REQUEST_FIELD_SCHEDULE)
 CK_REQUEST_VALUE_ACCESSORS(gint64, last_renewal, CK_REQUEST_FIELD_SCHEDULE)
 CK_REQUEST_VALUE_ACCESSORS(gint64, last_failure_time, CK_REQUEST_FIELD_SCHEDULE)
 CK_REQUEST_VALUE_ACCESSORS(gint64, backups_until, CK_REQUEST_FIELD_OTHER)
+
+gint64
+ck_request_get_window_start(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->window_start;
+}
+
+gint64
+ck_request_get_window_end(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->window_end;
+}
+
+gint64
+ck_request_get_window_pick(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return self->window_pick;
+}
+
+const gchar *
+ck_request_get_window_serial(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return self->window_serial;
+}
+
+void
+ck_request_set_renewal_window(CkRequest *self, gint64 start, gint64 end, gint64 pick,
+			      const gchar *serial)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	if (self->window_start == start && self->window_end == end && self->window_pick == pick &&
+	    g_strcmp0(self->window_serial, serial) == 0)
+		return;
+	self->window_start = start;
+	self->window_end = end;
+	self->window_pick = pick;
+	g_free(self->window_serial);
+	self->window_serial = g_strdup(serial);
+	ck_request_emit(self, CK_REQUEST_FIELD_SCHEDULE);
+}
 
 static const gchar *const key_policy_names[CK_KEY_POLICY_LAST] = {
     [CK_KEY_POLICY_NEW] = "new",
@@ -824,6 +874,12 @@ ck_request_to_json(CkRequest *self)
 	ck_json_add_string(builder, "bootstrap-cert-file", self->bootstrap_cert_file);
 	ck_json_add_string(builder, "bootstrap-key-file", self->bootstrap_key_file);
 	ck_json_add_int(builder, "renewal-time", self->renewal_time);
+	if (self->window_end > 0) {
+		ck_json_add_int(builder, "renewal-window-start", self->window_start);
+		ck_json_add_int(builder, "renewal-window-end", self->window_end);
+		ck_json_add_int(builder, "renewal-window-pick", self->window_pick);
+		ck_json_add_string(builder, "renewal-window-serial", self->window_serial);
+	}
 	ck_json_add_int(builder, "last-renewal", self->last_renewal);
 	ck_json_add_int(builder, "last-failure-time", self->last_failure_time);
 	ck_json_add_string(builder, "waiting", self->waiting);
@@ -949,6 +1005,10 @@ ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
 	self->bootstrap_cert_file = ck_json_dup_string(obj, "bootstrap-cert-file");
 	self->bootstrap_key_file = ck_json_dup_string(obj, "bootstrap-key-file");
 	self->renewal_time = json_object_get_int_member_with_default(obj, "renewal-time", 0);
+	self->window_start = json_object_get_int_member_with_default(obj, "renewal-window-start", 0);
+	self->window_end = json_object_get_int_member_with_default(obj, "renewal-window-end", 0);
+	self->window_pick = json_object_get_int_member_with_default(obj, "renewal-window-pick", 0);
+	self->window_serial = ck_json_dup_string(obj, "renewal-window-serial");
 	self->last_renewal = json_object_get_int_member_with_default(obj, "last-renewal", 0);
 	self->last_failure_time =
 	    json_object_get_int_member_with_default(obj, "last-failure-time", 0);
@@ -1121,6 +1181,7 @@ ck_request_finalize(GObject *object)
 	g_free(self->install_previous);
 	g_free(self->last_failure);
 	g_free(self->declared);
+	g_free(self->window_serial);
 	G_OBJECT_CLASS(ck_request_parent_class)->finalize(object);
 }
 

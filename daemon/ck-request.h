@@ -335,6 +335,23 @@ gint64
 ck_request_get_renewal_time(CkRequest *self);
 void
 ck_request_set_renewal_time(CkRequest *self, gint64 when);
+/*
+ * The CA's suggested renewal window [start, end) (RFC 9773 renewal information),
+ * Unix seconds, 0 and 0 when none is known; @pick is the moment inside it this
+ * request chose (kept, so restarts and re-plans do not re-roll it), @serial the
+ * certificate the window is for. Changes emit CK_REQUEST_FIELD_SCHEDULE.
+ */
+gint64
+ck_request_get_window_start(CkRequest *self);
+gint64
+ck_request_get_window_end(CkRequest *self);
+gint64
+ck_request_get_window_pick(CkRequest *self);
+const gchar *
+ck_request_get_window_serial(CkRequest *self);
+void
+ck_request_set_renewal_window(CkRequest *self, gint64 start, gint64 end, gint64 pick,
+			      const gchar *serial);
 /* When a certificate was last installed, and when the last attempt failed (0: never). */
 gint64
 ck_request_get_last_renewal(CkRequest *self);

@@ -297,6 +297,37 @@ ck_schedule_renewal_time(gint64 not_before, gint64 not_after, const CkThreshold 
 	return when - jitter;
 }
 
+gint64
+ck_schedule_window_pick(gint64 start, gint64 end, guint64 random)
+{
+	guint64 width;
+
+	if (end <= start)
+		return start;
+	width = (guint64)end - (guint64)start;
+	/* the modulo bias is below 2^-32 for any window shorter than 136 years */
+	return (gint64)((guint64)start + random % width);
+}
+
+gint64
+ck_schedule_window_renewal_time(gint64 pick, gint64 not_before, gint64 not_after)
+{
+	gint64 latest;
+
+	if (not_after <= not_before)
+		return MIN(pick, not_after);
+	latest = not_after - (not_after - not_before) / 10;
+	return MIN(pick, latest);
+}
+
+gint64
+ck_schedule_window_recheck(gint64 retry_after)
+{
+	if (retry_after <= 0)
+		return 6 * CK_HOUR;
+	return CLAMP(retry_after, CK_MINUTE, CK_DAY);
+}
+
 /*
  * @value * @random / G_MAXUINT32, rounded down, for 0 <= @value, without the
  * 96-bit product: 0 maps to 0 and G_MAXUINT32 to @value exactly.

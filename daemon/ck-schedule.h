@@ -74,6 +74,29 @@ gint64
 ck_schedule_renewal_time(gint64 not_before, gint64 not_after, const CkThreshold *threshold,
 			 guint64 jitter_seed, gint64 jitter_cap);
 
+/*
+ * ACME renewal information (RFC 9773): a moment in the CA's window [@start, @end)
+ * drawn uniformly from @random (any 64-bit value; §4.2), or @start for a window
+ * of no length.
+ */
+gint64
+ck_schedule_window_pick(gint64 start, gint64 end, guint64 random);
+/*
+ * The renewal time for a certificate valid from @not_before to @not_after when the
+ * CA's window gave @pick. The window wins over the renewal threshold, earlier or
+ * later, because the CA knows why (an incident, its load) and RFC 9773 asks
+ * clients to follow it. The one limit: never later than @not_after minus a tenth of
+ * the lifetime, so that retries (whose delay shrinks to a tenth of what is left)
+ * still have room before expiry: a window that late is a CA's mistake, not a
+ * reason for an outage. A @pick in the past means "renew now".
+ */
+gint64
+ck_schedule_window_renewal_time(gint64 pick, gint64 not_before, gint64 not_after);
+/* Seconds until the CA is asked again: its Retry-After kept within 1 min .. 1 day (§4.3
+ * and the working group's advice), 6 h when it said nothing (@retry_after 0). */
+gint64
+ck_schedule_window_recheck(gint64 retry_after);
+
 /* A zeroed CkBackoff is the default one: base and cap <= 0 mean their defaults. */
 typedef struct {
 	gint64 base;	   /* first retry delay, seconds (default 60) */

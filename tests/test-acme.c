@@ -1729,6 +1729,486 @@ test_acme_daemon_malformed(void)
 	ck_test_stop_pid(&pid);
 }
 
+/*
+ * A scripted ACME server with renewal information (RFC 9773), which pebble 2.4
+ * lacks. It issues from its own CA (python3-cryptography) without challenges,
+ * one-day certificates whose ARI certID it computes itself, and answers
+ * renewalInfo/<certID> from the control file argv[2], read at every request:
+ * {"ari": bool, "windows": [[from, to, retry-after or null, "mode"], ...]}, the
+ * n-th issued certificate getting the n-th entry (the last one repeats), the
+ * window as offsets in seconds from its issuance; mode "garbage" answers
+ * nonsense. Unknown certIDs get 404. Every request is logged to argv[1].
+ */
+static const gchar ck_test_mock_ari_py[] =
+    "import base64, datetime, http.server, itertools, json, sys\n"
+    "from cryptography import x509\n"
+    "from cryptography.hazmat.primitives import hashes, serialization\n"
+    "from cryptography.hazmat.primitives.asymmetric import ec\n"
+    "from cryptography.x509.oid import NameOID\n"
+    "log = open(sys.argv[1], 'a', buffering=1)\n"
+    "issued, counter = set(), itertools.count(1)\n"
+    "certs, orders = {}, {}\n"
+    "now = lambda: datetime.datetime.now(datetime.timezone.utc)\n"
+    "ca_key = ec.generate_private_key(ec.SECP256R1())\n"
+    "ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mock ARI CA')])\n"
+    "ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())\n"
+    "ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)\n"
+    "      .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())\n"
+    "      .not_valid_before(now() - datetime.timedelta(days=1))\n"
+    "      .not_valid_after(now() + datetime.timedelta(days=30))\n"
+    "      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)\n"
+    "      .add_extension(ca_ski, critical=False)\n"
+    "      .sign(ca_key, hashes.SHA256()))\n"
+    "ca_pem = ca.public_bytes(serialization.Encoding.PEM)\n"
+    "def b64e(b):\n"
+    "    return base64.urlsafe_b64encode(b).decode().rstrip('=')\n"
+    "def b64d(t):\n"
+    "    return base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))\n"
+    "def cert_id(serial):\n"
+    "    der = serial.to_bytes((serial.bit_length() + 8) // 8, 'big')\n"
+    "    return b64e(ca_ski.digest) + '.' + b64e(der)\n"
+    "def rfc3339(t):\n"
+    "    return t.strftime('%Y-%m-%dT%H:%M:%SZ')\n"
+    "def control():\n"
+    "    return json.load(open(sys.argv[2]))\n"
+    "def issue(csr_der):\n"
+    "    csr = x509.load_der_x509_csr(csr_der)\n"
+    "    serial = x509.random_serial_number()\n"
+    "    b = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca_name)\n"
+    "         .public_key(csr.public_key()).serial_number(serial)\n"
+    "         .not_valid_before(now() - datetime.timedelta(minutes=1))\n"
+    "         .not_valid_after(now() + datetime.timedelta(days=1))\n"
+    "         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(\n"
+    "             ca_ski), critical=False))\n"
+    "    try:\n"
+    "        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)\n"
+    "        b = b.add_extension(san.value, critical=False)\n"
+    "    except x509.ExtensionNotFound:\n"
+    "        pass\n"
+    "    leaf = b.sign(ca_key, hashes.SHA256())\n"
+    "    certs[cert_id(serial)] = (len(certs), now())\n"
+    "    log.write('issued %s\\n' % cert_id(serial))\n"
+    "    return leaf.public_bytes(serialization.Encoding.PEM) + ca_pem\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    protocol_version = 'HTTP/1.1'\n"
+    "    def log_message(self, *a):\n"
+    "        pass\n"
+    "    def base(self):\n"
+    "        return 'http://' + self.headers['Host']\n"
+    "    def send(self, status, body=b'', ctype='application/json', extra=()):\n"
+    "        nonce = 'n%d' % next(counter)\n"
+    "        issued.add(nonce)\n"
+    "        self.send_response(status)\n"
+    "        self.send_header('Replay-Nonce', nonce)\n"
+    "        self.send_header('Content-Type', ctype)\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        for k, v in extra:\n"
+    "            self.send_header(k, v)\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(body)\n"
+    "    def problem(self, status, type_, detail):\n"
+    "        body = json.dumps({'type': 'urn:ietf:params:acme:error:' + type_,\n"
+    "                           'detail': detail}).encode()\n"
+    "        self.send(status, body, 'application/problem+json')\n"
+    "    def do_HEAD(self):\n"
+    "        self.send(200)\n"
+    "    def do_GET(self):\n"
+    "        b = self.base()\n"
+    "        if self.path == '/dir':\n"
+    "            d = {'newNonce': b + '/nonce', 'newAccount': b + '/acct',\n"
+    "                 'newOrder': b + '/order'}\n"
+    "            if control().get('ari', True):\n"
+    "                d['renewalInfo'] = b + '/ari/'\n"
+    "            return self.send(200, json.dumps(d).encode())\n"
+    "        if self.path == '/roots':\n"
+    "            return self.send(200, ca_pem, 'application/pem-certificate-chain')\n"
+    "        if self.path.startswith('/ari/'):\n"
+    "            cid = self.path[len('/ari/'):]\n"
+    "            log.write('ari %s\\n' % cid)\n"
+    "            if cid not in certs:\n"
+    "                return self.problem(404, 'malformed', 'no certificate ' + cid)\n"
+    "            n, at = certs[cid]\n"
+    "            ws = control()['windows']\n"
+    "            w = ws[min(n, len(ws) - 1)]\n"
+    "            if len(w) > 3 and w[3] == 'garbage':\n"
+    "                return self.send(200, b'{\"suggestedWindow\": {\"start\": \"soon\"}}')\n"
+    "            body = {'suggestedWindow': {\n"
+    "                'start': rfc3339(at + datetime.timedelta(seconds=w[0])),\n"
+    "                'end': rfc3339(at + datetime.timedelta(seconds=w[1]))},\n"
+    "                'explanationURL': b + '/why'}\n"
+    "            extra = [('Retry-After', str(w[2]))] if w[2] is not None else []\n"
+    "            return self.send(200, json.dumps(body).encode(), extra=extra)\n"
+    "        self.problem(404, 'malformed', 'no such resource ' + self.path)\n"
+    "    def do_POST(self):\n"
+    "        jws = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
+    "        prot = json.loads(b64d(jws['protected']))\n"
+    "        payload = b64d(jws['payload']).decode() if jws['payload'] else ''\n"
+    "        if prot.get('nonce') not in issued:\n"
+    "            return self.problem(400, 'badNonce', 'unknown or reused nonce')\n"
+    "        issued.discard(prot['nonce'])\n"
+    "        b = self.base()\n"
+    "        if self.path == '/acct':\n"
+    "            return self.send(201, b'{\"status\":\"valid\"}', extra=[('Location', b + "
+    "'/acct/1')])\n"
+    "        if self.path == '/order':\n"
+    "            n = len(orders) + 1\n"
+    "            orders[n] = {'status': 'ready', 'finalize': b + '/order/%d/finalize' % n,\n"
+    "                         'authorizations': []}\n"
+    "            return self.send(201, json.dumps(orders[n]).encode(),\n"
+    "                             extra=[('Location', b + '/order/%d' % n)])\n"
+    "        parts = self.path.split('/')\n"
+    "        if len(parts) == 4 and parts[1] == 'order' and parts[3] == 'finalize':\n"
+    "            n = int(parts[2])\n"
+    "            pem = issue(b64d(json.loads(payload)['csr']))\n"
+    "            orders[n] = {'status': 'valid', 'certificate': b + '/cert/%d' % n, 'pem': pem}\n"
+    "            o = {k: v for k, v in orders[n].items() if k != 'pem'}\n"
+    "            return self.send(200, json.dumps(o).encode())\n"
+    "        if len(parts) == 3 and parts[1] == 'order':\n"
+    "            o = {k: v for k, v in orders[int(parts[2])].items() if k != 'pem'}\n"
+    "            return self.send(200, json.dumps(o).encode())\n"
+    "        if len(parts) == 3 and parts[1] == 'cert':\n"
+    "            return self.send(200, orders[int(parts[2])]['pem'],\n"
+    "                             'application/pem-certificate-chain')\n"
+    "        self.problem(404, 'malformed', 'no such resource ' + self.path)\n"
+    "srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+    "print(srv.server_address[1], flush=True)\n"
+    "srv.serve_forever()\n";
+
+typedef struct {
+	gchar *dir;
+	gchar *log;
+	gchar *control;
+	gchar *directory_url;
+	gchar *roots_url;
+	GPid pid;
+	guint port;
+} CkMockAri;
+
+static void
+ck_mock_ari_free(CkMockAri *m)
+{
+	ck_test_stop_pid(&m->pid);
+	ck_test_rm_rf(m->dir);
+	g_free(m->dir);
+	g_free(m->log);
+	g_free(m->control);
+	g_free(m->directory_url);
+	g_free(m->roots_url);
+	g_free(m);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkMockAri, ck_mock_ari_free)
+
+static gboolean
+ck_test_have_mock_ari(void)
+{
+	const gchar *argv[] = {"python3", "-c", "import cryptography.x509", NULL};
+	if (!ck_test_have_program("python3") || ck_test_run(argv, NULL, NULL) != 0) {
+		g_test_skip("python3 with the cryptography module is not installed "
+			    "(apt-get install python3-cryptography)");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+ck_mock_ari_control(CkMockAri *m, const gchar *json)
+{
+	g_assert_true(g_file_set_contents(m->control, json, -1, NULL));
+}
+
+static CkMockAri *
+ck_mock_ari_start(const gchar *control)
+{
+	CkMockAri *m = g_new0(CkMockAri, 1);
+	g_autofree gchar *script = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GIOChannel) channel = NULL;
+	g_autofree gchar *line = NULL;
+	const gchar *argv[] = {"python3", NULL, NULL, NULL, NULL};
+	guint64 port = 0;
+	gint out_fd = -1;
+
+	m->dir = ck_test_make_tmpdir();
+	m->log = g_build_filename(m->dir, "mock-ari.log", NULL);
+	m->control = g_build_filename(m->dir, "control.json", NULL);
+	ck_mock_ari_control(m, control);
+	script = ck_test_write_file(m->dir, "mock-ari.py", ck_test_mock_ari_py);
+	argv[1] = script;
+	argv[2] = m->log;
+	argv[3] = m->control;
+	g_assert_true(g_spawn_async_with_pipes(
+	    m->dir, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+	    ck_test_child_setup, NULL, &m->pid, NULL, &out_fd, NULL, &error));
+	g_assert_no_error(error);
+	channel = g_io_channel_unix_new(out_fd);
+	g_io_channel_set_close_on_unref(channel, TRUE);
+	g_io_channel_read_line(channel, &line, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(line);
+	g_assert_true(g_ascii_string_to_unsigned(g_strstrip(line), 10, 1, 65535, &port, NULL));
+	m->port = (guint)port;
+	m->directory_url = g_strdup_printf("http://127.0.0.1:%u/dir", m->port);
+	m->roots_url = g_strdup_printf("http://127.0.0.1:%u/roots", m->port);
+	return m;
+}
+
+/* How many lines of the mock's log start with @prefix. */
+static guint
+ck_mock_ari_count(CkMockAri *m, const gchar *prefix)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	if (!g_file_get_contents(m->log, &text, NULL, NULL))
+		return 0;
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++)
+		n += g_str_has_prefix(lines[i], prefix);
+	return n;
+}
+
+/* The helper's GET-RENEWAL-WINDOW for @cert against @directory: its exit status. */
+static gint
+ck_test_ask_window(const gchar *directory, const gchar *state, const gchar *cert, gchar **out)
+{
+	g_autofree gchar *dir_arg = g_strdup_printf("--directory=%s", directory);
+	g_autofree gchar *cert_env = ck_test_env("CERTMONGER_CERTIFICATE", cert);
+	g_autofree gchar *err = NULL;
+	const gchar *extra[] = {dir_arg, "--timeout=5", NULL};
+	const gchar *env[] = {"CERTMONGER_OPERATION=GET-RENEWAL-WINDOW", cert_env, NULL};
+	return ck_test_run_helper(NULL, state, extra, env, out, &err);
+}
+
+/* Two Unix times and a number on two lines, as the protocol extension says. */
+static void
+ck_test_parse_window_answer(const gchar *out, gint64 *start, gint64 *end, gint64 *retry)
+{
+	g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+	g_auto(GStrv) fields = NULL;
+	g_assert_cmpuint(g_strv_length(lines), ==, 3);
+	g_assert_cmpstr(lines[2], ==, "");
+	fields = g_strsplit(lines[0], " ", -1);
+	g_assert_cmpuint(g_strv_length(fields), ==, 2);
+	g_assert_true(g_ascii_string_to_signed(fields[0], 10, 1, G_MAXINT64, start, NULL));
+	g_assert_true(g_ascii_string_to_signed(fields[1], 10, 1, G_MAXINT64, end, NULL));
+	g_assert_true(g_ascii_string_to_signed(lines[1], 10, 0, G_MAXINT64, retry, NULL));
+}
+
+/* GET-RENEWAL-WINDOW run by hand: the window, the Retry-After, and every failure's status */
+static void
+test_acme_renewal_window(void)
+{
+	g_autoptr(CkMockAri) m = NULL;
+	g_autofree gchar *state = NULL, *csr = NULL, *csr_env = NULL, *dir_arg = NULL;
+	g_autofree gchar *chain = NULL, *err = NULL, *out = NULL;
+	gint64 start = 0, end = 0, retry = 0, issued;
+
+	if (!ck_test_have_mock_ari() || !ck_test_have_program("openssl"))
+		return;
+	m = ck_mock_ari_start("{\"windows\": [[3600, 7200, 1234]]}");
+	state = g_build_filename(m->dir, "state", NULL);
+	dir_arg = g_strdup_printf("--directory=%s", m->directory_url);
+	csr = ck_test_make_csr(m->dir, "ari", "ari.example", "DNS:ari.example");
+	csr_env = ck_test_env("CERTMONGER_CSR", csr);
+	{
+		const gchar *extra[] = {dir_arg, NULL};
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env, NULL};
+		g_assert_cmpint(ck_test_run_helper(NULL, state, extra, env, &chain, &err), ==, 0);
+	}
+	issued = g_get_real_time() / G_USEC_PER_SEC;
+	g_assert_cmpuint(ck_mock_ari_count(m, "issued "), ==, 1);
+
+	/* the window as Unix seconds, then the CA's Retry-After; the mock found the certID */
+	g_assert_cmpint(ck_test_ask_window(m->directory_url, state, chain, &out), ==, 0);
+	ck_test_parse_window_answer(out, &start, &end, &retry);
+	g_assert_cmpint(start, >=, issued - 5 + 3600);
+	g_assert_cmpint(start, <=, issued + 3600);
+	g_assert_cmpint(end - start, ==, 3600);
+	g_assert_cmpint(retry, ==, 1234);
+	g_assert_cmpuint(ck_mock_ari_count(m, "ari "), ==, 1);
+	g_clear_pointer(&out, g_free);
+
+	/* no Retry-After: RFC 9773's six hours */
+	ck_mock_ari_control(m, "{\"windows\": [[-60, -30, null]]}");
+	g_assert_cmpint(ck_test_ask_window(m->directory_url, state, chain, &out), ==, 0);
+	ck_test_parse_window_answer(out, &start, &end, &retry);
+	g_assert_cmpint(retry, ==, 21600);
+	g_assert_cmpint(end - start, ==, 30);
+	g_clear_pointer(&out, g_free);
+
+	/* nonsense from the CA: unreachable (3), saying what is wrong */
+	ck_mock_ari_control(m, "{\"windows\": [[0, 1, null, \"garbage\"]]}");
+	g_assert_cmpint(ck_test_ask_window(m->directory_url, state, chain, &out), ==, 3);
+	g_assert_nonnull(strstr(out, "RFC 3339"));
+	g_clear_pointer(&out, g_free);
+
+	/* a certificate the CA does not know (another issuer): refused (2); so the certID
+	 * of the CA's own certificate above was the one the CA computed */
+	{
+		const gchar *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+				       "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+				       "/CN=elsewhere", "-addext", "authorityKeyIdentifier=keyid:always",
+				       "-keyout", NULL, "-out", NULL, NULL};
+		g_autofree gchar *k = g_build_filename(m->dir, "elsewhere.key", NULL);
+		g_autofree gchar *c = g_build_filename(m->dir, "elsewhere.pem", NULL);
+		g_autofree gchar *pem = NULL;
+		argv[15] = k;
+		argv[17] = c;
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+		g_assert_true(g_file_get_contents(c, &pem, NULL, NULL));
+		ck_mock_ari_control(m, "{\"windows\": [[0, 1, null]]}");
+		g_assert_cmpint(ck_test_ask_window(m->directory_url, state, pem, &out), ==, 2);
+		g_assert_nonnull(strstr(out, "no certificate"));
+		g_clear_pointer(&out, g_free);
+	}
+
+	/* a directory without renewalInfo: not supported (6) */
+	ck_mock_ari_control(m, "{\"ari\": false, \"windows\": [[0, 1, null]]}");
+	g_assert_cmpint(ck_test_ask_window(m->directory_url, state, chain, &out), ==, 6);
+	g_assert_nonnull(strstr(out, "renewalInfo"));
+	g_clear_pointer(&out, g_free);
+
+	/* a server that is gone: unreachable (3) */
+	ck_test_stop_pid(&m->pid);
+	g_assert_cmpint(ck_test_ask_window(m->directory_url, state, chain, &out), ==, 3);
+	g_assert_nonnull(strstr(out, "127.0.0.1"));
+	g_clear_pointer(&out, g_free);
+}
+
+static gboolean
+ck_test_window_known(CkTestDaemon *td, JsonObject **status_out)
+{
+	g_autoptr(JsonObject) status = ck_test_request_json(td, "ari");
+	if (status == NULL || json_object_get_int_member(status, "RenewalWindowEnd") == 0)
+		return FALSE;
+	*status_out = g_steal_pointer(&status);
+	return TRUE;
+}
+
+/* Polls `certkeeper status` until the request has a window, at most @seconds. */
+static JsonObject *
+ck_test_wait_window(CkTestDaemon *td, const gchar *serial_not, guint seconds)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+	for (;;) {
+		JsonObject *status = NULL;
+		if (ck_test_window_known(td, &status) &&
+		    (serial_not == NULL ||
+		     g_strcmp0(json_object_get_string_member(status, "Serial"), serial_not) != 0) &&
+		    g_strcmp0(json_object_get_string_member(status, "State"), "MONITORING") == 0)
+			return status;
+		if (status != NULL)
+			json_object_unref(status);
+		if (g_get_monotonic_time() > deadline) {
+			g_autofree gchar *log = NULL;
+			g_file_get_contents(td->daemon_log, &log, NULL, NULL);
+			g_error("no renewal window within %u s; daemon log:\n%s", seconds,
+				log != NULL ? log : "");
+		}
+		g_usleep(200 * 1000);
+	}
+}
+
+/*
+ * Through certkeeperd: a day-long certificate whose window opens seconds after
+ * issuance is renewed inside that window, long before its threshold; the next
+ * certificate's window is far away and nothing more happens. Then a window that
+ * lies in the past: renewed at once.
+ */
+static void
+test_acme_daemon_renewal_window(void)
+{
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(CkMockAri) m = NULL;
+	g_autoptr(JsonObject) first = NULL, second = NULL;
+	g_autofree gchar *config = NULL, *cert = NULL, *key = NULL, *err = NULL, *text = NULL;
+	g_autofree gchar *serial = NULL;
+	gint64 start, end, renewal, renewed_at, not_before, not_after;
+
+	if (!ck_test_have_mock_ari() || !ck_test_have_program("openssl"))
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	/* the first certificate's window: 8 to 14 s after issuance; later ones: hours away */
+	m = ck_mock_ari_start("{\"windows\": [[8, 14, 60], [7200, 9000, 60]]}");
+	config = g_strdup_printf("[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
+				 "[renewal]\nRenewJitterMax=0\nRetryDelay=5s\nRetryDelayMax=10s\n\n"
+				 "[ca acme]\nType=acme\nDirectory=%s\nRootsURL=%s\nTimeout=30\n",
+				 g_getenv("CK_TOP_BUILDDIR"), m->directory_url, m->roots_url);
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+	cert = ck_test_daemon_path(td, "ari.crt");
+	key = ck_test_daemon_path(td, "ari.key");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "request", "-I", "ari", "-c",
+				    "acme", "-f", cert, "-k", key, "-N", "CN=ari.example", "-D",
+				    "ari.example", "-w", "--wait-timeout=30", NULL),
+			==, 0);
+	first = ck_test_wait_window(td, NULL, 20);
+	serial = g_strdup(json_object_get_string_member(first, "Serial"));
+	start = json_object_get_int_member(first, "RenewalWindowStart");
+	end = json_object_get_int_member(first, "RenewalWindowEnd");
+	renewal = json_object_get_int_member(first, "RenewalTime");
+	not_before = json_object_get_int_member(first, "NotBefore");
+	not_after = json_object_get_int_member(first, "NotAfter");
+	g_test_message("window [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "), renewal %" G_GINT64_FORMAT,
+		       start, end, renewal);
+	/* the CA's window on the bus, and the renewal planned inside it ... */
+	g_assert_cmpint(end - start, ==, 6);
+	g_assert_cmpint(renewal, >=, start);
+	g_assert_cmpint(renewal, <, end);
+	/* ... not at the threshold, a third of the day before expiry */
+	g_assert_cmpint(not_after - not_before, >, 86000);
+	g_assert_cmpint(renewal, <, not_after - (not_after - not_before) / 3 - 3600);
+	/* `certkeeper status` shows it */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &text, NULL, "status", "-i", "ari", NULL), ==,
+			0);
+	g_assert_nonnull(strstr(text, "CA's renewal window"));
+
+	/* the renewal comes inside the window (bounded: the window is seconds away) */
+	second = ck_test_wait_window(td, serial, 30);
+	renewed_at = json_object_get_int_member(second, "LastRenewal");
+	g_test_message("renewed at %" G_GINT64_FORMAT, renewed_at);
+	g_assert_cmpint(renewed_at, >=, renewal);
+	g_assert_cmpint(renewed_at, >=, start);
+	/* (plus the time a submission takes) */
+	g_assert_cmpint(renewed_at, <, end + 10);
+	/* and the new certificate's window is hours away: so is its renewal */
+	g_assert_cmpint(json_object_get_int_member(second, "RenewalWindowStart"), >,
+			renewed_at + 7000);
+	g_assert_cmpint(json_object_get_int_member(second, "RenewalTime"), >=,
+			json_object_get_int_member(second, "RenewalWindowStart"));
+	g_assert_cmpuint(ck_mock_ari_count(m, "issued "), ==, 2);
+
+	/* a window in the past (the CA wants it replaced now): renewed promptly */
+	ck_mock_ari_control(m, "{\"windows\": [[8, 14, 60], [-600, -300, 60], [7200, 9000, 60]]}");
+	g_clear_pointer(&serial, g_free);
+	serial = g_strdup(json_object_get_string_member(second, "Serial"));
+	/* a restart asks again at start-up, and the window it hears is in the past */
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	ck_test_daemon_start(td);
+	{
+		gint64 restarted = g_get_real_time() / G_USEC_PER_SEC;
+		g_autoptr(JsonObject) third = NULL;
+		gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+		for (;;) {
+			g_autoptr(JsonObject) now = ck_test_request_json(td, "ari");
+			if (now != NULL &&
+			    g_strcmp0(json_object_get_string_member(now, "Serial"), serial) != 0 &&
+			    g_strcmp0(json_object_get_string_member(now, "State"), "MONITORING") ==
+				0) {
+				third = g_steal_pointer(&now);
+				break;
+			}
+			g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+			g_usleep(200 * 1000);
+		}
+		g_assert_cmpint(json_object_get_int_member(third, "LastRenewal") - restarted, <, 20);
+	}
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+
 /* A private session bus for certmonger (its address in @address_out), or 0. */
 static GPid
 ck_test_session_bus(const gchar *dir, gchar **address_out)
@@ -1896,6 +2376,8 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/acme/daemon/outage", test_acme_daemon_outage);
 	g_test_add_func("/certkeeper/acme/daemon/rejected", test_acme_daemon_rejected);
 	g_test_add_func("/certkeeper/acme/daemon/malformed", test_acme_daemon_malformed);
+	g_test_add_func("/certkeeper/acme/renewal-window", test_acme_renewal_window);
+	g_test_add_func("/certkeeper/acme/daemon-renewal-window", test_acme_daemon_renewal_window);
 	g_test_add_func("/certkeeper/acme/certmonger", test_acme_certmonger);
 	return g_test_run();
 }

@@ -764,6 +764,39 @@ test_ca_helper_certmonger_local_submit(Fixture *f, gconstpointer user_data)
 	ck_test_assert_issued(f, result, FALSE);
 }
 
+
+/* GET-RENEWAL-WINDOW answers: "START END", then the seconds to ask again */
+static void
+test_ca_helper_parse_window(void)
+{
+	const gchar *bad[] = {"", "1700000000", "1700000000 1700000000\n", "1700003600 1700000000",
+			      "a b", "1700000000 1700003600 5", "-1 1700000000",
+			      "1700000000 1700003600\nsoon\n", NULL};
+	gint64 start = 0, end = 0, retry = -1;
+	gchar *message = NULL;
+
+	g_assert_true(ck_ca_helper_parse_window("1700000000 1700003600\n21600\n", &start, &end,
+						&retry, &message));
+	g_assert_null(message);
+	g_assert_cmpint(start, ==, 1700000000);
+	g_assert_cmpint(end, ==, 1700003600);
+	g_assert_cmpint(retry, ==, 21600);
+	/* without a second line: 0, "not said" */
+	g_assert_true(
+	    ck_ca_helper_parse_window(" 1700000000 1700003600 \n", &start, &end, &retry, &message));
+	g_assert_cmpint(retry, ==, 0);
+	for (guint i = 0; bad[i] != NULL; i++) {
+		start = end = retry = 7;
+		g_test_message("bad: %s", bad[i]);
+		g_assert_false(ck_ca_helper_parse_window(bad[i], &start, &end, &retry, &message));
+		g_assert_nonnull(message);
+		g_clear_pointer(&message, g_free);
+		g_assert_cmpint(start, ==, 7);
+		g_assert_cmpint(end, ==, 7);
+		g_assert_cmpint(retry, ==, 7);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -787,5 +820,6 @@ main(int argc, char **argv)
 	ADD("/certkeeper/ca-helper/certmonger-local-submit",
 	    test_ca_helper_certmonger_local_submit);
 #undef ADD
+	g_test_add_func("/certkeeper/ca-helper/parse-window", test_ca_helper_parse_window);
 	return g_test_run();
 }

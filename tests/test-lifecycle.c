@@ -17,6 +17,7 @@
 #include "ck-clock.h"
 #include "ck-engine.h"
 #include "ck-error.h"
+#include "ck-schedule.h"
 #include "ck-test-util.h"
 
 /* the test clock exists in fault-injection builds only */
@@ -519,7 +520,14 @@ test_lifecycle_ca_wait_and_restart(Fixture *f, gconstpointer user_data)
 	ops_text = ck_test_read(ops);
 	/* (every start asks a helper CA to describe itself, and submissions wait for
 	 * the answers) */
-	g_assert_cmpstr(ops_text, ==, DESCRIBE_OPS "SUBMIT \n" DESCRIBE_OPS "POLL ticket-7\n");
+	/* (and after the install the CA is asked for a renewal window, which it does
+	 * not offer: that question may or may not have been logged yet) */
+	{
+		const gchar *expected = DESCRIBE_OPS "SUBMIT \n" DESCRIBE_OPS "POLL ticket-7\n";
+		g_assert_true(g_str_has_prefix(ops_text, expected));
+		g_assert_true(ops_text[strlen(expected)] == '\0' ||
+			      g_strcmp0(ops_text + strlen(expected), "GET-RENEWAL-WINDOW \n") == 0);
+	}
 	g_free(ck_test_assert_pair(request));
 	g_assert_false(g_file_test(pending_key, G_FILE_TEST_EXISTS));
 	/* both runs could read the CSR's key, the one made before the restart too */
@@ -1237,6 +1245,314 @@ test_lifecycle_bounded_and_fair(Fixture *f, gconstpointer user_data)
 	g_ptr_array_unref(log.order);
 }
 
+
+/* Renewal windows (ACME renewal information through GET-RENEWAL-WINDOW) */
+
+/*
+ * A helper CA signing with a local openssl CA (1-day certificates), whose
+ * GET-RENEWAL-WINDOW answers from @DIR@/window: "6" (not offered), "3" (CA
+ * down), or two offsets in seconds from now and a Retry-After; with
+ * @DIR@/window.next, the answers after the first come from that file. Every
+ * operation is logged to @DIR@/ops.
+ */
+#define WINDOW_HELPER                                                                              \
+	"echo \"$CERTMONGER_OPERATION\" >> @DIR@/ops\n"                                           \
+	"case \"$CERTMONGER_OPERATION\" in\n"                                                     \
+	"SUBMIT)\n"                                                                                \
+	"  printf '%s\\n' \"$CERTMONGER_CSR\" > @DIR@/req.csr\n"                                   \
+	"  printf 'subjectAltName=DNS:win.example\\nauthorityKeyIdentifier=keyid\\n' > @DIR@/ext\n" \
+	"  openssl x509 -req -in @DIR@/req.csr -CA @DIR@/ca.pem -CAkey @DIR@/ca.key "             \
+	"-CAcreateserial -days 1 -extfile @DIR@/ext 2>/dev/null || exit 3\n"                       \
+	"  exit 0;;\n"                                                                             \
+	"GET-RENEWAL-WINDOW)\n"                                                                    \
+	"  printf '%s\\n' \"$CERTMONGER_CERTIFICATE\" > @DIR@/asked.pem\n"                         \
+	"  f=@DIR@/window; [ -e @DIR@/asked ] && [ -e @DIR@/window.next ] && f=@DIR@/window.next\n" \
+	"  touch @DIR@/asked\n"                                                                    \
+	"  read a b r < $f\n"                                                                      \
+	"  [ \"$a\" = 6 ] && exit 6\n"                                                             \
+	"  [ \"$a\" = 3 ] && { echo 'the CA is down'; exit 3; }\n"                                 \
+	"  now=$(date +%s); echo \"$((now + a)) $((now + b))\"; echo \"$r\"; exit 0;;\n"           \
+	"*) exit 6;;\n"                                                                            \
+	"esac"
+#define WINDOW_CONFIG "[ca win]\nType=helper\nHelper=@DIR@/win.sh\n"
+
+static void
+ck_test_window_ca(Fixture *f, const gchar *window)
+{
+	const gchar *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+			       "ec_paramgen_curve:P-256", "-nodes", "-days", "3", "-subj",
+			       "/CN=window test CA", "-keyout", NULL, "-out", NULL, NULL};
+	g_autofree gchar *ca_key = g_build_filename(f->dir, "ca.key", NULL);
+	g_autofree gchar *ca_crt = g_build_filename(f->dir, "ca.pem", NULL);
+	g_autofree gchar *window_file = g_build_filename(f->dir, "window", NULL);
+
+	argv[13] = ca_key;
+	argv[15] = ca_crt;
+	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	g_assert_true(g_file_set_contents(window_file, window, -1, NULL));
+	ck_test_write_script(f, "win.sh", WINDOW_HELPER);
+	ck_test_configure(f, WINDOW_CONFIG);
+}
+
+/* How often the CA was asked for a window. */
+static guint
+ck_test_count_asks(Fixture *f)
+{
+	g_autofree gchar *ops = g_build_filename(f->dir, "ops", NULL);
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	if (!g_file_get_contents(ops, &text, NULL, NULL))
+		return 0;
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++)
+		n += g_strcmp0(lines[i], "GET-RENEWAL-WINDOW") == 0;
+	return n;
+}
+
+typedef struct {
+	Fixture *f;
+	guint asks;
+} WaitAsks;
+
+static gboolean
+ck_test_asked(gpointer data)
+{
+	WaitAsks *w = data;
+	return ck_test_count_asks(w->f) >= w->asks;
+}
+
+/* Waits until the CA was asked @asks times and the engine had time to take the answer. */
+static void
+ck_test_wait_asks(Fixture *f, guint asks)
+{
+	WaitAsks w = {f, asks};
+	g_assert_true(ck_test_iterate_until(ck_test_asked, &w, 20000));
+	/* the answer is taken when the helper has exited: give the loop a moment */
+	ck_test_spin(500);
+}
+
+static gboolean
+ck_test_has_window(gpointer data)
+{
+	return ck_request_get_window_end(data) > 0;
+}
+
+/* What the threshold alone plans: the default, a third of a 1-day lifetime, no jitter. */
+static gint64
+ck_test_threshold_time(CkRequest *request)
+{
+	CkThreshold def = {.kind = CK_THRESHOLD_DEFAULT};
+	return ck_schedule_renewal_time(ck_request_get_not_before(request),
+					ck_request_get_not_after(request), &def, 0, 0);
+}
+
+/* A window an hour away: the renewal is planned inside it, and a restart keeps it. */
+static void
+test_lifecycle_window_future(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autofree gchar *window = g_build_filename(f->dir, "window", NULL);
+	g_autofree gchar *asked = g_build_filename(f->dir, "asked.pem", NULL);
+	g_autofree gchar *asked_pem = NULL, *installed = NULL, *state = NULL, *state_text = NULL;
+	CkRequest *request;
+	gint64 before, start, end, renewal;
+
+	ck_test_window_ca(f, "3600 7200 1\n");
+	ck_test_start(f);
+	t = ck_test_template(f, "win");
+	ck_request_set_ca(t, "win");
+	request = ck_test_add(f, t);
+	before = ck_clock_now();
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	g_assert_true(ck_test_iterate_until(ck_test_has_window, request, 20000));
+	start = ck_request_get_window_start(request);
+	end = ck_request_get_window_end(request);
+	renewal = ck_request_get_renewal_time(request);
+	g_test_message("window [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "), renewal %" G_GINT64_FORMAT,
+		       start, end, renewal);
+	/* the window the CA gave, and the renewal inside it rather than at the threshold */
+	g_assert_cmpint(start, >=, before + 3600);
+	g_assert_cmpint(start, <=, ck_clock_now() + 3600);
+	g_assert_cmpint(end - start, ==, 3600);
+	g_assert_cmpint(renewal, >=, start);
+	g_assert_cmpint(renewal, <, end);
+	g_assert_cmpint(ck_request_get_window_pick(request), ==, renewal);
+	/* the threshold would have said some 16 hours from now */
+	g_assert_cmpint(ck_test_threshold_time(request), >, end);
+	/* the CA was asked about the installed certificate */
+	asked_pem = ck_test_read(asked);
+	installed = ck_test_read(ck_request_get_cert_file(request));
+	g_assert_cmpstr(g_strstrip(asked_pem), ==, g_strstrip(installed));
+	/* and the window is in the request's state file */
+	state = g_build_filename(f->state_dir, "requests", "win.json", NULL);
+	state_text = ck_test_read(state);
+	g_assert_nonnull(strstr(state_text, "renewal-window-start"));
+
+	/* a restart with the CA down: the window and the moment picked in it stay */
+	g_assert_true(g_file_set_contents(window, "3\n", -1, NULL));
+	ck_test_stop(f);
+	ck_test_start(f);
+	request = ck_engine_find_request(f->engine, "win");
+	g_assert_nonnull(request);
+	g_assert_cmpint(ck_request_get_window_start(request), ==, start);
+	g_assert_cmpint(ck_request_get_window_end(request), ==, end);
+	g_assert_cmpint(ck_request_get_renewal_time(request), ==, renewal);
+	/* it asked again at start-up, failed, and kept the plan */
+	ck_test_wait_asks(f, 2);
+	g_assert_cmpint(ck_request_get_window_end(request), ==, end);
+	g_assert_cmpint(ck_request_get_renewal_time(request), ==, renewal);
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
+}
+
+/* A window in the past: renew now; the next certificate's window is in the future. */
+static void
+test_lifecycle_window_past(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autofree gchar *next = g_build_filename(f->dir, "window.next", NULL);
+	g_autofree gchar *first_serial = NULL;
+	CkRequest *request;
+	gint64 installed_at;
+
+	ck_test_window_ca(f, "-7200 -3600 60\n");
+	g_assert_true(g_file_set_contents(next, "7200 9000 60\n", -1, NULL));
+	ck_test_start(f);
+	t = ck_test_template(f, "win");
+	ck_request_set_ca(t, "win");
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	first_serial = g_strdup(ck_request_get_serial(request));
+	installed_at = ck_clock_now();
+	/* a day-long certificate renewed within seconds: only the window can say so */
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, first_serial, 20000);
+	g_assert_cmpint(ck_clock_now() - installed_at, <, 20);
+	g_assert_true(ck_test_iterate_until(ck_test_has_window, request, 20000));
+	g_assert_cmpint(ck_request_get_window_start(request), >=, installed_at + 7200);
+	g_assert_cmpint(ck_request_get_renewal_time(request), >=,
+			ck_request_get_window_start(request));
+	g_assert_cmpint(ck_request_get_renewal_time(request), <,
+			ck_request_get_window_end(request));
+	/* the window was for the new certificate, and nothing renews again */
+	g_assert_cmpstr(ck_request_get_window_serial(request), ==, ck_request_get_serial(request));
+	g_assert_cmpuint(ck_test_count_asks(f), ==, 2);
+}
+
+/* Exit 6: the threshold decides, and the CA is not asked again until it is refreshed. */
+static void
+test_lifecycle_window_unsupported(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *serial = NULL;
+	CkRequest *request;
+
+	ck_test_window_ca(f, "6\n");
+	ck_test_start(f);
+	t = ck_test_template(f, "win");
+	ck_request_set_ca(t, "win");
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	ck_test_wait_asks(f, 1);
+	g_assert_cmpint(ck_request_get_window_start(request), ==, 0);
+	g_assert_cmpint(ck_request_get_window_end(request), ==, 0);
+	g_assert_cmpint(ck_request_get_renewal_time(request), ==, ck_test_threshold_time(request));
+
+	/* a renewal: the CA that said "not offered" is not asked about the new certificate */
+	serial = g_strdup(ck_request_get_serial(request));
+	g_assert_true(ck_engine_resubmit(f->engine, "win", &error));
+	g_assert_no_error(error);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, serial, 20000);
+	ck_test_spin(1000);
+	g_assert_cmpuint(ck_test_count_asks(f), ==, 1);
+	g_assert_cmpint(ck_request_get_renewal_time(request), ==, ck_test_threshold_time(request));
+
+	/* once the CA is refreshed it may offer it: its certificates are asked about again */
+	ck_engine_refresh_ca(f->engine, ck_engine_find_ca(f->engine, "win"));
+	ck_test_wait_asks(f, 2);
+	g_assert_cmpuint(ck_test_count_asks(f), ==, 2);
+	g_assert_cmpint(ck_request_get_window_end(request), ==, 0);
+	g_assert_cmpint(ck_request_get_renewal_time(request), ==, ck_test_threshold_time(request));
+}
+
+/* Exit 3 and nonsense: the threshold decides; a failure never blocks anything. */
+static void
+test_lifecycle_window_failures(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autofree gchar *window = g_build_filename(f->dir, "window", NULL);
+	g_autofree gchar *next = g_build_filename(f->dir, "window.next", NULL);
+	g_autofree gchar *serial = NULL;
+	g_autoptr(GError) error = NULL;
+	CkRequest *request;
+
+	ck_test_window_ca(f, "3\n");
+	ck_test_start(f);
+	t = ck_test_template(f, "win");
+	ck_request_set_ca(t, "win");
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	ck_test_wait_asks(f, 1);
+	g_assert_cmpint(ck_request_get_window_end(request), ==, 0);
+	g_assert_cmpint(ck_request_get_renewal_time(request), ==, ck_test_threshold_time(request));
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
+	g_assert_cmpuint(ck_request_get_failed_attempts(request), ==, 0);
+
+	/* an end before the start is no window either (the script prints "now+B now+A") */
+	g_assert_true(g_file_set_contents(next, "600 300 60\n", -1, NULL));
+	serial = g_strdup(ck_request_get_serial(request));
+	g_assert_true(ck_engine_resubmit(f->engine, "win", &error));
+	g_assert_no_error(error);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, serial, 20000);
+	ck_test_wait_asks(f, 2);
+	g_assert_cmpint(ck_request_get_window_end(request), ==, 0);
+	g_assert_cmpint(ck_request_get_renewal_time(request), ==, ck_test_threshold_time(request));
+	g_assert_true(g_file_set_contents(window, "3\n", -1, NULL));
+}
+
+/* The CA is asked again once its Retry-After has passed (not before), and a new window
+ * moves the renewal into it. */
+static void
+test_lifecycle_window_retry_after(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autofree gchar *next = g_build_filename(f->dir, "window.next", NULL);
+	CkRequest *request;
+	gint64 first_end;
+
+	if (!CK_TEST_FAULT_INJECTION) {
+		g_test_skip("needs a fault-injection build (meson -Dfault_injection=true)");
+		return;
+	}
+	ck_test_window_ca(f, "3600 7200 120\n");
+	g_assert_true(g_file_set_contents(next, "20000 21000 120\n", -1, NULL));
+	ck_test_set_clock_offset(f, 0);
+	ck_test_start(f);
+	t = ck_test_template(f, "win");
+	ck_request_set_ca(t, "win");
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	g_assert_true(ck_test_iterate_until(ck_test_has_window, request, 20000));
+	first_end = ck_request_get_window_end(request);
+	g_assert_cmpint(ck_request_get_renewal_time(request), <, first_end);
+	/* not before the Retry-After */
+	ck_test_spin(1500);
+	g_assert_cmpuint(ck_test_count_asks(f), ==, 1);
+	/* two minutes later (by the daemon's clock) the CA is asked again */
+	ck_test_set_clock_offset(f, 130);
+	ck_engine_clock_changed(f->engine);
+	ck_test_wait_asks(f, 2);
+	g_assert_cmpuint(ck_test_count_asks(f), ==, 2);
+	/* the new window, and the renewal inside it */
+	g_assert_cmpint(ck_request_get_window_start(request), >, first_end);
+	g_assert_cmpint(ck_request_get_renewal_time(request), >=,
+			ck_request_get_window_start(request));
+	g_assert_cmpint(ck_request_get_renewal_time(request), <,
+			ck_request_get_window_end(request));
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1251,6 +1567,11 @@ main(int argc, char **argv)
 	ADD("/certkeeper/lifecycle/ca-wait-and-restart", test_lifecycle_ca_wait_and_restart);
 	ADD("/certkeeper/lifecycle/ca-new-root", test_lifecycle_ca_new_root);
 	ADD("/certkeeper/lifecycle/ca-roots-later", test_lifecycle_ca_roots_later);
+	ADD("/certkeeper/lifecycle/window-future", test_lifecycle_window_future);
+	ADD("/certkeeper/lifecycle/window-past", test_lifecycle_window_past);
+	ADD("/certkeeper/lifecycle/window-unsupported", test_lifecycle_window_unsupported);
+	ADD("/certkeeper/lifecycle/window-failures", test_lifecycle_window_failures);
+	ADD("/certkeeper/lifecycle/window-retry-after", test_lifecycle_window_retry_after);
 	ADD("/certkeeper/lifecycle/check-failure-first-install",
 	    test_lifecycle_check_failure_first_install);
 	ADD("/certkeeper/lifecycle/directory-layout", test_lifecycle_directory_layout);

@@ -589,6 +589,61 @@ test_backoff_gave_up(void)
 	g_assert_true(ck_schedule_gave_up(&three, G_MAXUINT));
 }
 
+
+/* RFC 9773 windows: a uniform pick inside [start, end), the window over the threshold */
+static void
+test_window_pick(void)
+{
+	const gint64 start = 1700000000, end = start + 3600;
+	gboolean low = FALSE, high = FALSE;
+
+	g_assert_cmpint(ck_schedule_window_pick(start, end, 0), ==, start);
+	g_assert_cmpint(ck_schedule_window_pick(start, end, 3599), ==, end - 1);
+	g_assert_cmpint(ck_schedule_window_pick(start, end, 3600), ==, start);
+	g_assert_cmpint(ck_schedule_window_pick(start, end, G_MAXUINT64), ==,
+			start + (gint64)(G_MAXUINT64 % 3600));
+	/* a window of no length (or upside down) is its start */
+	g_assert_cmpint(ck_schedule_window_pick(start, start, 12345), ==, start);
+	g_assert_cmpint(ck_schedule_window_pick(end, start, 12345), ==, end);
+	/* never the end itself, and both halves are reached */
+	for (guint i = 0; i < 1000; i++) {
+		guint64 r = ((guint64)g_random_int() << 32) | g_random_int();
+		gint64 pick = ck_schedule_window_pick(start, end, r);
+		g_assert_cmpint(pick, >=, start);
+		g_assert_cmpint(pick, <, end);
+		low |= pick < start + 1800;
+		high |= pick >= start + 1800;
+	}
+	g_assert_true(low && high);
+}
+
+static void
+test_window_renewal_time(void)
+{
+	const gint64 nb = 1700000000, na = nb + 90 * DAY;
+
+	/* earlier than the threshold (day 60) and later than it: the window wins */
+	g_assert_cmpint(ck_schedule_window_renewal_time(nb + 10 * DAY, nb, na), ==, nb + 10 * DAY);
+	g_assert_cmpint(ck_schedule_window_renewal_time(nb + 75 * DAY, nb, na), ==, nb + 75 * DAY);
+	/* in the past: renew now */
+	g_assert_cmpint(ck_schedule_window_renewal_time(nb - DAY, nb, na), ==, nb - DAY);
+	/* but never in the last tenth of the lifetime, and never after expiry */
+	g_assert_cmpint(ck_schedule_window_renewal_time(nb + 85 * DAY, nb, na), ==, nb + 81 * DAY);
+	g_assert_cmpint(ck_schedule_window_renewal_time(na + DAY, nb, na), ==, nb + 81 * DAY);
+	g_assert_cmpint(ck_schedule_window_renewal_time(na + DAY, na, na), ==, na);
+}
+
+static void
+test_window_recheck(void)
+{
+	/* §4.3: 6 h without a Retry-After; the working group's 1 min .. 1 day limits */
+	g_assert_cmpint(ck_schedule_window_recheck(0), ==, 6 * 3600);
+	g_assert_cmpint(ck_schedule_window_recheck(-5), ==, 6 * 3600);
+	g_assert_cmpint(ck_schedule_window_recheck(1), ==, 60);
+	g_assert_cmpint(ck_schedule_window_recheck(3600), ==, 3600);
+	g_assert_cmpint(ck_schedule_window_recheck(7 * DAY), ==, DAY);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -617,5 +672,8 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/schedule/backoff/random", test_backoff_random);
 	g_test_add_func("/certkeeper/schedule/backoff/huge", test_backoff_huge);
 	g_test_add_func("/certkeeper/schedule/backoff/gave-up", test_backoff_gave_up);
+	g_test_add_func("/certkeeper/schedule/window/pick", test_window_pick);
+	g_test_add_func("/certkeeper/schedule/window/renewal-time", test_window_renewal_time);
+	g_test_add_func("/certkeeper/schedule/window/recheck", test_window_recheck);
 	return g_test_run();
 }

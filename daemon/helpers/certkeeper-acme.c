@@ -161,7 +161,8 @@ ck_acme_run(CkAcmeArgs *args, const gchar *operation)
 		return CK_EXIT_ISSUED;
 	}
 	if (g_strcmp0(operation, "SUBMIT") != 0 && g_strcmp0(operation, "POLL") != 0 &&
-	    g_strcmp0(operation, "REVOKE") != 0 && g_strcmp0(operation, "FETCH-ROOTS") != 0)
+	    g_strcmp0(operation, "REVOKE") != 0 && g_strcmp0(operation, "FETCH-ROOTS") != 0 &&
+	    g_strcmp0(operation, "GET-RENEWAL-WINDOW") != 0)
 		/* GET-*-REQUEST-REQUIREMENTS: nothing beyond the CSR; templates: not in RFC 8555 */
 		return CK_EXIT_UNSUPPORTED;
 
@@ -209,6 +210,21 @@ ck_acme_run(CkAcmeArgs *args, const gchar *operation)
 		if (!ck_acme_revoke(acme, ck_acme_env("CERTMONGER_CERTIFICATE"), reason, &error))
 			return ck_acme_fail(error);
 		g_printerr("certkeeper-acme: %s\n", _("The certificate is revoked"));
+		return CK_EXIT_ISSUED;
+	}
+	if (g_strcmp0(operation, "GET-RENEWAL-WINDOW") == 0) {
+		CkAcmeRenewalWindow window = {0};
+		if (!ck_acme_get_renewal_window(acme, ck_acme_env("CERTMONGER_CERTIFICATE"), &window,
+						&error))
+			return ck_acme_fail(error);
+		/* certkeeper's extension: "START END" in Unix seconds, then the Retry-After */
+		g_print("%" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n%u\n", window.start, window.end,
+			window.retry_after);
+		if (window.explanation_url != NULL)
+			/* TRANSLATORS: the URL where the CA explains its suggested window */
+			g_printerr("certkeeper-acme: %s %s\n", _("The CA explains its renewal window at"),
+				   window.explanation_url);
+		ck_acme_renewal_window_clear(&window);
 		return CK_EXIT_ISSUED;
 	}
 	if (g_strcmp0(operation, "POLL") == 0) {

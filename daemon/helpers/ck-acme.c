@@ -267,9 +267,6 @@ ck_acme_load_directory(CkAcme *self, GError **error)
 		}
 	}
 	self->directory = json_object_ref(json_node_get_object(node));
-	/* ARI (RFC 9773) would tell us when to renew; the daemon's own schedule decides for now */
-	if (ck_acme_get_string(self->directory, "renewalInfo") != NULL)
-		g_debug("%s offers renewalInfo (ARI), which this helper does not use yet", url);
 	return TRUE;
 }
 
@@ -1343,6 +1340,187 @@ ck_acme_fetch_roots(CkAcme *self, const gchar *nickname, GError **error)
 		gnutls_free(list);
 	}
 	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* Renewal information (RFC 9773) */
+
+/* What RFC 9773 §4.3 tells a client to assume when the CA gives no Retry-After. */
+#define CK_ACME_ARI_DEFAULT_RETRY (6 * 3600)
+
+void
+ck_acme_renewal_window_clear(CkAcmeRenewalWindow *window)
+{
+	g_clear_pointer(&window->explanation_url, g_free);
+	window->start = window->end = 0;
+	window->retry_after = 0;
+}
+
+gchar *
+ck_acme_ari_cert_id(const gchar *cert_pem, GError **error)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t in = {(unsigned char *)cert_pem,
+			     cert_pem != NULL ? (unsigned int)strlen(cert_pem) : 0};
+	guint8 key_id[128], serial[64];
+	size_t key_id_len = sizeof(key_id), serial_len = sizeof(serial);
+	unsigned int critical = 0;
+	g_autofree gchar *key_b64 = NULL;
+	g_autofree gchar *serial_b64 = NULL;
+	int rc;
+
+	if (cert_pem == NULL || cert_pem[0] == '\0') {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("No certificate to ask about: CERTMONGER_CERTIFICATE is not set"));
+		return NULL;
+	}
+	rc = gnutls_x509_crt_init(&crt);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM);
+	if (rc < 0) {
+		if (crt != NULL)
+			gnutls_x509_crt_deinit(crt);
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("CERTMONGER_CERTIFICATE is not a PEM certificate: %s"),
+			    gnutls_strerror(rc));
+		return NULL;
+	}
+	rc = gnutls_x509_crt_get_authority_key_id(crt, key_id, &key_id_len, &critical);
+	if (rc < 0 || key_id_len == 0) {
+		gnutls_x509_crt_deinit(crt);
+		/* RFC 9773 §4.1 identifies a certificate by its issuer's key identifier only */
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("The certificate has no authority key identifier, so renewal "
+				      "information cannot be asked for it"));
+		return NULL;
+	}
+	/* gnutls hands out the INTEGER's content octets as encoded, so a serial with its
+	 * high bit set keeps the leading zero byte that RFC 9773 §4.1 wants */
+	rc = gnutls_x509_crt_get_serial(crt, serial, &serial_len);
+	gnutls_x509_crt_deinit(crt);
+	if (rc < 0 || serial_len == 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("Cannot read the certificate's serial number: %s"),
+			    gnutls_strerror(rc));
+		return NULL;
+	}
+	key_b64 = ck_jose_base64url_encode(key_id, key_id_len);
+	serial_b64 = ck_jose_base64url_encode(serial, serial_len);
+	return g_strdup_printf("%s.%s", key_b64, serial_b64);
+}
+
+/* An RFC 3339 time as Unix seconds; FALSE unless it is one, with its offset. */
+static gboolean
+ck_acme_parse_rfc3339(const gchar *text, gint64 *out)
+{
+	g_autoptr(GDateTime) t = NULL;
+
+	/* g_date_time_new_from_iso8601() also takes ISO 8601 forms RFC 3339 does not have;
+	 * every RFC 3339 time has a 'T' (or 't') and a zone, which a NULL default enforces */
+	if (text == NULL || strlen(text) < 20 || (text[10] != 'T' && text[10] != 't'))
+		return FALSE;
+	t = g_date_time_new_from_iso8601(text, NULL);
+	if (t == NULL)
+		return FALSE;
+	*out = g_date_time_to_unix(t);
+	return TRUE;
+}
+
+gboolean
+ck_acme_ari_parse(const gchar *json, gsize len, CkAcmeRenewalWindow *window, GError **error)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GError) local = NULL;
+	JsonObject *root, *suggested;
+	const gchar *start_text, *end_text, *explanation;
+	gint64 start = 0, end = 0;
+
+	if (json == NULL || len == 0 || !json_parser_load_from_data(parser, json, (gssize)len, &local) ||
+	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+			    /* TRANSLATORS: the JSON parser's complaint */
+			    _("The renewal information is not a JSON object: %s"),
+			    local != NULL ? local->message : _("empty or not an object"));
+		return FALSE;
+	}
+	root = json_node_get_object(json_parser_get_root(parser));
+	suggested = ck_acme_get_object(root, "suggestedWindow");
+	if (suggested == NULL) {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+				    _("The renewal information has no \"suggestedWindow\" object"));
+		return FALSE;
+	}
+	start_text = ck_acme_get_string(suggested, "start");
+	end_text = ck_acme_get_string(suggested, "end");
+	if (!ck_acme_parse_rfc3339(start_text, &start) || !ck_acme_parse_rfc3339(end_text, &end)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+			    /* TRANSLATORS: the two times as the CA wrote them */
+			    _("The suggested renewal window (start \"%s\", end \"%s\") does not "
+			      "hold two RFC 3339 times"),
+			    start_text != NULL ? start_text : "", end_text != NULL ? end_text : "");
+		return FALSE;
+	}
+	/* §4.2: "end" MUST be after "start"; a window of no length is no window */
+	if (end <= start) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+			    _("The suggested renewal window ends (%s) before it starts (%s)"),
+			    end_text, start_text);
+		return FALSE;
+	}
+	explanation = ck_acme_get_string(root, "explanationURL");
+	g_free(window->explanation_url);
+	window->explanation_url = g_strdup(explanation);
+	window->start = start;
+	window->end = end;
+	return TRUE;
+}
+
+gboolean
+ck_acme_get_renewal_window(CkAcme *self, const gchar *cert_pem, CkAcmeRenewalWindow *window,
+			   GError **error)
+{
+	g_autofree gchar *cert_id = NULL;
+	g_autofree gchar *url = NULL;
+	g_autoptr(CkHttpResponse) response = NULL;
+	const gchar *base;
+	GBytes *body;
+	gsize len = 0;
+	const gchar *data;
+
+	cert_id = ck_acme_ari_cert_id(cert_pem, error);
+	if (cert_id == NULL)
+		return FALSE;
+	if (self->directory == NULL && !ck_acme_load_directory(self, error))
+		return FALSE;
+	base = ck_acme_get_string(self->directory, "renewalInfo");
+	if (base == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+			    _("The ACME server %s offers no renewal information (no "
+			      "\"renewalInfo\" in its directory)"),
+			    self->config->directory_url);
+		return FALSE;
+	}
+	url = g_str_has_suffix(base, "/") ? g_strconcat(base, cert_id, NULL)
+					  : g_strconcat(base, "/", cert_id, NULL);
+	g_debug("renewal information for %s: GET %s", cert_id, url);
+	/* §4.1: a plain GET, unauthenticated, so no account is needed */
+	response = ck_acme_get(self, url, error);
+	if (response == NULL)
+		return FALSE;
+	if (ck_http_response_get_status(response) != 200) {
+		ck_acme_http_error(response, url, _("the renewal information request"), NULL,
+				   error);
+		return FALSE;
+	}
+	body = ck_http_response_get_body(response);
+	data = g_bytes_get_data(body, &len);
+	if (!ck_acme_ari_parse(data, len, window, error)) {
+		g_prefix_error(error, "%s: ", url);
+		return FALSE;
+	}
+	window->retry_after = ck_acme_parse_retry_after(response);
+	if (window->retry_after == 0)
+		window->retry_after = CK_ACME_ARI_DEFAULT_RETRY;
+	return TRUE;
 }
 
 /* Life cycle */

@@ -56,6 +56,40 @@ gboolean ck_acme_poll(CkAcme *self, const gchar *order_url, const gchar *csr_pem
 gboolean ck_acme_revoke(CkAcme *self, const gchar *cert_pem, gint reason, GError **error);
 /* FETCH-ROOTS output (certmonger's format) from config->roots_urls; UNSUPPORTED without. */
 gchar *ck_acme_fetch_roots(CkAcme *self, const gchar *nickname, GError **error);
+/*
+ * ACME Renewal Information (RFC 9773). The certificate's ARI identifier
+ * (§4.1): base64url(the keyIdentifier of its authorityKeyIdentifier) "."
+ * base64url(the DER content octets of its serial number, leading zero kept).
+ * CK_ERROR_INVALID_ARGUMENT for a certificate that cannot be read or has no
+ * keyIdentifier.
+ */
+gchar *ck_acme_ari_cert_id(const gchar *cert_pem, GError **error);
+
+/* A suggested renewal window: [start, end) in Unix seconds. */
+typedef struct {
+	gint64 start;
+	gint64 end;
+	gchar *explanation_url; /* NULL when the CA gave none */
+	guint retry_after;      /* seconds until the CA wants to be asked again */
+} CkAcmeRenewalWindow;
+
+void ck_acme_renewal_window_clear(CkAcmeRenewalWindow *window);
+/*
+ * Parses a renewalInfo answer (§4.2): suggestedWindow with RFC 3339 start and
+ * end (end after start), optional explanationURL. CK_ERROR_CA_UNREACHABLE with
+ * what is wrong for anything else: a CA that answers nonsense is treated like
+ * one that does not answer. retry_after is left alone.
+ */
+gboolean ck_acme_ari_parse(const gchar *json, gsize len, CkAcmeRenewalWindow *window,
+			   GError **error);
+/*
+ * GETs renewalInfo/CERTID for @cert_pem. CK_ERROR_UNSUPPORTED when the
+ * directory has no renewalInfo; window->retry_after is the CA's Retry-After,
+ * or 6 h when it sent none (§4.3).
+ */
+gboolean ck_acme_get_renewal_window(CkAcme *self, const gchar *cert_pem,
+				    CkAcmeRenewalWindow *window, GError **error);
+
 /* Parses a revocation reason: an RFC 5280 number or name ("keyCompromise"). -1 if invalid. */
 gint ck_acme_parse_revocation_reason(const gchar *text);
 
