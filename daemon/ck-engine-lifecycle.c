@@ -766,8 +766,8 @@ ck_engine_consider_renewal(CkEngine *self, CkRequest *request)
 typedef struct {
 	CkEngine *engine;
 	gchar *id;
-	gchar *serial;	    /* the certificate asked about ... */
-	gchar *certificate; /* ... as PEM */
+	gchar *serial; /* the certificate asked about (read when the question runs, so a
+			* refresh that queues thousands holds no PEM for each) */
 	GCancellable *cancellable;
 	gboolean queued;  /* waiting in the submission limiter */
 	gboolean holding; /* running, with a slot of the submission limiter */
@@ -787,7 +787,6 @@ ck_window_ask_free(gpointer data)
 	g_object_unref(ask->cancellable);
 	g_free(ask->id);
 	g_free(ask->serial);
-	g_free(ask->certificate);
 	g_free(ask);
 }
 
@@ -899,6 +898,7 @@ ck_engine_window_now(gpointer user_data)
 	CkRequest *request = g_hash_table_lookup(self->requests, ask->id);
 	CkCa *ca = request != NULL ? g_hash_table_lookup(self->cas, ck_request_get_ca(request))
 				   : NULL;
+	g_autofree gchar *certificate = NULL;
 	CkStepData *data;
 
 	ask->queued = FALSE;
@@ -906,7 +906,8 @@ ck_engine_window_now(gpointer user_data)
 	/* what changed while it waited: a renewal began, or the CA said it offers none */
 	if (ca == NULL || ck_request_get_state(request) != CK_REQUEST_STATE_MONITORING ||
 	    g_strcmp0(ck_request_get_serial(request), ask->serial) != 0 ||
-	    !ck_ca_offers_renewal_window(ca)) {
+	    !ck_ca_offers_renewal_window(ca) ||
+	    (certificate = ck_engine_read_certificate(request, NULL)) == NULL) {
 		g_hash_table_remove(self->window_asks, ask->id);
 		return;
 	}
@@ -914,7 +915,7 @@ ck_engine_window_now(gpointer user_data)
 	data->engine = self;
 	data->id = g_strdup(ask->id);
 	data->cancellable = g_object_ref(ask->cancellable);
-	ck_ca_renewal_window_async(ca, ask->id, ask->certificate, ask->cancellable,
+	ck_ca_renewal_window_async(ca, ask->id, certificate, ask->cancellable,
 				   ck_engine_window_cb, data);
 }
 
@@ -923,7 +924,6 @@ ck_engine_ask_renewal_window(CkEngine *self, CkRequest *request)
 {
 	CkCa *ca = g_hash_table_lookup(self->cas, ck_request_get_ca(request));
 	const gchar *id = ck_request_get_id(request);
-	g_autofree gchar *pem = NULL;
 	CkWindowAsk *ask;
 
 	/* only for a certificate that is installed, renewed by us and not yet expired
@@ -934,14 +934,10 @@ ck_engine_ask_renewal_window(CkEngine *self, CkRequest *request)
 	    ck_request_get_not_after(request) <= ck_clock_now() ||
 	    g_hash_table_contains(self->window_asks, id))
 		return;
-	pem = ck_engine_read_certificate(request, NULL);
-	if (pem == NULL)
-		return;
 	ask = g_new0(CkWindowAsk, 1);
 	ask->engine = self;
 	ask->id = g_strdup(id);
 	ask->serial = g_strdup(ck_request_get_serial(request));
-	ask->certificate = g_steal_pointer(&pem);
 	ask->cancellable = g_cancellable_new();
 	ask->queued = TRUE;
 	g_hash_table_insert(self->window_asks, g_strdup(id), ask);
