@@ -32,23 +32,36 @@
 #include "ck-test-daemon.h"
 #include "ck-test-util.h"
 
-#define SCEP_PORT 8080
-#define STUB_PORT 8081
-#define DOWN_PORT 8099
-#define SCEP_URL  "http://127.0.0.1:8080/scep"
-#define STUB_URL  "http://127.0.0.1:8081/scep"
-#define FAKE_PORT 8082
-#define FAKE_URL  "http://127.0.0.1:8082/scep"
+#define SCEP_PORT   8080
+#define STUB_PORT   8081
+#define DOWN_PORT   8099
+#define SCEP_URL    "http://127.0.0.1:8080/scep"
+#define STUB_URL    "http://127.0.0.1:8081/scep"
+#define FAKE_PORT   8082
+#define FAKE_URL    "http://127.0.0.1:8082/scep"
+#define OUTAGE_PORT 8083 /* a scepserver of its own, stopped and started again */
+
+/* A scepserver with a depot (its CA) of its own. */
+typedef struct {
+	gchar *depot;       /* its CA */
+	gchar *ca_pem;      /* depot/ca.pem */
+	gchar *fingerprint; /* the CA's SHA-256, as openssl prints it */
+	gchar *log;         /* what it says, across restarts */
+	gchar *url;
+	guint port;
+	const gchar *days; /* -crtvalid: the issued certificates' lifetime in days */
+	GPid pid;
+} ScepServer;
 
 /* Set up once in main(); NULL when the peers are missing (every test skips then). */
 static gchar *skip_reason;
 static gchar *top_dir;     /* the test's files */
-static gchar *depot;       /* scepserver's CA */
-static gchar *ca_pem;      /* depot/ca.pem */
-static gchar *fingerprint; /* the CA's SHA-256, as openssl prints it */
-static gchar *challenge;   /* a file holding the right challenge */
-static gchar *helper;      /* the built certkeeper-scep */
-static GPid server_pid;
+static ScepServer *shared; /* the scepserver on SCEP_PORT most tests use */
+static const gchar *depot; /* its depot, ca.pem and fingerprint */
+static const gchar *ca_pem;
+static const gchar *fingerprint;
+static gchar *challenge; /* a file holding the right challenge */
+static gchar *helper;    /* the built certkeeper-scep */
 
 static gboolean
 skip_if_unavailable(void)
@@ -109,7 +122,8 @@ spawn_background(const gchar *const *argv, const gchar *log_path)
 	GPid pid = 0;
 	gint out_fd = -1;
 
-	out_fd = g_open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* appended to: a server started again keeps its earlier log */
+	out_fd = g_open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	g_assert_cmpint(out_fd, >=, 0);
 	g_spawn_async_with_fds(top_dir, (gchar **)argv, NULL,
 			       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
@@ -129,6 +143,76 @@ stop_background(GPid pid)
 	waitpid(pid, &status, 0);
 	g_spawn_close_pid(pid);
 }
+
+/* Starts @s's scepserver on its depot and port; waits until it listens. */
+static void
+scep_server_spawn(ScepServer *s)
+{
+	g_autofree gchar *port = g_strdup_printf("%u", s->port);
+	const gchar *serve[] = {"scepserver", "-depot",     s->depot, "-port",
+				port,         "-challenge", "secret", "-allowrenew",
+				"0",          "-crtvalid",  s->days,  NULL};
+
+	g_assert_cmpint(s->pid, ==, 0);
+	s->pid = spawn_background(serve, s->log);
+	g_assert_true(wait_for_port(s->port, 10000));
+}
+
+/* A new CA in @dir/depot-PORT and a scepserver for it on @port, issuing for @days days. */
+static ScepServer *
+scep_server_start(const gchar *dir, guint port, const gchar *days)
+{
+	ScepServer *s = g_new0(ScepServer, 1);
+	g_autofree gchar *name = g_strdup_printf("depot-%u", port);
+	g_autofree gchar *log_name = g_strdup_printf("scepserver-%u.log", port);
+	g_autofree gchar *init_out = NULL, *fp_out = NULL;
+	const gchar *init[] = {"scepserver", "ca",       "-init", "-depot",
+			       NULL,         "-keySize", "2048",  NULL};
+	const gchar *fp[] = {"openssl", "x509", "-noout", "-fingerprint",
+			     "-sha256", "-in",  NULL,     NULL};
+
+	s->depot = g_build_filename(dir, name, NULL);
+	s->ca_pem = g_build_filename(s->depot, "ca.pem", NULL);
+	s->log = g_build_filename(dir, log_name, NULL);
+	s->url = g_strdup_printf("http://127.0.0.1:%u/scep", port);
+	s->port = port;
+	s->days = days;
+	init[4] = s->depot;
+	fp[6] = s->ca_pem;
+	/* (its chatter must not reach the TAP output) */
+	g_assert_cmpint(ck_test_run(init, &init_out, NULL), ==, 0);
+	g_assert_cmpint(ck_test_run(fp, &fp_out, NULL), ==, 0);
+	g_strstrip(fp_out);
+	g_assert_nonnull(strchr(fp_out, '='));
+	s->fingerprint = g_strdup(strchr(fp_out, '=') + 1);
+	scep_server_spawn(s);
+	return s;
+}
+
+/* Stops the server (a CA gone away); its depot stays for a restart. */
+static void
+scep_server_kill(ScepServer *s)
+{
+	g_assert_cmpint(s->pid, >, 0);
+	stop_background(s->pid);
+	s->pid = 0;
+}
+
+static void
+scep_server_free(ScepServer *s)
+{
+	if (s == NULL)
+		return;
+	if (s->pid > 0)
+		scep_server_kill(s);
+	g_free(s->depot);
+	g_free(s->ca_pem);
+	g_free(s->fingerprint);
+	g_free(s->log);
+	g_free(s->url);
+	g_free(s);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScepServer, scep_server_free)
 
 /* Runs the helper with a scrubbed environment plus @env ("K=V"); gives its exit status. */
 static gint
@@ -204,13 +288,13 @@ save_pem(const gchar *dir, const gchar *name, const gchar *pem)
 	return ck_test_write_file(dir, name, pem);
 }
 
-/* Asserts @cert_path carries @key's public key and verifies under the depot's CA. */
+/* Asserts @cert_path carries @key's public key and verifies under the CA in @ca_file. */
 static void
-assert_issued_for(const gchar *cert_path, const gchar *key)
+assert_issued_under(const gchar *ca_file, const gchar *cert_path, const gchar *key)
 {
 	const gchar *cert_pub[] = {"openssl", "x509", "-noout", "-pubkey", "-in", cert_path, NULL};
 	const gchar *key_pub[] = {"openssl", "pkey", "-pubout", "-in", key, NULL};
-	const gchar *verify[] = {"openssl", "verify", "-CAfile", ca_pem, cert_path, NULL};
+	const gchar *verify[] = {"openssl", "verify", "-CAfile", ca_file, cert_path, NULL};
 	g_autofree gchar *a = NULL, *b = NULL, *v = NULL;
 
 	g_assert_cmpint(ck_test_run(cert_pub, &a, NULL), ==, 0);
@@ -218,6 +302,13 @@ assert_issued_for(const gchar *cert_path, const gchar *key)
 	g_assert_cmpstr(a, ==, b);
 	g_assert_cmpint(ck_test_run(verify, &v, NULL), ==, 0);
 	g_assert_nonnull(strstr(v, ": OK"));
+}
+
+/* ... under the shared scepserver's CA. */
+static void
+assert_issued_for(const gchar *cert_path, const gchar *key)
+{
+	assert_issued_under(ca_pem, cert_path, key);
 }
 
 static gchar *
@@ -231,6 +322,42 @@ openssl_serial(const gchar *cert_path)
 	g_assert_true(g_str_has_prefix(out, "serial="));
 	memmove(out, out + strlen("serial="), strlen(out) - strlen("serial=") + 1);
 	return out;
+}
+
+/*
+ * Asserts scepserver's index in @depot_dir lists @serial (as openssl prints it) as
+ * revoked: what it does with the certificate a RenewalReq replaces.
+ */
+static void
+assert_revoked(const gchar *depot_dir, const gchar *serial)
+{
+	g_autofree gchar *index_path = g_build_filename(depot_dir, "index.txt", NULL);
+	g_autofree gchar *index = ck_test_read_file(index_path);
+	g_auto(GStrv) lines = g_strsplit(index, "\n", -1);
+	g_autofree gchar *needle = g_strdup_printf("\t%s\t", serial);
+	g_autofree gchar *lower = g_ascii_strdown(needle, -1);
+	gboolean revoked = FALSE;
+
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_autofree gchar *l = g_ascii_strdown(lines[i], -1);
+		/* openssl prints the serial with at least two digits, as the index does */
+		if (g_str_has_prefix(l, "r\t") && strstr(l, lower) != NULL)
+			revoked = TRUE;
+	}
+	if (!revoked)
+		g_error("serial %s is not revoked in %s:\n%s", serial, index_path, index);
+}
+
+/* How often @needle occurs in the file @path (a log). */
+static guint
+count_in_file(const gchar *path, const gchar *needle)
+{
+	g_autofree gchar *text = ck_test_read_file(path);
+	guint n = 0;
+
+	for (const gchar *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+		n++;
+	return n;
 }
 
 typedef struct {
@@ -364,7 +491,7 @@ test_scep_renewal(Fixture *f, gconstpointer user_data)
 {
 	g_autofree gchar *key = NULL, *csr = NULL, *out = NULL, *err = NULL, *cert = NULL;
 	g_autofree gchar *key2 = NULL, *csr2 = NULL, *cert2 = NULL, *serial = NULL;
-	g_autofree gchar *serial2 = NULL, *index = NULL, *index_path = NULL, *line = NULL;
+	g_autofree gchar *serial2 = NULL;
 	g_autofree gchar *e_csr = NULL, *e_key = NULL, *e_cert = NULL, *e_auth = NULL;
 	const gchar *args[] = {"--url",     SCEP_URL,           "--ca-fingerprint",
 			       fingerprint, "--challenge-file", challenge,
@@ -403,22 +530,7 @@ test_scep_renewal(Fixture *f, gconstpointer user_data)
 	serial2 = openssl_serial(cert2);
 	g_assert_cmpstr(serial2, !=, serial);
 	/* scepserver treats it as a re-issue: the old serial is revoked in its index */
-	index_path = g_build_filename(depot, "index.txt", NULL);
-	g_assert_true(g_file_get_contents(index_path, &index, NULL, NULL));
-	{
-		g_auto(GStrv) lines = g_strsplit(index, "\n", -1);
-		gboolean revoked = FALSE;
-		g_autofree gchar *needle = g_strdup_printf("\t%s\t", serial);
-		g_autofree gchar *lower = g_ascii_strdown(needle, -1);
-		for (guint i = 0; lines[i] != NULL; i++) {
-			g_autofree gchar *l = g_ascii_strdown(lines[i], -1);
-			/* openssl prints the serial with at least two digits, as the index does */
-			if (g_str_has_prefix(l, "r\t") && strstr(l, lower) != NULL)
-				revoked = TRUE;
-		}
-		if (!revoked)
-			g_error("serial %s is not revoked in %s:\n%s", serial, index_path, index);
-	}
+	assert_revoked(depot, serial);
 }
 
 /* The CA must be the one pinned; without a pin nothing is sent. */
@@ -687,7 +799,18 @@ typedef enum {
 	FAKE_RA,          /* CA + RA certificates; the RA decrypts and signs */
 	FAKE_FORGED,      /* the answer is signed by a stranger */
 	FAKE_WRONG_NONCE, /* the answer carries another recipientNonce */
+	FAKE_ISSUE,       /* PKCSReq and RenewalReq: SUCCESS, signed by the CA (for certkeeperd) */
 } FakeMode;
+
+/* How the answer to a PKIOperation breaks (FakeServer.broken, changed while it runs). */
+typedef enum {
+	FAKE_ANSWER_OK,        /* as the mode says */
+	FAKE_ANSWER_GARBAGE,   /* random bytes as application/x-pki-message */
+	FAKE_ANSWER_TRUNCATED, /* half the real answer, then the connection closes */
+	FAKE_ANSWER_HTML,      /* a proxy's error page: text/html */
+	FAKE_ANSWER_HUGE,      /* 8 MiB */
+	FAKE_ANSWER_EMPTY,     /* 200 with no body */
+} FakeAnswer;
 
 typedef struct {
 	FakeMode mode;
@@ -700,6 +823,7 @@ typedef struct {
 	gnutls_x509_crq_t pending_csr; /* what a PENDING PKCSReq asked for */
 	GPtrArray *seen;               /* the message types received, as text */
 	GMutex lock;
+	gint broken; /* a FakeAnswer, read atomically */
 } FakeServer;
 
 static void
@@ -813,12 +937,15 @@ fake_issue(FakeServer *fs, gnutls_x509_crq_t csr, gnutls_x509_crt_t recipient)
 	gnutls_x509_crt_t crt;
 	gnutls_pkcs7_t p7;
 	gnutls_datum_t out = {NULL, 0};
-	guint8 serial[8] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0};
+	guint8 serial[8];
 	time_t now = time(NULL);
 	g_autoptr(GBytes) degenerate = NULL;
 	g_autoptr(GError) error = NULL;
 	GBytes *env;
 
+	/* a serial of its own for each certificate: a renewal is seen as a new one */
+	gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial));
+	serial[0] = (serial[0] & 0x7f) | 0x10;
 	g_assert_cmpint(gnutls_x509_crt_init(&crt), ==, 0);
 	g_assert_cmpint(gnutls_x509_crt_set_crq(crt, csr), ==, 0);
 	g_assert_cmpint(gnutls_x509_crt_set_version(crt, 3), ==, 0);
@@ -895,7 +1022,8 @@ fake_pki_operation(FakeServer *fs, GBytes *body)
 	g_ptr_array_add(fs->seen, g_strdup(type));
 	g_mutex_unlock(&fs->lock);
 
-	if (g_str_equal(type, "19")) {
+	/* RenewalReq (17) is issued like a PKCSReq when the mode issues at all */
+	if (g_str_equal(type, "19") || (fs->mode == FAKE_ISSUE && g_str_equal(type, "17"))) {
 		gnutls_x509_crq_t csr;
 		gnutls_datum_t csr_der = {(guint8 *)g_bytes_get_data(inner, NULL),
 					  g_bytes_get_size(inner)};
@@ -916,7 +1044,9 @@ fake_pki_operation(FakeServer *fs, GBytes *body)
 				guint8 other[16] = {0};
 				gnutls_datum_t wrong = {other, sizeof(other)};
 				rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &wrong, issued);
-			} else
+			} else if (fs->mode == FAKE_ISSUE)
+				rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &nonce, issued);
+			else
 				rep = fake_cert_rep(fs->ra, fs->ra_key, "0", tid, &nonce, issued);
 		}
 	} else if (g_str_equal(type, "20") && fs->pending_csr != NULL) {
@@ -971,7 +1101,8 @@ fake_serve_one(FakeServer *fs, GSocketConnection *conn)
 	g_autoptr(GBytes) answer = NULL;
 	g_autofree gchar *head = NULL, *header = NULL;
 	const gchar *type = "text/plain";
-	gsize header_len = 0, content_length = 0;
+	gsize header_len = 0, content_length = 0, send_length;
+	FakeAnswer broken = FAKE_ANSWER_OK;
 	const gchar *cl;
 	guint8 chunk[4096];
 
@@ -1004,15 +1135,44 @@ fake_serve_one(FakeServer *fs, GSocketConnection *conn)
 	else if (strstr(head, "operation=getcacert") != NULL)
 		answer = fake_ca_certs(fs, &type);
 	else {
-		answer = fake_pki_operation(fs, body);
+		broken = g_atomic_int_get(&fs->broken);
 		type = "application/x-pki-message";
+		switch (broken) {
+		case FAKE_ANSWER_GARBAGE: {
+			guint8 noise[512];
+			gnutls_rnd(GNUTLS_RND_NONCE, noise, sizeof(noise));
+			noise[0] = 0x04; /* never a SEQUENCE, so never a PKCS#7 by chance */
+			answer = g_bytes_new(noise, sizeof(noise));
+			break;
+		}
+		case FAKE_ANSWER_HTML:
+			type = "text/html";
+			answer =
+			    g_bytes_new_static("<html><body>502 Bad Gateway</body></html>\n", 42);
+			break;
+		case FAKE_ANSWER_HUGE:
+			answer = g_bytes_new_take(g_malloc0(8 << 20), 8 << 20);
+			break;
+		case FAKE_ANSWER_EMPTY:
+			answer = g_bytes_new_static("", 0);
+			break;
+		case FAKE_ANSWER_OK:
+		case FAKE_ANSWER_TRUNCATED:
+		default:
+			answer = fake_pki_operation(fs, body);
+			break;
+		}
 	}
 	header = g_strdup_printf("HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 				 "Connection: close\r\n\r\n",
 				 type, g_bytes_get_size(answer));
+	send_length = g_bytes_get_size(answer);
+	if (broken == FAKE_ANSWER_TRUNCATED)
+		send_length /= 2;
 	g_output_stream_write_all(out, header, strlen(header), NULL, NULL, NULL);
-	g_output_stream_write_all(out, g_bytes_get_data(answer, NULL), g_bytes_get_size(answer),
-				  NULL, NULL, NULL);
+	/* (a client that gives up early closes its end: the write just fails) */
+	g_output_stream_write_all(out, g_bytes_get_data(answer, NULL), send_length, NULL, NULL,
+				  NULL);
 }
 
 static gpointer
@@ -1250,6 +1410,346 @@ test_scep_daemon(void)
 	g_assert_nonnull(strstr(daemon_log, "RenewalReq"));
 }
 
+/* Resilience, through the real daemon, on a compressed clock */
+
+/*
+ * Writes the configuration an administrator would (a Type=scep CA named "scep"
+ * for @url, pinned to @fp, with @challenge_file), with retries a second apart
+ * and no jitter, and starts certkeeperd.
+ */
+static void
+scep_start_daemon(CkTestDaemon *td, const gchar *url, const gchar *fp, const gchar *challenge_file)
+{
+	g_autofree gchar *config =
+	    g_strdup_printf("[certkeeperd]\nHelperDirectory=%s/daemon/helpers\n"
+			    "[renewal]\nRenewJitterMax=0\nRetryDelay=1s\nRetryDelayMax=3s\n"
+			    "MaxAttempts=100\n"
+			    "[ca scep]\nType=scep\nURL=%s\nCAFingerprint=%s\nChallengeFile=%s\n"
+			    "Timeout=60\n",
+			    g_getenv("CK_TOP_BUILDDIR"), url, fp, challenge_file);
+
+	ck_test_daemon_write_config(td, config);
+	ck_test_daemon_start(td);
+}
+
+/* Requests CN=@id.example with an RSA key into @cert/@key from CA "scep"; waits for it. */
+static JsonObject *
+scep_daemon_request(CkTestDaemon *td, const gchar *id, const gchar *cert, const gchar *key,
+		    const gchar *renew_before)
+{
+	g_autofree gchar *subject = g_strdup_printf("CN=%s.example", id);
+	g_autofree gchar *before = g_strdup_printf("--renew-before=%s", renew_before);
+	JsonObject *obj;
+
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", id, "-c", "scep",
+				    "-f", cert, "-k", key, "-N", subject, "-G", "rsa", "-g", "2048",
+				    before, "-w", "--wait-timeout=60", NULL),
+			==, 0);
+	obj = ck_test_request_json(td, id);
+	g_assert_nonnull(obj);
+	g_assert_cmpstr(ck_test_json_string(obj, "State"), ==, "MONITORING");
+	return obj;
+}
+
+/* The daemon is alive and answers on the bus. */
+static void
+scep_assert_daemon_answers(CkTestDaemon *td)
+{
+	g_assert_true(ck_test_daemon_is_running(td));
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "list", NULL), ==, 0);
+}
+
+/* Asserts @cert and @key hold exactly @old_cert and @old_key. */
+static void
+scep_assert_files_kept(const gchar *cert, const gchar *key, const gchar *old_cert,
+		       const gchar *old_key)
+{
+	g_autofree gchar *c = ck_test_read_file(cert), *k = ck_test_read_file(key);
+
+	g_assert_cmpstr(c, ==, old_cert);
+	g_assert_cmpstr(k, ==, old_key);
+}
+
+/*
+ * Enroll at a scepserver of its own; the renewal comes by itself, a RenewalReq
+ * signed with the current certificate, and scepserver revokes the certificate it
+ * replaces. Then the server goes away during the next renewal: CA_UNREACHABLE,
+ * retried, the installed files untouched. The same server (depot and port) comes
+ * back and the request recovers without anyone acting.
+ */
+static void
+test_scep_daemon_outage(void)
+{
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(ScepServer) s = NULL;
+	g_autoptr(JsonObject) first = NULL, renewed = NULL, down = NULL, again = NULL;
+	g_autoptr(JsonObject) back = NULL;
+	g_autofree gchar *cert = NULL, *key = NULL, *where = NULL, *first_serial = NULL;
+	g_autofree gchar *renewed_serial = NULL, *back_serial = NULL, *old_cert = NULL;
+	g_autofree gchar *old_key = NULL, *now_cert = NULL;
+	CkTestRequestWait wait = {0};
+	guint renewals;
+
+	if (skip_if_unavailable())
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	s = scep_server_start(td->dir, OUTAGE_PORT, "1");
+	scep_start_daemon(td, s->url, s->fingerprint, challenge);
+	cert = ck_test_daemon_path(td, "auto.crt");
+	key = ck_test_daemon_path(td, "auto.key");
+	where = g_strdup_printf("127.0.0.1:%u", s->port);
+
+	/* one-day certificates (scepserver counts in days), renewed 5 s after issue */
+	first = scep_daemon_request(td, "scepauto", cert, key, "86395s");
+	g_assert_cmpint(json_object_get_int_member(first, "NotAfter") -
+			    json_object_get_int_member(first, "NotBefore"),
+			==, 86400);
+	assert_issued_under(s->ca_pem, cert, key);
+	first_serial = openssl_serial(cert);
+	g_assert_cmpuint(count_in_file(td->daemon_log, "sending PKCSReq"), ==, 1);
+	g_assert_cmpuint(count_in_file(td->daemon_log, "sending RenewalReq"), ==, 0);
+
+	/* 1. the renewal by itself: a RenewalReq, and scepserver revoked the old certificate */
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(first, "Serial")};
+	renewed = ck_test_wait_request(td, "scepauto", &wait, 30);
+	/* 2. at once the server goes away: the next renewal, due 5 s later, cannot reach it */
+	scep_server_kill(s);
+	renewed_serial = openssl_serial(cert);
+	g_assert_cmpstr(renewed_serial, !=, first_serial);
+	assert_issued_under(s->ca_pem, cert, key);
+	g_assert_cmpuint(count_in_file(td->daemon_log, "sending RenewalReq"), >=, 1);
+	assert_revoked(s->depot, first_serial);
+	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE", .error_part = where};
+	down = ck_test_wait_request(td, "scepauto", &wait, 30);
+	g_test_message("while the server is away: %s", ck_test_json_string(down, "LastError"));
+	g_assert_nonnull(
+	    strstr(ck_test_json_string(down, "LastError"), "CA 'scep' is unreachable"));
+	g_assert_nonnull(strstr(ck_test_json_string(down, "LastError"), "GetCACaps"));
+	g_assert_cmpint(json_object_get_int_member(down, "NextAttempt"), >, 0);
+	g_assert_cmpint(json_object_get_int_member(down, "FailedAttempts"), >=, 1);
+	g_assert_cmpstr(ck_test_json_string(down, "Serial"), ==,
+			ck_test_json_string(renewed, "Serial"));
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	/* it keeps trying, and keeps what is installed */
+	wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+				   .error_part = where,
+				   .min_failed =
+				       json_object_get_int_member(down, "FailedAttempts") + 1};
+	again = ck_test_wait_request(td, "scepauto", &wait, 20);
+	g_assert_cmpint(json_object_get_int_member(again, "NextAttempt"), >, 0);
+	g_assert_cmpstr(ck_test_json_string(again, "Serial"), ==,
+			ck_test_json_string(renewed, "Serial"));
+	scep_assert_files_kept(cert, key, old_cert, old_key);
+	assert_issued_under(s->ca_pem, cert, key);
+	{
+		g_autofree gchar *serial = openssl_serial(cert);
+		g_assert_cmpstr(serial, ==, renewed_serial);
+	}
+	scep_assert_daemon_answers(td);
+	renewals = count_in_file(td->daemon_log, "sending RenewalReq");
+
+	/* 3. the same CA is back on the same port: recovery without anyone acting; its
+	 * certificates now live 30 days, so renewing stops there */
+	s->days = "30";
+	scep_server_spawn(s);
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(renewed, "Serial")};
+	back = ck_test_wait_request(td, "scepauto", &wait, 30);
+	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
+	g_assert_cmpint(json_object_get_int_member(back, "NotAfter") -
+			    json_object_get_int_member(back, "NotBefore"),
+			==, 30 * 86400);
+	now_cert = ck_test_read_file(cert);
+	g_assert_cmpstr(now_cert, !=, old_cert);
+	back_serial = openssl_serial(cert);
+	g_assert_cmpstr(back_serial, !=, renewed_serial);
+	assert_issued_under(s->ca_pem, cert, key);
+	assert_revoked(s->depot, renewed_serial);
+	g_assert_cmpuint(count_in_file(td->daemon_log, "sending RenewalReq"), ==, renewals + 1);
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+
+/*
+ * The challenge password changed behind the daemon's back: the renewal is refused
+ * (CA_REJECTED with scepserver's failInfo), the installed files stay and nothing
+ * is retried. The administrator fixes the file and resubmits: recovered.
+ */
+static void
+test_scep_daemon_rejected(void)
+{
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(JsonObject) ok = NULL, rejected = NULL, later = NULL, fixed = NULL;
+	g_autofree gchar *cert = NULL, *key = NULL, *secret = NULL, *old_cert = NULL;
+	g_autofree gchar *old_key = NULL, *old_serial = NULL, *new_serial = NULL;
+	g_autofree gchar *server_log = NULL;
+	CkTestRequestWait wait = {0};
+	guint refused;
+
+	if (skip_if_unavailable())
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	secret = ck_test_write_file(td->dir, "scep-challenge", "secret\n");
+	scep_start_daemon(td, SCEP_URL, fingerprint, secret);
+	cert = ck_test_daemon_path(td, "rej.crt");
+	key = ck_test_daemon_path(td, "rej.key");
+	server_log = g_strdup(shared->log);
+	ok = scep_daemon_request(td, "sceprej", cert, key, "1h");
+	assert_issued_for(cert, key);
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+	old_serial = openssl_serial(cert);
+	refused = count_in_file(server_log, "invalid challenge");
+
+	/* someone changed the challenge file: the RenewalReq is refused, in scepserver's words */
+	g_assert_true(g_file_set_contents(secret, "not-the-secret\n", -1, NULL));
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "sceprej", NULL),
+			==, 0);
+	wait = (CkTestRequestWait){.state = "CA_REJECTED", .error_part = "badRequest"};
+	rejected = ck_test_wait_request(td, "sceprej", &wait, 30);
+	g_test_message("wrong challenge: %s", ck_test_json_string(rejected, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(rejected, "LastError"),
+				"CA 'scep' rejected the request: The SCEP CA refused the request"));
+	g_assert_nonnull(strstr(ck_test_json_string(rejected, "LastError"), "challenge password"));
+	g_assert_cmpint(json_object_get_int_member(rejected, "NextAttempt"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(rejected, "Serial"), ==,
+			ck_test_json_string(ok, "Serial"));
+	g_assert_cmpuint(count_in_file(server_log, "invalid challenge"), ==, refused + 1);
+	g_assert_cmpuint(count_in_file(td->daemon_log, "sending RenewalReq"), ==, 1);
+	scep_assert_files_kept(cert, key, old_cert, old_key);
+	assert_issued_for(cert, key);
+	/* a refusal waits for a human: no retries */
+	g_usleep(3 * G_USEC_PER_SEC);
+	later = ck_test_request_json(td, "sceprej");
+	g_assert_cmpstr(ck_test_json_string(later, "State"), ==, "CA_REJECTED");
+	g_assert_cmpint(json_object_get_int_member(later, "FailedAttempts"), ==,
+			json_object_get_int_member(rejected, "FailedAttempts"));
+	g_assert_cmpuint(count_in_file(server_log, "invalid challenge"), ==, refused + 1);
+	g_assert_cmpuint(count_in_file(td->daemon_log, "sending RenewalReq"), ==, 1);
+	scep_assert_files_kept(cert, key, old_cert, old_key);
+
+	/* the administrator puts the right challenge back and resubmits */
+	g_assert_true(g_file_set_contents(secret, "secret\n", -1, NULL));
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "sceprej", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(ok, "Serial")};
+	fixed = ck_test_wait_request(td, "sceprej", &wait, 5);
+	g_assert_cmpstr(ck_test_json_string(fixed, "LastError"), ==, "");
+	new_serial = openssl_serial(cert);
+	g_assert_cmpstr(new_serial, !=, old_serial);
+	assert_issued_for(cert, key);
+	assert_revoked(depot, old_serial);
+	g_assert_cmpuint(count_in_file(server_log, "invalid challenge"), ==, refused + 1);
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+
+/*
+ * Broken answers to a renewal from the scripted SCEP server: garbage, a cut-off
+ * body, an HTML page, 8 MiB, nothing. Each is retried as CA_UNREACHABLE with a
+ * message that says what was wrong; the daemon keeps answering and the
+ * installed files stay. Once the server behaves, the request recovers by itself.
+ */
+static void
+test_scep_daemon_malformed(void)
+{
+	static const struct {
+		FakeAnswer answer;
+		const gchar *says;
+	} broken[] = {
+	    {FAKE_ANSWER_GARBAGE, "with application/x-pki-message (512 bytes), which is not a "
+				  "PKCS#7 pkiMessage"},
+	    {FAKE_ANSWER_TRUNCATED, "the body is shorter than announced"},
+	    {FAKE_ANSWER_HTML, "with text/html (42 bytes), which is not a PKCS#7 pkiMessage"},
+	    {FAKE_ANSWER_HUGE, "is larger than the limit of"},
+	    {FAKE_ANSWER_EMPTY, "(0 bytes), which is not a PKCS#7 pkiMessage"},
+	};
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(JsonObject) ok = NULL, back = NULL;
+	g_autofree gchar *cert = NULL, *key = NULL, *fp = NULL, *ca_file = NULL;
+	g_autofree gchar *old_cert = NULL, *old_key = NULL, *now_cert = NULL;
+	CkTestRequestWait wait = {0};
+	gint64 failed = 0;
+	FakeServer *fs;
+	guint seen;
+
+	if (skip_if_unavailable())
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	fs = fake_start(FAKE_ISSUE);
+	fp = ck_scep_fingerprint(fs->ca);
+	{
+		gnutls_datum_t pem = {NULL, 0};
+		g_assert_cmpint(gnutls_x509_crt_export2(fs->ca, GNUTLS_X509_FMT_PEM, &pem), ==, 0);
+		ca_file = ck_test_write_file(td->dir, "fake-ca.pem", (const gchar *)pem.data);
+		gnutls_free(pem.data);
+	}
+	scep_start_daemon(td, FAKE_URL, fp, challenge);
+	cert = ck_test_daemon_path(td, "broken.crt");
+	key = ck_test_daemon_path(td, "broken.key");
+	ok = scep_daemon_request(td, "scepbroken", cert, key, "10m");
+	assert_issued_under(ca_file, cert, key);
+	old_cert = ck_test_read_file(cert);
+	old_key = ck_test_read_file(key);
+
+	for (guint i = 0; i < G_N_ELEMENTS(broken); i++) {
+		g_autoptr(JsonObject) now = NULL;
+		g_atomic_int_set(&fs->broken, broken[i].answer);
+		if (i == 0)
+			g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i",
+						    "scepbroken", NULL),
+					==, 0);
+		wait = (CkTestRequestWait){.state = "CA_UNREACHABLE",
+					   .error_part = broken[i].says,
+					   .min_failed = failed + 1};
+		now = ck_test_wait_request(td, "scepbroken", &wait, 30);
+		g_test_message("answer %d: %s", broken[i].answer,
+			       ck_test_json_string(now, "LastError"));
+		g_assert_nonnull(
+		    strstr(ck_test_json_string(now, "LastError"), "CA 'scep' is unreachable"));
+		g_assert_nonnull(strstr(ck_test_json_string(now, "LastError"), FAKE_URL));
+		g_assert_true(g_utf8_validate(ck_test_json_string(now, "LastError"), -1, NULL));
+		g_assert_cmpint(json_object_get_int_member(now, "NextAttempt"), >, 0);
+		g_assert_cmpstr(ck_test_json_string(now, "Serial"), ==,
+				ck_test_json_string(ok, "Serial"));
+		failed = json_object_get_int_member(now, "FailedAttempts");
+		scep_assert_files_kept(cert, key, old_cert, old_key);
+		scep_assert_daemon_answers(td);
+	}
+	assert_issued_under(ca_file, cert, key);
+	g_mutex_lock(&fs->lock);
+	seen = fs->seen->len;
+	g_mutex_unlock(&fs->lock);
+
+	/* the server behaves again: the next retry installs a new certificate, nobody acts */
+	g_atomic_int_set(&fs->broken, FAKE_ANSWER_OK);
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(ok, "Serial")};
+	back = ck_test_wait_request(td, "scepbroken", &wait, 30);
+	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
+	now_cert = ck_test_read_file(cert);
+	g_assert_cmpstr(now_cert, !=, old_cert);
+	assert_issued_under(ca_file, cert, key);
+	g_mutex_lock(&fs->lock);
+	/* what came through: the first enrollment, the truncated one's request, the renewal */
+	g_assert_cmpuint(fs->seen->len, ==, seen + 1);
+	g_assert_cmpstr(g_ptr_array_index(fs->seen, 0), ==, "19");
+	g_assert_cmpstr(g_ptr_array_index(fs->seen, fs->seen->len - 1), ==, "17");
+	g_mutex_unlock(&fs->lock);
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	fake_stop(fs);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1270,33 +1770,12 @@ main(int argc, char **argv)
 		    g_strdup_printf("no private network namespace: %s", g_strerror(errno));
 
 	if (skip_reason == NULL) {
-		g_autofree gchar *log = NULL, *fp_out = NULL;
-		g_autofree gchar *port = g_strdup_printf("%d", SCEP_PORT);
-		const gchar *init[] = {"scepserver", "ca",       "-init", "-depot",
-				       NULL,         "-keySize", "2048",  NULL};
-		const gchar *serve[] = {"scepserver", "-depot",     NULL,     "-port",
-					port,         "-challenge", "secret", "-allowrenew",
-					"0",          "-crtvalid",  "1",      NULL};
-		const gchar *fp[] = {"openssl", "x509", "-noout", "-fingerprint",
-				     "-sha256", "-in",  NULL,     NULL};
-
 		top_dir = ck_test_make_tmpdir();
-		depot = g_build_filename(top_dir, "depot", NULL);
-		ca_pem = g_build_filename(depot, "ca.pem", NULL);
-		log = g_build_filename(top_dir, "scepserver.log", NULL);
-		init[4] = depot;
-		serve[2] = depot;
-		fp[6] = ca_pem;
-		g_autofree gchar *init_out = NULL;
-		/* (its chatter must not reach the TAP output) */
-		g_assert_cmpint(ck_test_run(init, &init_out, NULL), ==, 0);
-		g_assert_cmpint(ck_test_run(fp, &fp_out, NULL), ==, 0);
-		g_strstrip(fp_out);
-		g_assert_nonnull(strchr(fp_out, '='));
-		fingerprint = g_strdup(strchr(fp_out, '=') + 1);
+		shared = scep_server_start(top_dir, SCEP_PORT, "1");
+		depot = shared->depot;
+		ca_pem = shared->ca_pem;
+		fingerprint = shared->fingerprint;
 		challenge = ck_test_write_file(top_dir, "challenge", "secret\n");
-		server_pid = spawn_background(serve, log);
-		g_assert_true(wait_for_port(SCEP_PORT, 10000));
 	}
 
 	g_test_add_func("/certkeeper/scep/caps", test_scep_caps);
@@ -1313,15 +1792,15 @@ main(int argc, char **argv)
 	ADD("/certkeeper/scep/forged", test_scep_forged);
 #undef ADD
 	g_test_add_func("/certkeeper/scep/daemon", test_scep_daemon);
+	g_test_add_func("/certkeeper/scep/daemon/outage", test_scep_daemon_outage);
+	g_test_add_func("/certkeeper/scep/daemon/rejected", test_scep_daemon_rejected);
+	g_test_add_func("/certkeeper/scep/daemon/malformed", test_scep_daemon_malformed);
 	status = g_test_run();
 
-	stop_background(server_pid);
+	g_clear_pointer(&shared, scep_server_free);
 	if (top_dir != NULL)
 		ck_test_rm_rf(top_dir);
 	g_free(top_dir);
-	g_free(depot);
-	g_free(ca_pem);
-	g_free(fingerprint);
 	g_free(challenge);
 	g_free(helper);
 	g_free(skip_reason);
