@@ -810,6 +810,7 @@ typedef enum {
 	FAKE_ANSWER_HTML,      /* a proxy's error page: text/html */
 	FAKE_ANSWER_HUGE,      /* 8 MiB */
 	FAKE_ANSWER_EMPTY,     /* 200 with no body */
+	FAKE_ANSWER_REFUSED,   /* a proper FAILURE: badRequest, with a failInfoText */
 } FakeAnswer;
 
 typedef struct {
@@ -873,12 +874,12 @@ crt_der(gnutls_x509_crt_t crt)
 	return bytes;
 }
 
-/* DER of a PrintableString. */
+/* DER of a PrintableString (@tag 0x13) or UTF8String (0x0c). */
 static void
-add_string_attr(gnutls_pkcs7_attrs_t *attrs, const gchar *oid, const gchar *value)
+add_tagged_attr(gnutls_pkcs7_attrs_t *attrs, const gchar *oid, guint8 tag, const gchar *value)
 {
 	g_autoptr(GByteArray) der = g_byte_array_new();
-	guint8 tl[2] = {0x13, (guint8)strlen(value)};
+	guint8 tl[2] = {tag, (guint8)strlen(value)};
 	gnutls_datum_t datum;
 
 	g_byte_array_append(der, tl, 2);
@@ -887,10 +888,19 @@ add_string_attr(gnutls_pkcs7_attrs_t *attrs, const gchar *oid, const gchar *valu
 	g_assert_cmpint(gnutls_pkcs7_add_attr(attrs, oid, &datum, 0), ==, 0);
 }
 
-/* A CertRep with @status, signed by @signer, answering @tid and @nonce; @content may be NULL. */
+static void
+add_string_attr(gnutls_pkcs7_attrs_t *attrs, const gchar *oid, const gchar *value)
+{
+	add_tagged_attr(attrs, oid, 0x13, value);
+}
+
+/*
+ * A CertRep with @status, signed by @signer, answering @tid and @nonce; @content may
+ * be NULL. A FAILURE says badCertId, or badRequest with @fail_text as failInfoText.
+ */
 static GBytes *
 fake_cert_rep(gnutls_x509_crt_t signer, gnutls_privkey_t key, const gchar *status, const gchar *tid,
-	      const gnutls_datum_t *nonce, GBytes *content)
+	      const gnutls_datum_t *nonce, GBytes *content, const gchar *fail_text)
 {
 	gnutls_pkcs7_attrs_t attrs = NULL;
 	gnutls_pkcs7_t p7 = NULL;
@@ -907,7 +917,9 @@ fake_cert_rep(gnutls_x509_crt_t signer, gnutls_privkey_t key, const gchar *statu
 	add_string_attr(&attrs, "2.16.840.1.113733.1.9.2", "3");
 	add_string_attr(&attrs, "2.16.840.1.113733.1.9.3", status);
 	if (g_str_equal(status, "2"))
-		add_string_attr(&attrs, "2.16.840.1.113733.1.9.4", "4");
+		add_string_attr(&attrs, "2.16.840.1.113733.1.9.4", fail_text != NULL ? "2" : "4");
+	if (fail_text != NULL)
+		add_tagged_attr(&attrs, "1.3.6.1.5.5.7.24.1", 0x0c, fail_text);
 	g_assert_cmpint(gnutls_pkcs7_add_attr(&attrs, "2.16.840.1.113733.1.9.6",
 					      (gnutls_datum_t *)nonce,
 					      GNUTLS_PKCS7_ATTR_ENCODE_OCTET_STRING),
@@ -1022,8 +1034,11 @@ fake_pki_operation(FakeServer *fs, GBytes *body)
 	g_ptr_array_add(fs->seen, g_strdup(type));
 	g_mutex_unlock(&fs->lock);
 
-	/* RenewalReq (17) is issued like a PKCSReq when the mode issues at all */
-	if (g_str_equal(type, "19") || (fs->mode == FAKE_ISSUE && g_str_equal(type, "17"))) {
+	if (g_atomic_int_get(&fs->broken) == FAKE_ANSWER_REFUSED) {
+		rep = fake_cert_rep(fs->ca, fs->ca_key, "2", tid, &nonce, NULL,
+				    "the one-time password was used already");
+	} else if (g_str_equal(type, "19") || (fs->mode == FAKE_ISSUE && g_str_equal(type, "17"))) {
+		/* (a RenewalReq is issued like a PKCSReq when the mode issues at all) */
 		gnutls_x509_crq_t csr;
 		gnutls_datum_t csr_der = {(guint8 *)g_bytes_get_data(inner, NULL),
 					  g_bytes_get_size(inner)};
@@ -1033,29 +1048,32 @@ fake_pki_operation(FakeServer *fs, GBytes *body)
 			if (fs->pending_csr != NULL)
 				gnutls_x509_crq_deinit(fs->pending_csr);
 			fs->pending_csr = csr;
-			rep = fake_cert_rep(fs->ca, fs->ca_key, "3", tid, &nonce, NULL);
+			rep = fake_cert_rep(fs->ca, fs->ca_key, "3", tid, &nonce, NULL, NULL);
 		} else {
 			issued = fake_issue(fs, csr, signer);
 			gnutls_x509_crq_deinit(csr);
 			if (fs->mode == FAKE_FORGED)
 				rep = fake_cert_rep(fs->stranger, fs->stranger_key, "0", tid,
-						    &nonce, issued);
+						    &nonce, issued, NULL);
 			else if (fs->mode == FAKE_WRONG_NONCE) {
 				guint8 other[16] = {0};
 				gnutls_datum_t wrong = {other, sizeof(other)};
-				rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &wrong, issued);
+				rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &wrong, issued,
+						    NULL);
 			} else if (fs->mode == FAKE_ISSUE)
-				rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &nonce, issued);
+				rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &nonce, issued,
+						    NULL);
 			else
-				rep = fake_cert_rep(fs->ra, fs->ra_key, "0", tid, &nonce, issued);
+				rep = fake_cert_rep(fs->ra, fs->ra_key, "0", tid, &nonce, issued,
+						    NULL);
 		}
 	} else if (g_str_equal(type, "20") && fs->pending_csr != NULL) {
 		/* CertPoll: IssuerAndSubject, a SEQUENCE of two Names */
 		g_assert_cmpint(((const guint8 *)g_bytes_get_data(inner, NULL))[0], ==, 0x30);
 		issued = fake_issue(fs, fs->pending_csr, signer);
-		rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &nonce, issued);
+		rep = fake_cert_rep(fs->ca, fs->ca_key, "0", tid, &nonce, issued, NULL);
 	} else {
-		rep = fake_cert_rep(fs->ca, fs->ca_key, "2", tid, &nonce, NULL);
+		rep = fake_cert_rep(fs->ca, fs->ca_key, "2", tid, &nonce, NULL, NULL);
 	}
 	gnutls_free(nonce.data);
 	gnutls_free(signer_der.data);
@@ -1158,6 +1176,7 @@ fake_serve_one(FakeServer *fs, GSocketConnection *conn)
 			break;
 		case FAKE_ANSWER_OK:
 		case FAKE_ANSWER_TRUNCATED:
+		case FAKE_ANSWER_REFUSED:
 		default:
 			answer = fake_pki_operation(fs, body);
 			break;
@@ -1656,6 +1675,7 @@ test_scep_daemon_rejected(void)
  * body, an HTML page, 8 MiB, nothing. Each is retried as CA_UNREACHABLE with a
  * message that says what was wrong; the daemon keeps answering and the
  * installed files stay. Once the server behaves, the request recovers by itself.
+ * A proper refusal with a failInfoText is CA_REJECTED in the server's words.
  */
 static void
 test_scep_daemon_malformed(void)
@@ -1672,7 +1692,7 @@ test_scep_daemon_malformed(void)
 	    {FAKE_ANSWER_EMPTY, "(0 bytes), which is not a PKCS#7 pkiMessage"},
 	};
 	g_autoptr(CkTestDaemon) td = NULL;
-	g_autoptr(JsonObject) ok = NULL, back = NULL;
+	g_autoptr(JsonObject) ok = NULL, back = NULL, refused = NULL;
 	g_autofree gchar *cert = NULL, *key = NULL, *fp = NULL, *ca_file = NULL;
 	g_autofree gchar *old_cert = NULL, *old_key = NULL, *now_cert = NULL;
 	CkTestRequestWait wait = {0};
@@ -1746,6 +1766,26 @@ test_scep_daemon_malformed(void)
 	g_assert_cmpstr(g_ptr_array_index(fs->seen, 0), ==, "19");
 	g_assert_cmpstr(g_ptr_array_index(fs->seen, fs->seen->len - 1), ==, "17");
 	g_mutex_unlock(&fs->lock);
+
+	/* a proper refusal, by contrast: CA_REJECTED in the server's own words, not retried */
+	g_clear_pointer(&old_cert, g_free);
+	old_cert = g_steal_pointer(&now_cert);
+	g_clear_pointer(&old_key, g_free);
+	old_key = ck_test_read_file(key);
+	g_atomic_int_set(&fs->broken, FAKE_ANSWER_REFUSED);
+	g_assert_cmpint(
+	    ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "scepbroken", NULL), ==, 0);
+	wait = (CkTestRequestWait){.state = "CA_REJECTED",
+				   .error_part = "(the one-time password was used already)"};
+	refused = ck_test_wait_request(td, "scepbroken", &wait, 30);
+	g_test_message("refused: %s", ck_test_json_string(refused, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(refused, "LastError"),
+				"CA 'scep' rejected the request: The SCEP CA refused the request: "
+				"badRequest"));
+	g_assert_cmpint(json_object_get_int_member(refused, "NextAttempt"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(refused, "Serial"), ==,
+			ck_test_json_string(back, "Serial"));
+	scep_assert_files_kept(cert, key, old_cert, old_key);
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
 	fake_stop(fs);
 }
