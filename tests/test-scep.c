@@ -717,6 +717,9 @@ static const gchar stub_py[] =
     "        self.rfile.read(int(self.headers.get('Content-Length', 0)))\n"
     "        if mode == 'error':\n"
     "            self.reply(500, 'text/plain', b'internal\\xfftrouble\\x01')\n"
+    "        elif mode in ('busy', 'slow', 'forbidden'):\n"
+    "            status = {'busy': 429, 'slow': 408, 'forbidden': 403}[mode]\n"
+    "            self.reply(status, 'text/plain', b'not now')\n"
     "        else:\n"
     "            self.reply(200, 'application/x-pki-message', b'\\x30\\x03\\x02\\x01\\x00')\n"
     "    def log_message(self, *args):\n"
@@ -782,6 +785,17 @@ test_scep_garbage(Fixture *f, gconstpointer user_data)
 	/* the server's bytes are quoted as printable ASCII: messages go on D-Bus */
 	g_assert_nonnull(strstr(out, "(internal?trouble?)"));
 	g_assert_true(g_utf8_validate(out, -1, NULL));
+	g_clear_pointer(&out, g_free);
+	/* too many requests, a request timeout: worth asking again later */
+	g_assert_cmpint(submit_to_stub(f, "busy", &out), ==, 3);
+	g_assert_nonnull(strstr(out, "HTTP 429 (not now)"));
+	g_clear_pointer(&out, g_free);
+	g_assert_cmpint(submit_to_stub(f, "slow", &out), ==, 3);
+	g_assert_nonnull(strstr(out, "HTTP 408 (not now)"));
+	g_clear_pointer(&out, g_free);
+	/* other refusals of the HTTP request are the CA's answer */
+	g_assert_cmpint(submit_to_stub(f, "forbidden", &out), ==, 2);
+	g_assert_nonnull(strstr(out, "HTTP 403 (not now)"));
 	g_clear_pointer(&out, g_free);
 	/* a wrong path needs a human */
 	g_assert_cmpint(submit_to_stub(f, "missing", &out), ==, 4);

@@ -210,9 +210,12 @@ ck_scep_http(CkScep *self, const gchar *operation, const gchar *method, const gc
 		GBytes *answer = ck_http_response_get_body(response);
 		g_autofree gchar *text = ck_scep_printable(g_bytes_get_data(answer, NULL),
 							   MIN(g_bytes_get_size(answer), 200));
-		CkError code = status == 404 || status == 405  ? CK_ERROR_CA_UNDERCONFIGURED
-			       : status >= 400 && status < 500 ? CK_ERROR_CA_REJECTED
-							       : CK_ERROR_CA_UNREACHABLE;
+		/* 408 and 429 (a proxy's rate limit, say) pass: asked again later they work */
+		gboolean transient = status == 408 || status == 429;
+		CkError code = status == 404 || status == 405 ? CK_ERROR_CA_UNDERCONFIGURED
+			       : status >= 400 && status < 500 && !transient
+				   ? CK_ERROR_CA_REJECTED
+				   : CK_ERROR_CA_UNREACHABLE;
 		g_set_error(
 		    error, CK_ERROR, code,
 		    /* TRANSLATORS: operation, URL, HTTP status, the server's text, advice */
