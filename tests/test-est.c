@@ -831,6 +831,23 @@ test_est_server_failures(void)
 			==, 3);
 	g_assert_nonnull(strstr(out, "HTTP 503"));
 	g_clear_pointer(&out, g_free);
+	/* a rate limit or a timeout passes (ask again); another 4xx is a refusal */
+	{
+		const struct {
+			const gchar *control;
+			gint exit;
+		} answers[] = {{"{\"fail_status\": 429}", 3},
+			       {"{\"fail_status\": 408}", 3},
+			       {"{\"fail_status\": 403}", 2}};
+		for (guint i = 0; i < G_N_ELEMENTS(answers); i++) {
+			est_server_control(s, answers[i].control);
+			g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root,
+						"--username", "alice", "--password-file",
+						s->password_file, NULL),
+					==, answers[i].exit);
+			g_clear_pointer(&out, g_free);
+		}
+	}
 	/* bodies that are not what RFC 7030 says: unreachable, with a clear message */
 	for (guint i = 0; garbage[i] != NULL; i++) {
 		est_server_control(s, garbage[i]);

@@ -1334,21 +1334,21 @@ ck_est_submit(CkEst *est)
 	if (status != 200) {
 		g_autofree gchar *what = ck_est_describe(response);
 		g_autofree gchar *message = NULL;
+		/* a timeout or a rate limit (a proxy in front of the CA) passes: ask again */
+		gboolean refused = status >= 400 && status < 500 && status != 408 && status != 429;
 		if (status == 401 && est->authorization == NULL && est->chain == NULL)
 			/* TRANSLATORS: the EST operation, then the server's answer */
 			message = g_strdup_printf(_("The EST server refused %s (%s): configure "
 						    "--username and --password-file or a bootstrap "
 						    "certificate"),
 						  operation, what);
-		else if (status >= 400 && status < 500)
+		else if (refused)
 			message =
 			    g_strdup_printf(_("The EST server refused %s (%s)"), operation, what);
 		else
 			message = g_strdup_printf(_("The EST server could not answer %s (%s)"),
 						  operation, what);
-		return ck_est_fail(est,
-				   status >= 400 && status < 500 ? CK_EST_EXIT_REJECTED
-								 : CK_EST_EXIT_UNREACHABLE,
+		return ck_est_fail(est, refused ? CK_EST_EXIT_REJECTED : CK_EST_EXIT_UNREACHABLE,
 				   message);
 	}
 	certs = ck_est_response_certs(response, operation, &error);
