@@ -12,7 +12,8 @@ G_DECLARE_FINAL_TYPE(CkCaLocal, ck_ca_local, CK, CA_LOCAL, CkCa)
  * The built-in CA, in process. It lives in @directory (created 0700 on first
  * use): root.pem + root.key (self-signed root), ca.pem + ca.key (issuing
  * intermediate, ECDSA P-256), serials (every serial it issued), revoked (the
- * serials it revoked: "SERIAL TIME REASON" a line, appended and fsynced; no CRL
+ * serials it revoked: "SERIAL TIME REASON" a line, REASON -1 when none was
+ * given, appended and fsynced; no CRL
  * or OCSP is published from it yet). Keys are 0600.
  * @default_validity_days applies when a submission asks for none (0: 365).
  */

@@ -106,6 +106,8 @@ fixture_teardown(Fixture *f, gconstpointer user_data)
 {
 	g_clear_object(&f->engine);
 	g_clear_object(&f->config);
+	g_unsetenv("CERTKEEPER_TEST_CLOCK_OFFSET_FILE");
+	ck_clock_reload_offset();
 	ck_test_rm_rf(f->dir);
 	g_free(f->dir);
 	g_free(f->state_dir);
@@ -394,6 +396,56 @@ test_revoke_refused(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(ck_test_count_ops(f, "REVOKE"), ==, 0);
 }
 
+/* Main-loop iterations that did something within @ms: a source firing again and again shows. */
+static guint
+ck_test_count_busy(guint ms)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+	guint n = 0;
+	while (g_get_monotonic_time() < end) {
+		if (g_main_context_iteration(NULL, FALSE))
+			n++;
+		else
+			g_usleep(2000);
+	}
+	return n;
+}
+
+/* A revoked certificate that expires is not renewed, and nothing keeps waking up for it. */
+static void
+test_revoke_expired(Fixture *f, gconstpointer user_data)
+{
+#ifdef CK_FAULT_INJECTION
+	g_autofree gchar *offset = g_build_filename(f->dir, "clock-offset", NULL);
+	g_autoptr(GError) error = NULL;
+	CkRequest *request;
+	guint busy;
+
+	ck_test_start(f);
+	request = ck_test_request(f, "web", "rev", CK_REQUEST_STATE_MONITORING);
+	g_assert_true(ck_test_revoke(f, &ck_test_root, "web", "cessationOfOperation", &error));
+	g_assert_no_error(error);
+	ck_test_spin(300);
+	/* two days on: the 1-day certificate has expired */
+	g_assert_true(g_file_set_contents(offset, "172800\n", -1, NULL));
+	g_setenv("CERTKEEPER_TEST_CLOCK_OFFSET_FILE", offset, TRUE);
+	ck_clock_reload_offset();
+	g_assert_cmpint(ck_request_get_not_after(request), <, ck_clock_now());
+	/* said once, not again and again */
+	g_test_expect_message("certkeeper", G_LOG_LEVEL_WARNING, "request web: certificate * expired");
+	ck_engine_clock_changed(f->engine);
+	busy = ck_test_count_busy(1500);
+	g_test_assert_expected_messages();
+	g_test_message("%u busy iterations in 1.5 s", busy);
+	g_assert_cmpuint(busy, <, 100);
+	g_assert_cmpuint(ck_test_count_ops(f, "SUBMIT"), ==, 1);
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
+	g_assert_cmpint(ck_request_get_revoked(request), >, 0);
+#else
+	g_test_skip("the test clock needs -Dfault_injection=true");
+#endif
+}
+
 /* The built-in local CA keeps a durable revoked list, and knows what it did not issue. */
 static void
 test_revoke_local(Fixture *f, gconstpointer user_data)
@@ -465,6 +517,8 @@ main(int argc, char **argv)
 	g_test_add("/certkeeper/revoke/helper-refusals", Fixture, NULL, fixture_setup,
 		   test_revoke_helper_refusals, fixture_teardown);
 	g_test_add("/certkeeper/revoke/refused", Fixture, NULL, fixture_setup, test_revoke_refused,
+		   fixture_teardown);
+	g_test_add("/certkeeper/revoke/expired", Fixture, NULL, fixture_setup, test_revoke_expired,
 		   fixture_teardown);
 	g_test_add("/certkeeper/revoke/local", Fixture, NULL, fixture_setup, test_revoke_local,
 		   fixture_teardown);
