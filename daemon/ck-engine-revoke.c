@@ -25,9 +25,9 @@ static const struct {
 	const gchar *name;
 	gint code;
 } ck_revocation_reasons[] = {
-    {"unspecified", 0},		 {"keyCompromise", 1}, {"cACompromise", 2},
-    {"affiliationChanged", 3},	 {"superseded", 4},    {"cessationOfOperation", 5},
-    {"privilegeWithdrawn", 9},	 {"aACompromise", 10},
+    {"unspecified", 0},        {"keyCompromise", 1}, {"cACompromise", 2},
+    {"affiliationChanged", 3}, {"superseded", 4},    {"cessationOfOperation", 5},
+    {"privilegeWithdrawn", 9}, {"aACompromise", 10},
 };
 
 gint
@@ -142,9 +142,8 @@ ck_engine_installed_certificate(CkEngine *self, CkRequest *request, GError **err
 }
 
 void
-ck_engine_revoke_async(CkEngine *self, const CkCaller *caller, const gchar *id,
-		       const gchar *reason, GCancellable *cancellable, GAsyncReadyCallback callback,
-		       gpointer user_data)
+ck_engine_revoke_async(CkEngine *self, const CkCaller *caller, const gchar *id, const gchar *reason,
+		       GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	CkRequest *request = ck_engine_find_request(self, id);

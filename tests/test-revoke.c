@@ -32,12 +32,12 @@ static const CkCaller ck_test_root = {0, 0, NULL};
  * file is missing). Every operation is logged to @DIR@/ops.
  */
 #define REVOKE_HELPER                                                                              \
-	"echo \"$CERTMONGER_OPERATION\" >> @DIR@/ops\n"                                           \
-	"case \"$CERTMONGER_OPERATION\" in\n"                                                     \
+	"echo \"$CERTMONGER_OPERATION\" >> @DIR@/ops\n"                                            \
+	"case \"$CERTMONGER_OPERATION\" in\n"                                                      \
 	"SUBMIT)\n"                                                                                \
 	"  printf '%s\\n' \"$CERTMONGER_CSR\" > @DIR@/req.csr\n"                                   \
 	"  printf 'subjectAltName=DNS:%s.example\\n' \"$CERTKEEPER_REQUEST_ID\" > @DIR@/ext\n"     \
-	"  openssl x509 -req -in @DIR@/req.csr -CA @DIR@/ca.pem -CAkey @DIR@/ca.key "             \
+	"  openssl x509 -req -in @DIR@/req.csr -CA @DIR@/ca.pem -CAkey @DIR@/ca.key "              \
 	"-CAcreateserial -days 1 -extfile @DIR@/ext 2>/dev/null || exit 3\n"                       \
 	"  exit 0;;\n"                                                                             \
 	"REVOKE)\n"                                                                                \
@@ -51,7 +51,7 @@ static const CkCaller ck_test_root = {0, 0, NULL};
 	"esac"
 
 #define BASE_CONFIG                                                                                \
-	"[certkeeperd]\nTimeSyncFile=@DIR@/synchronized\n"                                          \
+	"[certkeeperd]\nTimeSyncFile=@DIR@/synchronized\n"                                         \
 	"[renewal]\nRenewJitterMax=0\nRetryDelay=1s\nRetryDelayMax=4s\n"                           \
 	"[ca rev]\nType=helper\nHelper=@DIR@/rev.sh\n"                                             \
 	"[ca down]\nType=helper\nHelper=@DIR@/down.sh\n"
@@ -76,9 +76,23 @@ ck_test_write_script(Fixture *f, const gchar *name, const gchar *body)
 static void
 fixture_setup(Fixture *f, gconstpointer user_data)
 {
-	const gchar *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-			       "ec_paramgen_curve:P-256", "-nodes", "-days", "3", "-subj",
-			       "/CN=revocation test CA", "-keyout", NULL, "-out", NULL, NULL};
+	const gchar *argv[] = {"openssl",
+			       "req",
+			       "-x509",
+			       "-newkey",
+			       "ec",
+			       "-pkeyopt",
+			       "ec_paramgen_curve:P-256",
+			       "-nodes",
+			       "-days",
+			       "3",
+			       "-subj",
+			       "/CN=revocation test CA",
+			       "-keyout",
+			       NULL,
+			       "-out",
+			       NULL,
+			       NULL};
 	g_autofree gchar *ca_key = NULL, *ca_crt = NULL, *path = NULL, *text = NULL;
 	g_autoptr(GError) error = NULL;
 
@@ -317,7 +331,8 @@ test_revoke_helper_refusals(Fixture *f, gconstpointer user_data)
 		gint code;
 		const gchar *in_message;
 	} cases[] = {
-	    {"2 this certificate is not yours", CK_ERROR_CA_REJECTED, "this certificate is not yours"},
+	    {"2 this certificate is not yours", CK_ERROR_CA_REJECTED,
+	     "this certificate is not yours"},
 	    {"3 connection refused", CK_ERROR_CA_UNREACHABLE, "connection refused"},
 	    {"6", CK_ERROR_UNSUPPORTED, "CA 'rev'"},
 	    {"4 no account", CK_ERROR_CA_UNDERCONFIGURED, "no account"},
@@ -432,7 +447,8 @@ test_revoke_expired(Fixture *f, gconstpointer user_data)
 	ck_clock_reload_offset();
 	g_assert_cmpint(ck_request_get_not_after(request), <, ck_clock_now());
 	/* said once, not again and again */
-	g_test_expect_message("certkeeper", G_LOG_LEVEL_WARNING, "request web: certificate * expired");
+	g_test_expect_message("certkeeper", G_LOG_LEVEL_WARNING,
+			      "request web: certificate * expired");
 	ck_engine_clock_changed(f->engine);
 	busy = ck_test_count_busy(1500);
 	g_test_assert_expected_messages();
