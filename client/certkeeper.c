@@ -1042,6 +1042,134 @@ ck_verb_rekey(CkClient *client, int argc, char **argv)
 	return ck_client_renew(client, argc, argv, "rekey", "Rekey");
 }
 
+/* revoke */
+
+/* A CA's answer can take as long as its helper may run; the bus's 25 s default is too short. */
+#define CK_CLIENT_REVOKE_TIMEOUT (10 * 60 * G_USEC_PER_SEC)
+
+/* The exit code for a refused Revoke: the CA's own answers as getcert's codes. */
+static CkExit
+ck_client_exit_for_error(const sd_bus_error *error)
+{
+	if (sd_bus_error_has_name(error, "org.certkeeper.Error.CARejected"))
+		return CK_EXIT_REJECTED;
+	if (sd_bus_error_has_name(error, "org.certkeeper.Error.CAUnreachable"))
+		return CK_EXIT_UNREACHABLE;
+	if (sd_bus_error_has_name(error, "org.certkeeper.Error.CAUnderconfigured"))
+		return CK_EXIT_MISCONFIGURED;
+	return CK_EXIT_ERROR;
+}
+
+/* "keyCompromise", or a word for none */
+static const gchar *
+ck_client_reason_text(const gchar *reason)
+{
+	/* TRANSLATORS: shown where a revocation reason would be */
+	return reason != NULL && reason[0] != '\0' ? reason : _("no reason given");
+}
+
+static CkExit
+ck_verb_revoke(CkClient *client, int argc, char **argv)
+{
+	g_auto(CkSelector) selector = {0};
+	g_autofree gchar *reason = NULL;
+	gboolean rekey = FALSE, resubmit = FALSE;
+	CkWait wait = {FALSE, -1};
+	const GOptionEntry more[] = {
+	    {"reason", 0, 0, G_OPTION_ARG_STRING, &reason,
+	     N_("RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, "
+		"superseded, cessationOfOperation, privilegeWithdrawn or aACompromise"),
+	     "REASON"},
+	    {"rekey", 0, 0, G_OPTION_ARG_NONE, &rekey,
+	     N_("Then get a new certificate with a new key (as rekey)"), NULL},
+	    {"resubmit", 0, 0, G_OPTION_ARG_NONE, &resubmit,
+	     N_("Then get a new certificate with the same key (as resubmit)"), NULL},
+	    {NULL}};
+	g_autoptr(GArray) entries = ck_entries_new();
+	g_autoptr(GOptionContext) context = NULL;
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(sd_bus_message) m = NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GPtrArray) cas = NULL;
+	g_autoptr(JsonObject) now = NULL;
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *when = NULL;
+	const gchar *id;
+	JsonObject *obj = NULL;
+	CkExit code;
+	int r;
+
+	ck_selector_entries(entries, &selector);
+	ck_entries_add(entries, more);
+	ck_wait_entries(entries, &wait);
+	context = ck_client_verb_context(
+	    "revoke", "[ID]",
+	    _("Ask the request's CA to revoke its installed certificate. The request stays "
+	      "tracked and its files stay, but it is not renewed by itself any more: --rekey "
+	      "(or certkeeper rekey) gets a new certificate."),
+	    (GOptionEntry *)(void *)entries->data);
+	if (!ck_client_parse(context, &argc, &argv, 1) ||
+	    !ck_selector_check(&selector, argc, argv) || !ck_wait_check(&wait))
+		return CK_EXIT_ERROR;
+	if (rekey && resubmit)
+		return ck_client_fail(_("--rekey and --resubmit contradict each other"));
+	if (resubmit && g_strcmp0(reason, "keyCompromise") == 0)
+		return ck_client_fail(_("--resubmit would certify the compromised key again: use "
+					"--rekey"));
+	if (wait.wait && !rekey && !resubmit)
+		return ck_client_fail(_("--wait waits for the new certificate of --rekey or "
+					"--resubmit; the revocation itself is done when revoke "
+					"returns"));
+	code = ck_client_select(client, &selector, &requests, &cas, &obj);
+	if (code != CK_EXIT_OK)
+		return code;
+	id = ck_json_string(obj, "Id");
+	path = g_strdup(ck_json_string(obj, "ObjectPath"));
+	if (ck_json_int(obj, "Revoked") > 0) {
+		when = ck_client_format_time(ck_json_int(obj, "Revoked"));
+		/* TRANSLATORS: serial, request id, date and time, then the reason */
+		g_print(_("Certificate %s of request \"%s\" was revoked already on %s (%s).\n"),
+			ck_json_string(obj, "Serial"), id, when,
+			ck_client_reason_text(ck_json_string(obj, "RevocationReason")));
+	} else {
+		r = sd_bus_message_new_method_call(client->bus, &m, CK_BUS_NAME, path,
+						   CK_BUS_REQUEST_IFACE, "Revoke");
+		if (r >= 0)
+			r = sd_bus_message_append(m, "s", reason != NULL ? reason : "");
+		if (r >= 0)
+			r = sd_bus_call(client->bus, m, CK_CLIENT_REVOKE_TIMEOUT, &error, NULL);
+		if (r < 0) {
+			code = ck_client_exit_for_error(&error);
+			ck_client_fail_bus(&error, r);
+			return code;
+		}
+		r = ck_client_get_all(client->bus, path, CK_BUS_REQUEST_IFACE, &now, &error);
+		if (r < 0)
+			return ck_client_fail_bus(&error, r);
+		/* TRANSLATORS: serial, request id, then the reason */
+		g_print(_("Certificate %s of request \"%s\" is revoked (%s).\n"),
+			ck_json_string(now, "Serial"), id,
+			ck_client_reason_text(ck_json_string(now, "RevocationReason")));
+	}
+	if (!rekey && !resubmit) {
+		/* TRANSLATORS: the placeholder is the request id */
+		g_print(_("It stays tracked, but is not renewed by itself; for a new certificate "
+			  "run: certkeeper rekey -i %s\n"),
+			id);
+		return CK_EXIT_OK;
+	}
+	sd_bus_error_free(&error);
+	r = sd_bus_call_method(client->bus, CK_BUS_NAME, path, CK_BUS_REQUEST_IFACE,
+			       rekey ? "Rekey" : "Resubmit", &error, NULL, NULL);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	/* TRANSLATORS: the placeholder is the request id */
+	g_print(_("Renewing request \"%s\".\n"), id);
+	if (!wait.wait)
+		return CK_EXIT_OK;
+	return ck_client_wait(client, path, (guint)wait.timeout);
+}
+
 static CkExit
 ck_client_refresh_one(CkClient *client, JsonObject *obj)
 {
@@ -1241,7 +1369,17 @@ ck_client_explain(JsonObject *obj, GPtrArray *cas)
 		} else {
 			g_print("%s\n", _("The certificate is issued and installed."));
 		}
-		if (!ck_json_bool(obj, "AutoRenew")) {
+		if (ck_json_int(obj, "Revoked") > 0) {
+			g_autofree gchar *when = ck_client_format_time(ck_json_int(obj, "Revoked"));
+			/* TRANSLATORS: a date and time, then the revocation reason */
+			g_print(_("It was revoked on %s (%s) and is not renewed by itself.\n"), when,
+				ck_client_reason_text(ck_json_string(obj, "RevocationReason")));
+			g_print("%s ", todo);
+			/* TRANSLATORS: the request id, twice */
+			g_print(_("get a new certificate: certkeeper rekey -i %s (resubmit keeps the "
+				  "key); or stop tracking it: certkeeper stop-tracking -i %s\n"),
+				id, id);
+		} else if (!ck_json_bool(obj, "AutoRenew")) {
 			g_print("%s\n", _("It is only watched, never renewed by itself "
 					  "(auto-renew is off)."));
 		} else if (renewal > now) {
@@ -1393,6 +1531,15 @@ ck_verb_status(CkClient *client, int argc, char **argv)
 		ck_client_print_field(_("serial"), ck_json_string(obj, "Serial"));
 		ck_client_print_time_field(obj, _("not before"), "NotBefore");
 		ck_client_print_time_field(obj, _("not after"), "NotAfter");
+		if (ck_json_int(obj, "Revoked") > 0) {
+			g_autofree gchar *when = ck_client_format_time(ck_json_int(obj, "Revoked"));
+			/* TRANSLATORS: when it was revoked, then the reason */
+			g_autofree gchar *text = g_strdup_printf(
+			    _("%s (%s)"), when,
+			    ck_client_reason_text(ck_json_string(obj, "RevocationReason")));
+			/* TRANSLATORS: a label in `certkeeper status`, like "not after" */
+			ck_client_print_field(_("revoked"), text);
+		}
 		ck_client_print_field(_("auto-renew"),
 				      ck_json_bool(obj, "AutoRenew") ? _("yes") : _("no"));
 		ck_client_print_time_field(obj, _("renewal due"), "RenewalTime");
@@ -1814,6 +1961,7 @@ static const CkVerb ck_verbs[] = {
     {"stop-tracking", N_("Stop tracking a certificate (its files stay)"), ck_verb_stop_tracking},
     {"resubmit", N_("Renew a certificate now, with the same key"), ck_verb_resubmit},
     {"rekey", N_("Renew a certificate now, with a new key"), ck_verb_rekey},
+    {"revoke", N_("Revoke a certificate at its CA"), ck_verb_revoke},
     {"refresh", N_("Read a certificate file again"), ck_verb_refresh},
     {"modify", N_("Change a request's settings"), ck_verb_modify},
     {"list", N_("List tracked certificates"), ck_verb_list},

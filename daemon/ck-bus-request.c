@@ -131,6 +131,10 @@ static const struct {
     T("BootstrapCertFile", CK_REQUEST_FIELD_POLICY, ck_request_get_bootstrap_cert_file),
     T("BootstrapKeyFile", CK_REQUEST_FIELD_POLICY, ck_request_get_bootstrap_key_file),
     T("Declared", CK_REQUEST_FIELD_POLICY, ck_request_get_declared),
+    /* tied to the installed certificate: a new one ends the revocation */
+    TM("Revoked", CK_REQUEST_FIELD_STATUS | CK_REQUEST_FIELD_CERTIFICATE, ck_request_get_revoked),
+    T("RevocationReason", CK_REQUEST_FIELD_STATUS | CK_REQUEST_FIELD_CERTIFICATE,
+      ck_request_get_revocation_reason),
 #undef T
 #undef L
 #undef TM
@@ -228,6 +232,68 @@ static int
 ck_bus_request_method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	return ck_bus_request_renew(m, CK_BUS(userdata), TRUE, error);
+}
+
+/* A Revoke call waiting for the CA's answer. */
+typedef struct {
+	CkBus *bus;
+	sd_bus_message *message;
+} CkBusRevoke;
+
+static void
+ck_bus_request_revoked_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkBusRevoke *call = user_data;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	g_autoptr(GError) local_error = NULL;
+	int r;
+
+	if (ck_engine_revoke_finish(CK_ENGINE(source), res, &local_error)) {
+		r = sd_bus_reply_method_return(call->message, NULL);
+	} else {
+		ck_bus_error_from_gerror(&error, local_error);
+		r = sd_bus_reply_method_error(call->message, &error);
+		sd_bus_error_free(&error);
+	}
+	/* the caller may have gone away meanwhile; nothing else is left to tell */
+	if (r < 0)
+		g_debug("cannot answer Revoke: %s", g_strerror(-r));
+	sd_bus_message_unref(call->message);
+	g_object_unref(call->bus);
+	g_free(call);
+}
+
+/*
+ * Revoke answers when the CA has: unlike Resubmit, which starts a lifecycle whose
+ * progress State shows, a revocation has nothing to watch, and the caller wants
+ * to know whether the CA revoked. Every outcome, also an early refusal, comes
+ * through the callback.
+ */
+static int
+ck_bus_request_method_revoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	CkRequest *request = ck_bus_request_of(m, self, error);
+	CkCaller caller = {0};
+	CkBusRevoke *call;
+	const char *reason = NULL;
+	int r;
+
+	if (request == NULL)
+		return -ENOENT;
+	r = sd_bus_message_read(m, "s", &reason);
+	if (r < 0)
+		return r;
+	r = ck_bus_get_caller(m, &caller, error);
+	if (r < 0)
+		return r;
+	call = g_new0(CkBusRevoke, 1);
+	call->bus = g_object_ref(self);
+	call->message = sd_bus_message_ref(m);
+	ck_engine_revoke_async(self->engine, &caller, ck_request_get_id(request), reason, NULL,
+			       ck_bus_request_revoked_cb, call);
+	/* the reply is sent by the callback */
+	return 1;
 }
 
 static int
@@ -331,10 +397,14 @@ const sd_bus_vtable ck_bus_request_vtable[] = {
     CK_PROPERTY("BootstrapCertFile", "s"),
     CK_PROPERTY("BootstrapKeyFile", "s"),
     CK_PROPERTY("Declared", "s"),
+    CK_PROPERTY("Revoked", "t"),
+    CK_PROPERTY("RevocationReason", "s"),
     SD_BUS_METHOD_WITH_ARGS("Resubmit", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
 			    ck_bus_request_method_resubmit, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Rekey", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
 			    ck_bus_request_method_rekey, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Revoke", SD_BUS_ARGS("s", reason), SD_BUS_NO_RESULT,
+			    ck_bus_request_method_revoke, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Refresh", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
 			    ck_bus_request_method_refresh, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Modify", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,

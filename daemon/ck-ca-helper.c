@@ -938,6 +938,87 @@ ck_ca_helper_renewal_window_finish(CkCa *ca, GAsyncResult *res, GError **error)
 	return g_task_propagate_pointer(G_TASK(res), error);
 }
 
+/* REVOKE (certkeeper's extension) */
+
+static void
+ck_helper_revoke_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	CkCaHelper *self = CK_CA_HELPER(source);
+	const gchar *name = ck_ca_get_name(CK_CA(self));
+	g_autoptr(GError) error = NULL;
+	CkHelperRun *run = ck_helper_run_finish(self, res, &error);
+	g_autofree gchar *message = NULL;
+
+	if (run == NULL) {
+		/* timed out (unreachable) or not startable (underconfigured): said already */
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	if (run->result->exit_status == CK_HELPER_EXIT_ISSUED) {
+		g_task_return_boolean(task, TRUE);
+		return;
+	}
+	message = ck_helper_outcome_message(run);
+	g_strstrip(message);
+	switch (run->result->exit_status) {
+	case CK_HELPER_EXIT_UNSUPPORTED:
+		/* certmonger's helpers know no REVOKE: they all end up here */
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_UNSUPPORTED,
+					/* TRANSLATORS: the CA's name, then the helper's command */
+					_("CA '%s' cannot revoke certificates: its helper %s does "
+					  "not support the REVOKE operation; revoke it at the CA "
+					  "itself"),
+					name, self->command);
+		break;
+	case CK_HELPER_EXIT_REJECTED:
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_REJECTED,
+					/* TRANSLATORS: the CA's name, then the CA's words */
+					_("CA '%s' refused the revocation: %s"), name, message);
+		break;
+	case CK_HELPER_EXIT_UNDERCONFIGURED:
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+					/* TRANSLATORS: the CA's name, then the helper's message */
+					_("CA '%s' is not configured to revoke: %s"), name, message);
+		break;
+	default:
+		/* 3, a crash, or a status that means nothing here (1 and 5: a revocation
+		 * cannot be polled for): the CA did not revoke; try again later */
+		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
+					/* TRANSLATORS: the CA's name, exit status, then the message */
+					_("CA '%s' could not be asked to revoke (status %d): %s"),
+					name, run->result->exit_status, message);
+		break;
+	}
+}
+
+static void
+ck_ca_helper_revoke_async(CkCa *ca, const gchar *request_id, const gchar *certificate,
+			  gint reason, GCancellable *cancellable, GAsyncReadyCallback callback,
+			  gpointer user_data)
+{
+	CkCaHelper *self = CK_CA_HELPER(ca);
+	GTask *task = g_task_new(self, cancellable, callback, user_data);
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	g_auto(GStrv) env = NULL;
+	g_autofree gchar *code = reason >= 0 ? g_strdup_printf("%d", reason) : NULL;
+
+	g_task_set_source_tag(task, ck_ca_helper_revoke_async);
+	ck_helper_add_env(builder, "CERTMONGER_CERTIFICATE", certificate);
+	ck_helper_add_env(builder, "CERTKEEPER_REQUEST_ID", request_id);
+	/* the number: certkeeper-acme takes names too, other helpers need not */
+	ck_helper_add_env(builder, "CERTKEEPER_REVOKE_REASON", code);
+	env = g_strv_builder_end(builder);
+	ck_helper_run_async(self, "REVOKE", env, cancellable, ck_helper_revoke_cb, task);
+}
+
+static gboolean
+ck_ca_helper_revoke_finish(CkCa *ca, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, ca), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
 static gchar *
 ck_ca_helper_get_root_certificates(CkCa *ca, GError **error)
 {
@@ -985,6 +1066,8 @@ ck_ca_helper_class_init(CkCaHelperClass *klass)
 	ca_class->refresh_finish = ck_ca_helper_refresh_finish;
 	ca_class->renewal_window_async = ck_ca_helper_renewal_window_async;
 	ca_class->renewal_window_finish = ck_ca_helper_renewal_window_finish;
+	ca_class->revoke_async = ck_ca_helper_revoke_async;
+	ca_class->revoke_finish = ck_ca_helper_revoke_finish;
 }
 
 CkCa *

@@ -35,6 +35,7 @@ struct _CkCaLocal {
 	gchar *root_pem;
 	gchar *issuer_pem;
 	GHashTable *serials; /* hex -> NULL: every serial ever issued */
+	GHashTable *revoked; /* hex -> NULL: the serials revoked (the file "revoked") */
 };
 
 G_DEFINE_TYPE(CkCaLocal, ck_ca_local, CK_TYPE_CA)
@@ -87,14 +88,11 @@ ck_ca_local_new_serial(CkCaLocal *self, guint8 serial[16], gchar **hex_out, GErr
 	return FALSE;
 }
 
-/* Appends one issued serial to the serials file and fsyncs it before anything is handed out. */
+/* Appends @line to the file @name and fsyncs it: the record is durable before it counts. */
 static gboolean
-ck_ca_local_record_serial(CkCaLocal *self, const gchar *hex, gint64 not_after,
-			  const gchar *subject, GError **error)
+ck_ca_local_append(CkCaLocal *self, const gchar *name, const gchar *line, GError **error)
 {
-	g_autofree gchar *path = ck_ca_local_path(self, "serials");
-	g_autofree gchar *line = g_strdup_printf("%s %" G_GINT64_FORMAT " %s\n", hex, not_after,
-						 subject != NULL ? subject : "");
+	g_autofree gchar *path = ck_ca_local_path(self, name);
 	gsize len = strlen(line);
 	const gchar *p = line;
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -124,6 +122,19 @@ ck_ca_local_record_serial(CkCaLocal *self, const gchar *hex, gint64 not_after,
 		return FALSE;
 	}
 	close(fd);
+	return TRUE;
+}
+
+/* Appends one issued serial to the serials file and fsyncs it before anything is handed out. */
+static gboolean
+ck_ca_local_record_serial(CkCaLocal *self, const gchar *hex, gint64 not_after,
+			  const gchar *subject, GError **error)
+{
+	g_autofree gchar *line = g_strdup_printf("%s %" G_GINT64_FORMAT " %s\n", hex, not_after,
+						 subject != NULL ? subject : "");
+
+	if (!ck_ca_local_append(self, "serials", line, error))
+		return FALSE;
 	g_hash_table_add(self->serials, g_strdup(hex));
 	return TRUE;
 }
@@ -327,6 +338,7 @@ ck_ca_local_unload(CkCaLocal *self)
 	g_clear_pointer(&self->issuer_crt, gnutls_x509_crt_deinit);
 	g_clear_pointer(&self->issuer_key, gnutls_privkey_deinit);
 	g_hash_table_remove_all(self->serials);
+	g_hash_table_remove_all(self->revoked);
 }
 
 static gboolean
@@ -338,6 +350,8 @@ ck_ca_local_load(CkCaLocal *self, GError **error)
 	g_autofree gchar *serials_path = ck_ca_local_path(self, "serials");
 	g_autofree gchar *key_pem = NULL;
 	g_autofree gchar *serials = NULL;
+	g_autofree gchar *revoked_path = ck_ca_local_path(self, "revoked");
+	g_autofree gchar *revoked = NULL;
 	gnutls_datum_t datum;
 	g_auto(GStrv) lines = NULL;
 	gboolean ok;
@@ -371,6 +385,15 @@ ck_ca_local_load(CkCaLocal *self, GError **error)
 		g_auto(GStrv) fields = g_strsplit(lines[i], " ", 2);
 		if (fields[0] != NULL && fields[0][0] != '\0')
 			g_hash_table_add(self->serials, g_strdup(fields[0]));
+	}
+	/* "SERIAL TIME REASON" a line; no file: nothing was revoked */
+	if (g_file_get_contents(revoked_path, &revoked, NULL, NULL)) {
+		g_auto(GStrv) entries = g_strsplit(revoked, "\n", -1);
+		for (guint i = 0; entries[i] != NULL; i++) {
+			g_auto(GStrv) fields = g_strsplit(entries[i], " ", 2);
+			if (fields[0] != NULL && fields[0][0] != '\0')
+				g_hash_table_add(self->revoked, g_strdup(fields[0]));
+		}
 	}
 	return TRUE;
 }
@@ -611,6 +634,115 @@ ck_ca_local_submit_finish(CkCa *ca, GAsyncResult *res, GError **error)
 	return g_task_propagate_pointer(G_TASK(res), error);
 }
 
+/* Revocation */
+
+gboolean
+ck_ca_local_revoke(CkCaLocal *self, const gchar *cert_pem, gint reason, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t datum = {(unsigned char *)cert_pem, (unsigned int)strlen(cert_pem)};
+	guint8 serial[64];
+	size_t size = sizeof(serial);
+	g_autofree gchar *hex = NULL;
+	g_autofree gchar *line = NULL;
+	gboolean ours;
+	int rc;
+
+	g_return_val_if_fail(CK_IS_CA_LOCAL(self), FALSE);
+	locker = g_mutex_locker_new(&self->lock);
+	if (!ck_ca_local_ensure_locked(self, error))
+		return FALSE;
+	rc = gnutls_x509_crt_init(&crt);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_get_serial(crt, serial, &size);
+	if (rc < 0) {
+		if (crt != NULL)
+			gnutls_x509_crt_deinit(crt);
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_REJECTED,
+			    _("Local CA: the certificate to revoke cannot be read: %s"),
+			    gnutls_strerror(rc));
+		return FALSE;
+	}
+	hex = ck_ca_local_hex(serial, size);
+	/* only what this CA issued: its issuer, and a serial it handed out */
+	ours = gnutls_x509_crt_check_issuer(crt, self->issuer_crt) &&
+	       g_hash_table_contains(self->serials, hex);
+	gnutls_x509_crt_deinit(crt);
+	if (!ours) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_REJECTED,
+			    _("Local CA '%s' did not issue the certificate with serial %s: "
+			      "revoke it at the CA that did"),
+			    ck_ca_get_name(CK_CA(self)), hex);
+		return FALSE;
+	}
+	if (g_hash_table_contains(self->revoked, hex))
+		return TRUE;
+	line = g_strdup_printf("%s %" G_GINT64_FORMAT " %d\n", hex, ck_clock_now(), reason);
+	if (!ck_ca_local_append(self, "revoked", line, error))
+		return FALSE;
+	g_hash_table_add(self->revoked, g_steal_pointer(&hex));
+	return TRUE;
+}
+
+gboolean
+ck_ca_local_is_revoked(CkCaLocal *self, const gchar *serial_hex)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_return_val_if_fail(CK_IS_CA_LOCAL(self), FALSE);
+	locker = g_mutex_locker_new(&self->lock);
+	return g_hash_table_contains(self->revoked, serial_hex);
+}
+
+typedef struct {
+	gchar *certificate;
+	gint reason;
+} CkCaLocalRevocation;
+
+static void
+ck_ca_local_revocation_free(CkCaLocalRevocation *job)
+{
+	g_free(job->certificate);
+	g_free(job);
+}
+
+static void
+ck_ca_local_revoke_thread(GTask *task, gpointer source, gpointer task_data,
+			  GCancellable *cancellable)
+{
+	CkCaLocalRevocation *job = task_data;
+	GError *error = NULL;
+
+	/* the fsync may take a while: not on the main loop */
+	if (ck_ca_local_revoke(CK_CA_LOCAL(source), job->certificate, job->reason, &error))
+		g_task_return_boolean(task, TRUE);
+	else
+		g_task_return_error(task, error);
+}
+
+static void
+ck_ca_local_revoke_async(CkCa *ca, const gchar *request_id, const gchar *certificate,
+			 gint reason, GCancellable *cancellable, GAsyncReadyCallback callback,
+			 gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(ca, cancellable, callback, user_data);
+	CkCaLocalRevocation *job = g_new0(CkCaLocalRevocation, 1);
+
+	job->certificate = g_strdup(certificate);
+	job->reason = reason;
+	g_task_set_source_tag(task, ck_ca_local_revoke_async);
+	g_task_set_task_data(task, job, (GDestroyNotify)ck_ca_local_revocation_free);
+	g_task_run_in_thread(task, ck_ca_local_revoke_thread);
+}
+
+static gboolean
+ck_ca_local_revoke_finish(CkCa *ca, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
 static gchar *
 ck_ca_local_get_root_certificates(CkCa *ca, GError **error)
 {
@@ -628,6 +760,7 @@ ck_ca_local_finalize(GObject *object)
 	ck_ca_local_unload(self);
 	g_free(self->dir);
 	g_hash_table_unref(self->serials);
+	g_hash_table_unref(self->revoked);
 	g_mutex_clear(&self->lock);
 	G_OBJECT_CLASS(ck_ca_local_parent_class)->finalize(object);
 }
@@ -637,6 +770,7 @@ ck_ca_local_init(CkCaLocal *self)
 {
 	g_mutex_init(&self->lock);
 	self->serials = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->revoked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
 
 static void
@@ -647,6 +781,8 @@ ck_ca_local_class_init(CkCaLocalClass *klass)
 	ca_class->submit_async = ck_ca_local_submit_async;
 	ca_class->submit_finish = ck_ca_local_submit_finish;
 	ca_class->get_root_certificates = ck_ca_local_get_root_certificates;
+	ca_class->revoke_async = ck_ca_local_revoke_async;
+	ca_class->revoke_finish = ck_ca_local_revoke_finish;
 }
 
 CkCa *

@@ -11,7 +11,10 @@ G_DECLARE_FINAL_TYPE(CkCaLocal, ck_ca_local, CK, CA_LOCAL, CkCa)
 /*
  * The built-in CA, in process. It lives in @directory (created 0700 on first
  * use): root.pem + root.key (self-signed root), ca.pem + ca.key (issuing
- * intermediate, ECDSA P-256), serials (every serial it issued). Keys are 0600.
+ * intermediate, ECDSA P-256), serials (every serial it issued), revoked (the
+ * serials it revoked: "SERIAL TIME REASON" a line, REASON -1 when none was
+ * given, appended and fsynced; no CRL
+ * or OCSP is published from it yet). Keys are 0600.
  * @default_validity_days applies when a submission asks for none (0: 365).
  */
 CkCa *
@@ -31,6 +34,17 @@ ck_ca_local_ensure(CkCaLocal *self, GError **error);
 gchar *
 ck_ca_local_sign(CkCaLocal *self, const gchar *csr_pem, gint64 validity, gchar **chain_out,
 		 GError **error);
+
+/*
+ * Records the certificate @cert_pem (PEM) as revoked with RFC 5280 @reason (-1:
+ * none given), durably, before returning. CK_ERROR_CA_REJECTED for a
+ * certificate this CA did not issue; revoking twice succeeds.
+ */
+gboolean
+ck_ca_local_revoke(CkCaLocal *self, const gchar *cert_pem, gint reason, GError **error);
+/* Whether the serial (lowercase hex, as the serials file has it) is revoked. */
+gboolean
+ck_ca_local_is_revoked(CkCaLocal *self, const gchar *serial_hex);
 
 /* PEM of the root and of the issuing intermediate (after ck_ca_local_ensure()). */
 const gchar *

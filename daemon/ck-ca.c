@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <glib/gi18n.h>
 #include <gnutls/x509.h>
 #include <string.h>
 
 #include "ck-ca.h"
+#include "ck-error.h"
 
 const gchar *
 ck_ca_outcome_to_string(CkCaOutcome outcome)
@@ -312,6 +314,45 @@ ck_ca_renewal_window_finish(CkCa *self, GAsyncResult *res, GError **error)
 	return window;
 }
 
+void
+ck_ca_revoke_async(CkCa *self, const gchar *request_id, const gchar *certificate, gint reason,
+		   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_return_if_fail(CK_IS_CA(self));
+	g_return_if_fail(certificate != NULL);
+	g_return_if_fail(reason >= -1 && reason <= 10);
+	CK_CA_GET_CLASS(self)->revoke_async(self, request_id, certificate, reason, cancellable,
+					    callback, user_data);
+}
+
+gboolean
+ck_ca_revoke_finish(CkCa *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(CK_IS_CA(self), FALSE);
+	return CK_CA_GET_CLASS(self)->revoke_finish(self, res, error);
+}
+
+/* A back end that cannot revoke says so, naming the CA, so the user knows whom to ask. */
+static void
+ck_ca_real_revoke_async(CkCa *self, const gchar *request_id, const gchar *certificate,
+			gint reason, GCancellable *cancellable, GAsyncReadyCallback callback,
+			gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, ck_ca_real_revoke_async);
+	g_task_return_new_error(task, CK_ERROR, CK_ERROR_UNSUPPORTED,
+				/* TRANSLATORS: the CA's name, then its kind */
+				_("CA '%s' (%s) cannot revoke certificates: revoke it at the CA "
+				  "itself"),
+				ck_ca_get_name(self), ck_ca_get_kind(self));
+}
+
+static gboolean
+ck_ca_real_revoke_finish(CkCa *self, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
 /* A CA with nothing to refresh: done at once. */
 static void
 ck_ca_real_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -395,6 +436,8 @@ ck_ca_class_init(CkCaClass *klass)
 	object_class->finalize = ck_ca_finalize;
 	klass->refresh_async = ck_ca_real_refresh_async;
 	klass->refresh_finish = ck_ca_real_refresh_finish;
+	klass->revoke_async = ck_ca_real_revoke_async;
+	klass->revoke_finish = ck_ca_real_revoke_finish;
 	properties[PROP_NAME] =
 	    g_param_spec_string("name", NULL, NULL, NULL,
 				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);

@@ -102,7 +102,13 @@ struct _CkCaClass {
 				     const gchar *certificate, GCancellable *cancellable,
 				     GAsyncReadyCallback callback, gpointer user_data);
 	CkCaWindow *(*renewal_window_finish)(CkCa *self, GAsyncResult *res, GError **error);
-	gpointer padding[4];
+	/* Optional: revokes @certificate (PEM) with the RFC 5280 @reason code (-1: none
+	 * given); the default fails with CK_ERROR_UNSUPPORTED. */
+	void (*revoke_async)(CkCa *self, const gchar *request_id, const gchar *certificate,
+			     gint reason, GCancellable *cancellable, GAsyncReadyCallback callback,
+			     gpointer user_data);
+	gboolean (*revoke_finish)(CkCa *self, GAsyncResult *res, GError **error);
+	gpointer padding[2];
 };
 
 /* The CA's name (e.g. "local"), unique per daemon. */
@@ -173,5 +179,18 @@ ck_ca_renewal_window_async(CkCa *self, const gchar *request_id, const gchar *cer
 /* NULL with @error when the back end itself failed (treat as a failed answer). */
 CkCaWindow *
 ck_ca_renewal_window_finish(CkCa *self, GAsyncResult *res, GError **error);
+
+/*
+ * Revokes @certificate (PEM), which the CA issued, with the RFC 5280 reason code
+ * @reason (0-10 but 7; -1 when none was given). FALSE with CK_ERROR_UNSUPPORTED
+ * (the CA cannot revoke), CK_ERROR_CA_REJECTED (it refused, in its words),
+ * CK_ERROR_CA_UNREACHABLE or CK_ERROR_CA_UNDERCONFIGURED. A certificate that was
+ * revoked before is revoked: that is success.
+ */
+void
+ck_ca_revoke_async(CkCa *self, const gchar *request_id, const gchar *certificate, gint reason,
+		   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gboolean
+ck_ca_revoke_finish(CkCa *self, GAsyncResult *res, GError **error);
 
 G_END_DECLS

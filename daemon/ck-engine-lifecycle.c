@@ -116,13 +116,21 @@ ck_engine_plan(CkEngine *self, CkRequest *request)
 		renewal = ck_schedule_window_renewal_time(ck_request_get_window_pick(request),
 							  ck_request_get_not_before(request),
 							  ck_request_get_not_after(request));
-	ck_request_set_renewal_time(request, renewal);
+	/* a revoked certificate has no renewal planned: it waits for rekey or resubmit */
+	ck_request_set_renewal_time(request, ck_request_get_revoked(request) > 0 ? 0 : renewal);
 	when = renewal;
 	if (ck_request_get_next_attempt(request) > 0)
 		when = MIN(when, ck_request_get_next_attempt(request));
-	/* a watched-only certificate is still looked at when it expires, to say so */
-	if (!ck_request_get_auto_renew(request))
+	/* a watched-only (or revoked) certificate is still looked at when it expires, to
+	 * say so */
+	if (!ck_engine_renews_by_itself(request))
 		when = ck_request_get_not_after(request);
+	/* a revoked certificate waits for a human; once it has expired (and that was
+	 * said), there is nothing left to look at */
+	if (ck_request_get_revoked(request) > 0 && when <= ck_clock_now()) {
+		ck_scheduler_remove(self->scheduler, id);
+		return;
+	}
 	ck_scheduler_set(self->scheduler, id, when);
 }
 
@@ -743,7 +751,7 @@ ck_engine_consider_renewal(CkEngine *self, CkRequest *request)
 	if (ck_request_get_not_after(request) > 0 && ck_request_get_not_after(request) <= now)
 		g_warning("request %s: certificate %s expired", ck_request_get_id(request),
 			  ck_request_get_serial(request));
-	if (!ck_request_get_auto_renew(request)) {
+	if (!ck_engine_renews_by_itself(request)) {
 		ck_engine_plan(self, request);
 		return;
 	}
@@ -930,7 +938,7 @@ ck_engine_ask_renewal_window(CkEngine *self, CkRequest *request)
 	 * (the working group: stop asking once a certificate expired) */
 	if (ca == NULL || !ck_ca_offers_renewal_window(ca) ||
 	    ck_request_get_state(request) != CK_REQUEST_STATE_MONITORING ||
-	    !ck_request_get_auto_renew(request) || ck_request_get_serial(request) == NULL ||
+	    !ck_engine_renews_by_itself(request) || ck_request_get_serial(request) == NULL ||
 	    ck_request_get_not_after(request) <= ck_clock_now() ||
 	    g_hash_table_contains(self->window_asks, id))
 		return;

@@ -83,6 +83,7 @@ struct _CkEngine {
 	GHashTable *watched_paths; /* certificate file or directory "current" link -> id */
 	GHashTable *rechecks;	   /* id -> timeout source id of an external-change re-read */
 	GHashTable *window_asks;   /* id -> CkWindowAsk: a renewal window being asked for */
+	GHashTable *revoking;	   /* ids whose revocation the CA is asked for now */
 	GFileMonitor *time_sync_monitor;
 	guint clock_recheck_id;
 	GPtrArray *reread_queue; /* requests whose files are read again after start-up */
@@ -167,6 +168,12 @@ void
 ck_engine_load_dynamic_cas(CkEngine *self);
 void
 ck_engine_reconcile_declared(CkEngine *self);
+
+/* ck-engine-revoke.c */
+/* Whether the request renews by itself: auto-renew is on and its certificate is not
+ * revoked (a revoked certificate is replaced when someone asks, see Revoke). */
+gboolean
+ck_engine_renews_by_itself(CkRequest *request);
 
 /* ck-engine-lifecycle.c */
 void

@@ -1179,6 +1179,15 @@ ck_engine_renew_now(CkEngine *self, const gchar *id, gboolean reuse_key, GError 
 			    ck_request_state_to_string(state));
 		return FALSE;
 	}
+	/* a key revoked as compromised must not be certified again */
+	if (reuse_key && ck_request_get_revoked(request) > 0 &&
+	    g_strcmp0(ck_request_get_revocation_reason(request), "keyCompromise") == 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("The certificate of request %s was revoked because its key is "
+			      "compromised; get a certificate for a new key: certkeeper rekey -i %s"),
+			    id, id);
+		return FALSE;
+	}
 	if (reuse_key && ck_request_get_not_after(request) == 0) {
 		g_set_error(error, CK_ERROR, CK_ERROR_BUSY,
 			    _("Request %s has no certificate and key yet to resubmit"), id);
@@ -1239,6 +1248,7 @@ ck_engine_finalize(GObject *object)
 	g_hash_table_unref(self->jobs);
 	g_hash_table_unref(self->rechecks);
 	g_hash_table_unref(self->window_asks);
+	g_hash_table_unref(self->revoking);
 	g_hash_table_unref(self->dir_watches);
 	g_hash_table_unref(self->watched_paths);
 	g_hash_table_unref(self->requests);
@@ -1272,6 +1282,7 @@ ck_engine_init(CkEngine *self)
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ck_engine_remove_recheck);
 	self->window_asks =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ck_window_ask_free);
+	self->revoking = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->dynamic_cas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 						  (GDestroyNotify)ck_ca_config_free);
 }

@@ -79,6 +79,29 @@ ck_engine_resubmit(CkEngine *self, const gchar *id, GError **error);
 gboolean
 ck_engine_rekey(CkEngine *self, const gchar *id, GError **error);
 
+/*
+ * Revokes the installed certificate of request @id through its CA, on behalf of
+ * @caller (its owner under policy, or root, as for Resubmit). @reason: an RFC
+ * 5280 reason name (unspecified, keyCompromise, cACompromise, affiliationChanged,
+ * superseded, cessationOfOperation, privilegeWithdrawn, aACompromise), or NULL or
+ * "" to give none. Completes when the CA has answered. Afterwards the request is
+ * still tracked, its files stay, it is marked revoked and is not renewed by
+ * itself (ck_engine_rekey() or ck_engine_resubmit() get a new certificate; a key
+ * revoked as keyCompromise is not resubmitted). Revoking a revoked certificate
+ * succeeds at once. Errors: NOT_FOUND (no request, no installed certificate, no
+ * CA), INVALID_ARGUMENT (the reason), ACCESS_DENIED, BUSY, UNSUPPORTED (the CA
+ * cannot revoke), CA_REJECTED, CA_UNREACHABLE, CA_UNDERCONFIGURED.
+ */
+void
+ck_engine_revoke_async(CkEngine *self, const CkCaller *caller, const gchar *id,
+		       const gchar *reason, GCancellable *cancellable, GAsyncReadyCallback callback,
+		       gpointer user_data);
+gboolean
+ck_engine_revoke_finish(CkEngine *self, GAsyncResult *res, GError **error);
+/* The RFC 5280 code of reason @name; -1 for none (NULL or ""), -2 with @error if unknown. */
+gint
+ck_engine_revocation_reason_code(const gchar *name, GError **error);
+
 /* The request whose certificate file is @path, or NULL. */
 CkRequest *
 ck_engine_find_request_by_path(CkEngine *self, const gchar *path);

@@ -70,6 +70,12 @@ struct _CkRequest {
 	gint64 window_end;
 	gint64 window_pick;
 	gchar *window_serial;
+	/* the certificate whose serial is revoked_serial was revoked at revoked_time
+	 * (with revoked_reason, NULL if none was given); tied to the serial, so a new
+	 * certificate is not revoked */
+	gchar *revoked_serial;
+	gint64 revoked_time;
+	gchar *revoked_reason;
 	gint64 last_renewal;
 	gint64 last_failure_time;
 	gchar *waiting;
@@ -436,6 +442,42 @@ ck_request_set_renewal_window(CkRequest *self, gint64 start, gint64 end, gint64 
 	g_free(self->window_serial);
 	self->window_serial = g_strdup(serial);
 	ck_request_emit(self, CK_REQUEST_FIELD_SCHEDULE);
+}
+
+/* The revocation counts only while the revoked certificate is the installed one. */
+static gboolean
+ck_request_revocation_current(CkRequest *self)
+{
+	return self->revoked_time > 0 && self->serial != NULL &&
+	       g_strcmp0(self->revoked_serial, self->serial) == 0;
+}
+
+gint64
+ck_request_get_revoked(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), 0);
+	return ck_request_revocation_current(self) ? self->revoked_time : 0;
+}
+
+const gchar *
+ck_request_get_revocation_reason(CkRequest *self)
+{
+	g_return_val_if_fail(CK_IS_REQUEST(self), NULL);
+	return ck_request_revocation_current(self) ? self->revoked_reason : NULL;
+}
+
+void
+ck_request_set_revoked(CkRequest *self, const gchar *serial, gint64 when, const gchar *reason)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	g_free(self->revoked_serial);
+	self->revoked_serial = g_strdup(serial);
+	self->revoked_time = serial != NULL ? when : 0;
+	g_free(self->revoked_reason);
+	self->revoked_reason = serial != NULL && reason != NULL && reason[0] != '\0'
+				   ? g_strdup(reason)
+				   : NULL;
+	ck_request_emit(self, CK_REQUEST_FIELD_STATUS);
 }
 
 static const gchar *const key_policy_names[CK_KEY_POLICY_LAST] = {
@@ -880,6 +922,11 @@ ck_request_to_json(CkRequest *self)
 		ck_json_add_int(builder, "renewal-window-pick", self->window_pick);
 		ck_json_add_string(builder, "renewal-window-serial", self->window_serial);
 	}
+	if (self->revoked_time > 0) {
+		ck_json_add_string(builder, "revoked-serial", self->revoked_serial);
+		ck_json_add_int(builder, "revoked-time", self->revoked_time);
+		ck_json_add_string(builder, "revoked-reason", self->revoked_reason);
+	}
 	ck_json_add_int(builder, "last-renewal", self->last_renewal);
 	ck_json_add_int(builder, "last-failure-time", self->last_failure_time);
 	ck_json_add_string(builder, "waiting", self->waiting);
@@ -1009,6 +1056,9 @@ ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
 	self->window_end = json_object_get_int_member_with_default(obj, "renewal-window-end", 0);
 	self->window_pick = json_object_get_int_member_with_default(obj, "renewal-window-pick", 0);
 	self->window_serial = ck_json_dup_string(obj, "renewal-window-serial");
+	self->revoked_serial = ck_json_dup_string(obj, "revoked-serial");
+	self->revoked_time = json_object_get_int_member_with_default(obj, "revoked-time", 0);
+	self->revoked_reason = ck_json_dup_string(obj, "revoked-reason");
 	self->last_renewal = json_object_get_int_member_with_default(obj, "last-renewal", 0);
 	self->last_failure_time =
 	    json_object_get_int_member_with_default(obj, "last-failure-time", 0);
@@ -1182,6 +1232,8 @@ ck_request_finalize(GObject *object)
 	g_free(self->last_failure);
 	g_free(self->declared);
 	g_free(self->window_serial);
+	g_free(self->revoked_serial);
+	g_free(self->revoked_reason);
 	G_OBJECT_CLASS(ck_request_parent_class)->finalize(object);
 }
 

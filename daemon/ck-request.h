@@ -352,6 +352,19 @@ ck_request_get_window_serial(CkRequest *self);
 void
 ck_request_set_renewal_window(CkRequest *self, gint64 start, gint64 end, gint64 pick,
 			      const gchar *serial);
+/*
+ * Revocation of the installed certificate: when it was revoked (Unix seconds, 0
+ * if it was not) and the RFC 5280 reason name given (NULL if none). Both count
+ * only while the certificate with @serial is the installed one, so installing a
+ * new certificate ends them. ck_request_set_revoked(self, NULL, 0, NULL) forgets.
+ * Changes emit CK_REQUEST_FIELD_STATUS.
+ */
+gint64
+ck_request_get_revoked(CkRequest *self);
+const gchar *
+ck_request_get_revocation_reason(CkRequest *self);
+void
+ck_request_set_revoked(CkRequest *self, const gchar *serial, gint64 when, const gchar *reason);
 /* When a certificate was last installed, and when the last attempt failed (0: never). */
 gint64
 ck_request_get_last_renewal(CkRequest *self);

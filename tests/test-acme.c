@@ -426,6 +426,15 @@ ck_test_leaf_serial(const gchar *chain)
 	return g_string_free(g_steal_pointer(&hex), FALSE);
 }
 
+/* A serial as the daemon shows it (lower-case hex), as pebble spells it: no leading zeros. */
+static gchar *
+ck_test_leaf_serial_hex(const gchar *serial)
+{
+	while (serial[0] == '0' && serial[1] == '0' && serial[2] != '\0')
+		serial += 2;
+	return g_ascii_strdown(serial, -1);
+}
+
 /* pebble's view of a serial: "Valid" or "Revoked" (and the reason code). */
 static JsonObject *
 ck_test_cert_status(CkPebble *p, const gchar *serial)
@@ -1288,6 +1297,33 @@ test_acme_daemon(void)
 		/* pebble issued it: it knows the serial */
 		status = ck_test_cert_status(p, new_serial);
 		g_assert_cmpstr(json_object_get_string_member(status, "Status"), ==, "Valid");
+		g_clear_pointer(&status, json_object_unref);
+
+		/* revoked on demand, through the daemon and the helper's REVOKE: pebble has the
+		 * installed certificate revoked with the reason given, the first one not */
+		g_clear_pointer(&err, g_free);
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "revoke", "-i", "acme",
+					    "--reason", "keyCompromise", NULL),
+				==, 0);
+		status = ck_test_cert_status(p, new_serial);
+		g_assert_cmpstr(json_object_get_string_member(status, "Status"), ==, "Revoked");
+		g_assert_cmpint(json_object_get_int_member(status, "Reason"), ==, 1);
+		g_clear_pointer(&status, json_object_unref);
+		{
+			g_autofree gchar *first_serial = ck_test_leaf_serial_hex(serial);
+			status = ck_test_cert_status(p, first_serial);
+			g_assert_cmpstr(json_object_get_string_member(status, "Status"), ==,
+					"Valid");
+		}
+	}
+	{
+		/* the request stays, marked, with no renewal planned */
+		g_autoptr(JsonObject) now = ck_test_request_json(td, "acme");
+		g_assert_cmpstr(json_object_get_string_member(now, "State"), ==, "MONITORING");
+		g_assert_cmpint(json_object_get_int_member(now, "Revoked"), >, 0);
+		g_assert_cmpstr(json_object_get_string_member(now, "RevocationReason"), ==,
+				"keyCompromise");
+		g_assert_cmpint(json_object_get_int_member(now, "RenewalTime"), ==, 0);
 	}
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
 }

@@ -1079,6 +1079,179 @@ test_cli_modify_and_renew(void)
 }
 
 /*
+ * revoke: through the local CA and through a helper whose REVOKE answers each
+ * outcome; the request stays, is marked, is shown so, and rekey replaces it.
+ */
+static void
+test_cli_revoke(void)
+{
+	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autoptr(JsonObject) obj = NULL;
+	g_autoptr(JsonArray) list = NULL;
+	g_autofree gchar *out = NULL, *err = NULL, *cert = NULL, *serial = NULL;
+	g_autofree gchar *revoked_list = NULL, *revoked_path = NULL, *helper = NULL;
+	g_autofree gchar *answer = NULL, *adopt_cert = NULL, *adopt_key = NULL;
+	g_autofree gchar *given = NULL, *given_path = NULL, *body = NULL;
+	static const struct {
+		const gchar *answer;
+		gint exit_code;
+		const gchar *in_message;
+	} outcomes[] = {
+	    {"2 this account did not order it", 2, "this account did not order it"},
+	    {"3 connection refused", 3, "connection refused"},
+	    {"4 no account key", 4, "no account key"},
+	    {"6", 1, "does not support the REVOKE operation"},
+	};
+
+	if (td == NULL)
+		return;
+	ck_test_daemon_start(td);
+	ck_test_request_local(td, "rev");
+	cert = ck_test_certs_path(td, "rev.crt");
+	obj = ck_test_status(td, "rev");
+	serial = g_strdup(ck_test_str(obj, "Serial"));
+	g_assert_cmpint(json_object_get_int_member(obj, "Revoked"), ==, 0);
+	g_assert_cmpint(json_object_get_int_member(obj, "RenewalTime"), >, 0);
+	g_clear_pointer(&obj, json_object_unref);
+
+	/* refused before anything is asked */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "revoke", "-i", "rev", "--reason",
+				    "certificateHold", NULL),
+			==, 1);
+	g_assert_nonnull(strstr(err, "certificateHold"));
+	g_assert_nonnull(strstr(err, "keyCompromise"));
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(ck_test_cli(td, TRUE, NULL, NULL, &err, "revoke", "-i", "rev", NULL), ==,
+			1);
+	g_assert_nonnull(strstr(err, "Access denied"));
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "revoke", "-i", "rev", "--reason",
+				    "keyCompromise", "--resubmit", NULL),
+			==, 1);
+	g_assert_nonnull(strstr(err, "--rekey"));
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "revoke", "-i", "nosuch", NULL),
+			==, 1);
+	g_assert_nonnull(strstr(err, "nosuch"));
+	g_clear_pointer(&err, g_free);
+	obj = ck_test_status(td, "rev");
+	g_assert_cmpint(json_object_get_int_member(obj, "Revoked"), ==, 0);
+	g_clear_pointer(&obj, json_object_unref);
+
+	/* by certificate file, with a reason: revoked, the local CA's list has it */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "revoke", "-f", cert, "--reason",
+				    "superseded", NULL),
+			==, 0);
+	g_assert_nonnull(strstr(out, "is revoked (superseded)"));
+	g_assert_nonnull(strstr(out, serial));
+	g_assert_nonnull(strstr(out, "certkeeper rekey -i rev"));
+	g_clear_pointer(&out, g_free);
+	revoked_path = g_build_filename(td->state_dir, "local-ca", "revoked", NULL);
+	revoked_list = ck_test_read_file(revoked_path);
+	g_assert_true(g_str_has_prefix(revoked_list, serial));
+	g_assert_true(g_str_has_suffix(revoked_list, " 4\n"));
+	/* status and list --json show it; the request stays, with its certificate */
+	obj = ck_test_status(td, "rev");
+	g_assert_cmpstr(ck_test_str(obj, "State"), ==, "MONITORING");
+	g_assert_cmpstr(ck_test_str(obj, "Serial"), ==, serial);
+	g_assert_cmpint(json_object_get_int_member(obj, "Revoked"), >,
+			g_get_real_time() / G_USEC_PER_SEC - 120);
+	g_assert_cmpstr(ck_test_str(obj, "RevocationReason"), ==, "superseded");
+	g_assert_cmpint(json_object_get_int_member(obj, "RenewalTime"), ==, 0);
+	g_clear_pointer(&obj, json_object_unref);
+	list = ck_test_list(td);
+	g_assert_cmpstr(ck_test_str(ck_test_find(list, "Id", "rev"), "RevocationReason"), ==,
+			"superseded");
+	g_assert_true(g_file_test(cert, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "status", "-i", "rev", NULL), ==,
+			0);
+	g_assert_nonnull(strstr(out, "revoked: "));
+	g_assert_nonnull(strstr(out, "not renewed by itself"));
+	g_assert_nonnull(strstr(out, "certkeeper rekey -i rev"));
+	g_clear_pointer(&out, g_free);
+	/* again: nothing to do, and it says so */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "revoke", "rev", NULL), ==, 0);
+	g_assert_nonnull(strstr(out, "revoked already"));
+	g_clear_pointer(&out, g_free);
+	/* --rekey: a new certificate, which is not revoked */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "revoke", "-i", "rev", "--rekey",
+				    "-w", "--wait-timeout=30", NULL),
+			==, 0);
+	g_assert_nonnull(strstr(out, "Renewing request \"rev\""));
+	g_clear_pointer(&out, g_free);
+	obj = ck_test_status(td, "rev");
+	g_assert_cmpstr(ck_test_str(obj, "Serial"), !=, serial);
+	g_assert_cmpint(json_object_get_int_member(obj, "Revoked"), ==, 0);
+	g_assert_cmpstr(ck_test_str(obj, "RevocationReason"), ==, "");
+	g_assert_cmpint(json_object_get_int_member(obj, "RenewalTime"), >, 0);
+	g_clear_pointer(&obj, json_object_unref);
+
+	/* a helper CA: REVOKE gets the certificate and the reason's number; its answers
+	 * become getcert's exit codes */
+	answer = ck_test_daemon_path(td, "answer");
+	given_path = ck_test_daemon_path(td, "given");
+	body = g_strdup_printf(
+	    "case \"$CERTMONGER_OPERATION\" in\n"
+	    "REVOKE)\n"
+	    "  printf '%%s %%s\\n' \"$CERTKEEPER_REVOKE_REASON\" \"$CERTKEEPER_REQUEST_ID\" > %s\n"
+	    "  printf '%%s\\n' \"$CERTMONGER_CERTIFICATE\" >> %s\n"
+	    "  code=0; msg=; [ -e %s ] && read code msg < %s\n"
+	    "  echo \"$msg\"; exit \"$code\";;\n"
+	    "*) exit 6;;\n"
+	    "esac",
+	    given_path, given_path, answer, answer);
+	helper = ck_test_daemon_path(td, "revoker.sh");
+	{
+		g_autofree gchar *text = g_strdup_printf("#!/bin/sh\n%s\n", body);
+		g_assert_true(g_file_set_contents(helper, text, -1, NULL));
+		g_assert_cmpint(g_chmod(helper, 0755), ==, 0);
+	}
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "add-ca", "revoker", "-e", helper,
+				    NULL),
+			==, 0);
+	adopt_cert = ck_test_certs_path(td, "bought.crt");
+	adopt_key = ck_test_certs_path(td, "bought.key");
+	ck_test_openssl_cert(adopt_cert, adopt_key, "bought.example", "30", TRUE);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "start-tracking", "-f", adopt_cert,
+				    "-k", adopt_key, "-I", "bought", "-c", "revoker", NULL),
+			==, 0);
+	for (guint i = 0; i < G_N_ELEMENTS(outcomes); i++) {
+		g_assert_true(g_file_set_contents(answer, outcomes[i].answer, -1, NULL));
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "revoke", "-i", "bought",
+					    NULL),
+				==, outcomes[i].exit_code);
+		g_test_message("%s: %s", outcomes[i].answer, err);
+		g_assert_nonnull(strstr(err, outcomes[i].in_message));
+		g_clear_pointer(&err, g_free);
+		obj = ck_test_status(td, "bought");
+		g_assert_cmpint(json_object_get_int_member(obj, "Revoked"), ==, 0);
+		g_clear_pointer(&obj, json_object_unref);
+	}
+	g_assert_true(g_file_set_contents(answer, "0", -1, NULL));
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "revoke", "-i", "bought",
+				    "--reason", "cessationOfOperation", NULL),
+			==, 0);
+	g_assert_nonnull(strstr(out, "is revoked (cessationOfOperation)"));
+	g_clear_pointer(&out, g_free);
+	given = ck_test_read_file(given_path);
+	g_assert_true(g_str_has_prefix(given, "5 bought\n-----BEGIN CERTIFICATE-----"));
+	{
+		g_autofree gchar *pem = ck_test_read_file(adopt_cert);
+		g_assert_nonnull(strstr(given, g_strstrip(pem)));
+	}
+	obj = ck_test_status(td, "bought");
+	g_assert_cmpstr(ck_test_str(obj, "RevocationReason"), ==, "cessationOfOperation");
+	g_clear_pointer(&obj, json_object_unref);
+
+	/* the mark survives a restart */
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	ck_test_daemon_start(td);
+	obj = ck_test_status(td, "bought");
+	g_assert_cmpint(json_object_get_int_member(obj, "Revoked"), >, 0);
+	g_assert_cmpstr(ck_test_str(obj, "RevocationReason"), ==, "cessationOfOperation");
+}
+
+/*
  * certmonger's own local CA helper, unchanged, under certkeeperd: the CA describes
  * itself on CA1, a request reaches MONITORING with its certificate (validated
  * against the root it publishes), and a renewal goes through it again.
@@ -1335,9 +1508,9 @@ test_cli_usage(void)
 {
 	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
 	const gchar *verbs[] = {"request",   "start-tracking", "stop-tracking", "resubmit",
-				"rekey",     "refresh",        "modify",        "list",
-				"status",    "list-cas",       "add-ca",        "modify-ca",
-				"remove-ca", "reload"};
+				"rekey",     "revoke",         "refresh",       "modify",
+				"list",      "status",         "list-cas",      "add-ca",
+				"modify-ca", "remove-ca",      "reload"};
 	g_autofree gchar *out = NULL, *err = NULL;
 
 	if (td == NULL)
@@ -1454,6 +1627,12 @@ test_cli_completion(void)
 	out = ck_test_complete(td, "certkeeper modify --key-policy ''");
 	g_assert_cmpstr(out, ==, "new\nreuse\n");
 	g_clear_pointer(&out, g_free);
+	out = ck_test_complete(td, "certkeeper revoke --reason c");
+	g_assert_cmpstr(out, ==, "cACompromise\ncessationOfOperation\n");
+	g_clear_pointer(&out, g_free);
+	out = ck_test_complete(td, "certkeeper rev");
+	g_assert_cmpstr(out, ==, "revoke\n");
+	g_clear_pointer(&out, g_free);
 	/* the CA types, and a protocol's settings among add-ca's options */
 	out = ck_test_complete(td, "certkeeper add-ca x --type ''");
 	g_assert_cmpstr(out, ==, "helper\nlocal\nacme\nest\nscep\n");
@@ -1499,6 +1678,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/cli/start-tracking-and-refresh",
 			test_cli_start_tracking_and_refresh);
 	g_test_add_func("/certkeeper/cli/modify-and-renew", test_cli_modify_and_renew);
+	g_test_add_func("/certkeeper/cli/revoke", test_cli_revoke);
 	g_test_add_func("/certkeeper/cli/reload", test_cli_reload);
 	g_test_add_func("/certkeeper/cli/certmonger-helper", test_cli_certmonger_helper);
 	g_test_add_func("/certkeeper/cli/protocol-cas", test_cli_protocol_cas);

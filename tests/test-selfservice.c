@@ -881,7 +881,7 @@ test_selfservice_ownership(void)
 	g_autofree gchar *cert = NULL, *key = NULL, *path = NULL, *s1 = NULL, *s2 = NULL;
 	g_autofree gchar *s3 = NULL, *s4 = NULL, *key1 = NULL, *key2 = NULL, *value = NULL;
 	g_autofree gchar *bin_cert = NULL, *bin_key = NULL;
-	const gchar *bin_refused[] = {"Resubmit", "Rekey", "Modify", NULL};
+	const gchar *bin_refused[] = {"Resubmit", "Rekey", "Modify", "Revoke", NULL};
 
 	if (ss == NULL)
 		return;
@@ -899,6 +899,8 @@ test_selfservice_ownership(void)
 		r = ss_request_call(ss, "bin", path, bin_refused[i],
 				    g_strcmp0(bin_refused[i], "Modify") == 0
 					? ss_opts("renew-before", S("10d"), NULL)
+				    : g_strcmp0(bin_refused[i], "Revoke") == 0
+					? g_variant_new("(s)", "keyCompromise")
 					: NULL);
 		ss_assert_error(r, SS_DENIED, why);
 		g_assert_nonnull(strstr(r->message, "is for its owner (uid 1) or root"));
@@ -992,6 +994,20 @@ test_selfservice_ownership(void)
 	s4 = ss_wait_issued(ss, path, s3);
 	ss_assert_owner(cert, 1);
 	g_assert_cmpuint(ss_get_uint(ss, path, "Owner"), ==, 1);
+	{
+		g_autoptr(GVariant) revoked = ss_get(ss, path, "Revoked");
+		g_assert_cmpuint(g_variant_get_uint64(revoked), ==, 0);
+	}
+	/* the owner may revoke its certificate */
+	r = ss_request_call(ss, "daemon", path, "Revoke", g_variant_new("(s)", "superseded"));
+	ss_assert_ok(r);
+	g_clear_pointer(&r, ss_reply_free);
+	{
+		g_autoptr(GVariant) revoked = ss_get(ss, path, "Revoked");
+		g_autofree gchar *reason = ss_get_string(ss, path, "RevocationReason");
+		g_assert_cmpuint(g_variant_get_uint64(revoked), >, 0);
+		g_assert_cmpstr(reason, ==, "superseded");
+	}
 
 	r = ss_manager(ss, "daemon", "RemoveRequest", g_variant_new("(o)", path));
 	ss_assert_ok(r);
