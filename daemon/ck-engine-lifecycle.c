@@ -125,9 +125,10 @@ ck_engine_plan(CkEngine *self, CkRequest *request)
 	 * say so */
 	if (!ck_engine_renews_by_itself(request))
 		when = ck_request_get_not_after(request);
-	/* a revoked certificate waits for a human; once it has expired (and that was
-	 * said), there is nothing left to look at */
-	if (ck_request_get_revoked(request) > 0 && when <= ck_clock_now()) {
+	/* a watched-only or revoked certificate waits for a human; once it has expired
+	 * (and that was said), there is nothing left to look at: waking for it again
+	 * would only spin */
+	if (!ck_engine_renews_by_itself(request) && when <= ck_clock_now()) {
 		ck_scheduler_remove(self->scheduler, id);
 		return;
 	}

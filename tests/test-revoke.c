@@ -426,7 +426,10 @@ ck_test_count_busy(guint ms)
 	return n;
 }
 
-/* A revoked certificate that expires is not renewed, and nothing keeps waking up for it. */
+/*
+ * A revoked certificate that expires is not renewed, and nothing keeps waking up
+ * for it; nor for a watched-only one (auto-renew off, @user_data non-NULL).
+ */
 static void
 test_revoke_expired(Fixture *f, gconstpointer user_data)
 {
@@ -438,7 +441,15 @@ test_revoke_expired(Fixture *f, gconstpointer user_data)
 
 	ck_test_start(f);
 	request = ck_test_request(f, "web", "rev", CK_REQUEST_STATE_MONITORING);
-	g_assert_true(ck_test_revoke(f, &ck_test_root, "web", "cessationOfOperation", &error));
+	if (user_data != NULL) {
+		g_autoptr(CkRequest) changed = ck_request_dup(request);
+		ck_request_set_auto_renew(changed, FALSE);
+		g_assert_true(
+		    ck_engine_modify_request(f->engine, &ck_test_root, "web", changed, &error));
+	} else {
+		g_assert_true(
+		    ck_test_revoke(f, &ck_test_root, "web", "cessationOfOperation", &error));
+	}
 	g_assert_no_error(error);
 	ck_test_spin(300);
 	/* two days on: the 1-day certificate has expired */
@@ -456,7 +467,8 @@ test_revoke_expired(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(busy, <, 100);
 	g_assert_cmpuint(ck_test_count_ops(f, "SUBMIT"), ==, 1);
 	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
-	g_assert_cmpint(ck_request_get_revoked(request), >, 0);
+	if (user_data == NULL)
+		g_assert_cmpint(ck_request_get_revoked(request), >, 0);
 #else
 	g_test_skip("the test clock needs -Dfault_injection=true");
 #endif
@@ -535,6 +547,9 @@ main(int argc, char **argv)
 	g_test_add("/certkeeper/revoke/refused", Fixture, NULL, fixture_setup, test_revoke_refused,
 		   fixture_teardown);
 	g_test_add("/certkeeper/revoke/expired", Fixture, NULL, fixture_setup, test_revoke_expired,
+		   fixture_teardown);
+	/* the same for a certificate only watched (auto-renew off) */
+		g_test_add("/certkeeper/revoke/watched-expired", Fixture, "watch", fixture_setup, test_revoke_expired,
 		   fixture_teardown);
 	g_test_add("/certkeeper/revoke/local", Fixture, NULL, fixture_setup, test_revoke_local,
 		   fixture_teardown);
