@@ -28,7 +28,8 @@ enum {
 
 struct _CkCaHelper {
 	CkCa parent_instance;
-	gchar *command;
+	gchar *command; /* as configured; messages name only the program (argv[0]): a
+			 * command certkeeperd built from settings is long */
 	GStrv argv;
 	guint timeout_seconds;
 	gsize max_output;
@@ -460,7 +461,7 @@ ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		if (!ck_ca_helper_split_certificates(run->result->out, data->csr, &result->certificate,
 						     &result->chain, &error)) {
 			g_prefix_error(&error, _("The CA helper %s reported success, but: "),
-				       self->command);
+				       self->argv[0]);
 			g_task_return_error(task, g_steal_pointer(&error));
 			return;
 		}
@@ -480,7 +481,7 @@ ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 			g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
 						_("The CA helper %s asked to wait, but '%s' is not "
 						  "a number of seconds"),
-						self->command, delay);
+						self->argv[0], delay);
 			return;
 		}
 		result = ck_ca_result_new(CK_CA_OUTCOME_WAIT);
@@ -503,14 +504,14 @@ ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	case CK_HELPER_EXIT_UNSUPPORTED:
 		result = ck_ca_result_new(CK_CA_OUTCOME_UNSUPPORTED);
 		result->message = g_strdup_printf(_("The CA helper %s does not support %s"),
-						  self->command, run->operation);
+						  self->argv[0], run->operation);
 		break;
 	case CK_HELPER_EXIT_NEED_SCEP_DATA:
 		result = ck_ca_result_new(CK_CA_OUTCOME_UNDERCONFIGURED);
 		result->message = g_strdup_printf(
 		    _("The CA helper %s wants certmonger's pre-built SCEP messages; use "
 		      "certkeeper's own SCEP helper instead"),
-		    self->command);
+		    self->argv[0]);
 		break;
 	case CK_HELPER_EXIT_NEED_NEW_KEY:
 		result = ck_ca_result_new(CK_CA_OUTCOME_NEED_NEW_KEY);
@@ -523,7 +524,7 @@ ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 					run->result->exit_status < 0
 					    ? _("The CA helper %s was killed by a signal: %s")
 					    : _("The CA helper %s exited with unknown status: %s"),
-					self->command, message);
+					self->argv[0], message);
 		return;
 	}
 	}
@@ -650,14 +651,14 @@ ck_helper_take_roots(CkCaHelper *self, CkHelperRun *run, GError **error)
 		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
 			    /* TRANSLATORS: command, exit status, then its message */
 			    _("The CA helper %s could not fetch the CA's roots (status %d): %s"),
-			    self->command, run->result->exit_status, text);
+			    self->argv[0], run->result->exit_status, text);
 		return FALSE;
 	}
 	roots = ck_helper_parse_roots(text);
 	if (roots == NULL) {
 		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
 			    _("The CA helper %s answered FETCH-ROOTS without a certificate"),
-			    self->command);
+			    self->argv[0]);
 		return FALSE;
 	}
 	g_free(self->roots);
@@ -706,7 +707,7 @@ ck_helper_take_description(CkCaHelper *self, CkHelperRun *run, GError **error)
 		g_autofree gchar *text = ck_helper_outcome_message(run);
 		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE,
 			    /* TRANSLATORS: command, operation, then the helper's message */
-			    _("The CA helper %s could not reach the CA for %s: %s"), self->command,
+			    _("The CA helper %s could not reach the CA for %s: %s"), self->argv[0],
 			    run->operation, text);
 		return FALSE;
 	}
@@ -863,14 +864,14 @@ ck_helper_window_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 			window->message =
 			    /* TRANSLATORS: the command, then what is wrong with its answer */
 			    g_strdup_printf(_("The CA helper %s answered GET-RENEWAL-WINDOW, but %s"),
-					    self->command, why);
+					    self->argv[0], why);
 		}
 		break;
 	}
 	case CK_HELPER_EXIT_UNSUPPORTED:
 		window = ck_ca_window_new(CK_CA_OUTCOME_UNSUPPORTED);
 		window->message = g_strdup_printf(_("The CA helper %s does not support %s"),
-						  self->command, run->operation);
+						  self->argv[0], run->operation);
 		break;
 	case CK_HELPER_EXIT_REJECTED:
 		window = ck_ca_window_new(CK_CA_OUTCOME_REJECTED);
@@ -969,7 +970,7 @@ ck_helper_revoke_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 					_("CA '%s' cannot revoke certificates: its helper %s does "
 					  "not support the REVOKE operation; revoke it at the CA "
 					  "itself"),
-					name, self->command);
+					name, self->argv[0]);
 		break;
 	case CK_HELPER_EXIT_REJECTED:
 		g_task_return_new_error(task, CK_ERROR, CK_ERROR_CA_REJECTED,
