@@ -708,40 +708,56 @@ test_acme_eab(void)
 }
 
 /*
+ * What the scripted ACME servers below share: base64url, fresh nonces on every
+ * answer (recorded in `issued`, so a server can check each is used once) and an
+ * HTTP/1.1 handler whose send() can also cut a body off halfway.
+ */
+#define CK_TEST_ACME_PY_BASE                                                                       \
+	"import base64, http.server, itertools, json\n"                                            \
+	"issued, counter = set(), itertools.count(1)\n"                                            \
+	"def b64d(t):\n"                                                                           \
+	"    return base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))\n"                         \
+	"class Base(http.server.BaseHTTPRequestHandler):\n"                                       \
+	"    protocol_version = 'HTTP/1.1'\n"                                                      \
+	"    def log_message(self, *a):\n"                                                         \
+	"        pass\n"                                                                           \
+	"    def base(self):\n"                                                                    \
+	"        return 'http://' + self.headers['Host']\n"                                        \
+	"    def send(self, status, body=b'', ctype='application/json', extra=(), cut=False):\n"  \
+	"        nonce = 'n%d' % next(counter)\n"                                                  \
+	"        issued.add(nonce)\n"                                                              \
+	"        self.send_response(status)\n"                                                     \
+	"        self.send_header('Replay-Nonce', nonce)\n"                                        \
+	"        self.send_header('Content-Type', ctype)\n"                                        \
+	"        self.send_header('Content-Length', str(len(body)))\n"                             \
+	"        for k, v in extra:\n"                                                             \
+	"            self.send_header(k, v)\n"                                                     \
+	"        if cut:\n"                                                                        \
+	"            self.send_header('Connection', 'close')\n"                                    \
+	"            self.close_connection = True\n"                                               \
+	"        self.end_headers()\n"                                                             \
+	"        try:\n"                                                                           \
+	"            self.wfile.write(body[:len(body) // 2] if cut else body)\n"                  \
+	"        except (BrokenPipeError, ConnectionResetError):\n"                                \
+	"            self.close_connection = True\n"                                               \
+	"    def problem(self, status, type_, detail, extra=()):\n"                                \
+	"        body = json.dumps({'type': 'urn:ietf:params:acme:error:' + type_,\n"             \
+	"                           'detail': detail}).encode()\n"                                 \
+	"        self.send(status, body, 'application/problem+json', extra)\n"                     \
+	"    def do_HEAD(self):\n"                                                                 \
+	"        self.send(200)\n"
+
+/*
  * A scripted ACME server for what pebble cannot be made to do on demand: an
  * order that stays "processing" (with Retry-After), a 503, a 429, and a badNonce
  * on the very first POST. It checks every nonce is one it issued, used once.
  */
-static const gchar ck_test_mock_acme_py[] =
-    "import base64, http.server, itertools, json, sys\n"
+static const gchar ck_test_mock_acme_py[] = CK_TEST_ACME_PY_BASE
+    "import sys\n"
     "log = open(sys.argv[1], 'a', buffering=1)\n"
-    "issued, polls, counter = set(), {}, itertools.count(1)\n"
+    "polls = {}\n"
     "state = {'posts': 0}\n"
-    "def b64d(t):\n"
-    "    return base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))\n"
-    "class H(http.server.BaseHTTPRequestHandler):\n"
-    "    protocol_version = 'HTTP/1.1'\n"
-    "    def log_message(self, *a):\n"
-    "        pass\n"
-    "    def base(self):\n"
-    "        return 'http://' + self.headers['Host']\n"
-    "    def send(self, status, body=b'', ctype='application/json', extra=()):\n"
-    "        nonce = 'n%d' % next(counter)\n"
-    "        issued.add(nonce)\n"
-    "        self.send_response(status)\n"
-    "        self.send_header('Replay-Nonce', nonce)\n"
-    "        self.send_header('Content-Type', ctype)\n"
-    "        self.send_header('Content-Length', str(len(body)))\n"
-    "        for k, v in extra:\n"
-    "            self.send_header(k, v)\n"
-    "        self.end_headers()\n"
-    "        self.wfile.write(body)\n"
-    "    def problem(self, status, type_, detail, extra=()):\n"
-    "        body = json.dumps({'type': 'urn:ietf:params:acme:error:' + type_,\n"
-    "                           'detail': detail}).encode()\n"
-    "        self.send(status, body, 'application/problem+json', extra)\n"
-    "    def do_HEAD(self):\n"
-    "        self.send(200)\n"
+    "class H(Base):\n"
     "    def do_GET(self):\n"
     "        b = self.base()\n"
     "        d = {'newNonce': b + '/nonce', 'newAccount': b + '/acct', 'newOrder': b + '/order',\n"
@@ -1544,41 +1560,16 @@ test_acme_daemon_rejected(void)
  *   pem-garbage   ... a PEM block that holds no certificate
  *   order-garbage the new order answers a body that is no JSON
  */
-static const gchar ck_test_broken_acme_py[] =
-    "import base64, http.server, itertools, json, os, subprocess, sys\n"
+static const gchar ck_test_broken_acme_py[] = CK_TEST_ACME_PY_BASE
+    "import os, subprocess, sys\n"
     "d, control = sys.argv[1], sys.argv[2]\n"
-    "counter = itertools.count(1)\n"
     "certs = {}\n"
     "def mode():\n"
     "    try:\n"
     "        return open(control).read().strip()\n"
     "    except OSError:\n"
     "        return ''\n"
-    "def b64d(t):\n"
-    "    return base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))\n"
-    "class H(http.server.BaseHTTPRequestHandler):\n"
-    "    protocol_version = 'HTTP/1.1'\n"
-    "    def log_message(self, *a):\n"
-    "        pass\n"
-    "    def base(self):\n"
-    "        return 'http://' + self.headers['Host']\n"
-    "    def send(self, status, body=b'', ctype='application/json', extra=(), cut=False):\n"
-    "        self.send_response(status)\n"
-    "        self.send_header('Replay-Nonce', 'n%d' % next(counter))\n"
-    "        self.send_header('Content-Type', ctype)\n"
-    "        self.send_header('Content-Length', str(len(body)))\n"
-    "        for k, v in extra:\n"
-    "            self.send_header(k, v)\n"
-    "        if cut:\n"
-    "            self.send_header('Connection', 'close')\n"
-    "            self.close_connection = True\n"
-    "        self.end_headers()\n"
-    "        try:\n"
-    "            self.wfile.write(body[:len(body) // 2] if cut else body)\n"
-    "        except (BrokenPipeError, ConnectionResetError):\n"
-    "            self.close_connection = True\n"
-    "    def do_HEAD(self):\n"
-    "        self.send(200)\n"
+    "class H(Base):\n"
     "    def do_GET(self):\n"
     "        b = self.base()\n"
     "        self.send(200, json.dumps({'newNonce': b + '/nonce', 'newAccount': b + '/acct',\n"
@@ -1775,14 +1766,13 @@ test_acme_daemon_malformed(void)
  * window as offsets in seconds from its issuance; mode "garbage" answers
  * nonsense. Unknown certIDs get 404. Every request is logged to argv[1].
  */
-static const gchar ck_test_mock_ari_py[] =
-    "import base64, datetime, http.server, itertools, json, sys\n"
+static const gchar ck_test_mock_ari_py[] = CK_TEST_ACME_PY_BASE
+    "import datetime, sys\n"
     "from cryptography import x509\n"
     "from cryptography.hazmat.primitives import hashes, serialization\n"
     "from cryptography.hazmat.primitives.asymmetric import ec\n"
     "from cryptography.x509.oid import NameOID\n"
     "log = open(sys.argv[1], 'a', buffering=1)\n"
-    "issued, counter = set(), itertools.count(1)\n"
     "certs, orders = {}, {}\n"
     "now = lambda: datetime.datetime.now(datetime.timezone.utc)\n"
     "ca_key = ec.generate_private_key(ec.SECP256R1())\n"
@@ -1798,8 +1788,6 @@ static const gchar ck_test_mock_ari_py[] =
     "ca_pem = ca.public_bytes(serialization.Encoding.PEM)\n"
     "def b64e(b):\n"
     "    return base64.urlsafe_b64encode(b).decode().rstrip('=')\n"
-    "def b64d(t):\n"
-    "    return base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))\n"
     "def cert_id(serial):\n"
     "    der = serial.to_bytes((serial.bit_length() + 8) // 8, 'big')\n"
     "    return b64e(ca_ski.digest) + '.' + b64e(der)\n"
@@ -1825,29 +1813,7 @@ static const gchar ck_test_mock_ari_py[] =
     "    certs[cert_id(serial)] = (len(certs), now())\n"
     "    log.write('issued %s\\n' % cert_id(serial))\n"
     "    return leaf.public_bytes(serialization.Encoding.PEM) + ca_pem\n"
-    "class H(http.server.BaseHTTPRequestHandler):\n"
-    "    protocol_version = 'HTTP/1.1'\n"
-    "    def log_message(self, *a):\n"
-    "        pass\n"
-    "    def base(self):\n"
-    "        return 'http://' + self.headers['Host']\n"
-    "    def send(self, status, body=b'', ctype='application/json', extra=()):\n"
-    "        nonce = 'n%d' % next(counter)\n"
-    "        issued.add(nonce)\n"
-    "        self.send_response(status)\n"
-    "        self.send_header('Replay-Nonce', nonce)\n"
-    "        self.send_header('Content-Type', ctype)\n"
-    "        self.send_header('Content-Length', str(len(body)))\n"
-    "        for k, v in extra:\n"
-    "            self.send_header(k, v)\n"
-    "        self.end_headers()\n"
-    "        self.wfile.write(body)\n"
-    "    def problem(self, status, type_, detail):\n"
-    "        body = json.dumps({'type': 'urn:ietf:params:acme:error:' + type_,\n"
-    "                           'detail': detail}).encode()\n"
-    "        self.send(status, body, 'application/problem+json')\n"
-    "    def do_HEAD(self):\n"
-    "        self.send(200)\n"
+    "class H(Base):\n"
     "    def do_GET(self):\n"
     "        b = self.base()\n"
     "        if self.path == '/dir':\n"
