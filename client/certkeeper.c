@@ -318,6 +318,13 @@ static const CkRequestOption ck_request_options[] = {
      N_("Bootstrap certificate that authenticates a renewal once this one expired"), "FILE", NULL},
     {"bootstrap-key", 0, CK_ARG_PATH, "bootstrap-key-file", CK_FOR_ALL,
      N_("The bootstrap certificate's key"), "FILE", NULL},
+    {"proof-key", 0, CK_ARG_PATH, "proof-key-file", CK_FOR_ALL,
+     N_("Hardware-resident key registered at enrollment whose signature over a CA nonce "
+	"recovers the request once the certificate and bootstrap identity expired"),
+     "FILE", NULL},
+    {"proof-key-provider", 0, CK_ARG_TEXT, "proof-key-provider", CK_FOR_ALL,
+     N_("Key provider of the proof key (default: tpm for a TSS2 key file, else file)"),
+     "PROVIDER", NULL},
     {"key-owner", 'o', CK_ARG_TEXT, "key-owner", CK_FOR_ALL, N_("Key file owner"), "USER[:GROUP]",
      NULL},
     {"key-mode", 'm', CK_ARG_MODE, "key-mode", CK_FOR_ALL, N_("Key file mode (octal)"), "MODE",
@@ -1554,6 +1561,17 @@ ck_verb_status(CkClient *client, int argc, char **argv)
 			ck_client_print_field(_("CA's renewal window"), window);
 		}
 		ck_client_print_time_field(obj, _("next attempt"), "NextAttempt");
+		/* TRANSLATORS: a label in `certkeeper status`: which identity authenticated
+		 * the last attempt (current, bootstrap, proof, ...) */
+		ck_client_print_field(_("authenticated by"), ck_json_string(obj, "Identity"));
+		if (g_strcmp0(ck_json_string(obj, "RecoveryStep"), "none") != 0 &&
+		    ck_json_string(obj, "RecoveryStep")[0] != '\0') {
+			g_autofree gchar *text = g_strdup_printf(
+			    "%s (%s)", ck_json_string(obj, "RecoveryStep"),
+			    ck_json_string(obj, "RecoveryReason"));
+			/* TRANSLATORS: a label in `certkeeper status`: the recovery ladder's step */
+			ck_client_print_field(_("recovery"), text);
+		}
 		failed = g_strdup_printf("%" G_GINT64_FORMAT, ck_json_int(obj, "FailedAttempts"));
 		ck_client_print_field(_("failed attempts"), failed);
 	}

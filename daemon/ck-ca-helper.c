@@ -345,6 +345,11 @@ ck_helper_submission_env(const CkCaSubmission *submission, const gchar *profile)
 	ck_helper_add_env(builder, "CERTKEEPER_AUTH_CERTIFICATE", submission->auth_cert_file);
 	ck_helper_add_env(builder, "CERTKEEPER_AUTH_KEY", submission->auth_key_file);
 	ck_helper_add_env(builder, "CERTKEEPER_KEY_FILE", submission->key_file);
+	/* the attestation proof: the key to register, and for identity "proof" the proof */
+	ck_helper_add_env(builder, "CERTKEEPER_PROOF_PUBLIC_KEY", submission->proof_public_key);
+	ck_helper_add_env(builder, "CERTKEEPER_PROOF_NONCE", submission->proof_nonce);
+	ck_helper_add_env(builder, "CERTKEEPER_PROOF_SIGNATURE", submission->proof_signature);
+	ck_helper_add_env(builder, "CERTKEEPER_PROOF_ALGORITHM", submission->proof_algorithm);
 	if (submission->validity > 0) {
 		g_autofree gchar *validity = g_strdup_printf("%lld", (long long)submission->validity);
 		ck_helper_add_env(builder, "CERTKEEPER_VALIDITY", validity);
@@ -596,6 +601,84 @@ ck_ca_helper_submit_async(CkCa *ca, const CkCaSubmission *submission, GCancellab
 
 static CkCaResult *
 ck_ca_helper_submit_finish(CkCa *ca, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, ca), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+/* CERTKEEPER-GET-PROOF-NONCE (certkeeper's extension) */
+
+static void
+ck_helper_nonce_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	CkCaHelper *self = CK_CA_HELPER(source);
+	g_autoptr(GError) error = NULL;
+	CkHelperRun *run = ck_helper_run_finish(self, res, &error);
+	g_autoptr(CkCaResult) result = NULL;
+
+	if (run == NULL) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	switch (run->result->exit_status) {
+	case CK_HELPER_EXIT_ISSUED: {
+		g_autofree gchar *text = ck_helper_run_text(run);
+		g_auto(GStrv) lines = g_strsplit(text, "\n", 2);
+		const gchar *nonce = lines[0] != NULL ? g_strstrip(lines[0]) : "";
+		/* the nonce goes into a signed message and an environment: printable only */
+		gboolean printable = nonce[0] != '\0';
+		for (const gchar *c = nonce; *c != '\0' && printable; c++)
+			printable = g_ascii_isgraph(*c);
+		if (!printable) {
+			result = ck_ca_result_new(CK_CA_OUTCOME_UNREACHABLE);
+			result->message = g_strdup_printf(
+			    _("The CA helper %s answered %s without a usable nonce"), self->argv[0],
+			    run->operation);
+			break;
+		}
+		result = ck_ca_result_new(CK_CA_OUTCOME_ISSUED);
+		result->nonce = g_strdup(nonce);
+		break;
+	}
+	case CK_HELPER_EXIT_UNSUPPORTED:
+		result = ck_ca_result_new(CK_CA_OUTCOME_UNSUPPORTED);
+		result->message = g_strdup_printf(_("The CA helper %s does not support %s"),
+						  self->argv[0], run->operation);
+		break;
+	case CK_HELPER_EXIT_REJECTED:
+		result = ck_ca_result_new(CK_CA_OUTCOME_REJECTED);
+		result->message = ck_helper_outcome_message(run);
+		break;
+	case CK_HELPER_EXIT_UNDERCONFIGURED:
+		result = ck_ca_result_new(CK_CA_OUTCOME_UNDERCONFIGURED);
+		result->message = ck_helper_outcome_message(run);
+		break;
+	default:
+		/* 3, a crash or any other code: no nonce this time, ask again later */
+		result = ck_ca_result_new(CK_CA_OUTCOME_UNREACHABLE);
+		result->message = ck_helper_outcome_message(run);
+		break;
+	}
+	g_task_return_pointer(task, g_steal_pointer(&result), (GDestroyNotify)ck_ca_result_free);
+}
+
+static void
+ck_ca_helper_proof_nonce_async(CkCa *ca, const CkCaSubmission *submission,
+			       GCancellable *cancellable, GAsyncReadyCallback callback,
+			       gpointer user_data)
+{
+	CkCaHelper *self = CK_CA_HELPER(ca);
+	GTask *task = g_task_new(self, cancellable, callback, user_data);
+	g_auto(GStrv) env = ck_helper_submission_env(submission, submission->profile);
+
+	g_task_set_source_tag(task, ck_ca_helper_proof_nonce_async);
+	ck_helper_run_async(self, "CERTKEEPER-GET-PROOF-NONCE", env, cancellable,
+			    ck_helper_nonce_cb, task);
+}
+
+static CkCaResult *
+ck_ca_helper_proof_nonce_finish(CkCa *ca, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail(g_task_is_valid(res, ca), NULL);
 	return g_task_propagate_pointer(G_TASK(res), error);
@@ -1067,6 +1150,8 @@ ck_ca_helper_class_init(CkCaHelperClass *klass)
 	ca_class->refresh_finish = ck_ca_helper_refresh_finish;
 	ca_class->renewal_window_async = ck_ca_helper_renewal_window_async;
 	ca_class->renewal_window_finish = ck_ca_helper_renewal_window_finish;
+	ca_class->proof_nonce_async = ck_ca_helper_proof_nonce_async;
+	ca_class->proof_nonce_finish = ck_ca_helper_proof_nonce_finish;
 	ca_class->revoke_async = ck_ca_helper_revoke_async;
 	ca_class->revoke_finish = ck_ca_helper_revoke_finish;
 }

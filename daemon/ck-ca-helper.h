@@ -18,10 +18,14 @@ G_DECLARE_FINAL_TYPE(CkCaHelper, ck_ca_helper, CK, CA_HELPER, CkCa)
  *
  * Besides certmonger's variables the helper finds certkeeper's own:
  * CERTKEEPER_REQUEST_ID (the request's id), CERTKEEPER_AUTH_IDENTITY ("none",
- * "current" or "bootstrap": who authenticates), CERTKEEPER_AUTH_CERTIFICATE and
+ * "current", "expired", "bootstrap" or "proof": who authenticates), CERTKEEPER_AUTH_CERTIFICATE and
  * CERTKEEPER_AUTH_KEY (that identity's files, for TLS client authentication),
  * CERTKEEPER_KEY_FILE (the key the CSR was made with, when it is a file) and
- * CERTKEEPER_VALIDITY (the wanted lifetime in seconds, when one was asked for).
+ * CERTKEEPER_VALIDITY (the wanted lifetime in seconds, when one was asked for),
+ * CERTKEEPER_PROOF_PUBLIC_KEY (the request's proof key, to register) and, for
+ * identity "proof", CERTKEEPER_PROOF_NONCE, _SIGNATURE and _ALGORITHM. The
+ * operation CERTKEEPER-GET-PROOF-NONCE asks the CA for a nonce (first line of
+ * stdout, exit 0; 6 when the CA takes no proofs).
  *
  * @kind is what CA1.Type shows: "helper", or the protocol ("acme", ...) of one of
  * certkeeper's own helpers.

@@ -15,6 +15,7 @@
 #include "ck-clock.h"
 #include "ck-error.h"
 #include "ck-file-util.h"
+#include "ck-proof.h"
 
 #define CK_CA_LOCAL_DEFAULT_DAYS 365
 #define CK_CA_LOCAL_ROOT_YEARS	 20
@@ -36,6 +37,7 @@ struct _CkCaLocal {
 	gchar *issuer_pem;
 	GHashTable *serials; /* hex -> NULL: every serial ever issued */
 	GHashTable *revoked; /* hex -> NULL: the serials revoked (the file "revoked") */
+	GHashTable *nonces;  /* proof nonce -> gint64 *: when it stops being usable */
 };
 
 G_DEFINE_TYPE(CkCaLocal, ck_ca_local, CK_TYPE_CA)
@@ -576,16 +578,233 @@ ck_ca_local_get_intermediate_pem(CkCaLocal *self)
 	return self->issuer_pem;
 }
 
+/* Attestation proofs */
+
+/* The subject DN of @csr_pem, as the issued certificate will carry it. */
+static gchar *
+ck_ca_local_csr_subject(const gchar *csr_pem, GError **error)
+{
+	gnutls_x509_crq_t crq = NULL;
+	gnutls_datum_t datum = {(unsigned char *)csr_pem, csr_pem != NULL ? strlen(csr_pem) : 0};
+	gnutls_datum_t dn = {NULL, 0};
+	gchar *subject = NULL;
+	int rc = gnutls_x509_crq_init(&crq);
+
+	if (rc >= 0)
+		rc = gnutls_x509_crq_import(crq, &datum, GNUTLS_X509_FMT_PEM);
+	if (rc >= 0)
+		rc = gnutls_x509_crq_get_dn3(crq, &dn, 0);
+	if (rc >= 0)
+		subject = g_strndup((const gchar *)dn.data, dn.size);
+	else
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("The certificate request cannot be read: %s"), gnutls_strerror(rc));
+	gnutls_free(dn.data);
+	if (crq != NULL)
+		gnutls_x509_crq_deinit(crq);
+	return subject;
+}
+
+/* The proof key registered last for @subject (the file "proof-keys"), NULL if none. */
+static gchar *
+ck_ca_local_lookup_proof_key_locked(CkCaLocal *self, const gchar *subject)
+{
+	g_autofree gchar *path = ck_ca_local_path(self, "proof-keys");
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	gchar *found = NULL;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return NULL;
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		const gchar *tab = strchr(lines[i], '\t');
+		if (tab != NULL && g_str_equal(tab + 1, subject)) {
+			g_free(found);
+			found = g_strndup(lines[i], (gsize)(tab - lines[i]));
+		}
+	}
+	return found;
+}
+
+gboolean
+ck_ca_local_register_proof_key(CkCaLocal *self, const gchar *subject, const gchar *public_key,
+			       GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autofree gchar *known = NULL;
+	g_autofree gchar *line = NULL;
+	g_autofree guchar *der = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t datum;
+	gsize len = 0;
+	int rc = GNUTLS_E_BASE64_DECODING_ERROR;
+
+	g_return_val_if_fail(CK_IS_CA_LOCAL(self), FALSE);
+	g_return_val_if_fail(subject != NULL && public_key != NULL, FALSE);
+	/* only a key that parses is kept: a proof could never verify against another */
+	if (strpbrk(public_key, "\t\n") == NULL && strchr(subject, '\n') == NULL)
+		der = g_base64_decode(public_key, &len);
+	if (der != NULL && len > 0 && gnutls_pubkey_init(&pub) >= 0) {
+		datum.data = der;
+		datum.size = (unsigned int)len;
+		rc = gnutls_pubkey_import(pub, &datum, GNUTLS_X509_FMT_DER);
+		gnutls_pubkey_deinit(pub);
+	}
+	if (rc < 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("The proof public key to register for %s is no base64 "
+			      "SubjectPublicKeyInfo"),
+			    subject);
+		return FALSE;
+	}
+	locker = g_mutex_locker_new(&self->lock);
+	if (!ck_ca_local_ensure_locked(self, error))
+		return FALSE;
+	known = ck_ca_local_lookup_proof_key_locked(self, subject);
+	if (g_strcmp0(known, public_key) == 0)
+		return TRUE;
+	line = g_strdup_printf("%s\t%s\n", public_key, subject);
+	return ck_ca_local_append(self, "proof-keys", line, error);
+}
+
+gchar *
+ck_ca_local_get_proof_key(CkCaLocal *self, const gchar *subject)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+
+	g_return_val_if_fail(CK_IS_CA_LOCAL(self), NULL);
+	locker = g_mutex_locker_new(&self->lock);
+	return ck_ca_local_lookup_proof_key_locked(self, subject);
+}
+
+gchar *
+ck_ca_local_new_proof_nonce(CkCaLocal *self, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	gint64 now = ck_clock_now();
+	gchar *nonce;
+	GHashTableIter iter;
+	gpointer value;
+
+	g_return_val_if_fail(CK_IS_CA_LOCAL(self), NULL);
+	nonce = ck_proof_new_nonce(error);
+	if (nonce == NULL)
+		return NULL;
+	locker = g_mutex_locker_new(&self->lock);
+	/* nonces nobody used are dropped once stale, so asking often grows nothing */
+	g_hash_table_iter_init(&iter, self->nonces);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		if (*(gint64 *)value <= now)
+			g_hash_table_iter_remove(&iter);
+	}
+	g_hash_table_insert(self->nonces, g_strdup(nonce),
+			    g_memdup2(&(gint64){now + CK_PROOF_NONCE_LIFETIME}, sizeof(gint64)));
+	return nonce;
+}
+
+gboolean
+ck_ca_local_check_proof(CkCaLocal *self, const gchar *csr_pem, const gchar *nonce,
+			const gchar *algorithm, const gchar *signature, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autofree gchar *subject = NULL;
+	g_autofree gchar *public_key = NULL;
+	g_autoptr(GError) local_error = NULL;
+	gint64 *expires;
+	gboolean fresh;
+
+	g_return_val_if_fail(CK_IS_CA_LOCAL(self), FALSE);
+	subject = ck_ca_local_csr_subject(csr_pem, error);
+	if (subject == NULL)
+		return FALSE;
+	locker = g_mutex_locker_new(&self->lock);
+	/* whatever the outcome, a nonce counts once: a failed guess burns it too */
+	expires = nonce != NULL ? g_hash_table_lookup(self->nonces, nonce) : NULL;
+	fresh = expires != NULL && *expires > ck_clock_now();
+	if (nonce != NULL)
+		g_hash_table_remove(self->nonces, nonce);
+	if (!fresh) {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_CA_REJECTED,
+				    _("The proof's nonce is unknown, expired or was used before: "
+				      "a proof needs a fresh nonce from this CA"));
+		return FALSE;
+	}
+	public_key = ck_ca_local_lookup_proof_key_locked(self, subject);
+	g_clear_pointer(&locker, g_mutex_locker_free);
+	if (public_key == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+			    _("No proof key is registered for %s: the key must be given "
+			      "(--proof-key) when the certificate is enrolled"),
+			    subject);
+		return FALSE;
+	}
+	if (!ck_proof_verify(public_key, nonce, csr_pem, algorithm, signature, &local_error)) {
+		/* a malformed proof is refused like a wrong one: both are the client's */
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_REJECTED,
+			    /* TRANSLATORS: the subject, then why */
+			    _("Proof for %s refused: %s"), subject, local_error->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 typedef struct {
 	gchar *csr;
 	gint64 validity;
+	gboolean by_proof; /* the submission is authenticated by an attestation proof */
+	gchar *proof_public_key;
+	gchar *proof_nonce;
+	gchar *proof_signature;
+	gchar *proof_algorithm;
 } CkCaLocalJob;
 
 static void
 ck_ca_local_job_free(CkCaLocalJob *job)
 {
 	g_free(job->csr);
+	g_free(job->proof_public_key);
+	g_free(job->proof_nonce);
+	g_free(job->proof_signature);
+	g_free(job->proof_algorithm);
 	g_free(job);
+}
+
+/*
+ * What the proof rules say about @job: a proof must verify (single-use nonce,
+ * the key registered for the subject); any other submission registers the proof
+ * key it brings. FALSE with the outcome to answer.
+ */
+static gboolean
+ck_ca_local_admit(CkCaLocal *self, CkCaLocalJob *job, CkCaResult **refusal, GError **error)
+{
+	g_autoptr(GError) local_error = NULL;
+	g_autofree gchar *subject = NULL;
+
+	if (job->by_proof) {
+		if (ck_ca_local_check_proof(self, job->csr, job->proof_nonce, job->proof_algorithm,
+					    job->proof_signature, &local_error))
+			return TRUE;
+	} else if (job->proof_public_key != NULL) {
+		subject = ck_ca_local_csr_subject(job->csr, &local_error);
+		if (subject != NULL &&
+		    ck_ca_local_register_proof_key(self, subject, job->proof_public_key,
+						   &local_error))
+			return TRUE;
+	} else {
+		return TRUE;
+	}
+	if (g_error_matches(local_error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED)) {
+		*refusal = ck_ca_result_new(CK_CA_OUTCOME_UNDERCONFIGURED);
+	} else if (g_error_matches(local_error, CK_ERROR, CK_ERROR_CA_REJECTED) ||
+		   g_error_matches(local_error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT)) {
+		*refusal = ck_ca_result_new(CK_CA_OUTCOME_REJECTED);
+	} else {
+		g_propagate_error(error, g_steal_pointer(&local_error));
+		return FALSE;
+	}
+	(*refusal)->message = g_strdup(local_error->message);
+	return FALSE;
 }
 
 static void
@@ -596,9 +815,17 @@ ck_ca_local_submit_thread(GTask *task, gpointer source, gpointer task_data,
 	CkCaLocalJob *job = task_data;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *chain = NULL;
-	g_autofree gchar *pem = ck_ca_local_sign(self, job->csr, job->validity, &chain, &error);
-	CkCaResult *result;
+	g_autofree gchar *pem = NULL;
+	CkCaResult *result = NULL;
 
+	if (!ck_ca_local_admit(self, job, &result, &error)) {
+		if (result == NULL)
+			g_task_return_error(task, g_steal_pointer(&error));
+		else
+			g_task_return_pointer(task, result, (GDestroyNotify)ck_ca_result_free);
+		return;
+	}
+	pem = ck_ca_local_sign(self, job->csr, job->validity, &chain, &error);
 	if (pem != NULL) {
 		result = ck_ca_result_new(CK_CA_OUTCOME_ISSUED);
 		result->certificate = g_steal_pointer(&pem);
@@ -623,6 +850,11 @@ ck_ca_local_submit_async(CkCa *ca, const CkCaSubmission *submission, GCancellabl
 
 	job->csr = g_strdup(submission->csr);
 	job->validity = submission->validity;
+	job->by_proof = g_strcmp0(submission->identity, "proof") == 0;
+	job->proof_public_key = g_strdup(submission->proof_public_key);
+	job->proof_nonce = g_strdup(submission->proof_nonce);
+	job->proof_signature = g_strdup(submission->proof_signature);
+	job->proof_algorithm = g_strdup(submission->proof_algorithm);
 	g_task_set_source_tag(task, ck_ca_local_submit_async);
 	g_task_set_task_data(task, job, (GDestroyNotify)ck_ca_local_job_free);
 	g_task_run_in_thread(task, ck_ca_local_submit_thread);
@@ -630,6 +862,32 @@ ck_ca_local_submit_async(CkCa *ca, const CkCaSubmission *submission, GCancellabl
 
 static CkCaResult *
 ck_ca_local_submit_finish(CkCa *ca, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+static void
+ck_ca_local_proof_nonce_async(CkCa *ca, const CkCaSubmission *submission,
+			      GCancellable *cancellable, GAsyncReadyCallback callback,
+			      gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(ca, cancellable, callback, user_data);
+	g_autoptr(GError) error = NULL;
+	CkCaResult *result;
+	gchar *nonce = ck_ca_local_new_proof_nonce(CK_CA_LOCAL(ca), &error);
+
+	g_task_set_source_tag(task, ck_ca_local_proof_nonce_async);
+	if (nonce == NULL) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	result = ck_ca_result_new(CK_CA_OUTCOME_ISSUED);
+	result->nonce = nonce;
+	g_task_return_pointer(task, result, (GDestroyNotify)ck_ca_result_free);
+}
+
+static CkCaResult *
+ck_ca_local_proof_nonce_finish(CkCa *ca, GAsyncResult *res, GError **error)
 {
 	return g_task_propagate_pointer(G_TASK(res), error);
 }
@@ -761,6 +1019,7 @@ ck_ca_local_finalize(GObject *object)
 	g_free(self->dir);
 	g_hash_table_unref(self->serials);
 	g_hash_table_unref(self->revoked);
+	g_hash_table_unref(self->nonces);
 	g_mutex_clear(&self->lock);
 	G_OBJECT_CLASS(ck_ca_local_parent_class)->finalize(object);
 }
@@ -771,6 +1030,7 @@ ck_ca_local_init(CkCaLocal *self)
 	g_mutex_init(&self->lock);
 	self->serials = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->revoked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->nonces = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 }
 
 static void
@@ -783,6 +1043,8 @@ ck_ca_local_class_init(CkCaLocalClass *klass)
 	ca_class->get_root_certificates = ck_ca_local_get_root_certificates;
 	ca_class->revoke_async = ck_ca_local_revoke_async;
 	ca_class->revoke_finish = ck_ca_local_revoke_finish;
+	ca_class->proof_nonce_async = ck_ca_local_proof_nonce_async;
+	ca_class->proof_nonce_finish = ck_ca_local_proof_nonce_finish;
 }
 
 CkCa *

@@ -46,6 +46,27 @@ ck_ca_local_revoke(CkCaLocal *self, const gchar *cert_pem, gint reason, GError *
 gboolean
 ck_ca_local_is_revoked(CkCaLocal *self, const gchar *serial_hex);
 
+/* Records @public_key (base64 SPKI) as @subject's proof key, durably. */
+gboolean
+ck_ca_local_register_proof_key(CkCaLocal *self, const gchar *subject, const gchar *public_key,
+			       GError **error);
+/* The proof key registered for @subject, NULL if none. */
+gchar *
+ck_ca_local_get_proof_key(CkCaLocal *self, const gchar *subject);
+/* A fresh nonce, usable once within CK_PROOF_NONCE_LIFETIME seconds (in memory only). */
+gchar *
+ck_ca_local_new_proof_nonce(CkCaLocal *self, GError **error);
+/*
+ * Checks a proof for @csr_pem: @nonce is one this CA made, unused and not
+ * expired (it is used up now, whatever the outcome), and @signature verifies
+ * against the key registered for the CSR's subject. FALSE with
+ * CK_ERROR_CA_REJECTED (a bad, replayed or stale proof) or
+ * CK_ERROR_CA_UNDERCONFIGURED (no key is registered for the subject).
+ */
+gboolean
+ck_ca_local_check_proof(CkCaLocal *self, const gchar *csr_pem, const gchar *nonce,
+			const gchar *algorithm, const gchar *signature, GError **error);
+
 /* PEM of the root and of the issuing intermediate (after ck_ca_local_ensure()). */
 const gchar *
 ck_ca_local_get_root_pem(CkCaLocal *self);

@@ -48,6 +48,7 @@ ck_ca_result_free(CkCaResult *result)
 	g_free(result->chain);
 	g_free(result->cookie);
 	g_free(result->message);
+	g_free(result->nonce);
 	g_free(result);
 }
 
@@ -353,6 +354,45 @@ ck_ca_real_revoke_finish(CkCa *self, GAsyncResult *res, GError **error)
 	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
+void
+ck_ca_proof_nonce_async(CkCa *self, const CkCaSubmission *submission, GCancellable *cancellable,
+			GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_return_if_fail(CK_IS_CA(self));
+	g_return_if_fail(submission != NULL);
+	CK_CA_GET_CLASS(self)->proof_nonce_async(self, submission, cancellable, callback,
+						 user_data);
+}
+
+CkCaResult *
+ck_ca_proof_nonce_finish(CkCa *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return CK_CA_GET_CLASS(self)->proof_nonce_finish(self, res, error);
+}
+
+/* A back end that takes no proofs says so: the ladder step is skipped with that reason. */
+static void
+ck_ca_real_proof_nonce_async(CkCa *self, const CkCaSubmission *submission,
+			     GCancellable *cancellable, GAsyncReadyCallback callback,
+			     gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	CkCaResult *result = ck_ca_result_new(CK_CA_OUTCOME_UNSUPPORTED);
+
+	g_task_set_source_tag(task, ck_ca_real_proof_nonce_async);
+	/* TRANSLATORS: the CA's name, then its kind */
+	result->message = g_strdup_printf(_("CA '%s' (%s) takes no attestation proofs"),
+					  ck_ca_get_name(self), ck_ca_get_kind(self));
+	g_task_return_pointer(task, result, (GDestroyNotify)ck_ca_result_free);
+}
+
+static CkCaResult *
+ck_ca_real_proof_nonce_finish(CkCa *self, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
 /* A CA with nothing to refresh: done at once. */
 static void
 ck_ca_real_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -438,6 +478,8 @@ ck_ca_class_init(CkCaClass *klass)
 	klass->refresh_finish = ck_ca_real_refresh_finish;
 	klass->revoke_async = ck_ca_real_revoke_async;
 	klass->revoke_finish = ck_ca_real_revoke_finish;
+	klass->proof_nonce_async = ck_ca_real_proof_nonce_async;
+	klass->proof_nonce_finish = ck_ca_real_proof_nonce_finish;
 	properties[PROP_NAME] =
 	    g_param_spec_string("name", NULL, NULL, NULL,
 				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);

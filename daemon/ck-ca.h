@@ -28,6 +28,7 @@ typedef struct {
 	gchar *cookie;	    /* WAIT: what to hand back when polling */
 	guint64 delay;	    /* WAIT: seconds the CA asked us to wait, 0 if it did not say */
 	gchar *message;	    /* why, for every outcome but ISSUED */
+	gchar *nonce;	    /* ISSUED by ck_ca_proof_nonce_async(): the proof nonce */
 } CkCaResult;
 
 CkCaResult *
@@ -64,14 +65,24 @@ typedef struct {
 	gint64 validity;	 /* wanted lifetime in seconds, 0 for the CA's default */
 	const CkCsrParams *names; /* what was asked for, for helpers' CERTMONGER_REQ_* */
 	/* who authenticates the submission: "none" (a first enrollment), "current"
-	 * (the certificate being renewed) or "bootstrap" (a bootstrap identity, once
-	 * the current certificate has expired), and that identity's files */
+	 * (the certificate being renewed), "expired" (it, expired, and nothing
+	 * better), "bootstrap" (a bootstrap identity, once the current certificate
+	 * has expired) or "proof" (an attestation proof, the proof_* fields), and
+	 * that identity's files */
 	const gchar *identity;
 	const gchar *auth_cert_file;
 	const gchar *auth_key_file;
 	/* where the key the CSR was made with can be read (PEM), for protocols whose
 	 * messages the requester signs or decrypts with it (SCEP); NULL if nowhere */
 	const gchar *key_file;
+	/* the request's proof key (base64 SPKI), for the CA to register at enrollment;
+	 * NULL if it has none */
+	const gchar *proof_public_key;
+	/* identity "proof": the nonce the CA gave, and the proof key's signature over
+	 * it and the CSR (ck-proof.h) with its algorithm */
+	const gchar *proof_nonce;
+	const gchar *proof_signature;
+	const gchar *proof_algorithm;
 } CkCaSubmission;
 
 #define CK_TYPE_CA ck_ca_get_type()
@@ -108,7 +119,12 @@ struct _CkCaClass {
 			     gint reason, GCancellable *cancellable, GAsyncReadyCallback callback,
 			     gpointer user_data);
 	gboolean (*revoke_finish)(CkCa *self, GAsyncResult *res, GError **error);
-	gpointer padding[2];
+	/* Optional: a single-use nonce for an attestation proof for @submission (whose
+	 * proof fields are unset); the default answers UNSUPPORTED. */
+	void (*proof_nonce_async)(CkCa *self, const CkCaSubmission *submission,
+				  GCancellable *cancellable, GAsyncReadyCallback callback,
+				  gpointer user_data);
+	CkCaResult *(*proof_nonce_finish)(CkCa *self, GAsyncResult *res, GError **error);
 };
 
 /* The CA's name (e.g. "local"), unique per daemon. */
@@ -192,5 +208,17 @@ ck_ca_revoke_async(CkCa *self, const gchar *request_id, const gchar *certificate
 		   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean
 ck_ca_revoke_finish(CkCa *self, GAsyncResult *res, GError **error);
+
+/*
+ * Asks the CA for a nonce to sign for an attestation proof (the recovery
+ * ladder's last step): ISSUED with result->nonce; UNSUPPORTED when the CA takes
+ * no proofs; any other outcome with its message. NULL with @error when the
+ * back end itself failed.
+ */
+void
+ck_ca_proof_nonce_async(CkCa *self, const CkCaSubmission *submission, GCancellable *cancellable,
+			GAsyncReadyCallback callback, gpointer user_data);
+CkCaResult *
+ck_ca_proof_nonce_finish(CkCa *self, GAsyncResult *res, GError **error);
 
 G_END_DECLS

@@ -15,6 +15,7 @@
 #include "ck-clock.h"
 #include "ck-engine-private.h"
 #include "ck-error.h"
+#include "ck-proof.h"
 
 static void
 ck_engine_step(CkEngine *self, CkRequest *request);
@@ -347,17 +348,40 @@ ck_engine_certificate_times(const gchar *path, gint64 *not_before, gint64 *not_a
 	return ok;
 }
 
+/* A moment for messages, in UTC. */
+static gchar *
+ck_engine_format_time(gint64 when)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(when);
+	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S UTC")
+			  : g_strdup_printf("%" G_GINT64_FORMAT, when);
+}
+
+/* Adds one step's "name: why it could not be taken" to the ladder's @trail. */
+static void
+ck_engine_trail_add(GString *trail, const gchar *step, const gchar *why)
+{
+	if (trail->len > 0)
+		g_string_append(trail, "; ");
+	g_string_append_printf(trail, "%s: %s", step, why);
+}
+
 /*
- * Who authenticates this submission (seed 001's recovery ladder): the current
- * certificate while it is valid; once it expired, the bootstrap identity if one
- * is configured and valid, else the expired certificate ("expired"). NULL with @why when neither can: a human must enroll
- * the device again.
+ * Who authenticates this submission (seed 001's recovery ladder, FR-009..FR-014):
+ * the current certificate while it is valid; once it expired, the bootstrap
+ * identity if one is configured and valid; else an attestation proof if a proof
+ * key is configured ("proof": the caller gets a nonce and signs it); else, with
+ * no bootstrap identity either, the expired certificate ("expired": the CA
+ * decides). NULL with @why when no step is left: a human must enroll the device
+ * again. @trail collects why each earlier step could not be taken.
  */
 static const gchar *
 ck_engine_choose_identity(CkEngine *self, CkRequest *request, gint64 now,
-			  const gchar **cert_out, const gchar **key_out, gchar **why)
+			  const gchar **cert_out, const gchar **key_out, GString *trail,
+			  gchar **why)
 {
 	const gchar *bootstrap_cert = ck_request_get_bootstrap_cert_file(request);
+	gboolean has_proof = ck_request_get_proof_key_file(request) != NULL;
 	gint64 nb = 0, na = 0;
 
 	*cert_out = NULL;
@@ -369,7 +393,18 @@ ck_engine_choose_identity(CkEngine *self, CkRequest *request, gint64 now,
 		*key_out = ck_request_get_key_file(request);
 		return "current";
 	}
+	if (ck_request_get_not_after(request) > 0) {
+		g_autofree gchar *when = ck_engine_format_time(ck_request_get_not_after(request));
+		g_autofree gchar *text =
+		    /* TRANSLATORS: a step of the recovery ladder; the placeholder is a time */
+		    g_strdup_printf(_("the certificate expired at %s"), when);
+		ck_engine_trail_add(trail, "current", text);
+	}
 	if (bootstrap_cert == NULL) {
+		if (has_proof) {
+			ck_engine_trail_add(trail, "bootstrap", _("no bootstrap identity is configured"));
+			return "proof";
+		}
 		/* expired and nothing else to show: the CA decides whether that will do
 		 * (a local CA does; a TLS-authenticated one needs other credentials), so
 		 * the helper is told, and still gets the files */
@@ -378,14 +413,24 @@ ck_engine_choose_identity(CkEngine *self, CkRequest *request, gint64 now,
 		return ck_request_get_not_after(request) > 0 ? "expired" : "none";
 	}
 	if (!ck_engine_certificate_times(bootstrap_cert, &nb, &na)) {
+		g_autofree gchar *text =
+		    g_strdup_printf(_("the bootstrap certificate %s cannot be read"), bootstrap_cert);
+		ck_engine_trail_add(trail, "bootstrap", text);
+		if (has_proof)
+			return "proof";
 		*why = g_strdup_printf(_("The certificate has expired and the bootstrap "
 					 "certificate %s cannot be read: enroll the device again"),
 				       bootstrap_cert);
 		return NULL;
 	}
 	if (now < nb || now >= na) {
-		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(na);
-		g_autofree gchar *when = g_date_time_format(dt, "%Y-%m-%d %H:%M:%S UTC");
+		g_autofree gchar *when = ck_engine_format_time(na);
+		g_autofree gchar *text = g_strdup_printf(
+		    _("the bootstrap certificate %s is not valid now (valid until %s)"),
+		    bootstrap_cert, when);
+		ck_engine_trail_add(trail, "bootstrap", text);
+		if (has_proof)
+			return "proof";
 		*why = g_strdup_printf(_("Both the certificate and the bootstrap certificate %s "
 					 "(valid until %s) are expired: enroll the device again"),
 				       bootstrap_cert, when);
@@ -394,6 +439,89 @@ ck_engine_choose_identity(CkEngine *self, CkRequest *request, gint64 now,
 	*cert_out = bootstrap_cert;
 	*key_out = ck_request_get_bootstrap_key_file(request);
 	return "bootstrap";
+}
+
+/* Shows (and logs, when it changes) the ladder step in progress and why (FR-031). */
+static void
+ck_engine_set_recovery(CkEngine *self, CkRequest *request, const gchar *step,
+		       const gchar *reason)
+{
+	if (g_strcmp0(ck_request_get_recovery_step(request), step) != 0 ||
+	    g_strcmp0(ck_request_get_recovery_reason(request), reason) != 0) {
+		if (g_strcmp0(step, "none") == 0)
+			g_message("request %s: recovery ladder: not needed",
+				  ck_request_get_id(request));
+		else
+			g_message("request %s: recovery ladder: step %s (%s)",
+				  ck_request_get_id(request), step, reason);
+	}
+	ck_request_set_recovery_step(request, step);
+	ck_request_set_recovery_reason(request, reason);
+}
+
+/*
+ * The last step failed too: nothing is left to try without a human. @why says
+ * why the proof step failed; the reason shown names every step.
+ */
+static void
+ck_engine_ladder_exhausted(CkEngine *self, CkRequest *request, const gchar *why)
+{
+	g_autoptr(GString) trail = g_string_new(ck_request_get_recovery_reason(request));
+	g_autofree gchar *message = NULL;
+
+	ck_engine_trail_add(trail, "proof", why);
+	ck_engine_set_recovery(self, request, "exhausted", trail->str);
+	message = g_strdup_printf(
+	    /* TRANSLATORS: the placeholder lists each recovery step and why it failed */
+	    _("Every way to renew has failed (%s): enroll the device again"), trail->str);
+	ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, message);
+}
+
+/*
+ * Loads the request's proof key through the provider its configuration names,
+ * or the one its file calls for: a TSS2 PEM key file is the TPM provider's.
+ */
+static CkKey *
+ck_engine_load_proof_key(CkEngine *self, CkRequest *request, GError **error)
+{
+	const gchar *path = ck_request_get_proof_key_file(request);
+	const gchar *name = ck_request_get_proof_key_provider(request);
+	g_autoptr(GError) local_error = NULL;
+	g_autofree gchar *contents = NULL;
+	g_autoptr(GBytes) stored = NULL;
+	CkKeyProvider *provider;
+	gboolean tpm_file;
+	gsize len = 0;
+	CkKey *key;
+
+	if (!g_file_get_contents(path, &contents, &len, &local_error)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_NOT_FOUND, _("the proof key %s cannot be read: %s"),
+			    path, local_error->message);
+		return NULL;
+	}
+	tpm_file = strstr(contents, "-----BEGIN TSS2 PRIVATE KEY-----") != NULL;
+	if (name == NULL)
+		name = tpm_file && g_hash_table_contains(self->key_providers, "tpm") ? "tpm" : "file";
+	provider = g_hash_table_lookup(self->key_providers, name);
+	if (provider == NULL || (tpm_file && g_str_equal(name, "file"))) {
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+			    tpm_file ? _("the proof key %s is a TPM key file, and this certkeeperd "
+					 "has no TPM key provider")
+				     : _("the proof key %s needs a key provider this certkeeperd "
+					 "does not have"),
+			    path);
+		return NULL;
+	}
+	stored = g_bytes_new_take(g_steal_pointer(&contents), len);
+	key = ck_key_provider_load(provider, stored, path, &local_error);
+	if (key == NULL) {
+		g_set_error(error, CK_ERROR, local_error->code,
+			    /* TRANSLATORS: a file, the provider's name, then why */
+			    _("the proof key %s cannot be loaded by the %s key provider: %s"), path,
+			    name, local_error->message);
+		return NULL;
+	}
+	return key;
 }
 
 /* Keeps the key and CSR a CA is working on, so a restart can still poll for them;
@@ -512,7 +640,11 @@ ck_engine_submitted_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		    /* TRANSLATORS: CA name, then the CA's message */
 		    g_strdup_printf(_("CA '%s' rejected the request: %s"), ca_name,
 				    result->message != NULL ? result->message : "");
-		ck_engine_fail(self, request, CK_REQUEST_STATE_CA_REJECTED, why);
+		/* a refused proof is the end of the ladder: say what every step met */
+		if (g_str_equal(ck_request_get_identity(request), "proof"))
+			ck_engine_ladder_exhausted(self, request, why);
+		else
+			ck_engine_fail(self, request, CK_REQUEST_STATE_CA_REJECTED, why);
 		break;
 	}
 	case CK_CA_OUTCOME_NEED_NEW_KEY:
@@ -531,53 +663,65 @@ ck_engine_submitted_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		    g_strdup_printf(_("CA '%s' cannot issue (%s): %s"), ca_name,
 				    ck_ca_outcome_to_string(result->outcome),
 				    result->message != NULL ? result->message : "");
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		if (g_str_equal(ck_request_get_identity(request), "proof"))
+			ck_engine_ladder_exhausted(self, request, why);
+		else
+			ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
 		break;
 	}
 	}
 }
 
-/* Runs when the submission limiter gives this job its turn. */
+/*
+ * Hands the job's CSR to @ca, authenticated by @identity (its files @auth_cert,
+ * @auth_key); for "proof", @nonce is the CA's and @proof_key signs it. Any
+ * submission carries the proof key's public key, so the CA can register it.
+ * The caller holds the submission limiter for the job; @data goes to the callback.
+ */
 static void
-ck_engine_submit_now(gpointer user_data)
+ck_engine_submit_with(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
+		      CkStepData *data, const gchar *identity, const gchar *auth_cert,
+		      const gchar *auth_key, CkKey *proof_key, const gchar *nonce)
 {
-	CkStepData *data = user_data;
-	CkEngine *self = data->engine;
-	CkRequest *request = NULL;
-	CkJob *job = NULL;
-	CkCa *ca;
 	CkCsrParams params = {0};
 	CkCaSubmission submission = {0};
 	g_autofree gchar *previous = NULL;
-	g_autofree gchar *why = NULL;
 	g_autofree gchar *key_file = NULL;
-	const gchar *auth_cert = NULL, *auth_key = NULL;
-	const gchar *identity;
+	g_autofree gchar *public_key = NULL;
+	g_autofree gchar *algorithm = NULL;
+	g_autofree gchar *signature = NULL;
+	g_autoptr(CkKey) registered = NULL;
+	g_autoptr(GError) error = NULL;
 
-	if (!ck_step_data_resolve(data, &request, &job)) {
-		ck_limiter_done(self->submit_limiter);
-		ck_step_data_free(data);
-		return;
-	}
-	job->waiting = FALSE;
-	job->queued = NULL;
-	ca = g_hash_table_lookup(self->cas, ck_request_get_ca(request));
-	identity = ck_engine_choose_identity(self, request, ck_clock_now(), &auth_cert, &auth_key,
-					     &why);
-	if (ca == NULL || identity == NULL) {
-		if (why == NULL)
-			why = g_strdup_printf(_("No CA named '%s' is configured"),
-					      ck_request_get_ca(request));
-		ck_limiter_done(self->submit_limiter);
-		ck_step_data_free(data);
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
-		return;
-	}
-	job->holding = self->submit_limiter;
 	if (g_strcmp0(ck_request_get_identity(request), identity) != 0)
 		g_message("request %s: authenticating with the %s identity",
 			  ck_request_get_id(request), identity);
 	ck_request_set_identity(request, identity);
+	if (proof_key == NULL && ck_request_get_proof_key_file(request) != NULL) {
+		/* only for registering it: a key that cannot be read now is the proof
+		 * step's problem, should it ever come to that */
+		registered = ck_engine_load_proof_key(self, request, &error);
+		if (registered == NULL)
+			g_warning("request %s: the proof key is not registered with this "
+				  "submission: %s",
+				  ck_request_get_id(request), error->message);
+		g_clear_error(&error);
+		proof_key = registered;
+	}
+	if (proof_key != NULL) {
+		public_key = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+		if (public_key == NULL)
+			g_warning("request %s: %s", ck_request_get_id(request), error->message);
+		g_clear_error(&error);
+	}
+	if (nonce != NULL && !ck_proof_sign(ck_key_get_privkey(proof_key), nonce, job->csr,
+					    &algorithm, &signature, &error)) {
+		ck_limiter_done(job->holding);
+		job->holding = NULL;
+		ck_step_data_free(data);
+		ck_engine_ladder_exhausted(self, request, error->message);
+		return;
+	}
 	ck_request_get_csr_params(request, &params);
 	if (ck_request_get_not_after(request) > 0)
 		previous = ck_engine_read_certificate(request, NULL);
@@ -591,6 +735,10 @@ ck_engine_submit_now(gpointer user_data)
 	submission.identity = identity;
 	submission.auth_cert_file = auth_cert;
 	submission.auth_key_file = auth_key;
+	submission.proof_public_key = public_key;
+	submission.proof_nonce = nonce;
+	submission.proof_signature = signature;
+	submission.proof_algorithm = algorithm;
 	/* SCEP signs and decrypts with the CSR's own key: a helper may read it from the
 	 * pending file (a PEM only for file keys), which the outcome removes again */
 	if (CK_IS_CA_HELPER(ca) &&
@@ -600,6 +748,135 @@ ck_engine_submit_now(gpointer user_data)
 	submission.key_file = key_file;
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_SUBMITTING);
 	ck_ca_submit_async(ca, &submission, job->cancellable, ck_engine_submitted_cb, data);
+}
+
+/* The proof step, between asking the CA for a nonce and submitting. */
+typedef struct {
+	CkStepData *data;
+	CkKey *key;
+} CkProofStep;
+
+static void
+ck_engine_proof_nonce_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkProofStep *step = user_data;
+	CkStepData *data = step->data;
+	g_autoptr(CkKey) key = step->key;
+	CkEngine *self = data->engine;
+	CkCa *ca = CK_CA(source);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkCaResult) result = ck_ca_proof_nonce_finish(ca, res, &error);
+	CkRequest *request = NULL;
+	CkJob *job = NULL;
+	g_autofree gchar *why = NULL;
+
+	g_free(step);
+	if (!ck_step_data_resolve(data, &request, &job)) {
+		ck_step_data_free(data);
+		return;
+	}
+	if (result != NULL && result->outcome == CK_CA_OUTCOME_ISSUED) {
+		g_message("request %s: CA %s gave a proof nonce; signing it with the proof key",
+			  ck_request_get_id(request), ck_ca_get_name(ca));
+		ck_engine_submit_with(self, request, job, ca, data, "proof", NULL, NULL, key,
+				      result->nonce);
+		return;
+	}
+	ck_limiter_done(job->holding);
+	job->holding = NULL;
+	ck_step_data_free(data);
+	if (result == NULL || result->outcome == CK_CA_OUTCOME_UNREACHABLE) {
+		/* a CA that cannot answer now may later: the ladder stays on this step */
+		why = g_strdup_printf(_("CA '%s' gave no proof nonce: %s"), ck_ca_get_name(ca),
+				      result == NULL	       ? error->message
+				      : result->message != NULL ? result->message
+								: "");
+		ck_engine_retry_later(self, request, CK_REQUEST_STATE_CA_UNREACHABLE, why);
+		return;
+	}
+	/* TRANSLATORS: CA name, what it answered, then its message */
+	why = g_strdup_printf(_("CA '%s' gave no proof nonce (%s): %s"), ck_ca_get_name(ca),
+			      ck_ca_outcome_to_string(result->outcome),
+			      result->message != NULL ? result->message : "");
+	ck_engine_ladder_exhausted(self, request, why);
+}
+
+/* Runs when the submission limiter gives this job its turn. */
+static void
+ck_engine_submit_now(gpointer user_data)
+{
+	CkStepData *data = user_data;
+	CkEngine *self = data->engine;
+	CkRequest *request = NULL;
+	CkJob *job = NULL;
+	CkCa *ca;
+	g_autofree gchar *why = NULL;
+	g_autoptr(GString) trail = g_string_new(NULL);
+	g_autoptr(GError) error = NULL;
+	const gchar *auth_cert = NULL, *auth_key = NULL;
+	const gchar *identity;
+	CkProofStep *step;
+
+	if (!ck_step_data_resolve(data, &request, &job)) {
+		ck_limiter_done(self->submit_limiter);
+		ck_step_data_free(data);
+		return;
+	}
+	job->waiting = FALSE;
+	job->queued = NULL;
+	ca = g_hash_table_lookup(self->cas, ck_request_get_ca(request));
+	identity = ck_engine_choose_identity(self, request, ck_clock_now(), &auth_cert, &auth_key,
+					     trail, &why);
+	if (identity == NULL) {
+		ck_engine_trail_add(trail, "proof", _("no proof key is configured"));
+		ck_engine_set_recovery(self, request, "exhausted", trail->str);
+	} else if (g_str_equal(identity, "bootstrap") || g_str_equal(identity, "proof") ||
+		   g_str_equal(identity, "expired")) {
+		ck_engine_set_recovery(self, request, identity, trail->str);
+	} else {
+		ck_engine_set_recovery(self, request, "none", "");
+	}
+	if (ca == NULL || identity == NULL) {
+		if (why == NULL)
+			why = g_strdup_printf(_("No CA named '%s' is configured"),
+					      ck_request_get_ca(request));
+		ck_limiter_done(self->submit_limiter);
+		ck_step_data_free(data);
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		return;
+	}
+	job->holding = self->submit_limiter;
+	if (!g_str_equal(identity, "proof")) {
+		ck_engine_submit_with(self, request, job, ca, data, identity, auth_cert, auth_key,
+				      NULL, NULL);
+		return;
+	}
+	/* the last step: a nonce from the CA, signed by the proof key, which is loaded
+	 * first so a missing key fails before the CA is asked */
+	step = g_new0(CkProofStep, 1);
+	step->key = ck_engine_load_proof_key(self, request, &error);
+	if (step->key == NULL) {
+		g_free(step);
+		ck_limiter_done(job->holding);
+		job->holding = NULL;
+		ck_step_data_free(data);
+		ck_engine_ladder_exhausted(self, request, error->message);
+		return;
+	}
+	step->data = data;
+	{
+		CkCaSubmission submission = {0};
+		CkCsrParams params = {0};
+		ck_request_get_csr_params(request, &params);
+		submission.request_id = ck_request_get_id(request);
+		submission.csr = job->csr;
+		submission.profile = ck_request_get_profile(request);
+		submission.names = &params;
+		submission.identity = identity;
+		ck_engine_set_state(self, request, CK_REQUEST_STATE_SUBMITTING);
+		ck_ca_proof_nonce_async(ca, &submission, job->cancellable,
+					ck_engine_proof_nonce_cb, step);
+	}
 }
 
 static void
@@ -803,14 +1080,6 @@ static gchar *
 ck_engine_window_key(CkRequest *request)
 {
 	return g_strconcat(CK_WINDOW_PREFIX, ck_request_get_id(request), NULL);
-}
-
-static gchar *
-ck_engine_format_time(gint64 when)
-{
-	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(when);
-	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S UTC")
-			  : g_strdup_printf("%" G_GINT64_FORMAT, when);
 }
 
 /* What the CA answered about the installed certificate; a failure keeps the plan. */

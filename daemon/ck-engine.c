@@ -874,7 +874,7 @@ ck_engine_unit_name_is_valid(const gchar *unit)
 	return TRUE;
 }
 
-/* Checks the renewal, hook, check and bootstrap settings of a request. */
+/* Checks the renewal, hook, check, bootstrap and proof settings of a request. */
 gboolean
 ck_engine_validate_policy(CkEngine *self, CkRequest *request, GError **error)
 {
@@ -885,6 +885,8 @@ ck_engine_validate_policy(CkEngine *self, CkRequest *request, GError **error)
 	const gchar *pid_file = ck_request_get_pid_file(request);
 	const gchar *bootstrap_cert = ck_request_get_bootstrap_cert_file(request);
 	const gchar *bootstrap_key = ck_request_get_bootstrap_key_file(request);
+	const gchar *proof_key = ck_request_get_proof_key_file(request);
+	const gchar *proof_provider = ck_request_get_proof_key_provider(request);
 
 	if (!ck_threshold_parse(ck_request_get_renew_before(request), &threshold, error))
 		return FALSE;
@@ -933,6 +935,28 @@ ck_engine_validate_policy(CkEngine *self, CkRequest *request, GError **error)
 	    (!g_path_is_absolute(bootstrap_cert) || !g_path_is_absolute(bootstrap_key))) {
 		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
 				    _("The bootstrap certificate and key need absolute paths"));
+		return FALSE;
+	}
+	if (proof_key != NULL && !g_path_is_absolute(proof_key)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("The proof key '%s' is not an absolute path"), proof_key);
+		return FALSE;
+	}
+	if (proof_provider != NULL && proof_key == NULL) {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("A proof key provider needs a proof key (--proof-key FILE)"));
+		return FALSE;
+	}
+	if (proof_provider != NULL &&
+	    g_hash_table_lookup(self->key_providers, proof_provider) == NULL) {
+		g_autoptr(GList) names = g_hash_table_get_keys(self->key_providers);
+		g_autoptr(GString) known = g_string_new(NULL);
+		for (GList *l = names; l != NULL; l = l->next)
+			g_string_append_printf(known, "%s%s", known->len > 0 ? ", " : "",
+					       (const gchar *)l->data);
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("There is no key provider '%s' for the proof key; use one of %s"),
+			    proof_provider, known->str);
 		return FALSE;
 	}
 	if (ck_request_get_validity(request) < 0 ||

@@ -544,6 +544,7 @@ ck_policy_check_paths(CkPolicyRule *rule, CkRequest *request, uid_t uid,
 	    ck_request_get_chain_file(request),		 ck_request_get_combined_file(request),
 	    ck_request_get_directory(request),		 ck_request_get_pid_file(request),
 	    ck_request_get_bootstrap_cert_file(request), ck_request_get_bootstrap_key_file(request),
+	    ck_request_get_proof_key_file(request),
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
 		g_autofree gchar *real = NULL;

@@ -61,6 +61,8 @@ static const CkOption ck_options[] = {
     TEXT("check-command", ck_request_set_check_command, TRUE, TRUE),
     TEXT("bootstrap-cert-file", ck_request_set_bootstrap_cert_file, TRUE, TRUE),
     TEXT("bootstrap-key-file", ck_request_set_bootstrap_key_file, TRUE, TRUE),
+    TEXT("proof-key-file", ck_request_set_proof_key_file, TRUE, TRUE),
+    TEXT("proof-key-provider", ck_request_set_proof_key_provider, TRUE, TRUE),
     LIST("dns-names", ck_request_set_dns_names),
     LIST("ip-addresses", ck_request_set_ip_addresses),
     LIST("emails", ck_request_set_emails),

@@ -62,6 +62,8 @@ struct _CkRequest {
 	gchar *check_command;
 	gchar *bootstrap_cert_file;
 	gchar *bootstrap_key_file;
+	gchar *proof_key_file;
+	gchar *proof_key_provider;
 	/* lifecycle status */
 	gint64 renewal_time;
 	/* the CA's suggested renewal window (RFC 9773) for the certificate whose serial
@@ -80,6 +82,8 @@ struct _CkRequest {
 	gint64 last_failure_time;
 	gchar *waiting;
 	gchar *identity;
+	gchar *recovery_step;
+	gchar *recovery_reason;
 	gint64 backups_until;
 	CkInstallPhase install_phase;
 	GStrv install_fresh;
@@ -298,6 +302,8 @@ CK_REQUEST_STRING_ACCESSORS(check_endpoint, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(check_command, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(bootstrap_cert_file, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(bootstrap_key_file, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(proof_key_file, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_STRING_ACCESSORS(proof_key_provider, CK_REQUEST_FIELD_POLICY)
 
 /* Setters of fields that read back as "" rather than NULL. */
 #define CK_REQUEST_TEXT_ACCESSORS(field, bit, fallback)                                           \
@@ -318,6 +324,8 @@ CK_REQUEST_TEXT_ACCESSORS(renew_before, CK_REQUEST_FIELD_POLICY, "")
 CK_REQUEST_TEXT_ACCESSORS(reload_mode, CK_REQUEST_FIELD_POLICY, "reload-or-restart")
 CK_REQUEST_TEXT_ACCESSORS(waiting, CK_REQUEST_FIELD_STATUS, "")
 CK_REQUEST_TEXT_ACCESSORS(identity, CK_REQUEST_FIELD_STATUS, "none")
+CK_REQUEST_TEXT_ACCESSORS(recovery_step, CK_REQUEST_FIELD_STATUS, "none")
+CK_REQUEST_TEXT_ACCESSORS(recovery_reason, CK_REQUEST_FIELD_STATUS, "")
 CK_REQUEST_TEXT_ACCESSORS(last_failure, CK_REQUEST_FIELD_SCHEDULE, "")
 CK_REQUEST_STRING_ACCESSORS(declared, CK_REQUEST_FIELD_POLICY)
 
@@ -356,6 +364,8 @@ ck_request_assign_settings(CkRequest *self, CkRequest *from)
 	ck_request_set_check_command(self, from->check_command);
 	ck_request_set_bootstrap_cert_file(self, from->bootstrap_cert_file);
 	ck_request_set_bootstrap_key_file(self, from->bootstrap_key_file);
+	ck_request_set_proof_key_file(self, from->proof_key_file);
+	ck_request_set_proof_key_provider(self, from->proof_key_provider);
 }
 
 CkRequest *
@@ -915,6 +925,8 @@ ck_request_to_json(CkRequest *self)
 	ck_json_add_string(builder, "check-command", self->check_command);
 	ck_json_add_string(builder, "bootstrap-cert-file", self->bootstrap_cert_file);
 	ck_json_add_string(builder, "bootstrap-key-file", self->bootstrap_key_file);
+	ck_json_add_string(builder, "proof-key-file", self->proof_key_file);
+	ck_json_add_string(builder, "proof-key-provider", self->proof_key_provider);
 	ck_json_add_int(builder, "renewal-time", self->renewal_time);
 	if (self->window_end > 0) {
 		ck_json_add_int(builder, "renewal-window-start", self->window_start);
@@ -931,6 +943,8 @@ ck_request_to_json(CkRequest *self)
 	ck_json_add_int(builder, "last-failure-time", self->last_failure_time);
 	ck_json_add_string(builder, "waiting", self->waiting);
 	ck_json_add_string(builder, "identity", self->identity);
+	ck_json_add_string(builder, "recovery-step", self->recovery_step);
+	ck_json_add_string(builder, "recovery-reason", self->recovery_reason);
 	ck_json_add_int(builder, "backups-until", self->backups_until);
 	ck_json_add_string(builder, "last-failure", self->last_failure);
 	ck_json_add_string(builder, "declared", self->declared);
@@ -1051,6 +1065,8 @@ ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
 	self->check_command = ck_json_dup_string(obj, "check-command");
 	self->bootstrap_cert_file = ck_json_dup_string(obj, "bootstrap-cert-file");
 	self->bootstrap_key_file = ck_json_dup_string(obj, "bootstrap-key-file");
+	self->proof_key_file = ck_json_dup_string(obj, "proof-key-file");
+	self->proof_key_provider = ck_json_dup_string(obj, "proof-key-provider");
 	self->renewal_time = json_object_get_int_member_with_default(obj, "renewal-time", 0);
 	self->window_start = json_object_get_int_member_with_default(obj, "renewal-window-start", 0);
 	self->window_end = json_object_get_int_member_with_default(obj, "renewal-window-end", 0);
@@ -1064,6 +1080,8 @@ ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
 	    json_object_get_int_member_with_default(obj, "last-failure-time", 0);
 	self->waiting = ck_json_dup_string(obj, "waiting");
 	self->identity = ck_json_dup_string(obj, "identity");
+	self->recovery_step = ck_json_dup_string(obj, "recovery-step");
+	self->recovery_reason = ck_json_dup_string(obj, "recovery-reason");
 	self->backups_until = json_object_get_int_member_with_default(obj, "backups-until", 0);
 	self->last_failure = ck_json_dup_string(obj, "last-failure");
 	self->declared = ck_json_dup_string(obj, "declared");
@@ -1224,8 +1242,12 @@ ck_request_finalize(GObject *object)
 	g_free(self->check_command);
 	g_free(self->bootstrap_cert_file);
 	g_free(self->bootstrap_key_file);
+	g_free(self->proof_key_file);
+	g_free(self->proof_key_provider);
 	g_free(self->waiting);
 	g_free(self->identity);
+	g_free(self->recovery_step);
+	g_free(self->recovery_reason);
 	g_strfreev(self->install_fresh);
 	g_free(self->install_version);
 	g_free(self->install_previous);

@@ -327,6 +327,22 @@ const gchar *
 ck_request_get_bootstrap_key_file(CkRequest *self);
 void
 ck_request_set_bootstrap_key_file(CkRequest *self, const gchar *path);
+/*
+ * The attestation proof key, the recovery ladder's last step: a key (file or
+ * TPM key file) whose public key the CA registers at enrollment, and that signs
+ * a CA nonce once neither the certificate nor the bootstrap identity can
+ * authenticate. @provider names the key provider that loads it; NULL: chosen
+ * from the file ("tpm" for a TSS2 PEM key file when that provider exists, else
+ * "file").
+ */
+const gchar *
+ck_request_get_proof_key_file(CkRequest *self);
+void
+ck_request_set_proof_key_file(CkRequest *self, const gchar *path);
+const gchar *
+ck_request_get_proof_key_provider(CkRequest *self);
+void
+ck_request_set_proof_key_provider(CkRequest *self, const gchar *provider);
 
 /* Lifecycle status */
 
@@ -381,11 +397,26 @@ ck_request_get_waiting(CkRequest *self);
 void
 ck_request_set_waiting(CkRequest *self, const gchar *reason);
 /* Which identity authenticated the last submission: "none" (first enrollment),
- * "current" (the certificate being renewed) or "bootstrap". */
+ * "current" (the certificate being renewed), "expired", "bootstrap" or "proof". */
 const gchar *
 ck_request_get_identity(CkRequest *self);
 void
 ck_request_set_identity(CkRequest *self, const gchar *identity);
+/*
+ * The recovery ladder (seed 001, FR-009..FR-014, FR-031): the step in progress
+ * or last taken, "none" (no recovery: the certificate is valid, or a first
+ * enrollment), "bootstrap", "proof" or "exhausted" (every step failed: a human
+ * must act), and why the earlier steps could not be taken ("" when there were
+ * none), e.g. "current: expired ...; bootstrap: not configured".
+ */
+const gchar *
+ck_request_get_recovery_step(CkRequest *self);
+void
+ck_request_set_recovery_step(CkRequest *self, const gchar *step);
+const gchar *
+ck_request_get_recovery_reason(CkRequest *self);
+void
+ck_request_set_recovery_reason(CkRequest *self, const gchar *reason);
 /* Until when the previous certificate and key are kept beside the new ones (0: none kept). */
 gint64
 ck_request_get_backups_until(CkRequest *self);

@@ -11,6 +11,7 @@
 #include "ck-clock.h"
 #include "ck-error.h"
 #include "ck-key-provider-file.h"
+#include "ck-proof.h"
 #include "ck-test-util.h"
 
 #define DAY (24 * 60 * 60)
@@ -935,6 +936,282 @@ test_ca_local_root_certificates(Fixture *f, gconstpointer user_data)
 	gnutls_x509_crt_deinit(crt);
 }
 
+/* Attestation proofs (the recovery ladder's last step) */
+
+/* One submission through the CkCa interface, as the engine makes it. */
+static CkCaResult *
+ck_test_submit_one(CkCa *ca, const CkCaSubmission *submission)
+{
+	SubmitData data = {.loop = g_main_loop_new(NULL, FALSE),
+			   .pending = 1,
+			   .results = g_ptr_array_new(),
+			   .main_thread = g_thread_self()};
+	CkCaResult *result;
+
+	ck_ca_submit_async(ca, submission, NULL, on_submitted, &data);
+	g_main_loop_run(data.loop);
+	g_main_loop_unref(data.loop);
+	result = g_ptr_array_index(data.results, 0);
+	g_ptr_array_unref(data.results);
+	return result;
+}
+
+static void
+on_nonce(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkCaResult **out = user_data;
+	g_autoptr(GError) error = NULL;
+	*out = ck_ca_proof_nonce_finish(CK_CA(source), res, &error);
+	g_assert_no_error(error);
+}
+
+/* A nonce through the CkCa interface. */
+static gchar *
+ck_test_nonce(CkCa *ca)
+{
+	CkCaSubmission submission = {.request_id = "r", .identity = "proof"};
+	g_autoptr(CkCaResult) result = NULL;
+	ck_ca_proof_nonce_async(ca, &submission, NULL, on_nonce, &result);
+	while (result == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_ISSUED);
+	g_assert_nonnull(result->nonce);
+	return g_steal_pointer(&result->nonce);
+}
+
+/* Submits @csr authenticated by a proof @proof_key makes over @nonce. */
+static CkCaResult *
+ck_test_submit_proof(CkCa *ca, const gchar *csr, CkKey *proof_key, const gchar *nonce)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *algorithm = NULL, *signature = NULL, *public_key = NULL;
+	CkCaSubmission submission = {.request_id = "r", .csr = csr, .identity = "proof"};
+
+	g_assert_true(ck_proof_sign(ck_key_get_privkey(proof_key), nonce, csr, &algorithm,
+				    &signature, &error));
+	g_assert_no_error(error);
+	/* what the engine sends along, and what the CA must not take as a registration */
+	public_key = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+	g_assert_no_error(error);
+	submission.proof_public_key = public_key;
+	submission.proof_nonce = nonce;
+	submission.proof_signature = signature;
+	submission.proof_algorithm = algorithm;
+	return ck_test_submit_one(ca, &submission);
+}
+
+/* Enrolls CN=@cn with @proof_key's public key, which registers it. */
+static void
+ck_test_enroll_with_proof_key(CkCa *ca, CkKey *key, const gchar *cn, CkKey *proof_key)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *csr = ck_test_simple_csr(key, cn);
+	g_autofree gchar *public_key = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+	CkCaSubmission submission = {
+	    .request_id = "r", .csr = csr, .identity = "none", .proof_public_key = public_key};
+	g_autoptr(CkCaResult) result = ck_test_submit_one(ca, &submission);
+
+	g_assert_no_error(error);
+	g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_ISSUED);
+}
+
+static CkKey *
+ck_test_new_key(CkKeyType type)
+{
+	g_autoptr(CkKeyProvider) provider = ck_key_provider_file_new();
+	g_autoptr(GError) error = NULL;
+	CkKey *key = ck_key_provider_generate(provider, type, &error);
+	g_assert_no_error(error);
+	return key;
+}
+
+static void
+test_ca_local_proof_accepted(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkCa) ca = ck_ca_local_new("local", f->ca_dir, 0);
+	g_autoptr(CkKey) proof_key = ck_test_new_key(CK_KEY_TYPE_EC_P256);
+	g_autoptr(CkKey) rsa_proof_key = ck_test_new_key(CK_KEY_TYPE_RSA_2048);
+	g_autofree gchar *csr = ck_test_simple_csr(f->key, "device.example");
+	g_autofree gchar *nonce = NULL, *registered = NULL, *expected = NULL, *dn = NULL;
+	g_autofree gchar *proof_keys = ck_test_ca_file(f, "proof-keys");
+	g_autoptr(CkCaResult) result = NULL;
+	g_autoptr(GError) error = NULL;
+	gnutls_x509_crt_t crt;
+
+	ck_test_enroll_with_proof_key(ca, f->key, "device.example", proof_key);
+	/* registered durably, for the subject, in the CA's directory */
+	registered = ck_ca_local_get_proof_key(CK_CA_LOCAL(ca), "CN=device.example");
+	expected = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(registered, ==, expected);
+	g_assert_true(g_file_test(proof_keys, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(ck_test_file_mode(proof_keys), ==, 0600);
+
+	nonce = ck_test_nonce(ca);
+	result = ck_test_submit_proof(ca, csr, proof_key, nonce);
+	g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_ISSUED);
+	crt = ck_test_crt(result->certificate);
+	dn = ck_test_crt_dn(crt, FALSE);
+	g_assert_cmpstr(dn, ==, "CN=device.example");
+	gnutls_x509_crt_deinit(crt);
+
+	/* an RSA proof key works the same */
+	{
+		g_autofree gchar *csr2 = ck_test_simple_csr(f->key, "rsa.example");
+		g_autofree gchar *nonce2 = NULL;
+		g_autoptr(CkCaResult) result2 = NULL;
+		ck_test_enroll_with_proof_key(ca, f->key, "rsa.example", rsa_proof_key);
+		nonce2 = ck_test_nonce(ca);
+		result2 = ck_test_submit_proof(ca, csr2, rsa_proof_key, nonce2);
+		g_assert_cmpint(result2->outcome, ==, CK_CA_OUTCOME_ISSUED);
+	}
+	/* a CA started again still knows the registration */
+	{
+		g_autoptr(CkCa) again = ck_ca_local_new("local", f->ca_dir, 0);
+		g_autofree gchar *nonce3 = ck_test_nonce(again);
+		g_autoptr(CkCaResult) result3 = ck_test_submit_proof(again, csr, proof_key, nonce3);
+		g_assert_cmpint(result3->outcome, ==, CK_CA_OUTCOME_ISSUED);
+	}
+}
+
+static void
+test_ca_local_proof_nonce_single_use(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkCa) ca = ck_ca_local_new("local", f->ca_dir, 0);
+	g_autoptr(CkKey) proof_key = ck_test_new_key(CK_KEY_TYPE_EC_P256);
+	g_autofree gchar *csr = ck_test_simple_csr(f->key, "device.example");
+	g_autofree gchar *nonce = NULL, *other = NULL;
+	g_autoptr(CkCaResult) first = NULL, replay = NULL, made_up = NULL;
+
+	ck_test_enroll_with_proof_key(ca, f->key, "device.example", proof_key);
+	nonce = ck_test_nonce(ca);
+	other = ck_test_nonce(ca);
+	g_assert_cmpstr(nonce, !=, other);
+	first = ck_test_submit_proof(ca, csr, proof_key, nonce);
+	g_assert_cmpint(first->outcome, ==, CK_CA_OUTCOME_ISSUED);
+	/* the very same proof again: a replay */
+	replay = ck_test_submit_proof(ca, csr, proof_key, nonce);
+	g_assert_cmpint(replay->outcome, ==, CK_CA_OUTCOME_REJECTED);
+	g_assert_nonnull(strstr(replay->message, "used before"));
+	/* a nonce this CA never made */
+	made_up = ck_test_submit_proof(ca, csr, proof_key, "not-a-nonce-of-this-ca");
+	g_assert_cmpint(made_up->outcome, ==, CK_CA_OUTCOME_REJECTED);
+	g_assert_nonnull(strstr(made_up->message, "nonce"));
+}
+
+static void
+test_ca_local_proof_nonce_expires(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkCa) ca = NULL;
+	g_autoptr(CkKey) proof_key = ck_test_new_key(CK_KEY_TYPE_EC_P256);
+	g_autofree gchar *csr = ck_test_simple_csr(f->key, "device.example");
+	g_autofree gchar *offset = g_build_filename(f->dir, "clock-offset", NULL);
+	g_autofree gchar *nonce = NULL, *text = NULL;
+	g_autoptr(CkCaResult) stale = NULL;
+
+#ifndef CK_FAULT_INJECTION
+	g_test_skip("needs a fault-injection build (meson -Dfault_injection=true)");
+	return;
+#endif
+	ca = ck_ca_local_new("local", f->ca_dir, 0);
+	ck_test_enroll_with_proof_key(ca, f->key, "device.example", proof_key);
+	nonce = ck_test_nonce(ca);
+	/* the CA's clock moves past the nonce's lifetime */
+	text = g_strdup_printf("%d\n", CK_PROOF_NONCE_LIFETIME + 1);
+	g_assert_true(g_file_set_contents(offset, text, -1, NULL));
+	g_setenv("CERTKEEPER_TEST_CLOCK_OFFSET_FILE", offset, TRUE);
+	ck_clock_reload_offset();
+	stale = ck_test_submit_proof(ca, csr, proof_key, nonce);
+	g_unsetenv("CERTKEEPER_TEST_CLOCK_OFFSET_FILE");
+	ck_clock_reload_offset();
+	g_assert_cmpint(stale->outcome, ==, CK_CA_OUTCOME_REJECTED);
+	g_assert_nonnull(strstr(stale->message, "expired"));
+}
+
+static void
+test_ca_local_proof_wrong_key(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkCa) ca = ck_ca_local_new("local", f->ca_dir, 0);
+	g_autoptr(CkKey) proof_key = ck_test_new_key(CK_KEY_TYPE_EC_P256);
+	g_autoptr(CkKey) impostor = ck_test_new_key(CK_KEY_TYPE_EC_P256);
+	g_autofree gchar *csr = ck_test_simple_csr(f->key, "device.example");
+	g_autofree gchar *other_csr = ck_test_simple_csr(f->key, "other.example");
+	g_autofree gchar *nonce = NULL, *registered = NULL, *expected = NULL;
+	g_autoptr(CkCaResult) wrong = NULL, moved = NULL, right = NULL;
+	g_autoptr(GError) error = NULL;
+
+	ck_test_enroll_with_proof_key(ca, f->key, "device.example", proof_key);
+	nonce = ck_test_nonce(ca);
+	wrong = ck_test_submit_proof(ca, csr, impostor, nonce);
+	g_assert_cmpint(wrong->outcome, ==, CK_CA_OUTCOME_REJECTED);
+	g_test_message("%s", wrong->message);
+	g_assert_nonnull(strstr(wrong->message, "CN=device.example"));
+	g_assert_nonnull(strstr(wrong->message, "does not verify"));
+	/* the impostor's public key, sent along, did not replace the registered one */
+	registered = ck_ca_local_get_proof_key(CK_CA_LOCAL(ca), "CN=device.example");
+	expected = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+	g_assert_cmpstr(registered, ==, expected);
+
+	/* a valid signature, but over another CSR than the one submitted */
+	g_clear_pointer(&nonce, g_free);
+	nonce = ck_test_nonce(ca);
+	{
+		g_autofree gchar *algorithm = NULL, *signature = NULL;
+		CkCaSubmission submission = {.request_id = "r", .csr = csr, .identity = "proof"};
+		g_assert_true(ck_proof_sign(ck_key_get_privkey(proof_key), nonce, other_csr,
+					    &algorithm, &signature, &error));
+		submission.proof_nonce = nonce;
+		submission.proof_signature = signature;
+		submission.proof_algorithm = algorithm;
+		moved = ck_test_submit_one(ca, &submission);
+		g_assert_cmpint(moved->outcome, ==, CK_CA_OUTCOME_REJECTED);
+	}
+	/* no proof at all, although the identity says so */
+	{
+		CkCaSubmission submission = {.request_id = "r", .csr = csr, .identity = "proof"};
+		g_autoptr(CkCaResult) bare = ck_test_submit_one(ca, &submission);
+		g_assert_cmpint(bare->outcome, ==, CK_CA_OUTCOME_REJECTED);
+	}
+	/* the right key still works with a fresh nonce */
+	g_clear_pointer(&nonce, g_free);
+	nonce = ck_test_nonce(ca);
+	right = ck_test_submit_proof(ca, csr, proof_key, nonce);
+	g_assert_cmpint(right->outcome, ==, CK_CA_OUTCOME_ISSUED);
+}
+
+static void
+test_ca_local_proof_unregistered(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkCa) ca = ck_ca_local_new("local", f->ca_dir, 0);
+	g_autoptr(CkKey) proof_key = ck_test_new_key(CK_KEY_TYPE_EC_P256);
+	g_autofree gchar *csr = ck_test_simple_csr(f->key, "stranger.example");
+	g_autofree gchar *nonce = ck_test_nonce(ca);
+	g_autoptr(CkCaResult) result = ck_test_submit_proof(ca, csr, proof_key, nonce);
+
+	/* nothing was registered for the subject: a human must enroll it again */
+	g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_UNDERCONFIGURED);
+	g_test_message("%s", result->message);
+	g_assert_nonnull(strstr(result->message, "No proof key is registered for "
+						 "CN=stranger.example"));
+	g_assert_null(ck_ca_local_get_proof_key(CK_CA_LOCAL(ca), "CN=stranger.example"));
+}
+
+static void
+test_ca_local_proof_register_refuses_garbage(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkCa) ca = ck_ca_local_new("local", f->ca_dir, 0);
+	g_autofree gchar *csr = ck_test_simple_csr(f->key, "device.example");
+	CkCaSubmission submission = {.request_id = "r",
+				     .csr = csr,
+				     .identity = "none",
+				     .proof_public_key = "bm90IGEga2V5"};
+	g_autoptr(CkCaResult) result = ck_test_submit_one(ca, &submission);
+
+	g_assert_cmpint(result->outcome, ==, CK_CA_OUTCOME_REJECTED);
+	g_assert_nonnull(strstr(result->message, "SubjectPublicKeyInfo"));
+	g_assert_null(ck_ca_local_get_proof_key(CK_CA_LOCAL(ca), "CN=device.example"));
+}
+
 #define CK_ADD(path, func)                                                                         \
 	g_test_add("/certkeeper/ca-local/" path, Fixture, NULL, fixture_setup, func,               \
 		   fixture_teardown)
@@ -963,5 +1240,11 @@ main(int argc, char **argv)
 	CK_ADD("submit/rejected", test_ca_local_submit_async_rejected);
 	CK_ADD("submit/concurrent", test_ca_local_submit_concurrent);
 	CK_ADD("root-certificates", test_ca_local_root_certificates);
+	CK_ADD("proof/accepted", test_ca_local_proof_accepted);
+	CK_ADD("proof/nonce-single-use", test_ca_local_proof_nonce_single_use);
+	CK_ADD("proof/nonce-expires", test_ca_local_proof_nonce_expires);
+	CK_ADD("proof/wrong-key", test_ca_local_proof_wrong_key);
+	CK_ADD("proof/unregistered", test_ca_local_proof_unregistered);
+	CK_ADD("proof/register-refuses-garbage", test_ca_local_proof_register_refuses_garbage);
 	return g_test_run();
 }
