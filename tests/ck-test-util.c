@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -116,4 +117,35 @@ ck_test_read_file(const gchar *path)
 	g_file_get_contents(path, &text, NULL, &error);
 	g_assert_no_error(error);
 	return text;
+}
+
+void
+ck_test_make_self_signed(const gchar *cn, gint64 from, gint64 until, const gchar *key_path,
+			 const gchar *cert_path)
+{
+	g_autofree gchar *template_path = g_strdup_printf("%s.template", cert_path);
+	g_autoptr(GDateTime) a = g_date_time_new_from_unix_utc(from);
+	g_autoptr(GDateTime) b = g_date_time_new_from_unix_utc(until);
+	g_autofree gchar *sa = g_date_time_format(a, "%Y-%m-%d %H:%M:%S");
+	g_autofree gchar *sb = g_date_time_format(b, "%Y-%m-%d %H:%M:%S");
+	g_autofree gchar *text = g_strdup_printf(
+	    "cn = \"%s\"\ndns_name = \"%s\"\nactivation_date = \"%s\"\n"
+	    "expiration_date = \"%s\"\nsigning_key\ntls_www_client\n",
+	    cn, cn, sa, sb);
+	const gchar *argv[] = {"certtool",	"--generate-self-signed", "--load-privkey",
+			       key_path,	"--template",		  template_path,
+			       "--outfile",	cert_path,		  NULL};
+
+	g_assert_true(g_file_set_contents(template_path, text, -1, NULL));
+	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	g_unlink(template_path);
+}
+
+void
+ck_test_make_ec_key(const gchar *path)
+{
+	const gchar *argv[] = {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+			       "ec_paramgen_curve:P-256", "-out", path, NULL};
+	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	g_assert_cmpint(g_chmod(path, 0600), ==, 0);
 }

@@ -44,6 +44,19 @@ ck_test_read_file(const gchar *path);
 gchar *
 ck_test_pem_patch(const gchar *pem, const gchar *label, const gchar *from, const gchar *to);
 
+/*
+ * Makes @cert_path a self-signed certificate for CN=@cn (and DNS name @cn) with
+ * the key in @key_path, valid from @from until @until (Unix seconds), with
+ * certtool: an expired one stands for a device that was offline too long.
+ */
+void
+ck_test_make_self_signed(const gchar *cn, gint64 from, gint64 until, const gchar *key_path,
+			 const gchar *cert_path);
+
+/* A new EC P-256 key, PKCS#8 PEM, mode 0600, at @path (openssl genpkey). */
+void
+ck_test_make_ec_key(const gchar *path);
+
 /* A TCP port on 127.0.0.1 that nothing listens on right now (for servers a test starts). */
 guint
 ck_test_free_port(void);

@@ -1225,6 +1225,76 @@ test_est_daemon(void)
 	}
 }
 
+/* CERTKEEPER-GET-PROOF-NONCE, and a SUBMIT whose identity is an attestation proof. */
+static void
+test_est_proof_helper(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autoptr(EstServer) plain = NULL;
+	g_autofree gchar *out = NULL, *err = NULL, *csr = NULL, *csr_env = NULL;
+	g_autofree gchar *nonce_env = NULL;
+	g_autoptr(JsonParser) parser = NULL;
+	JsonObject *rec;
+	const gchar *nonce_op[] = {"CERTMONGER_OPERATION=CERTKEEPER-GET-PROOF-NONCE", NULL};
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(NULL);
+	/* a nonce: one line, as the server made it */
+	g_assert_cmpint(est_run(s->url, nonce_op, &out, NULL, "--trust", s->root, NULL), ==, 0);
+	g_strstrip(out);
+	rec = est_server_last(s, "certkeeper-proof-nonce", &parser);
+	g_assert_nonnull(rec);
+	g_assert_cmpint(json_object_get_int_member(rec, "status"), ==, 200);
+	g_assert_cmpstr(json_object_get_string_member(rec, "nonce"), ==, out);
+	g_assert_cmpuint(strlen(out), >=, 32);
+
+	/* a proof without its signature is incomplete: nothing is sent */
+	csr = est_make_csr(s, "prover.example");
+	csr_env = g_strdup_printf("CERTMONGER_CSR=%s", csr);
+	nonce_env = g_strdup_printf("CERTKEEPER_PROOF_NONCE=%s", out);
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT", csr_env,
+				      "CERTKEEPER_AUTH_IDENTITY=proof", nonce_env, NULL};
+		g_clear_pointer(&out, g_free);
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username",
+					"alice", "--password-file", s->password_file, NULL),
+				==, 4);
+		g_assert_nonnull(strstr(out, "CERTKEEPER_PROOF_SIGNATURE"));
+		g_assert_cmpuint(est_server_count(s, "simpleenroll", 200), ==, 0);
+	}
+	/* a proof for a subject nothing was registered for: refused, and not by Basic
+	 * (which the helper does not send along with a proof) */
+	{
+		const gchar *env[] = {"CERTMONGER_OPERATION=SUBMIT",
+				      csr_env,
+				      "CERTKEEPER_AUTH_IDENTITY=proof",
+				      nonce_env,
+				      "CERTKEEPER_PROOF_SIGNATURE=c2lnbmF0dXJl",
+				      "CERTKEEPER_PROOF_ALGORITHM=ECDSA-SHA256",
+				      NULL};
+		g_clear_pointer(&out, g_free);
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, "--username",
+					"alice", "--password-file", s->password_file, NULL),
+				==, 2);
+		g_test_message("%s", out);
+		g_assert_nonnull(strstr(out, "no proof key is registered for CN=prover.example"));
+		/* the nonce was used up by that attempt: the same one again is a replay */
+		g_clear_pointer(&out, g_free);
+		g_assert_cmpint(est_run(s->url, env, &out, NULL, "--trust", s->root, NULL), ==, 2);
+		g_assert_nonnull(strstr(out, "used before"));
+	}
+	/* a server without the extension: the step is unsupported (exit 6) */
+	{
+		const gchar *extra[] = {"--no-proof", NULL};
+		plain = est_server_start(extra);
+		g_clear_pointer(&out, g_free);
+		g_assert_cmpint(
+		    est_run(plain->url, nonce_op, &out, &err, "--trust", plain->root, NULL), ==, 6);
+		g_assert_nonnull(strstr(err, "takes no attestation proofs"));
+	}
+}
+
 /* Resilience, through the real daemon, on a compressed clock */
 
 /*
@@ -1585,6 +1655,119 @@ test_est_certmonger(void)
 	est_server_assert_last(s, "simpleenroll", 200, "basic:alice", NULL);
 }
 
+/*
+ * The device story over EST (seed 001 user story 2): enrolled with HTTP Basic
+ * and a proof key; offline until its certificate expired, with no bootstrap
+ * identity: it renews through the attestation proof without anyone acting. A
+ * swapped proof key, and one never registered, end in NEED_GUIDANCE saying why.
+ */
+static void
+test_est_daemon_proof(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(JsonObject) enrolled = NULL, recovered = NULL, swapped = NULL, late = NULL;
+	g_autoptr(JsonParser) parser = NULL;
+	g_autofree gchar *proof_key = NULL, *swap_key = NULL, *late_key = NULL;
+	const gchar *names[] = {"estproof", "estswap", "estlate"};
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	CkTestRequestWait wait = {0};
+	JsonObject *rec;
+
+	if (!est_have_tools() || !ck_test_have_program("certtool"))
+		return;
+	s = est_server_start(NULL);
+	td = est_start_daemon(s, NULL);
+	if (td == NULL)
+		return;
+	proof_key = ck_test_daemon_path(td, "proof.key");
+	swap_key = ck_test_daemon_path(td, "swap.key");
+	late_key = ck_test_daemon_path(td, "late.key");
+	ck_test_make_ec_key(proof_key);
+	ck_test_make_ec_key(swap_key);
+	ck_test_make_ec_key(late_key);
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autofree gchar *cert = g_strdup_printf("%s/%s.crt", td->dir, names[i]);
+		g_autofree gchar *key = g_strdup_printf("%s/%s.key", td->dir, names[i]);
+		g_autofree gchar *subject = g_strdup_printf("CN=%s.example", names[i]);
+		g_autofree gchar *dns = g_strdup_printf("%s.example", names[i]);
+		/* the last one enrolls without a proof key */
+		const gchar *with = i == 0 ? proof_key : i == 1 ? swap_key : NULL;
+		g_autofree gchar *proof_option =
+		    with != NULL ? g_strdup_printf("--proof-key=%s", with) : g_strdup("-w");
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", names[i],
+					    "-f", cert, "-k", key, "-N", subject, "-D", dns, "-c",
+					    "est", proof_option, "-w", "--wait-timeout=60", NULL),
+				==, 0);
+		g_clear_pointer(&parser, g_object_unref);
+		rec = est_server_last(s, "simpleenroll", &parser);
+		g_assert_nonnull(rec);
+		g_assert_cmpstr(json_object_get_string_member(rec, "auth"), ==, "basic:alice");
+		/* the server registered the proof key with the first enrollment */
+		g_assert_cmpint(json_object_get_boolean_member_with_default(
+				    rec, "proof_key_registered", FALSE),
+				==, with != NULL);
+	}
+	enrolled = ck_test_request_json(td, "estproof");
+	/* a proof key added later was never registered */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "modify", "-i", "estlate",
+				    "--proof-key", late_key, NULL),
+			==, 0);
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	/* offline too long: every certificate expired; and estswap's proof key was replaced */
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autofree gchar *cert = g_strdup_printf("%s/%s.crt", td->dir, names[i]);
+		g_autofree gchar *key = g_strdup_printf("%s/%s.key", td->dir, names[i]);
+		g_autofree gchar *cn = g_strdup_printf("%s.example", names[i]);
+		ck_test_make_self_signed(cn, now - 40 * 86400, now - 86400, key, cert);
+	}
+	g_assert_cmpint(g_unlink(swap_key), ==, 0);
+	ck_test_make_ec_key(swap_key);
+	ck_test_daemon_start(td);
+
+	wait.state = "MONITORING";
+	wait.not_serial = ck_test_json_string(enrolled, "Serial");
+	for (gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;;) {
+		g_clear_pointer(&recovered, json_object_unref);
+		recovered = ck_test_wait_request(td, "estproof", &wait, 60);
+		if (json_object_get_int_member(recovered, "NotAfter") > now ||
+		    g_get_monotonic_time() > deadline)
+			break;
+		g_usleep(200 * 1000);
+	}
+	g_assert_cmpint(json_object_get_int_member(recovered, "NotAfter"), >, now);
+	g_assert_cmpstr(ck_test_json_string(recovered, "Identity"), ==, "proof");
+	g_assert_cmpstr(ck_test_json_string(recovered, "RecoveryStep"), ==, "proof");
+	g_assert_nonnull(strstr(ck_test_json_string(recovered, "RecoveryReason"),
+				"bootstrap: no bootstrap identity is configured"));
+	{
+		g_autofree gchar *cert = g_strdup_printf("%s/estproof.crt", td->dir);
+		g_autofree gchar *key = g_strdup_printf("%s/estproof.key", td->dir);
+		est_assert_issued(s, cert, "estproof.example", key);
+	}
+	/* the server saw a proof, for the subject it registered the key for */
+	{
+		g_autofree gchar *log = ck_test_read_file(s->log_path);
+		g_autoptr(GString) needle = g_string_new("\"auth\": \"proof\"");
+		g_assert_nonnull(strstr(log, needle->str));
+		g_assert_nonnull(strstr(log, "\"op\": \"certkeeper-proof-nonce\""));
+	}
+
+	swapped = ck_test_wait_request(
+	    td, "estswap",
+	    &(CkTestRequestWait){.state = "NEED_GUIDANCE", .error_part = "does not verify"}, 60);
+	g_test_message("estswap: %s", ck_test_json_string(swapped, "LastError"));
+	g_assert_cmpstr(ck_test_json_string(swapped, "RecoveryStep"), ==, "exhausted");
+	g_assert_nonnull(strstr(ck_test_json_string(swapped, "RecoveryReason"), "current: "));
+	late = ck_test_wait_request(
+	    td, "estlate",
+	    &(CkTestRequestWait){.state = "NEED_GUIDANCE",
+				 .error_part = "no proof key is registered for CN=estlate.example"},
+	    60);
+	g_assert_cmpstr(ck_test_json_string(late, "RecoveryStep"), ==, "exhausted");
+	g_assert_nonnull(strstr(ck_test_json_string(late, "LastError"), "enroll the device again"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1613,6 +1796,8 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/est/helper/csrattrs-none", test_est_csrattrs_none);
 	g_test_add_func("/certkeeper/est/daemon/enroll-and-renew", test_est_daemon);
 	g_test_add_func("/certkeeper/est/daemon/outage", test_est_daemon_outage);
+	g_test_add_func("/certkeeper/est/daemon/proof", test_est_daemon_proof);
+	g_test_add_func("/certkeeper/est/helper/proof", test_est_proof_helper);
 	g_test_add_func("/certkeeper/est/daemon/refusals-and-garbage",
 			test_est_daemon_refusals_and_garbage);
 	g_test_add_func("/certkeeper/est/certmonger/enroll-and-renew", test_est_certmonger);

@@ -26,37 +26,6 @@ recovery_have_tools(void)
 	return TRUE;
 }
 
-/* A new EC P-256 key in PKCS#8 PEM at @path, as a software proof key. */
-static void
-recovery_make_key(const gchar *path)
-{
-	const gchar *argv[] = {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-			       "ec_paramgen_curve:P-256", "-out", path, NULL};
-	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
-	g_assert_cmpint(g_chmod(path, 0600), ==, 0);
-}
-
-/* A self-signed certificate for CN=@cn with @key_path, valid from @from until @until. */
-static void
-recovery_make_cert(const gchar *dir, const gchar *cn, gint64 from, gint64 until,
-		   const gchar *key_path, const gchar *cert_path)
-{
-	g_autofree gchar *template_path = g_build_filename(dir, "template", NULL);
-	g_autoptr(GDateTime) a = g_date_time_new_from_unix_utc(from);
-	g_autoptr(GDateTime) b = g_date_time_new_from_unix_utc(until);
-	g_autofree gchar *sa = g_date_time_format(a, "%Y-%m-%d %H:%M:%S");
-	g_autofree gchar *sb = g_date_time_format(b, "%Y-%m-%d %H:%M:%S");
-	g_autofree gchar *text = g_strdup_printf(
-	    "cn = \"%s\"\ndns_name = \"%s\"\nactivation_date = \"%s\"\nexpiration_date = \"%s\"\n"
-	    "signing_key\ntls_www_client\n",
-	    cn, cn, sa, sb);
-	const gchar *argv[] = {"certtool",	 "--generate-self-signed", "--load-privkey",
-			       key_path,	 "--template",		   template_path,
-			       "--outfile",	 cert_path,		   NULL};
-	g_assert_true(g_file_set_contents(template_path, text, -1, NULL));
-	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
-}
-
 /*
  * The device was offline too long: with the daemon stopped, its certificate is
  * replaced by one of the same name and key that expired a day ago.
@@ -69,7 +38,7 @@ recovery_expire(CkTestDaemon *td, const gchar *name)
 	g_autofree gchar *cn = g_strdup_printf("%s.example", name);
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 
-	recovery_make_cert(td->dir, cn, now - 40 * DAY, now - DAY, key, cert);
+	ck_test_make_self_signed(cn, now - 40 * DAY, now - DAY, key, cert);
 }
 
 static void
@@ -129,7 +98,7 @@ test_recovery_local_proof(void)
 	if (td == NULL)
 		return;
 	proof_key = ck_test_daemon_path(td, "proof.key");
-	recovery_make_key(proof_key);
+	ck_test_make_ec_key(proof_key);
 	/* enrolled with the proof key: the local CA registers its public key */
 	recovery_enroll(td, "device", proof_key);
 	proof_keys = g_build_filename(td->state_dir, "local-ca", "proof-keys", NULL);
@@ -139,9 +108,9 @@ test_recovery_local_proof(void)
 	/* its bootstrap identity has expired too */
 	boot_key = ck_test_daemon_path(td, "boot.key");
 	boot_cert = ck_test_daemon_path(td, "boot.crt");
-	recovery_make_key(boot_key);
-	recovery_make_cert(td->dir, "bootstrap.example", now - 90 * DAY, now - 60 * DAY, boot_key,
-			   boot_cert);
+	ck_test_make_ec_key(boot_key);
+	ck_test_make_self_signed("bootstrap.example", now - 90 * DAY, now - 60 * DAY, boot_key,
+				 boot_cert);
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "modify", "-i", "device",
 				    "--bootstrap-cert", boot_cert, "--bootstrap-key", boot_key, NULL),
 			==, 0);
@@ -236,12 +205,12 @@ test_recovery_local_wrong_key(void)
 	if (td == NULL)
 		return;
 	proof_key = ck_test_daemon_path(td, "proof.key");
-	recovery_make_key(proof_key);
+	ck_test_make_ec_key(proof_key);
 	recovery_enroll(td, "swapped", proof_key);
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
 	/* someone replaced the device's proof key */
 	g_assert_cmpint(g_unlink(proof_key), ==, 0);
-	recovery_make_key(proof_key);
+	ck_test_make_ec_key(proof_key);
 	recovery_expire(td, "swapped");
 	ck_test_daemon_start(td);
 	status = recovery_wait_exhausted(td, "swapped", "does not verify");
@@ -264,7 +233,7 @@ test_recovery_local_unusable_key(void)
 	if (td == NULL)
 		return;
 	proof_key = ck_test_daemon_path(td, "late.key");
-	recovery_make_key(proof_key);
+	ck_test_make_ec_key(proof_key);
 	missing = ck_test_daemon_path(td, "missing.key");
 	garbage = ck_test_write_file(td->dir, "garbage.key", "not a key\n");
 

@@ -67,6 +67,10 @@ ck_est_env_from_environment(CkEstEnv *env)
 	env->auth_cert = ck_est_getenv("CERTKEEPER_AUTH_CERTIFICATE");
 	env->auth_key = ck_est_getenv("CERTKEEPER_AUTH_KEY");
 	env->request_id = ck_est_getenv("CERTKEEPER_REQUEST_ID");
+	env->proof_public_key = ck_est_getenv("CERTKEEPER_PROOF_PUBLIC_KEY");
+	env->proof_nonce = ck_est_getenv("CERTKEEPER_PROOF_NONCE");
+	env->proof_signature = ck_est_getenv("CERTKEEPER_PROOF_SIGNATURE");
+	env->proof_algorithm = ck_est_getenv("CERTKEEPER_PROOF_ALGORITHM");
 }
 
 /* URLs */
@@ -711,6 +715,7 @@ typedef struct {
 	guint chain_len;
 	gnutls_privkey_t key;
 	gchar *identity_file; /* for messages */
+	GPtrArray *proof_headers; /* the proof's "Name: value" lines, or NULL */
 	GString *out;
 } CkEst;
 
@@ -727,6 +732,7 @@ ck_est_clear(CkEst *est)
 	if (est->key != NULL)
 		gnutls_privkey_deinit(est->key);
 	g_free(est->identity_file);
+	g_clear_pointer(&est->proof_headers, g_ptr_array_unref);
 }
 
 /* Sets @out to @message and returns @code: failures print their message on stdout. */
@@ -862,7 +868,7 @@ ck_est_request(CkEst *est, const gchar *method, const gchar *operation, const gc
 	       gboolean accept_any_peer, GError **error)
 {
 	g_autofree gchar *url = ck_est_build_url(est->config->url, label, operation, error);
-	const gchar *headers[2] = {NULL, NULL};
+	g_autoptr(GPtrArray) headers = g_ptr_array_new();
 	CkHttpOptions options = {0};
 
 	if (url == NULL)
@@ -875,8 +881,12 @@ ck_est_request(CkEst *est, const gchar *method, const gchar *operation, const gc
 		options.client_chain = est->chain;
 		options.client_chain_len = est->chain_len;
 		options.client_key = est->key;
-		headers[0] = est->authorization;
-		options.headers = headers;
+		if (est->authorization != NULL)
+			g_ptr_array_add(headers, est->authorization);
+		for (guint i = 0; est->proof_headers != NULL && i < est->proof_headers->len; i++)
+			g_ptr_array_add(headers, g_ptr_array_index(est->proof_headers, i));
+		g_ptr_array_add(headers, NULL);
+		options.headers = (const gchar *const *)headers->pdata;
 	}
 	return ck_http_request(&options, method, url, body != NULL ? "application/pkcs10" : NULL,
 			       body, error);
@@ -1247,6 +1257,65 @@ ck_est_append_chain(CkEst *est, GPtrArray *issued)
 	}
 }
 
+/* A header value must be one printable line: what the daemon passes is base64. */
+static gboolean
+ck_est_header_value_ok(const gchar *value)
+{
+	for (const gchar *c = value; *c != '\0'; c++) {
+		if (!g_ascii_isgraph(*c))
+			return FALSE;
+	}
+	return value[0] != '\0';
+}
+
+/*
+ * The proof's header fields for this submission: the proof key to register
+ * (any submission may bring it), and for identity "proof" the nonce, signature
+ * and algorithm. FALSE with the exit code's message when they are incomplete.
+ */
+static gboolean
+ck_est_add_proof_headers(CkEst *est, gboolean by_proof, gchar **message)
+{
+	const CkEstEnv *env = est->env;
+	const struct {
+		const gchar *name;
+		const gchar *value;
+		const gchar *variable;
+		gboolean needed;
+	} fields[] = {
+	    {CK_EST_HEADER_PROOF_PUBLIC_KEY, env->proof_public_key, "CERTKEEPER_PROOF_PUBLIC_KEY",
+	     FALSE},
+	    {CK_EST_HEADER_PROOF_NONCE, env->proof_nonce, "CERTKEEPER_PROOF_NONCE", TRUE},
+	    {CK_EST_HEADER_PROOF_SIGNATURE, env->proof_signature, "CERTKEEPER_PROOF_SIGNATURE",
+	     TRUE},
+	    {CK_EST_HEADER_PROOF_ALGORITHM, env->proof_algorithm, "CERTKEEPER_PROOF_ALGORITHM",
+	     TRUE},
+	};
+
+	est->proof_headers = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+		/* only a proof submission sends the proof itself */
+		if (i > 0 && !by_proof)
+			break;
+		if (fields[i].value == NULL) {
+			if (!fields[i].needed)
+				continue;
+			*message = g_strdup_printf(
+			    _("CERTKEEPER_AUTH_IDENTITY is proof, but %s is not set"),
+			    fields[i].variable);
+			return FALSE;
+		}
+		if (!ck_est_header_value_ok(fields[i].value)) {
+			*message = g_strdup_printf(_("%s is not one printable line"),
+						   fields[i].variable);
+			return FALSE;
+		}
+		g_ptr_array_add(est->proof_headers,
+				g_strdup_printf("%s: %s", fields[i].name, fields[i].value));
+	}
+	return TRUE;
+}
+
 static CkEstExit
 ck_est_submit(CkEst *est)
 {
@@ -1260,6 +1329,8 @@ ck_est_submit(CkEst *est)
 	g_autofree gchar *pem = NULL;
 	const gchar *label = est->label;
 	const gchar *cert_file = NULL, *key_file = NULL;
+	gboolean by_proof = g_strcmp0(env->auth_identity, "proof") == 0;
+	g_autofree gchar *proof_problem = NULL;
 	guint status;
 
 	if (env->csr == NULL)
@@ -1279,8 +1350,11 @@ ck_est_submit(CkEst *est)
 	}
 	/* who authenticates: the daemon's choice of identity, else our bootstrap pair; an
 	 * expired certificate cannot authenticate TLS, so it counts as none */
-	if (env->auth_identity != NULL && g_strcmp0(env->auth_identity, "none") != 0 &&
-	    g_strcmp0(env->auth_identity, "expired") != 0) {
+	if (by_proof) {
+		/* the proof alone authenticates: no TLS client identity, no password, which
+		 * the daemon would not have come to the proof without trying */
+	} else if (env->auth_identity != NULL && g_strcmp0(env->auth_identity, "none") != 0 &&
+		   g_strcmp0(env->auth_identity, "expired") != 0) {
 		cert_file = env->auth_cert;
 		key_file = env->auth_key;
 		if (cert_file == NULL || key_file == NULL) {
@@ -1309,8 +1383,11 @@ ck_est_submit(CkEst *est)
 	if (cert_file != NULL && !ck_est_load_identity(est, cert_file, key_file, &error))
 		return ck_est_fail_error(est, error);
 	/* a password only goes with a first enrollment: §4.2.2 renews on the certificate */
-	if (g_strcmp0(operation, "simpleenroll") == 0 && !ck_est_load_basic(est, &error))
+	if (!by_proof && g_strcmp0(operation, "simpleenroll") == 0 &&
+	    !ck_est_load_basic(est, &error))
 		return ck_est_fail_error(est, error);
+	if (!ck_est_add_proof_headers(est, by_proof, &proof_problem))
+		return ck_est_fail(est, CK_EST_EXIT_UNDERCONFIGURED, proof_problem);
 	body = ck_est_csr_body(env->csr, &error);
 	if (body == NULL)
 		return ck_est_fail_error(est, error);
@@ -1360,6 +1437,48 @@ ck_est_submit(CkEst *est)
 	return CK_EST_EXIT_ISSUED;
 }
 
+/* CERTKEEPER-GET-PROOF-NONCE: GET .../certkeeper-proof-nonce, the nonce as text. */
+static CkEstExit
+ck_est_proof_nonce(CkEst *est)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkHttpResponse) response = NULL;
+	g_autofree gchar *nonce = NULL;
+	GBytes *body;
+	guint status;
+
+	response = ck_est_request(est, "GET", CK_EST_PROOF_NONCE_OPERATION, est->label, NULL,
+				  FALSE, est->trust_file, FALSE, &error);
+	if (response == NULL)
+		return ck_est_fail_error(est, error);
+	status = ck_http_response_get_status(response);
+	/* a server without the extension does not know the path */
+	if (status == 404 || status == 405 || status == 501) {
+		g_autofree gchar *what = ck_est_describe(response);
+		g_printerr(_("certkeeper-est: the EST server takes no attestation proofs (%s)\n"),
+			   what);
+		return CK_EST_EXIT_UNSUPPORTED;
+	}
+	if (status != 200) {
+		g_autofree gchar *what = ck_est_describe(response);
+		g_autofree gchar *message =
+		    g_strdup_printf(_("The EST server gave no proof nonce (%s)"), what);
+		return ck_est_fail(est,
+				   status >= 400 && status < 500 && status != 408 && status != 429
+				       ? CK_EST_EXIT_REJECTED
+				       : CK_EST_EXIT_UNREACHABLE,
+				   message);
+	}
+	body = ck_http_response_get_body(response);
+	nonce = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+	g_strstrip(nonce);
+	if (strlen(nonce) > 512 || !ck_est_header_value_ok(nonce))
+		return ck_est_fail(est, CK_EST_EXIT_UNREACHABLE,
+				   _("The EST server's proof nonce is not one printable line"));
+	g_string_printf(est->out, "%s\n", nonce);
+	return CK_EST_EXIT_ISSUED;
+}
+
 static CkEstExit
 ck_est_identify(CkEst *est)
 {
@@ -1392,6 +1511,7 @@ ck_est_run(const CkEstConfig *config, const CkEstEnv *env, GString *out)
 	if (g_strcmp0(operation, "IDENTIFY") == 0)
 		return ck_est_identify(&est);
 	if (!submit && g_strcmp0(operation, "FETCH-ROOTS") != 0 &&
+	    g_strcmp0(operation, "CERTKEEPER-GET-PROOF-NONCE") != 0 &&
 	    g_strcmp0(operation, "GET-NEW-REQUEST-REQUIREMENTS") != 0 &&
 	    g_strcmp0(operation, "GET-RENEW-REQUEST-REQUIREMENTS") != 0)
 		return CK_EST_EXIT_UNSUPPORTED;
@@ -1413,6 +1533,8 @@ ck_est_run(const CkEstConfig *config, const CkEstEnv *env, GString *out)
 		code = ck_est_submit(&est);
 	else if (g_strcmp0(operation, "FETCH-ROOTS") == 0)
 		code = ck_est_fetch_roots(&est);
+	else if (g_strcmp0(operation, "CERTKEEPER-GET-PROOF-NONCE") == 0)
+		code = ck_est_proof_nonce(&est);
 	else
 		code = ck_est_requirements_op(&est);
 	ck_est_clear(&est);

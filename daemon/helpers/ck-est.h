@@ -49,11 +49,25 @@ typedef struct {
 	const gchar *certificate;   /* CERTMONGER_CERTIFICATE: the one being renewed */
 	const gchar *profile;       /* CERTMONGER_CA_PROFILE: used as the EST label */
 	const gchar *nickname;      /* CERTMONGER_CA_NICKNAME */
-	const gchar *auth_identity; /* CERTKEEPER_AUTH_IDENTITY: none, current or bootstrap */
+	const gchar *auth_identity; /* CERTKEEPER_AUTH_IDENTITY: none, current, expired,
+				     * bootstrap or proof */
 	const gchar *auth_cert;     /* CERTKEEPER_AUTH_CERTIFICATE */
 	const gchar *auth_key;      /* CERTKEEPER_AUTH_KEY */
 	const gchar *request_id;    /* CERTKEEPER_REQUEST_ID */
+	/* the attestation proof (docs/ca-est.md): the key to register, and for
+	 * identity "proof" the daemon's proof */
+	const gchar *proof_public_key; /* CERTKEEPER_PROOF_PUBLIC_KEY */
+	const gchar *proof_nonce;      /* CERTKEEPER_PROOF_NONCE */
+	const gchar *proof_signature;  /* CERTKEEPER_PROOF_SIGNATURE */
+	const gchar *proof_algorithm;  /* CERTKEEPER_PROOF_ALGORITHM */
 } CkEstEnv;
+
+/* The HTTP header fields that carry the proof (certkeeper's extension of EST). */
+#define CK_EST_PROOF_NONCE_OPERATION "certkeeper-proof-nonce"
+#define CK_EST_HEADER_PROOF_PUBLIC_KEY "Certkeeper-Proof-Public-Key"
+#define CK_EST_HEADER_PROOF_NONCE "Certkeeper-Proof-Nonce"
+#define CK_EST_HEADER_PROOF_SIGNATURE "Certkeeper-Proof-Signature"
+#define CK_EST_HEADER_PROOF_ALGORITHM "Certkeeper-Proof-Algorithm"
 
 /* Fills @env from the process environment. */
 void ck_est_env_from_environment(CkEstEnv *env);

@@ -12,6 +12,7 @@ or from a control file rewritten while it runs. See tests/est/README.md.
 import argparse
 import base64
 import binascii
+import hashlib
 import http.server
 import json
 import os
@@ -27,7 +28,14 @@ import threading
 import time
 
 PREFIX = "/.well-known/est/"
-OPERATIONS = ("cacerts", "simpleenroll", "simplereenroll", "csrattrs")
+# certkeeper-proof-nonce is certkeeper's extension (docs/ca-est.md): a single-use
+# nonce for an attestation proof, the recovery ladder's last step
+OPERATIONS = ("cacerts", "simpleenroll", "simplereenroll", "csrattrs", "certkeeper-proof-nonce")
+PROOF_CONTEXT = b"certkeeper-proof-v1\n"
+PROOF_NONCE_LIFETIME = 300
+# what openssl pkey -text_pub shows for the one key kind each proof algorithm fits
+PROOF_ALGORITHMS = {"ECDSA-SHA256": "ASN1 OID:", "RSA-SHA256": "Modulus:",
+                    "EdDSA-Ed25519": "ED25519 Public-Key:"}
 ENROLL_OPERATIONS = ("simpleenroll", "simplereenroll")
 
 # Extensions of every certificate this CA issues. Only the subject and the
@@ -51,6 +59,92 @@ def openssl(*args, data=None):
     if proc.returncode != 0:
         raise RuntimeError("openssl %s failed: %s" % (args[0], proc.stderr.decode(errors="replace").strip()))
     return proc.stdout
+
+
+# ---------------------------------------------------------------- attestation proofs
+
+
+class Proofs:
+    """Proof keys registered at enrollment (subject -> base64 SPKI, kept in
+    DIR/proof-keys.json) and the nonces handed out (single use, 5 minutes)."""
+
+    def __init__(self, directory, enabled):
+        self.enabled = enabled
+        self.path = os.path.join(directory, "proof-keys.json")
+        self.lock = threading.Lock()
+        self.nonces = {}
+        try:
+            with open(self.path) as f:
+                self.keys = json.load(f)
+        except (OSError, ValueError):
+            self.keys = {}
+
+    def new_nonce(self):
+        nonce = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.lock:
+            self.nonces = {n: t for n, t in self.nonces.items() if t > now}
+            self.nonces[nonce] = now + PROOF_NONCE_LIFETIME
+        return nonce
+
+    def register(self, subject, public_key):
+        """Keeps @subject's proof key; an HTTPError 400 for one that is no SPKI."""
+        try:
+            der = base64.b64decode(public_key, validate=True)
+            openssl("pkey", "-pubin", "-inform", "DER", "-noout", data=der)
+        except (binascii.Error, RuntimeError):
+            raise HTTPError(400, "%s is no base64 SubjectPublicKeyInfo" % HEADER_PROOF_PUBLIC_KEY)
+        with self.lock:
+            self.keys[subject] = public_key
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.keys, f)
+            os.replace(tmp, self.path)
+
+    def verify(self, subject, csr_der, nonce, signature, algorithm):
+        """Checks a proof for @csr_der; an HTTPError 403 naming what is wrong."""
+        with self.lock:
+            expires = self.nonces.pop(nonce, None)
+            public_key = self.keys.get(subject)
+        if expires is None or expires <= time.time():
+            raise HTTPError(403, "the proof's nonce is unknown, expired or was used before")
+        if public_key is None:
+            raise HTTPError(403, "no proof key is registered for %s" % subject)
+        if algorithm not in PROOF_ALGORITHMS:
+            raise HTTPError(403, "unknown proof signature algorithm '%s'" % algorithm)
+        try:
+            sig = base64.b64decode(signature, validate=True)
+        except binascii.Error:
+            raise HTTPError(403, "the proof's signature is not base64")
+        message = PROOF_CONTEXT + nonce.encode() + b"\n" + hashlib.sha256(csr_der).digest()
+        with tempfile.TemporaryDirectory() as tmp:
+            pub = os.path.join(tmp, "pub.pem")
+            sig_path = os.path.join(tmp, "sig")
+            msg_path = os.path.join(tmp, "msg")
+            openssl("pkey", "-pubin", "-inform", "DER", "-out", pub,
+                    data=base64.b64decode(public_key))
+            kind = openssl("pkey", "-pubin", "-in", pub, "-noout", "-text_pub").decode()
+            if PROOF_ALGORITHMS[algorithm] not in kind:
+                raise HTTPError(403, "the proof's algorithm %s does not fit the key registered "
+                                "for %s" % (algorithm, subject))
+            with open(sig_path, "wb") as f:
+                f.write(sig)
+            with open(msg_path, "wb") as f:
+                f.write(message)
+            if algorithm == "EdDSA-Ed25519":
+                args = ["pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-in", msg_path,
+                        "-sigfile", sig_path]
+            else:
+                args = ["dgst", "-sha256", "-verify", pub, "-signature", sig_path, msg_path]
+            if subprocess.run(["openssl"] + args, capture_output=True).returncode != 0:
+                raise HTTPError(403, "the proof for %s does not verify against the key registered "
+                                "at enrollment" % subject)
+
+
+HEADER_PROOF_PUBLIC_KEY = "Certkeeper-Proof-Public-Key"
+HEADER_PROOF_NONCE = "Certkeeper-Proof-Nonce"
+HEADER_PROOF_SIGNATURE = "Certkeeper-Proof-Signature"
+HEADER_PROOF_ALGORITHM = "Certkeeper-Proof-Algorithm"
 
 
 # ---------------------------------------------------------------- the CA
@@ -441,6 +535,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """RFC 7030 §3.3.2 and §4.2: who may enroll and re-enroll. Fills record["auth"]."""
         cert, tree = self.client_certificate()
         user = self.basic_user()
+        nonce = self.headers.get(HEADER_PROOF_NONCE)
+        if op == "simpleenroll" and nonce is not None and cert is None and user is None:
+            # certkeeper's attestation proof: nothing else to show, the proof key
+            # registered at enrollment signs our nonce and this very CSR
+            proofs = self.server.proofs
+            if not proofs.enabled:
+                raise HTTPError(403, "this server takes no attestation proofs")
+            subject = csr_names(openssl("req", "-inform", "DER", data=csr_der), "req")["subject"]
+            record["client_subject"] = subject
+            proofs.verify(subject, csr_der, nonce.strip(),
+                          (self.headers.get(HEADER_PROOF_SIGNATURE) or "").strip(),
+                          (self.headers.get(HEADER_PROOF_ALGORITHM) or "").strip())
+            record["auth"] = "proof"
+            return
         if op == "simplereenroll":
             # §4.2.2: the certificate being renewed authenticates the client at the TLS
             # layer, and the request must name exactly what that certificate names
@@ -494,7 +602,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             delay = float(self.server.behaviour.current()["delay"] or 0)
             if delay > 0:
                 time.sleep(delay)
-            status, headers, payload = getattr(self, "op_" + op)(body, record)
+            status, headers, payload = getattr(self, "op_" + op.replace("-", "_"))(body, record)
         except HTTPError as e:
             status, headers, payload = e.status, dict(e.headers), (e.message + "\n").encode()
             headers["Content-Type"] = "text/plain; charset=utf-8"
@@ -550,6 +658,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return 200, {"Content-Type": "application/csrattrs", "Content-Transfer-Encoding": "base64"}, \
             base64.encodebytes(csrattrs_der(self.server.csrattrs))
 
+    def op_certkeeper_proof_nonce(self, body, record):
+        if not self.server.proofs.enabled:
+            raise HTTPError(404, "this server takes no attestation proofs")
+        faulted = self.faulted("certkeeper-proof-nonce", record)
+        if faulted:
+            return faulted
+        nonce = self.server.proofs.new_nonce()
+        record["nonce"] = nonce
+        return 200, {"Content-Type": "text/plain"}, (nonce + "\n").encode()
+
     def op_simpleenroll(self, body, record):
         return self.enroll("simpleenroll", body, record)
 
@@ -578,6 +696,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (RuntimeError, ValueError) as e:
             raise HTTPError(400, "cannot issue a certificate for this CSR: %s" % e)
         record["subject"] = csr_names(openssl("req", "-inform", "DER", data=csr_der), "req")["subject"]
+        # the enrollment registers the proof key it brings; a proof never replaces
+        # the key it was checked against
+        public_key = self.headers.get(HEADER_PROOF_PUBLIC_KEY)
+        if public_key and record["auth"] != "proof" and self.server.proofs.enabled:
+            self.server.proofs.register(record["subject"], public_key.strip())
+            record["proof_key_registered"] = True
         return 200, pkcs7_headers(op), base64.encodebytes(p7)
 
 
@@ -629,6 +753,8 @@ def main():
     p.add_argument("--no-bootstrap", action="store_true", help="do not accept bootstrap certificates")
     p.add_argument("--bootstrap-ca", help="PEM file of the CA whose certificates may enroll "
                    "(default: DIR/bootstrap-ca.pem, made at start-up)")
+    p.add_argument("--no-proof", action="store_true",
+                   help="take no attestation proofs (certkeeper-proof-nonce answers 404)")
     p.add_argument("--enroll-with-issued", action="store_true",
                    help="let a certificate of this CA authenticate simpleenroll too")
     p.add_argument("--csrattr", action="append", default=[], dest="csrattrs",
@@ -669,6 +795,7 @@ def main():
     # an absolute path stays what it is under CA.path()'s os.path.join
     server.bootstrap_anchor = None if args.no_bootstrap else (bootstrap_ca or "bootstrap-ca.pem")
     server.csrattrs = args.csrattrs
+    server.proofs = Proofs(os.path.abspath(args.dir), not args.no_proof)
     server.behaviour = Behaviour(args)
     server.events = EventLog(args.log)
 
