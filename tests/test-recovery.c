@@ -68,17 +68,27 @@ recovery_enroll(CkTestDaemon *td, const gchar *name, const gchar *proof_key)
 	g_assert_cmpstr(ck_test_json_string(status, "RecoveryReason"), ==, "");
 }
 
+/* The daemon with the local CA, and @extra configuration (may be NULL). */
 static CkTestDaemon *
-recovery_start_daemon(void)
+recovery_start_daemon_with(const gchar *extra)
 {
 	CkTestDaemon *td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autofree gchar *config = NULL;
+
 	if (td == NULL)
 		return NULL;
 	/* retries a second apart, so a failed step shows at once */
-	ck_test_daemon_write_config(td, "[renewal]\nRenewJitterMax=0\nRetryDelay=1s\n"
-					"RetryDelayMax=2s\n");
+	config = g_strdup_printf("[renewal]\nRenewJitterMax=0\nRetryDelay=1s\nRetryDelayMax=2s\n%s",
+				 extra != NULL ? extra : "");
+	ck_test_daemon_write_config(td, config);
 	ck_test_daemon_start(td);
 	return td;
+}
+
+static CkTestDaemon *
+recovery_start_daemon(void)
+{
+	return recovery_start_daemon_with(NULL);
 }
 
 /* Certificate and bootstrap identity expired: the proof renews, without anyone acting. */
@@ -223,9 +233,9 @@ static void
 test_recovery_local_unusable_key(void)
 {
 	g_autoptr(CkTestDaemon) td = NULL;
-	g_autofree gchar *proof_key = NULL, *missing = NULL, *garbage = NULL;
+	g_autofree gchar *proof_key = NULL, *missing = NULL, *garbage = NULL, *tpm_key = NULL;
 	g_autoptr(JsonObject) before = NULL, after = NULL, unregistered = NULL, gone = NULL;
-	g_autoptr(JsonObject) bad = NULL;
+	g_autoptr(JsonObject) bad = NULL, tpm = NULL;
 
 	if (!recovery_have_tools())
 		return;
@@ -236,6 +246,9 @@ test_recovery_local_unusable_key(void)
 	ck_test_make_ec_key(proof_key);
 	missing = ck_test_daemon_path(td, "missing.key");
 	garbage = ck_test_write_file(td->dir, "garbage.key", "not a key\n");
+	tpm_key = ck_test_write_file(td->dir, "tpm.key",
+				     "-----BEGIN TSS2 PRIVATE KEY-----\nMAA=\n"
+				     "-----END TSS2 PRIVATE KEY-----\n");
 
 	/* enrolled without a proof key; one is added later, and never registered */
 	recovery_enroll(td, "late", NULL);
@@ -248,8 +261,9 @@ test_recovery_local_unusable_key(void)
 			ck_test_json_string(before, "Serial"));
 	/* enrolled with a proof key that does not exist: enrollment still works */
 	recovery_enroll(td, "gone", missing);
-	/* and one with a file that is no key */
+	/* and one with a file that is no key, and a TPM key file without a TPM provider */
 	recovery_enroll(td, "bad", garbage);
+	recovery_enroll(td, "tpm", tpm_key);
 	/* a provider this daemon does not have is refused at once, naming those it has */
 	{
 		g_autofree gchar *err = NULL;
@@ -263,6 +277,7 @@ test_recovery_local_unusable_key(void)
 	recovery_expire(td, "late");
 	recovery_expire(td, "gone");
 	recovery_expire(td, "bad");
+	recovery_expire(td, "tpm");
 	ck_test_daemon_start(td);
 
 	unregistered = recovery_wait_exhausted(td, "late", "No proof key is registered");
@@ -270,6 +285,99 @@ test_recovery_local_unusable_key(void)
 	gone = recovery_wait_exhausted(td, "gone", "cannot be read");
 	g_assert_nonnull(strstr(ck_test_json_string(gone, "LastError"), missing));
 	bad = recovery_wait_exhausted(td, "bad", "cannot be loaded by the file key provider");
+	/* the provider is chosen by the file: a TSS2 key file is the TPM provider's */
+	tpm = recovery_wait_exhausted(td, "tpm", "is a TPM key file");
+}
+
+/*
+ * A helper CA that knows SUBMIT only: it gets the proof key to register with the
+ * enrollment, and the proof step is skipped because it answers
+ * CERTKEEPER-GET-PROOF-NONCE with 6, which NEED_GUIDANCE names.
+ */
+static void
+test_recovery_helper_without_proofs(void)
+{
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autofree gchar *dir = NULL, *script = NULL, *config = NULL, *proof_key = NULL;
+	g_autofree gchar *seen = NULL, *ops = NULL, *want = NULL, *der = NULL;
+	g_autoptr(JsonObject) status = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize der_len = 0;
+
+	if (!recovery_have_tools())
+		return;
+	dir = ck_test_make_tmpdir();
+	g_assert_cmpint(g_chmod(dir, 0755), ==, 0);
+	{
+		g_autofree gchar *ca_key = g_build_filename(dir, "ca.key", NULL);
+		g_autofree gchar *ca_crt = g_build_filename(dir, "ca.crt", NULL);
+		const gchar *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+				       "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=Script CA",
+				       "-days", "30", "-keyout", ca_key, "-out", ca_crt, NULL};
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	}
+	script = g_strdup_printf(
+	    "#!/bin/sh\n"
+	    "echo \"$CERTMONGER_OPERATION\" >> %s/ops\n"
+	    "[ \"$CERTMONGER_OPERATION\" = SUBMIT ] || exit 6\n"
+	    "printf '%%s' \"$CERTKEEPER_PROOF_PUBLIC_KEY\" > %s/public-key\n"
+	    "printf '%%s\\n' \"$CERTMONGER_CSR\" > %s/req.csr\n"
+	    "openssl x509 -req -in %s/req.csr -CA %s/ca.crt -CAkey %s/ca.key -CAcreateserial "
+	    "-days 30 2>/dev/null || exit 3\n",
+	    dir, dir, dir, dir, dir, dir);
+	g_free(ck_test_write_file(dir, "ca.sh", script));
+	config = g_strdup_printf("[ca plain]\nType=helper\nHelper=%s/ca.sh\n", dir);
+	{
+		g_autofree gchar *path = g_build_filename(dir, "ca.sh", NULL);
+		g_assert_cmpint(g_chmod(path, 0755), ==, 0);
+	}
+	td = recovery_start_daemon_with(config);
+	if (td == NULL) {
+		ck_test_rm_rf(dir);
+		return;
+	}
+	proof_key = ck_test_daemon_path(td, "proof.key");
+	ck_test_make_ec_key(proof_key);
+	{
+		g_autofree gchar *cert = g_strdup_printf("%s/certs/plain.crt", td->dir);
+		g_autofree gchar *key = g_strdup_printf("%s/certs/plain.key", td->dir);
+		g_autofree gchar *certs = g_build_filename(td->dir, "certs", NULL);
+		g_mkdir_with_parents(certs, 0755);
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "plain",
+					    "-c", "plain", "-f", cert, "-k", key, "-N",
+					    "CN=plain.example", "--proof-key", proof_key, "-w",
+					    "--wait-timeout=30", NULL),
+				==, 0);
+	}
+	/* the helper got the proof key's public key (base64 DER SPKI) with SUBMIT */
+	{
+		g_autofree gchar *path = g_build_filename(dir, "public-key", NULL);
+		const gchar *argv[] = {"openssl", "pkey", "-in", proof_key, "-pubout", "-outform",
+				       "DER", "-out", NULL, NULL};
+		g_autofree gchar *der_path = g_build_filename(dir, "public-key.der", NULL);
+		argv[8] = der_path;
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+		g_assert_true(g_file_get_contents(der_path, &der, &der_len, &error));
+		g_assert_no_error(error);
+		want = g_base64_encode((const guchar *)der, der_len);
+		seen = ck_test_read_file(path);
+		g_assert_cmpstr(seen, ==, want);
+	}
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	recovery_expire(td, "plain");
+	ck_test_daemon_start(td);
+	status = recovery_wait_exhausted(td, "plain", "does not support CERTKEEPER-GET-PROOF-NONCE");
+	/* the step was skipped: the helper was asked for a nonce, and nothing was submitted */
+	{
+		g_autofree gchar *path = g_build_filename(dir, "ops", NULL);
+		ops = ck_test_read_file(path);
+		const gchar *asked = NULL;
+		g_assert_nonnull(strstr(ops, "SUBMIT\n"));
+		asked = g_strrstr(ops, "CERTKEEPER-GET-PROOF-NONCE\n");
+		g_assert_nonnull(asked);
+		g_assert_null(strstr(asked, "SUBMIT"));
+	}
+	ck_test_rm_rf(dir);
 }
 
 int
@@ -279,5 +387,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/recovery/local/proof", test_recovery_local_proof);
 	g_test_add_func("/certkeeper/recovery/local/wrong-key", test_recovery_local_wrong_key);
 	g_test_add_func("/certkeeper/recovery/local/unusable-key", test_recovery_local_unusable_key);
+	g_test_add_func("/certkeeper/recovery/helper/without-proofs",
+			test_recovery_helper_without_proofs);
 	return g_test_run();
 }
