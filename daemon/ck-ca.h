@@ -72,6 +72,8 @@ typedef struct {
 	/* where the key the CSR was made with can be read (PEM), for protocols whose
 	 * messages the requester signs or decrypts with it (SCEP); NULL if nowhere */
 	const gchar *key_file;
+	/* the renewal attempt, as in the audit log and the journal (CERTKEEPER_TRACE_ID) */
+	const gchar *trace_id;
 } CkCaSubmission;
 
 #define CK_TYPE_CA ck_ca_get_type()
