@@ -7,8 +7,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <glib/gi18n.h>
 #include <systemd/sd-bus.h>
 
 #include "ck-bus-error.h"
