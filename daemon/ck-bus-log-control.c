@@ -55,6 +55,10 @@ ck_bus_log_set(sd_bus *bus, const char *path, const char *interface, const char 
 		return r;
 	if (!ck_engine_set_log_setting(self->engine, &caller, property, text, &local_error))
 		return ck_bus_error_from_gerror(error, local_error);
+	/* sd-bus emits nothing for a set by itself: watchers learn of it here */
+	r = sd_bus_emit_properties_changed(bus, path, interface, property, NULL);
+	if (r < 0)
+		g_warning("cannot announce the new %s: %s", property, g_strerror(-r));
 	return 1;
 }
 

@@ -726,6 +726,24 @@ ck_test_get_property(CkTestDaemon *td, const gchar *property)
 	return g_variant_dup_string(value, NULL);
 }
 
+static void
+ck_test_on_log_changed(GDBusConnection *connection, const gchar *sender, const gchar *path,
+		       const gchar *iface, const gchar *signal, GVariant *params, gpointer user_data)
+{
+	GPtrArray *levels = user_data;
+	g_autoptr(GVariant) changed = g_variant_get_child_value(params, 1);
+	const gchar *level = NULL;
+
+	if (g_variant_lookup(changed, "LogLevel", "&s", &level))
+		g_ptr_array_add(levels, g_strdup(level));
+}
+
+static gboolean
+ck_test_has_one(gpointer user_data)
+{
+	return ((GPtrArray *)user_data)->len > 0;
+}
+
 /* How many debug lines the daemon wrote (its audit records at debug level). */
 static guint
 ck_test_count_debug(CkTestDaemon *td)
@@ -746,8 +764,10 @@ test_audit_trail_log_control(void)
 	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
 	g_autofree gchar *audit_path = NULL, *config = NULL, *level = NULL, *err = NULL;
 	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(GPtrArray) levels = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GDBusConnection) connection = NULL;
 	JsonObject *event;
-	guint before;
+	guint before, subscription;
 
 	if (td == NULL)
 		return;
@@ -774,8 +794,17 @@ test_audit_trail_log_control(void)
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "reload", NULL), ==, 0);
 	g_assert_cmpuint(ck_test_count_debug(td), ==, 0);
 
-	/* root turns debug on: the next change logs its audit record at debug level */
+	/* root turns debug on: watchers hear of it, and the next change logs its audit
+	 * record at debug level */
+	connection = ck_test_daemon_connect(td);
+	subscription = g_dbus_connection_signal_subscribe(
+	    connection, "org.certkeeper.Certkeeper1", "org.freedesktop.DBus.Properties",
+	    "PropertiesChanged", "/org/freedesktop/LogControl1", "org.freedesktop.LogControl1",
+	    G_DBUS_SIGNAL_FLAGS_NONE, ck_test_on_log_changed, levels, NULL);
 	g_assert_cmpint(ck_test_busctl(td, FALSE, NULL, "set-property", "LogLevel", "debug"), ==, 0);
+	g_assert_true(ck_test_wait_for(ck_test_has_one, levels, 10000));
+	g_assert_cmpstr(g_ptr_array_index(levels, 0), ==, "debug");
+	g_dbus_connection_signal_unsubscribe(connection, subscription);
 	g_free(level);
 	level = ck_test_get_property(td, "LogLevel");
 	g_assert_cmpstr(level, ==, "debug");
