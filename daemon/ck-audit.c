@@ -31,9 +31,9 @@ struct _CkAudit {
 	guint64 max_size;
 	guint rotate;
 	gint fd;
-	guint64 size;	 /* bytes in the current file */
-	gboolean dirty;	 /* written since the last fdatasync() */
-	guint sync_id;	 /* the coalesced fdatasync() to come */
+	guint64 size;     /* bytes in the current file */
+	gboolean dirty;   /* written since the last fdatasync() */
+	guint sync_id;    /* the coalesced fdatasync() to come */
 	gboolean failing; /* the last write failed, and that was said once */
 };
 

@@ -32,8 +32,8 @@ ck_bus_log_get_identifier(sd_bus *bus, const char *path, const char *interface,
 			  const char *property, sd_bus_message *reply, void *userdata,
 			  sd_bus_error *error)
 {
-	return sd_bus_message_append(reply, "s", g_get_prgname() != NULL ? g_get_prgname()
-									: "certkeeperd");
+	return sd_bus_message_append(reply, "s",
+				     g_get_prgname() != NULL ? g_get_prgname() : "certkeeperd");
 }
 
 /* LogLevel and LogTarget: read the value, let the engine authorise and apply it. */

@@ -141,8 +141,8 @@ ck_log_lifecycle_to_string(CkLogLifecycle event)
 }
 
 void
-ck_log_lifecycle(CkLogLifecycle event, CkRequest *request, const gchar *step,
-		 const gchar *trace_id, const gchar *detail)
+ck_log_lifecycle(CkLogLifecycle event, CkRequest *request, const gchar *step, const gchar *trace_id,
+		 const gchar *detail)
 {
 	const gchar *serial = ck_request_get_serial(request);
 	g_autofree gchar *message = NULL;

@@ -33,39 +33,30 @@ typedef enum {
 } CkLogLifecycle;
 
 /* The syslog priority (0 emerg .. 7 debug) up to which messages are shown. */
-gint
-ck_log_get_max_priority(void);
+gint ck_log_get_max_priority(void);
 /* The syslog name of the level: "emerg", ..., "notice", "info", "debug". */
-const gchar *
-ck_log_get_level_name(void);
+const gchar *ck_log_get_level_name(void);
 /*
  * Sets the level from a syslog name (emerg, alert, crit, err, warning, notice,
  * info, debug) or one of certkeeperd's own (error, message: err and notice).
  * CK_ERROR_INVALID_ARGUMENT names the levels there are.
  */
-gboolean
-ck_log_set_level_name(const gchar *name, GError **error);
+gboolean ck_log_set_level_name(const gchar *name, GError **error);
 
-CkLogTarget
-ck_log_get_target(void);
+CkLogTarget ck_log_get_target(void);
 /* "auto", "console", "journal" or "null". */
-const gchar *
-ck_log_get_target_name(void);
+const gchar *ck_log_get_target_name(void);
 /* CK_ERROR_UNSUPPORTED for the targets of systemd that certkeeperd has not (kmsg,
  * syslog, ...), CK_ERROR_INVALID_ARGUMENT for names that are no target at all. */
-gboolean
-ck_log_set_target_name(const gchar *name, GError **error);
+gboolean ck_log_set_target_name(const gchar *name, GError **error);
 
 /* The syslog priority of a GLib level (G_LOG_LEVEL_MESSAGE is notice). */
-gint
-ck_log_priority_of(GLogLevelFlags level);
+gint ck_log_priority_of(GLogLevelFlags level);
 
 /* The MESSAGE_ID of @event: 32 hex digits. */
-const gchar *
-ck_log_lifecycle_message_id(CkLogLifecycle event);
+const gchar *ck_log_lifecycle_message_id(CkLogLifecycle event);
 /* "started", "progress", "completed", "failed". */
-const gchar *
-ck_log_lifecycle_to_string(CkLogLifecycle event);
+const gchar *ck_log_lifecycle_to_string(CkLogLifecycle event);
 
 /*
  * Logs a lifecycle event of @request as a structured entry: @step names what
@@ -73,8 +64,7 @@ ck_log_lifecycle_to_string(CkLogLifecycle event);
  * @trace_id the renewal attempt (may be NULL), @detail a reason or NULL.
  * All are notices (G_LOG_LEVEL_MESSAGE): the default level shows them.
  */
-void
-ck_log_lifecycle(CkLogLifecycle event, CkRequest *request, const gchar *step,
-		 const gchar *trace_id, const gchar *detail);
+void ck_log_lifecycle(CkLogLifecycle event, CkRequest *request, const gchar *step,
+		      const gchar *trace_id, const gchar *detail);
 
 G_END_DECLS

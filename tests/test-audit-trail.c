@@ -64,7 +64,8 @@ ck_test_find_events(GPtrArray *events, const gchar *type, const gchar *id)
 		JsonObject *event = g_ptr_array_index(events, i);
 		if (g_strcmp0(json_object_get_string_member(event, "event_type"), type) != 0)
 			continue;
-		if (id != NULL && g_strcmp0(ck_test_member(event, "subject", "request_id"), id) != 0)
+		if (id != NULL &&
+		    g_strcmp0(ck_test_member(event, "subject", "request_id"), id) != 0)
 			continue;
 		g_ptr_array_add(found, event);
 	}
@@ -112,8 +113,7 @@ ck_test_write_script(CkTestDaemon *td, const gchar *name, const gchar *body)
 }
 
 static gint
-ck_test_add(CkTestDaemon *td, const gchar *id, const gchar *ca, gboolean wait,
-	    const gchar *check)
+ck_test_add(CkTestDaemon *td, const gchar *id, const gchar *ca, gboolean wait, const gchar *check)
 {
 	g_autofree gchar *certs = g_build_filename(td->dir, "certs", NULL);
 	g_autofree gchar *cert = g_strdup_printf("%s/%s.crt", certs, id);
@@ -171,12 +171,11 @@ static void
 test_audit_trail_events(void)
 {
 	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PERMISSIVE);
-	const gchar *const chain[] = {"renewal_started",	"key_generated",
-				      "csr_created",		"certificate_issued",
-				      "certificate_installed", "renewal_completed",
-				      NULL};
+	const gchar *const chain[] = {
+	    "renewal_started",       "key_generated",     "csr_created", "certificate_issued",
+	    "certificate_installed", "renewal_completed", NULL};
 	/* a resubmit keeps the key */
-	const gchar *const resubmit_chain[] = {"renewal_started",	"csr_created",
+	const gchar *const resubmit_chain[] = {"renewal_started",    "csr_created",
 					       "certificate_issued", "certificate_installed",
 					       "renewal_completed",  NULL};
 	g_autofree gchar *audit_path = NULL, *down = NULL, *reject = NULL, *check = NULL;
@@ -233,8 +232,8 @@ test_audit_trail_events(void)
 	g_assert_cmpuint(ck_test_file_mode(audit_path), ==, 0600);
 
 	/* a renewal someone asked for: its own trace, from the demand to the end */
-	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "web", NULL),
-			==, 0);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "web", NULL), ==,
+			0);
 	{
 		CkTestRequestWait want = {.state = "MONITORING", .not_serial = first_serial};
 		g_autoptr(JsonObject) renewed = ck_test_wait_request(td, "web", &want, 30);
@@ -253,9 +252,9 @@ test_audit_trail_events(void)
 	/* refused: a user who does not own the request, and one who is not root */
 	g_assert_cmpint(ck_test_cli(td, TRUE, NULL, NULL, NULL, "resubmit", "-i", "web", NULL), !=,
 			0);
-	g_assert_cmpint(ck_test_cli(td, TRUE, NULL, NULL, NULL, "add-ca", "sneaky", "-e",
-				    extra_helper, NULL),
-			!=, 0);
+	g_assert_cmpint(
+	    ck_test_cli(td, TRUE, NULL, NULL, NULL, "add-ca", "sneaky", "-e", extra_helper, NULL),
+	    !=, 0);
 	g_ptr_array_unref(events);
 	events = ck_test_audit_events(audit_path);
 	{
@@ -285,12 +284,12 @@ test_audit_trail_events(void)
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "revoke", "-i", "web", "--reason",
 				    "superseded", NULL),
 			==, 0);
-	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "add-ca", "extra", "-e",
-				    extra_helper, NULL),
-			==, 0);
-	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "modify-ca", "extra", "-e",
-				    reject, NULL),
-			==, 0);
+	g_assert_cmpint(
+	    ck_test_cli(td, FALSE, NULL, NULL, NULL, "add-ca", "extra", "-e", extra_helper, NULL),
+	    ==, 0);
+	g_assert_cmpint(
+	    ck_test_cli(td, FALSE, NULL, NULL, NULL, "modify-ca", "extra", "-e", reject, NULL), ==,
+	    0);
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "remove-ca", "extra", NULL), ==,
 			0);
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "reload", NULL), ==, 0);
@@ -310,16 +309,15 @@ test_audit_trail_events(void)
 	/* a rollback: the post-install check fails for the renewed certificate */
 	g_assert_cmpint(ck_test_add(td, "chk", "local", TRUE, check), ==, 0);
 	g_assert_true(g_file_set_contents(fail_flag, "", -1, NULL));
-	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "chk", NULL),
-			==, 0);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "chk", NULL), ==,
+			0);
 	{
 		CkTestRequestWait want = {.error_part = "rolled back"};
 		g_autoptr(JsonObject) rolled = ck_test_wait_request(td, "chk", &want, 30);
 	}
 
-	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "stop-tracking", "-i", "web",
-				    NULL),
-			==, 0);
+	g_assert_cmpint(
+	    ck_test_cli(td, FALSE, NULL, NULL, NULL, "stop-tracking", "-i", "web", NULL), ==, 0);
 
 	g_ptr_array_unref(events);
 	events = ck_test_audit_events(audit_path);
@@ -357,8 +355,8 @@ test_audit_trail_events(void)
 		g_strstrip(seen);
 		g_assert_cmpuint(strlen(seen), ==, 32);
 		g_assert_cmpstr(ck_test_trace(event), ==, seen);
-		g_assert_cmpstr(ck_test_trace(ck_test_last_event(events, "renewal_started", "down")),
-				==, seen);
+		g_assert_cmpstr(
+		    ck_test_trace(ck_test_last_event(events, "renewal_started", "down")), ==, seen);
 	}
 	event = ck_test_last_event(events, "renewal_failed", "rej");
 	g_assert_cmpstr(json_object_get_string_member(event, "result"), ==, "failure");
@@ -465,10 +463,11 @@ ck_test_parse_journal_entry(const guint8 *data, gsize len)
 		line_len = (gsize)(nl - (data + pos));
 		eq = memchr(data + pos, '=', line_len);
 		if (eq != NULL) {
-			g_hash_table_insert(fields, g_strndup((const gchar *)data + pos,
-							      (gsize)(eq - (data + pos))),
-					    g_strndup((const gchar *)eq + 1,
-						      line_len - (gsize)(eq - (data + pos)) - 1));
+			g_hash_table_insert(
+			    fields,
+			    g_strndup((const gchar *)data + pos, (gsize)(eq - (data + pos))),
+			    g_strndup((const gchar *)eq + 1,
+				      line_len - (gsize)(eq - (data + pos)) - 1));
 			pos += line_len + 1;
 		} else {
 			gchar *key = g_strndup((const gchar *)data + pos, line_len);
@@ -479,7 +478,8 @@ ck_test_parse_journal_entry(const guint8 *data, gsize len)
 			size = GUINT64_FROM_LE(size);
 			pos += 8;
 			g_assert_cmpuint(len - pos, >=, size + 1);
-			g_hash_table_insert(fields, key, g_strndup((const gchar *)data + pos, size));
+			g_hash_table_insert(fields, key,
+					    g_strndup((const gchar *)data + pos, size));
 			pos += size + 1;
 		}
 	}
@@ -558,7 +558,8 @@ ck_test_setup_journal(gchar **why)
 	}
 	/* a tmpfs over /run/systemd where it exists (hiding the real journal), else
 	 * over /run itself, which only this namespace sees */
-	if (mount("tmpfs", g_file_test("/run/systemd", G_FILE_TEST_IS_DIR) ? "/run/systemd" : "/run",
+	if (mount("tmpfs",
+		  g_file_test("/run/systemd", G_FILE_TEST_IS_DIR) ? "/run/systemd" : "/run",
 		  "tmpfs", 0, "mode=0755") < 0 ||
 	    g_mkdir_with_parents(CK_TEST_JOURNAL_DIR, 0755) < 0) {
 		*why = g_strdup_printf("cannot mount a tmpfs for the journal socket: %s",
@@ -581,8 +582,8 @@ static void
 test_audit_trail_journal(void)
 {
 	g_autoptr(CkTestDaemon) td = NULL;
-	g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func(
-	    (GDestroyNotify)g_hash_table_unref);
+	g_autoptr(GPtrArray) entries =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)g_hash_table_unref);
 	g_autofree gchar *audit_path = NULL, *down = NULL, *config = NULL;
 	g_autoptr(GPtrArray) events = NULL;
 	g_autoptr(JsonObject) status = NULL;
@@ -597,8 +598,8 @@ test_audit_trail_journal(void)
 		return;
 	audit_path = ck_test_daemon_path(td, "audit.log");
 	down = ck_test_write_script(td, "down.sh", "echo 'the CA is down'\nexit 3");
-	config = g_strdup_printf("[certkeeperd]\nAuditLog=%s\n\n[ca down]\nType=helper\nHelper=%s\n",
-				 audit_path, down);
+	config = g_strdup_printf(
+	    "[certkeeperd]\nAuditLog=%s\n\n[ca down]\nType=helper\nHelper=%s\n", audit_path, down);
 	ck_test_daemon_write_config(td, config);
 	g_ptr_array_add(td->extra_args, g_strdup("--log-target=journal"));
 	g_ptr_array_add(td->extra_args, g_strdup("--log-level=notice"));
@@ -672,7 +673,8 @@ test_audit_trail_journal(void)
 	{
 		gboolean ready = FALSE;
 		for (guint i = 0; i < entries->len; i++) {
-			const gchar *m = g_hash_table_lookup(g_ptr_array_index(entries, i), "MESSAGE");
+			const gchar *m =
+			    g_hash_table_lookup(g_ptr_array_index(entries, i), "MESSAGE");
 			ready |= m != NULL && strstr(m, " ready (state in ") != NULL;
 		}
 		g_assert_true(ready);
@@ -728,7 +730,8 @@ ck_test_get_property(CkTestDaemon *td, const gchar *property)
 
 static void
 ck_test_on_log_changed(GDBusConnection *connection, const gchar *sender, const gchar *path,
-		       const gchar *iface, const gchar *signal, GVariant *params, gpointer user_data)
+		       const gchar *iface, const gchar *signal, GVariant *params,
+		       gpointer user_data)
 {
 	GPtrArray *levels = user_data;
 	g_autoptr(GVariant) changed = g_variant_get_child_value(params, 1);
@@ -801,7 +804,8 @@ test_audit_trail_log_control(void)
 	    connection, "org.certkeeper.Certkeeper1", "org.freedesktop.DBus.Properties",
 	    "PropertiesChanged", "/org/freedesktop/LogControl1", "org.freedesktop.LogControl1",
 	    G_DBUS_SIGNAL_FLAGS_NONE, ck_test_on_log_changed, levels, NULL);
-	g_assert_cmpint(ck_test_busctl(td, FALSE, NULL, "set-property", "LogLevel", "debug"), ==, 0);
+	g_assert_cmpint(ck_test_busctl(td, FALSE, NULL, "set-property", "LogLevel", "debug"), ==,
+			0);
 	g_assert_true(ck_test_wait_for(ck_test_has_one, levels, 10000));
 	g_assert_cmpstr(g_ptr_array_index(levels, 0), ==, "debug");
 	g_dbus_connection_signal_unsubscribe(connection, subscription);
@@ -824,7 +828,8 @@ test_audit_trail_log_control(void)
 	g_assert_cmpint(ck_test_busctl(td, FALSE, &err, "set-property", "LogLevel", "loud"), !=, 0);
 	g_assert_nonnull(strstr(err, "loud"));
 	g_clear_pointer(&err, g_free);
-	g_assert_cmpint(ck_test_busctl(td, FALSE, &err, "set-property", "LogTarget", "kmsg"), !=, 0);
+	g_assert_cmpint(ck_test_busctl(td, FALSE, &err, "set-property", "LogTarget", "kmsg"), !=,
+			0);
 	g_assert_nonnull(strstr(err, "console, journal"));
 	g_clear_pointer(&err, g_free);
 	g_assert_cmpint(ck_test_busctl(td, FALSE, NULL, "set-property", "LogTarget", "console"), ==,

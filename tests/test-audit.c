@@ -76,7 +76,8 @@ test_audit_fields(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(events->len, ==, 3);
 
 	event = g_ptr_array_index(events, 0);
-	when = g_date_time_new_from_iso8601(json_object_get_string_member(event, "timestamp"), NULL);
+	when =
+	    g_date_time_new_from_iso8601(json_object_get_string_member(event, "timestamp"), NULL);
 	g_assert_nonnull(when);
 	/* UTC, with a fraction */
 	g_assert_true(g_str_has_suffix(json_object_get_string_member(event, "timestamp"), "Z"));
@@ -166,8 +167,8 @@ test_audit_rotation(Fixture *f, gconstpointer user_data)
 			g_assert_cmpuint(ck_test_file_mode(paths[i]), ==, 0600);
 			/* oldest to newest, without a gap or a line cut in two */
 			for (guint j = 0; j < events->len; j++) {
-				JsonObject *metadata =
-				    json_object_get_object_member(g_ptr_array_index(events, j), "metadata");
+				JsonObject *metadata = json_object_get_object_member(
+				    g_ptr_array_index(events, j), "metadata");
 				gint64 n = g_ascii_strtoll(
 				    json_object_get_string_member(metadata, "n"), NULL, 10);
 				if (last >= 0)

@@ -18,11 +18,11 @@ test_log_levels(void)
 		gint priority;
 		const gchar *shown;
 	} cases[] = {
-	    {"emerg", LOG_EMERG, "emerg"},	 {"alert", LOG_ALERT, "alert"},
-	    {"crit", LOG_CRIT, "crit"},		 {"err", LOG_ERR, "err"},
-	    {"error", LOG_ERR, "err"},		 {"warning", LOG_WARNING, "warning"},
-	    {"notice", LOG_NOTICE, "notice"},	 {"message", LOG_NOTICE, "notice"},
-	    {"info", LOG_INFO, "info"},		 {"debug", LOG_DEBUG, "debug"},
+	    {"emerg", LOG_EMERG, "emerg"},    {"alert", LOG_ALERT, "alert"},
+	    {"crit", LOG_CRIT, "crit"},       {"err", LOG_ERR, "err"},
+	    {"error", LOG_ERR, "err"},        {"warning", LOG_WARNING, "warning"},
+	    {"notice", LOG_NOTICE, "notice"}, {"message", LOG_NOTICE, "notice"},
+	    {"info", LOG_INFO, "info"},       {"debug", LOG_DEBUG, "debug"},
 	};
 	g_autoptr(GError) error = NULL;
 
@@ -132,10 +132,11 @@ test_log_lifecycle_fields(void)
 static void
 test_log_catalog(void)
 {
-	g_autofree gchar *path = g_build_filename(CK_TEST_SRCDIR, "..", "data",
-						  "certkeeper.catalog", NULL);
+	g_autofree gchar *path =
+	    g_build_filename(CK_TEST_SRCDIR, "..", "data", "certkeeper.catalog", NULL);
 	g_autofree gchar *text = ck_test_read_file(path);
-	g_autoptr(GHashTable) entries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) entries =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	g_auto(GStrv) lines = NULL;
 	gchar *id = NULL;
 	gboolean in_headers = FALSE, has_subject = FALSE, has_defined_by = FALSE;
