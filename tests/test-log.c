@@ -191,6 +191,40 @@ test_log_catalog(void)
 	g_assert_cmpuint(g_hash_table_size(entries), ==, CK_LOG_LIFECYCLE_N);
 }
 
+/* And journalctl itself takes it in: a database under a private --root, then the list. */
+static void
+test_log_catalog_journalctl(void)
+{
+	g_autofree gchar *root = NULL, *catalog_dir = NULL, *source = NULL, *text = NULL;
+	g_autofree gchar *out = NULL, *root_arg = NULL;
+
+	if (!ck_test_have_program("journalctl")) {
+		g_test_skip("journalctl (systemd) is not installed");
+		return;
+	}
+	root = ck_test_make_tmpdir();
+	catalog_dir = g_build_filename(root, "usr", "lib", "systemd", "catalog", NULL);
+	source = g_build_filename(CK_TEST_SRCDIR, "..", "data", "certkeeper.catalog", NULL);
+	text = ck_test_read_file(source);
+	g_assert_cmpint(g_mkdir_with_parents(catalog_dir, 0755), ==, 0);
+	g_free(ck_test_write_file(catalog_dir, "certkeeper.catalog", text));
+	root_arg = g_strdup_printf("--root=%s", root);
+	{
+		const gchar *argv[] = {"journalctl", root_arg, "--update-catalog", NULL};
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+	}
+	{
+		const gchar *argv[] = {"journalctl", root_arg, "--list-catalog", NULL};
+		g_assert_cmpint(ck_test_run(argv, &out, NULL), ==, 0);
+	}
+	for (guint i = 0; i < CK_LOG_LIFECYCLE_N; i++) {
+		g_autofree gchar *line =
+		    g_strdup_printf("%s certkeeper: ", ck_log_lifecycle_message_id(i));
+		g_assert_nonnull(strstr(out, line));
+	}
+	ck_test_rm_rf(root);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -201,5 +235,6 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/log/targets", test_log_targets);
 	g_test_add_func("/certkeeper/log/lifecycle-fields", test_log_lifecycle_fields);
 	g_test_add_func("/certkeeper/log/catalog", test_log_catalog);
+	g_test_add_func("/certkeeper/log/catalog-journalctl", test_log_catalog_journalctl);
 	return g_test_run();
 }
