@@ -150,8 +150,8 @@ ck_log_lifecycle(CkLogLifecycle event, CkRequest *request, const gchar *step, co
 	gsize n = 0;
 
 	g_return_if_fail(event < CK_LOG_LIFECYCLE_N);
-	message = g_strdup_printf("request %s: %s %s%s%s", ck_request_get_id(request),
-				  ck_log_lifecycle_events[event].name, step,
+	/* the kind is in MESSAGE_ID; the text says which step, and why it failed */
+	message = g_strdup_printf("request %s: %s%s%s", ck_request_get_id(request), step,
 				  detail != NULL ? ": " : "", detail != NULL ? detail : "");
 	fields[n++] = (GLogField){"MESSAGE", message, -1};
 	fields[n++] = (GLogField){"MESSAGE_ID", ck_log_lifecycle_events[event].message_id, -1};
