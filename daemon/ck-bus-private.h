@@ -71,6 +71,11 @@ ck_bus_request_enumerate(sd_bus *bus, const char *path, void *userdata, char ***
 guint
 ck_bus_request_changed_properties(guint fields, const char **names, guint max);
 
+/* ck-bus-log-control.c: org.freedesktop.LogControl1 */
+#define CK_BUS_LOG_CONTROL_PATH	 "/org/freedesktop/LogControl1"
+#define CK_BUS_LOG_CONTROL_IFACE "org.freedesktop.LogControl1"
+extern const sd_bus_vtable ck_bus_log_control_vtable[];
+
 /* ck-bus-ca.c */
 extern const sd_bus_vtable ck_bus_ca_vtable[];
 int

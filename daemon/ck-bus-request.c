@@ -217,10 +217,8 @@ ck_bus_request_renew(sd_bus_message *m, CkBus *self, gboolean rekey, sd_bus_erro
 	r = ck_bus_get_caller(m, &caller, error);
 	if (r < 0)
 		return r;
-	ok = ck_engine_authorize(self->engine, &caller, request, rekey ? "Rekey" : "Resubmit",
-				 TRUE, &local_error) &&
-	     (rekey ? ck_engine_rekey(self->engine, ck_request_get_id(request), &local_error)
-		    : ck_engine_resubmit(self->engine, ck_request_get_id(request), &local_error));
+	ok = ck_engine_renew_as(self->engine, &caller, ck_request_get_id(request), rekey,
+				&local_error);
 	if (!ok)
 		return ck_bus_error_from_gerror(error, local_error);
 	return sd_bus_reply_method_return(m, NULL);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-login.h>
 
 #include "ck-bus-error.h"
 #include "ck-bus-options.h"
@@ -47,6 +48,9 @@ ck_bus_ca_path(CkCa *ca)
 int
 ck_bus_get_caller(sd_bus_message *m, CkCaller *caller, sd_bus_error *error)
 {
+	/* the unit of the last caller asked about: a CkCaller lives only while its
+	 * method call is handled, and calls are handled one at a time */
+	static char *unit = NULL;
 	g_autoptr(sd_bus_creds) creds = NULL;
 	int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_AUGMENT,
 					  &creds);
@@ -58,7 +62,12 @@ ck_bus_get_caller(sd_bus_message *m, CkCaller *caller, sd_bus_error *error)
 		return ck_bus_error_setf(error, CK_ERROR_ACCESS_DENIED,
 					 _("Cannot identify the caller: %s"), g_strerror(-r));
 	caller->pid = sd_bus_creds_get_pid(creds, &pid) >= 0 ? pid : 0;
-	caller->unit = NULL;
+	free(unit);
+	unit = NULL;
+	/* the audit log names the service that asked; a process outside any unit has none */
+	if (caller->pid > 0 && sd_pid_get_unit(caller->pid, &unit) < 0)
+		unit = NULL;
+	caller->unit = unit;
 	return 0;
 }
 
@@ -196,9 +205,8 @@ ck_bus_method_remove_request(sd_bus_message *m, void *userdata, sd_bus_error *er
 	r = ck_bus_get_caller(m, &caller, error);
 	if (r < 0)
 		return r;
-	if (!ck_engine_authorize(self->engine, &caller, request, "RemoveRequest", FALSE,
-				 &local_error) ||
-	    !ck_engine_remove_request(self->engine, ck_request_get_id(request), &local_error))
+	if (!ck_engine_remove_request_as(self->engine, &caller, ck_request_get_id(request),
+					 &local_error))
 		return ck_bus_error_from_gerror(error, local_error);
 	return sd_bus_reply_method_return(m, NULL);
 }
@@ -586,6 +594,10 @@ ck_bus_connect(CkBus *self, const gchar *bus_spec, GError **error)
 	if (r >= 0)
 		r = sd_bus_add_node_enumerator(self->bus, NULL, CK_BUS_CA_PATH,
 					       ck_bus_ca_enumerate, self);
+	if (r >= 0)
+		r = sd_bus_add_object_vtable(self->bus, NULL, CK_BUS_LOG_CONTROL_PATH,
+					     CK_BUS_LOG_CONTROL_IFACE, ck_bus_log_control_vtable,
+					     self);
 	if (r >= 0)
 		r = sd_bus_add_object_manager(self->bus, NULL, CK_BUS_MANAGER_PATH);
 	if (r >= 0)

@@ -83,6 +83,8 @@ typedef struct {
 	const gchar *proof_nonce;
 	const gchar *proof_signature;
 	const gchar *proof_algorithm;
+	/* the renewal attempt, as in the audit log and the journal (CERTKEEPER_TRACE_ID) */
+	const gchar *trace_id;
 } CkCaSubmission;
 
 #define CK_TYPE_CA ck_ca_get_type()

@@ -17,6 +17,7 @@ struct _CkConfig {
 	GObject parent_instance;
 	gchar *state_dir;
 	gchar *log_level;
+	CkAuditConfig audit;
 	CkKeyType key_type;
 	gchar *ca;
 	guint cert_mode;
@@ -157,6 +158,9 @@ static const gchar *const ck_config_daemon_keys[] = {"StateDirectory",
 						     "PolicyDirectory",
 						     "RequestsDirectory",
 						     "HelperDirectory",
+						     "AuditLog",
+						     "AuditLogMaxSize",
+						     "AuditLogRotate",
 						     NULL};
 static const gchar *const ck_config_renewal_keys[] = {
     "RenewBefore",  "RenewJitterMax", "RetryDelay",  "RetryDelayMax", "MaxAttempts",
@@ -165,8 +169,10 @@ static const gchar *const ck_config_defaults_keys[] = {
     "KeyType", "CA", "ValidityDays", "CertificateMode", "KeyMode", NULL};
 static const gchar *const ck_config_ca_keys[] = {"Type",    "ValidityDays", "Helper",
 						 "Timeout", "RootsFile",    NULL};
-static const gchar *const ck_config_log_levels[] = {"error", "warning", "message", "info",
-						    "debug", NULL};
+/* certkeeperd's own names first, then syslog's (those of org.freedesktop.LogControl1) */
+static const gchar *const ck_config_log_levels[] = {
+    "error", "warning", "message", "info",   "debug", "emerg",
+    "alert", "crit",	"err",	   "notice", NULL};
 
 static void
 ck_config_warn_unknown_keys(GKeyFile *kf, const gchar *path, const gchar *group,
@@ -210,6 +216,64 @@ ck_config_get_uint(GKeyFile *kf, const gchar *path, const gchar *group, const gc
 	}
 	*out = (guint)parsed;
 	return TRUE;
+}
+
+/* Reads a size in bytes, with an optional K, M or G (powers of 1024); untouched when absent. */
+static gboolean
+ck_config_get_size(GKeyFile *kf, const gchar *path, const gchar *group, const gchar *key,
+		   guint64 min, guint64 *out, GError **error)
+{
+	g_autofree gchar *value = g_key_file_get_string(kf, group, key, NULL);
+	g_autofree gchar *digits = NULL;
+	guint64 factor = 1, parsed;
+	gsize len;
+
+	if (value == NULL)
+		return TRUE;
+	g_strstrip(value);
+	len = strlen(value);
+	if (len > 0 && strchr("KkMmGg", value[len - 1]) != NULL) {
+		gchar unit = g_ascii_toupper(value[len - 1]);
+		factor = unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
+		len--;
+	}
+	digits = g_strndup(value, len);
+	if (!g_ascii_string_to_unsigned(digits, 10, 1, G_MAXUINT64 / factor, &parsed, NULL) ||
+	    parsed * factor < min) {
+		g_autofree gchar *allowed = g_strdup_printf(
+		    /* TRANSLATORS: the placeholder is the smallest size in bytes */
+		    _("use a size of at least %llu bytes, e.g. 10M (K, M and G are powers of 1024)"),
+		    (unsigned long long)min);
+		ck_config_set_bad_value(error, path, group, key, value, allowed);
+		return FALSE;
+	}
+	*out = parsed * factor;
+	return TRUE;
+}
+
+/* [certkeeperd] AuditLog, AuditLogMaxSize, AuditLogRotate. */
+static gboolean
+ck_config_load_audit(CkConfig *self, GKeyFile *kf, const gchar *path, GError **error)
+{
+	g_autofree gchar *log = g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "AuditLog", NULL);
+
+	if (log != NULL) {
+		g_strstrip(log);
+		if (g_strcmp0(log, "none") != 0 && !g_path_is_absolute(log)) {
+			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON, "AuditLog",
+						log,
+						_("use an absolute path, or none to keep no audit "
+						  "log"));
+			return FALSE;
+		}
+		g_free(self->audit.path);
+		self->audit.path = g_steal_pointer(&log);
+	}
+	/* a cap below a few lines would rotate at every event */
+	return ck_config_get_size(kf, path, CK_CONFIG_GROUP_DAEMON, "AuditLogMaxSize", 4096,
+				  &self->audit.max_size, error) &&
+	       ck_config_get_uint(kf, path, CK_CONFIG_GROUP_DAEMON, "AuditLogRotate", 10, 0, 100,
+				  &self->audit.rotate, error);
 }
 
 /* Whether @key is a setting of any protocol. */
@@ -499,7 +563,9 @@ ck_config_load(CkConfig *self, const gchar *path, gboolean must_exist, GError **
 		if (!g_strv_contains(ck_config_log_levels, log_level)) {
 			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON, "LogLevel",
 						log_level,
-						_("use error, warning, message, info or debug"));
+						_("use error, warning, message, info or debug, "
+						  "or a syslog level: emerg, alert, crit, err, "
+						  "notice"));
 			return FALSE;
 		}
 		g_free(self->log_level);
@@ -536,7 +602,8 @@ ck_config_load(CkConfig *self, const gchar *path, gboolean must_exist, GError **
 					  "0600 or 0640"));
 		return FALSE;
 	}
-	if (!ck_config_load_lifecycle(self, kf, path, error))
+	if (!ck_config_load_lifecycle(self, kf, path, error) ||
+	    !ck_config_load_audit(self, kf, path, error))
 		return FALSE;
 	for (guint i = 0; groups[i] != NULL; i++) {
 		if (g_str_has_prefix(groups[i], CK_CONFIG_CA_PREFIX) &&
@@ -556,6 +623,12 @@ const gchar *
 ck_config_get_log_level(CkConfig *self)
 {
 	return self->log_level;
+}
+
+const CkAuditConfig *
+ck_config_get_audit(CkConfig *self)
+{
+	return &self->audit;
 }
 
 CkKeyType
@@ -600,6 +673,7 @@ ck_config_finalize(GObject *object)
 	CkConfig *self = CK_CONFIG(object);
 	g_free(self->state_dir);
 	g_free(self->log_level);
+	g_free(self->audit.path);
 	g_free(self->ca);
 	g_ptr_array_unref(self->cas);
 	g_free(self->lifecycle.time_sync_file);
@@ -617,6 +691,8 @@ ck_config_init(CkConfig *self)
 	self->cert_mode = 0644;
 	self->key_mode = 0600;
 	self->validity_days = 365;
+	self->audit.max_size = 10 * 1024 * 1024;
+	self->audit.rotate = 5;
 	self->cas = g_ptr_array_new_with_free_func((GDestroyNotify)ck_ca_config_free);
 	self->lifecycle.renew_before.kind = CK_THRESHOLD_DEFAULT;
 	self->lifecycle.jitter_max = 86400;

@@ -39,9 +39,20 @@ ck_config_load(CkConfig *self, const gchar *path, gboolean must_exist, GError **
 /* [certkeeperd] StateDirectory, or NULL when unset. */
 const gchar *
 ck_config_get_state_dir(CkConfig *self);
-/* [certkeeperd] LogLevel ("error", "warning", "message", "info", "debug"), or NULL. */
+/* [certkeeperd] LogLevel ("error", "warning", "message", "info", "debug", or a syslog
+ * level name), or NULL. */
 const gchar *
 ck_config_get_log_level(CkConfig *self);
+
+/* Where the audit trail goes ([certkeeperd] AuditLog=, AuditLogMaxSize=, AuditLogRotate=). */
+typedef struct {
+	gchar *path;	  /* NULL: STATE/audit.log; "none": no audit log */
+	guint64 max_size; /* bytes a file may reach before it is rotated (10 MiB) */
+	guint rotate;	  /* rotated files kept: audit.log.1 .. .N (5) */
+} CkAuditConfig;
+
+const CkAuditConfig *
+ck_config_get_audit(CkConfig *self);
 /* [defaults] */
 CkKeyType
 ck_config_get_default_key_type(CkConfig *self);

@@ -60,6 +60,7 @@ ck_engine_hook_env(CkEngine *self, CkRequest *request, const gchar *event)
 	    {"CERTKEEPER_COMBINED_FILE", ck_request_get_combined_file(request)},
 	    {"CERTKEEPER_DIRECTORY", ck_request_get_directory(request)},
 	    {"CERTKEEPER_SERIAL", ck_request_get_serial(request)},
+	    {"CERTKEEPER_TRACE_ID", ck_engine_trace_id(self, request)},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(vars); i++) {
@@ -168,6 +169,7 @@ ck_engine_install(CkEngine *self, CkRequest *request, CkJob *job)
 		g_warning("request %s: %s", ck_request_get_id(request), error->message);
 	g_message("request %s: certificate %s installed in %s", ck_request_get_id(request),
 		  ck_request_get_serial(request), ck_request_get_cert_file(request));
+	ck_engine_record(self, CK_AUDIT_CERTIFICATE_INSTALLED, NULL, request, NULL, "success", "cert_file", ck_request_get_cert_file(request), NULL);
 	job->post_step = CK_POST_SAVE_COMMAND;
 	job->rolled_back = FALSE;
 	g_clear_pointer(&job->hook_errors, g_ptr_array_unref);
@@ -515,6 +517,7 @@ ck_engine_rollback(CkEngine *self, CkRequest *request, CkJob *job)
 	g_warning("request %s: the post-install check failed (%s); the previous certificate is "
 		  "back in place",
 		  ck_request_get_id(request), job->check_error);
+	ck_engine_record(self, CK_AUDIT_ROLLED_BACK, NULL, request, NULL, "failure", "reason", job->check_error, NULL);
 	/* the hooks run again, so the service goes back to the restored files */
 	job->rolled_back = TRUE;
 	job->post_step = CK_POST_SAVE_COMMAND;
@@ -545,12 +548,13 @@ ck_engine_post_finish(CkEngine *self, CkRequest *request, CkJob *job)
 	if (job->rolled_back) {
 		/* recorded with the intent (ck_engine_undo_install()), so a restart knows it too */
 		g_autofree gchar *why = g_strdup(ck_request_get_last_error(request));
-		ck_engine_drop_job(self, request);
+		/* the job goes after the retry is planned, so its failure carries the trace */
 		ck_engine_retry_later(self, request,
 				      ck_request_get_not_after(request) > 0
 					  ? CK_REQUEST_STATE_MONITORING
 					  : CK_REQUEST_STATE_NEED_KEY_PAIR,
 				      why);
+		ck_engine_drop_job(self, request);
 		return;
 	}
 	/* the replaced files stay for the grace period, then ck_engine_cleanup_backups() */
@@ -563,6 +567,7 @@ ck_engine_post_finish(CkEngine *self, CkRequest *request, CkJob *job)
 	ck_request_set_next_attempt(request, 0);
 	ck_request_set_waiting(request, NULL);
 	ck_request_set_last_error(request, hook_errors);
+	ck_engine_record(self, CK_AUDIT_RENEWAL_COMPLETED, NULL, request, NULL, "success", "hook_errors", hook_errors, NULL);
 	ck_engine_drop_job(self, request);
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_MONITORING);
 	ck_engine_persist(self, request);

@@ -20,6 +20,7 @@
 #include "ck-engine-private.h"
 #include "ck-error.h"
 #include "ck-installer.h"
+#include "ck-log.h"
 #include "ck-requests-dir.h"
 
 #define CK_CA_JSON_VERSION 1
@@ -131,6 +132,7 @@ ck_engine_start_tracking(CkEngine *self, const CkCaller *caller, CkRequest *requ
 				     ck_engine_count_owned(self, caller->uid), error)) {
 		g_message("refused StartTracking for uid %u: %s", (guint)caller->uid,
 			  (*error)->message);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "StartTracking", "reason", (*error)->message, NULL);
 		return NULL;
 	}
 	if (!ck_file_get_owned_contents(cert_file, ck_request_get_owner_uid(request), &pem, NULL,
@@ -187,6 +189,7 @@ ck_engine_start_tracking(CkEngine *self, const CkCaller *caller, CkRequest *requ
 				     ck_engine_count_owned(self, caller->uid), error)) {
 		g_message("refused StartTracking for uid %u: %s", (guint)caller->uid,
 			  (*error)->message);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "StartTracking", "reason", (*error)->message, NULL);
 		return NULL;
 	}
 	json = ck_request_to_json(request);
@@ -211,6 +214,7 @@ ck_engine_start_tracking(CkEngine *self, const CkCaller *caller, CkRequest *requ
 		  cert_file, ck_request_get_serial(tracked));
 	ck_engine_emit_added(self, tracked);
 	ck_engine_plan(self, tracked);
+	ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, caller, tracked, NULL, "success", "action", "StartTracking", NULL);
 	return tracked;
 }
 
@@ -257,11 +261,13 @@ ck_engine_modify_request(CkEngine *self, const CkCaller *caller, const gchar *id
 				     ck_engine_count_owned(self, caller->uid) - 1, error)) {
 		g_message("refused Modify of request %s for uid %u: %s", id, (guint)caller->uid,
 			  (*error)->message);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "Modify", "reason", (*error)->message, NULL);
 		return FALSE;
 	}
 	ck_request_assign_settings(request, changed);
 	ck_engine_persist(self, request);
 	g_message("request %s modified", id);
+	ck_engine_record(self, CK_AUDIT_REQUEST_MODIFIED, caller, request, NULL, "success", "action", "Modify", NULL);
 	/* a new threshold or auto-renew setting moves the plan */
 	ck_engine_plan(self, request);
 	return TRUE;
@@ -557,7 +563,8 @@ ck_engine_get_ca_config(CkEngine *self, const gchar *name)
 }
 
 static gboolean
-ck_engine_require_root(const CkCaller *caller, const gchar *action, GError **error)
+ck_engine_require_root(CkEngine *self, const CkCaller *caller, const gchar *ca,
+		       const gchar *action, GError **error)
 {
 	if (caller->uid == 0)
 		return TRUE;
@@ -565,7 +572,37 @@ ck_engine_require_root(const CkCaller *caller, const gchar *action, GError **err
 		    /* TRANSLATORS: the placeholder is an action, e.g. AddCA */
 		    _("Access denied: only root may call %s"), action);
 	g_message("refused %s for uid %u", action, (guint)caller->uid);
+	ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, NULL, ca, "denied", "action", action, "reason", (*error)->message, NULL);
 	return FALSE;
+}
+
+gboolean
+ck_engine_set_log_setting(CkEngine *self, const CkCaller *caller, const gchar *setting,
+			  const gchar *value, GError **error)
+{
+	g_autofree gchar *action = g_strconcat("Set", setting, NULL);
+	g_autofree gchar *before = NULL;
+	gboolean ok;
+
+	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
+	if (!ck_engine_require_root(self, caller, NULL, action, error))
+		return FALSE;
+	if (g_strcmp0(setting, "LogLevel") == 0) {
+		before = g_strdup(ck_log_get_level_name());
+		ok = ck_log_set_level_name(value, error);
+	} else if (g_strcmp0(setting, "LogTarget") == 0) {
+		before = g_strdup(ck_log_get_target_name());
+		ok = ck_log_set_target_name(value, error);
+	} else {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("'%s' is no log setting: use LogLevel or LogTarget"), setting);
+		return FALSE;
+	}
+	if (!ok)
+		return FALSE;
+	g_message("%s changed from %s to %s", setting, before, value);
+	ck_engine_record(self, CK_AUDIT_LOGGING_CHANGED, caller, NULL, NULL, "success", "setting", setting, "value", value, "previous", before, NULL);
+	return TRUE;
 }
 
 CkCa *
@@ -574,7 +611,7 @@ ck_engine_add_ca(CkEngine *self, const CkCaller *caller, const CkCaConfig *cfg, 
 	CkCa *ca;
 
 	g_return_val_if_fail(CK_IS_ENGINE(self), NULL);
-	if (!ck_engine_require_root(caller, "AddCA", error))
+	if (!ck_engine_require_root(self, caller, cfg->name, "AddCA", error))
 		return NULL;
 	if (!ck_engine_ca_name_is_valid(cfg->name)) {
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
@@ -598,6 +635,7 @@ ck_engine_add_ca(CkEngine *self, const CkCaller *caller, const CkCaConfig *cfg, 
 	g_hash_table_insert(self->cas, g_strdup(cfg->name), ca);
 	g_hash_table_insert(self->dynamic_cas, g_strdup(cfg->name), ck_ca_config_copy(cfg));
 	g_message("CA %s added (%s)", cfg->name, cfg->type);
+	ck_engine_record(self, CK_AUDIT_CA_ADDED, caller, NULL, cfg->name, "success", "type", cfg->type, NULL);
 	g_signal_emit_by_name(self, "ca-added", ca);
 	ck_engine_refresh_ca(self, ca);
 	return ca;
@@ -643,7 +681,7 @@ ck_engine_modify_ca(CkEngine *self, const CkCaller *caller, const CkCaConfig *cf
 	CkCa *ca;
 
 	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
-	if (!ck_engine_require_root(caller, "ModifyCA", error) ||
+	if (!ck_engine_require_root(self, caller, cfg->name, "ModifyCA", error) ||
 	    !ck_engine_check_dynamic_ca(self, cfg->name, error))
 		return FALSE;
 	ca = ck_engine_make_ca(self, cfg, error);
@@ -657,6 +695,7 @@ ck_engine_modify_ca(CkEngine *self, const CkCaller *caller, const CkCaConfig *cf
 	g_hash_table_insert(self->cas, g_strdup(cfg->name), ca);
 	g_hash_table_insert(self->dynamic_cas, g_strdup(cfg->name), ck_ca_config_copy(cfg));
 	g_message("CA %s modified", cfg->name);
+	ck_engine_record(self, CK_AUDIT_CA_MODIFIED, caller, NULL, cfg->name, "success", "type", cfg->type, NULL);
 	g_signal_emit_by_name(self, "ca-changed", ca);
 	ck_engine_refresh_ca(self, ca);
 	return TRUE;
@@ -670,7 +709,7 @@ ck_engine_remove_ca(CkEngine *self, const CkCaller *caller, const gchar *name, G
 	g_autoptr(CkCa) ca = NULL;
 
 	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
-	if (!ck_engine_require_root(caller, "RemoveCA", error) ||
+	if (!ck_engine_require_root(self, caller, name, "RemoveCA", error) ||
 	    !ck_engine_check_dynamic_ca(self, name, error))
 		return FALSE;
 	users = ck_engine_ca_users(self, name);
@@ -689,6 +728,7 @@ ck_engine_remove_ca(CkEngine *self, const CkCaller *caller, const gchar *name, G
 	g_hash_table_remove(self->cas, name);
 	g_hash_table_remove(self->dynamic_cas, name);
 	g_message("CA %s removed", name);
+	ck_engine_record(self, CK_AUDIT_CA_REMOVED, caller, NULL, name, "success", "action", "RemoveCA", NULL);
 	g_signal_emit_by_name(self, "ca-removed", ca);
 	return TRUE;
 }
@@ -738,9 +778,12 @@ ck_engine_reconcile_declared(CkEngine *self)
 
 		g_hash_table_add(wanted, d->id);
 		if (existing == NULL) {
-			if (ck_engine_add_request(self, d->request, &error) == NULL)
+			CkRequest *added = ck_engine_add_request(self, d->request, &error);
+			if (added == NULL)
 				g_warning("%s: request %s is skipped: %s", d->file, d->id,
 					  error->message);
+			else
+				ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, &root, added, NULL, "success", "declared_in", d->file, NULL);
 			continue;
 		}
 		if (ck_request_get_declared(existing) == NULL) {
@@ -760,7 +803,8 @@ ck_engine_reconcile_declared(CkEngine *self)
 	/* declared once, declared no more: stop tracking (the files stay) */
 	all = ck_engine_get_requests(self);
 	for (guint i = 0; i < all->len; i++) {
-		CkRequest *request = g_ptr_array_index(all, i);
+		/* held for the record: removing drops the engine's reference */
+		g_autoptr(CkRequest) request = g_object_ref(g_ptr_array_index(all, i));
 		g_autoptr(GError) error = NULL;
 		if (ck_request_get_declared(request) == NULL ||
 		    g_hash_table_contains(wanted, ck_request_get_id(request)))
@@ -769,6 +813,8 @@ ck_engine_reconcile_declared(CkEngine *self)
 			  ck_request_get_id(request), dir);
 		if (!ck_engine_remove_request(self, ck_request_get_id(request), &error))
 			g_warning("%s", error->message);
+		else
+			ck_engine_record(self, CK_AUDIT_REQUEST_REMOVED, &root, request, NULL, "success", "declared_in", dir, NULL);
 	}
 }
 
@@ -782,7 +828,7 @@ ck_engine_set_config_path(CkEngine *self, const gchar *path)
 
 /* Brings the CAs of certkeeper.conf in line with a new configuration. */
 static void
-ck_engine_reload_cas(CkEngine *self, CkConfig *old_config)
+ck_engine_reload_cas(CkEngine *self, const CkCaller *caller, CkConfig *old_config)
 {
 	GPtrArray *cas = ck_config_get_cas(self->config);
 	GPtrArray *old = ck_config_get_cas(old_config);
@@ -808,6 +854,7 @@ ck_engine_reload_cas(CkEngine *self, CkConfig *old_config)
 		g_hash_table_remove(self->dynamic_cas, cfg->name);
 		g_hash_table_insert(self->cas, g_strdup(cfg->name), ca);
 		g_signal_emit_by_name(self, before != NULL ? "ca-changed" : "ca-added", ca);
+		ck_engine_record(self, before != NULL ? CK_AUDIT_CA_MODIFIED : CK_AUDIT_CA_ADDED, caller, NULL, cfg->name, "success", "type", cfg->type, NULL);
 		ck_engine_refresh_ca(self, ca);
 	}
 	for (guint j = 0; j < old->len; j++) {
@@ -826,6 +873,7 @@ ck_engine_reload_cas(CkEngine *self, CkConfig *old_config)
 		gone = g_object_ref(ck_engine_find_ca(self, before->name));
 		g_hash_table_remove(self->cas, before->name);
 		g_signal_emit_by_name(self, "ca-removed", gone);
+		ck_engine_record(self, CK_AUDIT_CA_REMOVED, caller, NULL, before->name, "success", "action", "Reload", NULL);
 	}
 }
 
@@ -837,11 +885,12 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	const CkLifecycleConfig *lc;
 
 	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
-	if (!ck_engine_require_root(caller, "Reload", error))
+	if (!ck_engine_require_root(self, caller, NULL, "Reload", error))
 		return FALSE;
 	if (self->config_path != NULL &&
 	    !ck_config_load(config, self->config_path, FALSE, error)) {
 		g_prefix_error(error, _("The configuration was not reloaded: "));
+		ck_engine_record(self, CK_AUDIT_CONFIG_RELOADED, caller, NULL, NULL, "failure", "reason", (*error)->message, NULL);
 		return FALSE;
 	}
 	old = g_steal_pointer(&self->config);
@@ -850,7 +899,7 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	ck_limiter_set_max(self->key_limiter, lc->max_parallel_keys != 0 ? lc->max_parallel_keys
 									: g_get_num_processors());
 	ck_limiter_set_max(self->submit_limiter, lc->max_parallel_submissions);
-	ck_engine_reload_cas(self, old);
+	ck_engine_reload_cas(self, caller, old);
 	ck_engine_load_policy(self);
 	ck_engine_reconcile_declared(self);
 	/* thresholds and jitter may have changed */
@@ -861,5 +910,6 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	}
 	g_message("configuration reloaded%s%s", self->config_path != NULL ? " from " : "",
 		  self->config_path != NULL ? self->config_path : "");
+	ck_engine_record(self, CK_AUDIT_CONFIG_RELOADED, caller, NULL, NULL, "success", "config", self->config_path, NULL);
 	return TRUE;
 }

@@ -8,6 +8,7 @@
  * atomic install, hooks, the post-install check and recovery).
  */
 
+#include "ck-audit.h"
 #include "ck-engine.h"
 #include "ck-installer.h"
 #include "ck-limiter.h"
@@ -54,6 +55,7 @@ typedef struct {
 	gboolean rolled_back; /* the post-install steps run again for the restored files */
 	GPtrArray *hook_errors; /* what failed among the post-save hooks (reported, kept) */
 	gchar *check_error;	/* why the post-install check failed, NULL if it did not */
+	gchar *trace_id;	/* this attempt in the audit log, the journal and helpers */
 } CkJob;
 
 /* Directory watches for external changes of certificate files. */
@@ -77,6 +79,7 @@ struct _CkEngine {
 	CkLimiter *submit_limiter;
 	CkServiceManager *service_manager;
 	CkPolicy *policy;
+	CkAudit *audit;
 	GHashTable *dynamic_cas; /* name -> CkCaConfig of the CAs added at run time */
 	gchar *config_path;
 	GHashTable *dir_watches;   /* directory -> CkDirWatch */
@@ -157,6 +160,19 @@ ck_engine_count_owned(CkEngine *self, uid_t uid);
 
 void
 ck_engine_load_policy(CkEngine *self);
+
+/*
+ * Records @event in the audit log (ck_audit_record(): @caller NULL for the
+ * daemon's own work, @ca for CA events, metadata pairs NULL ended) with the
+ * trace id of the request's attempt; lifecycle events also go to the journal
+ * as structured entries, a "reason" in the metadata as their detail.
+ */
+void
+ck_engine_record(CkEngine *self, CkAuditEvent event, const CkCaller *caller, CkRequest *request,
+		 const gchar *ca, const gchar *result, ...) G_GNUC_NULL_TERMINATED;
+/* The trace id of the attempt under way for @request, NULL if none is. */
+const gchar *
+ck_engine_trace_id(CkEngine *self, CkRequest *request);
 
 /* ck-engine-manage.c */
 CkCa *

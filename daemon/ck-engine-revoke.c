@@ -62,6 +62,7 @@ typedef struct {
 	gchar *id;
 	gchar *serial; /* the certificate the CA is asked to revoke */
 	gchar *reason; /* its RFC 5280 name, NULL if none was given */
+	CkCaller caller; /* who asked, for the audit log (its unit owned here) */
 } CkRevocation;
 
 static void
@@ -70,6 +71,7 @@ ck_revocation_free(CkRevocation *revocation)
 	g_free(revocation->id);
 	g_free(revocation->serial);
 	g_free(revocation->reason);
+	g_free((gchar *)revocation->caller.unit);
 	g_free(revocation);
 }
 
@@ -86,12 +88,14 @@ ck_engine_revoked_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	if (!ck_ca_revoke_finish(CK_CA(source), res, &error)) {
 		g_message("request %s: certificate %s not revoked: %s", revocation->id,
 			  revocation->serial, error->message);
+		ck_engine_record(self, CK_AUDIT_REVOKED, &revocation->caller, ck_engine_find_request(self, revocation->id), ck_ca_get_name(CK_CA(source)), "failure", "serial", revocation->serial, "revocation_reason", revocation->reason, "reason", error->message, NULL);
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
 	g_message("request %s: certificate %s revoked by CA %s (reason %s)", revocation->id,
 		  revocation->serial, ck_ca_get_name(CK_CA(source)),
 		  revocation->reason != NULL ? revocation->reason : "none given");
+	ck_engine_record(self, CK_AUDIT_REVOKED, &revocation->caller, ck_engine_find_request(self, revocation->id), ck_ca_get_name(CK_CA(source)), "success", "serial", revocation->serial, "revocation_reason", revocation->reason, NULL);
 	/* the request may be gone, or hold another certificate by now: the CA revoked what it
 	 * was asked to, and only a request that still holds that certificate is marked */
 	request = ck_engine_find_request(self, revocation->id);
@@ -196,6 +200,8 @@ ck_engine_revoke_async(CkEngine *self, const CkCaller *caller, const gchar *id, 
 	revocation->id = g_strdup(id);
 	revocation->serial = g_strdup(ck_request_get_serial(request));
 	revocation->reason = code >= 0 ? g_strdup(reason) : NULL;
+	revocation->caller = *caller;
+	revocation->caller.unit = g_strdup(caller->unit);
 	g_task_set_task_data(task, revocation, (GDestroyNotify)ck_revocation_free);
 	g_hash_table_add(self->revoking, g_strdup(id));
 	g_message("request %s: asking CA %s to revoke certificate %s", id, ck_ca_get_name(ca),

@@ -21,6 +21,7 @@
 #include "ck-error.h"
 #include "ck-hook.h"
 #include "ck-key-provider-file.h"
+#include "ck-log.h"
 #include "ck-subprocess.h"
 #include "ck-tls-check.h"
 
@@ -52,6 +53,7 @@ ck_job_free(CkJob *job)
 	g_clear_pointer(&job->key, ck_key_unref);
 	g_clear_pointer(&job->hook_errors, g_ptr_array_unref);
 	g_free(job->check_error);
+	g_free(job->trace_id);
 	g_free(job->csr);
 	g_free(job->certificate);
 	g_free(job->chain);
@@ -72,9 +74,74 @@ ck_engine_get_job(CkEngine *self, CkRequest *request)
 	if (job == NULL) {
 		job = g_new0(CkJob, 1);
 		job->cancellable = g_cancellable_new();
+		job->trace_id = ck_audit_new_trace_id();
 		g_hash_table_insert(self->jobs, g_strdup(id), job);
 	}
 	return job;
+}
+
+/* Audit and journal */
+
+const gchar *
+ck_engine_trace_id(CkEngine *self, CkRequest *request)
+{
+	CkJob *job = request != NULL ? ck_engine_lookup_job(self, request) : NULL;
+	return job != NULL ? job->trace_id : NULL;
+}
+
+/* The journal's lifecycle event of @event; FALSE for events outside an attempt. */
+static gboolean
+ck_engine_lifecycle_of(CkAuditEvent event, CkLogLifecycle *kind)
+{
+	switch (event) {
+	case CK_AUDIT_RENEWAL_STARTED:
+		*kind = CK_LOG_LIFECYCLE_STARTED;
+		return TRUE;
+	case CK_AUDIT_KEY_GENERATED:
+	case CK_AUDIT_CSR_CREATED:
+	case CK_AUDIT_CERTIFICATE_ISSUED:
+	case CK_AUDIT_CERTIFICATE_INSTALLED:
+		*kind = CK_LOG_LIFECYCLE_PROGRESS;
+		return TRUE;
+	case CK_AUDIT_RENEWAL_COMPLETED:
+		*kind = CK_LOG_LIFECYCLE_COMPLETED;
+		return TRUE;
+	case CK_AUDIT_RENEWAL_FAILED:
+	case CK_AUDIT_ROLLED_BACK:
+		*kind = CK_LOG_LIFECYCLE_FAILED;
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+void
+ck_engine_record(CkEngine *self, CkAuditEvent event, const CkCaller *caller, CkRequest *request,
+		 const gchar *ca, const gchar *result, ...)
+{
+	CkLogLifecycle kind = CK_LOG_LIFECYCLE_STARTED;
+	gboolean lifecycle = ck_engine_lifecycle_of(event, &kind);
+	/* the trace ties the events of one attempt together, from the demand on */
+	const gchar *trace_id = lifecycle || event == CK_AUDIT_RENEWAL_REQUESTED
+				    ? ck_engine_trace_id(self, request)
+				    : NULL;
+	const gchar *reason = NULL;
+	va_list args;
+
+	va_start(args, result);
+	ck_audit_recordv(self->audit, event, caller, request, ca, trace_id, result, args);
+	va_end(args);
+	if (!lifecycle || request == NULL)
+		return;
+	va_start(args, result);
+	for (const gchar *key = va_arg(args, const gchar *); key != NULL;
+	     key = va_arg(args, const gchar *)) {
+		const gchar *value = va_arg(args, const gchar *);
+		if (g_strcmp0(key, "reason") == 0)
+			reason = value;
+	}
+	va_end(args);
+	ck_log_lifecycle(kind, request, ck_audit_event_to_string(event), trace_id, reason);
 }
 
 static gboolean
@@ -615,6 +682,7 @@ ck_engine_stop(CkEngine *self)
 	g_return_if_fail(CK_IS_ENGINE(self));
 	if (self->started)
 		ck_engine_save_clock(self, TRUE);
+	ck_audit_sync(self->audit);
 }
 
 static gint
@@ -1093,6 +1161,7 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 		  ck_request_get_ca(tracked));
 	ck_engine_emit_added(self, tracked);
 	ck_engine_schedule_step(self, tracked);
+	ck_engine_record(self, CK_AUDIT_RENEWAL_STARTED, NULL, tracked, NULL, "success", "reason", "new request", NULL);
 	/* the engine's table holds the reference the caller borrows */
 	return tracked;
 }
@@ -1114,11 +1183,14 @@ CkRequest *
 ck_engine_add_request_as(CkEngine *self, const CkCaller *caller, CkRequest *request,
 			 GError **error)
 {
+	CkRequest *added;
+
 	g_return_val_if_fail(CK_IS_ENGINE(self), NULL);
 	if (!ck_policy_authorize_new(self->policy, caller, request,
 				     ck_engine_count_owned(self, caller->uid), error)) {
 		g_message("refused AddRequest for uid %u: %s", (guint)caller->uid,
 			  (*error)->message);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "AddRequest", "reason", (*error)->message, NULL);
 		return NULL;
 	}
 	/* a request refused for bad input is no issue: it does not use up the rate */
@@ -1127,9 +1199,13 @@ ck_engine_add_request_as(CkEngine *self, const CkCaller *caller, CkRequest *requ
 	if (!ck_policy_take_issue(self->policy, caller, ck_clock_now(), error)) {
 		g_message("refused AddRequest for uid %u: %s", (guint)caller->uid,
 			  (*error)->message);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "AddRequest", "reason", (*error)->message, NULL);
 		return NULL;
 	}
-	return ck_engine_add_request(self, request, error);
+	added = ck_engine_add_request(self, request, error);
+	if (added != NULL)
+		ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, caller, added, NULL, "success", "action", "AddRequest", NULL);
+	return added;
 }
 
 gboolean
@@ -1141,6 +1217,7 @@ ck_engine_authorize(CkEngine *self, const CkCaller *caller, CkRequest *request,
 	    (issues && !ck_policy_take_issue(self->policy, caller, ck_clock_now(), error))) {
 		g_message("refused %s of request %s for uid %u: %s", action,
 			  ck_request_get_id(request), (guint)caller->uid, (*error)->message);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", action, "reason", (*error)->message, NULL);
 		return FALSE;
 	}
 	return TRUE;
@@ -1171,6 +1248,27 @@ ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error)
 	g_hash_table_remove(self->requests, id);
 	g_message("request %s removed; its files stay in place", id);
 	g_signal_emit(self, signals[SIGNAL_REQUEST_REMOVED], 0, request);
+	return TRUE;
+}
+
+gboolean
+ck_engine_remove_request_as(CkEngine *self, const CkCaller *caller, const gchar *id,
+			    GError **error)
+{
+	g_autoptr(CkRequest) request = NULL;
+
+	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
+	request = ck_engine_find_request(self, id);
+	if (request == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_NOT_FOUND, _("No request with id '%s'"), id);
+		return FALSE;
+	}
+	/* kept for the record: removing drops the engine's reference */
+	g_object_ref(request);
+	if (!ck_engine_authorize(self, caller, request, "RemoveRequest", FALSE, error) ||
+	    !ck_engine_remove_request(self, id, error))
+		return FALSE;
+	ck_engine_record(self, CK_AUDIT_REQUEST_REMOVED, caller, request, NULL, "success", "action", "RemoveRequest", NULL);
 	return TRUE;
 }
 
@@ -1227,6 +1325,25 @@ ck_engine_renew_now(CkEngine *self, const gchar *id, gboolean reuse_key, GError 
 }
 
 gboolean
+ck_engine_renew_as(CkEngine *self, const CkCaller *caller, const gchar *id, gboolean rekey,
+		   GError **error)
+{
+	CkRequest *request = ck_engine_find_request(self, id);
+	const gchar *action = rekey ? "Rekey" : "Resubmit";
+
+	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
+	if (request == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_NOT_FOUND, _("No request with id '%s'"), id);
+		return FALSE;
+	}
+	if (!ck_engine_authorize(self, caller, request, action, TRUE, error) ||
+	    !ck_engine_renew_now(self, id, !rekey, error))
+		return FALSE;
+	ck_engine_record(self, CK_AUDIT_RENEWAL_REQUESTED, caller, request, NULL, "success", "action", action, NULL);
+	return TRUE;
+}
+
+gboolean
 ck_engine_resubmit(CkEngine *self, const gchar *id, GError **error)
 {
 	return ck_engine_renew_now(self, id, TRUE, error);
@@ -1279,6 +1396,7 @@ ck_engine_finalize(GObject *object)
 	g_hash_table_unref(self->cas);
 	g_hash_table_unref(self->key_providers);
 	g_hash_table_unref(self->dynamic_cas);
+	g_clear_object(&self->audit);
 	g_free(self->config_path);
 	ck_limiter_free(self->key_limiter);
 	ck_limiter_free(self->submit_limiter);
@@ -1340,6 +1458,19 @@ ck_engine_class_init(CkEngineClass *klass)
 						  G_TYPE_NONE, 1, CK_TYPE_CA);
 }
 
+/* AuditLog= (STATE/audit.log when unset, none for no audit log). */
+static CkAudit *
+ck_engine_new_audit(CkConfig *config, const gchar *state_dir)
+{
+	const CkAuditConfig *cfg = ck_config_get_audit(config);
+	g_autofree gchar *path = NULL;
+
+	if (g_strcmp0(cfg->path, "none") != 0)
+		path = cfg->path != NULL ? g_strdup(cfg->path)
+					 : g_build_filename(state_dir, "audit.log", NULL);
+	return ck_audit_new(path, cfg->max_size, cfg->rotate);
+}
+
 CkEngine *
 ck_engine_new(CkConfig *config, const gchar *state_dir)
 {
@@ -1351,6 +1482,7 @@ ck_engine_new(CkConfig *config, const gchar *state_dir)
 	self->config = g_object_ref(config);
 	self->state_dir = g_strdup(state_dir);
 	self->pending_dir = g_build_filename(state_dir, "pending", NULL);
+	self->audit = ck_engine_new_audit(config, state_dir);
 	self->store = ck_store_new(state_dir);
 	self->policy = ck_policy_new(ck_config_get_default_ca(config));
 	self->scheduler = ck_scheduler_new(ck_engine_scheduler_cb, self);

@@ -68,6 +68,10 @@ ck_engine_authorize(CkEngine *self, const CkCaller *caller, CkRequest *request,
 /* Stops tracking: forgets the request and its state file; certificate and key files stay. */
 gboolean
 ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error);
+/* ck_engine_remove_request() on behalf of @caller, authorised and audited. */
+gboolean
+ck_engine_remove_request_as(CkEngine *self, const CkCaller *caller, const gchar *id,
+			    GError **error);
 
 /*
  * Renews now, whatever the schedule says: resubmit keeps the key, rekey makes a
@@ -78,6 +82,11 @@ gboolean
 ck_engine_resubmit(CkEngine *self, const gchar *id, GError **error);
 gboolean
 ck_engine_rekey(CkEngine *self, const gchar *id, GError **error);
+/* ck_engine_rekey() (@rekey) or ck_engine_resubmit() on behalf of @caller:
+ * authorised (it counts against the caller's rate limit) and audited. */
+gboolean
+ck_engine_renew_as(CkEngine *self, const CkCaller *caller, const gchar *id, gboolean rekey,
+		   GError **error);
 
 /*
  * Revokes the installed certificate of request @id through its CA, on behalf of
@@ -157,6 +166,15 @@ ck_engine_set_config_path(CkEngine *self, const gchar *path);
  */
 gboolean
 ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error);
+
+/*
+ * Sets the daemon's "LogLevel" (a syslog level name) or "LogTarget" (auto,
+ * console, journal or null) for @caller, as org.freedesktop.LogControl1 does:
+ * root only (CK_ERROR_ACCESS_DENIED), audited either way.
+ */
+gboolean
+ck_engine_set_log_setting(CkEngine *self, const CkCaller *caller, const gchar *setting,
+			  const gchar *value, GError **error);
 
 /* Who reloads services after an install (systemd in the daemon); may be NULL. */
 void

@@ -5,7 +5,11 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 
 #include "ck-bus.h"
 #include "ck-clock.h"
@@ -13,45 +17,63 @@
 #include "ck-engine.h"
 #include "ck-error.h"
 #include "ck-file-util.h"
+#include "ck-log.h"
 #include "ck-systemd.h"
 
-static GLogLevelFlags ck_log_threshold = G_LOG_LEVEL_MESSAGE;
 /* a lost bus is a failure, so that systemd's Restart=on-failure brings the daemon back */
 static int ck_exit_status = EXIT_SUCCESS;
+/* the "auto" target: systemd connected stderr to the journal (JOURNAL_STREAM) */
+static gboolean ck_stderr_is_journal = FALSE;
+
+/* One entry in the journal's native protocol, with every field the message has
+ * (MESSAGE_ID, CERTKEEPER_*); FALSE if the journal cannot be reached. */
+static gboolean
+ck_main_send_journal(GLogLevelFlags level, const GLogField *fields, gsize n_fields)
+{
+	g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func(g_free);
+	g_autofree struct iovec *iov = NULL;
+	gsize n = 0;
+
+	g_ptr_array_add(entries, g_strdup_printf("PRIORITY=%d", ck_log_priority_of(level)));
+	g_ptr_array_add(entries, g_strdup("SYSLOG_IDENTIFIER=certkeeperd"));
+	for (gsize i = 0; i < n_fields; i++) {
+		gsize len = fields[i].length < 0 ? strlen(fields[i].value) : (gsize)fields[i].length;
+		GString *entry;
+		/* ours above; GLib's own PRIORITY maps criticals to warnings */
+		if (g_strcmp0(fields[i].key, "PRIORITY") == 0 ||
+		    g_strcmp0(fields[i].key, "SYSLOG_IDENTIFIER") == 0)
+			continue;
+		entry = g_string_new(fields[i].key);
+		g_string_append_c(entry, '=');
+		g_string_append_len(entry, fields[i].value, (gssize)len);
+		g_ptr_array_add(entries, g_string_free(entry, FALSE));
+	}
+	iov = g_new0(struct iovec, entries->len);
+	for (guint i = 0; i < entries->len; i++) {
+		iov[n].iov_base = g_ptr_array_index(entries, i);
+		iov[n].iov_len = strlen(g_ptr_array_index(entries, i));
+		n++;
+	}
+	return sd_journal_sendv(iov, (int)n) >= 0;
+}
 
 static GLogWriterOutput
 ck_main_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 		   gpointer user_data)
 {
-	/* lower bits are more severe: drop what is below the configured level */
-	if ((level & G_LOG_LEVEL_MASK) > ck_log_threshold)
-		return G_LOG_WRITER_HANDLED;
-	return g_log_writer_default(level, fields, n_fields, user_data);
-}
+	CkLogTarget target = ck_log_get_target();
 
-static gboolean
-ck_main_set_log_level(const gchar *name, GError **error)
-{
-	static const struct {
-		const gchar *name;
-		GLogLevelFlags level;
-	} levels[] = {
-	    {"error", G_LOG_LEVEL_CRITICAL}, {"warning", G_LOG_LEVEL_WARNING},
-	    {"message", G_LOG_LEVEL_MESSAGE}, {"info", G_LOG_LEVEL_INFO},
-	    {"debug", G_LOG_LEVEL_DEBUG},
-	};
-	for (guint i = 0; i < G_N_ELEMENTS(levels); i++) {
-		if (g_strcmp0(levels[i].name, name) == 0) {
-			ck_log_threshold = levels[i].level;
-			/* GLib's writer drops info and debug unless told otherwise */
-			if (ck_log_threshold >= G_LOG_LEVEL_INFO)
-				g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
-			return TRUE;
-		}
-	}
-	g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-		    _("Unknown log level '%s': use error, warning, message, info or debug"), name);
-	return FALSE;
+	/* lower syslog priorities are more severe: drop what is below the set level */
+	if (ck_log_priority_of(level) > ck_log_get_max_priority())
+		return G_LOG_WRITER_HANDLED;
+	if (target == CK_LOG_TARGET_AUTO)
+		target = ck_stderr_is_journal ? CK_LOG_TARGET_JOURNAL : CK_LOG_TARGET_CONSOLE;
+	if (target == CK_LOG_TARGET_NULL)
+		return G_LOG_WRITER_HANDLED;
+	/* a journal that is gone (stopped, or not there at all) falls back to stderr */
+	if (target == CK_LOG_TARGET_JOURNAL && ck_main_send_journal(level, fields, n_fields))
+		return G_LOG_WRITER_HANDLED;
+	return g_log_writer_standard_streams(level, fields, n_fields, user_data);
 }
 
 static gboolean
@@ -104,6 +126,7 @@ main(int argc, char **argv)
 	g_autofree gchar *state_dir = NULL;
 	g_autofree gchar *config_path = NULL;
 	g_autofree gchar *log_level = NULL;
+	g_autofree gchar *log_target = NULL;
 	g_autofree gchar *systemd_bus = NULL;
 	g_autoptr(CkSystemd) systemd = NULL;
 	g_autofree gchar *lock_path = NULL;
@@ -128,7 +151,13 @@ main(int argc, char **argv)
 		"none"),
 	     "BUS"},
 	    {"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
-	     N_("Log level: error, warning, message (default), info or debug"), "LEVEL"},
+	     N_("Log level: error, warning, message (default), info or debug, or a syslog "
+		"level (emerg .. debug)"),
+	     "LEVEL"},
+	    {"log-target", 0, 0, G_OPTION_ARG_STRING, &log_target,
+	     N_("Where messages go: auto (default: the journal when started by systemd), "
+		"console, journal or null"),
+	     "TARGET"},
 	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL},
 	    {NULL}};
 
@@ -151,6 +180,11 @@ main(int argc, char **argv)
 		g_print("certkeeperd %s\n", PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
+	ck_stderr_is_journal = g_log_writer_is_journald(STDERR_FILENO);
+	if (log_target != NULL && !ck_log_set_target_name(log_target, &error)) {
+		g_printerr("certkeeperd: %s\n", error->message);
+		return EXIT_FAILURE;
+	}
 	g_log_set_writer_func(ck_main_log_writer, NULL, NULL);
 
 	config = ck_config_new();
@@ -162,7 +196,7 @@ main(int argc, char **argv)
 	}
 	if (log_level == NULL && ck_config_get_log_level(config) != NULL)
 		log_level = g_strdup(ck_config_get_log_level(config));
-	if (log_level != NULL && !ck_main_set_log_level(log_level, &error)) {
+	if (log_level != NULL && !ck_log_set_level_name(log_level, &error)) {
 		g_printerr("certkeeperd: %s\n", error->message);
 		return EXIT_FAILURE;
 	}

@@ -141,6 +141,15 @@ test_bus_introspection_matches_contract(void)
 	    request_doc->interfaces[0]);
 	ck_test_compare_interface(g_dbus_node_info_lookup_interface(ca_live, "org.certkeeper.CA1"),
 				  ca_doc->interfaces[0]);
+	{
+		g_autoptr(GDBusNodeInfo) log_doc =
+		    ck_test_load_contract("org.freedesktop.LogControl1.xml");
+		g_autoptr(GDBusNodeInfo) log_live =
+		    ck_test_introspect(connection, "/org/freedesktop/LogControl1");
+		ck_test_compare_interface(
+		    g_dbus_node_info_lookup_interface(log_live, "org.freedesktop.LogControl1"),
+		    log_doc->interfaces[0]);
+	}
 }
 
 typedef struct {

@@ -309,6 +309,11 @@ static const BadCase bad_cases[] = {
      "[ca lab]\nType=local\nRootsFile=roots.pem\n",
      {"[ca lab]", "RootsFile='roots.pem'", "absolute"}},
     {"helper-dir-relative", "[certkeeperd]\nHelperDirectory=libexec\n", {"HelperDirectory"}},
+    {"audit-log-relative", "[certkeeperd]\nAuditLog=audit.log\n", {"AuditLog=audit.log", "none"}},
+    {"audit-size-unit", "[certkeeperd]\nAuditLogMaxSize=10X\n", {"AuditLogMaxSize=10X", "10M"}},
+    {"audit-size-small", "[certkeeperd]\nAuditLogMaxSize=100\n", {"AuditLogMaxSize=100", "4096"}},
+    {"audit-size-empty", "[certkeeperd]\nAuditLogMaxSize=M\n", {"AuditLogMaxSize=M"}},
+    {"audit-rotate-big", "[certkeeperd]\nAuditLogRotate=101\n", {"AuditLogRotate=101", "0 to 100"}},
     {"not-a-key-file", "this is not = a key file\n", {NULL}},
     {"key-outside-group", "KeyType=rsa\n[defaults]\n", {NULL}},
 };
@@ -326,6 +331,35 @@ test_config_bad_value(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, f->path));
 	for (guint i = 0; i < G_N_ELEMENTS(c->expect) && c->expect[i] != NULL; i++)
 		g_assert_nonnull(strstr(error->message, c->expect[i]));
+}
+
+/* The audit log's keys, and the syslog names LogControl1 uses for LogLevel=. */
+static void
+test_config_audit(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	const CkAuditConfig *audit = ck_config_get_audit(f->config);
+
+	/* defaults: the state directory's audit.log, 10 MiB, 5 kept */
+	g_assert_null(audit->path);
+	g_assert_cmpuint(audit->max_size, ==, 10 * 1024 * 1024);
+	g_assert_cmpuint(audit->rotate, ==, 5);
+	g_assert_true(ck_test_load_text(f,
+					"[certkeeperd]\nAuditLog=/var/log/certkeeper/audit.log\n"
+					"AuditLogMaxSize=64k\nAuditLogRotate=0\nLogLevel=notice\n",
+					&error));
+	g_assert_no_error(error);
+	audit = ck_config_get_audit(f->config);
+	g_assert_cmpstr(audit->path, ==, "/var/log/certkeeper/audit.log");
+	g_assert_cmpuint(audit->max_size, ==, 64 * 1024);
+	g_assert_cmpuint(audit->rotate, ==, 0);
+	g_assert_cmpstr(ck_config_get_log_level(f->config), ==, "notice");
+	g_assert_true(ck_test_load_text(f, "[certkeeperd]\nAuditLog=none\nAuditLogMaxSize=1G\n",
+					&error));
+	g_assert_cmpstr(ck_config_get_audit(f->config)->path, ==, "none");
+	g_assert_cmpuint(ck_config_get_audit(f->config)->max_size, ==, 1024 * 1024 * 1024);
+	g_assert_true(ck_test_load_text(f, "[certkeeperd]\nAuditLogMaxSize=5000\n", &error));
+	g_assert_cmpuint(ck_config_get_audit(f->config)->max_size, ==, 5000);
 }
 
 /* ACME, EST and SCEP CAs: settings instead of a command line; the daemon builds it. */
@@ -440,6 +474,7 @@ main(int argc, char **argv)
 	CK_ADD("shipped-example", test_config_shipped_example);
 	CK_ADD("unknown-warns", test_config_unknown_warns);
 	CK_ADD("protocols", test_config_protocols);
+	CK_ADD("audit", test_config_audit);
 	for (guint i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
 		g_autofree gchar *path =
 		    g_strdup_printf("/certkeeper/config/bad/%s", bad_cases[i].name);
