@@ -140,14 +140,33 @@ test_pkcs11_issue_and_renew(void)
 	g_assert_cmpstr(first_pub, ==, token_pub);
 	g_clear_pointer(&token_pub, g_free);
 
-	/* a new key: made beside the old one, which goes once the certificate is in */
+	/* a new key: made beside the old one, which goes once the certificate is in; the
+	 * pre-save hook, which runs before the install, counts the key objects */
 	serial = g_strdup(ck_test_json_string(obj, "Serial"));
+	{
+		g_autofree gchar *count_file = ck_test_daemon_path(f.td, "before-install.txt");
+		g_autofree gchar *hook = g_strdup_printf(
+		    "SOFTHSM2_CONF=%s/softhsm2.conf p11tool --provider=%s --login --set-pin=1234 "
+		    "--list-all-privkeys 'pkcs11:token=T;object=web' > %s",
+		    f.td->dir, ck_test_softhsm_module(), count_file);
+		g_assert_cmpint(ck_test_cli(f.td, FALSE, NULL, NULL, NULL, "modify", "-i", "tok",
+					    "--pre-save-command", hook, NULL),
+				==, 0);
+	}
 	g_assert_cmpint(ck_test_cli(f.td, FALSE, NULL, NULL, NULL, "rekey", "-i", "tok", "-w",
 				    "--wait-timeout=30", NULL),
 			==, 0);
 	{
 		CkTestRequestWait newer = {.state = "MONITORING", .not_serial = serial};
 		renewed = ck_test_wait_request(f.td, "tok", &newer, 30);
+	}
+	{
+		g_autofree gchar *count_file = ck_test_daemon_path(f.td, "before-install.txt");
+		g_autofree gchar *listed = ck_test_read_file(count_file);
+		guint n = 0;
+		for (const gchar *p = listed; (p = strstr(p, "\tURL: ")) != NULL; p++)
+			n++;
+		g_assert_cmpuint(n, ==, 2);
 	}
 	g_assert_cmpuint(ck_test_key_objects(), ==, 1);
 	g_assert_cmpuint(ck_test_all_objects(), ==, 2); /* its private and public object */
@@ -298,6 +317,44 @@ test_pkcs11_wrong_pin(void)
 	ck_test_fixture_teardown(&f);
 }
 
+/* A renewal rolled back by its post-install check: the new key object goes, the old one stays. */
+static void
+test_pkcs11_rollback(void)
+{
+	Fixture f;
+	g_autoptr(JsonObject) obj = NULL;
+	g_autoptr(JsonObject) rolled = NULL;
+	g_autofree gchar *before = NULL;
+	g_autofree gchar *pub_before = NULL;
+	CkTestRequestWait want = {.state = "MONITORING"};
+	CkTestRequestWait rolled_back = {.error_part = "rolled back"};
+
+	/* no automatic retry while the test looks */
+	if (!ck_test_fixture_setup(&f, "[renewal]\nRetryDelay=1h\n"))
+		return;
+	g_assert_cmpint(ck_test_request_token(&f, TRUE, NULL), ==, 0);
+	obj = ck_test_wait_request(f.td, "tok", &want, 30);
+	before = ck_test_read_file(f.cert);
+	pub_before = ck_test_token_pubkey();
+	g_assert_cmpint(ck_test_cli(f.td, FALSE, NULL, NULL, NULL, "modify", "-i", "tok",
+				    "--check-command", "false", NULL),
+			==, 0);
+	g_assert_cmpint(ck_test_cli(f.td, FALSE, NULL, NULL, NULL, "rekey", "-i", "tok", NULL), ==,
+			0);
+	rolled = ck_test_wait_request(f.td, "tok", &rolled_back, 30);
+	g_assert_cmpstr(ck_test_json_string(rolled, "Serial"), ==,
+			ck_test_json_string(obj, "Serial"));
+	{
+		g_autofree gchar *after = ck_test_read_file(f.cert);
+		g_autofree gchar *pub_after = ck_test_token_pubkey();
+		g_assert_cmpstr(after, ==, before);
+		/* exactly one key object: the restored certificate's */
+		g_assert_cmpuint(ck_test_key_objects(), ==, 1);
+		g_assert_cmpstr(pub_after, ==, pub_before);
+	}
+	ck_test_fixture_teardown(&f);
+}
+
 /* What a token key cannot have is refused before anything is made. */
 static void
 test_pkcs11_refused_settings(void)
@@ -352,6 +409,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/daemon-pkcs11/certificate-in-token",
 			test_pkcs11_certificate_in_token);
 	g_test_add_func("/certkeeper/daemon-pkcs11/wrong-pin", test_pkcs11_wrong_pin);
+	g_test_add_func("/certkeeper/daemon-pkcs11/rollback", test_pkcs11_rollback);
 	g_test_add_func("/certkeeper/daemon-pkcs11/refused-settings", test_pkcs11_refused_settings);
 	return g_test_run();
 }
