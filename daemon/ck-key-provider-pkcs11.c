@@ -9,7 +9,7 @@
 #include "ck-error.h"
 #include "ck-key-provider-pkcs11.h"
 
-#define CK_PKCS11_SCHEME "pkcs11:"
+#define CK_PKCS11_SCHEME      "pkcs11:"
 #define CK_PKCS11_KEY_ID_SIZE 20 /* SHA-1 */
 
 struct _CkKeyProviderPkcs11 {
@@ -40,9 +40,9 @@ static GPrivate ck_pkcs11_pin_problem;
 
 /* A parsed PKCS#11 URI, split in what GnuTLS sees and what certkeeper handles itself. */
 typedef struct {
-	gchar *path;	    /* "pkcs11:" and the path attributes but id= and type= */
-	gchar *label;	    /* object= */
-	GBytes *id;	    /* id=, NULL when absent */
+	gchar *path;        /* "pkcs11:" and the path attributes but id= and type= */
+	gchar *label;       /* object= */
+	GBytes *id;         /* id=, NULL when absent */
 	gchar *pin_source;  /* the PIN file, NULL when absent */
 	gchar *module_path; /* NULL: the configured module */
 } CkPkcs11Uri;
@@ -91,9 +91,17 @@ ck_pkcs11_invalid(GError **error, const gchar *location, const gchar *reason)
 
 /* The token and slot attributes RFC 7512 defines, which GnuTLS matches itself. */
 static const gchar *const ck_pkcs11_path_attributes[] = {
-    "token",	       "manufacturer",	      "serial",		  "model",
-    "library-manufacturer", "library-description", "library-version", "slot-description",
-    "slot-manufacturer",    "slot-id",		   NULL,
+    "token",
+    "manufacturer",
+    "serial",
+    "model",
+    "library-manufacturer",
+    "library-description",
+    "library-version",
+    "slot-description",
+    "slot-manufacturer",
+    "slot-id",
+    NULL,
 };
 
 /*
@@ -123,7 +131,8 @@ ck_pkcs11_uri_parse(const gchar *text, const gchar *type, gboolean allow_id, GEr
 		if (attributes[i][0] == '\0')
 			continue;
 		if (eq == NULL) {
-			ck_pkcs11_invalid(error, text, _("every attribute needs a value (name=value)"));
+			ck_pkcs11_invalid(error, text,
+					  _("every attribute needs a value (name=value)"));
 			return NULL;
 		}
 		name = g_strndup(attributes[i], eq - attributes[i]);
@@ -138,7 +147,8 @@ ck_pkcs11_uri_parse(const gchar *text, const gchar *type, gboolean allow_id, GEr
 			/* binary: g_uri_unescape_string() would stop at a NUL byte */
 			bytes = g_uri_unescape_bytes(eq + 1, -1, NULL, NULL);
 			if (bytes == NULL || g_bytes_get_size(bytes) == 0) {
-				ck_pkcs11_invalid(error, text, _("the id= is empty or badly escaped"));
+				ck_pkcs11_invalid(error, text,
+						  _("the id= is empty or badly escaped"));
 				return NULL;
 			}
 			if (uri->id != NULL)
@@ -172,8 +182,8 @@ ck_pkcs11_uri_parse(const gchar *text, const gchar *type, gboolean allow_id, GEr
 			ck_pkcs11_invalid(error, text, why);
 			return NULL;
 		}
-		g_string_append_printf(path, "%s%s", path->len > strlen(CK_PKCS11_SCHEME) ? ";" : "",
-				       attributes[i]);
+		g_string_append_printf(
+		    path, "%s%s", path->len > strlen(CK_PKCS11_SCHEME) ? ";" : "", attributes[i]);
 	}
 	if (uri->label == NULL || uri->label[0] == '\0') {
 		ck_pkcs11_invalid(error, text, _("name the object with object=LABEL"));
@@ -188,14 +198,17 @@ ck_pkcs11_uri_parse(const gchar *text, const gchar *type, gboolean allow_id, GEr
 
 			if (queries[i][0] == '\0')
 				continue;
-			name = eq != NULL ? g_strndup(queries[i], eq - queries[i]) : g_strdup(queries[i]);
+			name = eq != NULL ? g_strndup(queries[i], eq - queries[i])
+					  : g_strdup(queries[i]);
 			value = eq != NULL ? g_uri_unescape_string(eq + 1, NULL) : NULL;
 			if (strcmp(name, "pin-value") == 0) {
-				/* the location is shown on D-Bus and in logs: a PIN has no place there */
-				ck_pkcs11_invalid(error, text,
-						  _("a PIN in the URI (pin-value=) would be shown to "
-						    "everyone: put it in a file readable by root only "
-						    "and name that with pin-source="));
+				/* the location is shown on D-Bus and in logs: a PIN has no place
+				 * there */
+				ck_pkcs11_invalid(
+				    error, text,
+				    _("a PIN in the URI (pin-value=) would be shown to "
+				      "everyone: put it in a file readable by root only "
+				      "and name that with pin-source="));
 				return NULL;
 			}
 			if (value == NULL || value[0] == '\0') {
@@ -206,7 +219,8 @@ ck_pkcs11_uri_parse(const gchar *text, const gchar *type, gboolean allow_id, GEr
 				return NULL;
 			}
 			if (strcmp(name, "pin-source") == 0) {
-				const gchar *file = g_str_has_prefix(value, "file:") ? value + 5 : value;
+				const gchar *file =
+				    g_str_has_prefix(value, "file:") ? value + 5 : value;
 				if (!g_path_is_absolute(file)) {
 					ck_pkcs11_invalid(error, text,
 							  _("pin-source= must be an absolute file "
@@ -317,8 +331,8 @@ ck_pkcs11_answer_pin(const gchar *source, int attempt, char *pin, size_t pin_max
 
 /* For token operations: the PIN file of the operation this thread runs. */
 static int
-ck_pkcs11_global_pin_cb(void *userdata, int attempt, const char *token_url,
-			const char *token_label, unsigned int flags, char *pin, size_t pin_max)
+ck_pkcs11_global_pin_cb(void *userdata, int attempt, const char *token_url, const char *token_label,
+			unsigned int flags, char *pin, size_t pin_max)
 {
 	return ck_pkcs11_answer_pin(g_private_get(&ck_pkcs11_pin_source), attempt, pin, pin_max);
 }
@@ -416,7 +430,8 @@ ck_pkcs11_load_module(const gchar *module, const gchar *location, GError **error
 	if (rc != GNUTLS_E_SUCCESS) {
 		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
 			    /* TRANSLATORS: the module's file name, then GnuTLS's reason */
-			    _("Cannot load the PKCS#11 module %s: %s"), module, gnutls_strerror(rc));
+			    _("Cannot load the PKCS#11 module %s: %s"), module,
+			    gnutls_strerror(rc));
 		return FALSE;
 	}
 	g_hash_table_add(ck_pkcs11_modules, g_strdup(module));
@@ -429,8 +444,8 @@ ck_pkcs11_load_module(const gchar *module, const gchar *location, GError **error
  * holds self->lock.
  */
 static CkPkcs11Uri *
-ck_pkcs11_begin(CkKeyProviderPkcs11 *self, const gchar *text, const gchar *type,
-		gboolean allow_id, GError **error)
+ck_pkcs11_begin(CkKeyProviderPkcs11 *self, const gchar *text, const gchar *type, gboolean allow_id,
+		GError **error)
 {
 	g_autoptr(CkPkcs11Uri) uri = ck_pkcs11_uri_parse(text, type, allow_id, error);
 	unsigned int flags = 0;
@@ -438,9 +453,8 @@ ck_pkcs11_begin(CkKeyProviderPkcs11 *self, const gchar *text, const gchar *type,
 
 	if (uri == NULL)
 		return NULL;
-	if (!ck_pkcs11_load_module(uri->module_path != NULL ? uri->module_path
-							     : self->default_module,
-				   text, error))
+	if (!ck_pkcs11_load_module(
+		uri->module_path != NULL ? uri->module_path : self->default_module, text, error))
 		return NULL;
 	g_private_set(&ck_pkcs11_pin_source,
 		      uri->pin_source != NULL ? (gpointer)g_intern_string(uri->pin_source) : NULL);
@@ -511,8 +525,8 @@ ck_pkcs11_detect(gnutls_pubkey_t pubkey, const gchar *location, GError **error)
 	shown = ck_pkcs11_display(location);
 	g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
 		    /* TRANSLATORS: key location, algorithm name, size in bits */
-		    _("The key in %s is %s with %u bits, which certkeeper does not support"),
-		    shown, gnutls_pk_algorithm_get_name((gnutls_pk_algorithm_t)algo), bits);
+		    _("The key in %s is %s with %u bits, which certkeeper does not support"), shown,
+		    gnutls_pk_algorithm_get_name((gnutls_pk_algorithm_t)algo), bits);
 	return CK_KEY_TYPE_UNKNOWN;
 }
 
@@ -657,7 +671,8 @@ ck_pkcs11_delete_others(const CkPkcs11Uri *uri, const gnutls_pkcs11_obj_type_t *
 		if (rc == GNUTLS_E_SUCCESS)
 			rc = gnutls_pkcs11_delete_url(url, GNUTLS_PKCS11_OBJ_FLAG_LOGIN);
 		if (rc < 0) {
-			ck_pkcs11_set_error(error, rc, location, _("Cannot remove an old object of"));
+			ck_pkcs11_set_error(error, rc, location,
+					    _("Cannot remove an old object of"));
 			ok = FALSE;
 		}
 		gnutls_free(url);
@@ -682,9 +697,9 @@ ck_pkcs11_set_key_id(const CkPkcs11Uri *uri, GBytes *temporary, GBytes *key_id,
 	if (!ck_pkcs11_list(search, location, &objects, &n_objects, error))
 		return FALSE;
 	for (unsigned int i = 0; rc == GNUTLS_E_SUCCESS && i < n_objects; i++)
-		rc = gnutls_pkcs11_obj_set_info(objects[i], GNUTLS_PKCS11_OBJ_ID,
-						g_bytes_get_data(key_id, NULL),
-						g_bytes_get_size(key_id), GNUTLS_PKCS11_OBJ_FLAG_LOGIN);
+		rc = gnutls_pkcs11_obj_set_info(
+		    objects[i], GNUTLS_PKCS11_OBJ_ID, g_bytes_get_data(key_id, NULL),
+		    g_bytes_get_size(key_id), GNUTLS_PKCS11_OBJ_FLAG_LOGIN);
 	ck_pkcs11_free_list(objects, n_objects);
 	if (rc != GNUTLS_E_SUCCESS) {
 		ck_pkcs11_set_error(error, rc, location, _("Cannot set the id of the new key in"));
@@ -726,7 +741,9 @@ ck_key_provider_pkcs11_generate_locked(CkKeyProviderPkcs11 *self, const CkPkcs11
 	case CK_KEY_TYPE_RSA_3072:
 	case CK_KEY_TYPE_RSA_4096:
 		algo = GNUTLS_PK_RSA;
-		bits = type == CK_KEY_TYPE_RSA_2048 ? 2048 : type == CK_KEY_TYPE_RSA_3072 ? 3072 : 4096;
+		bits = type == CK_KEY_TYPE_RSA_2048   ? 2048
+		       : type == CK_KEY_TYPE_RSA_3072 ? 3072
+						      : 4096;
 		break;
 	default:
 		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED, _("Unsupported key type %s"),
@@ -779,8 +796,8 @@ ck_key_provider_pkcs11_generate_locked(CkKeyProviderPkcs11 *self, const CkPkcs11
 }
 
 static CkKey *
-ck_key_provider_pkcs11_generate_at(CkKeyProvider *provider, CkKeyType type,
-				   const gchar *location, GError **error)
+ck_key_provider_pkcs11_generate_at(CkKeyProvider *provider, CkKeyType type, const gchar *location,
+				   GError **error)
 {
 	CkKeyProviderPkcs11 *self = CK_KEY_PROVIDER_PKCS11(provider);
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
@@ -815,7 +832,8 @@ ck_key_provider_pkcs11_load(CkKeyProvider *provider, GBytes *stored, const gchar
 {
 	CkKeyProviderPkcs11 *self = CK_KEY_PROVIDER_PKCS11(provider);
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
-	g_autofree gchar *text = g_strndup(g_bytes_get_data(stored, NULL), g_bytes_get_size(stored));
+	g_autofree gchar *text =
+	    g_strndup(g_bytes_get_data(stored, NULL), g_bytes_get_size(stored));
 	g_autoptr(CkPkcs11Uri) uri = NULL;
 	CkKey *key = NULL;
 
@@ -908,9 +926,9 @@ ck_key_provider_pkcs11_prune(CkKeyProvider *provider, const gchar *location, CkK
 		return FALSE;
 	locker = g_mutex_locker_new(&self->lock);
 	uri = ck_pkcs11_begin(self, location, "private", FALSE, error);
-	ok = uri != NULL && ck_pkcs11_delete_others(uri, ck_pkcs11_key_types,
-						    G_N_ELEMENTS(ck_pkcs11_key_types), keep_id,
-						    location, error);
+	ok = uri != NULL &&
+	     ck_pkcs11_delete_others(uri, ck_pkcs11_key_types, G_N_ELEMENTS(ck_pkcs11_key_types),
+				     keep_id, location, error);
 	ck_pkcs11_end();
 	return ok;
 }
@@ -1002,7 +1020,8 @@ ck_key_provider_pkcs11_class_init(CkKeyProviderPkcs11Class *klass)
 CkKeyProvider *
 ck_key_provider_pkcs11_new(const gchar *default_module)
 {
-	CkKeyProviderPkcs11 *self = g_object_new(CK_TYPE_KEY_PROVIDER_PKCS11, "name", "pkcs11", NULL);
+	CkKeyProviderPkcs11 *self =
+	    g_object_new(CK_TYPE_KEY_PROVIDER_PKCS11, "name", "pkcs11", NULL);
 	self->default_module =
 	    default_module != NULL && default_module[0] != '\0' ? g_strdup(default_module) : NULL;
 	return CK_KEY_PROVIDER(self);

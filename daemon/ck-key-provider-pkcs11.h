@@ -24,12 +24,10 @@ G_DECLARE_FINAL_TYPE(CkKeyProviderPkcs11, ck_key_provider_pkcs11, CK, KEY_PROVID
  * request (the live one and the one a renewal made) never share an id. The
  * stored form of a key is the URI naming its object (with id=), never the key.
  */
-CkKeyProvider *
-ck_key_provider_pkcs11_new(const gchar *default_module);
+CkKeyProvider *ck_key_provider_pkcs11_new(const gchar *default_module);
 
 /* TRUE when @location looks like a PKCS#11 URI (starts with "pkcs11:"). */
-gboolean
-ck_key_provider_pkcs11_is_uri(const gchar *location);
+gboolean ck_key_provider_pkcs11_is_uri(const gchar *location);
 
 /*
  * Writes @certificate (PEM) into the token of @location, with the label of
@@ -37,8 +35,7 @@ ck_key_provider_pkcs11_is_uri(const gchar *location);
  * certificate object with that label: the old certificate goes only after the
  * new one is written.
  */
-gboolean
-ck_key_provider_pkcs11_store_certificate(CkKeyProviderPkcs11 *self, const gchar *location,
-					 const gchar *certificate, GError **error);
+gboolean ck_key_provider_pkcs11_store_certificate(CkKeyProviderPkcs11 *self, const gchar *location,
+						  const gchar *certificate, GError **error);
 
 G_END_DECLS

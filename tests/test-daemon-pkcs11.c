@@ -225,9 +225,8 @@ test_pkcs11_certificate_in_token(void)
 		gnutls_x509_crt_t in_token = NULL, in_file = NULL;
 		gnutls_datum_t a, b;
 
-		g_assert_cmpuint(ck_test_p11tool_count("all-certs", "pkcs11:token=T;object=web",
-						       "1234"),
-				 ==, 1);
+		g_assert_cmpuint(
+		    ck_test_p11tool_count("all-certs", "pkcs11:token=T;object=web", "1234"), ==, 1);
 		g_assert_cmpint(ck_test_run(argv, &exported, NULL), ==, 0);
 		a.data = (unsigned char *)exported;
 		a.size = strlen(exported);
@@ -248,7 +247,8 @@ test_pkcs11_certificate_in_token(void)
 				==, 0);
 		{
 			CkTestRequestWait newer = {.state = "MONITORING", .not_serial = serial};
-			g_autoptr(JsonObject) renewed = ck_test_wait_request(f.td, "tok", &newer, 30);
+			g_autoptr(JsonObject) renewed =
+			    ck_test_wait_request(f.td, "tok", &newer, 30);
 			g_assert_cmpstr(ck_test_json_string(renewed, "LastError"), ==, "");
 		}
 	}
@@ -284,7 +284,8 @@ test_pkcs11_wrong_pin(void)
 	g_assert_cmpint(ck_test_cli(f.td, FALSE, NULL, NULL, NULL, "rekey", "-i", "tok", NULL), ==,
 			0);
 	failed = ck_test_wait_request(f.td, "tok", &refused, 30);
-	g_assert_nonnull(strstr(ck_test_json_string(failed, "LastError"), "pkcs11:token=T;object=web"));
+	g_assert_nonnull(
+	    strstr(ck_test_json_string(failed, "LastError"), "pkcs11:token=T;object=web"));
 	g_assert_null(strstr(ck_test_json_string(failed, "LastError"), "9999"));
 	g_assert_cmpstr(ck_test_json_string(failed, "Serial"), ==, serial);
 	g_assert_true(ck_test_daemon_is_running(f.td));
@@ -314,6 +315,33 @@ test_pkcs11_wrong_pin(void)
 	}
 	g_assert_cmpstr(ck_test_json_string(fixed, "LastError"), ==, "");
 	g_assert_cmpuint(ck_test_key_objects(), ==, 1);
+	ck_test_fixture_teardown(&f);
+}
+
+/* A token that is not there: the request says which URI and what to do, and nothing else moves. */
+static void
+test_pkcs11_missing_token(void)
+{
+	Fixture f;
+	g_autoptr(JsonObject) obj = NULL;
+	g_autofree gchar *uri = NULL;
+	CkTestRequestWait want = {.error_part = "No token matches"};
+
+	if (!ck_test_fixture_setup(&f, NULL))
+		return;
+	uri = g_strdup_printf("pkcs11:token=Gone;object=web?pin-source=%s", f.pin_file);
+	g_assert_cmpint(ck_test_cli(f.td, FALSE, NULL, NULL, NULL, "request", "-I", "gone", "-f",
+				    f.cert, "-k", uri, "--key-provider", "pkcs11", "-N",
+				    "CN=gone.example", NULL),
+			==, 0);
+	obj = ck_test_wait_request(f.td, "gone", &want, 30);
+	g_assert_cmpstr(ck_test_json_string(obj, "State"), ==, "NEED_GUIDANCE");
+	g_assert_nonnull(
+	    strstr(ck_test_json_string(obj, "LastError"), "pkcs11:token=Gone;object=web"));
+	g_assert_nonnull(strstr(ck_test_json_string(obj, "LastError"), "p11tool --list-tokens"));
+	g_assert_false(g_file_test(f.cert, G_FILE_TEST_EXISTS));
+	g_assert_cmpuint(ck_test_all_objects(), ==, 0);
+	g_assert_true(ck_test_daemon_is_running(f.td));
 	ck_test_fixture_teardown(&f);
 }
 
@@ -370,7 +398,11 @@ test_pkcs11_refused_settings(void)
 		const gchar *expected;
 	} cases[] = {
 	    {"combined file", NULL, NULL, {"--combined-file", NULL, NULL}, "combined file"},
-	    {"certificate in a URI", "pkcs11:token=T;object=web", NULL, {NULL}, "Pkcs11StoreCertificates"},
+	    {"certificate in a URI",
+	     "pkcs11:token=T;object=web",
+	     NULL,
+	     {NULL},
+	     "Pkcs11StoreCertificates"},
 	    {"PIN in the URI", NULL, NULL, {NULL}, "pin-source="},
 	    {"no label", NULL, "pkcs11:token=T", {NULL}, "object=LABEL"},
 	    {"unknown provider", NULL, NULL, {NULL}, "Unknown key provider"},
@@ -410,6 +442,7 @@ main(int argc, char **argv)
 			test_pkcs11_certificate_in_token);
 	g_test_add_func("/certkeeper/daemon-pkcs11/wrong-pin", test_pkcs11_wrong_pin);
 	g_test_add_func("/certkeeper/daemon-pkcs11/rollback", test_pkcs11_rollback);
+	g_test_add_func("/certkeeper/daemon-pkcs11/missing-token", test_pkcs11_missing_token);
 	g_test_add_func("/certkeeper/daemon-pkcs11/refused-settings", test_pkcs11_refused_settings);
 	return g_test_run();
 }

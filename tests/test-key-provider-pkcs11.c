@@ -16,7 +16,7 @@
 #include "ck-test-util.h"
 
 static gchar *test_dir;
-static gchar *pin_file;	      /* the right PIN of tokens T and U */
+static gchar *pin_file;       /* the right PIN of tokens T and U */
 static gchar *wrong_pin_file; /* a wrong one */
 static const gchar *module;
 
@@ -112,16 +112,16 @@ ck_test_certificate(CkKey *key, const gchar *cn)
 	g_assert_cmpint(gnutls_pubkey_init(&pub), ==, 0);
 	g_assert_cmpint(gnutls_pubkey_import_privkey(pub, ck_key_get_privkey(key), 0, 0), ==, 0);
 	g_assert_cmpint(gnutls_x509_crt_set_pubkey(crt, pub), ==, 0);
-	g_assert_cmpint(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-						      strlen(cn)),
-			==, 0);
+	g_assert_cmpint(
+	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, strlen(cn)), ==,
+	    0);
 	g_assert_cmpint(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)), ==, 0);
 	g_assert_cmpint(gnutls_x509_crt_set_activation_time(crt, now - 60), ==, 0);
 	g_assert_cmpint(gnutls_x509_crt_set_expiration_time(crt, now + 86400), ==, 0);
 	g_assert_cmpint(gnutls_x509_crt_set_version(crt, 3), ==, 0);
-	g_assert_cmpint(gnutls_x509_crt_privkey_sign(crt, crt, ck_key_get_privkey(key),
-						     GNUTLS_DIG_SHA256, 0),
-			==, 0);
+	g_assert_cmpint(
+	    gnutls_x509_crt_privkey_sign(crt, crt, ck_key_get_privkey(key), GNUTLS_DIG_SHA256, 0),
+	    ==, 0);
 	g_assert_cmpint(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem), ==, 0);
 	text = g_strndup((const gchar *)pem.data, pem.size);
 	gnutls_free(pem.data);
@@ -248,7 +248,8 @@ test_pkcs11_generate_async(void)
 		ck_key_unref(keys[i]);
 }
 
-/* Two keys with one label: the label alone is ambiguous, the certificate is not; prune keeps one. */
+/* Two keys with one label: the label alone is ambiguous, the certificate is not; prune keeps one.
+ */
 static void
 test_pkcs11_renewal_objects(void)
 {
@@ -347,7 +348,8 @@ test_pkcs11_store_certificate(void)
 	g_assert_cmpuint(ck_test_p11tool_count("all-certs", search, "1234"), ==, 1);
 	{
 		g_autofree gchar *provider_arg = g_strdup_printf("--provider=%s", module);
-		const gchar *argv[] = {"p11tool", provider_arg, "--login", "--set-pin=1234",
+		const gchar *argv[] = {"p11tool",  provider_arg,
+				       "--login",  "--set-pin=1234",
 				       "--export", "pkcs11:token=T;object=withcert;type=cert",
 				       NULL};
 		g_assert_cmpint(ck_test_run(argv, &listed, NULL), ==, 0);
@@ -426,9 +428,8 @@ test_pkcs11_missing(void)
 	g_autoptr(CkKeyProvider) bad_module = ck_key_provider_pkcs11_new("/nonexistent/libp11.so");
 	g_autofree gchar *no_token = ck_test_uri("NoSuchToken", "x", pin_file);
 	g_autofree gchar *no_object = ck_test_uri("T", "absent", pin_file);
-	g_autofree gchar *with_module =
-	    g_strdup_printf("pkcs11:token=T;object=viapath?pin-source=%s&module-path=%s", pin_file,
-			    module);
+	g_autofree gchar *with_module = g_strdup_printf(
+	    "pkcs11:token=T;object=viapath?pin-source=%s&module-path=%s", pin_file, module);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CkKey) key = NULL;
 	g_autoptr(GBytes) stored = NULL;
@@ -436,7 +437,8 @@ test_pkcs11_missing(void)
 	key = ck_key_provider_generate_at(provider, CK_KEY_TYPE_EC_P256, no_token, &error);
 	g_assert_null(key);
 	g_assert_error(error, CK_ERROR, CK_ERROR_NOT_FOUND);
-	g_assert_nonnull(strstr(error->message, "No token matches pkcs11:token=NoSuchToken;object=x"));
+	g_assert_nonnull(
+	    strstr(error->message, "No token matches pkcs11:token=NoSuchToken;object=x"));
 	g_clear_error(&error);
 
 	stored = g_bytes_new(no_object, strlen(no_object));
@@ -498,7 +500,8 @@ test_pkcs11_check_location(void)
 	const gchar *good[] = {
 	    "pkcs11:token=T;object=web",
 	    "pkcs11:token=My%20Token;object=web;type=private?pin-source=file:/etc/ck/pin",
-	    "pkcs11:model=SoftHSM%20v2;serial=1234;token=T;object=w?pin-source=/p&module-path=/m.so",
+	    "pkcs11:model=SoftHSM%20v2;serial=1234;token=T;object=w?pin-source=/p&module-path=/"
+	    "m.so",
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
