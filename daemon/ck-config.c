@@ -411,6 +411,7 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 		g_free(lc->time_sync_file);
 		lc->time_sync_file = g_steal_pointer(&sync_file);
 	}
+	lc->pkcs11_store_certificates = FALSE;
 	if (g_key_file_has_key(kf, CK_CONFIG_GROUP_DAEMON, "Pkcs11StoreCertificates", NULL)) {
 		g_autoptr(GError) bool_error = NULL;
 		gboolean store = g_key_file_get_boolean(kf, CK_CONFIG_GROUP_DAEMON,
