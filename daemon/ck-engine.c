@@ -863,6 +863,13 @@ ck_engine_validate_token_key(CkEngine *self, CkRequest *request, GError **error)
 
 	if (provider == NULL || ck_key_provider_keeps_files(provider))
 		return TRUE;
+	/* the token, its PIN file and its module are root's, whatever a user's policy allows */
+	if (ck_request_get_owner_uid(request) != 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED,
+			    _("Only root may keep a request's key in a token (key provider '%s')"),
+			    ck_key_provider_get_name(provider));
+		return FALSE;
+	}
 	if (ck_request_get_combined_file(request) != NULL ||
 	    ck_request_get_directory(request) != NULL) {
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
@@ -880,7 +887,7 @@ ck_engine_validate_token_key(CkEngine *self, CkRequest *request, GError **error)
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
 			    _("The certificate location '%s' must be a file (an absolute path); "
 			      "to have certkeeper also write the certificate into the token, set "
-			      "Pkcs11StoreCertificates=true in certkeeperd.conf"),
+			      "Pkcs11StoreCertificates=true in certkeeper.conf"),
 			    cert_file);
 		return FALSE;
 	}

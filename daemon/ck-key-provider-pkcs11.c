@@ -412,7 +412,7 @@ ck_pkcs11_load_module(const gchar *module, const gchar *location, GError **error
 		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
 			    /* TRANSLATORS: the placeholder is the URI */
 			    _("No PKCS#11 module is configured for %s: set Pkcs11Module= in "
-			      "[certkeeperd] of certkeeperd.conf, or module-path= in the URI"),
+			      "[certkeeperd] of certkeeper.conf, or module-path= in the URI"),
 			    shown);
 		return FALSE;
 	}
@@ -422,7 +422,7 @@ ck_pkcs11_load_module(const gchar *module, const gchar *location, GError **error
 		g_set_error(error, CK_ERROR, CK_ERROR_NOT_FOUND,
 			    /* TRANSLATORS: the placeholder is a file name */
 			    _("The PKCS#11 module %s does not exist: install it, or fix "
-			      "Pkcs11Module= in certkeeperd.conf or module-path= in the URI"),
+			      "Pkcs11Module= in certkeeper.conf or module-path= in the URI"),
 			    module);
 		return FALSE;
 	}
