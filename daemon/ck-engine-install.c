@@ -162,7 +162,8 @@ ck_engine_post_record(CkJob *job, gboolean is_check, GError *error);
 
 /*
  * Pkcs11StoreCertificates: the certificate also goes into the token, next to
- * its key. The file stays the live copy (the watch, the checks and a rollback
+ * its key, once the post-install checks passed (a rollback has nothing to undo
+ * there). The file stays the live copy (the watch, the checks and a rollback
  * work on it), so a token that refuses is reported like a failed hook.
  */
 static void
@@ -242,7 +243,6 @@ ck_engine_install(CkEngine *self, CkRequest *request, CkJob *job)
 	job->rolled_back = FALSE;
 	g_clear_pointer(&job->hook_errors, g_ptr_array_unref);
 	g_clear_pointer(&job->check_error, g_free);
-	ck_engine_store_token_certificate(self, request, job);
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_POST_SAVED);
 	ck_engine_schedule_step(self, request);
 }
@@ -606,14 +606,18 @@ ck_engine_install_replaced(CkRequest *request)
 static void
 ck_engine_post_finish(CkEngine *self, CkRequest *request, CkJob *job)
 {
-	g_autofree gchar *hook_errors = ck_engine_join_errors(job->hook_errors);
+	g_autofree gchar *hook_errors = NULL;
 	gint64 now = ck_clock_now();
 
 	if (job->check_error != NULL && !job->rolled_back) {
 		ck_engine_rollback(self, request, job);
 		return;
 	}
+	/* the token copy only of a certificate that stays: after the checks passed */
+	if (!job->rolled_back)
+		ck_engine_store_token_certificate(self, request, job);
 	ck_engine_prune_token_keys(self, request, job);
+	hook_errors = ck_engine_join_errors(job->hook_errors);
 	if (job->rolled_back) {
 		/* recorded with the intent (ck_engine_undo_install()), so a restart knows it too */
 		g_autofree gchar *why = g_strdup(ck_request_get_last_error(request));

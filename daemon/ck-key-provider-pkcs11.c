@@ -638,18 +638,19 @@ ck_pkcs11_free_list(gnutls_pkcs11_obj_t *objects, unsigned int n_objects)
 }
 
 /*
- * Deletes the objects at @uri whose class is one of @types and whose id is not
- * @keep (NULL: all of them). Locked.
+ * Deletes the objects at @uri (only those with id @only when given) whose class
+ * is one of @types and whose id is not @keep (NULL: all of them). Locked.
  */
 static gboolean
-ck_pkcs11_delete_others(const CkPkcs11Uri *uri, const gnutls_pkcs11_obj_type_t *types,
+ck_pkcs11_delete_others(const CkPkcs11Uri *uri, GBytes *only, const gnutls_pkcs11_obj_type_t *types,
 			guint n_types, GBytes *keep, const gchar *location, GError **error)
 {
+	g_autofree gchar *search = ck_pkcs11_uri_for_gnutls(uri, only, NULL);
 	gnutls_pkcs11_obj_t *objects = NULL;
 	unsigned int n_objects = 0;
 	gboolean ok = TRUE;
 
-	if (!ck_pkcs11_list(uri->path, location, &objects, &n_objects, error))
+	if (!ck_pkcs11_list(search, location, &objects, &n_objects, error))
 		return FALSE;
 	for (unsigned int i = 0; ok && i < n_objects; i++) {
 		gnutls_pkcs11_obj_type_t type = gnutls_pkcs11_obj_get_type(objects[i]);
@@ -776,13 +777,17 @@ ck_key_provider_pkcs11_generate_locked(CkKeyProviderPkcs11 *self, const CkPkcs11
 	gnutls_free(spki.data);
 	if (rc != GNUTLS_E_SUCCESS) {
 		ck_pkcs11_set_error(error, rc, location, _("Cannot read the new public key in"));
-		ck_pkcs11_delete_others(uri, ck_pkcs11_key_types, G_N_ELEMENTS(ck_pkcs11_key_types),
-					NULL, location, NULL);
+		/* only what this attempt made: the live key has another id */
+		ck_pkcs11_delete_others(uri, temporary_bytes, ck_pkcs11_key_types,
+					G_N_ELEMENTS(ck_pkcs11_key_types), NULL, location, NULL);
 		return NULL;
 	}
 	key_id_bytes = g_bytes_new(key_id, key_id_size);
-	if (!ck_pkcs11_set_key_id(uri, temporary_bytes, key_id_bytes, location, error))
+	if (!ck_pkcs11_set_key_id(uri, temporary_bytes, key_id_bytes, location, error)) {
+		ck_pkcs11_delete_others(uri, temporary_bytes, ck_pkcs11_key_types,
+					G_N_ELEMENTS(ck_pkcs11_key_types), NULL, location, NULL);
 		return NULL;
+	}
 	key = ck_pkcs11_open_key(uri, key_id_bytes, location, error);
 	if (key != NULL) {
 		GBytes *stored = ck_key_get_stored_form(key);
@@ -927,8 +932,8 @@ ck_key_provider_pkcs11_prune(CkKeyProvider *provider, const gchar *location, CkK
 	locker = g_mutex_locker_new(&self->lock);
 	uri = ck_pkcs11_begin(self, location, "private", FALSE, error);
 	ok = uri != NULL &&
-	     ck_pkcs11_delete_others(uri, ck_pkcs11_key_types, G_N_ELEMENTS(ck_pkcs11_key_types),
-				     keep_id, location, error);
+	     ck_pkcs11_delete_others(uri, NULL, ck_pkcs11_key_types,
+				     G_N_ELEMENTS(ck_pkcs11_key_types), keep_id, location, error);
 	ck_pkcs11_end();
 	return ok;
 }
@@ -976,8 +981,9 @@ ck_key_provider_pkcs11_store_certificate(CkKeyProviderPkcs11 *self, const gchar 
 			ck_pkcs11_set_error(error, rc, location,
 					    _("Cannot write the certificate into the token of"));
 		else
-			ok = ck_pkcs11_delete_others(uri, cert_types, G_N_ELEMENTS(cert_types),
-						     id_bytes, location, error);
+			ok =
+			    ck_pkcs11_delete_others(uri, NULL, cert_types, G_N_ELEMENTS(cert_types),
+						    id_bytes, location, error);
 	}
 	ck_pkcs11_end();
 	gnutls_x509_crt_deinit(crt);

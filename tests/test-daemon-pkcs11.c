@@ -100,6 +100,34 @@ ck_test_token_pubkey(void)
 	return g_strstrip(g_strdup(begin));
 }
 
+/* The token holds one certificate with the label, and it is the live one (the file's). */
+static void
+ck_test_assert_token_certificate(Fixture *f)
+{
+	g_autofree gchar *provider = g_strdup_printf("--provider=%s", ck_test_softhsm_module());
+	const gchar *argv[] = {"p11tool", provider, "--export",
+			       "pkcs11:token=T;object=web;type=cert", NULL};
+	g_autofree gchar *exported = NULL;
+	g_autofree gchar *file_pem = ck_test_read_file(f->cert);
+	gnutls_x509_crt_t in_token = NULL, in_file = NULL;
+	gnutls_datum_t a, b;
+
+	g_assert_cmpuint(ck_test_p11tool_count("all-certs", "pkcs11:token=T;object=web", "1234"),
+			 ==, 1);
+	g_assert_cmpint(ck_test_run(argv, &exported, NULL), ==, 0);
+	a.data = (unsigned char *)exported;
+	a.size = strlen(exported);
+	b.data = (unsigned char *)file_pem;
+	b.size = strlen(file_pem);
+	g_assert_cmpint(gnutls_x509_crt_init(&in_token), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_init(&in_file), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_import(in_token, &a, GNUTLS_X509_FMT_PEM), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_import(in_file, &b, GNUTLS_X509_FMT_PEM), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_equals(in_token, in_file), !=, 0);
+	gnutls_x509_crt_deinit(in_token);
+	gnutls_x509_crt_deinit(in_file);
+}
+
 static guint
 ck_test_key_objects(void)
 {
@@ -216,30 +244,8 @@ test_pkcs11_certificate_in_token(void)
 	obj = ck_test_wait_request(f.td, "tok", &want, 30);
 	serial = g_strdup(ck_test_json_string(obj, "Serial"));
 	for (guint round = 0; round < 2; round++) {
-		g_autofree gchar *provider =
-		    g_strdup_printf("--provider=%s", ck_test_softhsm_module());
-		const gchar *argv[] = {"p11tool", provider, "--export",
-				       "pkcs11:token=T;object=web;type=cert", NULL};
-		g_autofree gchar *exported = NULL;
-		g_autofree gchar *file_pem = ck_test_read_file(f.cert);
-		gnutls_x509_crt_t in_token = NULL, in_file = NULL;
-		gnutls_datum_t a, b;
-
-		g_assert_cmpuint(
-		    ck_test_p11tool_count("all-certs", "pkcs11:token=T;object=web", "1234"), ==, 1);
-		g_assert_cmpint(ck_test_run(argv, &exported, NULL), ==, 0);
-		a.data = (unsigned char *)exported;
-		a.size = strlen(exported);
-		b.data = (unsigned char *)file_pem;
-		b.size = strlen(file_pem);
-		g_assert_cmpint(gnutls_x509_crt_init(&in_token), ==, 0);
-		g_assert_cmpint(gnutls_x509_crt_init(&in_file), ==, 0);
-		g_assert_cmpint(gnutls_x509_crt_import(in_token, &a, GNUTLS_X509_FMT_PEM), ==, 0);
-		g_assert_cmpint(gnutls_x509_crt_import(in_file, &b, GNUTLS_X509_FMT_PEM), ==, 0);
 		/* the token holds the live certificate, not the previous one */
-		g_assert_cmpint(gnutls_x509_crt_equals(in_token, in_file), !=, 0);
-		gnutls_x509_crt_deinit(in_token);
-		gnutls_x509_crt_deinit(in_file);
+		ck_test_assert_token_certificate(&f);
 		if (round == 1)
 			break;
 		g_assert_cmpint(ck_test_cli(f.td, FALSE, NULL, NULL, NULL, "rekey", "-i", "tok",
@@ -358,7 +364,7 @@ test_pkcs11_rollback(void)
 	CkTestRequestWait rolled_back = {.error_part = "rolled back"};
 
 	/* no automatic retry while the test looks */
-	if (!ck_test_fixture_setup(&f, "[renewal]\nRetryDelay=1h\n"))
+	if (!ck_test_fixture_setup(&f, "Pkcs11StoreCertificates=true\n[renewal]\nRetryDelay=1h\n"))
 		return;
 	g_assert_cmpint(ck_test_request_token(&f, TRUE, NULL), ==, 0);
 	obj = ck_test_wait_request(f.td, "tok", &want, 30);
@@ -380,6 +386,9 @@ test_pkcs11_rollback(void)
 		g_assert_cmpuint(ck_test_key_objects(), ==, 1);
 		g_assert_cmpstr(pub_after, ==, pub_before);
 	}
+	/* the certificate in the token is still the live one: the rolled-back one never got there
+	 */
+	ck_test_assert_token_certificate(&f);
 	ck_test_fixture_teardown(&f);
 }
 
