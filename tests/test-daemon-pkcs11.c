@@ -348,6 +348,20 @@ test_pkcs11_missing_token(void)
 	g_assert_false(g_file_test(f.cert, G_FILE_TEST_EXISTS));
 	g_assert_cmpuint(ck_test_all_objects(), ==, 0);
 	g_assert_true(ck_test_daemon_is_running(f.td));
+
+	/* a module that is not there: named, with what to fix */
+	g_assert_cmpint(ck_test_daemon_stop(f.td), ==, 0);
+	ck_test_daemon_write_config(f.td,
+				    "[certkeeperd]\nPkcs11Module=/nonexistent/libnothing.so\n");
+	ck_test_daemon_start(f.td);
+	g_assert_cmpint(ck_test_cli(f.td, FALSE, NULL, NULL, NULL, "rekey", "-i", "gone", NULL), ==,
+			0);
+	{
+		CkTestRequestWait no_module = {.error_part = "/nonexistent/libnothing.so"};
+		g_autoptr(JsonObject) failed = ck_test_wait_request(f.td, "gone", &no_module, 30);
+		g_assert_nonnull(strstr(ck_test_json_string(failed, "LastError"), "Pkcs11Module="));
+	}
+	g_assert_true(ck_test_daemon_is_running(f.td));
 	ck_test_fixture_teardown(&f);
 }
 
