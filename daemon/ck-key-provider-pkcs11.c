@@ -388,25 +388,38 @@ ck_pkcs11_set_error(GError **error, int rc, const gchar *location, const gchar *
 
 /* Modules */
 
+/*
+ * GnuTLS in manual mode: only the modules we add, never all the ones p11-kit
+ * knows. Done before anything else could make GnuTLS initialise PKCS#11 on its
+ * own (it would load every module then). The caller holds the global lock.
+ */
+static gboolean
+ck_pkcs11_init_locked(GError **error)
+{
+	int rc;
+
+	if (ck_pkcs11_initialised)
+		return TRUE;
+	rc = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_MANUAL, NULL);
+	if (rc != GNUTLS_E_SUCCESS) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+			    _("Cannot initialise PKCS#11 support: %s"), gnutls_strerror(rc));
+		return FALSE;
+	}
+	gnutls_pkcs11_set_pin_function(ck_pkcs11_global_pin_cb, NULL);
+	ck_pkcs11_modules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	ck_pkcs11_initialised = TRUE;
+	return TRUE;
+}
+
 static gboolean
 ck_pkcs11_load_module(const gchar *module, const gchar *location, GError **error)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&ck_pkcs11_global_lock);
 	int rc;
 
-	if (!ck_pkcs11_initialised) {
-		/* MANUAL: only the modules we add, never all the ones p11-kit knows */
-		rc = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_MANUAL, NULL);
-		if (rc != GNUTLS_E_SUCCESS) {
-			g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
-				    _("Cannot initialise PKCS#11 support: %s"),
-				    gnutls_strerror(rc));
-			return FALSE;
-		}
-		gnutls_pkcs11_set_pin_function(ck_pkcs11_global_pin_cb, NULL);
-		ck_pkcs11_modules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-		ck_pkcs11_initialised = TRUE;
-	}
+	if (!ck_pkcs11_init_locked(error))
+		return FALSE;
 	if (module == NULL) {
 		g_autofree gchar *shown = ck_pkcs11_display(location);
 		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
@@ -1030,5 +1043,12 @@ ck_key_provider_pkcs11_new(const gchar *default_module)
 	    g_object_new(CK_TYPE_KEY_PROVIDER_PKCS11, "name", "pkcs11", NULL);
 	self->default_module =
 	    default_module != NULL && default_module[0] != '\0' ? g_strdup(default_module) : NULL;
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&ck_pkcs11_global_lock);
+		g_autoptr(GError) error = NULL;
+		/* a failure here is told again, to the request, at its first token operation */
+		if (!ck_pkcs11_init_locked(&error))
+			g_warning("%s", error->message);
+	}
 	return CK_KEY_PROVIDER(self);
 }
