@@ -34,8 +34,9 @@ ck_key_type_all_names(void);
 
 /*
  * A private key as a provider hands it out: a GnuTLS handle that signs (in
- * software, in a TPM or in a token) plus the form stored at the key location
- * (PKCS#8 PEM, a TSS2 PEM blob) or NULL when the key lives in a token.
+ * software, in a TPM or in a token) plus its stored form: what is written at
+ * the key location (PKCS#8 PEM, a TSS2 PEM blob), or for a key in a token the
+ * PKCS#11 URI of its object, which the installer never writes anywhere.
  */
 typedef struct _CkKey CkKey;
 
