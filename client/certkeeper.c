@@ -245,8 +245,12 @@ static const CkRequestOption ck_request_options[] = {
      N_("Where to store the certificate (required)"), "FILE",
      N_("The certificate to track (required)")},
     {"key-file", 'k', CK_ARG_PATH, "key-file", CK_FOR_NEW,
-     N_("Where to store the private key (required)"), "FILE",
-     N_("The certificate's private key (required)")},
+     N_("Where to store the private key (required): a file, or with --key-provider=pkcs11 "
+	"a PKCS#11 URI"),
+     "FILE", N_("The certificate's private key (required)")},
+    {"key-provider", 0, CK_ARG_TEXT, "key-provider", CK_FOR_REQUEST,
+     N_("Where the key is made and kept: file (default) or pkcs11 (in a token)"), "PROVIDER",
+     NULL},
     {"chain-file", 'F', CK_ARG_PATH, "chain-file", CK_FOR_ALL, N_("Where to store the CA chain"),
      "FILE", NULL},
     {"directory", 0, CK_ARG_PATH, "directory", CK_FOR_REQUEST,
@@ -465,7 +469,8 @@ ck_request_values_check(CkRequestValues *values, guint verb, guint *n_given)
 			n++;
 		switch (opt->kind) {
 		case CK_ARG_PATH:
-			if (text != NULL) {
+			/* a key in a token is named by a PKCS#11 URI, not a path */
+			if (text != NULL && !g_str_has_prefix(text, "pkcs11:")) {
 				gchar *abs = ck_client_absolute(text);
 				g_free(values->text[i]);
 				values->text[i] = abs;

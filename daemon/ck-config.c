@@ -161,6 +161,8 @@ static const gchar *const ck_config_daemon_keys[] = {"StateDirectory",
 						     "AuditLog",
 						     "AuditLogMaxSize",
 						     "AuditLogRotate",
+						     "Pkcs11Module",
+						     "Pkcs11StoreCertificates",
 						     NULL};
 static const gchar *const ck_config_renewal_keys[] = {
     "RenewBefore",  "RenewJitterMax", "RetryDelay",  "RetryDelayMax", "MaxAttempts",
@@ -409,6 +411,8 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 	g_autofree gchar *key_policy = g_key_file_get_string(kf, group, "KeyPolicy", NULL);
 	g_autofree gchar *sync_file =
 	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "TimeSyncFile", NULL);
+	g_autofree gchar *pkcs11_module =
+	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "Pkcs11Module", NULL);
 	g_autofree gchar *policy_dir =
 	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "PolicyDirectory", NULL);
 	g_autofree gchar *requests_dir =
@@ -470,6 +474,32 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 		}
 		g_free(lc->time_sync_file);
 		lc->time_sync_file = g_steal_pointer(&sync_file);
+	}
+	lc->pkcs11_store_certificates = FALSE;
+	if (g_key_file_has_key(kf, CK_CONFIG_GROUP_DAEMON, "Pkcs11StoreCertificates", NULL)) {
+		g_autoptr(GError) bool_error = NULL;
+		gboolean store = g_key_file_get_boolean(kf, CK_CONFIG_GROUP_DAEMON,
+							"Pkcs11StoreCertificates", &bool_error);
+		if (bool_error != NULL) {
+			g_autofree gchar *value = g_key_file_get_string(
+			    kf, CK_CONFIG_GROUP_DAEMON, "Pkcs11StoreCertificates", NULL);
+			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON,
+						"Pkcs11StoreCertificates", value,
+						_("use true or false"));
+			return FALSE;
+		}
+		lc->pkcs11_store_certificates = store;
+	}
+	if (pkcs11_module != NULL) {
+		g_strstrip(pkcs11_module);
+		if (pkcs11_module[0] != '\0' && !g_path_is_absolute(pkcs11_module)) {
+			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON,
+						"Pkcs11Module", pkcs11_module,
+						_("use an absolute path"));
+			return FALSE;
+		}
+		g_free(lc->pkcs11_module);
+		lc->pkcs11_module = pkcs11_module[0] != '\0' ? g_steal_pointer(&pkcs11_module) : NULL;
 	}
 	if (policy_dir != NULL) {
 		g_strstrip(policy_dir);
@@ -680,6 +710,7 @@ ck_config_finalize(GObject *object)
 	g_free(self->lifecycle.policy_dir);
 	g_free(self->lifecycle.requests_dir);
 	g_free(self->lifecycle.helper_dir);
+	g_free(self->lifecycle.pkcs11_module);
 	G_OBJECT_CLASS(ck_config_parent_class)->finalize(object);
 }
 

@@ -79,6 +79,8 @@ typedef struct {
 	gchar *policy_dir;	  /* [certkeeperd] PolicyDirectory: who may request what */
 	gchar *requests_dir;	  /* [certkeeperd] RequestsDirectory: declared requests */
 	gchar *helper_dir;	  /* [certkeeperd] HelperDirectory: the protocol helpers */
+	gchar *pkcs11_module;	  /* [certkeeperd] Pkcs11Module: the PKCS#11 module (none) */
+	gboolean pkcs11_store_certificates; /* [certkeeperd] Pkcs11StoreCertificates (false) */
 } CkLifecycleConfig;
 
 const CkLifecycleConfig *

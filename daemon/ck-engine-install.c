@@ -15,6 +15,7 @@
 #include "ck-error.h"
 #include "ck-fault.h"
 #include "ck-hook.h"
+#include "ck-key-provider-pkcs11.h"
 #include "ck-tls-check.h"
 #include "ck-validator.h"
 
@@ -35,6 +36,9 @@ ck_engine_install_target(CkRequest *request, CkInstallTarget *target)
 	target->directory = ck_request_get_directory(request);
 	target->cert_file = ck_request_get_cert_file(request);
 	target->key_file = ck_request_get_key_file(request);
+	/* a key in a token is named by a URI: there is no file to write */
+	if (ck_key_provider_pkcs11_is_uri(target->key_file))
+		target->key_file = NULL;
 	target->chain_file = ck_request_get_chain_file(request);
 	target->combined_file = ck_request_get_combined_file(request);
 	target->cert_attrs = *ck_request_get_cert_attrs(request);
@@ -126,6 +130,8 @@ ck_engine_install_commit(CkEngine *self, CkRequest *request, CkJob *job, GError 
 	if (!ck_policy_authorize_paths(self->policy, request, error))
 		return FALSE;
 	ck_engine_install_target(request, &target);
+	if (target.key_file == NULL)
+		contents.key = NULL;
 	/* recorded first, so a crash while staging is cleaned up at the next start */
 	ck_request_set_install(request, CK_INSTALL_PHASE_STAGE, NULL, NULL, NULL);
 	ck_engine_persist(self, request);
@@ -150,6 +156,71 @@ ck_engine_install_commit(CkEngine *self, CkRequest *request, CkJob *job, GError 
 	ck_request_set_install(request, CK_INSTALL_PHASE_CHECK, (const gchar *const *)fresh,
 			       version, previous);
 	return TRUE;
+}
+
+static void
+ck_engine_post_record(CkJob *job, gboolean is_check, GError *error);
+
+/*
+ * Pkcs11StoreCertificates: the certificate also goes into the token, next to
+ * its key, once the post-install checks passed (a rollback has nothing to undo
+ * there). The file stays the live copy (the watch, the checks and a rollback
+ * work on it), so a token that refuses is reported like a failed hook.
+ */
+static void
+ck_engine_store_token_certificate(CkEngine *self, CkRequest *request, CkJob *job)
+{
+	CkKeyProvider *provider =
+	    g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	g_autoptr(GError) error = NULL;
+
+	if (!ck_engine_lifecycle(self)->pkcs11_store_certificates ||
+	    !CK_IS_KEY_PROVIDER_PKCS11(provider))
+		return;
+	if (!ck_key_provider_pkcs11_store_certificate(CK_KEY_PROVIDER_PKCS11(provider),
+						      ck_request_get_key_file(request),
+						      job->certificate, &error)) {
+		g_warning("request %s: %s", ck_request_get_id(request), error->message);
+		ck_engine_post_record(job, FALSE, error);
+		return;
+	}
+	g_message("request %s: certificate %s written into the token of %s",
+		  ck_request_get_id(request), ck_request_get_serial(request),
+		  ck_request_get_key_file(request));
+}
+
+/*
+ * Keys in a token are objects, not files the installer swaps with backups: a
+ * renewal makes its key as a new object (an id of its own) beside the live
+ * one, and only the outcome of the install decides which goes. Installed:
+ * every other key of the request is removed (the old one, and any a failed
+ * attempt left). Rolled back: the restored certificate's key stays and the
+ * others go; a first certificate rolled back leaves no key worth keeping.
+ */
+static void
+ck_engine_prune_token_keys(CkEngine *self, CkRequest *request, CkJob *job)
+{
+	CkKeyProvider *provider =
+	    g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	g_autoptr(CkKey) restored = NULL;
+	g_autoptr(GError) error = NULL;
+	CkKey *keep = job->key;
+
+	if (provider == NULL || ck_key_provider_keeps_files(provider))
+		return;
+	if (job->rolled_back) {
+		restored = ck_engine_load_installed_key(self, request, &error);
+		if (restored == NULL && ck_request_get_not_after(request) > 0) {
+			/* the live certificate's key must not go because it could not be read */
+			g_warning("request %s: keeping the keys in the token: %s",
+				  ck_request_get_id(request), error->message);
+			return;
+		}
+		g_clear_error(&error);
+		keep = restored;
+	}
+	if (!ck_key_provider_prune(provider, ck_request_get_key_file(request), keep, &error))
+		g_warning("request %s: %s", ck_request_get_id(request), error->message);
 }
 
 static void
@@ -538,13 +609,18 @@ ck_engine_install_replaced(CkRequest *request)
 static void
 ck_engine_post_finish(CkEngine *self, CkRequest *request, CkJob *job)
 {
-	g_autofree gchar *hook_errors = ck_engine_join_errors(job->hook_errors);
+	g_autofree gchar *hook_errors = NULL;
 	gint64 now = ck_clock_now();
 
 	if (job->check_error != NULL && !job->rolled_back) {
 		ck_engine_rollback(self, request, job);
 		return;
 	}
+	/* the token copy only of a certificate that stays: after the checks passed */
+	if (!job->rolled_back)
+		ck_engine_store_token_certificate(self, request, job);
+	ck_engine_prune_token_keys(self, request, job);
+	hook_errors = ck_engine_join_errors(job->hook_errors);
 	if (job->rolled_back) {
 		/* recorded with the intent (ck_engine_undo_install()), so a restart knows it too */
 		g_autofree gchar *why = g_strdup(ck_request_get_last_error(request));

@@ -22,6 +22,7 @@
 #include "ck-hook.h"
 #include "ck-key-provider-file.h"
 #include "ck-log.h"
+#include "ck-key-provider-pkcs11.h"
 #include "ck-subprocess.h"
 #include "ck-tls-check.h"
 
@@ -534,6 +535,39 @@ ck_engine_remove_pending(CkEngine *self, CkRequest *request)
 	}
 }
 
+/* A key in a token: the one the installed certificate was issued for. */
+static CkKey *
+ck_engine_load_token_key(CkEngine *self, CkRequest *request, CkKeyProvider *provider,
+			 GError **error)
+{
+	g_autofree gchar *pem = ck_engine_read_certificate(request, error);
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t datum;
+	CkKey *key;
+	int rc;
+
+	if (pem == NULL)
+		return NULL;
+	datum.data = (unsigned char *)pem;
+	datum.size = (unsigned int)strlen(pem);
+	rc = gnutls_x509_crt_init(&crt);
+	if (rc == GNUTLS_E_SUCCESS)
+		rc = gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM);
+	if (rc != GNUTLS_E_SUCCESS) {
+		if (crt != NULL)
+			gnutls_x509_crt_deinit(crt);
+		g_set_error(error, CK_ERROR, CK_ERROR_CRYPTO,
+			    /* TRANSLATORS: the file, then GnuTLS's reason */
+			    _("Cannot read the certificate in %s: %s"),
+			    ck_request_get_cert_file(request), gnutls_strerror(rc));
+		return NULL;
+	}
+	key = ck_key_provider_load_for_certificate(provider, ck_request_get_key_file(request), crt,
+						   error);
+	gnutls_x509_crt_deinit(crt);
+	return key;
+}
+
 CkKey *
 ck_engine_load_installed_key(CkEngine *self, CkRequest *request, GError **error)
 {
@@ -548,6 +582,8 @@ ck_engine_load_installed_key(CkEngine *self, CkRequest *request, GError **error)
 			    ck_request_get_key_provider(request));
 		return NULL;
 	}
+	if (!ck_key_provider_keeps_files(provider))
+		return ck_engine_load_token_key(self, request, provider, error);
 	/* a user's key is read only when it is still the user's file */
 	if (!ck_file_get_owned_contents(ck_request_get_key_file(request),
 					ck_request_get_owner_uid(request), &contents, &len, error))
@@ -870,15 +906,82 @@ ck_engine_validate_directory(CkEngine *self, CkRequest *request, GError **error)
 	return TRUE;
 }
 
+/* FALSE when the request's key lives in a token: its key location is no file. */
+static gboolean
+ck_engine_request_keeps_key_file(CkEngine *self, CkRequest *request)
+{
+	CkKeyProvider *provider =
+	    g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	return provider == NULL || ck_key_provider_keeps_files(provider);
+}
+
+/*
+ * A key in a token: its location is the provider's (a PKCS#11 URI), and the
+ * layouts that would write the key into a file cannot have it. The certificate
+ * stays a file, so the watch, the checks and the rollback work as for any key.
+ */
+static gboolean
+ck_engine_validate_token_key(CkEngine *self, CkRequest *request, GError **error)
+{
+	CkKeyProvider *provider =
+	    g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	const gchar *cert_file = ck_request_get_cert_file(request);
+	const gchar *key_file = ck_request_get_key_file(request);
+	const gchar *chain_file = ck_request_get_chain_file(request);
+
+	if (provider == NULL || ck_key_provider_keeps_files(provider))
+		return TRUE;
+	/* the token, its PIN file and its module are root's, whatever a user's policy allows */
+	if (ck_request_get_owner_uid(request) != 0) {
+		g_set_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED,
+			    _("Only root may keep a request's key in a token (key provider '%s')"),
+			    ck_key_provider_get_name(provider));
+		return FALSE;
+	}
+	if (ck_request_get_combined_file(request) != NULL ||
+	    ck_request_get_directory(request) != NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("A key in a token (key provider '%s') is no file: it cannot go into "
+			      "a combined file or a versioned directory; use -f and -k"),
+			    ck_key_provider_get_name(provider));
+		return FALSE;
+	}
+	if (cert_file == NULL || cert_file[0] == '\0') {
+		g_set_error_literal(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("No certificate file given: name one with -f"));
+		return FALSE;
+	}
+	if (!g_path_is_absolute(cert_file)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("The certificate location '%s' must be a file (an absolute path); "
+			      "to have certkeeper also write the certificate into the token, set "
+			      "Pkcs11StoreCertificates=true in certkeeper.conf"),
+			    cert_file);
+		return FALSE;
+	}
+	if (key_file == NULL || key_file[0] == '\0') {
+		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+			    _("No key location given: name the key in the token with -k, e.g. "
+			      "-k 'pkcs11:token=NAME;object=LABEL'"));
+		return FALSE;
+	}
+	return ck_key_provider_check_location(provider, key_file, error) &&
+	       ck_installer_check_target(cert_file, _("certificate file"), error) &&
+	       (chain_file == NULL ||
+		ck_installer_check_target(chain_file, _("chain file"), error));
+}
+
 static gboolean
 ck_engine_validate_files(CkEngine *self, CkRequest *request, GError **error)
 {
 	const gchar *paths[5];
 
+	if (!ck_engine_validate_token_key(self, request, error))
+		return FALSE;
 	if (ck_request_get_directory(request) != NULL) {
 		if (!ck_engine_validate_directory(self, request, error))
 			return FALSE;
-	} else {
+	} else if (ck_engine_request_keeps_key_file(self, request)) {
 		const gchar *cert_file = ck_request_get_cert_file(request);
 		const gchar *key_file = ck_request_get_key_file(request);
 		const gchar *chain_file = ck_request_get_chain_file(request);
@@ -1492,5 +1595,12 @@ ck_engine_new(CkConfig *config, const gchar *state_dir)
 	self->submit_limiter = ck_limiter_new(lc->max_parallel_submissions);
 	g_hash_table_insert(self->key_providers, g_strdup(ck_key_provider_get_name(file_provider)),
 			    file_provider);
+	/* keys in a PKCS#11 token; the module is loaded only when a request uses it */
+	{
+		CkKeyProvider *pkcs11_provider = ck_key_provider_pkcs11_new(lc->pkcs11_module);
+		g_hash_table_insert(self->key_providers,
+				    g_strdup(ck_key_provider_get_name(pkcs11_provider)),
+				    pkcs11_provider);
+	}
 	return self;
 }

@@ -189,13 +189,45 @@ ck_key_provider_generate(CkKeyProvider *self, CkKeyType type, GError **error)
 	return CK_KEY_PROVIDER_GET_CLASS(self)->generate(self, type, error);
 }
 
+typedef struct {
+	CkKeyType type;
+	gchar *location;
+} CkGenerateData;
+
+static void
+ck_generate_data_free(CkGenerateData *data)
+{
+	g_free(data->location);
+	g_free(data);
+}
+
+CkKey *
+ck_key_provider_generate_at(CkKeyProvider *self, CkKeyType type, const gchar *location,
+			    GError **error)
+{
+	CkKeyProviderClass *klass = CK_KEY_PROVIDER_GET_CLASS(self);
+
+	if (klass->generate_at == NULL)
+		return ck_key_provider_generate(self, type, error);
+	if (!ck_key_provider_supports(self, type)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+			    /* TRANSLATORS: provider name, then key type */
+			    _("Key provider '%s' cannot make %s keys"),
+			    ck_key_provider_get_name(self), ck_key_type_to_string(type));
+		return NULL;
+	}
+	return klass->generate_at(self, type, location, error);
+}
+
 static void
 ck_key_provider_generate_thread(GTask *task, gpointer source, gpointer task_data,
 				GCancellable *cancellable)
 {
 	GError *error = NULL;
-	CkKey *key = ck_key_provider_generate(CK_KEY_PROVIDER(source),
-					      (CkKeyType)GPOINTER_TO_INT(task_data), &error);
+	CkGenerateData *data = task_data;
+	CkKey *key =
+	    ck_key_provider_generate_at(CK_KEY_PROVIDER(source), data->type, data->location, &error);
+
 	if (key == NULL)
 		g_task_return_error(task, error);
 	else
@@ -203,15 +235,28 @@ ck_key_provider_generate_thread(GTask *task, gpointer source, gpointer task_data
 }
 
 void
-ck_key_provider_generate_async(CkKeyProvider *self, CkKeyType type, GCancellable *cancellable,
-			       GAsyncReadyCallback callback, gpointer user_data)
+ck_key_provider_generate_at_async(CkKeyProvider *self, CkKeyType type, const gchar *location,
+				  GCancellable *cancellable, GAsyncReadyCallback callback,
+				  gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
+	CkGenerateData *data;
+
 	g_return_if_fail(CK_IS_KEY_PROVIDER(self));
 	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, ck_key_provider_generate_async);
-	g_task_set_task_data(task, GINT_TO_POINTER(type), NULL);
+	data = g_new0(CkGenerateData, 1);
+	data->type = type;
+	data->location = g_strdup(location);
+	g_task_set_task_data(task, data, (GDestroyNotify)ck_generate_data_free);
 	g_task_run_in_thread(task, ck_key_provider_generate_thread);
+}
+
+void
+ck_key_provider_generate_async(CkKeyProvider *self, CkKeyType type, GCancellable *cancellable,
+			       GAsyncReadyCallback callback, gpointer user_data)
+{
+	ck_key_provider_generate_at_async(self, type, NULL, cancellable, callback, user_data);
 }
 
 CkKey *
@@ -226,6 +271,51 @@ ck_key_provider_load(CkKeyProvider *self, GBytes *stored, const gchar *location,
 {
 	g_return_val_if_fail(CK_IS_KEY_PROVIDER(self), NULL);
 	return CK_KEY_PROVIDER_GET_CLASS(self)->load(self, stored, location, error);
+}
+
+gboolean
+ck_key_provider_keeps_files(CkKeyProvider *self)
+{
+	g_return_val_if_fail(CK_IS_KEY_PROVIDER(self), TRUE);
+	return CK_KEY_PROVIDER_GET_CLASS(self)->check_location == NULL;
+}
+
+gboolean
+ck_key_provider_check_location(CkKeyProvider *self, const gchar *location, GError **error)
+{
+	CkKeyProviderClass *klass;
+
+	g_return_val_if_fail(CK_IS_KEY_PROVIDER(self), FALSE);
+	klass = CK_KEY_PROVIDER_GET_CLASS(self);
+	return klass->check_location == NULL || klass->check_location(self, location, error);
+}
+
+CkKey *
+ck_key_provider_load_for_certificate(CkKeyProvider *self, const gchar *location,
+				     gnutls_x509_crt_t crt, GError **error)
+{
+	CkKeyProviderClass *klass;
+
+	g_return_val_if_fail(CK_IS_KEY_PROVIDER(self), NULL);
+	klass = CK_KEY_PROVIDER_GET_CLASS(self);
+	if (klass->load_for_certificate == NULL) {
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+			    /* TRANSLATORS: the placeholder is the provider's name */
+			    _("Key provider '%s' keeps its keys in files"),
+			    ck_key_provider_get_name(self));
+		return NULL;
+	}
+	return klass->load_for_certificate(self, location, crt, error);
+}
+
+gboolean
+ck_key_provider_prune(CkKeyProvider *self, const gchar *location, CkKey *keep, GError **error)
+{
+	CkKeyProviderClass *klass;
+
+	g_return_val_if_fail(CK_IS_KEY_PROVIDER(self), FALSE);
+	klass = CK_KEY_PROVIDER_GET_CLASS(self);
+	return klass->prune == NULL || klass->prune(self, location, keep, error);
 }
 
 static void

@@ -34,8 +34,9 @@ ck_key_type_all_names(void);
 
 /*
  * A private key as a provider hands it out: a GnuTLS handle that signs (in
- * software, in a TPM or in a token) plus the form stored at the key location
- * (PKCS#8 PEM, a TSS2 PEM blob) or NULL when the key lives in a token.
+ * software, in a TPM or in a token) plus its stored form: what is written at
+ * the key location (PKCS#8 PEM, a TSS2 PEM blob), or for a key in a token the
+ * PKCS#11 URI of its object, which the installer never writes anywhere.
  */
 typedef struct _CkKey CkKey;
 
@@ -72,7 +73,24 @@ struct _CkKeyProviderClass {
 	/* @stored is what generate() put in ck_key_get_stored_form(); @location is
 	 * the configured key location (a path or a URI), for messages and tokens. */
 	CkKey *(*load)(CkKeyProvider *self, GBytes *stored, const gchar *location, GError **error);
-	gpointer padding[8];
+	/*
+	 * The members below are for providers whose keys live in a token, not in a
+	 * file at the key location; a provider that leaves them NULL keeps files.
+	 *
+	 * check_location: is @location one the provider can keep keys at? (A token
+	 * provider takes a URI, and the installer never writes a file there.)
+	 */
+	gboolean (*check_location)(CkKeyProvider *self, const gchar *location, GError **error);
+	/* generate_at: generate() for a key kept at @location (a new object there). */
+	CkKey *(*generate_at)(CkKeyProvider *self, CkKeyType type, const gchar *location,
+			      GError **error);
+	/* load_for_certificate: the key at @location that @crt was issued for. */
+	CkKey *(*load_for_certificate)(CkKeyProvider *self, const gchar *location,
+				       gnutls_x509_crt_t crt, GError **error);
+	/* prune: removes every key at @location but @keep (NULL: all of them). */
+	gboolean (*prune)(CkKeyProvider *self, const gchar *location, CkKey *keep,
+			  GError **error);
+	gpointer padding[4];
 };
 
 /* The provider's name, as used in configuration and on D-Bus ("file", "tpm", ...). */
@@ -90,5 +108,30 @@ CkKey *
 ck_key_provider_generate_finish(CkKeyProvider *self, GAsyncResult *res, GError **error);
 CkKey *
 ck_key_provider_load(CkKeyProvider *self, GBytes *stored, const gchar *location, GError **error);
+
+/* TRUE when the provider's keys are files the installer writes at the key location. */
+gboolean
+ck_key_provider_keeps_files(CkKeyProvider *self);
+/* For a token provider: checks @location; TRUE for a file provider (the installer checks). */
+gboolean
+ck_key_provider_check_location(CkKeyProvider *self, const gchar *location, GError **error);
+/* generate(), or for a provider whose keys have a place of their own (a token) a new
+ * key at @location; a file provider ignores @location. */
+CkKey *
+ck_key_provider_generate_at(CkKeyProvider *self, CkKeyType type, const gchar *location,
+			    GError **error);
+/* Like ck_key_provider_generate_async(), for a key kept at @location (a token provider
+ * makes a new object there; a file provider ignores @location). */
+void
+ck_key_provider_generate_at_async(CkKeyProvider *self, CkKeyType type, const gchar *location,
+				  GCancellable *cancellable, GAsyncReadyCallback callback,
+				  gpointer user_data);
+/* A token provider: the key at @location @crt belongs to. CK_ERROR_UNSUPPORTED otherwise. */
+CkKey *
+ck_key_provider_load_for_certificate(CkKeyProvider *self, const gchar *location,
+				     gnutls_x509_crt_t crt, GError **error);
+/* A token provider: removes the keys at @location but @keep; TRUE (nothing to do) otherwise. */
+gboolean
+ck_key_provider_prune(CkKeyProvider *self, const gchar *location, CkKey *keep, GError **error);
 
 G_END_DECLS

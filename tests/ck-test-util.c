@@ -149,3 +149,67 @@ ck_test_make_ec_key(const gchar *path)
 	g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
 	g_assert_cmpint(g_chmod(path, 0600), ==, 0);
 }
+
+const gchar *
+ck_test_softhsm_module(void)
+{
+	static const gchar *const candidates[] = {
+	    "/usr/lib/softhsm/libsofthsm2.so",
+	    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+	};
+	if (!ck_test_have_program("softhsm2-util"))
+		return NULL;
+	for (guint i = 0; i < G_N_ELEMENTS(candidates); i++) {
+		if (g_file_test(candidates[i], G_FILE_TEST_IS_REGULAR))
+			return candidates[i];
+	}
+	return NULL;
+}
+
+gchar *
+ck_test_softhsm_setup(const gchar *dir)
+{
+	g_autofree gchar *tokens = g_build_filename(dir, "tokens", NULL);
+	g_autofree gchar *text = NULL;
+	gchar *conf;
+
+	g_assert_cmpint(g_mkdir_with_parents(tokens, 0700), ==, 0);
+	text = g_strdup_printf("directories.tokendir = %s\nobjectstore.backend = file\n"
+			       "log.level = ERROR\nslots.removable = false\n",
+			       tokens);
+	conf = ck_test_write_file(dir, "softhsm2.conf", text);
+	g_setenv("SOFTHSM2_CONF", conf, TRUE);
+	return conf;
+}
+
+void
+ck_test_softhsm_init_token(const gchar *label, const gchar *pin)
+{
+	const gchar *argv[] = {"softhsm2-util", "--init-token", "--free", "--label", label,
+			       "--pin", pin, "--so-pin", "5678", NULL};
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
+
+	/* captured: its chatter on stdout would break the TAP stream */
+	if (ck_test_run(argv, &out, &err) != 0)
+		g_error("softhsm2-util cannot make token %s: %s", label, err);
+}
+
+guint
+ck_test_p11tool_count(const gchar *type, const gchar *uri, const gchar *pin)
+{
+	g_autofree gchar *list = g_strdup_printf("--list-%s", type);
+	g_autofree gchar *provider = g_strdup_printf("--provider=%s", ck_test_softhsm_module());
+	g_autofree gchar *set_pin = g_strdup_printf("--set-pin=%s", pin);
+	const gchar *argv[] = {"p11tool", provider, "--login", set_pin, list, uri, NULL};
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
+	guint n = 0;
+
+	/* "nothing there" is an answer too (exit status 2) */
+	if (ck_test_run(argv, &out, &err) != 0 && strstr(err, "No matching objects") == NULL)
+		g_error("p11tool cannot list %s: %s", uri, err);
+	for (const gchar *p = out; (p = strstr(p, "\tURL: ")) != NULL; p++)
+		n++;
+	return n;
+}

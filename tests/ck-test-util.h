@@ -61,4 +61,24 @@ ck_test_make_ec_key(const gchar *path);
 guint
 ck_test_free_port(void);
 
+/* SoftHSM's module, or NULL when softhsm2 is not installed (the test skips). */
+const gchar *
+ck_test_softhsm_module(void);
+
+/*
+ * A private SoftHSM token store in @dir (its own softhsm2.conf and token
+ * directory), made the one of this process and its children (SOFTHSM2_CONF);
+ * returns the configuration's path.
+ */
+gchar *
+ck_test_softhsm_setup(const gchar *dir);
+
+/* Initialises a token labelled @label with user PIN @pin in the store of ck_test_softhsm_setup(). */
+void
+ck_test_softhsm_init_token(const gchar *label, const gchar *pin);
+
+/* How many objects p11tool lists at @uri with --list-@type ("all-privkeys", "all-certs"). */
+guint
+ck_test_p11tool_count(const gchar *type, const gchar *uri, const gchar *pin);
+
 G_END_DECLS

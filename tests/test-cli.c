@@ -1627,6 +1627,9 @@ test_cli_completion(void)
 	out = ck_test_complete(td, "certkeeper modify --key-policy ''");
 	g_assert_cmpstr(out, ==, "new\nreuse\n");
 	g_clear_pointer(&out, g_free);
+	out = ck_test_complete(td, "certkeeper request --key-provider ''");
+	g_assert_cmpstr(out, ==, "file\npkcs11\n");
+	g_clear_pointer(&out, g_free);
 	out = ck_test_complete(td, "certkeeper revoke --reason c");
 	g_assert_cmpstr(out, ==, "cACompromise\ncessationOfOperation\n");
 	g_clear_pointer(&out, g_free);

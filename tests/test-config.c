@@ -225,6 +225,8 @@ test_config_shipped_example(Fixture *f, gconstpointer user_data)
 		/* the shipped file names the packaged paths (prefix /usr, sysconfdir /etc) */
 		g_assert_cmpstr(lc->policy_dir, ==, "/etc/certkeeper/policy.d");
 		g_assert_cmpstr(lc->requests_dir, ==, "/etc/certkeeper/requests.d");
+		g_assert_null(lc->pkcs11_module);
+		g_assert_false(lc->pkcs11_store_certificates);
 	}
 	ca = ck_test_find_ca(f->config, "local");
 	g_assert_nonnull(ca);
@@ -254,6 +256,10 @@ static const BadCase bad_cases[] = {
      {"MaxParallelSubmissions=0"}},
     {"time-sync-file", "[certkeeperd]\nTimeSyncFile=relative/file\n",
      {"TimeSyncFile=relative/file"}},
+    {"pkcs11-module-relative", "[certkeeperd]\nPkcs11Module=libsofthsm2.so\n",
+     {"Pkcs11Module=libsofthsm2.so", "absolute"}},
+    {"pkcs11-store-certificates", "[certkeeperd]\nPkcs11StoreCertificates=sometimes\n",
+     {"Pkcs11StoreCertificates=sometimes", "true or false"}},
     {"policy-dir-relative", "[certkeeperd]\nPolicyDirectory=policy.d\n",
      {"PolicyDirectory=policy.d", "absolute"}},
     {"requests-dir-relative", "[certkeeperd]\nRequestsDirectory=./requests.d\n",
@@ -459,6 +465,27 @@ test_config_unknown_warns(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(ck_test_find_ca(f->config, "lab"));
 }
 
+/* The PKCS#11 keys: the module and whether certificates go into the token too. */
+static void
+test_config_pkcs11(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	const CkLifecycleConfig *lc;
+
+	g_assert_true(ck_test_load_text(f,
+					"[certkeeperd]\nPkcs11Module= /usr/lib/softhsm/libsofthsm2.so \n"
+					"Pkcs11StoreCertificates=true\n",
+					&error));
+	g_assert_no_error(error);
+	lc = ck_config_get_lifecycle(f->config);
+	g_assert_cmpstr(lc->pkcs11_module, ==, "/usr/lib/softhsm/libsofthsm2.so");
+	g_assert_true(lc->pkcs11_store_certificates);
+	/* empty: no module again */
+	g_assert_true(ck_test_load_text(f, "[certkeeperd]\nPkcs11Module=\n", &error));
+	g_assert_no_error(error);
+	g_assert_null(ck_config_get_lifecycle(f->config)->pkcs11_module);
+}
+
 #define CK_ADD(path, func)                                                                         \
 	g_test_add("/certkeeper/config/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -475,6 +502,7 @@ main(int argc, char **argv)
 	CK_ADD("unknown-warns", test_config_unknown_warns);
 	CK_ADD("protocols", test_config_protocols);
 	CK_ADD("audit", test_config_audit);
+	CK_ADD("pkcs11", test_config_pkcs11);
 	for (guint i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
 		g_autofree gchar *path =
 		    g_strdup_printf("/certkeeper/config/bad/%s", bad_cases[i].name);

@@ -371,6 +371,52 @@ test_engine_rejects_bad_input(Fixture *f, gconstpointer user_data)
 	}
 }
 
+/* A key in a token: its location is a URI, and what would write the key into a file is refused. */
+static void
+test_engine_rejects_bad_token_keys(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkEngine) engine = ck_test_engine_new(f);
+	g_autoptr(GPtrArray) none = NULL;
+
+#define CK_BAD_CASE(code_, part_, ...)                                                             \
+	do {                                                                                       \
+		g_autoptr(CkRequest) t = ck_test_template(engine, f, "tok");                       \
+		g_autoptr(GError) error = NULL;                                                    \
+		ck_request_set_key_provider(t, "pkcs11");                                          \
+		ck_request_set_key_file(t, "pkcs11:token=T;object=web?pin-source=/etc/t.pin");     \
+		__VA_ARGS__;                                                                       \
+		g_assert_null(ck_engine_add_request(engine, t, &error));                           \
+		g_assert_error(error, CK_ERROR, code_);                                            \
+		g_test_message("refused: %s", error->message);                                     \
+		g_assert_nonnull(strstr(error->message, part_));                                   \
+	} while (0)
+
+	CK_BAD_CASE(CK_ERROR_INVALID_ARGUMENT, "combined file", {
+		g_autofree gchar *combined = g_build_filename(f->certs, "tok.pem", NULL);
+		ck_request_set_combined_file(t, combined);
+	});
+	CK_BAD_CASE(CK_ERROR_INVALID_ARGUMENT, "versioned directory",
+		    ck_request_set_directory(t, f->certs));
+	CK_BAD_CASE(CK_ERROR_INVALID_ARGUMENT, "Pkcs11StoreCertificates",
+		    ck_request_set_cert_file(t, "pkcs11:token=T;object=web;type=cert"));
+	CK_BAD_CASE(CK_ERROR_INVALID_ARGUMENT, "object=LABEL",
+		    ck_request_set_key_file(t, "pkcs11:token=T"));
+	CK_BAD_CASE(CK_ERROR_INVALID_ARGUMENT, "does not start with",
+		    ck_request_set_key_file(t, "/etc/ssl/private/web.key"));
+	CK_BAD_CASE(CK_ERROR_INVALID_ARGUMENT, "pin-source=",
+		    ck_request_set_key_file(t, "pkcs11:token=T;object=web?pin-value=1234"));
+	CK_BAD_CASE(CK_ERROR_ACCESS_DENIED, "Only root", ck_request_set_owner_uid(t, 65534));
+	CK_BAD_CASE(CK_ERROR_UNSUPPORTED, "ed25519", ck_request_set_key_type(t, CK_KEY_TYPE_ED25519));
+#undef CK_BAD_CASE
+
+	none = ck_engine_get_requests(engine);
+	g_assert_cmpuint(none->len, ==, 0);
+	{
+		g_autoptr(GDir) d = g_dir_open(f->certs, 0, NULL);
+		g_assert_null(g_dir_read_name(d));
+	}
+}
+
 static void
 test_engine_duplicates_refused(Fixture *f, gconstpointer user_data)
 {
@@ -467,6 +513,8 @@ main(int argc, char **argv)
 		   test_engine_in_flight_restarts_over, fixture_teardown);
 	g_test_add("/certkeeper/engine/rejects-bad-input", Fixture, NULL, fixture_setup,
 		   test_engine_rejects_bad_input, fixture_teardown);
+	g_test_add("/certkeeper/engine/rejects-bad-token-keys", Fixture, NULL, fixture_setup,
+		   test_engine_rejects_bad_token_keys, fixture_teardown);
 	g_test_add("/certkeeper/engine/duplicates-refused", Fixture, NULL, fixture_setup,
 		   test_engine_duplicates_refused, fixture_teardown);
 	g_test_add("/certkeeper/engine/helper-outcomes", Fixture, HELPER_CONFIG, fixture_setup,
