@@ -57,6 +57,51 @@ ck_engine_threshold(CkEngine *self, CkRequest *request)
 	return threshold;
 }
 
+/*
+ * The threshold the installed certificate renews by: the one in force, unless it
+ * is a duration as long as the whole lifetime (@overlong then), which would make
+ * every new certificate due at once and the renewals never end: such a
+ * certificate renews by the default rule.
+ */
+static CkThreshold
+ck_engine_renewal_threshold(CkEngine *self, CkRequest *request, gboolean *overlong)
+{
+	CkThreshold threshold = ck_engine_threshold(self, request);
+	gint64 not_before = ck_request_get_not_before(request);
+	gint64 not_after = ck_request_get_not_after(request);
+
+	*overlong = threshold.kind == CK_THRESHOLD_DURATION && not_after > not_before &&
+		    not_before >= 0 && threshold.seconds >= not_after - not_before;
+	if (*overlong)
+		threshold = (CkThreshold){.kind = CK_THRESHOLD_DEFAULT};
+	return threshold;
+}
+
+/*
+ * ExpiryStatus follows from the certificate, the threshold and the clock; its two
+ * changes by time alone (valid -> expiring -> expired) are planned in the
+ * scheduler like any renewal, so keeping it current costs no wake-up but those.
+ */
+void
+ck_engine_update_expiry(CkEngine *self, CkRequest *request)
+{
+	g_autofree gchar *key = g_strconcat(CK_EXPIRY_PREFIX, ck_request_get_id(request), NULL);
+	gboolean overlong;
+	CkThreshold threshold = ck_engine_renewal_threshold(self, request, &overlong);
+	gint64 expiring_at = ck_schedule_expiring_time(
+	    ck_request_get_not_before(request), ck_request_get_not_after(request), &threshold,
+	    ck_engine_lifecycle(self)->expiring_before);
+	gint64 next_change = 0;
+	CkExpiryStatus status = ck_schedule_expiry_status(
+	    ck_clock_now(), ck_request_get_not_after(request), expiring_at, &next_change);
+
+	ck_request_set_expiry_status(request, status);
+	if (next_change > 0)
+		ck_scheduler_set(self->scheduler, key, next_change);
+	else
+		ck_scheduler_remove(self->scheduler, key);
+}
+
 /* The jitter depends on the request and its certificate only, so restarts keep it. */
 static guint64
 ck_engine_jitter_seed(CkRequest *request)
@@ -75,6 +120,7 @@ ck_engine_plan(CkEngine *self, CkRequest *request)
 {
 	const gchar *id = ck_request_get_id(request);
 	CkThreshold threshold;
+	gboolean overlong;
 	gint64 renewal, when;
 
 	if (ck_request_get_backups_until(request) > 0) {
@@ -88,19 +134,11 @@ ck_engine_plan(CkEngine *self, CkRequest *request)
 		ck_scheduler_set(self->scheduler, id, 0);
 		return;
 	}
-	threshold = ck_engine_threshold(self, request);
-	/* a threshold as long as the whole lifetime makes every new certificate due at once,
-	 * and the renewals would never end: such a certificate renews by the default rule */
-	if (threshold.kind == CK_THRESHOLD_DURATION &&
-	    ck_request_get_not_after(request) > ck_request_get_not_before(request) &&
-	    ck_request_get_not_before(request) >= 0 &&
-	    threshold.seconds >=
-		ck_request_get_not_after(request) - ck_request_get_not_before(request)) {
+	threshold = ck_engine_renewal_threshold(self, request, &overlong);
+	if (overlong)
 		g_message("request %s: the renewal threshold is not shorter than the certificate's "
 			  "lifetime; it renews by the default threshold instead",
 			  id);
-		threshold = (CkThreshold){.kind = CK_THRESHOLD_DEFAULT};
-	}
 	renewal = ck_schedule_renewal_time(ck_request_get_not_before(request),
 					   ck_request_get_not_after(request), &threshold,
 					   ck_engine_jitter_seed(request),
@@ -964,6 +1002,13 @@ ck_engine_scheduler_cb(const gchar *key, gpointer user_data)
 		request = g_hash_table_lookup(self->requests, key + strlen(CK_WINDOW_PREFIX));
 		if (request != NULL)
 			ck_engine_ask_renewal_window(self, request);
+		return;
+	}
+
+	if (g_str_has_prefix(key, CK_EXPIRY_PREFIX)) {
+		request = g_hash_table_lookup(self->requests, key + strlen(CK_EXPIRY_PREFIX));
+		if (request != NULL)
+			ck_engine_update_expiry(self, request);
 		return;
 	}
 

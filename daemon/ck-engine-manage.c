@@ -856,8 +856,10 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	/* thresholds and jitter may have changed */
 	{
 		g_autoptr(GPtrArray) all = ck_engine_get_requests(self);
-		for (guint i = 0; i < all->len; i++)
+		for (guint i = 0; i < all->len; i++) {
 			ck_engine_plan(self, g_ptr_array_index(all, i));
+			ck_engine_update_expiry(self, g_ptr_array_index(all, i));
+		}
 	}
 	g_message("configuration reloaded%s%s", self->config_path != NULL ? " from " : "",
 		  self->config_path != NULL ? self->config_path : "");

@@ -32,6 +32,8 @@ G_BEGIN_DECLS
 #define CK_CLEANUP_PREFIX "cleanup:"
 /* Scheduler keys of the next question for a CA's renewal window: this and the id. */
 #define CK_WINDOW_PREFIX "window:"
+/* Scheduler keys of the next change of a certificate's ExpiryStatus: this and the id. */
+#define CK_EXPIRY_PREFIX "expiry:"
 /* A failed question for the renewal window is asked again after this long. */
 #define CK_WINDOW_RETRY_FAILED 3600
 
@@ -111,6 +113,9 @@ gboolean
 ck_step_data_resolve(CkStepData *data, CkRequest **request_out, CkJob **job_out);
 
 /* ck-engine.c */
+/* Sets @request's expiry status for now and plans its next change (nothing if none). */
+void
+ck_engine_update_expiry(CkEngine *self, CkRequest *request);
 CkJob *
 ck_engine_get_job(CkEngine *self, CkRequest *request);
 CkJob *

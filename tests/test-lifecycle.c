@@ -1019,6 +1019,108 @@ test_lifecycle_clock_behind(Fixture *f, gconstpointer user_data)
 	g_free(ck_test_assert_pair(request));
 }
 
+/* Expiry status */
+
+typedef struct {
+	const gchar *id;
+	GPtrArray *statuses; /* every change of the request's ExpiryStatus, in order */
+	GArray *times;	     /* ck_clock_now() at each */
+} ExpiryWatch;
+
+static void
+on_expiry_changed(CkEngine *engine, CkRequest *request, guint fields, ExpiryWatch *w)
+{
+	const gchar *name = ck_expiry_status_to_string(ck_request_get_expiry_status(request));
+	gint64 now = ck_clock_now();
+
+	if (g_strcmp0(ck_request_get_id(request), w->id) != 0 ||
+	    (fields & CK_REQUEST_FIELD_STATUS) == 0)
+		return;
+	/* the same bit also announces Waiting and Identity */
+	if (w->statuses->len > 0 &&
+	    g_strcmp0(g_ptr_array_index(w->statuses, w->statuses->len - 1), name) == 0)
+		return;
+	g_ptr_array_add(w->statuses, (gpointer)name);
+	g_array_append_val(w->times, now);
+}
+
+static gboolean
+ck_test_expired(gpointer data)
+{
+	return ck_request_get_expiry_status(data) == CK_EXPIRY_EXPIRED;
+}
+
+/*
+ * A watched certificate turns "expiring" at its renewal threshold and "expired" at
+ * notAfter, each change announced when it happens, by the scheduler alone.
+ */
+static void
+test_lifecycle_expiry_status(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new();
+	g_autoptr(GArray) times = g_array_new(FALSE, FALSE, sizeof(gint64));
+	ExpiryWatch w = {"watched", statuses, times};
+	CkRequest *request;
+	gint64 not_after, lifetime;
+
+	ck_test_start(f);
+	g_signal_connect(f->engine, "request-changed", G_CALLBACK(on_expiry_changed), &w);
+	t = ck_test_template(f, "watched");
+	/* lives 10 s, expiring when half of that is left; never renewed by itself */
+	ck_request_set_validity(t, 10);
+	ck_request_set_renew_before(t, "50%");
+	ck_request_set_auto_renew(t, FALSE);
+	request = ck_test_add(f, t);
+	/* no certificate yet, and it has been working on one since it was added */
+	g_assert_cmpint(ck_request_get_expiry_status(request), ==, CK_EXPIRY_NONE);
+	g_assert_cmpint(ck_request_get_working_since(request), >, 0);
+	g_assert_cmpint(ck_request_get_working_since(request), <=, ck_clock_now());
+
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	g_assert_cmpint(ck_request_get_working_since(request), ==, 0);
+	g_assert_true(ck_test_iterate_until(ck_test_expired, request, 30000));
+	not_after = ck_request_get_not_after(request);
+	lifetime = not_after - ck_request_get_not_before(request);
+
+	g_assert_cmpuint(statuses->len, ==, 3);
+	g_assert_cmpstr(g_ptr_array_index(statuses, 0), ==, "valid");
+	g_assert_cmpstr(g_ptr_array_index(statuses, 1), ==, "expiring");
+	g_assert_cmpstr(g_ptr_array_index(statuses, 2), ==, "expired");
+	/* each change came at its moment, not before */
+	g_assert_cmpint(g_array_index(times, gint64, 1), >=, not_after - lifetime / 2);
+	g_assert_cmpint(g_array_index(times, gint64, 2), >=, not_after);
+	/* watched only: it expired without a renewal */
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
+	g_assert_cmpint(ck_request_get_not_after(request), ==, not_after);
+	g_signal_handlers_disconnect_by_data(f->engine, &w);
+}
+
+/* ExpiringBefore makes a certificate "expiring" earlier than its threshold; a restart
+ * computes the status afresh from the configuration in force. */
+static void
+test_lifecycle_expiring_before(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	CkRequest *request;
+
+	ck_test_start(f);
+	t = ck_test_template(f, "day");
+	ck_request_set_validity(t, 86400);
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	/* a third of a day before expiry is far off */
+	g_assert_cmpint(ck_request_get_expiry_status(request), ==, CK_EXPIRY_VALID);
+
+	ck_test_stop(f);
+	ck_test_configure(f, "ExpiringBefore=2d\n");
+	ck_test_start(f);
+	request = ck_engine_find_request(f->engine, "day");
+	g_assert_nonnull(request);
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
+	g_assert_cmpint(ck_request_get_expiry_status(request), ==, CK_EXPIRY_EXPIRING);
+}
+
 static void
 test_lifecycle_clock_forward(Fixture *f, gconstpointer user_data)
 {
@@ -1580,6 +1682,8 @@ main(int argc, char **argv)
 	ADD("/certkeeper/lifecycle/clock-behind", test_lifecycle_clock_behind);
 	ADD("/certkeeper/lifecycle/clock-forward", test_lifecycle_clock_forward);
 	ADD("/certkeeper/lifecycle/bootstrap", test_lifecycle_bootstrap);
+	ADD("/certkeeper/lifecycle/expiry-status", test_lifecycle_expiry_status);
+	ADD("/certkeeper/lifecycle/expiring-before", test_lifecycle_expiring_before);
 	ADD("/certkeeper/lifecycle/bounded-and-fair", test_lifecycle_bounded_and_fair);
 #undef ADD
 	return g_test_run();
