@@ -271,6 +271,72 @@ ck_engine_key_generated_cb(GObject *source, GAsyncResult *res, gpointer user_dat
 	ck_step_data_free(data);
 }
 
+/* CSR attributes: what the request's CA asks its CSRs to contain */
+
+static const CkCaCsrAttributes *
+ck_engine_csr_attributes(CkEngine *self, CkRequest *request)
+{
+	CkCa *ca = ck_engine_find_ca(self, ck_request_get_ca(request));
+	return ca != NULL ? ck_ca_get_csr_attributes(ca) : NULL;
+}
+
+static gboolean
+ck_key_type_is_rsa(CkKeyType type)
+{
+	return type == CK_KEY_TYPE_RSA_2048 || type == CK_KEY_TYPE_RSA_3072 ||
+	       type == CK_KEY_TYPE_RSA_4096;
+}
+
+/*
+ * The type of the request's next key: its own, unless its CA asks for another
+ * one and the request does not pin its type (it has the configured default).
+ * FALSE with @why when the request pins a type the CA does not want, or the CA
+ * wants one certkeeper cannot make: a human must choose.
+ */
+static gboolean
+ck_engine_key_type_for(CkEngine *self, CkRequest *request, CkKeyType *type_out, gchar **why)
+{
+	const CkCaCsrAttributes *attributes = ck_engine_csr_attributes(self, request);
+	CkKeyType own = ck_request_get_key_type(request);
+	gboolean pinned = own != ck_config_get_default_key_type(self->config);
+	const gchar *asked;
+	CkKeyType wanted;
+
+	*type_out = own;
+	if (attributes == NULL || attributes->key_type == NULL)
+		return TRUE;
+	asked = attributes->key_type;
+	/* the family alone: any size or curve of it will do */
+	if ((g_str_equal(asked, "rsa") && ck_key_type_is_rsa(own)) ||
+	    (g_str_equal(asked, "ec") && own == CK_KEY_TYPE_EC_P256))
+		return TRUE;
+	wanted = ck_key_type_from_string(asked);
+	if (wanted == own)
+		return TRUE;
+	if (pinned) {
+		*why = g_strdup_printf(
+		    /* TRANSLATORS: CA name, the key type it asks for, the request's key type,
+		     * the request id, then that key type again */
+		    _("CA '%s' asks for %s keys (its CSR attributes), but the request's key type "
+		      "is %s: change it (certkeeper modify -i %s -G %s) or use another CA"),
+		    ck_request_get_ca(request), asked, ck_key_type_to_string(own),
+		    ck_request_get_id(request), asked);
+		return FALSE;
+	}
+	if (wanted == CK_KEY_TYPE_UNKNOWN) {
+		g_autofree gchar *known = g_strjoinv(", ", (gchar **)ck_key_type_all_names());
+		*why = g_strdup_printf(
+		    /* TRANSLATORS: CA name, the key type it asks for, then the types certkeeper
+		     * knows */
+		    _("CA '%s' asks for %s keys (its CSR attributes), which certkeeper cannot "
+		      "make (it makes %s)"),
+		    ck_request_get_ca(request), asked, known);
+		return FALSE;
+	}
+	*type_out = wanted;
+	return TRUE;
+}
+
 /* Runs when the key limiter gives this job its turn. */
 static void
 ck_engine_generate_key_now(gpointer user_data)
@@ -291,8 +357,11 @@ ck_engine_generate_key_now(gpointer user_data)
 	job->holding = self->key_limiter;
 	provider = g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_GENERATING_KEY_PAIR);
-	ck_key_provider_generate_async(provider, ck_request_get_key_type(request), job->cancellable,
-				       ck_engine_key_generated_cb, data);
+	ck_key_provider_generate_async(provider,
+				       job->key_type != CK_KEY_TYPE_UNKNOWN
+					   ? job->key_type
+					   : ck_request_get_key_type(request),
+				       job->cancellable, ck_engine_key_generated_cb, data);
 }
 
 static void
@@ -303,6 +372,7 @@ ck_engine_step_key(CkEngine *self, CkRequest *request, CkJob *job)
 	gboolean renewal = ck_request_get_not_after(request) > 0;
 	gboolean reuse = job->reuse_key ||
 			 ck_request_get_key_policy(request) == CK_KEY_POLICY_REUSE;
+	g_autofree gchar *why = NULL;
 
 	if (job->key != NULL) {
 		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_CSR);
@@ -310,21 +380,42 @@ ck_engine_step_key(CkEngine *self, CkRequest *request, CkJob *job)
 		return;
 	}
 	if (provider == NULL) {
-		g_autofree gchar *why = g_strdup_printf(_("Unknown key provider '%s'"),
-							ck_request_get_key_provider(request));
+		why = g_strdup_printf(_("Unknown key provider '%s'"),
+				      ck_request_get_key_provider(request));
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		return;
+	}
+	if (!ck_engine_key_type_for(self, request, &job->key_type, &why)) {
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		return;
+	}
+	if (!ck_key_provider_supports(provider, job->key_type)) {
+		why = g_strdup_printf(
+		    /* TRANSLATORS: the key provider, then a key type */
+		    _("The key provider '%s' cannot make %s keys, which the CA asks for"),
+		    ck_request_get_key_provider(request), ck_key_type_to_string(job->key_type));
 		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
 		return;
 	}
 	if (renewal && reuse && !job->force_new_key) {
 		g_autoptr(GError) error = NULL;
 		job->key = ck_engine_load_installed_key(self, request, &error);
-		if (job->key != NULL) {
+		if (job->key != NULL && ck_key_get_key_type(job->key) != job->key_type) {
+			g_message("request %s: the installed key is %s, but the CA asks for %s; "
+				  "making a new one",
+				  ck_request_get_id(request),
+				  ck_key_type_to_string(ck_key_get_key_type(job->key)),
+				  ck_key_type_to_string(job->key_type));
+			g_clear_pointer(&job->key, ck_key_unref);
+		} else if (job->key != NULL) {
 			ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_CSR);
 			ck_engine_schedule_step(self, request);
 			return;
+		} else {
+			g_message("request %s: the installed key cannot be reused (%s); making a "
+				  "new one",
+				  ck_request_get_id(request), error->message);
 		}
-		g_message("request %s: the installed key cannot be reused (%s); making a new one",
-			  ck_request_get_id(request), error->message);
 	}
 	/* RSA keys take long: generation waits its turn so a storm cannot swamp the CPUs */
 	job->waiting = TRUE;
@@ -339,6 +430,7 @@ static void
 ck_engine_step_csr(CkEngine *self, CkRequest *request, CkJob *job)
 {
 	CkCsrParams params = {0};
+	const CkCaCsrAttributes *attributes;
 	g_autoptr(GError) error = NULL;
 
 	if (job->key == NULL) {
@@ -347,6 +439,24 @@ ck_engine_step_csr(CkEngine *self, CkRequest *request, CkJob *job)
 		return;
 	}
 	ck_request_get_csr_params(request, &params);
+	attributes = ck_engine_csr_attributes(self, request);
+	if (attributes != NULL) {
+		if (attributes->challenge_password && attributes->challenge == NULL) {
+			g_autofree gchar *why = g_strdup_printf(
+			    /* TRANSLATORS: the placeholder is the CA's name */
+			    _("CA '%s' asks for a challengePassword in the CSR, but its helper has "
+			      "none to give (for EST: the CA setting ChallengeFile=)"),
+			    ck_request_get_ca(request));
+			ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+			return;
+		}
+		params.challenge_password = attributes->challenge;
+		params.extensions = attributes->extensions;
+		for (guint i = 0; attributes->unfilled[i] != NULL; i++)
+			g_debug("request %s: CA %s asks for %s, which certkeeper cannot fill",
+				ck_request_get_id(request), ck_request_get_ca(request),
+				attributes->unfilled[i]);
+	}
 	g_free(job->csr);
 	job->csr = ck_csr_build(&params, ck_key_get_privkey(job->key), &error);
 	if (job->csr == NULL) {

@@ -42,6 +42,7 @@ typedef struct {
 	CkKey *key;		   /* the key the next certificate is for */
 	gboolean force_new_key;	   /* the CA asked for a new key */
 	gboolean reuse_key;	   /* this attempt keeps the installed key */
+	CkKeyType key_type;	   /* the type a new key is made with (the CA may ask for one) */
 	gchar *csr;
 	gchar *certificate; /* issued, not yet installed */
 	gchar *chain;
