@@ -287,6 +287,17 @@ ck_key_type_is_rsa(CkKeyType type)
 	       type == CK_KEY_TYPE_RSA_4096;
 }
 
+/* Does a key of @type give the CA what it asked for (@asked: a type, or a family)? */
+static gboolean
+ck_engine_key_type_satisfies(const gchar *asked, CkKeyType type)
+{
+	if (g_str_equal(asked, "rsa"))
+		return ck_key_type_is_rsa(type);
+	if (g_str_equal(asked, "ec"))
+		return type == CK_KEY_TYPE_EC_P256;
+	return ck_key_type_from_string(asked) == type;
+}
+
 /*
  * The type of the request's next key: its own, unless its CA asks for another
  * one and the request does not pin its type (it has the configured default).
@@ -307,12 +318,9 @@ ck_engine_key_type_for(CkEngine *self, CkRequest *request, CkKeyType *type_out, 
 		return TRUE;
 	asked = attributes->key_type;
 	/* the family alone: any size or curve of it will do */
-	if ((g_str_equal(asked, "rsa") && ck_key_type_is_rsa(own)) ||
-	    (g_str_equal(asked, "ec") && own == CK_KEY_TYPE_EC_P256))
+	if (ck_engine_key_type_satisfies(asked, own))
 		return TRUE;
 	wanted = ck_key_type_from_string(asked);
-	if (wanted == own)
-		return TRUE;
 	if (pinned) {
 		*why = g_strdup_printf(
 		    /* TRANSLATORS: CA name, the key type it asks for, the request's key type,
@@ -399,8 +407,14 @@ ck_engine_step_key(CkEngine *self, CkRequest *request, CkJob *job)
 	}
 	if (renewal && reuse && !job->force_new_key) {
 		g_autoptr(GError) error = NULL;
+		const CkCaCsrAttributes *attributes = ck_engine_csr_attributes(self, request);
+		/* only the CA's wish replaces a key that is kept: a changed KeyType of the
+		 * request applies from its next new key on (rekey), as before */
+		gboolean ca_asks = attributes != NULL && attributes->key_type != NULL;
 		job->key = ck_engine_load_installed_key(self, request, &error);
-		if (job->key != NULL && ck_key_get_key_type(job->key) != job->key_type) {
+		if (job->key != NULL && ca_asks &&
+		    !ck_engine_key_type_satisfies(attributes->key_type,
+						  ck_key_get_key_type(job->key))) {
 			g_message("request %s: the installed key is %s, but the CA asks for %s; "
 				  "making a new one",
 				  ck_request_get_id(request),
