@@ -127,6 +127,7 @@ typedef struct {
 	GStrv new_requirements;
 	GStrv renew_requirements;
 	CkCaCsrAttributes *csr_attributes;
+	guint refreshing; /* refreshes started and not yet finished */
 } CkCaPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(CkCa, ck_ca, G_TYPE_OBJECT)
@@ -336,14 +337,26 @@ ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback c
 	g_return_if_fail(CK_IS_CA(self));
 	/* what the CA offers may have changed with its configuration: ask again */
 	((CkCaPrivate *)ck_ca_get_instance_private(self))->no_renewal_window = FALSE;
+	((CkCaPrivate *)ck_ca_get_instance_private(self))->refreshing++;
 	CK_CA_GET_CLASS(self)->refresh_async(self, cancellable, callback, user_data);
 }
 
 gboolean
 ck_ca_refresh_finish(CkCa *self, GAsyncResult *res, GError **error)
 {
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
 	g_return_val_if_fail(CK_IS_CA(self), FALSE);
+	if (priv->refreshing > 0)
+		priv->refreshing--;
 	return CK_CA_GET_CLASS(self)->refresh_finish(self, res, error);
+}
+
+gboolean
+ck_ca_is_refreshing(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), FALSE);
+	return priv->refreshing > 0;
 }
 
 gboolean

@@ -192,6 +192,10 @@ ck_ca_set_csr_attributes(CkCa *self, CkCaCsrAttributes *attributes);
 void
 ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
 		    gpointer user_data);
+/* TRUE from ck_ca_refresh_async() until its ck_ca_refresh_finish() (which every
+ * caller must call): what the CA says about itself may be about to change. */
+gboolean
+ck_ca_is_refreshing(CkCa *self);
 gboolean
 ck_ca_refresh_finish(CkCa *self, GAsyncResult *res, GError **error);
 

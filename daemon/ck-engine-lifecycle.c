@@ -381,6 +381,7 @@ ck_engine_step_key(CkEngine *self, CkRequest *request, CkJob *job)
 	gboolean reuse = job->reuse_key ||
 			 ck_request_get_key_policy(request) == CK_KEY_POLICY_REUSE;
 	g_autofree gchar *why = NULL;
+	CkCa *ca;
 
 	if (job->key != NULL) {
 		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_CSR);
@@ -391,6 +392,14 @@ ck_engine_step_key(CkEngine *self, CkRequest *request, CkJob *job)
 		why = g_strdup_printf(_("Unknown key provider '%s'"),
 				      ck_request_get_key_provider(request));
 		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		return;
+	}
+	/* what the CA asks keys and CSRs to be is being asked for (start-up, Reload,
+	 * CA1.Refresh()): the refresh's end steps this request again */
+	ca = ck_engine_find_ca(self, ck_request_get_ca(request));
+	if (ca != NULL && ck_ca_is_refreshing(ca)) {
+		g_debug("request %s: waiting for CA %s to describe itself", ck_request_get_id(request),
+			ck_ca_get_name(ca));
 		return;
 	}
 	if (!ck_engine_key_type_for(self, request, &job->key_type, &why)) {
