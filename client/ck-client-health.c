@@ -45,7 +45,8 @@ ck_health_add(GPtrArray *problems, JsonObject *obj, CkHealthKind kind, gchar *me
 static gboolean
 ck_health_needs_human(JsonObject *obj)
 {
-	return ck_json_bool(obj, "Stuck") || g_strcmp0(ck_json_string(obj, "State"), "STOPPED") == 0;
+	return ck_json_bool(obj, "Stuck") ||
+	       g_strcmp0(ck_json_string(obj, "State"), "STOPPED") == 0;
 }
 
 /*
@@ -76,10 +77,10 @@ ck_health_renewal_blocker(JsonObject *obj, gint64 not_after)
 		return g_strdup_printf(_("the renewal waits: %s"), waiting);
 	if (failed > 0)
 		/* TRANSLATORS: the number of failed attempts, then the last failure */
-		return g_strdup_printf(g_dngettext(GETTEXT_PACKAGE,
-						   "the renewal is failing (%u attempt): %s",
-						   "the renewal is failing (%u attempts): %s", failed),
-				       failed, last_error[0] != '\0' ? last_error : state);
+		return g_strdup_printf(
+		    g_dngettext(GETTEXT_PACKAGE, "the renewal is failing (%u attempt): %s",
+				"the renewal is failing (%u attempts): %s", failed),
+		    failed, last_error[0] != '\0' ? last_error : state);
 	if (g_strcmp0(state, "MONITORING") == 0 && (renewal <= 0 || renewal >= not_after))
 		return g_strdup(_("no renewal is planned before it expires"));
 	return NULL;
@@ -114,7 +115,8 @@ ck_health_stuck(JsonObject *obj, gint64 now, const CkHealthOptions *options)
 GPtrArray *
 ck_health_check(GPtrArray *requests, gint64 now, const CkHealthOptions *options)
 {
-	GPtrArray *problems = g_ptr_array_new_with_free_func((GDestroyNotify)ck_health_problem_free);
+	GPtrArray *problems =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)ck_health_problem_free);
 
 	g_return_val_if_fail(requests != NULL && options != NULL, problems);
 	for (guint i = 0; i < requests->len; i++) {
@@ -125,17 +127,19 @@ ck_health_check(GPtrArray *requests, gint64 now, const CkHealthOptions *options)
 		gchar *stuck;
 
 		/* the daemon's verdict on expiry counts; its clock is the one that renews */
-		if (not_after > 0 && (g_strcmp0(ck_json_string(obj, "ExpiryStatus"), "expired") == 0 ||
-				      not_after <= now)) {
+		if (not_after > 0 &&
+		    (g_strcmp0(ck_json_string(obj, "ExpiryStatus"), "expired") == 0 ||
+		     not_after <= now)) {
 			when = ck_client_format_time(not_after);
 			blocker = ck_health_renewal_blocker(obj, not_after);
-			ck_health_add(problems, obj, CK_HEALTH_EXPIRED,
-				      blocker != NULL
-					  /* TRANSLATORS: a date and time, then why it is not renewed */
-					  ? g_strdup_printf(_("the certificate expired on %s; %s"),
-							    when, blocker)
-					  /* TRANSLATORS: a date and time */
-					  : g_strdup_printf(_("the certificate expired on %s"), when));
+			ck_health_add(
+			    problems, obj, CK_HEALTH_EXPIRED,
+			    blocker != NULL
+				/* TRANSLATORS: a date and time, then why it is not renewed */
+				? g_strdup_printf(_("the certificate expired on %s; %s"), when,
+						  blocker)
+				/* TRANSLATORS: a date and time */
+				: g_strdup_printf(_("the certificate expired on %s"), when));
 			continue;
 		}
 		if (not_after > 0 && not_after - now <= options->horizon) {

@@ -19,11 +19,10 @@ typedef enum {
 } CkHealthKind;
 
 /* "stuck", "expiring", "expired" (the JSON names). */
-const gchar *
-ck_health_kind_to_string(CkHealthKind kind);
+const gchar *ck_health_kind_to_string(CkHealthKind kind);
 
 typedef struct {
-	gint64 horizon;	    /* seconds: expiring within this counts (--days) */
+	gint64 horizon;     /* seconds: expiring within this counts (--days) */
 	gint64 stuck_after; /* seconds a request may be working before it counts as stuck */
 } CkHealthOptions;
 
@@ -33,14 +32,12 @@ typedef struct {
 	gchar *message; /* one translated line, without the id */
 } CkHealthProblem;
 
-void
-ck_health_problem_free(CkHealthProblem *problem);
+void ck_health_problem_free(CkHealthProblem *problem);
 
 /*
  * The problems of @requests at @now (at most one per request, its most severe),
  * in the order of @requests: an array of CkHealthProblem, empty when all is well.
  */
-GPtrArray *
-ck_health_check(GPtrArray *requests, gint64 now, const CkHealthOptions *options);
+GPtrArray *ck_health_check(GPtrArray *requests, gint64 now, const CkHealthOptions *options);
 
 G_END_DECLS

@@ -405,8 +405,7 @@ ck_schedule_expiring_time(gint64 not_before, gint64 not_after, const CkThreshold
 }
 
 CkExpiryStatus
-ck_schedule_expiry_status(gint64 now, gint64 not_after, gint64 expiring_at,
-			  gint64 *next_change)
+ck_schedule_expiry_status(gint64 now, gint64 not_after, gint64 expiring_at, gint64 *next_change)
 {
 	gint64 next = 0;
 	CkExpiryStatus status;

@@ -10,8 +10,8 @@
 
 #include "ck-client-health.h"
 
-#define DAY	 86400
-#define NOW	 ((gint64)1800000000)
+#define DAY 86400
+#define NOW ((gint64)1800000000)
 
 /* A healthy request: issued, monitored, renewed well before it expires. */
 static JsonObject *
@@ -25,10 +25,10 @@ ck_test_request(const gchar *id, gint64 not_after)
 	json_object_set_int_member(obj, "NotAfter", not_after);
 	json_object_set_int_member(obj, "RenewalTime", not_after - 30 * DAY);
 	json_object_set_string_member(obj, "ExpiryStatus",
-				      not_after == 0	 ? "none"
-				      : not_after <= NOW ? "expired"
+				      not_after == 0                ? "none"
+				      : not_after <= NOW            ? "expired"
 				      : not_after - 30 * DAY <= NOW ? "expiring"
-								     : "valid");
+								    : "valid");
 	json_object_set_string_member(obj, "LastError", "");
 	json_object_set_string_member(obj, "Waiting", "");
 	json_object_set_int_member(obj, "FailedAttempts", 0);
@@ -114,7 +114,7 @@ test_health_expiring(void)
 	struct {
 		const gchar *member;
 		const gchar *text; /* a string member set to this, or NULL */
-		gint64 number;	   /* else this number (or boolean) */
+		gint64 number;     /* else this number (or boolean) */
 		const gchar *says;
 	} cases[] = {
 	    {"AutoRenew", NULL, FALSE, "auto-renew is off"},

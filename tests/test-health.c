@@ -16,10 +16,10 @@
 #include "ck-test-util.h"
 
 /* `certkeeper health` exit codes (client/certkeeper.c) */
-#define HEALTH_OK	0
-#define HEALTH_STUCK	6
+#define HEALTH_OK       0
+#define HEALTH_STUCK    6
 #define HEALTH_EXPIRING 7
-#define HEALTH_EXPIRED	8
+#define HEALTH_EXPIRED  8
 
 #define HELPER_CONFIG                                                                              \
 	"[ca down]\nType=helper\nHelper=%s/down.sh\n"                                              \
@@ -156,8 +156,8 @@ test_health_healthy(void)
 	/* bad options are errors (1), naming what was wrong */
 	{
 		g_autofree gchar *err = NULL;
-		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "health",
-					    "--stuck-after", "soon", NULL),
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "health", "--stuck-after",
+					    "soon", NULL),
 				==, 1);
 		g_assert_nonnull(strstr(err, "--stuck-after"));
 		g_assert_nonnull(strstr(err, "soon"));
@@ -284,9 +284,9 @@ test_health_failing_ca(void)
 	g_clear_pointer(&out, g_free);
 
 	/* its CA is now one that cannot be reached, and the renewal starts */
-	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "modify", "-i", "soon", "-c",
-				    "down", NULL),
-			==, 0);
+	g_assert_cmpint(
+	    ck_test_cli(td, FALSE, NULL, NULL, NULL, "modify", "-i", "soon", "-c", "down", NULL),
+	    ==, 0);
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "soon", "-w",
 				    "--wait-timeout=30", NULL),
 			==, 3);
@@ -309,7 +309,8 @@ test_health_failing_ca(void)
 	/* ... unless it has been trying for longer than allowed */
 	g_assert_cmpint(ck_test_health(td, FALSE, &out, "--days=1", "--stuck-after", "0s"), ==,
 			HEALTH_STUCK);
-	g_assert_nonnull(strstr(out, "soon: stuck: CA_UNREACHABLE, working on a certificate since "));
+	g_assert_nonnull(
+	    strstr(out, "soon: stuck: CA_UNREACHABLE, working on a certificate since "));
 	g_clear_pointer(&out, g_free);
 
 	g_assert_cmpint(ck_test_health(td, FALSE, &out, "--json", "-d", "30"), ==, HEALTH_EXPIRING);

@@ -683,7 +683,8 @@ ck_est_csr_attributes(GPtrArray *attrs, const gchar *challenge)
 		if (key_type != NULL) {
 			/* the first key type counts: a CA that lists several prefers the first */
 			if (!key_said)
-				ck_est_add_line(out, seen, g_strdup_printf("key-type %s", key_type));
+				ck_est_add_line(out, seen,
+						g_strdup_printf("key-type %s", key_type));
 			key_said = TRUE;
 			g_free(key_type);
 		} else if (g_strcmp0(attr->oid, OID_CHALLENGE_PASSWORD) == 0) {
@@ -698,11 +699,11 @@ ck_est_csr_attributes(GPtrArray *attrs, const gchar *challenge)
 				gsize len = 0;
 				const guint8 *data = g_bytes_get_data(ext->value, &len);
 				g_autofree gchar *b64 = g_base64_encode(data, len);
-				ck_est_add_line(out, seen,
-						g_strdup_printf("extension %s %s %s", ext->oid,
-								ext->critical ? "critical"
-									      : "noncritical",
-								b64));
+				ck_est_add_line(
+				    out, seen,
+				    g_strdup_printf("extension %s %s %s", ext->oid,
+						    ext->critical ? "critical" : "noncritical",
+						    b64));
 			}
 			/* the ones without a value: the request's own settings may fill them */
 			for (guint j = 0; attr->values != NULL && attr->values[j] != NULL; j++) {
@@ -714,9 +715,9 @@ ck_est_csr_attributes(GPtrArray *attrs, const gchar *challenge)
 					has_value |= g_str_equal(ext->oid, attr->values[j]);
 				}
 				if (!has_value)
-					ck_est_add_line(out, seen,
-							g_strdup_printf("attribute %s",
-									attr->values[j]));
+					ck_est_add_line(
+					    out, seen,
+					    g_strdup_printf("attribute %s", attr->values[j]));
 			}
 		} else {
 			/* a name attribute, a signature algorithm, macAddress, ...: asked for,
@@ -1311,9 +1312,10 @@ ck_est_load_challenge(CkEst *est, GError **error)
 		*newline = '\0';
 	if (text[0] == '\0' || !g_utf8_validate(text, -1, NULL)) {
 		memset(text, 0, len);
-		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
-			    _("The first line of %s is no challenge password (empty, or not UTF-8)"),
-			    est->config->challenge_file);
+		g_set_error(
+		    error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+		    _("The first line of %s is no challenge password (empty, or not UTF-8)"),
+		    est->config->challenge_file);
 		return NULL;
 	}
 	return g_steal_pointer(&text);

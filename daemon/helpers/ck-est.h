@@ -97,10 +97,10 @@ typedef struct {
 
 /* One AttrOrOID of a CsrAttrs (RFC 7030 §4.5.2). */
 typedef struct {
-	gchar *oid;    /* the OID, or the attribute's type */
-	GStrv values;  /* an attribute's values that are OIDs (NULL for a bare OID) */
-	guint n_other; /* an attribute's values that are something else */
-	guint64 integer; /* the first INTEGER value (rsaEncryption's key size), 0: none */
+	gchar *oid;            /* the OID, or the attribute's type */
+	GStrv values;          /* an attribute's values that are OIDs (NULL for a bare OID) */
+	guint n_other;         /* an attribute's values that are something else */
+	guint64 integer;       /* the first INTEGER value (rsaEncryption's key size), 0: none */
 	GPtrArray *extensions; /* extensionRequest: CkEstCsrExtension with values, or NULL */
 } CkEstCsrAttr;
 
