@@ -135,10 +135,14 @@ dpkg-deb -I "$deb" conffiles | grep -qx '/etc/certkeeper/certkeeper.conf' ||
 # dh_installsystemd must have added the enable/start snippets for the unit.
 dpkg-deb -I "$deb" postinst | grep -q 'deb-systemd-helper.*certkeeperd\.service' ||
 	fail "postinst does not enable certkeeperd.service (dh_installsystemd)"
-# The weekly health check is installed, never enabled by the package.
-if dpkg-deb -I "$deb" postinst | grep -E 'deb-systemd-helper (--quiet )?enable' |
-	grep -q 'certkeeper-health'; then
-	fail "postinst enables certkeeper-health (it must only be installed)"
+# The weekly health check is installed, never enabled by the package: its
+# snippet is dh_installsystemd --no-enable's, which only keeps an administrator's
+# own enabling across upgrades (behind "debian-installed").
+dpkg-deb -I "$deb" postinst >"$work/postinst"
+grep -q "deb-systemd-helper debian-installed 'certkeeper-health.timer'" "$work/postinst" ||
+	fail "postinst treats certkeeper-health.timer as enabled by the package (--no-enable)"
+if grep -q "deb-systemd-helper debian-installed 'certkeeperd.service'" "$work/postinst"; then
+	fail "postinst no longer enables certkeeperd.service"
 fi
 echo "ok: conffile and postinst"
 
