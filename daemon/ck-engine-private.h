@@ -114,9 +114,6 @@ gboolean
 ck_step_data_resolve(CkStepData *data, CkRequest **request_out, CkJob **job_out);
 
 /* ck-engine.c */
-/* Sets @request's expiry status for now and plans its next change (nothing if none). */
-void
-ck_engine_update_expiry(CkEngine *self, CkRequest *request);
 CkJob *
 ck_engine_get_job(CkEngine *self, CkRequest *request);
 CkJob *
@@ -188,6 +185,9 @@ void
 ck_engine_scheduler_cb(const gchar *key, gpointer user_data);
 void
 ck_engine_plan(CkEngine *self, CkRequest *request);
+/* Sets @request's expiry status for now and plans its next change (nothing if none). */
+void
+ck_engine_update_expiry(CkEngine *self, CkRequest *request);
 void
 ck_engine_start_renewal(CkEngine *self, CkRequest *request, gboolean reuse_key,
 			gboolean force_new_key);
