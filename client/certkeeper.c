@@ -11,6 +11,13 @@
  *   3  the CA is unreachable (certkeeperd retries by itself)
  *   4  the request needs guidance (misconfiguration; see `certkeeper status`)
  *   5  still in progress (e.g. --wait timed out)
+ *
+ * `certkeeper health` has its own, the most severe problem found winning:
+ *   0  every certificate is healthy
+ *   1  error (certkeeperd cannot be asked, bad options)
+ *   6  a request is stuck: it needs a human, or has been working for too long
+ *   7  a certificate expires within --days and no renewal will succeed in time
+ *   8  a certificate has expired
  */
 #include "config.h"
 
@@ -26,7 +33,9 @@
 
 #include "ck-ca-protocol.h"
 #include "ck-client-bus.h"
+#include "ck-client-health.h"
 #include "ck-client-output.h"
+#include "ck-schedule.h"
 
 typedef enum {
 	CK_EXIT_OK = 0,
@@ -35,6 +44,9 @@ typedef enum {
 	CK_EXIT_UNREACHABLE = 3,
 	CK_EXIT_MISCONFIGURED = 4,
 	CK_EXIT_IN_PROGRESS = 5,
+	CK_EXIT_HEALTH_STUCK = 6,
+	CK_EXIT_HEALTH_EXPIRING = 7,
+	CK_EXIT_HEALTH_EXPIRED = 8,
 } CkExit;
 
 typedef struct {
@@ -157,7 +169,12 @@ ck_client_exit_codes_text(void)
 		 "  2  the CA rejected the request\n"
 		 "  3  the CA could not be reached (certkeeperd retries by itself)\n"
 		 "  4  the request needs guidance (see certkeeper status)\n"
-		 "  5  still in progress (e.g. --wait timed out)");
+		 "  5  still in progress (e.g. --wait timed out)\n"
+		 "certkeeper health:\n"
+		 "  0  every certificate is healthy\n"
+		 "  6  a request is stuck (it needs a human, or has been working too long)\n"
+		 "  7  a certificate expires within --days and no renewal will succeed in time\n"
+		 "  8  a certificate has expired");
 }
 
 static GOptionContext *
@@ -1543,6 +1560,9 @@ ck_verb_status(CkClient *client, int argc, char **argv)
 		ck_client_print_field(_("serial"), ck_json_string(obj, "Serial"));
 		ck_client_print_time_field(obj, _("not before"), "NotBefore");
 		ck_client_print_time_field(obj, _("not after"), "NotAfter");
+		/* TRANSLATORS: a label in `certkeeper status`; the value is valid, expiring,
+		 * expired or none, as on the bus */
+		ck_client_print_field(_("expiry"), ck_json_string(obj, "ExpiryStatus"));
 		if (ck_json_int(obj, "Revoked") > 0) {
 			g_autofree gchar *when = ck_client_format_time(ck_json_int(obj, "Revoked"));
 			/* TRANSLATORS: when it was revoked, then the reason */
@@ -1579,6 +1599,13 @@ ck_verb_status(CkClient *client, int argc, char **argv)
 		}
 		failed = g_strdup_printf("%" G_GINT64_FORMAT, ck_json_int(obj, "FailedAttempts"));
 		ck_client_print_field(_("failed attempts"), failed);
+		/* TRANSLATORS: a label in `certkeeper status`: the most recent failure, kept
+		 * after later successes */
+		ck_client_print_field(_("last failure"), ck_json_string(obj, "LastFailure"));
+		if (ck_json_int(obj, "WorkingSince") > 0)
+			/* TRANSLATORS: a label in `certkeeper status`: since when certkeeperd has
+			 * been trying to get a certificate */
+			ck_client_print_time_field(obj, _("working since"), "WorkingSince");
 	}
 	/* why, and what to do: the last error is part of it */
 	g_print("\n");
@@ -1977,6 +2004,142 @@ ck_verb_reload(CkClient *client, int argc, char **argv)
 	return CK_EXIT_OK;
 }
 
+/* health */
+
+static CkExit
+ck_client_exit_for_health(CkHealthKind kind)
+{
+	switch (kind) {
+	case CK_HEALTH_STUCK:
+		return CK_EXIT_HEALTH_STUCK;
+	case CK_HEALTH_EXPIRING:
+		return CK_EXIT_HEALTH_EXPIRING;
+	case CK_HEALTH_EXPIRED:
+		return CK_EXIT_HEALTH_EXPIRED;
+	}
+	return CK_EXIT_ERROR;
+}
+
+static void
+ck_client_print_health_json(GPtrArray *requests, GPtrArray *problems, CkExit code, gint days)
+{
+	g_autoptr(JsonBuilder) builder = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+
+	json_builder_begin_object(builder);
+	json_builder_set_member_name(builder, "healthy");
+	json_builder_add_boolean_value(builder, problems->len == 0);
+	json_builder_set_member_name(builder, "exit-code");
+	json_builder_add_int_value(builder, code);
+	json_builder_set_member_name(builder, "days");
+	json_builder_add_int_value(builder, days);
+	json_builder_set_member_name(builder, "requests");
+	json_builder_add_int_value(builder, requests->len);
+	json_builder_set_member_name(builder, "problems");
+	json_builder_begin_array(builder);
+	for (guint i = 0; i < problems->len; i++) {
+		CkHealthProblem *problem = g_ptr_array_index(problems, i);
+		JsonObject *obj = NULL;
+
+		for (guint j = 0; j < requests->len && obj == NULL; j++) {
+			if (g_strcmp0(ck_json_string(g_ptr_array_index(requests, j), "Id"),
+				      problem->id) == 0)
+				obj = g_ptr_array_index(requests, j);
+		}
+		json_builder_begin_object(builder);
+		json_builder_set_member_name(builder, "id");
+		json_builder_add_string_value(builder, problem->id);
+		json_builder_set_member_name(builder, "problem");
+		json_builder_add_string_value(builder, ck_health_kind_to_string(problem->kind));
+		json_builder_set_member_name(builder, "message");
+		json_builder_add_string_value(builder, problem->message);
+		if (obj != NULL) {
+			json_builder_set_member_name(builder, "state");
+			json_builder_add_string_value(builder, ck_json_string(obj, "State"));
+			json_builder_set_member_name(builder, "expiry-status");
+			json_builder_add_string_value(builder, ck_json_string(obj, "ExpiryStatus"));
+			json_builder_set_member_name(builder, "not-after");
+			json_builder_add_int_value(builder, ck_json_int(obj, "NotAfter"));
+			json_builder_set_member_name(builder, "ca");
+			json_builder_add_string_value(builder, ck_json_string(obj, "CA"));
+		}
+		json_builder_end_object(builder);
+	}
+	json_builder_end_array(builder);
+	json_builder_end_object(builder);
+	root = json_builder_get_root(builder);
+	ck_client_print_json(root);
+}
+
+static CkExit
+ck_verb_health(CkClient *client, int argc, char **argv)
+{
+	gboolean json = FALSE;
+	gint days = 14;
+	g_autofree gchar *stuck_after = NULL;
+	const GOptionEntry entries[] = {
+	    {"days", 'd', 0, G_OPTION_ARG_INT, &days,
+	     N_("A certificate expiring within this many days must have a renewal on its way "
+		"(default 14)"),
+	     "N"},
+	    {"stuck-after", 0, 0, G_OPTION_ARG_STRING, &stuck_after,
+	     N_("A request working on a certificate for longer than this is stuck (default 1d)"),
+	     "DURATION"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the verdict as JSON"), NULL},
+	    {NULL}};
+	g_autoptr(GOptionContext) context = ck_client_verb_context(
+	    "health", NULL,
+	    _("Check every certificate: exits 0 when all is well, else with the code of the "
+	      "worst problem, printing one line per request that has one. Only reads: anyone "
+	      "may run it, from cron, a systemd timer or a monitoring agent."),
+	    entries);
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(GPtrArray) requests = NULL;
+	g_autoptr(GPtrArray) problems = NULL;
+	g_autoptr(GError) local_error = NULL;
+	CkHealthOptions options = {.stuck_after = 86400};
+	CkExit code = CK_EXIT_OK;
+	int r;
+
+	if (!ck_client_parse(context, &argc, &argv, 0))
+		return CK_EXIT_ERROR;
+	if (days < 0 || days > 3650)
+		/* TRANSLATORS: the placeholder is the number given */
+		return ck_client_fail(_("--days %d: give a number of days from 0 to 3650"), days);
+	if (stuck_after != NULL && !ck_duration_parse(stuck_after, &options.stuck_after,
+						      &local_error))
+		/* TRANSLATORS: the placeholder says what is wrong with the duration */
+		return ck_client_fail(_("--stuck-after: %s"), local_error->message);
+	options.horizon = (gint64)days * 86400;
+	if (ck_client_connect(client) < 0)
+		return CK_EXIT_ERROR;
+	r = ck_client_get_objects(client->bus, &requests, NULL, &error);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	problems = ck_health_check(requests, g_get_real_time() / G_USEC_PER_SEC, &options);
+	for (guint i = 0; i < problems->len; i++) {
+		CkHealthProblem *problem = g_ptr_array_index(problems, i);
+		code = MAX(code, ck_client_exit_for_health(problem->kind));
+	}
+	if (json) {
+		ck_client_print_health_json(requests, problems, code, days);
+		return code;
+	}
+	/* stdout only: under a systemd unit it is the journal, under cron the mail */
+	for (guint i = 0; i < problems->len; i++) {
+		CkHealthProblem *problem = g_ptr_array_index(problems, i);
+		/* TRANSLATORS: the request id, the kind of problem (expired, expiring, stuck),
+		 * then what it is */
+		g_print(_("%s: %s: %s\n"), problem->id, ck_health_kind_to_string(problem->kind),
+			problem->message);
+	}
+	if (problems->len == 0)
+		g_print(g_dngettext(GETTEXT_PACKAGE, "%u certificate checked: all is well.\n",
+				    "%u certificates checked: all is well.\n", requests->len),
+			requests->len);
+	return code;
+}
+
 static const CkVerb ck_verbs[] = {
     /* TRANSLATORS: one-line summaries of the verbs in `certkeeper --help` */
     {"request", N_("Request a certificate and keep it valid"), ck_verb_request},
@@ -1989,6 +2152,7 @@ static const CkVerb ck_verbs[] = {
     {"modify", N_("Change a request's settings"), ck_verb_modify},
     {"list", N_("List tracked certificates"), ck_verb_list},
     {"status", N_("Show one request and what to do about it"), ck_verb_status},
+    {"health", N_("Check that every certificate is and stays valid"), ck_verb_health},
     {"list-cas", N_("List the CA back ends"), ck_verb_list_cas},
     {"add-ca", N_("Add a CA back end"), ck_verb_add_ca},
     {"modify-ca", N_("Change a CA back end"), ck_verb_modify_ca},

@@ -26,6 +26,7 @@ const char *const ck_bus_ca_changing_properties[] = {
     "DefaultTemplate",
     "NewRequestRequirements",
     "RenewRequestRequirements",
+    "CSRAttributes",
     "Settings",
     "RootsFile",
     NULL};
@@ -94,6 +95,10 @@ ck_bus_ca_get_property(sd_bus *bus, const char *path, const char *interface,
 		return sd_bus_message_append_strv(reply, (char **)ck_ca_get_requirements(ca, FALSE));
 	if (strcmp(property, "RenewRequestRequirements") == 0)
 		return sd_bus_message_append_strv(reply, (char **)ck_ca_get_requirements(ca, TRUE));
+	if (strcmp(property, "CSRAttributes") == 0) {
+		g_auto(GStrv) lines = ck_ca_csr_attributes_describe(ck_ca_get_csr_attributes(ca));
+		return sd_bus_message_append_strv(reply, lines);
+	}
 	if (strcmp(property, "RootsFile") == 0)
 		return sd_bus_message_append(reply, "s",
 					     cfg != NULL && cfg->roots_file != NULL ? cfg->roots_file
@@ -135,6 +140,7 @@ const sd_bus_vtable ck_bus_ca_vtable[] = {
     CK_PROPERTY("DefaultTemplate", "s"),
     CK_PROPERTY("NewRequestRequirements", "as"),
     CK_PROPERTY("RenewRequestRequirements", "as"),
+    CK_PROPERTY("CSRAttributes", "as"),
     CK_PROPERTY("Settings", "a{ss}"),
     CK_PROPERTY("RootsFile", "s"),
     SD_BUS_METHOD_WITH_ARGS("Refresh", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, ck_bus_ca_method_refresh,

@@ -34,6 +34,11 @@ ck_prop_pid_signal(CkRequest *r)
 {
 	return ck_hook_signal_to_string(ck_request_get_pid_signal(r));
 }
+static const gchar *
+ck_prop_expiry_status(CkRequest *r)
+{
+	return ck_expiry_status_to_string(ck_request_get_expiry_status(r));
+}
 static guint32
 ck_prop_failed_attempts(CkRequest *r)
 {
@@ -80,6 +85,8 @@ static const struct {
     T("Id", 0, ck_request_get_id),
     T("State", CK_REQUEST_FIELD_STATE, ck_prop_state),
     B("Stuck", CK_REQUEST_FIELD_STATE, ck_request_get_stuck),
+    TM("WorkingSince", CK_REQUEST_FIELD_SCHEDULE, ck_request_get_working_since),
+    T("ExpiryStatus", CK_REQUEST_FIELD_STATUS, ck_prop_expiry_status),
     T("Subject", CK_REQUEST_FIELD_SUBJECT, ck_request_get_subject),
     L("DNSNames", CK_REQUEST_FIELD_DNS_NAMES, ck_request_get_dns_names),
     L("IPAddresses", CK_REQUEST_FIELD_IP_ADDRESSES, ck_request_get_ip_addresses),
@@ -347,6 +354,8 @@ const sd_bus_vtable ck_bus_request_vtable[] = {
     SD_BUS_PROPERTY("Id", "s", ck_bus_request_get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     CK_PROPERTY("State", "s"),
     CK_PROPERTY("Stuck", "b"),
+    CK_PROPERTY("WorkingSince", "t"),
+    CK_PROPERTY("ExpiryStatus", "s"),
     CK_PROPERTY("Subject", "s"),
     CK_PROPERTY("DNSNames", "as"),
     CK_PROPERTY("IPAddresses", "as"),

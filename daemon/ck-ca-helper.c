@@ -777,7 +777,85 @@ static const gchar *const ck_helper_refresh_operations[] = {
     "GET-RENEW-REQUEST-REQUIREMENTS",
     "GET-SUPPORTED-TEMPLATES",
     "GET-DEFAULT-TEMPLATE",
+    "CERTKEEPER-GET-CSR-ATTRIBUTES",
 };
+
+static gboolean
+ck_helper_is_oid(const gchar *text)
+{
+	gboolean digit = FALSE;
+	guint dots = 0;
+
+	for (const gchar *p = text; *p != '\0'; p++) {
+		if (g_ascii_isdigit(*p)) {
+			digit = TRUE;
+		} else if (*p == '.' && digit) {
+			digit = FALSE;
+			dots++;
+		} else {
+			return FALSE;
+		}
+	}
+	return digit && dots >= 1;
+}
+
+CkCaCsrAttributes *
+ck_ca_helper_parse_csr_attributes(const gchar *text, gchar **message_out)
+{
+	g_autoptr(CkCaCsrAttributes) attributes = ck_ca_csr_attributes_new();
+	g_auto(GStrv) lines = g_strsplit(text != NULL ? text : "", "\n", -1);
+	g_autoptr(GStrvBuilder) unfilled = g_strv_builder_new();
+
+	for (guint i = 0; lines[i] != NULL; i++) {
+		gchar *line = g_strstrip(lines[i]);
+		g_auto(GStrv) words = g_strsplit(line, " ", 4);
+		guint n = g_strv_length(words);
+
+		if (line[0] == '\0')
+			continue;
+		if (g_str_equal(words[0], "key-type") && n == 2 && words[1][0] != '\0') {
+			g_free(attributes->key_type);
+			attributes->key_type = g_ascii_strdown(words[1], -1);
+		} else if (g_str_equal(words[0], "challenge-password")) {
+			const gchar *value = line + strlen("challenge-password");
+			attributes->challenge_password = TRUE;
+			g_free(attributes->challenge);
+			attributes->challenge = value[0] == ' ' && value[1] != '\0'
+						    ? g_strdup(value + 1)
+						    : NULL;
+		} else if (g_str_equal(words[0], "extension") && n == 4 &&
+			   ck_helper_is_oid(words[1]) &&
+			   (g_str_equal(words[2], "critical") ||
+			    g_str_equal(words[2], "noncritical"))) {
+			gsize len = 0;
+			guchar *der = g_base64_decode(words[3], &len);
+			g_autoptr(GBytes) value = g_bytes_new_take(der, len);
+			if (len == 0) {
+				*message_out = g_strdup_printf(
+				    /* TRANSLATORS: the line of the helper's answer */
+				    _("the extension “%s” has no value (base64 of its DER)"), line);
+				return NULL;
+			}
+			g_ptr_array_add(attributes->extensions,
+					ck_csr_extension_new(words[1], g_str_equal(words[2], "critical"),
+							     value));
+		} else if (g_str_equal(words[0], "attribute") && n == 2 &&
+			   ck_helper_is_oid(words[1])) {
+			g_strv_builder_add(unfilled, words[1]);
+		} else if (g_str_equal(words[0], "key-type") || g_str_equal(words[0], "extension") ||
+			   g_str_equal(words[0], "attribute")) {
+			*message_out = g_strdup_printf(
+			    /* TRANSLATORS: the line of the helper's answer */
+			    _("the line “%s” is not in the form docs/helper-protocol.md gives"), line);
+			return NULL;
+		} else {
+			g_debug("CERTKEEPER-GET-CSR-ATTRIBUTES: skipping the unknown item '%s'", line);
+		}
+	}
+	g_strfreev(attributes->unfilled);
+	attributes->unfilled = g_strv_builder_end(unfilled);
+	return g_steal_pointer(&attributes);
+}
 
 /* Keeps one descriptive answer; FALSE with @error if the CA could not be reached. */
 static gboolean
@@ -794,6 +872,21 @@ ck_helper_take_description(CkCaHelper *self, CkHelperRun *run, GError **error)
 			    _("The CA helper %s could not reach the CA for %s: %s"), self->argv[0],
 			    run->operation, text);
 		return FALSE;
+	}
+	if (g_strcmp0(run->operation, "CERTKEEPER-GET-CSR-ATTRIBUTES") == 0) {
+		g_autofree gchar *text = answered ? ck_helper_run_text(run) : NULL;
+		g_autofree gchar *why = NULL;
+		CkCaCsrAttributes *attributes = NULL;
+		/* a helper that does not know the operation asks for nothing */
+		if (answered) {
+			attributes = ck_ca_helper_parse_csr_attributes(text, &why);
+			if (attributes == NULL)
+				g_warning("CA %s: the helper %s answered %s, but %s; its CSR "
+					  "attributes are ignored",
+					  ck_ca_get_name(ca), self->argv[0], run->operation, why);
+		}
+		ck_ca_set_csr_attributes(ca, attributes);
+		return TRUE;
 	}
 	lines = answered ? ck_helper_run_lines(run) : g_new0(gchar *, 1);
 	if (g_strcmp0(run->operation, "IDENTIFY") == 0)

@@ -56,4 +56,14 @@ gboolean
 ck_ca_helper_parse_window(const gchar *text, gint64 *start_out, gint64 *end_out,
 			  gint64 *retry_out, gchar **message_out);
 
+/*
+ * The answer to CERTKEEPER-GET-CSR-ATTRIBUTES (docs/helper-protocol.md): one item a
+ * line, "key-type NAME", "challenge-password [VALUE]", "extension OID critical|
+ * noncritical BASE64-DER" or "attribute OID"; blank lines and unknown keywords are
+ * skipped (a later helper may say more). NULL with @message_out for a malformed
+ * line.
+ */
+CkCaCsrAttributes *
+ck_ca_helper_parse_csr_attributes(const gchar *text, gchar **message_out);
+
 G_END_DECLS

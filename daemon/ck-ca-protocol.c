@@ -40,6 +40,8 @@ static const CkCaSetting ck_est_settings[] = {
     {"BootstrapCertificate", "bootstrap-cert", FALSE, TRUE,
      N_("EST: certificate that authenticates a first enrollment")},
     {"BootstrapKey", "bootstrap-key", FALSE, TRUE, N_("EST: key of the bootstrap certificate")},
+    {"ChallengeFile", "challenge-file", FALSE, TRUE,
+     N_("EST: file holding the challengePassword for CSRs, when the server asks for one")},
     {NULL},
 };
 

@@ -69,6 +69,54 @@ ck_ca_window_free(CkCaWindow *window)
 	g_free(window);
 }
 
+CkCaCsrAttributes *
+ck_ca_csr_attributes_new(void)
+{
+	CkCaCsrAttributes *attributes = g_new0(CkCaCsrAttributes, 1);
+	attributes->extensions = g_ptr_array_new_with_free_func((GDestroyNotify)ck_csr_extension_free);
+	attributes->unfilled = g_new0(gchar *, 1);
+	return attributes;
+}
+
+void
+ck_ca_csr_attributes_free(CkCaCsrAttributes *attributes)
+{
+	if (attributes == NULL)
+		return;
+	g_free(attributes->key_type);
+	if (attributes->challenge != NULL)
+		memset(attributes->challenge, 0, strlen(attributes->challenge));
+	g_free(attributes->challenge);
+	g_ptr_array_unref(attributes->extensions);
+	g_strfreev(attributes->unfilled);
+	g_free(attributes);
+}
+
+GStrv
+ck_ca_csr_attributes_describe(const CkCaCsrAttributes *attributes)
+{
+	GPtrArray *lines = g_ptr_array_new();
+
+	if (attributes != NULL) {
+		if (attributes->key_type != NULL)
+			g_ptr_array_add(lines, g_strdup_printf("key-type %s", attributes->key_type));
+		if (attributes->challenge_password)
+			g_ptr_array_add(lines, g_strdup(attributes->challenge != NULL
+							    ? "challenge-password"
+							    : "challenge-password (none configured)"));
+		for (guint i = 0; i < attributes->extensions->len; i++) {
+			CkCsrExtension *ext = g_ptr_array_index(attributes->extensions, i);
+			g_ptr_array_add(lines, g_strdup_printf("extension %s%s", ext->oid,
+							       ext->critical ? " critical" : ""));
+		}
+		for (guint i = 0; attributes->unfilled[i] != NULL; i++)
+			g_ptr_array_add(lines,
+					g_strdup_printf("attribute %s", attributes->unfilled[i]));
+	}
+	g_ptr_array_add(lines, NULL);
+	return (GStrv)g_ptr_array_free(lines, FALSE);
+}
+
 typedef struct {
 	gboolean no_renewal_window; /* the CA said it offers none; cleared by a refresh */
 	gchar *name;
@@ -79,6 +127,8 @@ typedef struct {
 	gchar *default_template;
 	GStrv new_requirements;
 	GStrv renew_requirements;
+	CkCaCsrAttributes *csr_attributes;
+	guint refreshing; /* refreshes started and not yet finished */
 } CkCaPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(CkCa, ck_ca, G_TYPE_OBJECT)
@@ -216,6 +266,23 @@ ck_ca_set_requirements(CkCa *self, gboolean renewal, const gchar *const *names)
 	ck_ca_replace_list(renewal ? &priv->renew_requirements : &priv->new_requirements, names);
 }
 
+const CkCaCsrAttributes *
+ck_ca_get_csr_attributes(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), NULL);
+	return priv->csr_attributes;
+}
+
+void
+ck_ca_set_csr_attributes(CkCa *self, CkCaCsrAttributes *attributes)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_if_fail(CK_IS_CA(self));
+	ck_ca_csr_attributes_free(priv->csr_attributes);
+	priv->csr_attributes = attributes;
+}
+
 GStrv
 ck_ca_get_root_list(CkCa *self)
 {
@@ -271,14 +338,26 @@ ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback c
 	g_return_if_fail(CK_IS_CA(self));
 	/* what the CA offers may have changed with its configuration: ask again */
 	((CkCaPrivate *)ck_ca_get_instance_private(self))->no_renewal_window = FALSE;
+	((CkCaPrivate *)ck_ca_get_instance_private(self))->refreshing++;
 	CK_CA_GET_CLASS(self)->refresh_async(self, cancellable, callback, user_data);
 }
 
 gboolean
 ck_ca_refresh_finish(CkCa *self, GAsyncResult *res, GError **error)
 {
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
 	g_return_val_if_fail(CK_IS_CA(self), FALSE);
+	if (priv->refreshing > 0)
+		priv->refreshing--;
 	return CK_CA_GET_CLASS(self)->refresh_finish(self, res, error);
+}
+
+gboolean
+ck_ca_is_refreshing(CkCa *self)
+{
+	CkCaPrivate *priv = ck_ca_get_instance_private(self);
+	g_return_val_if_fail(CK_IS_CA(self), FALSE);
+	return priv->refreshing > 0;
 }
 
 gboolean
@@ -455,6 +534,7 @@ ck_ca_finalize(GObject *object)
 	g_free(priv->default_template);
 	g_strfreev(priv->new_requirements);
 	g_strfreev(priv->renew_requirements);
+	ck_ca_csr_attributes_free(priv->csr_attributes);
 	G_OBJECT_CLASS(ck_ca_parent_class)->finalize(object);
 }
 

@@ -55,6 +55,31 @@ void
 ck_ca_window_free(CkCaWindow *window);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkCaWindow, ck_ca_window_free)
 
+/*
+ * What a CA asks certificate requests to contain (certkeeper's
+ * CERTKEEPER-GET-CSR-ATTRIBUTES operation, e.g. EST's /csrattrs; see
+ * docs/helper-protocol.md).
+ */
+typedef struct {
+	gchar *key_type;	     /* the key type asked for, as the CA said it: a name
+				      * of ck_key_type_from_string() or one certkeeper
+				      * cannot make ("ec-p384"); "rsa" or "ec" for the
+				      * family alone; NULL when it asks for none */
+	gboolean challenge_password; /* it wants a challengePassword attribute ... */
+	gchar *challenge;	     /* ... with this value; NULL when the helper has none */
+	GPtrArray *extensions;	     /* CkCsrExtension: extensions to add as given */
+	GStrv unfilled;		     /* OIDs it asks for that certkeeper cannot fill */
+} CkCaCsrAttributes;
+
+CkCaCsrAttributes *
+ck_ca_csr_attributes_new(void);
+void
+ck_ca_csr_attributes_free(CkCaCsrAttributes *attributes);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkCaCsrAttributes, ck_ca_csr_attributes_free)
+/* One line each, as for CA1.CSRAttributes: never the challenge itself. */
+GStrv
+ck_ca_csr_attributes_describe(const CkCaCsrAttributes *attributes);
+
 /* One submission (or, with a cookie, one poll) of one request. */
 typedef struct {
 	const gchar *request_id;
@@ -176,9 +201,19 @@ const gchar *const *
 ck_ca_get_requirements(CkCa *self, gboolean renewal);
 void
 ck_ca_set_requirements(CkCa *self, gboolean renewal, const gchar *const *names);
+/* What the CA asks CSRs to contain; NULL when it has not said (or asks for nothing). */
+const CkCaCsrAttributes *
+ck_ca_get_csr_attributes(CkCa *self);
+/* Takes @attributes (NULL: forget). */
+void
+ck_ca_set_csr_attributes(CkCa *self, CkCaCsrAttributes *attributes);
 void
 ck_ca_refresh_async(CkCa *self, GCancellable *cancellable, GAsyncReadyCallback callback,
 		    gpointer user_data);
+/* TRUE from ck_ca_refresh_async() until its ck_ca_refresh_finish() (which every
+ * caller must call): what the CA says about itself may be about to change. */
+gboolean
+ck_ca_is_refreshing(CkCa *self);
 gboolean
 ck_ca_refresh_finish(CkCa *self, GAsyncResult *res, GError **error);
 

@@ -166,7 +166,8 @@ static const gchar *const ck_config_daemon_keys[] = {"StateDirectory",
 						     NULL};
 static const gchar *const ck_config_renewal_keys[] = {
     "RenewBefore",  "RenewJitterMax", "RetryDelay",  "RetryDelayMax", "MaxAttempts",
-    "KeyPolicy",    "KeepPrevious",   "HookTimeout", "CheckTimeout",  NULL};
+    "KeyPolicy",    "KeepPrevious",   "HookTimeout", "CheckTimeout",  "ExpiringBefore",
+    NULL};
 static const gchar *const ck_config_defaults_keys[] = {
     "KeyType", "CA", "ValidityDays", "CertificateMode", "KeyMode", NULL};
 static const gchar *const ck_config_ca_keys[] = {"Type",    "ValidityDays", "Helper",
@@ -441,6 +442,8 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 	}
 	if (!ck_config_get_duration(kf, path, group, "RenewJitterMax", 0, 30 * 86400,
 				    &lc->jitter_max, error) ||
+	    !ck_config_get_duration(kf, path, group, "ExpiringBefore", 0, 3650 * 86400,
+				    &lc->expiring_before, error) ||
 	    !ck_config_get_duration(kf, path, group, "RetryDelay", 1, 86400, &lc->backoff.base,
 				    error) ||
 	    !ck_config_get_duration(kf, path, group, "RetryDelayMax", 1, 30 * 86400,

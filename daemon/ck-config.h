@@ -68,6 +68,7 @@ ck_config_get_default_validity_days(CkConfig *self);
 typedef struct {
 	CkThreshold renew_before; /* RenewBefore: default threshold */
 	gint64 jitter_max;	  /* RenewJitterMax: the longest jitter, seconds (1 d) */
+	gint64 expiring_before;	  /* ExpiringBefore: "expiring" this long before expiry (0) */
 	CkBackoff backoff;	  /* RetryDelay, RetryDelayMax, MaxAttempts */
 	CkKeyPolicy key_policy;	  /* KeyPolicy: new (default) or reuse */
 	gint64 keep_previous;	  /* KeepPrevious: grace period of the old files (7 d) */

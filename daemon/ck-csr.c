@@ -419,6 +419,26 @@ ck_csr_add_sans(gnutls_x509_crq_t crq, const gchar *const *values,
 	return TRUE;
 }
 
+CkCsrExtension *
+ck_csr_extension_new(const gchar *oid, gboolean critical, GBytes *value)
+{
+	CkCsrExtension *extension = g_new0(CkCsrExtension, 1);
+	extension->oid = g_strdup(oid);
+	extension->critical = critical;
+	extension->value = g_bytes_ref(value);
+	return extension;
+}
+
+void
+ck_csr_extension_free(CkCsrExtension *extension)
+{
+	if (extension == NULL)
+		return;
+	g_free(extension->oid);
+	g_bytes_unref(extension->value);
+	g_free(extension);
+}
+
 gchar *
 ck_csr_build(const CkCsrParams *params, gnutls_privkey_t key, GError **error)
 {
@@ -469,6 +489,27 @@ ck_csr_build(const CkCsrParams *params, gnutls_privkey_t key, GError **error)
 	for (guint i = 0; oids[i] != NULL; i++) {
 		if (!ck_csr_check(gnutls_x509_crq_set_key_purpose_oid(crq, oids[i], 0), oids[i],
 				  error))
+			goto out;
+	}
+	if (params->challenge_password != NULL &&
+	    !ck_csr_check(gnutls_x509_crq_set_challenge_password(crq, params->challenge_password),
+			  "challengePassword", error))
+		goto out;
+	for (guint i = 0; params->extensions != NULL && i < params->extensions->len; i++) {
+		CkCsrExtension *ext = g_ptr_array_index(params->extensions, i);
+		gsize size = 0;
+		const guint8 *data = g_bytes_get_data(ext->value, &size);
+		guint8 probe[1];
+		size_t probe_size = sizeof(probe);
+		unsigned int critical = 0;
+		int rc = gnutls_x509_crq_get_extension_by_oid(crq, ext->oid, 0, probe, &probe_size,
+							      &critical);
+		/* present (or too big for the probe): made from the request's settings */
+		if (rc == 0 || rc == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue;
+		if (!ck_csr_check(gnutls_x509_crq_set_extension_by_oid(crq, ext->oid, data, size,
+									 ext->critical ? 1 : 0),
+				  ext->oid, error))
 			goto out;
 	}
 	/* Ed25519 signs the message itself: GnuTLS wants no separate digest */

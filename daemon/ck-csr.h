@@ -6,6 +6,18 @@
 
 G_BEGIN_DECLS
 
+/* An extension a CA asked for verbatim (its CSR attributes): added as given. */
+typedef struct {
+	gchar *oid;	  /* extnID, dotted */
+	gboolean critical;
+	GBytes *value;	  /* extnValue: the DER inside the OCTET STRING */
+} CkCsrExtension;
+
+CkCsrExtension *
+ck_csr_extension_new(const gchar *oid, gboolean critical, GBytes *value);
+void
+ck_csr_extension_free(CkCsrExtension *extension);
+
 /* What a certificate signing request asks for. NULL or empty lists are allowed. */
 typedef struct {
 	const gchar *subject;		      /* RFC 4514 DN, e.g. "CN=web1,O=Example" */
@@ -16,6 +28,11 @@ typedef struct {
 	const gchar *const *principals;	      /* Kerberos principal name SANs */
 	const gchar *const *key_usage;	      /* names, see ck_csr_parse_key_usage() */
 	const gchar *const *extended_key_usage; /* names or dotted OIDs */
+	/* what the CA's CSR attributes add: a challengePassword attribute (NULL: none)
+	 * and extensions (CkCsrExtension; one the fields above make already, e.g.
+	 * subjectAltName, is left out: the request's own settings win) */
+	const gchar *challenge_password;
+	GPtrArray *extensions;
 } CkCsrParams;
 
 /* Checks a DN string parses (GnuTLS syntax); CK_ERROR_INVALID_ARGUMENT names the problem. */

@@ -58,6 +58,51 @@ ck_engine_threshold(CkEngine *self, CkRequest *request)
 	return threshold;
 }
 
+/*
+ * The threshold the installed certificate renews by: the one in force, unless it
+ * is a duration as long as the whole lifetime (@overlong then), which would make
+ * every new certificate due at once and the renewals never end: such a
+ * certificate renews by the default rule.
+ */
+static CkThreshold
+ck_engine_renewal_threshold(CkEngine *self, CkRequest *request, gboolean *overlong)
+{
+	CkThreshold threshold = ck_engine_threshold(self, request);
+	gint64 not_before = ck_request_get_not_before(request);
+	gint64 not_after = ck_request_get_not_after(request);
+
+	*overlong = threshold.kind == CK_THRESHOLD_DURATION && not_after > not_before &&
+		    not_before >= 0 && threshold.seconds >= not_after - not_before;
+	if (*overlong)
+		threshold = (CkThreshold){.kind = CK_THRESHOLD_DEFAULT};
+	return threshold;
+}
+
+/*
+ * ExpiryStatus follows from the certificate, the threshold and the clock; its two
+ * changes by time alone (valid -> expiring -> expired) are planned in the
+ * scheduler like any renewal, so keeping it current costs no wake-up but those.
+ */
+void
+ck_engine_update_expiry(CkEngine *self, CkRequest *request)
+{
+	g_autofree gchar *key = g_strconcat(CK_EXPIRY_PREFIX, ck_request_get_id(request), NULL);
+	gboolean overlong;
+	CkThreshold threshold = ck_engine_renewal_threshold(self, request, &overlong);
+	gint64 expiring_at = ck_schedule_expiring_time(
+	    ck_request_get_not_before(request), ck_request_get_not_after(request), &threshold,
+	    ck_engine_lifecycle(self)->expiring_before);
+	gint64 next_change = 0;
+	CkExpiryStatus status = ck_schedule_expiry_status(
+	    ck_clock_now(), ck_request_get_not_after(request), expiring_at, &next_change);
+
+	ck_request_set_expiry_status(request, status);
+	if (next_change > 0)
+		ck_scheduler_set(self->scheduler, key, next_change);
+	else
+		ck_scheduler_remove(self->scheduler, key);
+}
+
 /* The jitter depends on the request and its certificate only, so restarts keep it. */
 static guint64
 ck_engine_jitter_seed(CkRequest *request)
@@ -76,6 +121,7 @@ ck_engine_plan(CkEngine *self, CkRequest *request)
 {
 	const gchar *id = ck_request_get_id(request);
 	CkThreshold threshold;
+	gboolean overlong;
 	gint64 renewal, when;
 
 	if (ck_request_get_backups_until(request) > 0) {
@@ -89,19 +135,11 @@ ck_engine_plan(CkEngine *self, CkRequest *request)
 		ck_scheduler_set(self->scheduler, id, 0);
 		return;
 	}
-	threshold = ck_engine_threshold(self, request);
-	/* a threshold as long as the whole lifetime makes every new certificate due at once,
-	 * and the renewals would never end: such a certificate renews by the default rule */
-	if (threshold.kind == CK_THRESHOLD_DURATION &&
-	    ck_request_get_not_after(request) > ck_request_get_not_before(request) &&
-	    ck_request_get_not_before(request) >= 0 &&
-	    threshold.seconds >=
-		ck_request_get_not_after(request) - ck_request_get_not_before(request)) {
+	threshold = ck_engine_renewal_threshold(self, request, &overlong);
+	if (overlong)
 		g_message("request %s: the renewal threshold is not shorter than the certificate's "
 			  "lifetime; it renews by the default threshold instead",
 			  id);
-		threshold = (CkThreshold){.kind = CK_THRESHOLD_DEFAULT};
-	}
 	renewal = ck_schedule_renewal_time(ck_request_get_not_before(request),
 					   ck_request_get_not_after(request), &threshold,
 					   ck_engine_jitter_seed(request),
@@ -238,6 +276,80 @@ ck_engine_key_generated_cb(GObject *source, GAsyncResult *res, gpointer user_dat
 	ck_step_data_free(data);
 }
 
+/* CSR attributes: what the request's CA asks its CSRs to contain */
+
+static const CkCaCsrAttributes *
+ck_engine_csr_attributes(CkEngine *self, CkRequest *request)
+{
+	CkCa *ca = ck_engine_find_ca(self, ck_request_get_ca(request));
+	return ca != NULL ? ck_ca_get_csr_attributes(ca) : NULL;
+}
+
+static gboolean
+ck_key_type_is_rsa(CkKeyType type)
+{
+	return type == CK_KEY_TYPE_RSA_2048 || type == CK_KEY_TYPE_RSA_3072 ||
+	       type == CK_KEY_TYPE_RSA_4096;
+}
+
+/* Does a key of @type give the CA what it asked for (@asked: a type, or a family)? */
+static gboolean
+ck_engine_key_type_satisfies(const gchar *asked, CkKeyType type)
+{
+	if (g_str_equal(asked, "rsa"))
+		return ck_key_type_is_rsa(type);
+	if (g_str_equal(asked, "ec"))
+		return type == CK_KEY_TYPE_EC_P256;
+	return ck_key_type_from_string(asked) == type;
+}
+
+/*
+ * The type of the request's next key: its own, unless its CA asks for another
+ * one and the request does not pin its type (it has the configured default).
+ * FALSE with @why when the request pins a type the CA does not want, or the CA
+ * wants one certkeeper cannot make: a human must choose.
+ */
+static gboolean
+ck_engine_key_type_for(CkEngine *self, CkRequest *request, CkKeyType *type_out, gchar **why)
+{
+	const CkCaCsrAttributes *attributes = ck_engine_csr_attributes(self, request);
+	CkKeyType own = ck_request_get_key_type(request);
+	gboolean pinned = own != ck_config_get_default_key_type(self->config);
+	const gchar *asked;
+	CkKeyType wanted;
+
+	*type_out = own;
+	if (attributes == NULL || attributes->key_type == NULL)
+		return TRUE;
+	asked = attributes->key_type;
+	/* the family alone: any size or curve of it will do */
+	if (ck_engine_key_type_satisfies(asked, own))
+		return TRUE;
+	wanted = ck_key_type_from_string(asked);
+	if (pinned) {
+		*why = g_strdup_printf(
+		    /* TRANSLATORS: CA name, the key type it asks for, the request's key type,
+		     * the request id, then that key type again */
+		    _("CA '%s' asks for %s keys (its CSR attributes), but the request's key type "
+		      "is %s: change it (certkeeper modify -i %s -G %s) or use another CA"),
+		    ck_request_get_ca(request), asked, ck_key_type_to_string(own),
+		    ck_request_get_id(request), asked);
+		return FALSE;
+	}
+	if (wanted == CK_KEY_TYPE_UNKNOWN) {
+		g_autofree gchar *known = g_strjoinv(", ", (gchar **)ck_key_type_all_names());
+		*why = g_strdup_printf(
+		    /* TRANSLATORS: CA name, the key type it asks for, then the types certkeeper
+		     * knows */
+		    _("CA '%s' asks for %s keys (its CSR attributes), which certkeeper cannot "
+		      "make (it makes %s)"),
+		    ck_request_get_ca(request), asked, known);
+		return FALSE;
+	}
+	*type_out = wanted;
+	return TRUE;
+}
+
 /* Runs when the key limiter gives this job its turn. */
 static void
 ck_engine_generate_key_now(gpointer user_data)
@@ -258,7 +370,10 @@ ck_engine_generate_key_now(gpointer user_data)
 	job->holding = self->key_limiter;
 	provider = g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_GENERATING_KEY_PAIR);
-	ck_key_provider_generate_at_async(provider, ck_request_get_key_type(request),
+	ck_key_provider_generate_at_async(provider,
+					  job->key_type != CK_KEY_TYPE_UNKNOWN
+					      ? job->key_type
+					      : ck_request_get_key_type(request),
 					  ck_request_get_key_file(request), job->cancellable,
 					  ck_engine_key_generated_cb, data);
 }
@@ -271,6 +386,8 @@ ck_engine_step_key(CkEngine *self, CkRequest *request, CkJob *job)
 	gboolean renewal = ck_request_get_not_after(request) > 0;
 	gboolean reuse = job->reuse_key ||
 			 ck_request_get_key_policy(request) == CK_KEY_POLICY_REUSE;
+	g_autofree gchar *why = NULL;
+	CkCa *ca;
 
 	if (job->key != NULL) {
 		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_CSR);
@@ -278,21 +395,56 @@ ck_engine_step_key(CkEngine *self, CkRequest *request, CkJob *job)
 		return;
 	}
 	if (provider == NULL) {
-		g_autofree gchar *why = g_strdup_printf(_("Unknown key provider '%s'"),
-							ck_request_get_key_provider(request));
+		why = g_strdup_printf(_("Unknown key provider '%s'"),
+				      ck_request_get_key_provider(request));
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		return;
+	}
+	/* what the CA asks keys and CSRs to be is being asked for (start-up, Reload,
+	 * CA1.Refresh()): the refresh's end steps this request again */
+	ca = ck_engine_find_ca(self, ck_request_get_ca(request));
+	if (ca != NULL && ck_ca_is_refreshing(ca)) {
+		g_debug("request %s: waiting for CA %s to describe itself", ck_request_get_id(request),
+			ck_ca_get_name(ca));
+		return;
+	}
+	if (!ck_engine_key_type_for(self, request, &job->key_type, &why)) {
+		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		return;
+	}
+	if (!ck_key_provider_supports(provider, job->key_type)) {
+		why = g_strdup_printf(
+		    /* TRANSLATORS: the key provider, then a key type */
+		    _("The key provider '%s' cannot make %s keys, which the CA asks for"),
+		    ck_request_get_key_provider(request), ck_key_type_to_string(job->key_type));
 		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
 		return;
 	}
 	if (renewal && reuse && !job->force_new_key) {
 		g_autoptr(GError) error = NULL;
+		const CkCaCsrAttributes *attributes = ck_engine_csr_attributes(self, request);
+		/* only the CA's wish replaces a key that is kept: a changed KeyType of the
+		 * request applies from its next new key on (rekey), as before */
+		gboolean ca_asks = attributes != NULL && attributes->key_type != NULL;
 		job->key = ck_engine_load_installed_key(self, request, &error);
-		if (job->key != NULL) {
+		if (job->key != NULL && ca_asks &&
+		    !ck_engine_key_type_satisfies(attributes->key_type,
+						  ck_key_get_key_type(job->key))) {
+			g_message("request %s: the installed key is %s, but the CA asks for %s; "
+				  "making a new one",
+				  ck_request_get_id(request),
+				  ck_key_type_to_string(ck_key_get_key_type(job->key)),
+				  ck_key_type_to_string(job->key_type));
+			g_clear_pointer(&job->key, ck_key_unref);
+		} else if (job->key != NULL) {
 			ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_CSR);
 			ck_engine_schedule_step(self, request);
 			return;
+		} else {
+			g_message("request %s: the installed key cannot be reused (%s); making a "
+				  "new one",
+				  ck_request_get_id(request), error->message);
 		}
-		g_message("request %s: the installed key cannot be reused (%s); making a new one",
-			  ck_request_get_id(request), error->message);
 	}
 	/* RSA keys take long: generation waits its turn so a storm cannot swamp the CPUs */
 	job->waiting = TRUE;
@@ -307,6 +459,7 @@ static void
 ck_engine_step_csr(CkEngine *self, CkRequest *request, CkJob *job)
 {
 	CkCsrParams params = {0};
+	const CkCaCsrAttributes *attributes;
 	g_autoptr(GError) error = NULL;
 
 	if (job->key == NULL) {
@@ -315,6 +468,24 @@ ck_engine_step_csr(CkEngine *self, CkRequest *request, CkJob *job)
 		return;
 	}
 	ck_request_get_csr_params(request, &params);
+	attributes = ck_engine_csr_attributes(self, request);
+	if (attributes != NULL) {
+		if (attributes->challenge_password && attributes->challenge == NULL) {
+			g_autofree gchar *why = g_strdup_printf(
+			    /* TRANSLATORS: the placeholder is the CA's name */
+			    _("CA '%s' asks for a challengePassword in the CSR, but its helper has "
+			      "none to give (for EST: the CA setting ChallengeFile=)"),
+			    ck_request_get_ca(request));
+			ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+			return;
+		}
+		params.challenge_password = attributes->challenge;
+		params.extensions = attributes->extensions;
+		for (guint i = 0; attributes->unfilled[i] != NULL; i++)
+			g_debug("request %s: CA %s asks for %s, which certkeeper cannot fill",
+				ck_request_get_id(request), ck_request_get_ca(request),
+				attributes->unfilled[i]);
+	}
 	g_free(job->csr);
 	job->csr = ck_csr_build(&params, ck_key_get_privkey(job->key), &error);
 	if (job->csr == NULL) {
@@ -1241,6 +1412,13 @@ ck_engine_scheduler_cb(const gchar *key, gpointer user_data)
 		request = g_hash_table_lookup(self->requests, key + strlen(CK_WINDOW_PREFIX));
 		if (request != NULL)
 			ck_engine_ask_renewal_window(self, request);
+		return;
+	}
+
+	if (g_str_has_prefix(key, CK_EXPIRY_PREFIX)) {
+		request = g_hash_table_lookup(self->requests, key + strlen(CK_EXPIRY_PREFIX));
+		if (request != NULL)
+			ck_engine_update_expiry(self, request);
 		return;
 	}
 

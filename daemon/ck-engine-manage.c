@@ -345,6 +345,19 @@ ck_engine_ca_refresh_complete(CkEngine *self, CkCa *ca, GAsyncResult *res)
 	}
 	if (self != NULL)
 		g_signal_emit_by_name(self, "ca-changed", ca);
+	/* requests that waited for the CA's CSR attributes before making a key go on */
+	if (self != NULL && !ck_ca_is_refreshing(ca)) {
+		GHashTableIter iter;
+		gpointer value;
+		g_hash_table_iter_init(&iter, self->requests);
+		while (g_hash_table_iter_next(&iter, NULL, &value)) {
+			CkJob *job = ck_engine_lookup_job(self, value);
+			if (g_strcmp0(ck_request_get_ca(value), ck_ca_get_name(ca)) == 0 &&
+			    ck_request_get_state(value) == CK_REQUEST_STATE_NEED_KEY_PAIR &&
+			    job != NULL && job->key == NULL && !job->waiting)
+				ck_engine_schedule_step(self, value);
+		}
+	}
 	/* a refreshed CA may offer renewal windows (again): at start-up, on Reload, on
 	 * CA1.Refresh() and for a changed CA, its certificates are asked about */
 	if (self != NULL && g_hash_table_lookup(self->cas, ck_ca_get_name(ca)) == ca) {
@@ -905,8 +918,10 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	/* thresholds and jitter may have changed */
 	{
 		g_autoptr(GPtrArray) all = ck_engine_get_requests(self);
-		for (guint i = 0; i < all->len; i++)
+		for (guint i = 0; i < all->len; i++) {
 			ck_engine_plan(self, g_ptr_array_index(all, i));
+			ck_engine_update_expiry(self, g_ptr_array_index(all, i));
+		}
 	}
 	g_message("configuration reloaded%s%s", self->config_path != NULL ? " from " : "",
 		  self->config_path != NULL ? self->config_path : "");

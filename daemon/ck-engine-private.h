@@ -33,6 +33,8 @@ G_BEGIN_DECLS
 #define CK_CLEANUP_PREFIX "cleanup:"
 /* Scheduler keys of the next question for a CA's renewal window: this and the id. */
 #define CK_WINDOW_PREFIX "window:"
+/* Scheduler keys of the next change of a certificate's ExpiryStatus: this and the id. */
+#define CK_EXPIRY_PREFIX "expiry:"
 /* A failed question for the renewal window is asked again after this long. */
 #define CK_WINDOW_RETRY_FAILED 3600
 
@@ -41,6 +43,7 @@ typedef struct {
 	CkKey *key;		   /* the key the next certificate is for */
 	gboolean force_new_key;	   /* the CA asked for a new key */
 	gboolean reuse_key;	   /* this attempt keeps the installed key */
+	CkKeyType key_type;	   /* the type a new key is made with (the CA may ask for one) */
 	gchar *csr;
 	gchar *certificate; /* issued, not yet installed */
 	gchar *chain;
@@ -198,6 +201,9 @@ void
 ck_engine_scheduler_cb(const gchar *key, gpointer user_data);
 void
 ck_engine_plan(CkEngine *self, CkRequest *request);
+/* Sets @request's expiry status for now and plans its next change (nothing if none). */
+void
+ck_engine_update_expiry(CkEngine *self, CkRequest *request);
 void
 ck_engine_start_renewal(CkEngine *self, CkRequest *request, gboolean reuse_key,
 			gboolean force_new_key);

@@ -272,6 +272,11 @@ ck_engine_set_state(CkEngine *self, CkRequest *request, CkRequestState state)
 		ck_request_state_to_string(ck_request_get_state(request)),
 		ck_request_state_to_string(state));
 	ck_request_set_state(request, state);
+	/* how long the request has been trying: since it last left MONITORING */
+	if (state == CK_REQUEST_STATE_MONITORING)
+		ck_request_set_working_since(request, 0);
+	else if (ck_request_get_working_since(request) == 0)
+		ck_request_set_working_since(request, ck_clock_now());
 }
 
 /* Clock trust */
@@ -371,6 +376,13 @@ ck_engine_clock_changed(CkEngine *self)
 static void
 ck_engine_scheduler_clock_changed_cb(CkScheduler *scheduler, CkEngine *self)
 {
+	GHashTableIter iter;
+	gpointer value;
+
+	/* the clock jumped: an expiry status may have changed, or its next change moved */
+	g_hash_table_iter_init(&iter, self->requests);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		ck_engine_update_expiry(self, value);
 	ck_engine_replan_waiting(self);
 }
 
@@ -607,6 +619,9 @@ ck_engine_read_certificate(CkRequest *request, GError **error)
 static void
 ck_engine_request_changed_cb(CkRequest *request, guint fields, CkEngine *self)
 {
+	/* a new certificate or threshold moves the expiry status (which emits again) */
+	if ((fields & (CK_REQUEST_FIELD_CERTIFICATE | CK_REQUEST_FIELD_POLICY)) != 0)
+		ck_engine_update_expiry(self, request);
 	g_signal_emit(self, signals[SIGNAL_REQUEST_CHANGED], 0, request, fields);
 }
 
@@ -617,6 +632,11 @@ ck_engine_track(CkEngine *self, CkRequest *request)
 			    g_object_ref(request));
 	g_signal_connect_object(request, "changed", G_CALLBACK(ck_engine_request_changed_cb), self,
 				0);
+	/* a request loaded from an older state, or new: it has been working from now on */
+	if (ck_request_get_state(request) != CK_REQUEST_STATE_MONITORING &&
+	    ck_request_get_working_since(request) == 0)
+		ck_request_set_working_since(request, ck_clock_now());
+	ck_engine_update_expiry(self, request);
 	ck_engine_watch_request(self, request);
 }
 
@@ -1331,6 +1351,7 @@ ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error)
 {
 	g_autoptr(CkRequest) request = NULL;
 	g_autofree gchar *cleanup = NULL;
+	g_autofree gchar *expiry = NULL;
 
 	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
 	request = g_hash_table_lookup(self->requests, id);
@@ -1347,6 +1368,8 @@ ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error)
 	ck_scheduler_remove(self->scheduler, id);
 	cleanup = g_strconcat(CK_CLEANUP_PREFIX, id, NULL);
 	ck_scheduler_remove(self->scheduler, cleanup);
+	expiry = g_strconcat(CK_EXPIRY_PREFIX, id, NULL);
+	ck_scheduler_remove(self->scheduler, expiry);
 	g_signal_handlers_disconnect_by_data(request, self);
 	g_hash_table_remove(self->requests, id);
 	g_message("request %s removed; its files stay in place", id);

@@ -80,6 +80,8 @@ struct _CkRequest {
 	gchar *revoked_reason;
 	gint64 last_renewal;
 	gint64 last_failure_time;
+	gint64 working_since;
+	CkExpiryStatus expiry_status;
 	gchar *waiting;
 	gchar *identity;
 	gchar *recovery_step;
@@ -408,6 +410,8 @@ CK_REQUEST_VALUE_ACCESSORS(gint64, validity, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_VALUE_ACCESSORS(gint64, renewal_time, CK_REQUEST_FIELD_SCHEDULE)
 CK_REQUEST_VALUE_ACCESSORS(gint64, last_renewal, CK_REQUEST_FIELD_SCHEDULE)
 CK_REQUEST_VALUE_ACCESSORS(gint64, last_failure_time, CK_REQUEST_FIELD_SCHEDULE)
+CK_REQUEST_VALUE_ACCESSORS(gint64, working_since, CK_REQUEST_FIELD_SCHEDULE)
+CK_REQUEST_VALUE_ACCESSORS(CkExpiryStatus, expiry_status, CK_REQUEST_FIELD_STATUS)
 CK_REQUEST_VALUE_ACCESSORS(gint64, backups_until, CK_REQUEST_FIELD_OTHER)
 
 gint64
@@ -941,6 +945,7 @@ ck_request_to_json(CkRequest *self)
 	}
 	ck_json_add_int(builder, "last-renewal", self->last_renewal);
 	ck_json_add_int(builder, "last-failure-time", self->last_failure_time);
+	ck_json_add_int(builder, "working-since", self->working_since);
 	ck_json_add_string(builder, "waiting", self->waiting);
 	ck_json_add_string(builder, "identity", self->identity);
 	ck_json_add_string(builder, "recovery-step", self->recovery_step);
@@ -1078,6 +1083,7 @@ ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
 	self->last_renewal = json_object_get_int_member_with_default(obj, "last-renewal", 0);
 	self->last_failure_time =
 	    json_object_get_int_member_with_default(obj, "last-failure-time", 0);
+	self->working_since = json_object_get_int_member_with_default(obj, "working-since", 0);
 	self->waiting = ck_json_dup_string(obj, "waiting");
 	self->identity = ck_json_dup_string(obj, "identity");
 	self->recovery_step = ck_json_dup_string(obj, "recovery-step");

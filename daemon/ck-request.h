@@ -7,6 +7,7 @@
 #include "ck-csr.h"
 #include "ck-file-util.h"
 #include "ck-key-provider.h"
+#include "ck-schedule.h"
 
 G_BEGIN_DECLS
 
@@ -56,9 +57,9 @@ typedef enum {
 	CK_REQUEST_FIELD_LAST_ERROR = 1u << 11,
 	CK_REQUEST_FIELD_KEY_TYPE = 1u << 12,
 	CK_REQUEST_FIELD_OTHER = 1u << 13, /* fields not on the bus */
-	/* RenewalTime, NextAttempt, FailedAttempts, LastFailureTime, LastRenewal */
+	/* RenewalTime, NextAttempt, FailedAttempts, LastFailureTime, LastRenewal, WorkingSince */
 	CK_REQUEST_FIELD_SCHEDULE = 1u << 14,
-	CK_REQUEST_FIELD_STATUS = 1u << 15, /* Waiting (why decisions wait), Identity */
+	CK_REQUEST_FIELD_STATUS = 1u << 15, /* Waiting (why decisions wait), Identity, ExpiryStatus */
 	CK_REQUEST_FIELD_POLICY = 1u << 16, /* renewal, key, hook, check and layout settings */
 } CkRequestField;
 
@@ -390,6 +391,23 @@ gint64
 ck_request_get_last_failure_time(CkRequest *self);
 void
 ck_request_set_last_failure_time(CkRequest *self, gint64 when);
+/*
+ * When the request last left MONITORING: the start of the enrollment or renewal
+ * under way, its retries included (0 while MONITORING). Persisted, so a request
+ * that has been trying for days still says so after a restart. Changes emit
+ * CK_REQUEST_FIELD_SCHEDULE.
+ */
+gint64
+ck_request_get_working_since(CkRequest *self);
+void
+ck_request_set_working_since(CkRequest *self, gint64 when);
+/* Where the installed certificate stands against its expiry; kept current by the
+ * engine, never persisted (it follows from the certificate and the clock). Changes
+ * emit CK_REQUEST_FIELD_STATUS. */
+CkExpiryStatus
+ck_request_get_expiry_status(CkRequest *self);
+void
+ck_request_set_expiry_status(CkRequest *self, CkExpiryStatus status);
 /* Why the lifecycle waits although it would act (an untrusted clock, a missing
  * TPM, ...); "" when it does not. */
 const gchar *

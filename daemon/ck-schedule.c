@@ -382,3 +382,46 @@ ck_schedule_gave_up(const CkBackoff *backoff, guint failures)
 	g_return_val_if_fail(backoff != NULL, FALSE);
 	return backoff->max_attempts != 0 && failures >= backoff->max_attempts;
 }
+
+const gchar *
+ck_expiry_status_to_string(CkExpiryStatus status)
+{
+	static const gchar *const names[] = {"none", "valid", "expiring", "expired"};
+	g_return_val_if_fail((guint)status < CK_EXPIRY_LAST, "none");
+	return names[status];
+}
+
+gint64
+ck_schedule_expiring_time(gint64 not_before, gint64 not_after, const CkThreshold *threshold,
+			  gint64 warn_before)
+{
+	gint64 lifetime, before;
+
+	g_return_val_if_fail(threshold != NULL, not_after);
+	lifetime = not_after > not_before ? not_after - not_before : 0;
+	before = MAX(ck_threshold_remaining(threshold, lifetime), MAX(warn_before, 0));
+	/* not_after > 0 and before >= 0 (callers pass a certificate's times): no overflow */
+	return MAX(not_after - before, MIN(not_before, not_after));
+}
+
+CkExpiryStatus
+ck_schedule_expiry_status(gint64 now, gint64 not_after, gint64 expiring_at, gint64 *next_change)
+{
+	gint64 next = 0;
+	CkExpiryStatus status;
+
+	if (not_after <= 0) {
+		status = CK_EXPIRY_NONE;
+	} else if (now >= not_after) {
+		status = CK_EXPIRY_EXPIRED;
+	} else if (now >= expiring_at) {
+		status = CK_EXPIRY_EXPIRING;
+		next = not_after;
+	} else {
+		status = CK_EXPIRY_VALID;
+		next = expiring_at;
+	}
+	if (next_change != NULL)
+		*next_change = next;
+	return status;
+}

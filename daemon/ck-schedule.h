@@ -123,4 +123,36 @@ ck_schedule_retry_delay(const CkBackoff *backoff, guint failures, gint64 now, gi
 gboolean
 ck_schedule_gave_up(const CkBackoff *backoff, guint failures);
 
+/* Where a certificate stands against its expiry (Request1.ExpiryStatus). */
+typedef enum {
+	CK_EXPIRY_NONE,	    /* no certificate is installed */
+	CK_EXPIRY_VALID,    /* more time is left than the warning allows */
+	CK_EXPIRY_EXPIRING, /* inside its renewal threshold or the expiry warning */
+	CK_EXPIRY_EXPIRED,  /* notAfter has passed */
+	CK_EXPIRY_LAST
+} CkExpiryStatus;
+
+/* "none", "valid", "expiring", "expired". */
+const gchar *
+ck_expiry_status_to_string(CkExpiryStatus status);
+
+/*
+ * The moment a certificate valid from @not_before to @not_after starts to count
+ * as expiring: notAfter minus the longer of the threshold's remaining time and
+ * @warn_before seconds (the configured expiry warning, 0 for none), never
+ * before @not_before. Unlike the renewal time it has no jitter: every
+ * certificate of one lifetime turns "expiring" equally far before its end.
+ */
+gint64
+ck_schedule_expiring_time(gint64 not_before, gint64 not_after, const CkThreshold *threshold,
+			  gint64 warn_before);
+/*
+ * The status at @now of a certificate that expires at @not_after (0: none) and
+ * counts as expiring from @expiring_at on; when it changes next, in
+ * @next_change (0 when it never will by time alone: none, or expired).
+ */
+CkExpiryStatus
+ck_schedule_expiry_status(gint64 now, gint64 not_after, gint64 expiring_at,
+			  gint64 *next_change);
+
 G_END_DECLS

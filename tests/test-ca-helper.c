@@ -797,6 +797,74 @@ test_ca_helper_parse_window(void)
 	}
 }
 
+/* CERTKEEPER-GET-CSR-ATTRIBUTES answers: one item a line; secrets never described */
+static void
+test_ca_helper_parse_csr_attributes(void)
+{
+	const gchar *bad[] = {"key-type\n", "key-type rsa 3072\n", "extension 2.5.29.17\n",
+			      "extension 2.5.29.17 maybe AAAA\n", "extension x.y critical AAAA\n",
+			      "extension 1.2.3 critical !!!!\n", "attribute\n", "attribute CN\n",
+			      NULL};
+	g_autoptr(CkCaCsrAttributes) attributes = NULL;
+	g_auto(GStrv) described = NULL;
+	gchar *message = NULL;
+	CkCsrExtension *ext;
+
+	attributes = ck_ca_helper_parse_csr_attributes(
+	    "key-type RSA-3072\n\n  challenge-password two words \n"
+	    "extension 1.3.6.1.4.1.99999.1 critical DARmZWV0\n"
+	    "attribute 1.2.840.10045.4.3.3\nsomething-new the helper knows more\n",
+	    &message);
+	g_assert_null(message);
+	g_assert_nonnull(attributes);
+	g_assert_cmpstr(attributes->key_type, ==, "rsa-3072");
+	g_assert_true(attributes->challenge_password);
+	g_assert_cmpstr(attributes->challenge, ==, "two words");
+	g_assert_cmpuint(attributes->extensions->len, ==, 1);
+	ext = g_ptr_array_index(attributes->extensions, 0);
+	g_assert_cmpstr(ext->oid, ==, "1.3.6.1.4.1.99999.1");
+	g_assert_true(ext->critical);
+	g_assert_cmpmem(g_bytes_get_data(ext->value, NULL), g_bytes_get_size(ext->value),
+			"\x0c\x04" "feet", 6);
+	g_assert_cmpstr(attributes->unfilled[0], ==, "1.2.840.10045.4.3.3");
+	g_assert_null(attributes->unfilled[1]);
+
+	/* what CA1.CSRAttributes shows: not the challenge */
+	described = ck_ca_csr_attributes_describe(attributes);
+	g_assert_cmpuint(g_strv_length(described), ==, 4);
+	g_assert_cmpstr(described[0], ==, "key-type rsa-3072");
+	g_assert_cmpstr(described[1], ==, "challenge-password");
+	g_assert_cmpstr(described[2], ==, "extension 1.3.6.1.4.1.99999.1 critical");
+	g_assert_cmpstr(described[3], ==, "attribute 1.2.840.10045.4.3.3");
+	g_clear_pointer(&attributes, ck_ca_csr_attributes_free);
+	g_clear_pointer(&described, g_strfreev);
+
+	/* a challenge asked for that the helper does not have */
+	attributes = ck_ca_helper_parse_csr_attributes("challenge-password\n", &message);
+	g_assert_nonnull(attributes);
+	g_assert_true(attributes->challenge_password);
+	g_assert_null(attributes->challenge);
+	described = ck_ca_csr_attributes_describe(attributes);
+	g_assert_cmpstr(described[0], ==, "challenge-password (none configured)");
+	g_clear_pointer(&attributes, ck_ca_csr_attributes_free);
+
+	/* nothing asked for */
+	attributes = ck_ca_helper_parse_csr_attributes("", &message);
+	g_assert_nonnull(attributes);
+	g_assert_null(attributes->key_type);
+	g_assert_false(attributes->challenge_password);
+	g_assert_cmpuint(attributes->extensions->len, ==, 0);
+	g_clear_pointer(&attributes, ck_ca_csr_attributes_free);
+
+	for (guint i = 0; bad[i] != NULL; i++) {
+		g_test_message("bad: %s", bad[i]);
+		attributes = ck_ca_helper_parse_csr_attributes(bad[i], &message);
+		g_assert_null(attributes);
+		g_assert_nonnull(message);
+		g_clear_pointer(&message, g_free);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -821,5 +889,7 @@ main(int argc, char **argv)
 	    test_ca_helper_certmonger_local_submit);
 #undef ADD
 	g_test_add_func("/certkeeper/ca-helper/parse-window", test_ca_helper_parse_window);
+	g_test_add_func("/certkeeper/ca-helper/parse-csr-attributes",
+			test_ca_helper_parse_csr_attributes);
 	return g_test_run();
 }

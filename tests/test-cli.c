@@ -1510,7 +1510,7 @@ test_cli_usage(void)
 	const gchar *verbs[] = {"request",   "start-tracking", "stop-tracking", "resubmit",
 				"rekey",     "revoke",         "refresh",       "modify",
 				"list",      "status",         "list-cas",      "add-ca",
-				"modify-ca", "remove-ca",      "reload"};
+				"modify-ca", "remove-ca",      "reload",        "health"};
 	g_autofree gchar *out = NULL, *err = NULL;
 
 	if (td == NULL)

@@ -212,6 +212,7 @@ test_config_shipped_example(Fixture *f, gconstpointer user_data)
 		const CkLifecycleConfig *lc = ck_config_get_lifecycle(f->config);
 		g_assert_cmpint(lc->renew_before.kind, ==, CK_THRESHOLD_DEFAULT);
 		g_assert_cmpint(lc->jitter_max, ==, 86400);
+		g_assert_cmpint(lc->expiring_before, ==, 0);
 		g_assert_cmpint(lc->backoff.base, ==, 60);
 		g_assert_cmpint(lc->backoff.cap, ==, 6 * 3600);
 		g_assert_cmpuint(lc->backoff.max_attempts, ==, 0);
@@ -251,6 +252,7 @@ static const BadCase bad_cases[] = {
      {"RetryDelayMax", "RetryDelay"}},
     {"key-policy", "[renewal]\nKeyPolicy=sometimes\n", {"KeyPolicy=sometimes", "reuse"}},
     {"keep-previous", "[renewal]\nKeepPrevious=forever\n", {"KeepPrevious=forever"}},
+    {"expiring-before", "[renewal]\nExpiringBefore=fortnight\n", {"ExpiringBefore=fortnight"}},
     {"hook-timeout", "[renewal]\nHookTimeout=0\n", {"HookTimeout=0"}},
     {"parallel-submissions", "[certkeeperd]\nMaxParallelSubmissions=0\n",
      {"MaxParallelSubmissions=0"}},

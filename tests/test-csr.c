@@ -573,6 +573,58 @@ test_csr_build_minimal(void)
 	gnutls_x509_crq_deinit(crq);
 }
 
+/* A CA's CSR attributes: a challengePassword and extensions added verbatim, except
+ * one the request's own settings already make. */
+static void
+test_csr_build_ca_attributes(void)
+{
+	const gchar *dns[] = {"own.example", NULL};
+	/* extnValue of a made-up extension: UTF8String "fleet-7" */
+	static const guint8 custom[] = {0x0c, 0x07, 'f', 'l', 'e', 'e', 't', '-', '7'};
+	/* a subjectAltName the CA suggests: dNSName "ca.example" */
+	static const guint8 ca_san[] = {0x30, 0x0c, 0x82, 0x0a, 'c', 'a', '.', 'e',
+					'x',  'a',  'm',  'p',  'l', 'e'};
+	g_autoptr(GBytes) custom_value = g_bytes_new_static(custom, sizeof(custom));
+	g_autoptr(GBytes) san_value = g_bytes_new_static(ca_san, sizeof(ca_san));
+	g_autoptr(GPtrArray) extensions =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)ck_csr_extension_free);
+	CkCsrParams params = {.subject = "CN=own.example",
+			      .dns_names = dns,
+			      .challenge_password = "s3cret-challenge",
+			      .extensions = extensions};
+	g_autoptr(CkKey) key = ck_test_key(CK_KEY_TYPE_EC_P256);
+	g_autofree gchar *pem = NULL;
+	g_autofree gchar *text = NULL;
+	gnutls_x509_crq_t crq;
+	g_autoptr(GArray) sans = NULL;
+	guint8 buf[64];
+	size_t size = sizeof(buf);
+	unsigned int critical = 0;
+	char password[64];
+	size_t password_size = sizeof(password);
+
+	g_ptr_array_add(extensions, ck_csr_extension_new("1.3.6.1.4.1.99999.1", TRUE, custom_value));
+	g_ptr_array_add(extensions, ck_csr_extension_new("2.5.29.17", FALSE, san_value));
+	crq = ck_test_build_and_import(&params, key, &pem);
+	g_assert_cmpint(gnutls_x509_crq_get_challenge_password(crq, password, &password_size), ==,
+			0);
+	g_assert_cmpstr(password, ==, "s3cret-challenge");
+	g_assert_cmpint(gnutls_x509_crq_get_extension_by_oid(crq, "1.3.6.1.4.1.99999.1", 0, buf,
+							     &size, &critical),
+			==, 0);
+	g_assert_cmpmem(buf, size, custom, sizeof(custom));
+	g_assert_cmpuint(critical, ==, 1);
+	/* the request's names, not the CA's suggestion */
+	sans = ck_test_crq_sans(crq);
+	g_assert_cmpuint(sans->len, ==, 1);
+	ck_test_assert_san(sans, 0, GNUTLS_SAN_DNSNAME, dns[0], strlen(dns[0]));
+	gnutls_x509_crq_deinit(crq);
+	/* and openssl agrees the request is well formed and signed */
+	ck_test_openssl_verify_csr(pem, &text);
+	g_assert_nonnull(strstr(text, "challengePassword"));
+	g_assert_nonnull(strstr(text, "1.3.6.1.4.1.99999.1: critical"));
+}
+
 static void
 test_csr_build_sans_only(void)
 {
@@ -765,6 +817,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/csr/build/full", test_csr_build_full);
 	g_test_add_func("/certkeeper/csr/build/minimal", test_csr_build_minimal);
 	g_test_add_func("/certkeeper/csr/build/sans-only", test_csr_build_sans_only);
+	g_test_add_func("/certkeeper/csr/build/ca-attributes", test_csr_build_ca_attributes);
 	g_test_add_func("/certkeeper/csr/build/ed25519", test_csr_build_ed25519);
 	g_test_add_func("/certkeeper/csr/build/rsa", test_csr_build_rsa);
 	g_test_add_func("/certkeeper/csr/build/rejects", test_csr_build_rejects);

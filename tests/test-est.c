@@ -150,6 +150,92 @@ test_est_csrattrs(void)
 	}
 }
 
+/*
+ * certkeeper's CERTKEEPER-GET-CSR-ATTRIBUTES answer: a key type with its size, the
+ * challenge, an extension the CA gives whole and what it asks for without a value.
+ * The DER is what tests/est/est-server.py serves for
+ * --csrattr 1.2.840.113549.1.1.1=int:3072 --csrattr 1.2.840.113549.1.9.7
+ * --csrattr 1.2.840.113549.1.9.14=2.5.29.17+ext:1.3.6.1.4.1.99999.1:critical:0c0466656574
+ * --csrattr 1.2.840.10045.4.3.3
+ */
+static void
+test_est_csr_attributes(void)
+{
+	static const guint8 der[] = {
+	    0x30, 0x56, 0x30, 0x11, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+	    0x01, 0x31, 0x04, 0x02, 0x02, 0x0c, 0x00, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+	    0x0d, 0x01, 0x09, 0x07, 0x30, 0x2c, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+	    0x01, 0x09, 0x0e, 0x31, 0x1f, 0x06, 0x03, 0x55, 0x1d, 0x11, 0x30, 0x18, 0x30, 0x16,
+	    0x06, 0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x86, 0x8d, 0x1f, 0x01, 0x01, 0x01, 0xff,
+	    0x04, 0x06, 0x0c, 0x04, 0x66, 0x65, 0x65, 0x74, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+	    0x3d, 0x04, 0x03, 0x03};
+	static const guint8 utf8_fleet[] = {0x0c, 0x04, 'f', 'e', 'e', 't'};
+	g_autoptr(GBytes) bytes = g_bytes_new_static(der, sizeof(der));
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) attrs = ck_est_parse_csrattrs(bytes, &error);
+	g_autofree gchar *with = NULL, *without = NULL, *ec = NULL, *b64 = NULL, *want = NULL;
+	CkEstCsrAttr *attr;
+	CkEstCsrExtension *ext;
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(attrs->len, ==, 4);
+	attr = g_ptr_array_index(attrs, 0);
+	g_assert_cmpstr(attr->oid, ==, "1.2.840.113549.1.1.1");
+	g_assert_cmpuint(attr->integer, ==, 3072);
+	attr = g_ptr_array_index(attrs, 2);
+	g_assert_cmpstr(attr->oid, ==, "1.2.840.113549.1.9.14");
+	g_assert_cmpstr(attr->values[0], ==, "2.5.29.17");
+	g_assert_cmpstr(attr->values[1], ==, "1.3.6.1.4.1.99999.1");
+	g_assert_nonnull(attr->extensions);
+	g_assert_cmpuint(attr->extensions->len, ==, 1);
+	ext = g_ptr_array_index(attr->extensions, 0);
+	g_assert_cmpstr(ext->oid, ==, "1.3.6.1.4.1.99999.1");
+	g_assert_true(ext->critical);
+	g_assert_cmpmem(g_bytes_get_data(ext->value, NULL), g_bytes_get_size(ext->value),
+			utf8_fleet, sizeof(utf8_fleet));
+
+	b64 = g_base64_encode(utf8_fleet, sizeof(utf8_fleet));
+	want = g_strdup_printf("key-type rsa-3072\n"
+			       "challenge-password fleet secret\n"
+			       "extension 1.3.6.1.4.1.99999.1 critical %s\n"
+			       "attribute 2.5.29.17\n"
+			       "attribute 1.2.840.10045.4.3.3\n",
+			       b64);
+	with = ck_est_csr_attributes(attrs, "fleet secret");
+	g_assert_cmpstr(with, ==, want);
+	/* no challenge configured: the line says only that the CA wants one */
+	without = ck_est_csr_attributes(attrs, NULL);
+	g_assert_nonnull(strstr(without, "\nchallenge-password\n"));
+
+	/* the RFC's own example: an EC key on secp384r1 (the first key type counts) */
+	{
+		gsize len = 0;
+		guchar *rfc = g_base64_decode(RFC7030_CSRATTRS, &len);
+		g_autoptr(GBytes) b = g_bytes_new_take(rfc, len);
+		g_autoptr(GPtrArray) a = ck_est_parse_csrattrs(b, &error);
+		g_assert_no_error(error);
+		ec = ck_est_csr_attributes(a, NULL);
+		g_assert_true(g_str_has_prefix(ec, "challenge-password\nkey-type ec-p384\n"));
+		g_assert_nonnull(strstr(ec, "attribute 1.3.6.1.1.1.1.22\n"));
+	}
+	/* an INTEGER that does not fit, or is negative, is no key size */
+	{
+		static const guint8 huge[] = {0x30, 0x1a, 0x30, 0x18, 0x06, 0x09, 0x2a, 0x86, 0x48,
+					      0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x31, 0x0b, 0x02,
+					      0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+					      0x00};
+		g_autoptr(GBytes) b = g_bytes_new_static(huge, sizeof(huge));
+		g_autoptr(GPtrArray) a = ck_est_parse_csrattrs(b, &error);
+		g_autofree gchar *lines = NULL;
+		g_assert_no_error(error);
+		attr = g_ptr_array_index(a, 0);
+		g_assert_cmpuint(attr->integer, ==, 0);
+		g_assert_cmpuint(attr->n_other, ==, 1);
+		lines = ck_est_csr_attributes(a, NULL);
+		g_assert_cmpstr(lines, ==, "key-type rsa\n");
+	}
+}
+
 static void
 test_est_retry_after(void)
 {
@@ -1766,6 +1852,115 @@ test_est_daemon_proof(void)
 	    60);
 	g_assert_cmpstr(ck_test_json_string(late, "RecoveryStep"), ==, "exhausted");
 	g_assert_nonnull(strstr(ck_test_json_string(late, "LastError"), "enroll the device again"));
+/* CA1.CSRAttributes of CA @name, as `certkeeper list-cas --json` shows it ("" joined). */
+static gchar *
+est_ca_csr_attributes(CkTestDaemon *td, const gchar *name)
+{
+	g_autofree gchar *out = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	JsonArray *cas;
+	GString *joined = g_string_new(NULL);
+
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "list-cas", "--json", NULL), ==,
+			0);
+	g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
+	cas = json_node_get_array(json_parser_get_root(parser));
+	for (guint i = 0; i < json_array_get_length(cas); i++) {
+		JsonObject *ca = json_array_get_object_element(cas, i);
+		JsonArray *lines;
+		if (g_strcmp0(json_object_get_string_member(ca, "Name"), name) != 0)
+			continue;
+		lines = json_object_get_array_member(ca, "CSRAttributes");
+		for (guint j = 0; j < json_array_get_length(lines); j++)
+			g_string_append_printf(joined, "%s\n",
+					       json_array_get_string_element(lines, j));
+	}
+	return g_string_free(joined, FALSE);
+}
+
+/*
+ * The server's /csrattrs ask for RSA keys of 3072 bits, a challengePassword (which
+ * it then insists on) and an extension given whole: certkeeperd's key and CSR
+ * follow them, through CERTKEEPER-GET-CSR-ATTRIBUTES; a request that pins another
+ * key type waits in NEED_GUIDANCE, naming both.
+ */
+static void
+test_est_daemon_csr_attributes(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autoptr(CkTestDaemon) td = NULL;
+	const gchar *extra[] = {
+	    "--csrattr",  "1.2.840.113549.1.1.1=int:3072",
+	    "--csrattr",  "1.2.840.113549.1.9.7",
+	    "--csrattr",  "1.2.840.113549.1.9.14=ext:1.3.6.1.4.1.99999.1:noncritical:0c0466656574",
+	    "--challenge", "fleet secret",
+	    NULL};
+	g_autofree gchar *challenge = NULL, *config = NULL, *attributes = NULL;
+	g_autofree gchar *cert = NULL, *key = NULL, *text = NULL, *state = NULL, *why = NULL;
+	g_autofree gchar *pinned_cert = NULL, *pinned_key = NULL, *key_type = NULL;
+	g_autoptr(JsonParser) parser = NULL;
+	JsonObject *last;
+	const gchar *csr_text;
+	gint64 deadline;
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(extra);
+	challenge = ck_test_write_file(s->dir, "challenge", "fleet secret\n");
+	g_assert_cmpint(g_chmod(challenge, 0600), ==, 0);
+	config = g_strdup_printf("ChallengeFile=%s\n", challenge);
+	td = est_start_daemon(s, config);
+	if (td == NULL)
+		return;
+	/* the CA's refresh at start-up asks for them; the value of the challenge stays home */
+	deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+	for (;;) {
+		g_clear_pointer(&attributes, g_free);
+		attributes = est_ca_csr_attributes(td, "est");
+		if (attributes[0] != '\0' || g_get_monotonic_time() > deadline)
+			break;
+		g_usleep(200 * 1000);
+	}
+	g_assert_cmpstr(attributes, ==,
+			"key-type rsa-3072\nchallenge-password\n"
+			"extension 1.3.6.1.4.1.99999.1\n");
+
+	cert = ck_test_daemon_path(td, "attrs.crt");
+	key = ck_test_daemon_path(td, "attrs.key");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "attrs", "-f",
+				    cert, "-k", key, "-N", "CN=attrs.example", "-D",
+				    "attrs.example", "-c", "est", "-w", "--wait-timeout=120", NULL),
+			==, 0);
+	est_assert_issued(s, cert, "attrs.example", key);
+	text = est_openssl_x509(cert, "text");
+	g_assert_nonnull(strstr(text, "Public-Key: (3072 bit)"));
+	/* the server only enrolls a CSR with its challenge; the extension came along */
+	last = est_server_last(s, "simpleenroll", &parser);
+	g_assert_nonnull(last);
+	g_assert_cmpint(json_object_get_int_member(last, "status"), ==, 200);
+	csr_text = json_object_get_string_member(last, "csr_text");
+	g_assert_nonnull(strstr(csr_text, "challengePassword"));
+	g_assert_nonnull(strstr(csr_text, "fleet secret"));
+	g_assert_nonnull(strstr(csr_text, "1.3.6.1.4.1.99999.1"));
+	g_assert_nonnull(strstr(csr_text, "attrs.example"));
+	/* the request's own setting is what it was: the CA chose for this key only */
+	key_type = est_cli_status(td, "attrs", "KeyType");
+	g_assert_cmpstr(key_type, ==, "ec-p256");
+
+	/* a request that pins another key type: a human must choose */
+	pinned_cert = ck_test_daemon_path(td, "pinned.crt");
+	pinned_key = ck_test_daemon_path(td, "pinned.key");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "pinned", "-f",
+				    pinned_cert, "-k", pinned_key, "-N", "CN=pinned.example",
+				    "-G", "ed25519", "-c", "est", "-w", "--wait-timeout=60", NULL),
+			==, 4);
+	state = est_cli_status(td, "pinned", "State");
+	g_assert_cmpstr(state, ==, "NEED_GUIDANCE");
+	why = est_cli_status(td, "pinned", "LastError");
+	g_assert_nonnull(strstr(why, "rsa-3072"));
+	g_assert_nonnull(strstr(why, "ed25519"));
+	g_assert_nonnull(strstr(why, "certkeeper modify -i pinned -G rsa-3072"));
+	g_assert_false(g_file_test(pinned_cert, G_FILE_TEST_EXISTS));
 }
 
 int
@@ -1776,6 +1971,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/est/base64", test_est_base64);
 	g_test_add_func("/certkeeper/est/certs-only-garbage", test_est_certs_only_garbage);
 	g_test_add_func("/certkeeper/est/csrattrs", test_est_csrattrs);
+	g_test_add_func("/certkeeper/est/csr-attributes", test_est_csr_attributes);
 	g_test_add_func("/certkeeper/est/retry-after", test_est_retry_after);
 	g_test_add_func("/certkeeper/est/cookie", test_est_cookie);
 	g_test_add_func("/certkeeper/est/pin", test_est_pin);
@@ -1795,6 +1991,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/est/helper/csrattrs", test_est_csrattrs_server);
 	g_test_add_func("/certkeeper/est/helper/csrattrs-none", test_est_csrattrs_none);
 	g_test_add_func("/certkeeper/est/daemon/enroll-and-renew", test_est_daemon);
+	g_test_add_func("/certkeeper/est/daemon/csr-attributes", test_est_daemon_csr_attributes);
 	g_test_add_func("/certkeeper/est/daemon/outage", test_est_daemon_outage);
 	g_test_add_func("/certkeeper/est/daemon/proof", test_est_daemon_proof);
 	g_test_add_func("/certkeeper/est/helper/proof", test_est_proof_helper);

@@ -452,7 +452,8 @@ test_lifecycle_backoff(Fixture *f, gconstpointer user_data)
 /* what a refresh asks a helper CA, in order */
 #define DESCRIBE_OPS                                                                               \
 	"FETCH-ROOTS \nIDENTIFY \nGET-NEW-REQUEST-REQUIREMENTS \n"                                  \
-	"GET-RENEW-REQUEST-REQUIREMENTS \nGET-SUPPORTED-TEMPLATES \nGET-DEFAULT-TEMPLATE \n"
+	"GET-RENEW-REQUEST-REQUIREMENTS \nGET-SUPPORTED-TEMPLATES \nGET-DEFAULT-TEMPLATE \n"       \
+	"CERTKEEPER-GET-CSR-ATTRIBUTES \n"
 
 static void
 test_lifecycle_ca_wait_and_restart(Fixture *f, gconstpointer user_data)
@@ -1019,6 +1020,244 @@ test_lifecycle_clock_behind(Fixture *f, gconstpointer user_data)
 	g_free(ck_test_assert_pair(request));
 }
 
+/* CSR attributes (CERTKEEPER-GET-CSR-ATTRIBUTES) */
+
+#define ATTRS_CONFIG "[ca attrs]\nType=helper\nHelper=@DIR@/attrs.sh\n"
+
+/* The helper answers with the file "attrs" and signs with the CA "attrca". */
+#define ATTRS_HELPER                                                                               \
+	"case \"$CERTMONGER_OPERATION\" in\n"                                                      \
+	"CERTKEEPER-GET-CSR-ATTRIBUTES) cat @DIR@/attrs; exit 0;;\n"                                \
+	"SUBMIT) printf '%s\\n' \"$CERTMONGER_CSR\" > @DIR@/req.csr\n"                              \
+	"  openssl x509 -req -in @DIR@/req.csr -CA @DIR@/attrca.pem -CAkey @DIR@/attrca.key "       \
+	"-CAcreateserial -days 1 -extfile @DIR@/ext 2>/dev/null || exit 3\n"                        \
+	"  exit 0;;\n"                                                                              \
+	"*) exit 6;;\n"                                                                             \
+	"esac"
+
+static gnutls_x509_crq_t
+ck_test_read_csr(Fixture *f)
+{
+	g_autofree gchar *path = g_build_filename(f->dir, "req.csr", NULL);
+	g_autofree gchar *pem = ck_test_read(path);
+	gnutls_datum_t datum = {(unsigned char *)pem, (unsigned int)strlen(pem)};
+	gnutls_x509_crq_t crq = NULL;
+
+	g_assert_cmpint(gnutls_x509_crq_init(&crq), ==, 0);
+	g_assert_cmpint(gnutls_x509_crq_import(crq, &datum, GNUTLS_X509_FMT_PEM), ==, 0);
+	return crq;
+}
+
+/* The rekey of @request ends in NEED_GUIDANCE with @part in LastError. */
+static void
+ck_test_rekey_needs_guidance(Fixture *f, CkRequest *request, const gchar *part)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ck_engine_rekey(f->engine, ck_request_get_id(request), &error));
+	g_assert_no_error(error);
+	ck_test_wait(request, CK_REQUEST_STATE_NEED_GUIDANCE, NULL, 20000);
+	if (strstr(ck_request_get_last_error(request), part) == NULL)
+		g_error("'%s' does not say '%s'", ck_request_get_last_error(request), part);
+}
+
+/*
+ * A CA that asks for RSA keys, a challengePassword and an extension gets them
+ * (also from a request added while the CA still describes itself at start-up);
+ * one that asks for a key type certkeeper cannot make, or for a challenge its
+ * helper does not have, and a request that pins another key type, need guidance.
+ */
+static void
+test_lifecycle_csr_attributes(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autoptr(CkRequest) pinned_template = NULL;
+	g_autofree gchar *attrs = g_build_filename(f->dir, "attrs", NULL);
+	g_autofree gchar *ext = g_build_filename(f->dir, "ext", NULL);
+	g_autofree gchar *cert_pem = NULL;
+	gnutls_x509_crq_t crq;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t datum;
+	CkRequest *request, *pinned;
+	char password[64];
+	size_t password_size = sizeof(password);
+	guint8 value[32];
+	size_t value_size = sizeof(value);
+	unsigned int critical = 1, bits = 0;
+	CkCa *ca;
+
+	ck_test_make_root(f, "attrca");
+	g_assert_true(g_file_set_contents(ext, "subjectAltName=DNS:attrs.example\n", -1, NULL));
+	g_assert_true(g_file_set_contents(attrs,
+					  "key-type rsa-2048\nchallenge-password pw-1\n"
+					  "extension 1.3.6.1.4.1.99999.2 noncritical DARmZWV0\n",
+					  -1, NULL));
+	ck_test_write_script(f, "attrs.sh", ATTRS_HELPER);
+	ck_test_configure(f, ATTRS_CONFIG);
+	ck_test_start(f);
+	t = ck_test_template(f, "attrs");
+	ck_request_set_ca(t, "attrs");
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 30000);
+
+	/* the certificate is for an RSA key of 2048 bits; the setting stays the request's */
+	cert_pem = ck_test_read(ck_request_get_cert_file(request));
+	datum.data = (unsigned char *)cert_pem;
+	datum.size = (unsigned int)strlen(cert_pem);
+	g_assert_cmpint(gnutls_x509_crt_init(&crt), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_get_pk_algorithm(crt, &bits), ==, GNUTLS_PK_RSA);
+	g_assert_cmpuint(bits, ==, 2048);
+	gnutls_x509_crt_deinit(crt);
+	g_free(ck_test_assert_pair(request));
+	g_assert_cmpint(ck_request_get_key_type(request), ==, CK_KEY_TYPE_EC_P256);
+	/* the CSR had the challenge and the extension */
+	crq = ck_test_read_csr(f);
+	g_assert_cmpint(gnutls_x509_crq_get_challenge_password(crq, password, &password_size), ==,
+			0);
+	g_assert_cmpstr(password, ==, "pw-1");
+	g_assert_cmpint(gnutls_x509_crq_get_extension_by_oid(crq, "1.3.6.1.4.1.99999.2", 0, value,
+							     &value_size, &critical),
+			==, 0);
+	g_assert_cmpmem(value, value_size, "\x0c\x04" "feet", 6);
+	g_assert_cmpuint(critical, ==, 0);
+	gnutls_x509_crq_deinit(crq);
+
+	ca = ck_engine_find_ca(f->engine, "attrs");
+	g_assert_nonnull(ca);
+	/* a key type certkeeper cannot make */
+	g_assert_true(g_file_set_contents(attrs, "key-type ec-p384\n", -1, NULL));
+	ck_engine_refresh_ca(f->engine, ca);
+	ck_test_rekey_needs_guidance(f, request, "asks for ec-p384 keys");
+	g_assert_nonnull(strstr(ck_request_get_last_error(request), "cannot make"));
+	/* a challenge the helper has none for */
+	g_assert_true(g_file_set_contents(attrs, "challenge-password\n", -1, NULL));
+	ck_engine_refresh_ca(f->engine, ca);
+	ck_test_rekey_needs_guidance(f, request, "challengePassword");
+	g_assert_nonnull(strstr(ck_request_get_last_error(request), "ChallengeFile="));
+	/* what was installed stays */
+	{
+		g_autofree gchar *now_pem = ck_test_read(ck_request_get_cert_file(request));
+		g_assert_cmpstr(now_pem, ==, cert_pem);
+	}
+
+	/* a request that pins its own key type */
+	g_assert_true(g_file_set_contents(attrs, "key-type rsa-2048\n", -1, NULL));
+	ck_engine_refresh_ca(f->engine, ca);
+	pinned_template = ck_test_template(f, "pinned");
+	ck_request_set_ca(pinned_template, "attrs");
+	ck_request_set_key_type(pinned_template, CK_KEY_TYPE_ED25519);
+	pinned = ck_test_add(f, pinned_template);
+	ck_test_wait(pinned, CK_REQUEST_STATE_NEED_GUIDANCE, NULL, 20000);
+	g_assert_nonnull(strstr(ck_request_get_last_error(pinned), "rsa-2048"));
+	g_assert_nonnull(strstr(ck_request_get_last_error(pinned), "ed25519"));
+	g_assert_nonnull(strstr(ck_request_get_last_error(pinned),
+				"certkeeper modify -i pinned -G rsa-2048"));
+	g_assert_cmpint(ck_request_get_not_after(pinned), ==, 0);
+}
+
+/* Expiry status */
+
+typedef struct {
+	const gchar *id;
+	GPtrArray *statuses; /* every change of the request's ExpiryStatus, in order */
+	GArray *times;	     /* ck_clock_now() at each */
+} ExpiryWatch;
+
+static void
+on_expiry_changed(CkEngine *engine, CkRequest *request, guint fields, ExpiryWatch *w)
+{
+	const gchar *name = ck_expiry_status_to_string(ck_request_get_expiry_status(request));
+	gint64 now = ck_clock_now();
+
+	if (g_strcmp0(ck_request_get_id(request), w->id) != 0 ||
+	    (fields & CK_REQUEST_FIELD_STATUS) == 0)
+		return;
+	/* the same bit also announces Waiting and Identity */
+	if (w->statuses->len > 0 &&
+	    g_strcmp0(g_ptr_array_index(w->statuses, w->statuses->len - 1), name) == 0)
+		return;
+	g_ptr_array_add(w->statuses, (gpointer)name);
+	g_array_append_val(w->times, now);
+}
+
+static gboolean
+ck_test_expired(gpointer data)
+{
+	return ck_request_get_expiry_status(data) == CK_EXPIRY_EXPIRED;
+}
+
+/*
+ * A watched certificate turns "expiring" at its renewal threshold and "expired" at
+ * notAfter, each change announced when it happens, by the scheduler alone.
+ */
+static void
+test_lifecycle_expiry_status(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new();
+	g_autoptr(GArray) times = g_array_new(FALSE, FALSE, sizeof(gint64));
+	ExpiryWatch w = {"watched", statuses, times};
+	CkRequest *request;
+	gint64 not_after, lifetime;
+
+	ck_test_start(f);
+	g_signal_connect(f->engine, "request-changed", G_CALLBACK(on_expiry_changed), &w);
+	t = ck_test_template(f, "watched");
+	/* lives 10 s, expiring when half of that is left; never renewed by itself */
+	ck_request_set_validity(t, 10);
+	ck_request_set_renew_before(t, "50%");
+	ck_request_set_auto_renew(t, FALSE);
+	request = ck_test_add(f, t);
+	/* no certificate yet, and it has been working on one since it was added */
+	g_assert_cmpint(ck_request_get_expiry_status(request), ==, CK_EXPIRY_NONE);
+	g_assert_cmpint(ck_request_get_working_since(request), >, 0);
+	g_assert_cmpint(ck_request_get_working_since(request), <=, ck_clock_now());
+
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	g_assert_cmpint(ck_request_get_working_since(request), ==, 0);
+	g_assert_true(ck_test_iterate_until(ck_test_expired, request, 30000));
+	not_after = ck_request_get_not_after(request);
+	lifetime = not_after - ck_request_get_not_before(request);
+
+	g_assert_cmpuint(statuses->len, ==, 3);
+	g_assert_cmpstr(g_ptr_array_index(statuses, 0), ==, "valid");
+	g_assert_cmpstr(g_ptr_array_index(statuses, 1), ==, "expiring");
+	g_assert_cmpstr(g_ptr_array_index(statuses, 2), ==, "expired");
+	/* each change came at its moment, not before */
+	g_assert_cmpint(g_array_index(times, gint64, 1), >=, not_after - lifetime / 2);
+	g_assert_cmpint(g_array_index(times, gint64, 2), >=, not_after);
+	/* watched only: it expired without a renewal */
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
+	g_assert_cmpint(ck_request_get_not_after(request), ==, not_after);
+	g_signal_handlers_disconnect_by_data(f->engine, &w);
+}
+
+/* ExpiringBefore makes a certificate "expiring" earlier than its threshold; a restart
+ * computes the status afresh from the configuration in force. */
+static void
+test_lifecycle_expiring_before(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(CkRequest) t = NULL;
+	CkRequest *request;
+
+	ck_test_start(f);
+	t = ck_test_template(f, "day");
+	ck_request_set_validity(t, 86400);
+	request = ck_test_add(f, t);
+	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
+	/* a third of a day before expiry is far off */
+	g_assert_cmpint(ck_request_get_expiry_status(request), ==, CK_EXPIRY_VALID);
+
+	ck_test_stop(f);
+	ck_test_configure(f, "ExpiringBefore=2d\n");
+	ck_test_start(f);
+	request = ck_engine_find_request(f->engine, "day");
+	g_assert_nonnull(request);
+	g_assert_cmpint(ck_request_get_state(request), ==, CK_REQUEST_STATE_MONITORING);
+	g_assert_cmpint(ck_request_get_expiry_status(request), ==, CK_EXPIRY_EXPIRING);
+}
+
 static void
 test_lifecycle_clock_forward(Fixture *f, gconstpointer user_data)
 {
@@ -1580,6 +1819,9 @@ main(int argc, char **argv)
 	ADD("/certkeeper/lifecycle/clock-behind", test_lifecycle_clock_behind);
 	ADD("/certkeeper/lifecycle/clock-forward", test_lifecycle_clock_forward);
 	ADD("/certkeeper/lifecycle/bootstrap", test_lifecycle_bootstrap);
+	ADD("/certkeeper/lifecycle/expiry-status", test_lifecycle_expiry_status);
+	ADD("/certkeeper/lifecycle/csr-attributes", test_lifecycle_csr_attributes);
+	ADD("/certkeeper/lifecycle/expiring-before", test_lifecycle_expiring_before);
 	ADD("/certkeeper/lifecycle/bounded-and-fair", test_lifecycle_bounded_and_fair);
 #undef ADD
 	return g_test_run();

@@ -256,6 +256,9 @@ ck_test_full_request(void)
 	ck_request_set_ca_cookie(r, "cookie-42");
 	ck_request_set_next_attempt(r, 1750000000);
 	ck_request_set_failed_attempts(r, 4);
+	ck_request_set_working_since(r, 1740000000);
+	/* follows from the certificate and the clock: never stored */
+	ck_request_set_expiry_status(r, CK_EXPIRY_EXPIRING);
 	return r;
 }
 
@@ -330,6 +333,8 @@ test_request_json_round_trip(void)
 	g_assert_cmpint(ck_request_get_next_attempt(b), ==, 1750000000);
 	g_assert_cmpuint(ck_request_get_failed_attempts(b), ==, 4);
 	g_assert_cmpint(ck_request_get_created(b), ==, 1234567);
+	g_assert_cmpint(ck_request_get_working_since(b), ==, 1740000000);
+	g_assert_cmpint(ck_request_get_expiry_status(b), ==, CK_EXPIRY_NONE);
 
 	/* and back again: nothing is lost or added on a second trip */
 	node2 = ck_request_to_json(b);

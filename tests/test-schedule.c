@@ -634,6 +634,55 @@ test_window_renewal_time(void)
 }
 
 static void
+test_expiring_time(void)
+{
+	const gint64 nb = 1700000000, na = nb + 90 * DAY;
+	CkThreshold def = {.kind = CK_THRESHOLD_DEFAULT};
+	CkThreshold ten = {.kind = CK_THRESHOLD_DURATION, .seconds = 10 * DAY};
+	CkThreshold half = {.kind = CK_THRESHOLD_PERCENT, .percent = 50};
+
+	/* the threshold alone, without jitter */
+	g_assert_cmpint(ck_schedule_expiring_time(nb, na, &def, 0), ==, na - 30 * DAY);
+	g_assert_cmpint(ck_schedule_expiring_time(nb, na, &ten, 0), ==, na - 10 * DAY);
+	g_assert_cmpint(ck_schedule_expiring_time(nb, na, &half, 0), ==, nb + 45 * DAY);
+	/* the warning wins when it is longer, not when it is shorter */
+	g_assert_cmpint(ck_schedule_expiring_time(nb, na, &ten, 14 * DAY), ==, na - 14 * DAY);
+	g_assert_cmpint(ck_schedule_expiring_time(nb, na, &def, 14 * DAY), ==, na - 30 * DAY);
+	/* longer than the lifetime: expiring from the start */
+	g_assert_cmpint(ck_schedule_expiring_time(nb, na, &ten, 365 * DAY), ==, nb);
+	g_assert_cmpint(ck_schedule_expiring_time(nb, na, &def, G_MAXINT64), ==, nb);
+	/* a short lifetime: a third of it */
+	g_assert_cmpint(ck_schedule_expiring_time(nb, nb + 3 * DAY, &def, 0), ==, nb + 2 * DAY);
+}
+
+static void
+test_expiry_status(void)
+{
+	const gint64 at = 1700000000, na = at + 10 * DAY;
+	gint64 next = -1;
+
+	g_assert_cmpint(ck_schedule_expiry_status(at, 0, 0, &next), ==, CK_EXPIRY_NONE);
+	g_assert_cmpint(next, ==, 0);
+	/* valid until the expiring moment, which is the next change */
+	g_assert_cmpint(ck_schedule_expiry_status(at - 1, na, at, &next), ==, CK_EXPIRY_VALID);
+	g_assert_cmpint(next, ==, at);
+	/* expiring from that moment on, until notAfter */
+	g_assert_cmpint(ck_schedule_expiry_status(at, na, at, &next), ==, CK_EXPIRY_EXPIRING);
+	g_assert_cmpint(next, ==, na);
+	g_assert_cmpint(ck_schedule_expiry_status(na - 1, na, at, &next), ==,
+			CK_EXPIRY_EXPIRING);
+	/* expired at notAfter: nothing changes after that by itself */
+	g_assert_cmpint(ck_schedule_expiry_status(na, na, at, &next), ==, CK_EXPIRY_EXPIRED);
+	g_assert_cmpint(next, ==, 0);
+	g_assert_cmpint(ck_schedule_expiry_status(na + DAY, na, at, NULL), ==, CK_EXPIRY_EXPIRED);
+
+	g_assert_cmpstr(ck_expiry_status_to_string(CK_EXPIRY_NONE), ==, "none");
+	g_assert_cmpstr(ck_expiry_status_to_string(CK_EXPIRY_VALID), ==, "valid");
+	g_assert_cmpstr(ck_expiry_status_to_string(CK_EXPIRY_EXPIRING), ==, "expiring");
+	g_assert_cmpstr(ck_expiry_status_to_string(CK_EXPIRY_EXPIRED), ==, "expired");
+}
+
+static void
 test_window_recheck(void)
 {
 	/* §4.3: 6 h without a Retry-After; the working group's 1 min .. 1 day limits */
@@ -675,5 +724,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/schedule/window/pick", test_window_pick);
 	g_test_add_func("/certkeeper/schedule/window/renewal-time", test_window_renewal_time);
 	g_test_add_func("/certkeeper/schedule/window/recheck", test_window_recheck);
+	g_test_add_func("/certkeeper/schedule/expiry/expiring-time", test_expiring_time);
+	g_test_add_func("/certkeeper/schedule/expiry/status", test_expiry_status);
 	return g_test_run();
 }

@@ -48,6 +48,10 @@ main(int argc, char **argv)
 	     "FILE"},
 	    {"bootstrap-key", 0, 0, G_OPTION_ARG_FILENAME, &config.bootstrap_key,
 	     N_("Its private key (PEM, unencrypted)"), "FILE"},
+	    {"challenge-file", 0, 0, G_OPTION_ARG_FILENAME, &config.challenge_file,
+	     N_("File whose first line is the challengePassword certkeeperd puts into CSRs "
+		"when the server's CSR attributes ask for one"),
+	     "FILE"},
 	    {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
 	     N_("Seconds to wait for a connection and for each read or write (default 30)"),
 	     "SECONDS"},
@@ -67,7 +71,8 @@ main(int argc, char **argv)
 	    g_option_context_new(_("— EST (RFC 7030) CA helper for certkeeperd and certmonger"));
 	g_option_context_set_description(
 	    context, _("The operation comes in CERTMONGER_OPERATION (SUBMIT, POLL, FETCH-ROOTS, "
-		       "IDENTIFY, GET-NEW-REQUEST-REQUIREMENTS, GET-RENEW-REQUEST-REQUIREMENTS); "
+		       "IDENTIFY, GET-NEW-REQUEST-REQUIREMENTS, GET-RENEW-REQUEST-REQUIREMENTS, "
+		       "CERTKEEPER-GET-CSR-ATTRIBUTES); "
 		       "the exit status is certmonger's: 0 issued, 2 rejected, 3 unreachable, "
 		       "4 underconfigured, 5 wait, 6 unsupported."));
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);

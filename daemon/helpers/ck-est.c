@@ -44,6 +44,7 @@ ck_est_config_clear(CkEstConfig *config)
 	g_clear_pointer(&config->password_file, g_free);
 	g_clear_pointer(&config->bootstrap_cert, g_free);
 	g_clear_pointer(&config->bootstrap_key, g_free);
+	g_clear_pointer(&config->challenge_file, g_free);
 }
 
 /* An empty variable is an absent one: that is how the daemon leaves them out. */
@@ -387,6 +388,14 @@ ck_der_oid_to_string(const CkDer *der)
 	return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
+static void
+ck_est_csr_extension_free(CkEstCsrExtension *ext)
+{
+	g_free(ext->oid);
+	g_bytes_unref(ext->value);
+	g_free(ext);
+}
+
 void
 ck_est_csr_attr_free(CkEstCsrAttr *attr)
 {
@@ -394,29 +403,72 @@ ck_est_csr_attr_free(CkEstCsrAttr *attr)
 		return;
 	g_free(attr->oid);
 	g_strfreev(attr->values);
+	if (attr->extensions != NULL)
+		g_ptr_array_unref(attr->extensions);
 	g_free(attr);
 }
 
-/* extensionRequest's value is an Extensions SEQUENCE: the extnIDs are what it asks for. */
+/* A non-negative DER INTEGER that fits 64 bits; FALSE for anything else. */
+static gboolean
+ck_der_integer(const CkDer *der, guint64 *out)
+{
+	guint64 value = 0;
+	gsize i = 0;
+
+	if (der->tag != 0x02 || der->len == 0 || (der->content[0] & 0x80))
+		return FALSE;
+	/* one leading zero keeps a high bit positive */
+	if (der->content[0] == 0 && der->len > 1)
+		i = 1;
+	if (der->len - i > 8)
+		return FALSE;
+	for (; i < der->len; i++)
+		value = (value << 8) | der->content[i];
+	*out = value;
+	return TRUE;
+}
+
+/*
+ * extensionRequest's value is an Extensions SEQUENCE: the extnIDs are what it
+ * asks for, and an Extension that carries its extnValue is kept whole (a CA
+ * template: certkeeper adds it as given).
+ */
 static void
-ck_est_add_extension_ids(const CkDer *value, GStrvBuilder *values, guint *n_other)
+ck_est_add_extension_ids(const CkDer *value, GStrvBuilder *values, CkEstCsrAttr *attr)
 {
 	const guint8 *p = value->content, *end = value->content + value->len;
 	while (p < end) {
-		CkDer ext, id;
-		const guint8 *q;
+		CkDer ext, id, field = {0};
+		const guint8 *q, *qend;
+		gboolean critical = FALSE, have;
 		g_autofree gchar *oid = NULL;
 		if (!ck_der_read(&p, end, &ext) || ext.tag != 0x30) {
-			(*n_other)++;
+			attr->n_other++;
 			return;
 		}
 		q = ext.content;
-		if (!ck_der_read(&q, ext.content + ext.len, &id) ||
-		    (oid = ck_der_oid_to_string(&id)) == NULL) {
-			(*n_other)++;
+		qend = ext.content + ext.len;
+		if (!ck_der_read(&q, qend, &id) || (oid = ck_der_oid_to_string(&id)) == NULL) {
+			attr->n_other++;
 			continue;
 		}
 		g_strv_builder_add(values, oid);
+		/* Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue } */
+		have = q < qend && ck_der_read(&q, qend, &field);
+		if (have && field.tag == 0x01 && field.len == 1) {
+			critical = field.content[0] != 0;
+			have = q < qend && ck_der_read(&q, qend, &field);
+		}
+		if (have && field.tag == 0x04 && field.len > 0 && q == qend) {
+			CkEstCsrExtension *kept = g_new0(CkEstCsrExtension, 1);
+			kept->oid = g_strdup(oid);
+			kept->critical = critical;
+			kept->value = g_bytes_new(field.content, field.len);
+			if (attr->extensions == NULL)
+				attr->extensions = g_ptr_array_new_with_free_func(
+				    (GDestroyNotify)ck_est_csr_extension_free);
+			g_ptr_array_add(attr->extensions, kept);
+		}
 	}
 }
 
@@ -462,11 +514,14 @@ ck_est_parse_csrattrs(GBytes *der, GError **error)
 				g_autofree gchar *oid = NULL;
 				if (!ck_der_read(&q, qend, &value))
 					goto bad;
+				guint64 integer = 0;
 				if ((oid = ck_der_oid_to_string(&value)) != NULL)
 					g_strv_builder_add(values, oid);
 				else if (value.tag == 0x30 &&
 					 g_strcmp0(attr->oid, OID_EXTENSION_REQUEST) == 0)
-					ck_est_add_extension_ids(&value, values, &attr->n_other);
+					ck_est_add_extension_ids(&value, values, attr);
+				else if (attr->integer == 0 && ck_der_integer(&value, &integer))
+					attr->integer = integer;
 				else
 					attr->n_other++;
 			}
@@ -570,6 +625,110 @@ ck_est_requirements(GPtrArray *attrs, GString *notes)
 	}
 	for (guint i = 0; i < names->len; i++)
 		g_string_append_printf(out, "%s\n", (const gchar *)g_ptr_array_index(names, i));
+	return g_string_free(out, FALSE);
+}
+
+/* CERTKEEPER-GET-CSR-ATTRIBUTES: what certkeeperd puts into its keys and CSRs */
+
+/* certkeeper's key type name for a key attribute, or NULL when @attr is none. */
+static gchar *
+ck_est_key_type_name(const CkEstCsrAttr *attr)
+{
+	static const struct {
+		const gchar *curve;
+		const gchar *name;
+	} curves[] = {
+	    {"1.2.840.10045.3.1.7", "ec-p256"},
+	    {"1.3.132.0.34", "ec-p384"},
+	    {"1.3.132.0.35", "ec-p521"},
+	};
+	if (g_strcmp0(attr->oid, OID_RSA) == 0)
+		return attr->integer > 0 ? g_strdup_printf("rsa-%" G_GUINT64_FORMAT, attr->integer)
+					 : g_strdup("rsa");
+	if (g_strcmp0(attr->oid, OID_ED25519) == 0)
+		return g_strdup("ed25519");
+	if (g_strcmp0(attr->oid, OID_ED448) == 0)
+		return g_strdup("ed448");
+	if (g_strcmp0(attr->oid, OID_EC_PUBLIC_KEY) != 0)
+		return NULL;
+	for (guint i = 0;
+	     attr->values != NULL && attr->values[0] != NULL && i < G_N_ELEMENTS(curves); i++) {
+		if (g_strcmp0(attr->values[0], curves[i].curve) == 0)
+			return g_strdup(curves[i].name);
+	}
+	/* a curve we do not know by name is still a curve the CA insists on */
+	if (attr->values != NULL && attr->values[0] != NULL)
+		return g_strdup_printf("ec-%s", attr->values[0]);
+	return g_strdup("ec");
+}
+
+static void
+ck_est_add_line(GString *out, GPtrArray *seen, gchar *line)
+{
+	if (g_ptr_array_find_with_equal_func(seen, line, g_str_equal, NULL)) {
+		g_free(line);
+		return;
+	}
+	g_string_append_printf(out, "%s\n", line);
+	g_ptr_array_add(seen, line);
+}
+
+gchar *
+ck_est_csr_attributes(GPtrArray *attrs, const gchar *challenge)
+{
+	g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+	GString *out = g_string_new(NULL);
+	gboolean key_said = FALSE;
+
+	for (guint i = 0; i < attrs->len; i++) {
+		CkEstCsrAttr *attr = g_ptr_array_index(attrs, i);
+		gchar *key_type = ck_est_key_type_name(attr);
+
+		if (key_type != NULL) {
+			/* the first key type counts: a CA that lists several prefers the first */
+			if (!key_said)
+				ck_est_add_line(out, seen,
+						g_strdup_printf("key-type %s", key_type));
+			key_said = TRUE;
+			g_free(key_type);
+		} else if (g_strcmp0(attr->oid, OID_CHALLENGE_PASSWORD) == 0) {
+			ck_est_add_line(out, seen,
+					challenge != NULL
+					    ? g_strdup_printf("challenge-password %s", challenge)
+					    : g_strdup("challenge-password"));
+		} else if (g_strcmp0(attr->oid, OID_EXTENSION_REQUEST) == 0) {
+			for (guint j = 0; attr->extensions != NULL && j < attr->extensions->len;
+			     j++) {
+				CkEstCsrExtension *ext = g_ptr_array_index(attr->extensions, j);
+				gsize len = 0;
+				const guint8 *data = g_bytes_get_data(ext->value, &len);
+				g_autofree gchar *b64 = g_base64_encode(data, len);
+				ck_est_add_line(
+				    out, seen,
+				    g_strdup_printf("extension %s %s %s", ext->oid,
+						    ext->critical ? "critical" : "noncritical",
+						    b64));
+			}
+			/* the ones without a value: the request's own settings may fill them */
+			for (guint j = 0; attr->values != NULL && attr->values[j] != NULL; j++) {
+				gboolean has_value = FALSE;
+				for (guint k = 0;
+				     attr->extensions != NULL && k < attr->extensions->len; k++) {
+					CkEstCsrExtension *ext =
+					    g_ptr_array_index(attr->extensions, k);
+					has_value |= g_str_equal(ext->oid, attr->values[j]);
+				}
+				if (!has_value)
+					ck_est_add_line(
+					    out, seen,
+					    g_strdup_printf("attribute %s", attr->values[j]));
+			}
+		} else {
+			/* a name attribute, a signature algorithm, macAddress, ...: asked for,
+			 * but nothing a CSR attribute of ours can carry a value for */
+			ck_est_add_line(out, seen, g_strdup_printf("attribute %s", attr->oid));
+		}
+	}
 	return g_string_free(out, FALSE);
 }
 
@@ -1144,40 +1303,107 @@ ck_est_fetch_roots(CkEst *est)
 	return CK_EST_EXIT_ISSUED;
 }
 
-static CkEstExit
-ck_est_requirements_op(CkEst *est)
+/* --challenge-file's first line, or NULL with @error. */
+static gchar *
+ck_est_load_challenge(CkEst *est, GError **error)
+{
+	g_autofree gchar *text = NULL;
+	g_autoptr(GError) local = NULL;
+	gsize len = 0;
+	gchar *newline;
+
+	if (!g_file_get_contents(est->config->challenge_file, &text, &len, &local)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+			    _("Cannot read the challenge password: %s"), local->message);
+		return NULL;
+	}
+	newline = strpbrk(text, "\r\n");
+	if (newline != NULL)
+		*newline = '\0';
+	if (text[0] == '\0' || !g_utf8_validate(text, -1, NULL)) {
+		memset(text, 0, len);
+		g_set_error(
+		    error, CK_ERROR, CK_ERROR_CA_UNDERCONFIGURED,
+		    _("The first line of %s is no challenge password (empty, or not UTF-8)"),
+		    est->config->challenge_file);
+		return NULL;
+	}
+	return g_steal_pointer(&text);
+}
+
+/* GET /csrattrs: the CA's CsrAttrs (an empty list for 204 and 404), or NULL and the exit. */
+static GPtrArray *
+ck_est_fetch_csrattrs(CkEst *est, CkEstExit *exit_out)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CkHttpResponse) response = NULL;
-	g_autoptr(GPtrArray) attrs = NULL;
 	g_autoptr(GBytes) der = NULL;
-	g_autoptr(GString) notes = g_string_new(NULL);
-	g_autofree gchar *names = NULL;
+	GPtrArray *attrs = NULL;
 	guint status;
 
 	response = ck_est_request(est, "GET", "csrattrs", est->label, NULL, FALSE, est->trust_file,
 				  FALSE, &error);
-	if (response == NULL)
-		return ck_est_fail_error(est, error);
-	status = ck_http_response_get_status(response);
-	if (status == 204 || status == 404) {
-		/* §4.5.2: nothing in particular is asked for */
-		g_string_assign(est->out, "CERTMONGER_CSR\n");
-		return CK_EST_EXIT_ISSUED;
+	if (response == NULL) {
+		*exit_out = ck_est_fail_error(est, error);
+		return NULL;
 	}
+	status = ck_http_response_get_status(response);
+	if (status == 204 || status == 404)
+		/* §4.5.2: nothing in particular is asked for */
+		return g_ptr_array_new_with_free_func((GDestroyNotify)ck_est_csr_attr_free);
 	if (status != 200) {
 		g_autofree gchar *what = ck_est_describe(response);
 		g_autofree gchar *message = g_strdup_printf(
 		    _("The EST server did not hand out its CSR attributes (%s)"), what);
-		return ck_est_fail(est, CK_EST_EXIT_UNREACHABLE, message);
+		*exit_out = ck_est_fail(est, CK_EST_EXIT_UNREACHABLE, message);
+		return NULL;
 	}
 	der = ck_est_decode_base64(ck_http_response_get_body(response), &error);
 	if (der != NULL)
 		attrs = ck_est_parse_csrattrs(der, &error);
 	if (attrs == NULL) {
 		g_prefix_error(&error, _("The EST server's answer to csrattrs cannot be used: "));
-		return ck_est_fail_error(est, error);
+		*exit_out = ck_est_fail_error(est, error);
 	}
+	return attrs;
+}
+
+static CkEstExit
+ck_est_csr_attributes_op(CkEst *est)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) attrs = NULL;
+	g_autofree gchar *challenge = NULL;
+	g_autofree gchar *lines = NULL;
+	CkEstExit code = CK_EST_EXIT_UNREACHABLE;
+
+	attrs = ck_est_fetch_csrattrs(est, &code);
+	if (attrs == NULL)
+		return code;
+	if (est->config->challenge_file != NULL) {
+		challenge = ck_est_load_challenge(est, &error);
+		if (challenge == NULL)
+			return ck_est_fail_error(est, error);
+	}
+	lines = ck_est_csr_attributes(attrs, challenge);
+	g_string_assign(est->out, lines);
+	if (challenge != NULL)
+		memset(challenge, 0, strlen(challenge));
+	memset(lines, 0, strlen(lines));
+	return CK_EST_EXIT_ISSUED;
+}
+
+static CkEstExit
+ck_est_requirements_op(CkEst *est)
+{
+	g_autoptr(GPtrArray) attrs = NULL;
+	g_autoptr(GString) notes = g_string_new(NULL);
+	g_autofree gchar *names = NULL;
+	CkEstExit code = CK_EST_EXIT_UNREACHABLE;
+
+	attrs = ck_est_fetch_csrattrs(est, &code);
+	if (attrs == NULL)
+		return code;
 	names = ck_est_requirements(attrs, notes);
 	if (notes->len > 0)
 		g_printerr("%s", notes->str);
@@ -1513,7 +1739,8 @@ ck_est_run(const CkEstConfig *config, const CkEstEnv *env, GString *out)
 	if (!submit && g_strcmp0(operation, "FETCH-ROOTS") != 0 &&
 	    g_strcmp0(operation, "CERTKEEPER-GET-PROOF-NONCE") != 0 &&
 	    g_strcmp0(operation, "GET-NEW-REQUEST-REQUIREMENTS") != 0 &&
-	    g_strcmp0(operation, "GET-RENEW-REQUEST-REQUIREMENTS") != 0)
+	    g_strcmp0(operation, "GET-RENEW-REQUEST-REQUIREMENTS") != 0 &&
+	    g_strcmp0(operation, "CERTKEEPER-GET-CSR-ATTRIBUTES") != 0)
 		return CK_EST_EXIT_UNSUPPORTED;
 	if ((config->bootstrap_cert == NULL) != (config->bootstrap_key == NULL))
 		return ck_est_fail(&est, CK_EST_EXIT_UNDERCONFIGURED,
@@ -1535,6 +1762,8 @@ ck_est_run(const CkEstConfig *config, const CkEstEnv *env, GString *out)
 		code = ck_est_fetch_roots(&est);
 	else if (g_strcmp0(operation, "CERTKEEPER-GET-PROOF-NONCE") == 0)
 		code = ck_est_proof_nonce(&est);
+	else if (g_strcmp0(operation, "CERTKEEPER-GET-CSR-ATTRIBUTES") == 0)
+		code = ck_est_csr_attributes_op(&est);
 	else
 		code = ck_est_requirements_op(&est);
 	ck_est_clear(&est);

@@ -36,6 +36,7 @@ typedef struct {
 	/* TLS client identity for simpleenroll when the daemon passes none */
 	gchar *bootstrap_cert;
 	gchar *bootstrap_key;
+	gchar *challenge_file; /* the challengePassword for CSRs, first line (CSR attributes) */
 	guint timeout_seconds; /* per connection and per read or write; 0: 30 */
 } CkEstConfig;
 
@@ -101,11 +102,20 @@ gchar *ck_est_certs_to_pem(GPtrArray *certs);
  */
 gchar *ck_est_format_roots(GPtrArray *certs);
 
+/* An Extension inside an extensionRequest attribute that comes with its value. */
+typedef struct {
+	gchar *oid;
+	gboolean critical;
+	GBytes *value; /* extnValue's content: the extension's DER */
+} CkEstCsrExtension;
+
 /* One AttrOrOID of a CsrAttrs (RFC 7030 §4.5.2). */
 typedef struct {
-	gchar *oid;    /* the OID, or the attribute's type */
-	GStrv values;  /* an attribute's values that are OIDs (NULL for a bare OID) */
-	guint n_other; /* an attribute's values that are something else */
+	gchar *oid;            /* the OID, or the attribute's type */
+	GStrv values;          /* an attribute's values that are OIDs (NULL for a bare OID) */
+	guint n_other;         /* an attribute's values that are something else */
+	guint64 integer;       /* the first INTEGER value (rsaEncryption's key size), 0: none */
+	GPtrArray *extensions; /* extensionRequest: CkEstCsrExtension with values, or NULL */
 } CkEstCsrAttr;
 
 void ck_est_csr_attr_free(CkEstCsrAttr *attr);
@@ -120,6 +130,14 @@ GPtrArray *ck_est_parse_csrattrs(GBytes *der, GError **error);
  * one per line; @notes gets a line for everything understood only by a human.
  */
 gchar *ck_est_requirements(GPtrArray *attrs, GString *notes);
+
+/*
+ * The answer to certkeeper's CERTKEEPER-GET-CSR-ATTRIBUTES for @attrs
+ * (docs/helper-protocol.md): "key-type NAME", "challenge-password [VALUE]" (the
+ * value is @challenge, left out when NULL), "extension OID critical|noncritical
+ * BASE64" and "attribute OID", one a line.
+ */
+gchar *ck_est_csr_attributes(GPtrArray *attrs, const gchar *challenge);
 
 /* Retry-After (delta-seconds or an HTTP-date) as seconds from @now; FALSE if neither. */
 gboolean ck_est_parse_retry_after(const gchar *value, gint64 now, guint *seconds);

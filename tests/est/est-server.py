@@ -316,18 +316,56 @@ def der_oid(dotted):
     return der(0x06, bytes(body))
 
 
+def der_integer(n):
+    body = n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big")
+    return der(0x02, body)
+
+
+def csrattrs_value(value):
+    """One value of an Attribute: "OID", "int:N" (an INTEGER, e.g. rsaEncryption's
+    key size) or "ext:OID:critical|noncritical:HEX" (an Extension with its extnValue,
+    for extensionRequest; consecutive ones form one Extensions SEQUENCE)."""
+    if value.startswith("int:"):
+        return der_integer(int(value[4:]))
+    if value.startswith("ext:"):
+        oid, critical, hexvalue = value[4:].split(":")
+        body = der_oid(oid)
+        if critical == "critical":
+            body += der(0x01, b"\xff")
+        body += der(0x04, bytes.fromhex(hexvalue))
+        return der(0x30, body)
+    return der_oid(value)
+
+
 def csrattrs_der(specs):
     """RFC 7030 §4.5.2: CsrAttrs ::= SEQUENCE OF AttrOrOID, from specs "OID" (a bare
-    OID) or "OID=VALUE-OID[+VALUE-OID...]" (an Attribute whose values are OIDs, as
-    in the RFC's example: id-ecPublicKey with the value secp384r1)."""
+    OID) or "OID=VALUE[+VALUE...]" (an Attribute with those values, see
+    csrattrs_value(): the RFC's example is id-ecPublicKey with the value secp384r1)."""
     items = b""
     for spec in specs:
         oid, _, values = spec.partition("=")
         if not values:
             items += der_oid(oid)
-        else:
-            items += der(0x30, der_oid(oid) + der(0x31, b"".join(der_oid(v) for v in values.split("+"))))
+            continue
+        encoded, extensions = [], b""
+        for v in values.split("+"):
+            if v.startswith("ext:"):
+                extensions += csrattrs_value(v)
+            else:
+                encoded.append(csrattrs_value(v))
+        if extensions:
+            encoded.append(der(0x30, extensions))
+        items += der(0x30, der_oid(oid) + der(0x31, b"".join(encoded)))
     return der(0x30, items)
+
+
+def csr_challenge(pem):
+    """The challengePassword of a PEM CSR, or None."""
+    for line in openssl("req", "-noout", "-text", data=pem).decode(errors="replace").splitlines():
+        name, _, value = line.strip().partition(":")
+        if name.strip() == "challengePassword":
+            return value.strip()
+    return None
 
 
 # ---------------------------------------------------------------- behaviour
@@ -688,6 +726,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except RuntimeError:
             raise HTTPError(400, "the request body is not a DER PKCS#10 CSR")
         self.authorise(op, csr_der, record)
+        csr_pem = openssl("req", "-inform", "DER", data=csr_der)
+        record["csr_text"] = openssl("req", "-noout", "-text", data=csr_pem).decode(errors="replace")
+        if self.server.challenge is not None and csr_challenge(csr_pem) != self.server.challenge:
+            raise HTTPError(403, "the CSR lacks the challengePassword this server wants")
         faulted = self.faulted(op, record)
         if faulted:
             return faulted
@@ -758,7 +800,9 @@ def main():
     p.add_argument("--enroll-with-issued", action="store_true",
                    help="let a certificate of this CA authenticate simpleenroll too")
     p.add_argument("--csrattr", action="append", default=[], dest="csrattrs",
-                   help="OID or OID=VALUEOID[+VALUEOID] served by /csrattrs (repeatable)")
+                   help="OID or OID=VALUE[+VALUE] served by /csrattrs (repeatable); a VALUE is "
+                   "an OID, int:N or ext:OID:critical|noncritical:HEX")
+    p.add_argument("--challenge", help="enroll only CSRs with this challengePassword")
     p.add_argument("--days", type=int, default=90, help="lifetime of issued certificates")
     p.add_argument("--retry-after", type=int, default=2, help="Retry-After seconds of 202 answers")
     p.add_argument("--retry-count", type=int, default=0, help="answer the first K enrolls with 202")
@@ -796,6 +840,7 @@ def main():
     server.bootstrap_anchor = None if args.no_bootstrap else (bootstrap_ca or "bootstrap-ca.pem")
     server.csrattrs = args.csrattrs
     server.proofs = Proofs(os.path.abspath(args.dir), not args.no_proof)
+    server.challenge = args.challenge
     server.behaviour = Behaviour(args)
     server.events = EventLog(args.log)
 

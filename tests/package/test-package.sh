@@ -109,6 +109,8 @@ for path in \
 	'usr/libexec/certkeeper/certkeeper-acme' \
 	'usr/libexec/certkeeper/certkeeper-scep' \
 	'(usr/)?lib/systemd/system/certkeeperd\.service' \
+	'(usr/)?lib/systemd/system/certkeeper-health\.service' \
+	'(usr/)?lib/systemd/system/certkeeper-health\.timer' \
 	'usr/share/dbus-1/system\.d/org\.certkeeper\.Certkeeper1\.conf' \
 	'usr/share/dbus-1/system-services/org\.certkeeper\.Certkeeper1\.service' \
 	'usr/share/dbus-1/interfaces/org\.certkeeper\.Manager1\.xml' \
@@ -133,6 +135,15 @@ dpkg-deb -I "$deb" conffiles | grep -qx '/etc/certkeeper/certkeeper.conf' ||
 # dh_installsystemd must have added the enable/start snippets for the unit.
 dpkg-deb -I "$deb" postinst | grep -q 'deb-systemd-helper.*certkeeperd\.service' ||
 	fail "postinst does not enable certkeeperd.service (dh_installsystemd)"
+# The weekly health check is installed, never enabled by the package: its
+# snippet is dh_installsystemd --no-enable's, which only keeps an administrator's
+# own enabling across upgrades (behind "debian-installed").
+dpkg-deb -I "$deb" postinst >"$work/postinst"
+grep -q "deb-systemd-helper debian-installed 'certkeeper-health.timer'" "$work/postinst" ||
+	fail "postinst treats certkeeper-health.timer as enabled by the package (--no-enable)"
+if grep -q "deb-systemd-helper debian-installed 'certkeeperd.service'" "$work/postinst"; then
+	fail "postinst no longer enables certkeeperd.service"
+fi
 echo "ok: conffile and postinst"
 
 step "systemd-analyze verify"
@@ -171,6 +182,18 @@ if grep 'certkeeperd' "$work/verify.log" |
 fi
 [ "$rc" -eq 0 ] || fail "systemd-analyze verify failed (exit $rc)"
 echo "ok: the unit verifies"
+for health in certkeeper-health.service certkeeper-health.timer; do
+	rc=0
+	systemd-analyze verify --root="$root" "/$(dirname "$unit")/$health" \
+		>"$work/verify-health.log" 2>&1 || rc=$?
+	cat "$work/verify-health.log"
+	if grep -Eq 'Unknown (key|section|lvalue)|Failed to parse|[Ii]nvalid' \
+		"$work/verify-health.log"; then
+		fail "systemd-analyze verify: $health has settings systemd does not understand"
+	fi
+	[ "$rc" -eq 0 ] || fail "systemd-analyze verify $health failed (exit $rc)"
+done
+echo "ok: the health check's units verify"
 
 step "the packaged certkeeperd accepts the packaged certkeeper.conf"
 # An address nobody listens on: certkeeperd loads its configuration and opens
