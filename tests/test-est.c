@@ -1852,6 +1852,8 @@ test_est_daemon_proof(void)
 	    60);
 	g_assert_cmpstr(ck_test_json_string(late, "RecoveryStep"), ==, "exhausted");
 	g_assert_nonnull(strstr(ck_test_json_string(late, "LastError"), "enroll the device again"));
+}
+
 /* CA1.CSRAttributes of CA @name, as `certkeeper list-cas --json` shows it ("" joined). */
 static gchar *
 est_ca_csr_attributes(CkTestDaemon *td, const gchar *name)
