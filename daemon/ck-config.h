@@ -68,6 +68,7 @@ typedef struct {
 	gchar *policy_dir;	  /* [certkeeperd] PolicyDirectory: who may request what */
 	gchar *requests_dir;	  /* [certkeeperd] RequestsDirectory: declared requests */
 	gchar *helper_dir;	  /* [certkeeperd] HelperDirectory: the protocol helpers */
+	gchar *metrics_dir; /* [certkeeperd] MetricsDirectory: where certkeeper.prom goes, or NULL */
 } CkLifecycleConfig;
 
 const CkLifecycleConfig *
