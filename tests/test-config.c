@@ -309,6 +309,9 @@ static const BadCase bad_cases[] = {
      "[ca lab]\nType=local\nRootsFile=roots.pem\n",
      {"[ca lab]", "RootsFile='roots.pem'", "absolute"}},
     {"helper-dir-relative", "[certkeeperd]\nHelperDirectory=libexec\n", {"HelperDirectory"}},
+    {"metrics-dir-relative",
+     "[certkeeperd]\nMetricsDirectory=node-exporter\n",
+     {"MetricsDirectory=node-exporter", "absolute", "/var/lib/prometheus/node-exporter"}},
     {"not-a-key-file", "this is not = a key file\n", {NULL}},
     {"key-outside-group", "KeyType=rsa\n[defaults]\n", {NULL}},
 };
@@ -326,6 +329,25 @@ test_config_bad_value(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, f->path));
 	for (guint i = 0; i < G_N_ELEMENTS(c->expect) && c->expect[i] != NULL; i++)
 		g_assert_nonnull(strstr(error->message, c->expect[i]));
+}
+
+/* MetricsDirectory: off unless set; empty is off too. */
+static void
+test_config_metrics_directory(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ck_test_load_text(f, "[certkeeperd]\nLogLevel=info\n", &error));
+	g_assert_no_error(error);
+	g_assert_null(ck_config_get_lifecycle(f->config)->metrics_dir);
+	g_assert_true(ck_test_load_text(
+	    f, "[certkeeperd]\nMetricsDirectory= /var/lib/prometheus/node-exporter \n", &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(ck_config_get_lifecycle(f->config)->metrics_dir, ==,
+			"/var/lib/prometheus/node-exporter");
+	g_assert_true(ck_test_load_text(f, "[certkeeperd]\nMetricsDirectory=\n", &error));
+	g_assert_no_error(error);
+	g_assert_null(ck_config_get_lifecycle(f->config)->metrics_dir);
 }
 
 /* ACME, EST and SCEP CAs: settings instead of a command line; the daemon builds it. */
@@ -440,6 +462,7 @@ main(int argc, char **argv)
 	CK_ADD("shipped-example", test_config_shipped_example);
 	CK_ADD("unknown-warns", test_config_unknown_warns);
 	CK_ADD("protocols", test_config_protocols);
+	CK_ADD("metrics-directory", test_config_metrics_directory);
 	for (guint i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
 		g_autofree gchar *path =
 		    g_strdup_printf("/certkeeper/config/bad/%s", bad_cases[i].name);
