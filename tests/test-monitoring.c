@@ -710,12 +710,14 @@ test_monitoring_metrics(void)
 }
 
 /* A MetricsDirectory that is not there: said once, the daemon works on, and the
- * file comes once the directory does. */
+ * file comes once the directory does. A reload moves it; a stop writes what is due. */
 static void
 test_monitoring_missing_directory(void)
 {
 	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
 	g_autofree gchar *dir = NULL, *config = NULL, *prom = NULL, *log = NULL, *text = NULL;
+	g_autofree gchar *moved = NULL, *moved_prom = NULL, *moved_config = NULL;
+	g_autofree gchar *counters = NULL;
 	const gchar *first;
 
 	if (td == NULL)
@@ -744,7 +746,29 @@ test_monitoring_missing_directory(void)
 	g_clear_pointer(&log, g_free);
 	g_assert_true(g_file_get_contents(td->daemon_log, &log, NULL, NULL));
 	g_assert_nonnull(strstr(log, "metrics are written to"));
+
+	/* a reload that moves it: the file moves at once, none is left behind */
+	moved = ck_test_daemon_path(td, "moved");
+	moved_prom = g_build_filename(moved, "certkeeper.prom", NULL);
+	g_assert_cmpint(g_mkdir(moved, 0755), ==, 0);
+	moved_config = g_strdup_printf("[certkeeperd]\nMetricsDirectory=%s\n", moved);
+	ck_test_daemon_write_config(td, moved_config);
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "reload", NULL), ==, 0);
+	g_assert_false(g_file_test(prom, G_FILE_TEST_EXISTS));
+	g_clear_pointer(&text, g_free);
+	text = ck_test_read_file(moved_prom);
+	g_assert_nonnull(strstr(text, "certkeeper_renewal_attempts_total{result=\"success\"} 3\n"));
+
+	/* what changed just before a stop is written by the stop */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "two", "-w",
+				    "--wait-timeout=30", NULL),
+			==, 0);
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	g_clear_pointer(&text, g_free);
+	text = ck_test_read_file(moved_prom);
+	g_assert_nonnull(strstr(text, "certkeeper_renewal_attempts_total{result=\"success\"} 4\n"));
+	counters = g_build_filename(td->state_dir, "metrics.json", NULL);
+	g_assert_cmpint(ck_test_file_mode(counters), ==, 0600);
 }
 
 int
