@@ -168,6 +168,7 @@ ck_engine_give_up(CkEngine *self, CkRequest *request, CkRequestState state, cons
 	ck_engine_persist(self, request);
 }
 
+/* An attempt failed and needs a human: counted, then given up. */
 void
 ck_engine_fail(CkEngine *self, CkRequest *request, CkRequestState state, const gchar *why)
 {

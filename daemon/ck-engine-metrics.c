@@ -174,8 +174,9 @@ ck_engine_metrics_start(CkEngine *self)
 	g_signal_connect(self, "ca-removed", G_CALLBACK(ck_engine_metrics_ca_removed_cb), NULL);
 	if (dir != NULL) {
 		ck_engine_metrics_remove_stale(dir);
-		/* the file says what this process tracks from its start on */
-		ck_engine_metrics_write_file(self, dir);
+		/* the file says what this process tracks from its start on; written soon
+		 * after, so that start-up with thousands of requests is not held up */
+		ck_engine_metrics_changed(self);
 	}
 }
 
