@@ -238,10 +238,10 @@ void
 ck_engine_metrics_ca_answered(CkEngine *self, CkCa *ca, CkJob *job, const CkCaResult *result)
 {
 	CkMetricsCaResult what = CK_METRICS_CA_UNREACHABLE;
-	gdouble seconds = job->submit_started > 0 ? (gdouble)(g_get_monotonic_time() -
-							      job->submit_started) /
-							G_USEC_PER_SEC
-						  : 0;
+	gdouble seconds =
+	    job->submit_started > 0
+		? (gdouble)(g_get_monotonic_time() - job->submit_started) / G_USEC_PER_SEC
+		: 0;
 
 	job->submit_started = 0;
 	if (result != NULL) {

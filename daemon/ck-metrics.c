@@ -23,12 +23,12 @@
  * time limit (60 s by default, up to minutes for ACME orders).
  */
 static const gdouble ck_metrics_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-					     2.5,   5,	  10,	 30,	60,  120,  300};
+					     2.5,   5,    10,    30,   60,  120,  300};
 #define CK_METRICS_N_BUCKETS G_N_ELEMENTS(ck_metrics_buckets)
 
 static const gchar *const ck_metrics_attempt_names[] = {"success", "failure"};
 static const gchar *const ck_metrics_failure_names[] = {
-    "key",	  "csr",     "ca_unreachable", "ca_rejected", "ca_config",
+    "key",        "csr",     "ca_unreachable", "ca_rejected", "ca_config",
     "validation", "install", "post_install",   "other"};
 static const gchar *const ck_metrics_ca_result_names[] = {"issued", "rejected", "unreachable",
 							  "waiting"};
@@ -326,10 +326,9 @@ ck_metrics_to_json(CkMetrics *self)
 		json_builder_set_member_name(builder, l->data);
 		json_builder_begin_object(builder);
 		json_builder_set_member_name(builder, "requests");
-		json_builder_add_value(builder,
-				       ck_metrics_counts_node(counts->requests,
-							      ck_metrics_ca_result_names,
-							      CK_METRICS_CA_LAST));
+		json_builder_add_value(builder, ck_metrics_counts_node(counts->requests,
+								       ck_metrics_ca_result_names,
+								       CK_METRICS_CA_LAST));
 		json_builder_set_member_name(builder, "buckets");
 		json_builder_begin_array(builder);
 		for (guint i = 0; i < CK_METRICS_N_BUCKETS; i++)
@@ -364,8 +363,7 @@ ck_metrics_read_counts(JsonObject *obj, const gchar *member, guint64 *counts,
 		JsonNode *value = json_object_get_member(inner, names[i]);
 		if (value == NULL)
 			continue;
-		if (json_node_get_value_type(value) != G_TYPE_INT64 ||
-		    json_node_get_int(value) < 0)
+		if (json_node_get_value_type(value) != G_TYPE_INT64 || json_node_get_int(value) < 0)
 			return FALSE;
 		counts[i] = (guint64)json_node_get_int(value);
 	}
@@ -394,8 +392,7 @@ ck_metrics_read_ca(JsonNode *node, CkMetricsCa *counts)
 	buckets = json_node_get_array(member);
 	for (guint i = 0; i < CK_METRICS_N_BUCKETS; i++) {
 		JsonNode *value = json_array_get_element(buckets, i);
-		if (json_node_get_value_type(value) != G_TYPE_INT64 ||
-		    json_node_get_int(value) < 0)
+		if (json_node_get_value_type(value) != G_TYPE_INT64 || json_node_get_int(value) < 0)
 			return FALSE;
 		counts->buckets[i] = (guint64)json_node_get_int(value);
 	}
@@ -415,8 +412,7 @@ gboolean
 ck_metrics_from_json(CkMetrics *self, const gchar *json, GError **error)
 {
 	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autoptr(GHashTable) cas =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(GHashTable) cas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	guint64 attempts[CK_METRICS_ATTEMPT_LAST] = {0};
 	guint64 failures[CK_METRICS_FAILURE_LAST] = {0};
 	JsonObject *root;
@@ -511,8 +507,7 @@ ck_metrics_family(GString *out, const gchar *name, const gchar *type, const gcha
 
 /* One sample: @labels is NULL-terminated name, value pairs (values escaped here). */
 static void
-ck_metrics_sample(GString *out, const gchar *name, const gchar *const *labels,
-		  const gchar *value)
+ck_metrics_sample(GString *out, const gchar *name, const gchar *const *labels, const gchar *value)
 {
 	g_string_append(out, name);
 	if (labels != NULL && labels[0] != NULL) {
@@ -528,12 +523,19 @@ ck_metrics_sample(GString *out, const gchar *name, const gchar *const *labels,
 }
 
 static void
-ck_metrics_sample_int(GString *out, const gchar *name, const gchar *const *labels,
-		      gint64 value)
+ck_metrics_sample_int(GString *out, const gchar *name, const gchar *const *labels, gint64 value)
 {
 	gchar buf[32];
 	g_snprintf(buf, sizeof(buf), "%" G_GINT64_FORMAT, value);
 	ck_metrics_sample(out, name, labels, buf);
+}
+
+/* The CA label of @request ("" when it names none, which a label value may be). */
+static const gchar *
+ck_metrics_request_ca(CkRequest *request)
+{
+	const gchar *ca = ck_request_get_ca(request);
+	return ca != NULL ? ca : "";
 }
 
 static gint
@@ -626,7 +628,7 @@ ck_metrics_render_times(GString *out, GPtrArray *requests, const gchar *name, co
 	for (guint i = 0; i < requests->len; i++) {
 		CkRequest *request = g_ptr_array_index(requests, i);
 		const gchar *labels[] = {"id", ck_request_get_id(request), "ca",
-					 ck_request_get_ca(request), NULL};
+					 ck_metrics_request_ca(request), NULL};
 		gint64 value = get(request);
 		if (value > 0)
 			ck_metrics_sample_int(out, name, labels, value);
@@ -711,8 +713,8 @@ ck_metrics_render(CkMetrics *self, GPtrArray *requests, const gchar *const *ca_n
 		CkRequest *request = g_ptr_array_index(sorted, i);
 		CkMetricsCondition condition = ck_metrics_condition(request, now);
 		for (guint c = 0; c < CK_METRICS_CONDITION_LAST; c++) {
-			const gchar *labels[] = {"id",	      ck_request_get_id(request),
-						 "ca",	      ck_request_get_ca(request),
+			const gchar *labels[] = {"id",        ck_request_get_id(request),
+						 "ca",        ck_metrics_request_ca(request),
 						 "condition", ck_metrics_condition_names[c],
 						 NULL};
 			ck_metrics_sample(out, "certkeeper_certificate_ready_status", labels,

@@ -76,9 +76,9 @@ test_metrics_escaping(void)
 	g_autofree gchar *help = ck_metrics_escape_help("a\\b\"c\nd");
 	g_autofree gchar *plain = ck_metrics_escape_label_value("web-1.example_x");
 	g_autoptr(CkMetrics) metrics = ck_metrics_new();
-	g_autoptr(CkRequest) odd = ck_test_request("we\"ird\\id\n", "lo\"cal",
-						   CK_REQUEST_STATE_MONITORING, NOW - DAY,
-						   NOW + 90 * DAY, NOW + 60 * DAY);
+	g_autoptr(CkRequest) odd =
+	    ck_test_request("we\"ird\\id\n", "lo\"cal", CK_REQUEST_STATE_MONITORING, NOW - DAY,
+			    NOW + 90 * DAY, NOW + 60 * DAY);
 	g_autoptr(GPtrArray) requests = g_ptr_array_new();
 	g_autofree gchar *text = NULL;
 	const gchar *cas[] = {"lo\"cal", NULL};
@@ -90,8 +90,10 @@ test_metrics_escaping(void)
 
 	g_ptr_array_add(requests, odd);
 	text = ck_metrics_render(metrics, requests, cas, NOW);
-	g_assert_nonnull(strstr(text, "certkeeper_certificate_expiration_timestamp_seconds{id=\"we\\\"ird\\\\id\\n\",ca=\"lo\\\"cal\"} 1775001600\n"));
-	g_assert_nonnull(strstr(text, "certkeeper_ca_requests_total{ca=\"lo\\\"cal\",result=\"issued\"} 0\n"));
+	g_assert_nonnull(strstr(text, "certkeeper_certificate_expiration_timestamp_seconds{id="
+				      "\"we\\\"ird\\\\id\\n\",ca=\"lo\\\"cal\"} 1775001600\n"));
+	g_assert_nonnull(
+	    strstr(text, "certkeeper_ca_requests_total{ca=\"lo\\\"cal\",result=\"issued\"} 0\n"));
 	/* no raw newline inside a sample: every line is a comment or a whole sample */
 	{
 		g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
@@ -126,15 +128,15 @@ test_metrics_order_and_values(void)
 	};
 	const gchar *previous = NULL;
 
-	g_ptr_array_add(requests, ck_test_request("web", "local", CK_REQUEST_STATE_MONITORING,
-						  NOW - 10 * DAY, NOW + 355 * DAY,
-						  NOW + 320 * DAY));
-	g_ptr_array_add(requests, ck_test_request("api", "zeta", CK_REQUEST_STATE_MONITORING,
-						  NOW - 10 * DAY, NOW + 355 * DAY,
-						  NOW + 320 * DAY));
+	g_ptr_array_add(requests,
+			ck_test_request("web", "local", CK_REQUEST_STATE_MONITORING, NOW - 10 * DAY,
+					NOW + 355 * DAY, NOW + 320 * DAY));
+	g_ptr_array_add(requests,
+			ck_test_request("api", "zeta", CK_REQUEST_STATE_MONITORING, NOW - 10 * DAY,
+					NOW + 355 * DAY, NOW + 320 * DAY));
 	/* no certificate yet: no timestamps, but a condition */
-	g_ptr_array_add(requests, ck_test_request("new", "local", CK_REQUEST_STATE_NEED_KEY_PAIR,
-						  0, 0, 0));
+	g_ptr_array_add(requests,
+			ck_test_request("new", "local", CK_REQUEST_STATE_NEED_KEY_PAIR, 0, 0, 0));
 	ck_metrics_count_attempt(metrics, CK_METRICS_ATTEMPT_SUCCESS);
 	ck_metrics_count_attempt(metrics, CK_METRICS_ATTEMPT_SUCCESS);
 	ck_metrics_count_attempt(metrics, CK_METRICS_ATTEMPT_FAILURE);
@@ -144,9 +146,9 @@ test_metrics_order_and_values(void)
 	/* the families in their fixed order, each with HELP before TYPE */
 	for (guint i = 0; i < G_N_ELEMENTS(families); i++) {
 		const gchar *at = strstr(text, families[i]);
-		g_autofree gchar *name = g_strndup(families[i] + strlen("# TYPE "),
-						   strrchr(families[i], ' ') -
-						       (families[i] + strlen("# TYPE ")));
+		g_autofree gchar *name =
+		    g_strndup(families[i] + strlen("# TYPE "),
+			      strrchr(families[i], ' ') - (families[i] + strlen("# TYPE ")));
 		g_autofree gchar *help = g_strdup_printf("# HELP %s ", name);
 		g_assert_nonnull(at);
 		g_assert_true(previous == NULL || at > previous);
@@ -154,7 +156,8 @@ test_metrics_order_and_values(void)
 		g_assert_true(strstr(text, help) < at);
 		previous = at;
 	}
-	g_assert_nonnull(strstr(text, "certkeeper_build_info{version=\"" PACKAGE_VERSION "\"} 1\n"));
+	g_assert_nonnull(
+	    strstr(text, "certkeeper_build_info{version=\"" PACKAGE_VERSION "\"} 1\n"));
 	g_assert_nonnull(strstr(text, "certkeeper_renewal_attempts_total{result=\"success\"} 2\n"
 				      "certkeeper_renewal_attempts_total{result=\"failure\"} 1\n"));
 	g_assert_nonnull(
@@ -163,11 +166,12 @@ test_metrics_order_and_values(void)
 
 	/* requests by id, CAs by name, whatever order they came in */
 	expiry = ck_test_lines(text, "certkeeper_certificate_expiration_timestamp_seconds{");
-	g_assert_cmpstr(expiry, ==,
-			"certkeeper_certificate_expiration_timestamp_seconds{id=\"api\",ca=\"zeta\"} "
-			"1797897600\n"
-			"certkeeper_certificate_expiration_timestamp_seconds{id=\"web\",ca=\"local\"} "
-			"1797897600\n");
+	g_assert_cmpstr(
+	    expiry, ==,
+	    "certkeeper_certificate_expiration_timestamp_seconds{id=\"api\",ca=\"zeta\"} "
+	    "1797897600\n"
+	    "certkeeper_certificate_expiration_timestamp_seconds{id=\"web\",ca=\"local\"} "
+	    "1797897600\n");
 	renewal = ck_test_lines(text, "certkeeper_certificate_renewal_timestamp_seconds{");
 	g_assert_nonnull(strstr(renewal, "{id=\"web\",ca=\"local\"} 1794873600\n"));
 	g_assert_null(strstr(renewal, "\"new\""));
@@ -183,13 +187,17 @@ test_metrics_order_and_values(void)
 		g_assert_cmpuint(g_strv_length(lines), ==, CK_REQUEST_STATE_LAST + 1);
 	}
 	ready = ck_test_lines(text, "certkeeper_certificate_ready_status{id=\"new\"");
-	g_assert_cmpstr(ready, ==,
-			"certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"valid\"} 0\n"
-			"certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"expiring\"} 0\n"
-			"certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"expired\"} 0\n"
-			"certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"renewing\"} 1\n"
-			"certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"failing\"} 0\n"
-			"certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"revoked\"} 0\n");
+	g_assert_cmpstr(
+	    ready, ==,
+	    "certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"valid\"} 0\n"
+	    "certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"expiring\"} "
+	    "0\n"
+	    "certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"expired\"} 0\n"
+	    "certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"renewing\"} "
+	    "1\n"
+	    "certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"failing\"} 0\n"
+	    "certkeeper_certificate_ready_status{id=\"new\",ca=\"local\",condition=\"revoked\"} "
+	    "0\n");
 
 	/* the same input in another order is the same text */
 	for (guint i = requests->len; i > 0; i--)
@@ -218,9 +226,12 @@ test_metrics_histogram(void)
 	ck_metrics_count_ca(metrics, "gone", CK_METRICS_CA_UNREACHABLE, 2);
 	text = ck_metrics_render(metrics, requests, cas, NOW);
 
-	g_assert_nonnull(strstr(text, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"} 5\n"));
-	g_assert_nonnull(strstr(text, "certkeeper_ca_requests_total{ca=\"local\",result=\"waiting\"} 1\n"));
-	g_assert_nonnull(strstr(text, "certkeeper_ca_requests_total{ca=\"gone\",result=\"unreachable\"} 1\n"));
+	g_assert_nonnull(
+	    strstr(text, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"} 5\n"));
+	g_assert_nonnull(
+	    strstr(text, "certkeeper_ca_requests_total{ca=\"local\",result=\"waiting\"} 1\n"));
+	g_assert_nonnull(
+	    strstr(text, "certkeeper_ca_requests_total{ca=\"gone\",result=\"unreachable\"} 1\n"));
 	g_assert_nonnull(strstr(text, "{ca=\"local\",le=\"0.005\"} 1\n"));
 	g_assert_nonnull(strstr(text, "{ca=\"local\",le=\"0.025\"} 1\n"));
 	g_assert_nonnull(strstr(text, "{ca=\"local\",le=\"0.05\"} 3\n"));
@@ -229,8 +240,10 @@ test_metrics_histogram(void)
 	g_assert_nonnull(strstr(text, "{ca=\"local\",le=\"10\"} 5\n"));
 	g_assert_nonnull(strstr(text, "{ca=\"local\",le=\"300\"} 5\n"));
 	g_assert_nonnull(strstr(text, "{ca=\"local\",le=\"+Inf\"} 6\n"));
-	g_assert_nonnull(strstr(text, "certkeeper_ca_request_duration_seconds_count{ca=\"local\"} 6\n"));
-	g_assert_nonnull(strstr(text, "certkeeper_ca_request_duration_seconds_sum{ca=\"local\"} 1007.561\n"));
+	g_assert_nonnull(
+	    strstr(text, "certkeeper_ca_request_duration_seconds_count{ca=\"local\"} 6\n"));
+	g_assert_nonnull(
+	    strstr(text, "certkeeper_ca_request_duration_seconds_sum{ca=\"local\"} 1007.561\n"));
 
 	/* cumulative: never decreasing, one line per bound plus +Inf, bounds ascending */
 	buckets = ck_test_lines(text, "certkeeper_ca_request_duration_seconds_bucket{ca=\"local\"");
@@ -286,8 +299,7 @@ test_metrics_conditions(void)
 	    {CK_REQUEST_STATE_CA_REJECTED, 0, 0, 0, FALSE, CK_METRICS_CONDITION_FAILING},
 	    {CK_REQUEST_STATE_NEED_GUIDANCE, NOW + 20 * DAY, NOW - DAY, 0, FALSE,
 	     CK_METRICS_CONDITION_FAILING},
-	    {CK_REQUEST_STATE_MONITORING, NOW + 90 * DAY, 0, 0, TRUE,
-	     CK_METRICS_CONDITION_REVOKED},
+	    {CK_REQUEST_STATE_MONITORING, NOW + 90 * DAY, 0, 0, TRUE, CK_METRICS_CONDITION_REVOKED},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -324,9 +336,9 @@ test_metrics_failure_reasons(void)
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
-		g_assert_cmpstr(
-		    ck_metrics_failure_to_string(ck_metrics_failure_reason(cases[i].from, cases[i].to)),
-		    ==, cases[i].want);
+		g_assert_cmpstr(ck_metrics_failure_to_string(
+				    ck_metrics_failure_reason(cases[i].from, cases[i].to)),
+				==, cases[i].want);
 }
 
 static void
@@ -363,14 +375,14 @@ test_metrics_persistence(void)
 	g_assert_no_error(error);
 	g_assert_cmpuint(ck_metrics_get_attempts(loaded, CK_METRICS_ATTEMPT_FAILURE), ==, 1);
 	g_assert_cmpuint(ck_metrics_get_failures(loaded, CK_METRICS_FAILURE_VALIDATION), ==, 1);
-	g_assert_cmpuint(ck_metrics_get_ca_requests(loaded, "acme", CK_METRICS_CA_REJECTED), ==,
-			 1);
+	g_assert_cmpuint(ck_metrics_get_ca_requests(loaded, "acme", CK_METRICS_CA_REJECTED), ==, 1);
 	before = ck_metrics_render(metrics, requests, cas, NOW);
 	after = ck_metrics_render(loaded, requests, cas, NOW);
 	g_assert_cmpstr(before, ==, after);
 
 	/* a broken file is an error naming it, and changes nothing */
-	bad = ck_test_write_file(dir, "bad.json", "{\"version\": 1, \"renewal_attempts\": {\"success\": -4}}");
+	bad = ck_test_write_file(dir, "bad.json",
+				 "{\"version\": 1, \"renewal_attempts\": {\"success\": -4}}");
 	g_assert_false(ck_metrics_load(loaded, bad, &error));
 	g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
 	g_assert_nonnull(strstr(error->message, bad));

@@ -207,13 +207,13 @@ ck_test_scrape(guint port)
 	GInputStream *in;
 
 	g_socket_client_set_timeout(client, 10);
-	connection = g_socket_client_connect_to_host(client, "127.0.0.1", (guint16)port, NULL,
-						     NULL);
+	connection =
+	    g_socket_client_connect_to_host(client, "127.0.0.1", (guint16)port, NULL, NULL);
 	if (connection == NULL)
 		return NULL;
-	g_assert_true(g_output_stream_write_all(
-	    g_io_stream_get_output_stream(G_IO_STREAM(connection)), request, strlen(request), NULL,
-	    NULL, NULL));
+	g_assert_true(
+	    g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(connection)),
+				      request, strlen(request), NULL, NULL, NULL));
 	in = g_io_stream_get_input_stream(G_IO_STREAM(connection));
 	while ((n = g_input_stream_read(in, buf, sizeof(buf), NULL, NULL)) > 0)
 		g_string_append_len(response, buf, n);
@@ -237,15 +237,14 @@ ck_test_exporter_start(CkTestExporter *exporter, CkTestDaemon *td, const gchar *
 	listen = g_strdup_printf("--web.listen-address=127.0.0.1:%u", exporter->port);
 	textfile = g_strdup_printf("--collector.textfile.directory=%s", dir);
 	{
-		const gchar *argv[] = {"prometheus-node-exporter", listen,
-				       "--collector.disable-defaults", "--collector.textfile",
-				       textfile, NULL};
+		const gchar *argv[] = {
+		    "prometheus-node-exporter", listen,   "--collector.disable-defaults",
+		    "--collector.textfile",     textfile, NULL};
 		log_fd = open(exporter->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		g_assert_cmpint(log_fd, >=, 0);
-		g_assert_true(g_spawn_async_with_fds(NULL, (gchar **)argv, NULL,
-						     G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-						     NULL, NULL, &exporter->pid, -1, log_fd, log_fd,
-						     &error));
+		g_assert_true(g_spawn_async_with_fds(
+		    NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+		    NULL, NULL, &exporter->pid, -1, log_fd, log_fd, &error));
 		g_assert_no_error(error);
 		close(log_fd);
 	}
@@ -363,8 +362,8 @@ ck_test_append_alert(GString *yaml, const gchar *alert, const gchar *id, const g
 	} else if (g_strcmp0(alert, "CertkeeperCertificateExpired") == 0) {
 		severity = "critical";
 		summary = g_strdup_printf("Certificate %s has expired", id);
-		description = g_strdup_printf("The certificate of request %s (CA %s) has expired. %s",
-					      id, ca, status);
+		description = g_strdup_printf(
+		    "The certificate of request %s (CA %s) has expired. %s", id, ca, status);
 	} else if (g_strcmp0(alert, "CertkeeperRenewalFailing") == 0) {
 		summary = g_strdup_printf("Renewals of certificate %s are failing", id);
 		description = g_strdup_printf(
@@ -424,8 +423,8 @@ ck_test_append_none(GString *yaml, gint64 day, const gchar *alert)
 static void
 ck_test_promtool_rules(CkTestDaemon *td, const gchar *text, gint64 now, gint64 web_not_after)
 {
-	g_autofree gchar *rules = g_build_filename(g_getenv("CK_TOP_SRCDIR"), "data",
-						   "prometheus", "certkeeper-alerts.yml", NULL);
+	g_autofree gchar *rules = g_build_filename(g_getenv("CK_TOP_SRCDIR"), "data", "prometheus",
+						   "certkeeper-alerts.yml", NULL);
 	g_autofree gchar *test_path = ck_test_daemon_path(td, "alerts-test.yml");
 	g_autofree gchar *out = NULL, *err = NULL;
 	g_autoptr(GString) yaml = g_string_new(NULL);
@@ -433,7 +432,8 @@ ck_test_promtool_rules(CkTestDaemon *td, const gchar *text, gint64 now, gint64 w
 	const gchar *families[] = {"certkeeper_certificate_expiration_timestamp_seconds{",
 				   "certkeeper_certificate_not_before_timestamp_seconds{",
 				   "certkeeper_certificate_renewal_timestamp_seconds{",
-				   "certkeeper_certificate_ready_status{", "certkeeper_requests{",
+				   "certkeeper_certificate_ready_status{",
+				   "certkeeper_requests{",
 				   NULL};
 	const gchar *timestamps[] = {"certkeeper_certificate_expiration_timestamp_seconds{",
 				     "certkeeper_certificate_not_before_timestamp_seconds{",
@@ -488,18 +488,19 @@ ck_test_promtool_rules(CkTestDaemon *td, const gchar *text, gint64 now, gint64 w
 			     ", condition: failing");
 	ck_test_append_alert(yaml, "CertkeeperRenewalFailing", "unr", "down",
 			     ", condition: failing");
-	g_string_append_printf(yaml,
-			       "      - eval_time: %" G_GINT64_FORMAT "d\n"
-			       "        alertname: CertkeeperRequestsStuck\n"
-			       "        exp_alerts:\n"
-			       "          - exp_labels: {severity: warning, state: CA_REJECTED}\n"
-			       "            exp_annotations:\n"
-			       "              summary: \"certkeeper requests wait for a human "
-			       "(CA_REJECTED)\"\n"
-			       "              description: \"Some of certkeeper's requests are in state "
-			       "CA_REJECTED and will not move on by themselves. `certkeeper list` "
-			       "shows which, `certkeeper status -i ID` says what to do.\"\n",
-			       d_now);
+	g_string_append_printf(
+	    yaml,
+	    "      - eval_time: %" G_GINT64_FORMAT "d\n"
+	    "        alertname: CertkeeperRequestsStuck\n"
+	    "        exp_alerts:\n"
+	    "          - exp_labels: {severity: warning, state: CA_REJECTED}\n"
+	    "            exp_annotations:\n"
+	    "              summary: \"certkeeper requests wait for a human "
+	    "(CA_REJECTED)\"\n"
+	    "              description: \"Some of certkeeper's requests are in state "
+	    "CA_REJECTED and will not move on by themselves. `certkeeper list` "
+	    "shows which, `certkeeper status -i ID` says what to do.\"\n",
+	    d_now);
 	ck_test_append_none(yaml, d_now, "CertkeeperCertificateExpiresIn30Days");
 	ck_test_append_none(yaml, d_now, "CertkeeperCertificateExpiresIn7Days");
 	ck_test_append_none(yaml, d_now, "CertkeeperCertificateExpired");
@@ -554,7 +555,8 @@ test_monitoring_metrics(void)
 
 	if (td == NULL)
 		return;
-	if (!ck_test_have_program("promtool") || !ck_test_have_program("prometheus-node-exporter")) {
+	if (!ck_test_have_program("promtool") ||
+	    !ck_test_have_program("prometheus-node-exporter")) {
 		g_test_skip("needs promtool and prometheus-node-exporter (Debian packages "
 			    "prometheus, prometheus-node-exporter)");
 		return;
@@ -569,8 +571,10 @@ test_monitoring_metrics(void)
 	ck_test_daemon_start(td);
 
 	/* from the start: nothing counted yet, every state and result there with 0 */
-	file_text = ck_test_wait_file(prom, "certkeeper_build_info{version=\"" PACKAGE_VERSION "\"} 1\n");
-	g_assert_nonnull(strstr(file_text, "certkeeper_renewal_attempts_total{result=\"success\"} 0\n"));
+	file_text =
+	    ck_test_wait_file(prom, "certkeeper_build_info{version=\"" PACKAGE_VERSION "\"} 1\n");
+	g_assert_nonnull(
+	    strstr(file_text, "certkeeper_renewal_attempts_total{result=\"success\"} 0\n"));
 	g_assert_nonnull(strstr(file_text, "certkeeper_requests{state=\"MONITORING\"} 0\n"));
 	g_assert_cmpint(ck_test_file_mode(prom), ==, 0644);
 	g_clear_pointer(&file_text, g_free);
@@ -585,8 +589,8 @@ test_monitoring_metrics(void)
 	ck_test_cert_times(cert, &nb2, &na2);
 	ck_test_request(td, "unr", "down");
 	g_clear_pointer(&status, json_object_unref);
-	status = ck_test_wait_request(td, "unr", &(CkTestRequestWait){.state = "CA_UNREACHABLE"},
-				      30);
+	status =
+	    ck_test_wait_request(td, "unr", &(CkTestRequestWait){.state = "CA_UNREACHABLE"}, 30);
 	ck_test_request(td, "rej", "rejecting");
 	g_clear_pointer(&status, json_object_unref);
 	status = ck_test_wait_request(td, "rej", &(CkTestRequestWait){.state = "CA_REJECTED"}, 30);
@@ -597,13 +601,16 @@ test_monitoring_metrics(void)
 	m = ck_test_parse_metrics(text);
 	/* the times are the installed certificate's, to the second */
 	g_assert_cmpint(
-	    (gint64)ck_test_value(m, "certkeeper_certificate_expiration_timestamp_seconds{ca=\"local\",id=\"web\"}"),
+	    (gint64)ck_test_value(
+		m, "certkeeper_certificate_expiration_timestamp_seconds{ca=\"local\",id=\"web\"}"),
 	    ==, na2);
 	g_assert_cmpint(
-	    (gint64)ck_test_value(m, "certkeeper_certificate_not_before_timestamp_seconds{ca=\"local\",id=\"web\"}"),
+	    (gint64)ck_test_value(
+		m, "certkeeper_certificate_not_before_timestamp_seconds{ca=\"local\",id=\"web\"}"),
 	    ==, nb2);
 	g_assert_cmpint(
-	    (gint64)ck_test_value(m, "certkeeper_certificate_renewal_timestamp_seconds{ca=\"local\",id=\"web\"}"),
+	    (gint64)ck_test_value(
+		m, "certkeeper_certificate_renewal_timestamp_seconds{ca=\"local\",id=\"web\"}"),
 	    ==, json_object_get_int_member(status, "RenewalTime"));
 	g_assert_cmpint(json_object_get_int_member(status, "RenewalTime"), <, na2 - 30 * DAY + 1);
 	g_assert_cmpint(json_object_get_int_member(status, "RenewalTime"), >, nb2);
@@ -613,34 +620,73 @@ test_monitoring_metrics(void)
 	g_assert_null(g_hash_table_lookup(
 	    m, "certkeeper_certificate_renewal_timestamp_seconds{ca=\"down\",id=\"unr\"}"));
 	/* two attempts succeeded, two failed, each for its reason */
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_renewal_attempts_total{result=\"success\"}"), ==, 2);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_renewal_attempts_total{result=\"failure\"}"), ==, 2);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_renewal_failures_total{reason=\"ca_unreachable\"}"), ==, 1);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_renewal_failures_total{reason=\"ca_rejected\"}"), ==, 1);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_renewal_failures_total{reason=\"validation\"}"), ==, 0);
+	g_assert_cmpfloat(ck_test_value(m, "certkeeper_renewal_attempts_total{result=\"success\"}"),
+			  ==, 2);
+	g_assert_cmpfloat(ck_test_value(m, "certkeeper_renewal_attempts_total{result=\"failure\"}"),
+			  ==, 2);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_renewal_failures_total{reason=\"ca_unreachable\"}"), ==,
+	    1);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_renewal_failures_total{reason=\"ca_rejected\"}"), ==, 1);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_renewal_failures_total{reason=\"validation\"}"), ==, 0);
 	/* per CA: what each answered, and one duration per answer */
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"}"), ==, 2);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_requests_total{ca=\"local\",result=\"rejected\"}"), ==, 0);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_requests_total{ca=\"down\",result=\"unreachable\"}"), ==, 1);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_requests_total{ca=\"rejecting\",result=\"rejected\"}"), ==, 1);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_requests_total{ca=\"rejecting\",result=\"issued\"}"), ==, 0);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_request_duration_seconds_count{ca=\"local\"}"), ==, 2);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_request_duration_seconds_bucket{ca=\"local\",le=\"+Inf\"}"), ==, 2);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_request_duration_seconds_count{ca=\"down\"}"), ==, 1);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_request_duration_seconds_count{ca=\"rejecting\"}"), ==, 1);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"}"), ==,
+	    2);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_requests_total{ca=\"local\",result=\"rejected\"}"), ==,
+	    0);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_requests_total{ca=\"down\",result=\"unreachable\"}"),
+	    ==, 1);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_requests_total{ca=\"rejecting\",result=\"rejected\"}"),
+	    ==, 1);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_requests_total{ca=\"rejecting\",result=\"issued\"}"),
+	    ==, 0);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_request_duration_seconds_count{ca=\"local\"}"), ==, 2);
+	g_assert_cmpfloat(
+	    ck_test_value(
+		m, "certkeeper_ca_request_duration_seconds_bucket{ca=\"local\",le=\"+Inf\"}"),
+	    ==, 2);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_request_duration_seconds_count{ca=\"down\"}"), ==, 1);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_request_duration_seconds_count{ca=\"rejecting\"}"), ==,
+	    1);
 	/* a helper run takes some time, a local signature less than a helper's time limit */
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_request_duration_seconds_sum{ca=\"down\"}"), >, 0);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_request_duration_seconds_bucket{ca=\"local\",le=\"60\"}"), ==, 2);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_request_duration_seconds_sum{ca=\"down\"}"), >, 0);
+	g_assert_cmpfloat(
+	    ck_test_value(m,
+			  "certkeeper_ca_request_duration_seconds_bucket{ca=\"local\",le=\"60\"}"),
+	    ==, 2);
 	/* states and conditions */
 	g_assert_cmpfloat(ck_test_value(m, "certkeeper_requests{state=\"MONITORING\"}"), ==, 1);
 	g_assert_cmpfloat(ck_test_value(m, "certkeeper_requests{state=\"CA_UNREACHABLE\"}"), ==, 1);
 	g_assert_cmpfloat(ck_test_value(m, "certkeeper_requests{state=\"CA_REJECTED\"}"), ==, 1);
 	g_assert_cmpfloat(ck_test_value(m, "certkeeper_requests{state=\"NEED_GUIDANCE\"}"), ==, 0);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_certificate_ready_status{ca=\"local\",condition=\"valid\",id=\"web\"}"), ==, 1);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_certificate_ready_status{ca=\"local\",condition=\"expiring\",id=\"web\"}"), ==, 0);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_certificate_ready_status{ca=\"down\",condition=\"failing\",id=\"unr\"}"), ==, 1);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_certificate_ready_status{ca=\"down\",condition=\"renewing\",id=\"unr\"}"), ==, 0);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_certificate_ready_status{ca=\"rejecting\",condition=\"failing\",id=\"rej\"}"), ==, 1);
+	g_assert_cmpfloat(
+	    ck_test_value(
+		m,
+		"certkeeper_certificate_ready_status{ca=\"local\",condition=\"valid\",id=\"web\"}"),
+	    ==, 1);
+	g_assert_cmpfloat(ck_test_value(m, "certkeeper_certificate_ready_status{ca=\"local\","
+					   "condition=\"expiring\",id=\"web\"}"),
+			  ==, 0);
+	g_assert_cmpfloat(ck_test_value(m, "certkeeper_certificate_ready_status{ca=\"down\","
+					   "condition=\"failing\",id=\"unr\"}"),
+			  ==, 1);
+	g_assert_cmpfloat(ck_test_value(m, "certkeeper_certificate_ready_status{ca=\"down\","
+					   "condition=\"renewing\",id=\"unr\"}"),
+			  ==, 0);
+	g_assert_cmpfloat(ck_test_value(m, "certkeeper_certificate_ready_status{ca=\"rejecting\","
+					   "condition=\"failing\",id=\"rej\"}"),
+			  ==, 1);
 	/* no subjects and no messages in any label */
 	g_assert_null(strstr(text, "example"));
 	g_assert_null(strstr(text, "refused"));
@@ -652,7 +698,8 @@ test_monitoring_metrics(void)
 	g_assert_cmpstr(nobody_text, ==, text);
 
 	/* the textfile is the same text, written in one piece */
-	file_text = ck_test_wait_file(prom, "certkeeper_renewal_attempts_total{result=\"failure\"} 2\n");
+	file_text =
+	    ck_test_wait_file(prom, "certkeeper_renewal_attempts_total{result=\"failure\"} 2\n");
 	g_assert_cmpstr(file_text, ==, text);
 	{
 		g_autoptr(GDir) dir = g_dir_open(textfile_dir, 0, NULL);
@@ -666,12 +713,18 @@ test_monitoring_metrics(void)
 	s = ck_test_parse_metrics(first_scrape);
 	g_assert_cmpfloat(ck_test_value(s, "node_textfile_scrape_error"), ==, 0);
 	g_assert_cmpint(
-	    (gint64)ck_test_value(s, "certkeeper_certificate_expiration_timestamp_seconds{ca=\"local\",id=\"web\"}"),
+	    (gint64)ck_test_value(
+		s, "certkeeper_certificate_expiration_timestamp_seconds{ca=\"local\",id=\"web\"}"),
 	    ==, na2);
-	g_assert_cmpfloat(ck_test_value(s, "certkeeper_renewal_attempts_total{result=\"success\"}"), ==, 2);
-	g_assert_cmpfloat(ck_test_value(s, "certkeeper_ca_request_duration_seconds_count{ca=\"local\"}"), ==, 2);
-	g_assert_cmpfloat(ck_test_value(s, "certkeeper_certificate_ready_status{ca=\"down\",condition=\"failing\",id=\"unr\"}"), ==, 1);
-	g_assert_nonnull(g_hash_table_lookup(s, "certkeeper_build_info{version=\"" PACKAGE_VERSION "\"}"));
+	g_assert_cmpfloat(ck_test_value(s, "certkeeper_renewal_attempts_total{result=\"success\"}"),
+			  ==, 2);
+	g_assert_cmpfloat(
+	    ck_test_value(s, "certkeeper_ca_request_duration_seconds_count{ca=\"local\"}"), ==, 2);
+	g_assert_cmpfloat(ck_test_value(s, "certkeeper_certificate_ready_status{ca=\"down\","
+					   "condition=\"failing\",id=\"unr\"}"),
+			  ==, 1);
+	g_assert_nonnull(
+	    g_hash_table_lookup(s, "certkeeper_build_info{version=\"" PACKAGE_VERSION "\"}"));
 
 	/* the shipped rules on these series, and the dashboard on these names */
 	now = g_get_real_time() / G_USEC_PER_SEC;
@@ -683,26 +736,34 @@ test_monitoring_metrics(void)
 	g_assert_cmpint(g_unlink(prom), ==, 0);
 	ck_test_daemon_start(td);
 	g_clear_pointer(&file_text, g_free);
-	file_text = ck_test_wait_file(prom, "certkeeper_renewal_attempts_total{result=\"success\"} 2\n");
+	file_text =
+	    ck_test_wait_file(prom, "certkeeper_renewal_attempts_total{result=\"success\"} 2\n");
 	restarted = ck_test_metrics(td, FALSE);
 	g_clear_pointer(&m, g_hash_table_unref);
 	m = ck_test_parse_metrics(restarted);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_renewal_attempts_total{result=\"failure\"}"), ==, 2);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"}"), ==, 2);
-	g_assert_cmpfloat(ck_test_value(m, "certkeeper_ca_request_duration_seconds_count{ca=\"local\"}"), ==, 2);
+	g_assert_cmpfloat(ck_test_value(m, "certkeeper_renewal_attempts_total{result=\"failure\"}"),
+			  ==, 2);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"}"), ==,
+	    2);
+	g_assert_cmpfloat(
+	    ck_test_value(m, "certkeeper_ca_request_duration_seconds_count{ca=\"local\"}"), ==, 2);
 	/* and count on: one more renewal */
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "web", "-w",
 				    "--wait-timeout=30", NULL),
 			==, 0);
 	g_clear_pointer(&file_text, g_free);
-	file_text = ck_test_wait_file(prom, "certkeeper_renewal_attempts_total{result=\"success\"} 3\n");
-	g_assert_nonnull(strstr(file_text, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"} 3\n"));
+	file_text =
+	    ck_test_wait_file(prom, "certkeeper_renewal_attempts_total{result=\"success\"} 3\n");
+	g_assert_nonnull(
+	    strstr(file_text, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"} 3\n"));
 	/* node_exporter reads the new file at its next scrape */
 	scraped = ck_test_scrape(exporter.port);
 	g_assert_nonnull(scraped);
 	g_clear_pointer(&s, g_hash_table_unref);
 	s = ck_test_parse_metrics(scraped);
-	g_assert_cmpfloat(ck_test_value(s, "certkeeper_renewal_attempts_total{result=\"success\"}"), ==, 3);
+	g_assert_cmpfloat(ck_test_value(s, "certkeeper_renewal_attempts_total{result=\"success\"}"),
+			  ==, 3);
 
 	ck_test_exporter_stop(&exporter);
 	g_free(exporter.log);
