@@ -788,25 +788,32 @@ test_monitoring_missing_directory(void)
 	config = g_strdup_printf("[certkeeperd]\nMetricsDirectory=%s\n", dir);
 	ck_test_daemon_write_config(td, config);
 	ck_test_daemon_start(td);
+	counters = g_build_filename(td->state_dir, "metrics.json", NULL);
 	g_assert_cmpint(ck_test_request(td, "one", "local"), ==, 0);
 	g_assert_cmpint(ck_test_request(td, "two", "local"), ==, 0);
-	/* the writes after the start-up one are due 2 s after a change */
-	g_usleep(3 * G_USEC_PER_SEC);
+	log = ck_test_wait_file(td->daemon_log, "cannot write the metrics to");
+	g_clear_pointer(&log, g_free);
+	/* another change: its write (which saves the counters first) fails silently */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "two", "-w",
+				    "--wait-timeout=30", NULL),
+			==, 0);
+	g_free(ck_test_wait_file(counters, "\"success\" : 3"));
 	g_assert_true(g_file_get_contents(td->daemon_log, &log, NULL, NULL));
 	first = strstr(log, "cannot write the metrics to");
 	g_assert_nonnull(first);
 	g_assert_nonnull(strstr(first, "MetricsDirectory="));
 	g_assert_null(strstr(first + 1, "cannot write the metrics to"));
 	g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(ck_test_file_mode(counters), ==, 0600);
 
 	g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "one", "-w",
 				    "--wait-timeout=30", NULL),
 			==, 0);
-	text = ck_test_wait_file(prom, "certkeeper_renewal_attempts_total{result=\"success\"} 3\n");
+	text = ck_test_wait_file(prom, "certkeeper_renewal_attempts_total{result=\"success\"} 4\n");
+	/* said right after the file is in place */
 	g_clear_pointer(&log, g_free);
-	g_assert_true(g_file_get_contents(td->daemon_log, &log, NULL, NULL));
-	g_assert_nonnull(strstr(log, "metrics are written to"));
+	log = ck_test_wait_file(td->daemon_log, "metrics are written to");
 
 	/* a reload that moves it: the file moves at once, none is left behind */
 	moved = ck_test_daemon_path(td, "moved");
@@ -818,7 +825,7 @@ test_monitoring_missing_directory(void)
 	g_assert_false(g_file_test(prom, G_FILE_TEST_EXISTS));
 	g_clear_pointer(&text, g_free);
 	text = ck_test_read_file(moved_prom);
-	g_assert_nonnull(strstr(text, "certkeeper_renewal_attempts_total{result=\"success\"} 3\n"));
+	g_assert_nonnull(strstr(text, "certkeeper_renewal_attempts_total{result=\"success\"} 4\n"));
 
 	/* what changed just before a stop is written by the stop */
 	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "two", "-w",
@@ -827,9 +834,7 @@ test_monitoring_missing_directory(void)
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
 	g_clear_pointer(&text, g_free);
 	text = ck_test_read_file(moved_prom);
-	g_assert_nonnull(strstr(text, "certkeeper_renewal_attempts_total{result=\"success\"} 4\n"));
-	counters = g_build_filename(td->state_dir, "metrics.json", NULL);
-	g_assert_cmpint(ck_test_file_mode(counters), ==, 0600);
+	g_assert_nonnull(strstr(text, "certkeeper_renewal_attempts_total{result=\"success\"} 5\n"));
 }
 
 int
