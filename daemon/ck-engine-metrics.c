@@ -160,11 +160,18 @@ ck_engine_metrics_start(CkEngine *self)
 	g_autofree gchar *path = ck_engine_metrics_counters_path(self);
 	g_autoptr(GError) error = NULL;
 	const gchar *dir = ck_engine_lifecycle(self)->metrics_dir;
+	g_autoptr(GPtrArray) cas = ck_engine_get_cas(self);
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
 
 	/* counters that cannot be read start again from zero: Prometheus takes that as
 	 * a reset, and the file is replaced at the next change */
 	if (!ck_metrics_load(self->metrics, path, &error))
 		g_warning("the metrics counters start from zero: %s", error->message);
+	/* a CA taken out of the configuration while the daemon was stopped goes too */
+	for (guint i = 0; i < cas->len; i++)
+		g_ptr_array_add(names, (gpointer)ck_ca_get_name(g_ptr_array_index(cas, i)));
+	g_ptr_array_add(names, NULL);
+	ck_metrics_keep_cas(self->metrics, (const gchar *const *)names->pdata);
 	g_signal_connect(self, "request-added", G_CALLBACK(ck_engine_metrics_request_cb), NULL);
 	g_signal_connect(self, "request-removed", G_CALLBACK(ck_engine_metrics_request_cb), NULL);
 	g_signal_connect(self, "request-changed", G_CALLBACK(ck_engine_metrics_request_changed_cb),

@@ -249,6 +249,22 @@ ck_metrics_forget_ca(CkMetrics *self, const gchar *ca)
 		self->dirty = TRUE;
 }
 
+void
+ck_metrics_keep_cas(CkMetrics *self, const gchar *const *keep)
+{
+	GHashTableIter iter;
+	gpointer key;
+
+	g_return_if_fail(CK_IS_METRICS(self));
+	g_hash_table_iter_init(&iter, self->cas);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		if (!g_strv_contains(keep, key)) {
+			g_hash_table_iter_remove(&iter);
+			self->dirty = TRUE;
+		}
+	}
+}
+
 guint64
 ck_metrics_get_attempts(CkMetrics *self, CkMetricsAttempt attempt)
 {

@@ -263,6 +263,13 @@ test_metrics_histogram(void)
 
 	/* a removed CA's counters go with it */
 	ck_metrics_forget_ca(metrics, "gone");
+	ck_metrics_count_ca(metrics, "other", CK_METRICS_CA_ISSUED, 1);
+	{
+		const gchar *keep[] = {"local", NULL};
+		ck_metrics_keep_cas(metrics, keep);
+	}
+	g_assert_cmpuint(ck_metrics_get_ca_requests(metrics, "other", CK_METRICS_CA_ISSUED), ==, 0);
+	g_assert_cmpuint(ck_metrics_get_ca_requests(metrics, "local", CK_METRICS_CA_ISSUED), ==, 5);
 	g_clear_pointer(&text, g_free);
 	text = ck_metrics_render(metrics, requests, cas, NOW);
 	g_assert_null(strstr(text, "\"gone\""));
