@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -757,6 +758,16 @@ test_monitoring_metrics(void)
 	    ck_test_wait_file(prom, "certkeeper_renewal_attempts_total{result=\"success\"} 3\n");
 	g_assert_nonnull(
 	    strstr(file_text, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"} 3\n"));
+	/* nothing changes now, so nothing is written: the file stays the same file
+	 * (every write replaces it by another inode) for longer than a write takes
+	 * to come after a change */
+	{
+		struct stat before, after;
+		g_assert_cmpint(g_stat(prom, &before), ==, 0);
+		g_usleep(4 * G_USEC_PER_SEC);
+		g_assert_cmpint(g_stat(prom, &after), ==, 0);
+		g_assert_cmpuint(before.st_ino, ==, after.st_ino);
+	}
 	/* node_exporter reads the new file at its next scrape */
 	scraped = ck_test_scrape(exporter.port);
 	g_assert_nonnull(scraped);
