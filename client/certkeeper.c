@@ -2140,6 +2140,38 @@ ck_verb_health(CkClient *client, int argc, char **argv)
 	return code;
 }
 
+/* metrics */
+
+static CkExit
+ck_verb_metrics(CkClient *client, int argc, char **argv)
+{
+	const GOptionEntry entries[] = {{NULL}};
+	g_autoptr(GOptionContext) context = ck_client_verb_context(
+	    "metrics", NULL,
+	    _("Print certkeeperd's metrics in the Prometheus text exposition format: the same "
+	      "text it writes to certkeeper.prom in MetricsDirectory= for node_exporter's "
+	      "textfile collector."),
+	    entries);
+	g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+	g_autoptr(sd_bus_message) reply = NULL;
+	const char *text = NULL;
+	int r;
+
+	if (!ck_client_parse(context, &argc, &argv, 0))
+		return CK_EXIT_ERROR;
+	if (ck_client_connect(client) < 0)
+		return CK_EXIT_ERROR;
+	r = sd_bus_call_method(client->bus, CK_BUS_NAME, CK_BUS_MANAGER_PATH, CK_BUS_MANAGER_IFACE,
+			       "GetMetrics", &error, &reply, NULL);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	r = sd_bus_message_read(reply, "s", &text);
+	if (r < 0)
+		return ck_client_fail_bus(&error, r);
+	fputs(text, stdout);
+	return CK_EXIT_OK;
+}
+
 static const CkVerb ck_verbs[] = {
     /* TRANSLATORS: one-line summaries of the verbs in `certkeeper --help` */
     {"request", N_("Request a certificate and keep it valid"), ck_verb_request},
@@ -2158,6 +2190,7 @@ static const CkVerb ck_verbs[] = {
     {"modify-ca", N_("Change a CA back end"), ck_verb_modify_ca},
     {"remove-ca", N_("Remove a CA back end"), ck_verb_remove_ca},
     {"reload", N_("Make certkeeperd read its configuration again"), ck_verb_reload},
+    {"metrics", N_("Print the metrics for Prometheus"), ck_verb_metrics},
 };
 
 static void

@@ -359,6 +359,17 @@ ck_bus_method_get_supported_key_types(sd_bus_message *m, void *userdata, sd_bus_
 	return r;
 }
 
+/* Read access, like the properties: the text holds ids, CA names and times that every
+ * local user can read on the request objects already, and no key material. */
+static int
+ck_bus_method_get_metrics(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_autofree gchar *text = ck_engine_get_metrics(self->engine);
+
+	return sd_bus_reply_method_return(m, "s", text);
+}
+
 static int
 ck_bus_method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
@@ -412,6 +423,8 @@ static const sd_bus_vtable ck_bus_manager_vtable[] = {
 			    SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, ck_bus_method_reload,
 			    SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", metrics),
+			    ck_bus_method_get_metrics, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END,
 };
 

@@ -163,6 +163,7 @@ static const gchar *const ck_config_daemon_keys[] = {"StateDirectory",
 						     "AuditLogRotate",
 						     "Pkcs11Module",
 						     "Pkcs11StoreCertificates",
+						     "MetricsDirectory",
 						     NULL};
 static const gchar *const ck_config_renewal_keys[] = {
     "RenewBefore",  "RenewJitterMax", "RetryDelay",  "RetryDelayMax", "MaxAttempts",
@@ -420,6 +421,8 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "RequestsDirectory", NULL);
 	g_autofree gchar *helper_dir =
 	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "HelperDirectory", NULL);
+	g_autofree gchar *metrics_dir =
+	    g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "MetricsDirectory", NULL);
 	guint hook = lc->hook_timeout, check = lc->check_timeout;
 
 	if (threshold != NULL) {
@@ -536,6 +539,19 @@ ck_config_load_lifecycle(CkConfig *self, GKeyFile *kf, const gchar *path, GError
 		}
 		g_free(lc->helper_dir);
 		lc->helper_dir = g_steal_pointer(&helper_dir);
+	}
+	if (metrics_dir != NULL) {
+		g_strstrip(metrics_dir);
+		/* empty: no metrics file (the default) */
+		if (metrics_dir[0] != '\0' && !g_path_is_absolute(metrics_dir)) {
+			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON,
+						"MetricsDirectory", metrics_dir,
+						_("use an absolute path, e.g. "
+						  "/var/lib/prometheus/node-exporter"));
+			return FALSE;
+		}
+		g_free(lc->metrics_dir);
+		lc->metrics_dir = metrics_dir[0] != '\0' ? g_steal_pointer(&metrics_dir) : NULL;
 	}
 	return TRUE;
 }
@@ -714,6 +730,7 @@ ck_config_finalize(GObject *object)
 	g_free(self->lifecycle.requests_dir);
 	g_free(self->lifecycle.helper_dir);
 	g_free(self->lifecycle.pkcs11_module);
+	g_free(self->lifecycle.metrics_dir);
 	G_OBJECT_CLASS(ck_config_parent_class)->finalize(object);
 }
 

@@ -82,6 +82,7 @@ typedef struct {
 	gchar *helper_dir;	  /* [certkeeperd] HelperDirectory: the protocol helpers */
 	gchar *pkcs11_module;	  /* [certkeeperd] Pkcs11Module: the PKCS#11 module (none) */
 	gboolean pkcs11_store_certificates; /* [certkeeperd] Pkcs11StoreCertificates (false) */
+	gchar *metrics_dir; /* [certkeeperd] MetricsDirectory: where certkeeper.prom goes, or NULL */
 } CkLifecycleConfig;
 
 const CkLifecycleConfig *

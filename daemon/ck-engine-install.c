@@ -649,6 +649,7 @@ ck_engine_post_finish(CkEngine *self, CkRequest *request, CkJob *job)
 	ck_engine_persist(self, request);
 	ck_fault_point("install-finished");
 	g_signal_emit_by_name(self, "certificate-saved", request);
+	ck_engine_metrics_attempt_succeeded(self, request);
 	ck_engine_plan(self, request);
 	/* RFC 9773: ask for the new certificate's renewal window right after issuance */
 	ck_engine_ask_renewal_window(self, request);

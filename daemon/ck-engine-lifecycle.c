@@ -192,8 +192,8 @@ ck_engine_start_renewal(CkEngine *self, CkRequest *request, gboolean reuse_key,
 }
 
 /* A request that needs a human: say why, keep what is installed, stop working on it. */
-void
-ck_engine_fail(CkEngine *self, CkRequest *request, CkRequestState state, const gchar *why)
+static void
+ck_engine_give_up(CkEngine *self, CkRequest *request, CkRequestState state, const gchar *why)
 {
 	ck_engine_record(self, CK_AUDIT_RENEWAL_FAILED, NULL, request, NULL, "failure", "state", ck_request_state_to_string(state), "reason", why, NULL);
 	g_warning("request %s: %s: %s", ck_request_get_id(request),
@@ -207,6 +207,14 @@ ck_engine_fail(CkEngine *self, CkRequest *request, CkRequestState state, const g
 	ck_scheduler_remove(self->scheduler, ck_request_get_id(request));
 	ck_engine_set_state(self, request, state);
 	ck_engine_persist(self, request);
+}
+
+/* An attempt failed and needs a human: counted, then given up. */
+void
+ck_engine_fail(CkEngine *self, CkRequest *request, CkRequestState state, const gchar *why)
+{
+	ck_engine_metrics_attempt_failed(self, request, state);
+	ck_engine_give_up(self, request, state, why);
 }
 
 /*
@@ -223,11 +231,12 @@ ck_engine_retry_later(CkEngine *self, CkRequest *request, CkRequestState state,
 	gint64 delay;
 
 	ck_request_set_failed_attempts(request, failures);
+	ck_engine_metrics_attempt_failed(self, request, state);
 	if (ck_schedule_gave_up(&lc->backoff, failures)) {
 		g_autofree gchar *final =
 		    /* TRANSLATORS: the number of attempts, then the last reason */
 		    g_strdup_printf(_("Gave up after %u failed attempts: %s"), failures, why);
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, final);
+		ck_engine_give_up(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, final);
 		return;
 	}
 	delay = ck_schedule_retry_delay(&lc->backoff, failures, now,
@@ -771,6 +780,7 @@ ck_engine_submitted_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	ck_step_data_free(data);
 	ck_limiter_done(job->holding);
 	job->holding = NULL;
+	ck_engine_metrics_ca_answered(self, CK_CA(source), job, result);
 	if (result == NULL) {
 		g_autofree gchar *why =
 		    /* TRANSLATORS: CA name, then the reason */
@@ -926,6 +936,7 @@ ck_engine_submit_with(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
 	submission.key_file = key_file;
 	submission.trace_id = job->trace_id;
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_SUBMITTING);
+	ck_engine_metrics_submission_started(self, job);
 	ck_ca_submit_async(ca, &submission, job->cancellable, ck_engine_submitted_cb, data);
 }
 
@@ -1431,6 +1442,8 @@ ck_engine_scheduler_cb(const gchar *key, gpointer user_data)
 	request = g_hash_table_lookup(self->requests, key);
 	if (request == NULL)
 		return;
+	/* its condition may have moved with time (renewal due, expired) */
+	ck_engine_metrics_changed(self);
 	switch (ck_request_get_state(request)) {
 	case CK_REQUEST_STATE_MONITORING:
 		ck_engine_consider_renewal(self, request);

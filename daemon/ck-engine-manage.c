@@ -909,6 +909,7 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	old = g_steal_pointer(&self->config);
 	self->config = g_steal_pointer(&config);
 	lc = ck_engine_lifecycle(self);
+	ck_engine_metrics_config_changed(self, ck_config_get_lifecycle(old)->metrics_dir);
 	ck_limiter_set_max(self->key_limiter, lc->max_parallel_keys != 0 ? lc->max_parallel_keys
 									: g_get_num_processors());
 	ck_limiter_set_max(self->submit_limiter, lc->max_parallel_submissions);

@@ -12,6 +12,7 @@
 #include "ck-engine.h"
 #include "ck-installer.h"
 #include "ck-limiter.h"
+#include "ck-metrics.h"
 #include "ck-policy.h"
 #include "ck-scheduler.h"
 #include "ck-service-manager.h"
@@ -59,6 +60,7 @@ typedef struct {
 	GPtrArray *hook_errors; /* what failed among the post-save hooks (reported, kept) */
 	gchar *check_error;	/* why the post-install check failed, NULL if it did not */
 	gchar *trace_id;	/* this attempt in the audit log, the journal and helpers */
+	gint64 submit_started;	/* monotonic time the CA was asked, 0 when it is not */
 } CkJob;
 
 /* Directory watches for external changes of certificate files. */
@@ -98,6 +100,9 @@ struct _CkEngine {
 	gint64 clock_floor;	   /* the latest time this daemon saw its state saved */
 	gint64 clock_file_written; /* when STATE/clock was last written */
 	gboolean started;
+	CkMetrics *metrics;
+	guint metrics_flush_id;	      /* a write of the metrics is due */
+	gboolean metrics_write_failed; /* the last write of certkeeper.prom failed (said once) */
 };
 
 /* Steps carry the engine, the request's id and the job's cancellable: a callback
@@ -221,6 +226,30 @@ void
 ck_engine_ask_renewal_window(CkEngine *self, CkRequest *request);
 void
 ck_window_ask_free(gpointer ask);
+
+/* ck-engine-metrics.c */
+void
+ck_engine_metrics_start(CkEngine *self);
+/* Writes what is due now; call before exiting. */
+void
+ck_engine_metrics_stop(CkEngine *self);
+/* After a reload: MetricsDirectory may have moved (@old_dir: the one before). */
+void
+ck_engine_metrics_config_changed(CkEngine *self, const gchar *old_dir);
+/* Something the metrics show changed: they are written again shortly. */
+void
+ck_engine_metrics_changed(CkEngine *self);
+/* An attempt ends: it failed on its way from @request's state to @to, or it succeeded. */
+void
+ck_engine_metrics_attempt_failed(CkEngine *self, CkRequest *request, CkRequestState to);
+void
+ck_engine_metrics_attempt_succeeded(CkEngine *self, CkRequest *request);
+/* A submission to (or poll of) a CA begins; and how the CA answered (@result NULL: it did
+ * not, the helper failed). */
+void
+ck_engine_metrics_submission_started(CkEngine *self, CkJob *job);
+void
+ck_engine_metrics_ca_answered(CkEngine *self, CkCa *ca, CkJob *job, const CkCaResult *result);
 
 /* ck-engine-install.c */
 void

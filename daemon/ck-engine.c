@@ -728,6 +728,7 @@ ck_engine_start(CkEngine *self, GError **error)
 	g_ptr_array_set_free_func(self->reread_queue, g_object_unref);
 	self->reread_id = g_idle_add_full(G_PRIORITY_LOW, ck_engine_reread_cb, self, NULL);
 	self->started = TRUE;
+	ck_engine_metrics_start(self);
 	g_info("tracking %u requests", g_hash_table_size(self->requests));
 	return TRUE;
 }
@@ -736,8 +737,10 @@ void
 ck_engine_stop(CkEngine *self)
 {
 	g_return_if_fail(CK_IS_ENGINE(self));
-	if (self->started)
+	if (self->started) {
 		ck_engine_save_clock(self, TRUE);
+		ck_engine_metrics_stop(self);
+	}
 	ck_audit_sync(self->audit);
 }
 
@@ -1495,6 +1498,7 @@ ck_engine_dispose(GObject *object)
 	g_clear_handle_id(&self->clock_recheck_id, g_source_remove);
 	g_clear_handle_id(&self->reread_id, g_source_remove);
 	g_clear_handle_id(&self->trim_id, g_source_remove);
+	g_clear_handle_id(&self->metrics_flush_id, g_source_remove);
 	g_clear_pointer(&self->reread_queue, g_ptr_array_unref);
 	if (self->time_sync_monitor != NULL) {
 		g_file_monitor_cancel(self->time_sync_monitor);
@@ -1528,6 +1532,7 @@ ck_engine_finalize(GObject *object)
 	ck_limiter_free(self->submit_limiter);
 	g_object_unref(self->store);
 	g_object_unref(self->policy);
+	g_object_unref(self->metrics);
 	g_object_unref(self->config);
 	g_free(self->state_dir);
 	g_free(self->pending_dir);
@@ -1611,6 +1616,7 @@ ck_engine_new(CkConfig *config, const gchar *state_dir)
 	self->audit = ck_engine_new_audit(config, state_dir);
 	self->store = ck_store_new(state_dir);
 	self->policy = ck_policy_new(ck_config_get_default_ca(config));
+	self->metrics = ck_metrics_new();
 	self->scheduler = ck_scheduler_new(ck_engine_scheduler_cb, self);
 	g_signal_connect(self->scheduler, "clock-changed",
 			 G_CALLBACK(ck_engine_scheduler_clock_changed_cb), self);

@@ -184,6 +184,13 @@ ck_engine_set_service_manager(CkEngine *self, CkServiceManager *manager);
 void
 ck_engine_clock_changed(CkEngine *self);
 
+/*
+ * The metrics in the Prometheus text exposition format (see ck-metrics.h): the
+ * same text as the certkeeper.prom file of MetricsDirectory=.
+ */
+gchar *
+ck_engine_get_metrics(CkEngine *self);
+
 /* Saves what must survive the process (the clock floor); call before exiting. */
 void
 ck_engine_stop(CkEngine *self);

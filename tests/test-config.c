@@ -322,6 +322,9 @@ static const BadCase bad_cases[] = {
     {"audit-size-small", "[certkeeperd]\nAuditLogMaxSize=100\n", {"AuditLogMaxSize=100", "4096"}},
     {"audit-size-empty", "[certkeeperd]\nAuditLogMaxSize=M\n", {"AuditLogMaxSize=M"}},
     {"audit-rotate-big", "[certkeeperd]\nAuditLogRotate=101\n", {"AuditLogRotate=101", "0 to 100"}},
+    {"metrics-dir-relative",
+     "[certkeeperd]\nMetricsDirectory=node-exporter\n",
+     {"MetricsDirectory=node-exporter", "absolute", "/var/lib/prometheus/node-exporter"}},
     {"not-a-key-file", "this is not = a key file\n", {NULL}},
     {"key-outside-group", "KeyType=rsa\n[defaults]\n", {NULL}},
 };
@@ -368,6 +371,25 @@ test_config_audit(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(ck_config_get_audit(f->config)->max_size, ==, 1024 * 1024 * 1024);
 	g_assert_true(ck_test_load_text(f, "[certkeeperd]\nAuditLogMaxSize=5000\n", &error));
 	g_assert_cmpuint(ck_config_get_audit(f->config)->max_size, ==, 5000);
+}
+
+/* MetricsDirectory: off unless set; empty is off too. */
+static void
+test_config_metrics_directory(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ck_test_load_text(f, "[certkeeperd]\nLogLevel=info\n", &error));
+	g_assert_no_error(error);
+	g_assert_null(ck_config_get_lifecycle(f->config)->metrics_dir);
+	g_assert_true(ck_test_load_text(
+	    f, "[certkeeperd]\nMetricsDirectory= /var/lib/prometheus/node-exporter \n", &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(ck_config_get_lifecycle(f->config)->metrics_dir, ==,
+			"/var/lib/prometheus/node-exporter");
+	g_assert_true(ck_test_load_text(f, "[certkeeperd]\nMetricsDirectory=\n", &error));
+	g_assert_no_error(error);
+	g_assert_null(ck_config_get_lifecycle(f->config)->metrics_dir);
 }
 
 /* ACME, EST and SCEP CAs: settings instead of a command line; the daemon builds it. */
@@ -505,6 +527,7 @@ main(int argc, char **argv)
 	CK_ADD("protocols", test_config_protocols);
 	CK_ADD("audit", test_config_audit);
 	CK_ADD("pkcs11", test_config_pkcs11);
+	CK_ADD("metrics-directory", test_config_metrics_directory);
 	for (guint i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
 		g_autofree gchar *path =
 		    g_strdup_printf("/certkeeper/config/bad/%s", bad_cases[i].name);

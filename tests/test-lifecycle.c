@@ -402,6 +402,19 @@ ck_test_gave_up(gpointer data)
 	return ck_request_get_state(data) == CK_REQUEST_STATE_NEED_GUIDANCE;
 }
 
+/* The value of sample @series (as certkeeperd writes it) in the engine's metrics. */
+static guint64
+ck_test_metric(Fixture *f, const gchar *series)
+{
+	g_autofree gchar *text = ck_engine_get_metrics(f->engine);
+	g_autofree gchar *prefix = g_strdup_printf("\n%s ", series);
+	const gchar *at = strstr(text, prefix);
+
+	if (at == NULL)
+		g_error("no %s in:\n%s", series, text);
+	return g_ascii_strtoull(at + strlen(prefix), NULL, 10);
+}
+
 #define DOWN_CONFIG "MaxAttempts=4\n[ca down]\nType=helper\nHelper=@DIR@/down.sh\n"
 
 static void
@@ -445,6 +458,21 @@ test_lifecycle_backoff(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(strstr(ck_request_get_last_error(request), "Gave up after 4"));
 	g_assert_nonnull(strstr(ck_request_get_last_error(request), "connection refused"));
 	g_assert_false(g_file_test(ck_request_get_cert_file(request), G_FILE_TEST_EXISTS));
+	/* every attempt counted once, also the last one that gave up */
+	g_assert_cmpuint(ck_test_metric(f, "certkeeper_renewal_attempts_total{result=\"failure\"}"),
+			 ==, 4);
+	g_assert_cmpuint(ck_test_metric(f, "certkeeper_renewal_attempts_total{result=\"success\"}"),
+			 ==, 0);
+	g_assert_cmpuint(
+	    ck_test_metric(f, "certkeeper_renewal_failures_total{reason=\"ca_unreachable\"}"), ==, 4);
+	g_assert_cmpuint(ck_test_metric(f, "certkeeper_renewal_failures_total{reason=\"ca_config\"}"),
+			 ==, 0);
+	g_assert_cmpuint(
+	    ck_test_metric(f, "certkeeper_ca_requests_total{ca=\"down\",result=\"unreachable\"}"),
+	    ==, 4);
+	g_assert_cmpuint(
+	    ck_test_metric(f, "certkeeper_ca_request_duration_seconds_count{ca=\"down\"}"), ==, 4);
+	g_assert_cmpuint(ck_test_metric(f, "certkeeper_requests{state=\"NEED_GUIDANCE\"}"), ==, 1);
 	g_array_unref(log.delays);
 }
 
@@ -760,6 +788,17 @@ test_lifecycle_check_failure_first_install(Fixture *f, gconstpointer user_data)
 	ck_test_wait(request, CK_REQUEST_STATE_MONITORING, NULL, 20000);
 	g_free(ck_test_assert_pair(request));
 	g_assert_cmpstr(ck_request_get_last_error(request), ==, "");
+	/* each rolled-back install was a failed attempt of its own, the last one succeeded */
+	g_assert_cmpuint(
+	    ck_test_metric(f, "certkeeper_renewal_failures_total{reason=\"post_install\"}"), >=, 1);
+	g_assert_cmpuint(
+	    ck_test_metric(f, "certkeeper_renewal_failures_total{reason=\"post_install\"}"), ==,
+	    ck_test_metric(f, "certkeeper_renewal_attempts_total{result=\"failure\"}"));
+	g_assert_cmpuint(ck_test_metric(f, "certkeeper_renewal_attempts_total{result=\"success\"}"),
+			 ==, 1);
+	g_assert_cmpuint(
+	    ck_test_metric(f, "certkeeper_ca_requests_total{ca=\"local\",result=\"issued\"}"), ==,
+	    ck_test_metric(f, "certkeeper_renewal_attempts_total{result=\"failure\"}") + 1);
 }
 
 static void

@@ -5,8 +5,10 @@
 
 CK_DEPS_BUILD="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev
   libgnutls28-dev libsystemd-dev libtss2-dev libdbus-1-dev gettext systemd libtasn1-6-dev"
-# the real peers the tests run against
-CK_DEPS_TEST="dbus-daemon openssl gnutls-bin util-linux valgrind python3 python3-cryptography pebble certmonger scep softhsm2"
+# the real peers the tests run against (prometheus for promtool; where systemd runs, the
+# prometheus packages start their system services: the tests never use those, they start
+# their own node_exporter on a free loopback port)
+CK_DEPS_TEST="dbus-daemon openssl gnutls-bin util-linux valgrind python3 python3-cryptography pebble certmonger scep softhsm2 prometheus prometheus-node-exporter"
 # the Debian package build and its checks (suite "package")
 CK_DEPS_PACKAGE="dpkg-dev build-essential debhelper lintian"
 CK_DEPS_QUICKSTART="dbus-daemon openssl"

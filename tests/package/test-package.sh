@@ -116,6 +116,8 @@ for path in \
 	'usr/share/dbus-1/interfaces/org\.certkeeper\.Manager1\.xml' \
 	'usr/share/dbus-1/interfaces/org\.certkeeper\.Request1\.xml' \
 	'etc/certkeeper/certkeeper\.conf' \
+	'usr/share/certkeeper/prometheus/certkeeper-alerts\.yml' \
+	'usr/share/certkeeper/grafana/certkeeper-dashboard\.json' \
 	'usr/share/locale/de/LC_MESSAGES/certkeeper\.mo'; do
 	if grep -Eq " \./$path\$" "$work/contents.txt"; then
 		echo "ok: $path"
