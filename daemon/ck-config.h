@@ -42,6 +42,9 @@ ck_config_get_state_dir(CkConfig *self);
 /* [certkeeperd] LogLevel ("error", "warning", "message", "info", "debug"), or NULL. */
 const gchar *
 ck_config_get_log_level(CkConfig *self);
+/* [certkeeperd] TpmTcti: the TPM's tpm2-tss TCTI string (default device:/dev/tpmrm0). */
+const gchar *
+ck_config_get_tpm_tcti(CkConfig *self);
 /* [defaults] */
 CkKeyType
 ck_config_get_default_key_type(CkConfig *self);

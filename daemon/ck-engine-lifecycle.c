@@ -223,7 +223,13 @@ ck_engine_key_generated_cb(GObject *source, GAsyncResult *res, gpointer user_dat
 		g_autofree gchar *why =
 		    /* TRANSLATORS: the placeholder is the reason */
 		    g_strdup_printf(_("Cannot generate a key: %s"), error->message);
-		ck_engine_fail(data->engine, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		/* a TPM or token that is away comes back: nothing is lost by waiting */
+		if (g_error_matches(error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE))
+			ck_engine_retry_later(data->engine, request,
+					      CK_REQUEST_STATE_NEED_KEY_PAIR, why);
+		else
+			ck_engine_fail(data->engine, request, CK_REQUEST_STATE_NEED_GUIDANCE,
+				       why);
 		ck_step_data_free(data);
 		return;
 	}
@@ -310,12 +316,22 @@ ck_engine_step_csr(CkEngine *self, CkRequest *request, CkJob *job)
 	}
 	ck_request_get_csr_params(request, &params);
 	g_free(job->csr);
-	job->csr = ck_csr_build(&params, ck_key_get_privkey(job->key), &error);
+	job->csr = ck_csr_build_with_pubkey(&params, ck_key_get_privkey(job->key),
+					    ck_key_get_pubkey(job->key), &error);
 	if (job->csr == NULL) {
+		CkKeyProvider *provider = g_hash_table_lookup(
+		    self->key_providers, ck_request_get_key_provider(request));
+		g_autoptr(GError) sign_error =
+		    provider != NULL ? ck_key_provider_take_sign_error(provider) : NULL;
 		g_autofree gchar *why =
 		    /* TRANSLATORS: the placeholder is the reason */
-		    g_strdup_printf(_("Cannot create the certificate request: %s"), error->message);
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		    g_strdup_printf(_("Cannot create the certificate request: %s"),
+				    sign_error != NULL ? sign_error->message : error->message);
+		/* the key is kept: once its TPM answers again, it signs */
+		if (g_error_matches(sign_error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE))
+			ck_engine_retry_later(self, request, CK_REQUEST_STATE_NEED_CSR, why);
+		else
+			ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
 		return;
 	}
 	ck_request_set_ca_cookie(request, NULL);

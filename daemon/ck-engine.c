@@ -21,6 +21,9 @@
 #include "ck-error.h"
 #include "ck-hook.h"
 #include "ck-key-provider-file.h"
+#if CK_HAVE_TPM
+#include "ck-key-provider-tpm.h"
+#endif
 #include "ck-subprocess.h"
 #include "ck-tls-check.h"
 
@@ -1336,5 +1339,12 @@ ck_engine_new(CkConfig *config, const gchar *state_dir)
 	self->submit_limiter = ck_limiter_new(lc->max_parallel_submissions);
 	g_hash_table_insert(self->key_providers, g_strdup(ck_key_provider_get_name(file_provider)),
 			    file_provider);
+#if CK_HAVE_TPM
+	{
+		CkKeyProvider *tpm_provider = ck_key_provider_tpm_new(ck_config_get_tpm_tcti(config));
+		g_hash_table_insert(self->key_providers,
+				    g_strdup(ck_key_provider_get_name(tpm_provider)), tpm_provider);
+	}
+#endif
 	return self;
 }

@@ -45,6 +45,7 @@ static const CkOption ck_options[] = {
     TEXT("id", ck_request_set_template_id, FALSE, FALSE),
     TEXT("cert-file", ck_request_set_cert_file, FALSE, FALSE),
     TEXT("key-file", ck_request_set_key_file, FALSE, FALSE),
+    TEXT("key-provider", ck_request_set_key_provider, FALSE, FALSE),
     TEXT("directory", ck_request_set_directory, TRUE, FALSE),
     TEXT("chain-file", ck_request_set_chain_file, TRUE, TRUE),
     TEXT("combined-file", ck_request_set_combined_file, TRUE, TRUE),

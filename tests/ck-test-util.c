@@ -2,9 +2,12 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "ck-test-util.h"
 
@@ -116,4 +119,98 @@ ck_test_read_file(const gchar *path)
 	g_file_get_contents(path, &text, NULL, &error);
 	g_assert_no_error(error);
 	return text;
+}
+
+void
+ck_test_swtpm_start(CkTestSwtpm *tpm)
+{
+	g_autofree gchar *state = g_build_filename(tpm->dir, "state", NULL);
+	g_autofree gchar *pid_file = g_build_filename(tpm->dir, "swtpm.pid", NULL);
+	g_autofree gchar *server = g_strdup_printf("type=unixio,path=%s", tpm->socket);
+	g_autofree gchar *ctrl = g_strdup_printf("type=unixio,path=%s.ctrl", tpm->socket);
+	g_autofree gchar *state_arg = g_strdup_printf("dir=%s", state);
+	g_autofree gchar *pid_arg = g_strdup_printf("file=%s", pid_file);
+	g_autofree gchar *log_arg = g_strdup_printf("file=%s/swtpm.log", tpm->dir);
+	g_autofree gchar *pid_text = NULL;
+	g_autoptr(GError) error = NULL;
+	gint status = -1;
+	const gchar *argv[] = {"swtpm",	    "socket", "--tpm2",	    "--server",
+			       server,	    "--ctrl", ctrl,	    "--tpmstate",
+			       state_arg,   "--flags", "not-need-init,startup-clear",
+			       "--log",	    log_arg,  "--daemon",   "--pid",
+			       pid_arg,	    NULL};
+
+	g_assert_cmpint(tpm->pid, ==, 0);
+	g_assert_cmpint(g_mkdir_with_parents(state, 0700), ==, 0);
+	g_unlink(pid_file);
+	/* the daemonized swtpm must not hold the test's TAP output open */
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL,
+				   G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+				       G_SPAWN_STDERR_TO_DEV_NULL,
+				   NULL, NULL, NULL, NULL, &status, &error));
+	g_assert_no_error(error);
+	g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* --daemon returns once the sockets listen and the PID file is written */
+	for (guint i = 0; i < 200 && !g_file_get_contents(pid_file, &pid_text, NULL, NULL); i++)
+		g_usleep(50 * 1000);
+	g_assert_nonnull(pid_text);
+	tpm->pid = (GPid)g_ascii_strtoll(pid_text, NULL, 10);
+	g_assert_cmpint(tpm->pid, >, 0);
+	for (guint i = 0; i < 200 && !g_file_test(tpm->socket, G_FILE_TEST_EXISTS); i++)
+		g_usleep(50 * 1000);
+	g_assert_true(g_file_test(tpm->socket, G_FILE_TEST_EXISTS));
+}
+
+CkTestSwtpm *
+ck_test_swtpm_new(const gchar *dir)
+{
+	CkTestSwtpm *tpm;
+
+	if (!ck_test_have_program("swtpm") || !ck_test_have_program("swtpm_ioctl")) {
+		g_test_skip("swtpm is not installed (apt-get install swtpm swtpm-tools)");
+		return NULL;
+	}
+	tpm = g_new0(CkTestSwtpm, 1);
+	tpm->dir = g_build_filename(dir, "swtpm", NULL);
+	g_assert_cmpint(g_mkdir_with_parents(tpm->dir, 0700), ==, 0);
+	tpm->socket = g_build_filename(tpm->dir, "tpm.sock", NULL);
+	tpm->tcti = g_strdup_printf("swtpm:path=%s", tpm->socket);
+	ck_test_swtpm_start(tpm);
+	return tpm;
+}
+
+void
+ck_test_swtpm_stop(CkTestSwtpm *tpm)
+{
+	g_autofree gchar *ctrl = g_strdup_printf("%s.ctrl", tpm->socket);
+	const gchar *argv[] = {"swtpm_ioctl", "--unix", ctrl, "-s", NULL};
+	g_autofree gchar *out = NULL, *err = NULL;
+	guint i;
+
+	if (tpm->pid == 0)
+		return;
+	if (ck_test_run(argv, &out, &err) != 0)
+		kill(tpm->pid, SIGTERM);
+	for (i = 0; i < 200 && kill(tpm->pid, 0) == 0; i++)
+		g_usleep(50 * 1000);
+	if (kill(tpm->pid, 0) == 0) {
+		kill(tpm->pid, SIGKILL);
+		g_usleep(100 * 1000);
+	}
+	tpm->pid = 0;
+	/* swtpm leaves its socket files behind: a client must find nothing */
+	g_unlink(tpm->socket);
+	g_unlink(ctrl);
+}
+
+void
+ck_test_swtpm_free(CkTestSwtpm *tpm)
+{
+	if (tpm == NULL)
+		return;
+	ck_test_swtpm_stop(tpm);
+	g_free(tpm->dir);
+	g_free(tpm->socket);
+	g_free(tpm->tcti);
+	g_free(tpm);
 }

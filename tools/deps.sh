@@ -6,7 +6,7 @@
 CK_DEPS_BUILD="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev
   libgnutls28-dev libsystemd-dev libtss2-dev libdbus-1-dev gettext systemd libtasn1-6-dev"
 # the real peers the tests run against
-CK_DEPS_TEST="dbus-daemon openssl gnutls-bin util-linux valgrind python3 python3-cryptography pebble certmonger scep"
+CK_DEPS_TEST="dbus-daemon openssl gnutls-bin util-linux valgrind python3 python3-cryptography pebble certmonger scep swtpm swtpm-tools tpm2-tools tpm2-openssl libtss2-tcti-swtpm0"
 # the Debian package build and its checks (suite "package")
 CK_DEPS_PACKAGE="dpkg-dev build-essential debhelper lintian"
 CK_DEPS_QUICKSTART="dbus-daemon openssl"
