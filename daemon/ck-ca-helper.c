@@ -345,6 +345,7 @@ ck_helper_submission_env(const CkCaSubmission *submission, const gchar *profile)
 	ck_helper_add_env(builder, "CERTKEEPER_AUTH_CERTIFICATE", submission->auth_cert_file);
 	ck_helper_add_env(builder, "CERTKEEPER_AUTH_KEY", submission->auth_key_file);
 	ck_helper_add_env(builder, "CERTKEEPER_KEY_FILE", submission->key_file);
+	ck_helper_add_env(builder, "CERTKEEPER_TPM_TCTI", submission->tpm_tcti);
 	if (submission->validity > 0) {
 		g_autofree gchar *validity = g_strdup_printf("%lld", (long long)submission->validity);
 		ck_helper_add_env(builder, "CERTKEEPER_VALIDITY", validity);

@@ -72,6 +72,9 @@ typedef struct {
 	/* where the key the CSR was made with can be read (PEM), for protocols whose
 	 * messages the requester signs or decrypts with it (SCEP); NULL if nowhere */
 	const gchar *key_file;
+	/* the TCTI of the TPM that holds TPM keys (TSS2 key files), for helpers that
+	 * sign with them (CERTKEEPER_TPM_TCTI); NULL: the helper's default */
+	const gchar *tpm_tcti;
 } CkCaSubmission;
 
 #define CK_TYPE_CA ck_ca_get_type()

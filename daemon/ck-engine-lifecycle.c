@@ -607,6 +607,7 @@ ck_engine_submit_now(gpointer user_data)
 	submission.identity = identity;
 	submission.auth_cert_file = auth_cert;
 	submission.auth_key_file = auth_key;
+	submission.tpm_tcti = ck_config_get_tpm_tcti(self->config);
 	/* SCEP signs and decrypts with the CSR's own key: a helper may read it from the
 	 * pending file (a PEM only for file keys), which the outcome removes again */
 	if (CK_IS_CA_HELPER(ca) &&

@@ -7,6 +7,11 @@
 
 #include "ck-error.h"
 #include "ck-http.h"
+#if CK_HAVE_TPM
+#include "ck-tpm.h"
+#else
+#define CK_TPM_TCTI_ENV "CERTKEEPER_TPM_TCTI"
+#endif
 
 #define CK_HTTP_DEFAULT_TIMEOUT 30
 #define CK_HTTP_DEFAULT_MAX     (1024 * 1024)
@@ -753,4 +758,59 @@ ck_http_request(const CkHttpOptions *options, const gchar *method, const gchar *
 	}
 	response->peer_certificates = ck_http_conn_peer_certificates(conn);
 	return response;
+}
+
+gboolean
+ck_http_load_client_key(const gchar *path, const gchar *what, gnutls_privkey_t *key_out,
+			GError **error)
+{
+	g_autofree gchar *pem = NULL;
+	gsize len = 0;
+	g_autoptr(GError) local = NULL;
+	gnutls_datum_t datum;
+	gnutls_privkey_t key = NULL;
+	int rc;
+
+	*key_out = NULL;
+	if (!g_file_get_contents(path, &pem, &len, &local)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_IO, "%s: %s", what, local->message);
+		return FALSE;
+	}
+	if (strstr(pem, "-----BEGIN TSS2 PRIVATE KEY-----") != NULL) {
+#if CK_HAVE_TPM
+		gnutls_pubkey_t pubkey = NULL;
+		if (!ck_tpm_load_key_file(g_getenv(CK_TPM_TCTI_ENV), path, key_out, &pubkey,
+					  &local)) {
+			g_set_error(error, local->domain, local->code, "%s: %s", what,
+				    local->message);
+			return FALSE;
+		}
+		gnutls_pubkey_deinit(pubkey);
+		return TRUE;
+#else
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+			    /* TRANSLATORS: what key, then its path */
+			    _("%s: %s is a TPM key, but this build of certkeeper has no TPM "
+			      "support"),
+			    what, path);
+		return FALSE;
+#endif
+	}
+	datum.data = (unsigned char *)pem;
+	datum.size = (unsigned int)len;
+	rc = gnutls_privkey_init(&key);
+	if (rc >= 0)
+		rc = gnutls_privkey_import_x509_raw(key, &datum, GNUTLS_X509_FMT_PEM, NULL, 0);
+	memset(pem, 0, len);
+	if (rc < 0) {
+		if (key != NULL)
+			gnutls_privkey_deinit(key);
+		g_set_error(error, CK_ERROR, CK_ERROR_IO,
+			    /* TRANSLATORS: what key, its path, then GnuTLS's reason */
+			    _("%s: %s holds no unencrypted PEM private key nor TPM key: %s"), what,
+			    path, gnutls_strerror(rc));
+		return FALSE;
+	}
+	*key_out = key;
+	return TRUE;
 }
