@@ -119,8 +119,7 @@ ck_tpm_open(const gchar *tcti, GError **error)
 		tcti = CK_TPM_DEFAULT_TCTI;
 	name = ck_tpm_tcti_name(tcti);
 	/* a TCTI that does not exist fails differently from a TPM that does not answer */
-	if (name[0] == '\0' || strchr(name, '/') != NULL ||
-	    Tss2_TctiLdr_GetInfo(name, &info) != TSS2_RC_SUCCESS) {
+	if (name[0] == '\0' || Tss2_TctiLdr_GetInfo(name, &info) != TSS2_RC_SUCCESS) {
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
 			    /* TRANSLATORS: the TCTI string, then the TCTI's name in it */
 			    _("The TPM TCTI '%s' is unusable: there is no TCTI called '%s'; give "
@@ -137,8 +136,13 @@ ck_tpm_open(const gchar *tcti, GError **error)
 	if (rc == TSS2_RC_SUCCESS)
 		rc = Esys_Initialize(&tpm->esys, tpm->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER &&
-		    (rc & ~TSS2_RC_LAYER_MASK) != TSS2_BASE_RC_BAD_VALUE)
+		if (rc == TSS2_TCTI_RC_BAD_VALUE)
+			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    /* TRANSLATORS: the TCTI string, then the decoded code */
+				    _("The TPM TCTI '%s' is unusable: its options are wrong (%s); "
+				      "see TpmTcti= in certkeeper.conf"),
+				    tcti, Tss2_RC_Decode(rc));
+		else if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
 			g_set_error(error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE,
 				    /* TRANSLATORS: the TCTI string, then the decoded code */
 				    _("No TPM answers at %s (%s); certkeeper tries again later"),

@@ -431,6 +431,14 @@ test_wrong_tcti(Fixture *f, gconstpointer data)
 	g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
 	g_assert_nonnull(strstr(error->message, "no TCTI called 'nosuchtcti'"));
 	g_assert_nonnull(strstr(error->message, "TpmTcti="));
+	g_clear_error(&error);
+	g_clear_object(&provider);
+	/* a TCTI that exists, with options it does not know */
+	provider = ck_key_provider_tpm_new("swtpm:bogus=1");
+	g_assert_null(ck_key_provider_generate(provider, CK_KEY_TYPE_EC_P256, &error));
+	g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull(strstr(error->message, "options are wrong"));
+	g_assert_nonnull(strstr(error->message, "swtpm:bogus=1"));
 }
 
 static void
