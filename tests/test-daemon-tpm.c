@@ -204,6 +204,7 @@ test_openssl_key_tracked(Fixture *f, gconstpointer data)
 	g_assert_cmpint(g_chmod(key, 0600), ==, 0);
 	before = ck_test_read_file(key);
 	pub_before = key_public(f, key);
+	g_clear_pointer(&err, g_free);
 	g_assert_cmpint(ck_test_cli(f->td, FALSE, NULL, NULL, &err, "start-tracking", "-I", "made",
 				    "-f", cert, "-k", key, "--key-provider", "tpm",
 				    "--key-policy", "reuse", NULL),

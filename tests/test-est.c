@@ -1227,6 +1227,8 @@ test_est_daemon(void)
 
 /* A TPM device */
 
+#if CK_HAVE_TPM
+
 static gint
 est_run_with_tpm(CkTestSwtpm *tpm, const gchar *const *argv, gchar **out, gchar **err)
 {
@@ -1396,6 +1398,7 @@ test_est_daemon_tpm_device(void)
 	est_assert_tpm_key(tpm, cert, key);
 	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
 }
+#endif
 
 /* Resilience, through the real daemon, on a compressed clock */
 

@@ -647,6 +647,7 @@ test_https_client_certificate(void)
 	gnutls_privkey_deinit(key);
 }
 
+#if CK_HAVE_TPM
 /* Runs @argv with OpenSSL's tpm2 provider pointed at @tcti; its exit status. */
 static gint
 ck_test_run_tpm(const gchar *tcti, const gchar *const *argv)
@@ -664,6 +665,7 @@ ck_test_run_tpm(const gchar *tcti, const gchar *const *argv)
 		g_test_message("%s failed: %s", argv[0], err);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+#endif
 
 /* TLS client authentication with a key that lives in the TPM (a TSS2 key file). */
 static void

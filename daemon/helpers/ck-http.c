@@ -9,8 +9,6 @@
 #include "ck-http.h"
 #if CK_HAVE_TPM
 #include "ck-tpm.h"
-#else
-#define CK_TPM_TCTI_ENV "CERTKEEPER_TPM_TCTI"
 #endif
 
 #define CK_HTTP_DEFAULT_TIMEOUT 30
