@@ -740,6 +740,8 @@ test_https_client_tpm_key(void)
 	ck_test_swtpm_stop(tpm);
 	g_assert_null(ck_http_request(&options, "GET", url, NULL, NULL, &error));
 	g_assert_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE);
+	g_assert_nonnull(strstr(error->message, "the client key in the TPM cannot sign"));
+	g_assert_nonnull(strstr(error->message, "No TPM answers at"));
 	g_clear_error(&error);
 	/* and back: it signs again */
 	ck_test_swtpm_start(tpm);

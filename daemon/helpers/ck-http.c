@@ -310,9 +310,33 @@ ck_http_conn_start_tls(CkHttpConn *conn, const CkHttpOptions *options, const gch
 	gnutls_transport_set_pull_timeout_function(conn->session, ck_http_pull_timeout);
 	gnutls_handshake_set_timeout(conn->session, timeout * 1000);
 
+#if CK_HAVE_TPM
+	{
+		/* a stale reason from an earlier connection must not explain this one */
+		g_autoptr(GError) stale = ck_tpm_take_sign_error();
+	}
+#endif
 	do {
 		rc = gnutls_handshake(conn->session);
 	} while (rc < 0 && !gnutls_error_is_fatal(rc));
+#if CK_HAVE_TPM
+	if (rc < 0) {
+		/* a client key in a TPM that could not sign: GnuTLS knows only that it failed */
+		g_autoptr(GError) sign_error = ck_tpm_take_sign_error();
+		if (sign_error != NULL) {
+			g_set_error(error, CK_ERROR,
+				    g_error_matches(sign_error, CK_ERROR,
+						    CK_ERROR_DEVICE_UNAVAILABLE)
+					? CK_ERROR_CA_UNREACHABLE
+					: CK_ERROR_CA_UNDERCONFIGURED,
+				    /* TRANSLATORS: the URL, then why the TPM did not sign */
+				    _("TLS handshake with %s failed: the client key in the TPM "
+				      "cannot sign: %s"),
+				    conn->url, sign_error->message);
+			return FALSE;
+		}
+	}
+#endif
 	if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 		unsigned int status = gnutls_session_get_verify_cert_status(conn->session);
 		gnutls_datum_t out = {NULL, 0};
