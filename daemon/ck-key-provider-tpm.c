@@ -144,8 +144,7 @@ ck_key_provider_tpm_load_with_auth(CkKeyProviderTpm *self, GBytes *stored, const
 }
 
 static CkKey *
-ck_key_provider_tpm_load(CkKeyProvider *self, GBytes *stored, const gchar *location,
-			 GError **error)
+ck_key_provider_tpm_load(CkKeyProvider *self, GBytes *stored, const gchar *location, GError **error)
 {
 	return ck_key_provider_tpm_load_with_auth(CK_KEY_PROVIDER_TPM(self), stored, location, NULL,
 						  error);

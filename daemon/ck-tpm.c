@@ -53,8 +53,8 @@ ck_tpm_set_error(GError **error, const gchar *tcti, const gchar *operation, TSS2
 				    operation, decoded);
 			return;
 		}
-		if (code == TPM2_RC_RETRY || code == TPM2_RC_YIELDED ||
-		    code == TPM2_RC_TESTING || code == TPM2_RC_NV_RATE) {
+		if (code == TPM2_RC_RETRY || code == TPM2_RC_YIELDED || code == TPM2_RC_TESTING ||
+		    code == TPM2_RC_NV_RATE) {
 			g_set_error(error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE,
 				    /* TRANSLATORS: the operation, then the decoded code */
 				    _("TPM %s failed: the TPM is busy (%s); certkeeper tries again "
@@ -181,22 +181,24 @@ ck_tpm_create_primary(CkTpm *tpm, ESYS_TR *primary, GError **error)
 {
 	TPM2B_SENSITIVE_CREATE sensitive = {0};
 	TPM2B_PUBLIC template = {
-	    .publicArea = {
-		.type = TPM2_ALG_ECC,
-		.nameAlg = TPM2_ALG_SHA256,
-		.objectAttributes = TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
-				    TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA |
-				    TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-				    TPMA_OBJECT_SENSITIVEDATAORIGIN,
-		.parameters.eccDetail = {
-		    .symmetric = {.algorithm = TPM2_ALG_AES,
-				  .keyBits.aes = 128,
-				  .mode.aes = TPM2_ALG_CFB},
-		    .scheme = {.scheme = TPM2_ALG_NULL},
-		    .curveID = TPM2_ECC_NIST_P256,
-		    .kdf = {.scheme = TPM2_ALG_NULL},
+	    .publicArea =
+		{
+		    .type = TPM2_ALG_ECC,
+		    .nameAlg = TPM2_ALG_SHA256,
+		    .objectAttributes = TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
+					TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA |
+					TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+					TPMA_OBJECT_SENSITIVEDATAORIGIN,
+		    .parameters.eccDetail =
+			{
+			    .symmetric = {.algorithm = TPM2_ALG_AES,
+					  .keyBits.aes = 128,
+					  .mode.aes = TPM2_ALG_CFB},
+			    .scheme = {.scheme = TPM2_ALG_NULL},
+			    .curveID = TPM2_ECC_NIST_P256,
+			    .kdf = {.scheme = TPM2_ALG_NULL},
+			},
 		},
-	    },
 	};
 	TPM2B_DATA outside = {0};
 	TPML_PCR_SELECTION pcrs = {0};
@@ -223,8 +225,7 @@ ck_tpm_create_primary(CkTpm *tpm, ESYS_TR *primary, GError **error)
 
 /* The key's parent: the recreated storage primary (flush it), or a persistent key. */
 static gboolean
-ck_tpm_parent(CkTpm *tpm, guint32 parent, ESYS_TR *handle, gboolean *transient,
-	      GError **error)
+ck_tpm_parent(CkTpm *tpm, guint32 parent, ESYS_TR *handle, gboolean *transient, GError **error)
 {
 	TSS2_RC rc;
 
@@ -535,14 +536,14 @@ ck_tpm_privkey_sign_hash_cb(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, 
 		}
 	} else if (data->algorithm == GNUTLS_PK_ECDSA && ck_tpm_hash_alg(hash) == TPM2_ALG_NULL) {
 		/* no hash named: go by the digest's size */
-		hash = digest_len == 48 ? GNUTLS_DIG_SHA384
+		hash = digest_len == 48   ? GNUTLS_DIG_SHA384
 		       : digest_len == 64 ? GNUTLS_DIG_SHA512
 					  : GNUTLS_DIG_SHA256;
 	}
 	tpm = ck_tpm_open(data->tcti, &error);
 	if (tpm != NULL)
-		sig = ck_tpm_sign(tpm, data->key, data->auth, hash, pss, digest, digest_len,
-				  &error);
+		sig =
+		    ck_tpm_sign(tpm, data->key, data->auth, hash, pss, digest, digest_len, &error);
 	if (sig == NULL) {
 		g_private_replace(&ck_tpm_sign_error, error);
 		return GNUTLS_E_PK_SIGN_FAILED;
@@ -565,8 +566,9 @@ ck_tpm_privkey_new(const gchar *tcti, const CkTss2Key *key, GBytes *auth, GError
 
 	data->algorithm = ck_tss2_key_get_algorithm(key, &data->bits);
 	if (data->algorithm == GNUTLS_PK_UNKNOWN) {
-		g_set_error_literal(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
-				    _("The TPM key is neither an ECC P-256 nor an RSA signing key"));
+		g_set_error_literal(
+		    error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+		    _("The TPM key is neither an ECC P-256 nor an RSA signing key"));
 		g_free(data);
 		return NULL;
 	}
@@ -611,8 +613,7 @@ ck_tpm_read_auth_file(const gchar *path, GError **error)
 	if (!g_file_get_contents(path, &contents, &len, &local)) {
 		g_set_error(error, CK_ERROR, CK_ERROR_IO,
 			    /* TRANSLATORS: the reason names the file */
-			    _("Cannot read the TPM key's authorization value: %s"),
-			    local->message);
+			    _("Cannot read the TPM key's authorization value: %s"), local->message);
 		return NULL;
 	}
 	if (len > 0 && contents[len - 1] == '\n')

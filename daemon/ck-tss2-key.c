@@ -213,13 +213,12 @@ ck_tss2_key_parse(const void *data, gsize len, const gchar *location, GError **e
 }
 
 static gboolean
-ck_tss2_key_write(asn1_node node, const gchar *field, const void *value, int len,
-		  GError **error)
+ck_tss2_key_write(asn1_node node, const gchar *field, const void *value, int len, GError **error)
 {
 	int rc = asn1_write_value(node, field, value, len);
 	if (rc != ASN1_SUCCESS) {
-		g_set_error(error, CK_ERROR, CK_ERROR_FAILED, "Cannot set the TSS2 key field %s: %s",
-			    field, asn1_strerror(rc));
+		g_set_error(error, CK_ERROR, CK_ERROR_FAILED,
+			    "Cannot set the TSS2 key field %s: %s", field, asn1_strerror(rc));
 		return FALSE;
 	}
 	return TRUE;
@@ -291,7 +290,8 @@ ck_tss2_key_get_algorithm(const CkTss2Key *key, guint *bits)
 	if (!(area->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) ||
 	    (area->objectAttributes & TPMA_OBJECT_RESTRICTED))
 		return GNUTLS_PK_UNKNOWN;
-	if (area->type == TPM2_ALG_ECC && area->parameters.eccDetail.curveID == TPM2_ECC_NIST_P256) {
+	if (area->type == TPM2_ALG_ECC &&
+	    area->parameters.eccDetail.curveID == TPM2_ECC_NIST_P256) {
 		if (bits != NULL)
 			*bits = 256;
 		return GNUTLS_PK_ECDSA;

@@ -71,7 +71,8 @@ ready(Fixture *f)
 	if (f->td == NULL || f->swtpm == NULL)
 		return FALSE;
 	if (run_with_tpm(f, argv, &out, &err) != 0) {
-		g_test_skip("OpenSSL's tpm2 provider is not installed (apt-get install tpm2-openssl)");
+		g_test_skip(
+		    "OpenSSL's tpm2 provider is not installed (apt-get install tpm2-openssl)");
 		return FALSE;
 	}
 	return TRUE;
@@ -81,8 +82,8 @@ ready(Fixture *f)
 static gchar *
 key_public(Fixture *f, const gchar *key)
 {
-	const gchar *argv[] = {"openssl", "pkey", "-provider", "tpm2", "-provider", "default",
-			       "-in", key, "-pubout", NULL};
+	const gchar *argv[] = {"openssl", "pkey", "-provider", "tpm2",    "-provider",
+			       "default", "-in",  key,         "-pubout", NULL};
 	gchar *out = NULL;
 	g_autofree gchar *err = NULL;
 	g_assert_cmpint(run_with_tpm(f, argv, &out, &err), ==, 0);
@@ -187,15 +188,14 @@ test_openssl_key_tracked(Fixture *f, gconstpointer data)
 	cert = certs_path(f, "made.crt");
 	key = certs_path(f, "made.key");
 	{
-		const gchar *genpkey[] = {"openssl",   "genpkey",    "-provider", "tpm2",
-					  "-provider", "default",    "-algorithm", "EC",
+		const gchar *genpkey[] = {"openssl",   "genpkey",     "-provider",  "tpm2",
+					  "-provider", "default",     "-algorithm", "EC",
 					  "-pkeyopt",  "group:P-256", "-out",       key,
 					  NULL};
-		const gchar *selfsign[] = {"openssl", "req",	     "-provider", "tpm2",
-					   "-provider", "default", "-new",	   "-x509",
-					   "-key",	key,	   "-subj",	   "/CN=made.example",
-					   "-days",	"1",	   "-out",	   cert,
-					   NULL};
+		const gchar *selfsign[] = {
+		    "openssl", "req",   "-provider", "tpm2", "-provider", "default",
+		    "-new",    "-x509", "-key",      key,    "-subj",     "/CN=made.example",
+		    "-days",   "1",     "-out",      cert,   NULL};
 		g_assert_cmpint(run_with_tpm(f, genpkey, &out, &err), ==, 0);
 		g_clear_pointer(&err, g_free);
 		g_clear_pointer(&out, g_free);
@@ -206,8 +206,8 @@ test_openssl_key_tracked(Fixture *f, gconstpointer data)
 	pub_before = key_public(f, key);
 	g_clear_pointer(&err, g_free);
 	g_assert_cmpint(ck_test_cli(f->td, FALSE, NULL, NULL, &err, "start-tracking", "-I", "made",
-				    "-f", cert, "-k", key, "--key-provider", "tpm",
-				    "--key-policy", "reuse", NULL),
+				    "-f", cert, "-k", key, "--key-provider", "tpm", "--key-policy",
+				    "reuse", NULL),
 			==, 0);
 	tracked = ck_test_request_json(f->td, "made");
 	g_assert_nonnull(tracked);
@@ -306,15 +306,14 @@ test_tpm_away(Fixture *f, gconstpointer data)
 			==, 0);
 	g_assert_cmpint(ck_test_cli(f->td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "same", NULL),
 			==, 0);
-	wait = (CkTestRequestWait){.state = "NEED_KEY_PAIR",
-				   .error_part = "No TPM answers at",
-				   .min_failed = 2};
+	wait = (CkTestRequestWait){
+	    .state = "NEED_KEY_PAIR", .error_part = "No TPM answers at", .min_failed = 2};
 	down = ck_test_wait_request(f->td, "away", &wait, 30);
 	g_test_message("while the TPM is away: %s", ck_test_json_string(down, "LastError"));
 	g_assert_nonnull(strstr(ck_test_json_string(down, "LastError"), f->swtpm->socket));
 	g_assert_cmpint(json_object_get_int_member(down, "NextAttempt"), >, 0);
-	wait = (CkTestRequestWait){.state = "NEED_CSR", .error_part = "No TPM answers at",
-				   .min_failed = 2};
+	wait = (CkTestRequestWait){
+	    .state = "NEED_CSR", .error_part = "No TPM answers at", .min_failed = 2};
 	down2 = ck_test_wait_request(f->td, "same", &wait, 30);
 	g_assert_nonnull(strstr(ck_test_json_string(down2, "LastError"),
 				"Cannot create the certificate request"));
@@ -335,8 +334,8 @@ test_tpm_away(Fixture *f, gconstpointer data)
 	assert_cert_for_tpm_key(f, cert2, key2);
 }
 
-#define ADD(path, fn)                                                                       \
-	g_test_add("/certkeeper/daemon-tpm/" path, Fixture, NULL, fixture_setup, fn,         \
+#define ADD(path, fn)                                                                              \
+	g_test_add("/certkeeper/daemon-tpm/" path, Fixture, NULL, fixture_setup, fn,               \
 		   fixture_teardown)
 
 int

@@ -90,7 +90,8 @@ have_openssl_tpm2(Fixture *f)
 	g_autofree gchar *out = NULL, *err = NULL;
 
 	if (run_with_tpm(f, argv, &out, &err) != 0) {
-		g_test_skip("OpenSSL's tpm2 provider is not installed (apt-get install tpm2-openssl)");
+		g_test_skip(
+		    "OpenSSL's tpm2 provider is not installed (apt-get install tpm2-openssl)");
 		return FALSE;
 	}
 	return TRUE;
@@ -164,8 +165,8 @@ check_generate(Fixture *f, CkKeyType type, gnutls_sign_algorithm_t algo)
 	g_assert_cmpint(ck_key_get_key_type(key), ==, type);
 	stored = ck_key_get_stored_form(key);
 	g_assert_nonnull(stored);
-	g_assert_true(g_str_has_prefix(g_bytes_get_data(stored, NULL),
-				       "-----BEGIN TSS2 PRIVATE KEY-----"));
+	g_assert_true(
+	    g_str_has_prefix(g_bytes_get_data(stored, NULL), "-----BEGIN TSS2 PRIVATE KEY-----"));
 	assert_signs(key, algo);
 	csr = assert_csr_verifies(f, key);
 
@@ -193,7 +194,8 @@ test_generate_rsa(Fixture *f, gconstpointer data)
 	check_generate(f, CK_KEY_TYPE_RSA_2048, GNUTLS_SIGN_RSA_SHA256);
 	if (f->swtpm != NULL) {
 		/* TLS 1.3 signs with RSA-PSS */
-		g_autoptr(CkKey) key = ck_key_provider_generate(f->provider, CK_KEY_TYPE_RSA_2048, NULL);
+		g_autoptr(CkKey) key =
+		    ck_key_provider_generate(f->provider, CK_KEY_TYPE_RSA_2048, NULL);
 		g_assert_nonnull(key);
 		assert_signs(key, GNUTLS_SIGN_RSA_PSS_RSAE_SHA256);
 	}
@@ -258,17 +260,18 @@ test_openssl_signs_with_our_key(Fixture *f, gconstpointer data)
 	in_path = ck_test_write_file(f->dir, "digest.bin", "0123456789abcdef0123456789abcdef");
 	sig_path = g_build_filename(f->dir, "sig.bin", NULL);
 	{
-		const gchar *argv[] = {"openssl", "pkeyutl", "-provider", "tpm2", "-provider",
-				       "default", "-sign", "-inkey", key_path, "-in", in_path,
-				       "-out", sig_path, NULL};
+		const gchar *argv[] = {"openssl", "pkeyutl", "-provider", "tpm2",   "-provider",
+				       "default", "-sign",   "-inkey",    key_path, "-in",
+				       in_path,   "-out",    sig_path,    NULL};
 		g_assert_cmpint(run_with_tpm(f, argv, &out, &err), ==, 0);
 	}
 	g_clear_pointer(&out, g_free);
 	g_clear_pointer(&err, g_free);
 	{
 		/* verified in software, with the public key GnuTLS read from the file */
-		const gchar *argv[] = {"openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub_path,
-				       "-in", in_path, "-sigfile", sig_path, NULL};
+		const gchar *argv[] = {"openssl",  "pkeyutl", "-verify", "-pubin",
+				       "-inkey",   pub_path,  "-in",     in_path,
+				       "-sigfile", sig_path,  NULL};
 		g_assert_cmpint(ck_test_run(argv, &out, &err), ==, 0);
 		g_assert_nonnull(strstr(out, "Signature Verified Successfully"));
 	}
@@ -281,9 +284,21 @@ openssl_genpkey(Fixture *f, const gchar *name, const gchar *algorithm, const gch
 {
 	gchar *path = g_build_filename(f->dir, name, NULL);
 	g_autofree gchar *out = NULL, *err = NULL;
-	const gchar *argv[] = {"openssl", "genpkey", "-provider", "tpm2", "-provider", "default",
-			       "-algorithm", algorithm, "-pkeyopt", opt, "-out", path,
-			       extra != NULL ? "-pkeyopt" : NULL, extra, NULL};
+	const gchar *argv[] = {"openssl",
+			       "genpkey",
+			       "-provider",
+			       "tpm2",
+			       "-provider",
+			       "default",
+			       "-algorithm",
+			       algorithm,
+			       "-pkeyopt",
+			       opt,
+			       "-out",
+			       path,
+			       extra != NULL ? "-pkeyopt" : NULL,
+			       extra,
+			       NULL};
 	if (run_with_tpm(f, argv, &out, &err) != 0)
 		g_error("openssl genpkey failed: %s", err);
 	return path;
@@ -318,9 +333,8 @@ test_openssl_key_loads(Fixture *f, gconstpointer data)
 	{
 		/* our encoder writes OpenSSL's key again (the same fields; OpenSSL writes
 		 * TRUE as 1, DER wants 0xff) */
-		g_autoptr(CkTss2Key) parsed = ck_tss2_key_parse(g_bytes_get_data(stored, NULL),
-								g_bytes_get_size(stored), ec_path,
-								&error);
+		g_autoptr(CkTss2Key) parsed = ck_tss2_key_parse(
+		    g_bytes_get_data(stored, NULL), g_bytes_get_size(stored), ec_path, &error);
 		g_autoptr(CkTss2Key) reparsed = NULL;
 		g_autofree gchar *written = NULL;
 		g_assert_no_error(error);
@@ -330,10 +344,9 @@ test_openssl_key_loads(Fixture *f, gconstpointer data)
 		g_assert_no_error(error);
 		reparsed = ck_tss2_key_parse(written, strlen(written), NULL, &error);
 		g_assert_no_error(error);
-		g_assert_cmpmem(&reparsed->public_area.publicArea,
-				sizeof(reparsed->public_area.publicArea),
-				&parsed->public_area.publicArea,
-				sizeof(parsed->public_area.publicArea));
+		g_assert_cmpmem(
+		    &reparsed->public_area.publicArea, sizeof(reparsed->public_area.publicArea),
+		    &parsed->public_area.publicArea, sizeof(parsed->public_area.publicArea));
 		g_assert_cmpmem(reparsed->private_blob.buffer, reparsed->private_blob.size,
 				parsed->private_blob.buffer, parsed->private_blob.size);
 	}
@@ -343,8 +356,9 @@ test_openssl_key_loads(Fixture *f, gconstpointer data)
 	/* the public key we read is the one OpenSSL sees */
 	pub_path = g_build_filename(f->dir, "openssl-ec.pub", NULL);
 	{
-		const gchar *argv[] = {"openssl", "pkey", "-provider", "tpm2", "-provider", "default",
-				       "-in", ec_path, "-pubout", "-out", pub_path, NULL};
+		const gchar *argv[] = {"openssl",   "pkey",    "-provider", "tpm2",
+				       "-provider", "default", "-in",       ec_path,
+				       "-pubout",   "-out",    pub_path,    NULL};
 		g_assert_cmpint(run_with_tpm(f, argv, &out, &err), ==, 0);
 	}
 	g_assert_cmpint(gnutls_pubkey_export2(ck_key_get_pubkey(ec), GNUTLS_X509_FMT_PEM, &pem), ==,
@@ -397,9 +411,9 @@ test_auth_value_file(Fixture *f, gconstpointer data)
 	g_assert_true(g_file_set_contents(auth_path, "wrong", -1, NULL));
 	key = ck_key_provider_load(f->provider, stored, path, &error);
 	g_assert_no_error(error);
-	g_assert_cmpint(gnutls_privkey_sign_data(ck_key_get_privkey(key), GNUTLS_DIG_SHA256, 0, &in,
-						 &sig),
-			<, 0);
+	g_assert_cmpint(
+	    gnutls_privkey_sign_data(ck_key_get_privkey(key), GNUTLS_DIG_SHA256, 0, &in, &sig), <,
+	    0);
 	error = ck_key_provider_take_sign_error(f->provider);
 	g_assert_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED);
 	g_assert_nonnull(strstr(error->message, "authorization value is wrong"));
@@ -474,9 +488,9 @@ test_lockout(Fixture *f, gconstpointer data)
 	if (f->swtpm == NULL || !have_tpm_tools())
 		return;
 	{
-		const gchar *argv[] = {"tpm2_dictionarylockout", "--setup-parameters",
-				       "--max-tries=3", "--recovery-time=3600",
-				       "--lockout-recovery-time=3600", NULL};
+		const gchar *argv[] = {
+		    "tpm2_dictionarylockout", "--setup-parameters",           "--max-tries=3",
+		    "--recovery-time=3600",   "--lockout-recovery-time=3600", NULL};
 		g_assert_cmpint(run_with_tpm(f, argv, &out, &err), ==, 0);
 	}
 	key = ck_key_provider_tpm_generate_with_auth(CK_KEY_PROVIDER_TPM(f->provider),
@@ -505,9 +519,9 @@ test_lockout(Fixture *f, gconstpointer data)
 	good = ck_key_provider_tpm_load_with_auth(CK_KEY_PROVIDER_TPM(f->provider),
 						  ck_key_get_stored_form(key), NULL, right, &error);
 	g_assert_no_error(error);
-	g_assert_cmpint(gnutls_privkey_sign_data(ck_key_get_privkey(good), GNUTLS_DIG_SHA256, 0,
-						 &in, &sig),
-			<, 0);
+	g_assert_cmpint(
+	    gnutls_privkey_sign_data(ck_key_get_privkey(good), GNUTLS_DIG_SHA256, 0, &in, &sig), <,
+	    0);
 	error = ck_key_provider_take_sign_error(f->provider);
 	g_assert_error(error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE);
 	g_clear_error(&error);
@@ -540,9 +554,9 @@ test_restart(Fixture *f, gconstpointer data)
 	key = ck_key_provider_generate(f->provider, CK_KEY_TYPE_EC_P256, &error);
 	g_assert_no_error(error);
 	ck_test_swtpm_stop(f->swtpm);
-	g_assert_cmpint(gnutls_privkey_sign_data(ck_key_get_privkey(key), GNUTLS_DIG_SHA256, 0, &in,
-						 &sig),
-			<, 0);
+	g_assert_cmpint(
+	    gnutls_privkey_sign_data(ck_key_get_privkey(key), GNUTLS_DIG_SHA256, 0, &in, &sig), <,
+	    0);
 	error = ck_key_provider_take_sign_error(f->provider);
 	g_assert_error(error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE);
 	g_clear_error(&error);
@@ -586,8 +600,9 @@ test_parallel(Fixture *f, gconstpointer data)
 		g_assert_cmpuint(transient_objects(f), ==, 0);
 }
 
-#define ADD(path, fn) g_test_add("/certkeeper/key-provider-tpm/" path, Fixture, NULL, \
-				 fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn)                                                                              \
+	g_test_add("/certkeeper/key-provider-tpm/" path, Fixture, NULL, fixture_setup, fn,         \
+		   fixture_teardown)
 
 int
 main(int argc, char **argv)

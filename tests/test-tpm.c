@@ -54,8 +54,8 @@ check_sign(CkTpm *tpm, const CkTss2Key *key, gboolean pss)
 	sig_datum.data = (unsigned char *)g_bytes_get_data(sig, NULL);
 	sig_datum.size = (unsigned int)g_bytes_get_size(sig);
 	algo = key->public_area.publicArea.type == TPM2_ALG_ECC ? GNUTLS_SIGN_ECDSA_SHA256
-	       : pss					       ? GNUTLS_SIGN_RSA_PSS_RSAE_SHA256
-							       : GNUTLS_SIGN_RSA_SHA256;
+	       : pss                                            ? GNUTLS_SIGN_RSA_PSS_RSAE_SHA256
+								: GNUTLS_SIGN_RSA_SHA256;
 	g_assert_cmpint(gnutls_pubkey_verify_data2(pub, algo, 0, &data, &sig_datum), ==, 0);
 	gnutls_pubkey_deinit(pub);
 }
@@ -90,8 +90,8 @@ test_create_and_sign(Fixture *f, gconstpointer data)
 	check_sign(tpm, rsa, TRUE);
 
 	/* a digest that does not fit the hash, and key types the TPM provider does not make */
-	g_assert_null(ck_tpm_sign(tpm, ec, NULL, GNUTLS_DIG_SHA256, FALSE, digest, sizeof(digest),
-				  &error));
+	g_assert_null(
+	    ck_tpm_sign(tpm, ec, NULL, GNUTLS_DIG_SHA256, FALSE, digest, sizeof(digest), &error));
 	g_assert_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED);
 	g_clear_error(&error);
 	g_assert_null(ck_tpm_create_key(tpm, GNUTLS_PK_RSA, 4096, NULL, &error));
@@ -122,8 +122,8 @@ test_auth_value(Fixture *f, gconstpointer data)
 	sig = ck_tpm_sign(tpm, key, auth, GNUTLS_DIG_SHA256, FALSE, digest, sizeof(digest), &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(sig);
-	g_assert_null(ck_tpm_sign(tpm, key, wrong, GNUTLS_DIG_SHA256, FALSE, digest,
-				  sizeof(digest), &error));
+	g_assert_null(
+	    ck_tpm_sign(tpm, key, wrong, GNUTLS_DIG_SHA256, FALSE, digest, sizeof(digest), &error));
 	g_assert_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED);
 	g_assert_nonnull(strstr(error->message, "TPM signature failed"));
 }
@@ -210,7 +210,7 @@ test_auth_file(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(derived, ==, "/etc/k.pem.auth");
 }
 
-#define ADD(path, fn, tpm)                                                                   \
+#define ADD(path, fn, tpm)                                                                         \
 	g_test_add("/certkeeper/tpm/" path, Fixture, tpm, fixture_setup, fn, fixture_teardown)
 
 int

@@ -26,12 +26,13 @@ fake_ec_key(guint32 parent, gboolean empty_auth)
 	/* a real point: the public key must import */
 	g_assert_cmpint(gnutls_privkey_init(&priv), ==, 0);
 	g_assert_cmpint(gnutls_privkey_generate(priv, GNUTLS_PK_ECDSA,
-						GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+						GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
+						0),
 			==, 0);
 	g_assert_cmpint(gnutls_pubkey_init(&pub), ==, 0);
 	g_assert_cmpint(gnutls_pubkey_import_privkey(pub, priv, 0, 0), ==, 0);
-	g_assert_cmpint(gnutls_pubkey_export_ecc_raw2(pub, &curve, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ),
-			==, 0);
+	g_assert_cmpint(
+	    gnutls_pubkey_export_ecc_raw2(pub, &curve, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ), ==, 0);
 	key->parent = parent;
 	key->empty_auth = empty_auth;
 	area->type = TPM2_ALG_ECC;
@@ -123,8 +124,8 @@ test_pubkey(void)
 	gnutls_ecc_curve_t curve;
 
 	g_assert_no_error(error);
-	g_assert_cmpint(gnutls_pubkey_export_ecc_raw2(pub, &curve, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ),
-			==, 0);
+	g_assert_cmpint(
+	    gnutls_pubkey_export_ecc_raw2(pub, &curve, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ), ==, 0);
 	g_assert_cmpint(curve, ==, GNUTLS_ECC_CURVE_SECP256R1);
 	g_assert_cmpmem(x.data, x.size, key->public_area.publicArea.unique.ecc.x.buffer,
 			key->public_area.publicArea.unique.ecc.x.size);
@@ -166,8 +167,8 @@ test_bad_files(void)
 				pem + strlen("-----BEGIN TSS2 PRIVATE KEY-----\n") + 8, NULL);
 	truncated[len / 2] = '\0';
 	{
-		g_autofree gchar *cut = g_strconcat(truncated, "\n-----END TSS2 PRIVATE KEY-----\n",
-						    NULL);
+		g_autofree gchar *cut =
+		    g_strconcat(truncated, "\n-----END TSS2 PRIVATE KEY-----\n", NULL);
 		assert_bad(cut, CK_ERROR_INVALID_ARGUMENT, NULL);
 	}
 	/* a restricted key (a storage parent) signs nothing of ours */
@@ -181,7 +182,8 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/certkeeper/tss2-key/round-trip", test_round_trip);
-	g_test_add_func("/certkeeper/tss2-key/openssl-reads-structure", test_openssl_reads_structure);
+	g_test_add_func("/certkeeper/tss2-key/openssl-reads-structure",
+			test_openssl_reads_structure);
 	g_test_add_func("/certkeeper/tss2-key/pubkey", test_pubkey);
 	g_test_add_func("/certkeeper/tss2-key/bad-files", test_bad_files);
 	return g_test_run();
