@@ -259,8 +259,10 @@ ck_engine_generate_key_now(gpointer user_data)
 	job->holding = self->key_limiter;
 	provider = g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_GENERATING_KEY_PAIR);
-	ck_key_provider_generate_async(provider, ck_request_get_key_type(request), job->cancellable,
-				       ck_engine_key_generated_cb, data);
+	/* where the key will live: a TPM key takes its authorization value from there */
+	ck_key_provider_generate_for_async(provider, ck_request_get_key_type(request),
+					   ck_request_get_key_file(request), job->cancellable,
+					   ck_engine_key_generated_cb, data);
 }
 
 static void

@@ -106,6 +106,22 @@ ck_key_provider_tpm_generate(CkKeyProvider *self, CkKeyType type, GError **error
 	return ck_key_provider_tpm_generate_with_auth(CK_KEY_PROVIDER_TPM(self), type, NULL, error);
 }
 
+/* A key for @location gets the authorization value in "<location>.auth", if there is one. */
+static CkKey *
+ck_key_provider_tpm_generate_for(CkKeyProvider *self, CkKeyType type, const gchar *location,
+				 GError **error)
+{
+	g_autofree gchar *auth_path = ck_tpm_auth_path_for(location);
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GBytes) auth = ck_tpm_read_auth_file(auth_path, FALSE, &local);
+
+	if (local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&local));
+		return NULL;
+	}
+	return ck_key_provider_tpm_generate_with_auth(CK_KEY_PROVIDER_TPM(self), type, auth, error);
+}
+
 CkKey *
 ck_key_provider_tpm_load_with_auth(CkKeyProviderTpm *self, GBytes *stored, const gchar *location,
 				   GBytes *auth, GError **error)
@@ -135,7 +151,7 @@ ck_key_provider_tpm_load_with_auth(CkKeyProviderTpm *self, GBytes *stored, const
 			return NULL;
 		}
 		auth_path = ck_tpm_auth_path_for(location);
-		file_auth = ck_tpm_read_auth_file(auth_path, error);
+		file_auth = ck_tpm_read_auth_file(auth_path, TRUE, error);
 		if (file_auth == NULL)
 			return NULL;
 		auth = file_auth;
@@ -185,6 +201,7 @@ ck_key_provider_tpm_class_init(CkKeyProviderTpmClass *klass)
 	provider_class->generate = ck_key_provider_tpm_generate;
 	provider_class->load = ck_key_provider_tpm_load;
 	provider_class->take_sign_error = ck_key_provider_tpm_take_sign_error;
+	provider_class->generate_for = ck_key_provider_tpm_generate_for;
 }
 
 CkKeyProvider *

@@ -15,9 +15,10 @@ G_DECLARE_FINAL_TYPE(CkKeyProviderTpm, ck_key_provider_tpm, CK, KEY_PROVIDER_TPM
  * through the TPM for every signature. @tcti is the tpm2-tss TCTI string (NULL
  * for device:/dev/tpmrm0).
  *
- * A key with an authorization value (made elsewhere, e.g. `openssl genpkey
- * -provider tpm2 -pkeyopt user-auth:...`) is loaded with the value kept in
- * "<key file>.auth" next to it.
+ * The optional authorization value of a key is kept in "<key file>.auth" next
+ * to it (mode 0600): a key made for a location with such a file gets that value
+ * (generate_for), and a key with an authorization value (also one made elsewhere,
+ * e.g. `openssl genpkey -provider tpm2 -pkeyopt user-auth:...`) is loaded with it.
  *
  * A TPM that does not answer, or is in lockout, fails with
  * CK_ERROR_DEVICE_UNAVAILABLE: nothing is lost, the caller tries again later.

@@ -211,13 +211,33 @@ ck_key_provider_generate(CkKeyProvider *self, CkKeyType type, GError **error)
 	return CK_KEY_PROVIDER_GET_CLASS(self)->generate(self, type, error);
 }
 
+typedef struct {
+	CkKeyType type;
+	gchar *location;
+} CkGenerateData;
+
+static void
+ck_generate_data_free(CkGenerateData *data)
+{
+	g_free(data->location);
+	g_free(data);
+}
+
 static void
 ck_key_provider_generate_thread(GTask *task, gpointer source, gpointer task_data,
 				GCancellable *cancellable)
 {
+	CkKeyProvider *self = CK_KEY_PROVIDER(source);
+	CkGenerateData *data = task_data;
 	GError *error = NULL;
-	CkKey *key = ck_key_provider_generate(CK_KEY_PROVIDER(source),
-					      (CkKeyType)GPOINTER_TO_INT(task_data), &error);
+	CkKey *key;
+
+	if (data->location != NULL && CK_KEY_PROVIDER_GET_CLASS(self)->generate_for != NULL &&
+	    ck_key_provider_supports(self, data->type))
+		key = CK_KEY_PROVIDER_GET_CLASS(self)->generate_for(self, data->type,
+								    data->location, &error);
+	else
+		key = ck_key_provider_generate(self, data->type, &error);
 	if (key == NULL)
 		g_task_return_error(task, error);
 	else
@@ -225,15 +245,28 @@ ck_key_provider_generate_thread(GTask *task, gpointer source, gpointer task_data
 }
 
 void
+ck_key_provider_generate_for_async(CkKeyProvider *self, CkKeyType type, const gchar *location,
+				   GCancellable *cancellable, GAsyncReadyCallback callback,
+				   gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	CkGenerateData *data;
+
+	g_return_if_fail(CK_IS_KEY_PROVIDER(self));
+	data = g_new0(CkGenerateData, 1);
+	data->type = type;
+	data->location = g_strdup(location);
+	task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, ck_key_provider_generate_async);
+	g_task_set_task_data(task, data, (GDestroyNotify)ck_generate_data_free);
+	g_task_run_in_thread(task, ck_key_provider_generate_thread);
+}
+
+void
 ck_key_provider_generate_async(CkKeyProvider *self, CkKeyType type, GCancellable *cancellable,
 			       GAsyncReadyCallback callback, gpointer user_data)
 {
-	g_autoptr(GTask) task = NULL;
-	g_return_if_fail(CK_IS_KEY_PROVIDER(self));
-	task = g_task_new(self, cancellable, callback, user_data);
-	g_task_set_source_tag(task, ck_key_provider_generate_async);
-	g_task_set_task_data(task, GINT_TO_POINTER(type), NULL);
-	g_task_run_in_thread(task, ck_key_provider_generate_thread);
+	ck_key_provider_generate_for_async(self, type, NULL, cancellable, callback, user_data);
 }
 
 CkKey *

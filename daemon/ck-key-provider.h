@@ -82,7 +82,11 @@ struct _CkKeyProviderClass {
 	/* Optional: why the last signature with one of this provider's keys failed in
 	 * this thread (GnuTLS reports only an error number), or NULL. */
 	GError *(*take_sign_error)(CkKeyProvider *self);
-	gpointer padding[7];
+	/* Optional: generate() for a key that will be kept at @location (a path or a
+	 * URI; NULL: unknown), for providers whose keys take settings from there. */
+	CkKey *(*generate_for)(CkKeyProvider *self, CkKeyType type, const gchar *location,
+			       GError **error);
+	gpointer padding[6];
 };
 
 /* The provider's name, as used in configuration and on D-Bus ("file", "tpm", ...). */
@@ -96,6 +100,12 @@ ck_key_provider_generate(CkKeyProvider *self, CkKeyType type, GError **error);
 void
 ck_key_provider_generate_async(CkKeyProvider *self, CkKeyType type, GCancellable *cancellable,
 			       GAsyncReadyCallback callback, gpointer user_data);
+/* The same for a key that will be kept at @location (see generate_for above); finish
+ * with ck_key_provider_generate_finish(). */
+void
+ck_key_provider_generate_for_async(CkKeyProvider *self, CkKeyType type, const gchar *location,
+				   GCancellable *cancellable, GAsyncReadyCallback callback,
+				   gpointer user_data);
 CkKey *
 ck_key_provider_generate_finish(CkKeyProvider *self, GAsyncResult *res, GError **error);
 CkKey *

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <gnutls/crypto.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
@@ -604,29 +608,65 @@ ck_tpm_take_sign_error(void)
 }
 
 GBytes *
-ck_tpm_read_auth_file(const gchar *path, GError **error)
+ck_tpm_read_auth_file(const gchar *path, gboolean must_exist, GError **error)
 {
-	g_autofree gchar *contents = NULL;
-	gsize len = 0;
-	g_autoptr(GError) local = NULL;
+	guint8 buffer[CK_TPM_MAX_AUTH + 2];
+	gssize len = 0, n;
+	struct stat st;
+	GBytes *value;
+	int fd, errsv;
 
-	if (!g_file_get_contents(path, &contents, &len, &local)) {
+	/* no symbolic link: a user's key directory must not make the daemon read
+	 * another file as the secret */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		errsv = errno;
+		if (errsv == ENOENT && !must_exist)
+			return NULL;
 		g_set_error(error, CK_ERROR, CK_ERROR_IO,
-			    /* TRANSLATORS: the reason names the file */
-			    _("Cannot read the TPM key's authorization value: %s"), local->message);
+			    /* TRANSLATORS: the file, then the system's reason */
+			    _("Cannot read the TPM key's authorization value %s: %s"), path,
+			    g_strerror(errsv));
 		return NULL;
 	}
-	if (len > 0 && contents[len - 1] == '\n')
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0077) != 0) {
+		close(fd);
+		g_set_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED,
+			    /* TRANSLATORS: the file name */
+			    _("The TPM authorization value file %s must be a regular file that only "
+			      "its owner can read (chmod 600)"),
+			    path);
+		return NULL;
+	}
+	while (len < (gssize)sizeof(buffer) &&
+	       (n = read(fd, buffer + len, sizeof(buffer) - (gsize)len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			errsv = errno;
+			close(fd);
+			explicit_bzero(buffer, sizeof(buffer));
+			g_set_error(error, CK_ERROR, CK_ERROR_IO,
+				    _("Cannot read the TPM key's authorization value %s: %s"), path,
+				    g_strerror(errsv));
+			return NULL;
+		}
+		len += n;
+	}
+	close(fd);
+	if (len > 0 && buffer[len - 1] == '\n')
 		len--;
 	if (len > CK_TPM_MAX_AUTH) {
-		explicit_bzero(contents, len);
+		explicit_bzero(buffer, sizeof(buffer));
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
 			    /* TRANSLATORS: file name, then the size limit */
 			    _("The TPM authorization value in %s is longer than %u bytes"), path,
 			    (guint)CK_TPM_MAX_AUTH);
 		return NULL;
 	}
-	return g_bytes_new_take(g_steal_pointer(&contents), len);
+	value = g_bytes_new(buffer, (gsize)len);
+	explicit_bzero(buffer, sizeof(buffer));
+	return value;
 }
 
 gchar *
@@ -654,7 +694,7 @@ ck_tpm_load_key_file(const gchar *tcti, const gchar *path, gnutls_privkey_t *pri
 		return FALSE;
 	if (!key->empty_auth) {
 		g_autofree gchar *auth_path = ck_tpm_auth_path_for(path);
-		auth = ck_tpm_read_auth_file(auth_path, error);
+		auth = ck_tpm_read_auth_file(auth_path, TRUE, error);
 		if (auth == NULL)
 			return FALSE;
 	}

@@ -65,9 +65,11 @@ GError *
 ck_tpm_take_sign_error(void);
 
 /* Reads an authorization value from @path: the file's bytes without one trailing
- * newline, at most CK_TPM_MAX_AUTH of them. */
+ * newline, at most CK_TPM_MAX_AUTH of them. The file must be a regular file (not
+ * a symbolic link) that only its owner can read. Without @must_exist, a missing
+ * file is NULL without an error. */
 GBytes *
-ck_tpm_read_auth_file(const gchar *path, GError **error);
+ck_tpm_read_auth_file(const gchar *path, gboolean must_exist, GError **error);
 
 /* Where a key file's authorization value is kept: "<key path>.auth". */
 gchar *

@@ -12,6 +12,7 @@
 
 #include "ck-test-daemon.h"
 #include "ck-test-util.h"
+#include "ck-tss2-key.h"
 
 typedef struct {
 	CkTestDaemon *td;
@@ -172,6 +173,71 @@ test_issue_and_renew(Fixture *f, gconstpointer data)
 				!=, 0);
 		g_assert_nonnull(strstr(err, "cannot make ed25519 keys"));
 	}
+}
+
+/* The public key of a TSS2 key file as certkeeper reads it (no TPM needed), PEM. */
+static gchar *
+tss2_public(const gchar *key, gboolean *empty_auth)
+{
+	g_autofree gchar *pem = ck_test_read_file(key);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkTss2Key) tss2 = ck_tss2_key_parse(pem, strlen(pem), key, &error);
+	gnutls_pubkey_t pub;
+	gnutls_datum_t out = {NULL, 0};
+	gchar *text;
+
+	g_assert_no_error(error);
+	*empty_auth = tss2->empty_auth;
+	pub = ck_tss2_key_get_pubkey(tss2, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_PEM, &out), ==, 0);
+	text = g_strndup((const gchar *)out.data, out.size);
+	gnutls_free(out.data);
+	gnutls_pubkey_deinit(pub);
+	return text;
+}
+
+/* A request whose key file has "<key file>.auth" next to it: its TPM keys get that
+ * authorization value, at the first key and at every new one. */
+static void
+test_auth_value(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *cert = NULL, *key = NULL, *auth = NULL;
+	g_autofree gchar *pub1 = NULL, *pub2 = NULL, *cert_pub = NULL;
+	g_autoptr(JsonObject) first = NULL, rekeyed = NULL;
+	CkTestRequestWait wait = {0};
+	gboolean empty_auth = TRUE;
+
+	if (!ready(f))
+		return;
+	cert = certs_path(f, "pin.crt");
+	key = certs_path(f, "pin.key");
+	auth = certs_path(f, "pin.key.auth");
+	g_assert_true(g_file_set_contents(auth, "4711\n", -1, NULL));
+	g_assert_cmpint(g_chmod(auth, 0600), ==, 0);
+	g_assert_cmpint(ck_test_cli(f->td, FALSE, NULL, NULL, NULL, "request", "-I", "pin", "-f",
+				    cert, "-k", key, "-N", "CN=pin.example", "--key-provider", "tpm",
+				    "-w", "--wait-timeout=60", NULL),
+			==, 0);
+	first = ck_test_request_json(f->td, "pin");
+	g_assert_cmpstr(ck_test_json_string(first, "State"), ==, "MONITORING");
+	pub1 = tss2_public(key, &empty_auth);
+	g_assert_false(empty_auth);
+	cert_pub = cert_public(cert);
+	g_assert_cmpstr(pub1, ==, cert_pub);
+	g_assert_cmpint(ck_test_cli(f->td, FALSE, NULL, NULL, NULL, "rekey", "-i", "pin", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(first, "Serial")};
+	rekeyed = ck_test_wait_request(f->td, "pin", &wait, 60);
+	empty_auth = TRUE;
+	pub2 = tss2_public(key, &empty_auth);
+	g_assert_false(empty_auth);
+	g_assert_cmpstr(pub1, !=, pub2);
+	g_clear_pointer(&cert_pub, g_free);
+	cert_pub = cert_public(cert);
+	g_assert_cmpstr(pub2, ==, cert_pub);
 }
 
 /* A key OpenSSL's tpm2 provider made, with a certificate for it: tracked and renewed. */
@@ -343,6 +409,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	ADD("issue-and-renew", test_issue_and_renew);
+	ADD("auth-value", test_auth_value);
 	ADD("openssl-key-tracked", test_openssl_key_tracked);
 	ADD("tpm-restart", test_tpm_restart);
 	ADD("tpm-away", test_tpm_away);

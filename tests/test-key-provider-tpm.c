@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <gnutls/crypto.h>
 #include <string.h>
 
@@ -403,12 +404,14 @@ test_auth_value_file(Fixture *f, gconstpointer data)
 
 	auth_path = ck_tpm_auth_path_for(path);
 	g_assert_true(g_file_set_contents(auth_path, "s3cret\n", -1, NULL));
+	g_assert_cmpint(g_chmod(auth_path, 0600), ==, 0);
 	key = ck_key_provider_load(f->provider, stored, path, &error);
 	g_assert_no_error(error);
 	assert_signs(key, GNUTLS_SIGN_ECDSA_SHA256);
 	g_clear_pointer(&key, ck_key_unref);
 
 	g_assert_true(g_file_set_contents(auth_path, "wrong", -1, NULL));
+	g_assert_cmpint(g_chmod(auth_path, 0600), ==, 0);
 	key = ck_key_provider_load(f->provider, stored, path, &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(
@@ -417,6 +420,83 @@ test_auth_value_file(Fixture *f, gconstpointer data)
 	error = ck_key_provider_take_sign_error(f->provider);
 	g_assert_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED);
 	g_assert_nonnull(strstr(error->message, "authorization value is wrong"));
+}
+
+static void
+generated_cb_refused(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	gboolean *done = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkKey) key = ck_key_provider_generate_finish(CK_KEY_PROVIDER(source), res, &error);
+	g_assert_null(key);
+	g_assert_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED);
+	g_assert_nonnull(strstr(error->message, "chmod 600"));
+	*done = TRUE;
+}
+
+static void
+generated_for_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkKey **out = user_data;
+	g_autoptr(GError) error = NULL;
+	*out = ck_key_provider_generate_finish(CK_KEY_PROVIDER(source), res, &error);
+	g_assert_no_error(error);
+}
+
+static CkKey *
+generate_for(Fixture *f, const gchar *location)
+{
+	CkKey *key = NULL;
+	ck_key_provider_generate_for_async(f->provider, CK_KEY_TYPE_EC_P256, location, NULL,
+					   generated_for_cb, &key);
+	while (key == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	return key;
+}
+
+/* A key made for a location with "<location>.auth" gets that authorization value. */
+static void
+test_auth_value_generated(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *location = NULL, *auth_path = NULL, *plain = NULL;
+	g_autoptr(CkKey) key = NULL, loaded = NULL, open_key = NULL;
+	gboolean refused = FALSE;
+	g_autoptr(CkTss2Key) parsed = NULL;
+	g_autoptr(GError) error = NULL;
+	GBytes *stored;
+
+	if (f->swtpm == NULL)
+		return;
+	location = g_build_filename(f->dir, "pin.pem", NULL);
+	auth_path = ck_tpm_auth_path_for(location);
+	g_assert_true(g_file_set_contents(auth_path, "1234\n", -1, NULL));
+	g_assert_cmpint(g_chmod(auth_path, 0600), ==, 0);
+	key = generate_for(f, location);
+	stored = ck_key_get_stored_form(key);
+	parsed = ck_tss2_key_parse(g_bytes_get_data(stored, NULL), g_bytes_get_size(stored), NULL,
+				   &error);
+	g_assert_no_error(error);
+	g_assert_false(parsed->empty_auth);
+	assert_signs(key, GNUTLS_SIGN_ECDSA_SHA256);
+	/* loaded from its location: the value comes from the file again */
+	loaded = ck_key_provider_load(f->provider, stored, location, &error);
+	g_assert_no_error(error);
+	assert_signs(loaded, GNUTLS_SIGN_ECDSA_SHA256);
+	/* no file next to the location: a key without one */
+	plain = g_build_filename(f->dir, "plain.pem", NULL);
+	open_key = generate_for(f, plain);
+	g_clear_pointer(&parsed, ck_tss2_key_free);
+	stored = ck_key_get_stored_form(open_key);
+	parsed = ck_tss2_key_parse(g_bytes_get_data(stored, NULL), g_bytes_get_size(stored), NULL,
+				   &error);
+	g_assert_no_error(error);
+	g_assert_true(parsed->empty_auth);
+	/* a value file others can read is refused, rather than used */
+	g_assert_cmpint(g_chmod(auth_path, 0644), ==, 0);
+	ck_key_provider_generate_for_async(f->provider, CK_KEY_TYPE_EC_P256, location, NULL,
+					   generated_cb_refused, &refused);
+	while (!refused)
+		g_main_context_iteration(NULL, TRUE);
 }
 
 static void
@@ -616,6 +696,7 @@ main(int argc, char **argv)
 	ADD("openssl/signs-with-our-key", test_openssl_signs_with_our_key);
 	ADD("openssl/key-loads", test_openssl_key_loads);
 	ADD("auth/value-file", test_auth_value_file);
+	ADD("auth/generated", test_auth_value_generated);
 	ADD("error/no-tpm", test_no_tpm);
 	ADD("error/wrong-tcti", test_wrong_tcti);
 	ADD("error/not-a-tpm-key", test_not_a_tpm_key);

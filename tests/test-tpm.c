@@ -6,7 +6,9 @@
  */
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <gnutls/crypto.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "ck-error.h"
@@ -191,22 +193,43 @@ test_auth_file(Fixture *f, gconstpointer data)
 	g_autofree gchar *too_long = ck_test_write_file(f->dir, "long.auth", long_text);
 	g_autofree gchar *missing = g_build_filename(f->dir, "missing.auth", NULL);
 	g_autofree gchar *derived = ck_tpm_auth_path_for("/etc/k.pem");
+	g_autofree gchar *link_path = g_build_filename(f->dir, "link.auth", NULL);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) value = ck_tpm_read_auth_file(path, &error);
+	g_autoptr(GBytes) value = NULL;
 	g_autoptr(GBytes) value2 = NULL;
+
+	/* as a secret should be: only its owner reads it */
+	g_assert_cmpint(g_chmod(path, 0600), ==, 0);
+	g_assert_cmpint(g_chmod(no_newline, 0600), ==, 0);
+	g_assert_cmpint(g_chmod(too_long, 0600), ==, 0);
+	value = ck_tpm_read_auth_file(path, TRUE, &error);
 
 	g_assert_no_error(error);
 	g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value), "secret", 6);
-	value2 = ck_tpm_read_auth_file(no_newline, &error);
+	value2 = ck_tpm_read_auth_file(no_newline, TRUE, &error);
 	g_assert_no_error(error);
 	g_assert_cmpmem(g_bytes_get_data(value2, NULL), g_bytes_get_size(value2), "two\nlines", 9);
-	g_assert_null(ck_tpm_read_auth_file(too_long, &error));
+	g_assert_null(ck_tpm_read_auth_file(too_long, TRUE, &error));
 	g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
 	g_assert_nonnull(strstr(error->message, "long.auth"));
 	g_clear_error(&error);
-	g_assert_null(ck_tpm_read_auth_file(missing, &error));
+	g_assert_null(ck_tpm_read_auth_file(missing, TRUE, &error));
 	g_assert_error(error, CK_ERROR, CK_ERROR_IO);
 	g_assert_nonnull(strstr(error->message, "missing.auth"));
+	g_clear_error(&error);
+	/* an optional file that is not there is no error */
+	g_assert_null(ck_tpm_read_auth_file(missing, FALSE, &error));
+	g_assert_no_error(error);
+	/* open to others, or a symbolic link: refused */
+	g_assert_cmpint(g_chmod(path, 0640), ==, 0);
+	g_assert_null(ck_tpm_read_auth_file(path, TRUE, &error));
+	g_assert_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED);
+	g_assert_nonnull(strstr(error->message, "chmod 600"));
+	g_clear_error(&error);
+	g_assert_cmpint(g_chmod(path, 0600), ==, 0);
+	g_assert_cmpint(symlink(path, link_path), ==, 0);
+	g_assert_null(ck_tpm_read_auth_file(link_path, FALSE, &error));
+	g_assert_error(error, CK_ERROR, CK_ERROR_IO);
 	g_assert_cmpstr(derived, ==, "/etc/k.pem.auth");
 }
 
