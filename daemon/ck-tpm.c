@@ -631,11 +631,12 @@ ck_tpm_read_auth_file(const gchar *path, gboolean must_exist, GError **error)
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0077) != 0) {
 		close(fd);
-		g_set_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED,
-			    /* TRANSLATORS: the file name */
-			    _("The TPM authorization value file %s must be a regular file that only "
-			      "its owner can read (chmod 600)"),
-			    path);
+		g_set_error(
+		    error, CK_ERROR, CK_ERROR_ACCESS_DENIED,
+		    /* TRANSLATORS: the file name */
+		    _("The TPM authorization value file %s must be a regular file that only "
+		      "its owner can read (chmod 600)"),
+		    path);
 		return NULL;
 	}
 	while (len < (gssize)sizeof(buffer) &&

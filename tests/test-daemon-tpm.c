@@ -216,8 +216,8 @@ test_auth_value(Fixture *f, gconstpointer data)
 	g_assert_true(g_file_set_contents(auth, "4711\n", -1, NULL));
 	g_assert_cmpint(g_chmod(auth, 0600), ==, 0);
 	g_assert_cmpint(ck_test_cli(f->td, FALSE, NULL, NULL, NULL, "request", "-I", "pin", "-f",
-				    cert, "-k", key, "-N", "CN=pin.example", "--key-provider", "tpm",
-				    "-w", "--wait-timeout=60", NULL),
+				    cert, "-k", key, "-N", "CN=pin.example", "--key-provider",
+				    "tpm", "-w", "--wait-timeout=60", NULL),
 			==, 0);
 	first = ck_test_request_json(f->td, "pin");
 	g_assert_cmpstr(ck_test_json_string(first, "State"), ==, "MONITORING");

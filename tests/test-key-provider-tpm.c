@@ -427,7 +427,8 @@ generated_cb_refused(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	gboolean *done = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(CkKey) key = ck_key_provider_generate_finish(CK_KEY_PROVIDER(source), res, &error);
+	g_autoptr(CkKey) key =
+	    ck_key_provider_generate_finish(CK_KEY_PROVIDER(source), res, &error);
 	g_assert_null(key);
 	g_assert_error(error, CK_ERROR, CK_ERROR_ACCESS_DENIED);
 	g_assert_nonnull(strstr(error->message, "chmod 600"));
