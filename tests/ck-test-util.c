@@ -6,6 +6,7 @@
 #include <gnutls/gnutls.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -121,41 +122,46 @@ ck_test_read_file(const gchar *path)
 	return text;
 }
 
+/* In the child: die with the test, so a failed assertion leaves no swtpm behind. */
+static void
+ck_test_swtpm_child_setup(gpointer data)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 void
 ck_test_swtpm_start(CkTestSwtpm *tpm)
 {
 	g_autofree gchar *state = g_build_filename(tpm->dir, "state", NULL);
-	g_autofree gchar *pid_file = g_build_filename(tpm->dir, "swtpm.pid", NULL);
 	g_autofree gchar *server = g_strdup_printf("type=unixio,path=%s", tpm->socket);
 	g_autofree gchar *ctrl = g_strdup_printf("type=unixio,path=%s.ctrl", tpm->socket);
 	g_autofree gchar *state_arg = g_strdup_printf("dir=%s", state);
-	g_autofree gchar *pid_arg = g_strdup_printf("file=%s", pid_file);
 	g_autofree gchar *log_arg = g_strdup_printf("file=%s/swtpm.log", tpm->dir);
-	g_autofree gchar *pid_text = NULL;
 	g_autoptr(GError) error = NULL;
-	gint status = -1;
-	const gchar *argv[] = {"swtpm",	    "socket", "--tpm2",	    "--server",
-			       server,	    "--ctrl", ctrl,	    "--tpmstate",
-			       state_arg,   "--flags", "not-need-init,startup-clear",
-			       "--log",	    log_arg,  "--daemon",   "--pid",
-			       pid_arg,	    NULL};
+	const gchar *argv[] = {"swtpm",
+			       "socket",
+			       "--tpm2",
+			       "--server",
+			       server,
+			       "--ctrl",
+			       ctrl,
+			       "--tpmstate",
+			       state_arg,
+			       "--flags",
+			       "not-need-init,startup-clear",
+			       "--log",
+			       log_arg,
+			       NULL};
 
 	g_assert_cmpint(tpm->pid, ==, 0);
 	g_assert_cmpint(g_mkdir_with_parents(state, 0700), ==, 0);
-	g_unlink(pid_file);
-	/* the daemonized swtpm must not hold the test's TAP output open */
-	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL,
-				   G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-				       G_SPAWN_STDERR_TO_DEV_NULL,
-				   NULL, NULL, NULL, NULL, &status, &error));
+	g_unlink(tpm->socket);
+	/* a child of the test, not a daemon: it must not hold the TAP output open */
+	g_assert_true(g_spawn_async(NULL, (gchar **)argv, NULL,
+				    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+					G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+				    ck_test_swtpm_child_setup, NULL, &tpm->pid, &error));
 	g_assert_no_error(error);
-	g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	/* --daemon returns once the sockets listen and the PID file is written */
-	for (guint i = 0; i < 200 && !g_file_get_contents(pid_file, &pid_text, NULL, NULL); i++)
-		g_usleep(50 * 1000);
-	g_assert_nonnull(pid_text);
-	tpm->pid = (GPid)g_ascii_strtoll(pid_text, NULL, 10);
-	g_assert_cmpint(tpm->pid, >, 0);
 	for (guint i = 0; i < 200 && !g_file_test(tpm->socket, G_FILE_TEST_EXISTS); i++)
 		g_usleep(50 * 1000);
 	g_assert_true(g_file_test(tpm->socket, G_FILE_TEST_EXISTS));
@@ -185,17 +191,19 @@ ck_test_swtpm_stop(CkTestSwtpm *tpm)
 	g_autofree gchar *ctrl = g_strdup_printf("%s.ctrl", tpm->socket);
 	const gchar *argv[] = {"swtpm_ioctl", "--unix", ctrl, "-s", NULL};
 	g_autofree gchar *out = NULL, *err = NULL;
+	gint status = 0;
 	guint i;
 
 	if (tpm->pid == 0)
 		return;
 	if (ck_test_run(argv, &out, &err) != 0)
 		kill(tpm->pid, SIGTERM);
-	for (i = 0; i < 200 && kill(tpm->pid, 0) == 0; i++)
+	/* shutting down saves its state: wait for it, then reap it */
+	for (i = 0; i < 200 && waitpid(tpm->pid, &status, WNOHANG) == 0; i++)
 		g_usleep(50 * 1000);
-	if (kill(tpm->pid, 0) == 0) {
+	if (i == 200) {
 		kill(tpm->pid, SIGKILL);
-		g_usleep(100 * 1000);
+		waitpid(tpm->pid, &status, 0);
 	}
 	tpm->pid = 0;
 	/* swtpm leaves its socket files behind: a client must find nothing */
