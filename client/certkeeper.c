@@ -301,6 +301,9 @@ static const CkRequestOption ck_request_options[] = {
      N_("Key type: ec-p256 (default), rsa-2048, rsa-3072, rsa-4096 or ed25519; or RSA or EC "
 	"with -g"),
      "TYPE", NULL},
+    {"key-provider", 0, CK_ARG_TEXT, "key-provider", CK_FOR_NEW,
+     N_("Where the key is made and kept: file (default) or tpm (a TSS2 key file)"), "PROVIDER",
+     NULL},
     {"key-size", 'g', CK_ARG_KEY_BITS, NULL, CK_FOR_REQUEST | CK_FOR_MODIFY,
      N_("Key size in bits (with -G RSA or EC)"), "BITS", NULL},
     {"validity-days", 0, CK_ARG_NUMBER, "validity-days", CK_FOR_ALL, N_("Wanted lifetime in days"),

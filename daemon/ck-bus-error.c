@@ -21,6 +21,7 @@ const sd_bus_error_map ck_bus_error_map[] = {
     SD_BUS_ERROR_MAP(CK_BUS_ERROR_PREFIX "CAUnderconfigured", ENOPKG),
     SD_BUS_ERROR_MAP(CK_BUS_ERROR_PREFIX "Busy", EBUSY),
     SD_BUS_ERROR_MAP(CK_BUS_ERROR_PREFIX "TimedOut", ETIMEDOUT),
+    SD_BUS_ERROR_MAP(CK_BUS_ERROR_PREFIX "DeviceUnavailable", ENODEV),
     SD_BUS_ERROR_MAP_END,
 };
 

@@ -351,6 +351,7 @@ ck_helper_submission_env(const CkCaSubmission *submission, const gchar *profile)
 	ck_helper_add_env(builder, "CERTKEEPER_PROOF_SIGNATURE", submission->proof_signature);
 	ck_helper_add_env(builder, "CERTKEEPER_PROOF_ALGORITHM", submission->proof_algorithm);
 	ck_helper_add_env(builder, "CERTKEEPER_TRACE_ID", submission->trace_id);
+	ck_helper_add_env(builder, "CERTKEEPER_TPM_TCTI", submission->tpm_tcti);
 	if (submission->validity > 0) {
 		g_autofree gchar *validity = g_strdup_printf("%lld", (long long)submission->validity);
 		ck_helper_add_env(builder, "CERTKEEPER_VALIDITY", validity);

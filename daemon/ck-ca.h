@@ -110,6 +110,9 @@ typedef struct {
 	const gchar *proof_algorithm;
 	/* the renewal attempt, as in the audit log and the journal (CERTKEEPER_TRACE_ID) */
 	const gchar *trace_id;
+	/* the TCTI of the TPM that holds TPM keys (TSS2 key files), for helpers that
+	 * sign with them (CERTKEEPER_TPM_TCTI); NULL: the helper's default */
+	const gchar *tpm_tcti;
 } CkCaSubmission;
 
 #define CK_TYPE_CA ck_ca_get_type()

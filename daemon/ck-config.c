@@ -18,6 +18,7 @@ struct _CkConfig {
 	gchar *state_dir;
 	gchar *log_level;
 	CkAuditConfig audit;
+	gchar *tpm_tcti;
 	CkKeyType key_type;
 	gchar *ca;
 	guint cert_mode;
@@ -164,6 +165,7 @@ static const gchar *const ck_config_daemon_keys[] = {"StateDirectory",
 						     "Pkcs11Module",
 						     "Pkcs11StoreCertificates",
 						     "MetricsDirectory",
+						     "TpmTcti",
 						     NULL};
 static const gchar *const ck_config_renewal_keys[] = {
     "RenewBefore",  "RenewJitterMax", "RetryDelay",  "RetryDelayMax", "MaxAttempts",
@@ -571,6 +573,7 @@ ck_config_load(CkConfig *self, const gchar *path, gboolean must_exist, GError **
 	g_autofree gchar *key_type = NULL;
 	g_autofree gchar *ca = NULL;
 	g_autofree gchar *log_level = NULL;
+	g_autofree gchar *tpm_tcti = NULL;
 	g_autofree gchar *state_dir = NULL;
 
 	g_return_val_if_fail(CK_IS_CONFIG(self), FALSE);
@@ -619,6 +622,19 @@ ck_config_load(CkConfig *self, const gchar *path, gboolean must_exist, GError **
 		}
 		g_free(self->log_level);
 		self->log_level = g_steal_pointer(&log_level);
+	}
+	tpm_tcti = g_key_file_get_string(kf, CK_CONFIG_GROUP_DAEMON, "TpmTcti", NULL);
+	if (tpm_tcti != NULL) {
+		g_strstrip(tpm_tcti);
+		if (tpm_tcti[0] == '\0' || tpm_tcti[0] == ':') {
+			ck_config_set_bad_value(error, path, CK_CONFIG_GROUP_DAEMON, "TpmTcti",
+						tpm_tcti,
+						_("use a tpm2-tss TCTI string such as "
+						  "device:/dev/tpmrm0 or swtpm:path=SOCKET"));
+			return FALSE;
+		}
+		g_free(self->tpm_tcti);
+		self->tpm_tcti = g_steal_pointer(&tpm_tcti);
 	}
 	key_type = g_key_file_get_string(kf, CK_CONFIG_GROUP_DEFAULTS, "KeyType", NULL);
 	if (key_type != NULL) {
@@ -680,6 +696,12 @@ ck_config_get_audit(CkConfig *self)
 	return &self->audit;
 }
 
+const gchar *
+ck_config_get_tpm_tcti(CkConfig *self)
+{
+	return self->tpm_tcti != NULL ? self->tpm_tcti : "device:/dev/tpmrm0";
+}
+
 CkKeyType
 ck_config_get_default_key_type(CkConfig *self)
 {
@@ -723,6 +745,7 @@ ck_config_finalize(GObject *object)
 	g_free(self->state_dir);
 	g_free(self->log_level);
 	g_free(self->audit.path);
+	g_free(self->tpm_tcti);
 	g_free(self->ca);
 	g_ptr_array_unref(self->cas);
 	g_free(self->lifecycle.time_sync_file);

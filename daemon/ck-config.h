@@ -53,6 +53,9 @@ typedef struct {
 
 const CkAuditConfig *
 ck_config_get_audit(CkConfig *self);
+/* [certkeeperd] TpmTcti: the TPM's tpm2-tss TCTI string (default device:/dev/tpmrm0). */
+const gchar *
+ck_config_get_tpm_tcti(CkConfig *self);
 /* [defaults] */
 CkKeyType
 ck_config_get_default_key_type(CkConfig *self);

@@ -442,6 +442,13 @@ ck_csr_extension_free(CkCsrExtension *extension)
 gchar *
 ck_csr_build(const CkCsrParams *params, gnutls_privkey_t key, GError **error)
 {
+	return ck_csr_build_with_pubkey(params, key, NULL, error);
+}
+
+gchar *
+ck_csr_build_with_pubkey(const CkCsrParams *params, gnutls_privkey_t key,
+			 gnutls_pubkey_t known_pubkey, GError **error)
+{
 	gnutls_x509_crq_t crq = NULL;
 	gnutls_pubkey_t pubkey = NULL;
 	gnutls_datum_t pem = {NULL, 0};
@@ -457,10 +464,16 @@ ck_csr_build(const CkCsrParams *params, gnutls_privkey_t key, GError **error)
 	if (!ck_csr_check(gnutls_x509_crq_set_version(crq, 1), "version", error))
 		goto out;
 	/* signing does not fill in the public key: the request must carry it first */
-	if (!ck_csr_check(gnutls_pubkey_init(&pubkey), "public key", error) ||
-	    !ck_csr_check(gnutls_pubkey_import_privkey(pubkey, key, 0, 0), "public key", error) ||
-	    !ck_csr_check(gnutls_x509_crq_set_pubkey(crq, pubkey), "public key", error))
+	if (known_pubkey != NULL) {
+		if (!ck_csr_check(gnutls_x509_crq_set_pubkey(crq, known_pubkey), "public key",
+				  error))
+			goto out;
+	} else if (!ck_csr_check(gnutls_pubkey_init(&pubkey), "public key", error) ||
+		   !ck_csr_check(gnutls_pubkey_import_privkey(pubkey, key, 0, 0), "public key",
+				 error) ||
+		   !ck_csr_check(gnutls_x509_crq_set_pubkey(crq, pubkey), "public key", error)) {
 		goto out;
+	}
 	if (params->subject != NULL && params->subject[0] != '\0' &&
 	    !ck_csr_check(gnutls_x509_crq_set_dn(crq, params->subject, NULL), params->subject,
 			  error))

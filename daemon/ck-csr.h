@@ -81,5 +81,10 @@ ck_csr_validate(const CkCsrParams *params, GError **error);
 /* Builds and signs a PKCS#10 request with @key; returns it PEM-encoded. */
 gchar *
 ck_csr_build(const CkCsrParams *params, gnutls_privkey_t key, GError **error);
+/* The same for keys GnuTLS cannot derive the public key of (TPM keys): @pubkey is
+ * @key's public key, or NULL to derive it. */
+gchar *
+ck_csr_build_with_pubkey(const CkCsrParams *params, gnutls_privkey_t key, gnutls_pubkey_t pubkey,
+			 GError **error);
 
 G_END_DECLS

@@ -274,7 +274,13 @@ ck_engine_key_generated_cb(GObject *source, GAsyncResult *res, gpointer user_dat
 		g_autofree gchar *why =
 		    /* TRANSLATORS: the placeholder is the reason */
 		    g_strdup_printf(_("Cannot generate a key: %s"), error->message);
-		ck_engine_fail(data->engine, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		/* a TPM or token that is away comes back: nothing is lost by waiting */
+		if (g_error_matches(error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE))
+			ck_engine_retry_later(data->engine, request,
+					      CK_REQUEST_STATE_NEED_KEY_PAIR, why);
+		else
+			ck_engine_fail(data->engine, request, CK_REQUEST_STATE_NEED_GUIDANCE,
+				       why);
 		ck_step_data_free(data);
 		return;
 	}
@@ -379,6 +385,8 @@ ck_engine_generate_key_now(gpointer user_data)
 	job->holding = self->key_limiter;
 	provider = g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_GENERATING_KEY_PAIR);
+	/* where the key will live: a token key is made there, a TPM key takes its
+	 * authorization value from there */
 	ck_key_provider_generate_at_async(provider,
 					  job->key_type != CK_KEY_TYPE_UNKNOWN
 					      ? job->key_type
@@ -464,12 +472,117 @@ ck_engine_step_key(CkEngine *self, CkRequest *request, CkJob *job)
 
 /* CSR */
 
+/*
+ * What a CSR built in a worker thread needs, copied: the request may change while
+ * a TPM signs (a TPM signature can wait for another operation's key generation,
+ * seconds on a real TPM, which must not stall the main loop).
+ */
+typedef struct {
+	gchar *subject;
+	GStrv dns_names, ip_addresses, emails, uris, principals, key_usage, extended_key_usage;
+	gchar *challenge_password; /* what the CA asked to find in the CSR, or NULL */
+	GPtrArray *extensions;
+	CkKey *key;
+	CkKeyProvider *provider;
+	gchar *csr;    /* the result ... */
+	GError *error; /* ... or why not: the key's device's reason when it has one */
+} CkCsrWork;
+
+static void
+ck_csr_work_free(CkCsrWork *work)
+{
+	g_free(work->subject);
+	g_strfreev(work->dns_names);
+	g_strfreev(work->ip_addresses);
+	g_strfreev(work->emails);
+	g_strfreev(work->uris);
+	g_strfreev(work->principals);
+	g_strfreev(work->key_usage);
+	g_strfreev(work->extended_key_usage);
+	g_free(work->challenge_password);
+	g_clear_pointer(&work->extensions, g_ptr_array_unref);
+	ck_key_unref(work->key);
+	g_clear_object(&work->provider);
+	g_free(work->csr);
+	g_clear_error(&work->error);
+	g_free(work);
+}
+
+static void
+ck_engine_csr_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+	CkCsrWork *work = task_data;
+	CkCsrParams params = {
+	    .subject = work->subject,
+	    .dns_names = (const gchar *const *)work->dns_names,
+	    .ip_addresses = (const gchar *const *)work->ip_addresses,
+	    .emails = (const gchar *const *)work->emails,
+	    .uris = (const gchar *const *)work->uris,
+	    .principals = (const gchar *const *)work->principals,
+	    .key_usage = (const gchar *const *)work->key_usage,
+	    .extended_key_usage = (const gchar *const *)work->extended_key_usage,
+	    .challenge_password = work->challenge_password,
+	    .extensions = work->extensions,
+	};
+	g_autoptr(GError) error = NULL;
+
+	work->csr = ck_csr_build_with_pubkey(&params, ck_key_get_privkey(work->key),
+					     ck_key_get_pubkey(work->key), &error);
+	if (work->csr == NULL) {
+		/* the provider keeps its reason per thread: ask in this one */
+		work->error = work->provider != NULL
+				  ? ck_key_provider_take_sign_error(work->provider)
+				  : NULL;
+		if (work->error == NULL)
+			work->error = g_steal_pointer(&error);
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+static void
+ck_engine_csr_built_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	CkStepData *data = user_data;
+	CkCsrWork *work = g_task_get_task_data(G_TASK(res));
+	CkRequest *request = NULL;
+	CkJob *job = NULL;
+
+	if (!ck_step_data_resolve(data, &request, &job)) {
+		ck_step_data_free(data);
+		return;
+	}
+	job->busy = FALSE;
+	if (work->csr == NULL) {
+		g_autofree gchar *why =
+		    /* TRANSLATORS: the placeholder is the reason */
+		    g_strdup_printf(_("Cannot create the certificate request: %s"),
+				    work->error->message);
+		/* the key is kept: once its TPM answers again, it signs */
+		if (g_error_matches(work->error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE))
+			ck_engine_retry_later(data->engine, request, CK_REQUEST_STATE_NEED_CSR,
+					      why);
+		else
+			ck_engine_fail(data->engine, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
+		ck_step_data_free(data);
+		return;
+	}
+	g_free(job->csr);
+	job->csr = g_steal_pointer(&work->csr);
+	ck_request_set_ca_cookie(request, NULL);
+	ck_engine_record(data->engine, CK_AUDIT_CSR_CREATED, NULL, request, NULL, "success", "profile", ck_request_get_profile(request), NULL);
+	ck_engine_set_state(data->engine, request, CK_REQUEST_STATE_SUBMITTING);
+	ck_engine_schedule_step(data->engine, request);
+	ck_step_data_free(data);
+}
+
 static void
 ck_engine_step_csr(CkEngine *self, CkRequest *request, CkJob *job)
 {
 	CkCsrParams params = {0};
 	const CkCaCsrAttributes *attributes;
-	g_autoptr(GError) error = NULL;
+	CkKeyProvider *provider;
+	CkCsrWork *work;
+	g_autoptr(GTask) task = NULL;
 
 	if (job->key == NULL) {
 		ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
@@ -495,19 +608,27 @@ ck_engine_step_csr(CkEngine *self, CkRequest *request, CkJob *job)
 				ck_request_get_id(request), ck_request_get_ca(request),
 				attributes->unfilled[i]);
 	}
-	g_free(job->csr);
-	job->csr = ck_csr_build(&params, ck_key_get_privkey(job->key), &error);
-	if (job->csr == NULL) {
-		g_autofree gchar *why =
-		    /* TRANSLATORS: the placeholder is the reason */
-		    g_strdup_printf(_("Cannot create the certificate request: %s"), error->message);
-		ck_engine_fail(self, request, CK_REQUEST_STATE_NEED_GUIDANCE, why);
-		return;
-	}
-	ck_request_set_ca_cookie(request, NULL);
-	ck_engine_record(self, CK_AUDIT_CSR_CREATED, NULL, request, NULL, "success", "profile", ck_request_get_profile(request), NULL);
-	ck_engine_set_state(self, request, CK_REQUEST_STATE_SUBMITTING);
-	ck_engine_schedule_step(self, request);
+	provider = g_hash_table_lookup(self->key_providers, ck_request_get_key_provider(request));
+	work = g_new0(CkCsrWork, 1);
+	work->subject = g_strdup(params.subject);
+	work->dns_names = g_strdupv((gchar **)params.dns_names);
+	work->ip_addresses = g_strdupv((gchar **)params.ip_addresses);
+	work->emails = g_strdupv((gchar **)params.emails);
+	work->uris = g_strdupv((gchar **)params.uris);
+	work->principals = g_strdupv((gchar **)params.principals);
+	work->key_usage = g_strdupv((gchar **)params.key_usage);
+	work->extended_key_usage = g_strdupv((gchar **)params.extended_key_usage);
+	work->challenge_password = g_strdup(params.challenge_password);
+	/* a CA refresh replaces the array rather than changing it: a reference is enough */
+	work->extensions = params.extensions != NULL ? g_ptr_array_ref(params.extensions) : NULL;
+	work->key = ck_key_ref(job->key);
+	work->provider = provider != NULL ? g_object_ref(provider) : NULL;
+	g_clear_pointer(&job->csr, g_free);
+	job->busy = TRUE;
+	task = g_task_new(NULL, NULL, ck_engine_csr_built_cb, ck_step_data_new(self, request, job));
+	g_task_set_source_tag(task, ck_engine_step_csr);
+	g_task_set_task_data(task, work, (GDestroyNotify)ck_csr_work_free);
+	g_task_run_in_thread(task, ck_engine_csr_thread);
 }
 
 /* Submission */
@@ -927,6 +1048,7 @@ ck_engine_submit_with(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
 	submission.proof_nonce = nonce;
 	submission.proof_signature = signature;
 	submission.proof_algorithm = algorithm;
+	submission.tpm_tcti = ck_config_get_tpm_tcti(self->config);
 	/* SCEP signs and decrypts with the CSR's own key: a helper may read it from the
 	 * pending file (a PEM only for file keys), which the outcome removes again */
 	if (CK_IS_CA_HELPER(ca) &&

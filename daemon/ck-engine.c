@@ -23,6 +23,9 @@
 #include "ck-key-provider-file.h"
 #include "ck-log.h"
 #include "ck-key-provider-pkcs11.h"
+#if CK_HAVE_TPM
+#include "ck-key-provider-tpm.h"
+#endif
 #include "ck-subprocess.h"
 #include "ck-tls-check.h"
 
@@ -1631,5 +1634,12 @@ ck_engine_new(CkConfig *config, const gchar *state_dir)
 				    g_strdup(ck_key_provider_get_name(pkcs11_provider)),
 				    pkcs11_provider);
 	}
+#if CK_HAVE_TPM
+	{
+		CkKeyProvider *tpm_provider = ck_key_provider_tpm_new(ck_config_get_tpm_tcti(config));
+		g_hash_table_insert(self->key_providers,
+				    g_strdup(ck_key_provider_get_name(tpm_provider)), tpm_provider);
+	}
+#endif
 	return self;
 }

@@ -19,6 +19,7 @@ static const gchar *const ck_error_names[CK_ERROR_LAST] = {
     [CK_ERROR_CA_UNDERCONFIGURED] = "CAUnderconfigured",
     [CK_ERROR_BUSY] = "Busy",
     [CK_ERROR_TIMED_OUT] = "TimedOut",
+    [CK_ERROR_DEVICE_UNAVAILABLE] = "DeviceUnavailable",
 };
 
 const gchar *

@@ -25,6 +25,7 @@ typedef enum {
 	CK_ERROR_CA_UNDERCONFIGURED, /* the CA back end lacks configuration */
 	CK_ERROR_BUSY,		   /* the request is in a state that forbids this now */
 	CK_ERROR_TIMED_OUT,	   /* a program or peer did not answer in time */
+	CK_ERROR_DEVICE_UNAVAILABLE, /* a key's device (TPM, token) does not answer now */
 	CK_ERROR_LAST
 } CkError;
 

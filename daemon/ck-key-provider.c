@@ -67,6 +67,7 @@ struct _CkKey {
 	gint ref_count;
 	CkKeyType type;
 	gnutls_privkey_t privkey;
+	gnutls_pubkey_t pubkey;
 	GBytes *stored_form;
 };
 
@@ -95,6 +96,8 @@ ck_key_unref(CkKey *key)
 	if (key == NULL || !g_atomic_int_dec_and_test(&key->ref_count))
 		return;
 	gnutls_privkey_deinit(key->privkey);
+	if (key->pubkey != NULL)
+		gnutls_pubkey_deinit(key->pubkey);
 	if (key->stored_form != NULL)
 		g_bytes_unref(key->stored_form);
 	g_free(key);
@@ -112,6 +115,20 @@ ck_key_get_privkey(CkKey *key)
 	return key->privkey;
 }
 
+void
+ck_key_set_pubkey(CkKey *key, gnutls_pubkey_t pubkey)
+{
+	if (key->pubkey != NULL)
+		gnutls_pubkey_deinit(key->pubkey);
+	key->pubkey = pubkey;
+}
+
+gnutls_pubkey_t
+ck_key_get_pubkey(CkKey *key)
+{
+	return key->pubkey;
+}
+
 GBytes *
 ck_key_get_stored_form(CkKey *key)
 {
@@ -126,12 +143,17 @@ ck_key_matches_certificate(CkKey *key, gnutls_x509_crt_t crt, GError **error)
 	size_t key_id_size = sizeof(key_id), crt_id_size = sizeof(crt_id);
 	int rc;
 
-	rc = gnutls_pubkey_init(&pubkey);
-	if (rc == GNUTLS_E_SUCCESS)
-		rc = gnutls_pubkey_import_privkey(pubkey, key->privkey, 0, 0);
-	if (rc == GNUTLS_E_SUCCESS)
-		rc = gnutls_pubkey_get_key_id(pubkey, GNUTLS_KEYID_USE_SHA256, key_id,
+	if (key->pubkey != NULL) {
+		rc = gnutls_pubkey_get_key_id(key->pubkey, GNUTLS_KEYID_USE_SHA256, key_id,
 					      &key_id_size);
+	} else {
+		rc = gnutls_pubkey_init(&pubkey);
+		if (rc == GNUTLS_E_SUCCESS)
+			rc = gnutls_pubkey_import_privkey(pubkey, key->privkey, 0, 0);
+		if (rc == GNUTLS_E_SUCCESS)
+			rc = gnutls_pubkey_get_key_id(pubkey, GNUTLS_KEYID_USE_SHA256, key_id,
+						      &key_id_size);
+	}
 	if (rc == GNUTLS_E_SUCCESS)
 		rc = gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, crt_id, &crt_id_size);
 	if (pubkey != NULL)
@@ -223,8 +245,8 @@ static void
 ck_key_provider_generate_thread(GTask *task, gpointer source, gpointer task_data,
 				GCancellable *cancellable)
 {
-	GError *error = NULL;
 	CkGenerateData *data = task_data;
+	GError *error = NULL;
 	CkKey *key =
 	    ck_key_provider_generate_at(CK_KEY_PROVIDER(source), data->type, data->location, &error);
 
@@ -316,6 +338,15 @@ ck_key_provider_prune(CkKeyProvider *self, const gchar *location, CkKey *keep, G
 	g_return_val_if_fail(CK_IS_KEY_PROVIDER(self), FALSE);
 	klass = CK_KEY_PROVIDER_GET_CLASS(self);
 	return klass->prune == NULL || klass->prune(self, location, keep, error);
+}
+
+GError *
+ck_key_provider_take_sign_error(CkKeyProvider *self)
+{
+	g_return_val_if_fail(CK_IS_KEY_PROVIDER(self), NULL);
+	if (CK_KEY_PROVIDER_GET_CLASS(self)->take_sign_error == NULL)
+		return NULL;
+	return CK_KEY_PROVIDER_GET_CLASS(self)->take_sign_error(self);
 }
 
 static void

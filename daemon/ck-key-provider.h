@@ -50,6 +50,13 @@ CkKeyType
 ck_key_get_key_type(CkKey *key);
 gnutls_privkey_t
 ck_key_get_privkey(CkKey *key);
+/* Keys GnuTLS cannot derive the public key of (a TPM's, behind callbacks) carry it
+ * along: ck_key_set_pubkey() takes @pubkey. ck_key_get_pubkey() returns it, or
+ * NULL when the private key knows its public key itself. */
+void
+ck_key_set_pubkey(CkKey *key, gnutls_pubkey_t pubkey);
+gnutls_pubkey_t
+ck_key_get_pubkey(CkKey *key);
 GBytes *
 ck_key_get_stored_form(CkKey *key);
 /* TRUE when @crt carries this key's public key; CK_ERROR_INVALID_ARGUMENT names the mismatch. */
@@ -90,7 +97,10 @@ struct _CkKeyProviderClass {
 	/* prune: removes every key at @location but @keep (NULL: all of them). */
 	gboolean (*prune)(CkKeyProvider *self, const gchar *location, CkKey *keep,
 			  GError **error);
-	gpointer padding[4];
+	/* Optional: why the last signature with one of this provider's keys failed in
+	 * this thread (GnuTLS reports only an error number), or NULL. */
+	GError *(*take_sign_error)(CkKeyProvider *self);
+	gpointer padding[3];
 };
 
 /* The provider's name, as used in configuration and on D-Bus ("file", "tpm", ...). */
@@ -108,6 +118,10 @@ CkKey *
 ck_key_provider_generate_finish(CkKeyProvider *self, GAsyncResult *res, GError **error);
 CkKey *
 ck_key_provider_load(CkKeyProvider *self, GBytes *stored, const gchar *location, GError **error);
+/* See take_sign_error above; NULL for providers whose signatures cannot fail that way.
+ * CK_ERROR_DEVICE_UNAVAILABLE says: try again later. */
+GError *
+ck_key_provider_take_sign_error(CkKeyProvider *self);
 
 /* TRUE when the provider's keys are files the installer writes at the key location. */
 gboolean

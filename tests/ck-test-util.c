@@ -5,7 +5,10 @@
 #include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "ck-test-util.h"
 
@@ -212,4 +215,105 @@ ck_test_p11tool_count(const gchar *type, const gchar *uri, const gchar *pin)
 	for (const gchar *p = out; (p = strstr(p, "\tURL: ")) != NULL; p++)
 		n++;
 	return n;
+}
+
+/* In the child: die with the test, so a failed assertion leaves no swtpm behind. */
+static void
+ck_test_swtpm_child_setup(gpointer data)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+void
+ck_test_swtpm_start(CkTestSwtpm *tpm)
+{
+	g_autofree gchar *state = g_build_filename(tpm->dir, "state", NULL);
+	g_autofree gchar *server = g_strdup_printf("type=unixio,path=%s", tpm->socket);
+	g_autofree gchar *ctrl = g_strdup_printf("type=unixio,path=%s.ctrl", tpm->socket);
+	g_autofree gchar *state_arg = g_strdup_printf("dir=%s", state);
+	g_autofree gchar *log_arg = g_strdup_printf("file=%s/swtpm.log", tpm->dir);
+	g_autoptr(GError) error = NULL;
+	const gchar *argv[] = {"swtpm",
+			       "socket",
+			       "--tpm2",
+			       "--server",
+			       server,
+			       "--ctrl",
+			       ctrl,
+			       "--tpmstate",
+			       state_arg,
+			       "--flags",
+			       "not-need-init,startup-clear",
+			       "--log",
+			       log_arg,
+			       NULL};
+
+	g_assert_cmpint(tpm->pid, ==, 0);
+	g_assert_cmpint(g_mkdir_with_parents(state, 0700), ==, 0);
+	g_unlink(tpm->socket);
+	/* a child of the test, not a daemon: it must not hold the TAP output open */
+	g_assert_true(g_spawn_async(NULL, (gchar **)argv, NULL,
+				    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+					G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+				    ck_test_swtpm_child_setup, NULL, &tpm->pid, &error));
+	g_assert_no_error(error);
+	for (guint i = 0; i < 200 && !g_file_test(tpm->socket, G_FILE_TEST_EXISTS); i++)
+		g_usleep(50 * 1000);
+	g_assert_true(g_file_test(tpm->socket, G_FILE_TEST_EXISTS));
+}
+
+CkTestSwtpm *
+ck_test_swtpm_new(const gchar *dir)
+{
+	CkTestSwtpm *tpm;
+
+	if (!ck_test_have_program("swtpm") || !ck_test_have_program("swtpm_ioctl")) {
+		g_test_skip("swtpm is not installed (apt-get install swtpm swtpm-tools)");
+		return NULL;
+	}
+	tpm = g_new0(CkTestSwtpm, 1);
+	tpm->dir = g_build_filename(dir, "swtpm", NULL);
+	g_assert_cmpint(g_mkdir_with_parents(tpm->dir, 0700), ==, 0);
+	tpm->socket = g_build_filename(tpm->dir, "tpm.sock", NULL);
+	tpm->tcti = g_strdup_printf("swtpm:path=%s", tpm->socket);
+	ck_test_swtpm_start(tpm);
+	return tpm;
+}
+
+void
+ck_test_swtpm_stop(CkTestSwtpm *tpm)
+{
+	g_autofree gchar *ctrl = g_strdup_printf("%s.ctrl", tpm->socket);
+	const gchar *argv[] = {"swtpm_ioctl", "--unix", ctrl, "-s", NULL};
+	g_autofree gchar *out = NULL, *err = NULL;
+	gint status = 0;
+	guint i;
+
+	if (tpm->pid == 0)
+		return;
+	if (ck_test_run(argv, &out, &err) != 0)
+		kill(tpm->pid, SIGTERM);
+	/* shutting down saves its state: wait for it, then reap it */
+	for (i = 0; i < 200 && waitpid(tpm->pid, &status, WNOHANG) == 0; i++)
+		g_usleep(50 * 1000);
+	if (i == 200) {
+		kill(tpm->pid, SIGKILL);
+		waitpid(tpm->pid, &status, 0);
+	}
+	tpm->pid = 0;
+	/* swtpm leaves its socket files behind: a client must find nothing */
+	g_unlink(tpm->socket);
+	g_unlink(ctrl);
+}
+
+void
+ck_test_swtpm_free(CkTestSwtpm *tpm)
+{
+	if (tpm == NULL)
+		return;
+	ck_test_swtpm_stop(tpm);
+	g_free(tpm->dir);
+	g_free(tpm->socket);
+	g_free(tpm->tcti);
+	g_free(tpm);
 }

@@ -80,5 +80,31 @@ ck_test_softhsm_init_token(const gchar *label, const gchar *pin);
 /* How many objects p11tool lists at @uri with --list-@type ("all-privkeys", "all-certs"). */
 guint
 ck_test_p11tool_count(const gchar *type, const gchar *uri, const gchar *pin);
+/*
+ * A software TPM (swtpm) of one test: its unix socket and state live in a
+ * directory of the test, so tests run in parallel. Stopping saves its state;
+ * starting again resumes on it, as a real TPM keeps its keys across reboots.
+ */
+typedef struct {
+	gchar *dir;
+	gchar *socket;
+	gchar *tcti; /* "swtpm:path=<socket>" */
+	GPid pid;    /* 0 while stopped */
+} CkTestSwtpm;
+
+/* Starts a fresh swtpm in @dir/swtpm; NULL (and g_test_skip()) without swtpm. */
+CkTestSwtpm *
+ck_test_swtpm_new(const gchar *dir);
+/* Stops it (state saved); the socket is gone afterwards. */
+void
+ck_test_swtpm_stop(CkTestSwtpm *tpm);
+/* Starts it again on its saved state. */
+void
+ck_test_swtpm_start(CkTestSwtpm *tpm);
+/* Stops it if it runs and frees @tpm (the directory stays for the test to remove). */
+void
+ck_test_swtpm_free(CkTestSwtpm *tpm);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkTestSwtpm, ck_test_swtpm_free)
 
 G_END_DECLS

@@ -59,6 +59,7 @@ ck_test_assert_defaults(CkConfig *config)
 
 	g_assert_null(ck_config_get_state_dir(config));
 	g_assert_null(ck_config_get_log_level(config));
+	g_assert_cmpstr(ck_config_get_tpm_tcti(config), ==, "device:/dev/tpmrm0");
 	g_assert_cmpint(ck_config_get_default_key_type(config), ==, CK_KEY_TYPE_EC_P256);
 	g_assert_cmpstr(ck_config_get_default_ca(config), ==, "local");
 	g_assert_cmpuint(ck_config_get_default_cert_mode(config), ==, 0644);
@@ -110,6 +111,7 @@ test_config_full(Fixture *f, gconstpointer user_data)
 	const gchar *text = "[certkeeperd]\n"
 			    "StateDirectory = /srv/certkeeper \n"
 			    "LogLevel=debug\n"
+			    "TpmTcti = swtpm:path=/run/tpm.sock \n"
 			    "[defaults]\n"
 			    "KeyType=RSA:3072\n"
 			    "CA=corp\n"
@@ -133,6 +135,7 @@ test_config_full(Fixture *f, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpstr(ck_config_get_state_dir(f->config), ==, "/srv/certkeeper");
 	g_assert_cmpstr(ck_config_get_log_level(f->config), ==, "debug");
+	g_assert_cmpstr(ck_config_get_tpm_tcti(f->config), ==, "swtpm:path=/run/tpm.sock");
 	g_assert_cmpint(ck_config_get_default_key_type(f->config), ==, CK_KEY_TYPE_RSA_3072);
 	g_assert_cmpstr(ck_config_get_default_ca(f->config), ==, "corp");
 	g_assert_cmpuint(ck_config_get_default_validity_days(f->config), ==, 90);
@@ -203,6 +206,7 @@ test_config_shipped_example(Fixture *f, gconstpointer user_data)
 	/* the documented defaults are the real defaults */
 	g_assert_cmpstr(ck_config_get_state_dir(f->config), ==, "/var/lib/certkeeper");
 	g_assert_cmpstr(ck_config_get_log_level(f->config), ==, "message");
+	g_assert_cmpstr(ck_config_get_tpm_tcti(f->config), ==, "device:/dev/tpmrm0");
 	g_assert_cmpint(ck_config_get_default_key_type(f->config), ==, CK_KEY_TYPE_EC_P256);
 	g_assert_cmpstr(ck_config_get_default_ca(f->config), ==, "local");
 	g_assert_cmpuint(ck_config_get_default_validity_days(f->config), ==, 365);
@@ -282,6 +286,8 @@ static const BadCase bad_cases[] = {
      "[certkeeperd]\nStateDirectory=var/lib/certkeeper\n",
      {"[certkeeperd]", "StateDirectory=var/lib/certkeeper", "absolute"}},
     {"log-level", "[certkeeperd]\nLogLevel=verbose\n", {"LogLevel=verbose", "debug"}},
+    {"tpm-tcti-empty", "[certkeeperd]\nTpmTcti= \n", {"TpmTcti=", "device:/dev/tpmrm0"}},
+    {"tpm-tcti-no-name", "[certkeeperd]\nTpmTcti=:path=/x\n", {"TpmTcti=:path=/x", "swtpm:path"}},
     {"ca-no-type", "[ca corp]\nHelper=/bin/true\n", {"[ca corp]", "Type"}},
     {"ca-bogus-type", "[ca corp]\nType=bogus\n", {"[ca corp]", "Type=bogus"}},
     {"ca-helper-without-helper", "[ca corp]\nType=helper\n", {"[ca corp]", "Helper="}},

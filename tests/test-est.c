@@ -1380,6 +1380,180 @@ test_est_proof_helper(void)
 		g_assert_nonnull(strstr(err, "takes no attestation proofs"));
 	}
 }
+/* A TPM device */
+
+#if CK_HAVE_TPM
+
+static gint
+est_run_with_tpm(CkTestSwtpm *tpm, const gchar *const *argv, gchar **out, gchar **err)
+{
+	g_auto(GStrv) env = g_get_environ();
+	g_autoptr(GError) error = NULL;
+	gint status = -1;
+
+	env = g_environ_setenv(env, "TPM2OPENSSL_TCTI", tpm->tcti, TRUE);
+	env = g_environ_setenv(env, "TSS2_LOG", "all+none", TRUE);
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, out,
+				   err, &status, &error));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The certificate holds the public key of the TPM key @key. */
+static void
+est_assert_tpm_key(CkTestSwtpm *tpm, const gchar *cert, const gchar *key)
+{
+	const gchar *pub_key[] = {"openssl", "pkey", "-provider", "tpm2", "-provider", "default",
+				  "-in", key, "-pubout", NULL};
+	const gchar *pub_cert[] = {"openssl", "x509", "-in", cert, "-noout", "-pubkey", NULL};
+	g_autofree gchar *a = NULL, *b = NULL, *err = NULL, *pem = ck_test_read_file(key);
+
+	g_assert_true(g_str_has_prefix(pem, "-----BEGIN TSS2 PRIVATE KEY-----"));
+	g_assert_cmpint(est_run_with_tpm(tpm, pub_key, &a, &err), ==, 0);
+	g_assert_cmpint(ck_test_run(pub_cert, &b, NULL), ==, 0);
+	g_assert_cmpstr(a, ==, b);
+}
+
+/*
+ * The whole device story, with every key in the TPM: the device's bootstrap
+ * identity is a TPM key (made by OpenSSL's tpm2 provider, certified by the
+ * bootstrap CA); it enrolls over EST with it, renews with its TPM-held
+ * management key (TLS client authentication through the TPM), then its
+ * management certificate expires while nobody looks, and it enrolls again with
+ * the TPM bootstrap identity without anyone acting.
+ */
+static void
+test_est_daemon_tpm_device(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(CkTestSwtpm) tpm = NULL;
+	g_autoptr(JsonObject) enrolled = NULL, renewed = NULL, recovered = NULL;
+	g_autoptr(JsonParser) p1 = NULL, p2 = NULL, p3 = NULL;
+	g_autofree gchar *helper = NULL, *config = NULL, *cert = NULL, *key = NULL;
+	g_autofree gchar *bkey = NULL, *bcsr = NULL, *bcert = NULL, *ext = NULL, *offset = NULL;
+	g_autofree gchar *ca_cert = NULL, *ca_key = NULL, *out = NULL, *err = NULL;
+	g_autofree gchar *offset_env = NULL;
+	CkTestRequestWait wait = {0};
+	JsonObject *rec;
+
+	if (!est_have_tools())
+		return;
+	td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	if (td == NULL)
+		return;
+	tpm = ck_test_swtpm_new(td->dir);
+	if (tpm == NULL)
+		return;
+	{
+		const gchar *argv[] = {"openssl", "list", "-providers", "-provider", "tpm2", NULL};
+		if (est_run_with_tpm(tpm, argv, &out, &err) != 0) {
+			g_test_skip("OpenSSL's tpm2 provider is not installed");
+			return;
+		}
+	}
+	s = est_server_start(NULL);
+	/* the bootstrap identity: a TPM key and a certificate from the bootstrap CA */
+	bkey = ck_test_daemon_path(td, "bootstrap-tpm.key");
+	bcsr = ck_test_daemon_path(td, "bootstrap-tpm.csr");
+	bcert = ck_test_daemon_path(td, "bootstrap-tpm.pem");
+	ext = ck_test_write_file(td->dir, "bootstrap.ext",
+				 "basicConstraints=critical,CA:FALSE\n"
+				 "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
+	ca_cert = est_server_ca_file(s, "bootstrap-ca.pem");
+	ca_key = est_server_ca_file(s, "bootstrap-ca.key");
+	{
+		const gchar *genpkey[] = {"openssl",   "genpkey",    "-provider", "tpm2",
+					  "-provider", "default",    "-algorithm", "EC",
+					  "-pkeyopt",  "group:P-256", "-out",       bkey,
+					  NULL};
+		const gchar *req[] = {"openssl", "req",	    "-provider", "tpm2", "-provider",
+				      "default", "-new",    "-key",	 bkey,	 "-subj",
+				      "/CN=bootstrap device tpm", "-out", bcsr, NULL};
+		const gchar *sign[] = {"openssl", "x509",  "-req",  "-in",	   bcsr,
+				       "-CA",	  ca_cert, "-CAkey", ca_key,	   "-days",
+				       "30",	  "-extfile", ext,   "-out",	   bcert,
+				       NULL};
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+		g_assert_cmpint(est_run_with_tpm(tpm, genpkey, &out, &err), ==, 0);
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+		g_assert_cmpint(est_run_with_tpm(tpm, req, &out, &err), ==, 0);
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+		g_assert_cmpint(ck_test_run(sign, &out, &err), ==, 0);
+	}
+	g_assert_cmpint(g_chmod(bkey, 0600), ==, 0);
+
+	helper = g_build_filename(g_getenv("CK_TOP_BUILDDIR"), "daemon", "helpers",
+				  "certkeeper-est", NULL);
+	config = g_strdup_printf("[certkeeperd]\nTpmTcti=%s\n"
+				 "[renewal]\nRenewJitterMax=0\nRetryDelay=1s\nRetryDelayMax=2s\n"
+				 "MaxAttempts=100\n"
+				 "[ca estdevice]\nType=helper\nHelper=%s --url %s --trust %s\n",
+				 tpm->tcti, helper, s->url, s->root);
+	ck_test_daemon_write_config(td, config);
+	/* the daemon's clock can be moved: management certificates live a day */
+	offset = ck_test_daemon_path(td, "clock-offset");
+	offset_env = g_strdup_printf("CERTKEEPER_TEST_CLOCK_OFFSET_FILE=%s", offset);
+	g_ptr_array_add(td->extra_env, g_strdup(offset_env));
+	g_ptr_array_add(td->extra_env, g_strdup("TSS2_LOG=all+none"));
+	ck_test_daemon_start(td);
+	cert = ck_test_daemon_path(td, "device.crt");
+	key = ck_test_daemon_path(td, "device.key");
+	est_server_control(s, "{\"days\": 1}");
+
+	/* 1. enrollment with the TPM bootstrap identity; the new key is made in the TPM */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "tpmdev", "-f",
+				    cert, "-k", key, "-N", "CN=tpmdev.example", "-c", "estdevice",
+				    "--key-provider", "tpm", "--bootstrap-cert", bcert,
+				    "--bootstrap-key", bkey, "--renew-before=1h", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	enrolled = ck_test_request_json(td, "tpmdev");
+	g_assert_cmpstr(ck_test_json_string(enrolled, "State"), ==, "MONITORING");
+	rec = est_server_last(s, "simpleenroll", &p1);
+	g_assert_nonnull(rec);
+	g_assert_cmpint(json_object_get_int_member(rec, "status"), ==, 200);
+	g_assert_cmpstr(json_object_get_string_member(rec, "auth"), ==, "bootstrap");
+	g_assert_cmpstr(json_object_get_string_member(rec, "client_subject"), ==,
+			"CN=bootstrap device tpm");
+	est_assert_tpm_key(tpm, cert, key);
+
+	/* 2. a renewal authenticated by the current certificate, whose key is in the TPM */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "resubmit", "-i", "tpmdev", "-w",
+				    "--wait-timeout=60", NULL),
+			==, 0);
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(enrolled, "Serial")};
+	renewed = ck_test_wait_request(td, "tpmdev", &wait, 60);
+	rec = est_server_last(s, "simplereenroll", &p2);
+	g_assert_nonnull(rec);
+	g_assert_cmpint(json_object_get_int_member(rec, "status"), ==, 200);
+	g_assert_cmpstr(json_object_get_string_member(rec, "auth"), ==, "certificate");
+	g_assert_cmpstr(json_object_get_string_member(rec, "client_subject"), ==,
+			"CN=tpmdev.example");
+	est_assert_tpm_key(tpm, cert, key);
+
+	/* 3. two days pass unseen (the device was off): the management certificate has
+	 * expired; the daemon enrolls again with the TPM bootstrap identity by itself */
+	est_server_control(s, "{\"days\": 90}");
+	g_assert_true(g_file_set_contents(offset, "172800", -1, NULL));
+	g_assert_cmpint(kill(td->daemon_pid, SIGUSR2), ==, 0);
+	wait = (CkTestRequestWait){.state = "MONITORING",
+				   .not_serial = ck_test_json_string(renewed, "Serial")};
+	recovered = ck_test_wait_request(td, "tpmdev", &wait, 60);
+	g_assert_cmpint(json_object_get_int_member(recovered, "FailedAttempts"), ==, 0);
+	rec = est_server_last(s, "simpleenroll", &p3);
+	g_assert_nonnull(rec);
+	g_assert_cmpint(json_object_get_int_member(rec, "status"), ==, 200);
+	g_assert_cmpstr(json_object_get_string_member(rec, "auth"), ==, "bootstrap");
+	g_assert_cmpstr(json_object_get_string_member(rec, "client_subject"), ==,
+			"CN=bootstrap device tpm");
+	est_assert_tpm_key(tpm, cert, key);
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+}
+#endif
 
 /* Resilience, through the real daemon, on a compressed clock */
 
@@ -1997,6 +2171,9 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/est/daemon/outage", test_est_daemon_outage);
 	g_test_add_func("/certkeeper/est/daemon/proof", test_est_daemon_proof);
 	g_test_add_func("/certkeeper/est/helper/proof", test_est_proof_helper);
+#if CK_HAVE_TPM
+	g_test_add_func("/certkeeper/est/daemon/tpm-device", test_est_daemon_tpm_device);
+#endif
 	g_test_add_func("/certkeeper/est/daemon/refusals-and-garbage",
 			test_est_daemon_refusals_and_garbage);
 	g_test_add_func("/certkeeper/est/certmonger/enroll-and-renew", test_est_certmonger);

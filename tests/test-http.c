@@ -647,6 +647,152 @@ test_https_client_certificate(void)
 	gnutls_privkey_deinit(key);
 }
 
+#if CK_HAVE_TPM
+/* Runs @argv with OpenSSL's tpm2 provider pointed at @tcti; its exit status. */
+static gint
+ck_test_run_tpm(const gchar *tcti, const gchar *const *argv)
+{
+	g_auto(GStrv) env = g_get_environ();
+	g_autofree gchar *out = NULL, *err = NULL;
+	gint status = -1;
+
+	env = g_environ_setenv(env, "TPM2OPENSSL_TCTI", tcti, TRUE);
+	env = g_environ_setenv(env, "TSS2_LOG", "all+none", TRUE);
+	if (!g_spawn_sync(fixture.dir, (gchar **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
+			  &err, &status, NULL))
+		return -1;
+	if (status != 0)
+		g_test_message("%s failed: %s", argv[0], err);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+#endif
+
+/* TLS client authentication with a key that lives in the TPM (a TSS2 key file). */
+static void
+test_https_client_tpm_key(void)
+{
+#if CK_HAVE_TPM
+	g_autofree gchar *dir = ck_test_make_tmpdir();
+	g_autoptr(CkTestSwtpm) tpm = NULL;
+	g_autofree gchar *trust = ck_test_fixture_path("ca.pem");
+	g_autofree gchar *ca_key = ck_test_fixture_path("ca.key");
+	g_autofree gchar *key_path = g_build_filename(dir, "tpm.key", NULL);
+	g_autofree gchar *csr_path = g_build_filename(dir, "tpm.csr", NULL);
+	g_autofree gchar *cert_path = g_build_filename(dir, "tpm.pem", NULL);
+	g_autofree gchar *ext = ck_test_write_file(dir, "tpm.ext", "extendedKeyUsage=clientAuth\n");
+	g_autofree gchar *url = NULL, *body = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkHttpResponse) r = NULL;
+	gnutls_datum_t data = {NULL, 0};
+	gnutls_x509_crt_t *chain = NULL;
+	unsigned int n_chain = 0;
+	gnutls_privkey_t key = NULL;
+	CkHttpOptions options = {.trust_file = trust, .timeout_seconds = 10};
+
+	if (!fixture.have_tls) {
+		g_test_skip("openssl is not installed");
+		ck_test_rm_rf(dir);
+		return;
+	}
+	tpm = ck_test_swtpm_new(dir);
+	if (tpm == NULL) {
+		ck_test_rm_rf(dir);
+		return;
+	}
+	{
+		const gchar *genpkey[] = {"openssl",   "genpkey",    "-provider", "tpm2",
+					  "-provider", "default",    "-algorithm", "EC",
+					  "-pkeyopt",  "group:P-256", "-out",       key_path,
+					  NULL};
+		const gchar *req[] = {"openssl", "req",	    "-provider", "tpm2", "-provider",
+				      "default", "-new",    "-key",	 key_path, "-subj",
+				      "/CN=tpm-client", "-out", csr_path, NULL};
+		const gchar *sign[] = {"openssl", "x509",   "-req",  "-in",     csr_path, "-CA",
+				       trust,	  "-CAkey", ca_key, "-days",   "2",	 "-extfile",
+				       ext,	  "-out",   cert_path, NULL};
+		if (ck_test_run_tpm(tpm->tcti, genpkey) != 0) {
+			g_test_skip("OpenSSL's tpm2 provider is not installed");
+			ck_test_rm_rf(dir);
+			return;
+		}
+		g_assert_cmpint(ck_test_run_tpm(tpm->tcti, req), ==, 0);
+		g_assert_cmpint(ck_test_run_tpm(tpm->tcti, sign), ==, 0);
+	}
+	g_setenv("CERTKEEPER_TPM_TCTI", tpm->tcti, TRUE);
+	g_assert_true(ck_http_load_client_key(key_path, "the test key", &key, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(gnutls_load_file(cert_path, &data), ==, 0);
+	g_assert_cmpint(
+	    gnutls_x509_crt_list_import2(&chain, &n_chain, &data, GNUTLS_X509_FMT_PEM, 0), >=, 0);
+	gnutls_free(data.data);
+	options.client_chain = chain;
+	options.client_chain_len = n_chain;
+	options.client_key = key;
+	url = ck_test_url("https", "localhost", fixture.mtls_port, "/hello.txt");
+	r = ck_http_request(&options, "GET", url, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(ck_http_response_get_status(r), ==, 200);
+	body = ck_test_body_text(r);
+	g_assert_cmpstr(body, ==, "hello over tls\n");
+	g_clear_pointer(&r, ck_http_response_free);
+
+	/* the TPM gone: the handshake cannot be signed, and the request fails cleanly */
+	ck_test_swtpm_stop(tpm);
+	g_assert_null(ck_http_request(&options, "GET", url, NULL, NULL, &error));
+	g_assert_error(error, CK_ERROR, CK_ERROR_CA_UNREACHABLE);
+	g_assert_nonnull(strstr(error->message, "the client key in the TPM cannot sign"));
+	g_assert_nonnull(strstr(error->message, "No TPM answers at"));
+	g_clear_error(&error);
+	/* and back: it signs again */
+	ck_test_swtpm_start(tpm);
+	r = ck_http_request(&options, "GET", url, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(ck_http_response_get_status(r), ==, 200);
+
+	g_unsetenv("CERTKEEPER_TPM_TCTI");
+	for (unsigned int i = 0; i < n_chain; i++)
+		gnutls_x509_crt_deinit(chain[i]);
+	gnutls_free(chain);
+	gnutls_privkey_deinit(key);
+	g_clear_pointer(&tpm, ck_test_swtpm_free);
+	ck_test_rm_rf(dir);
+#else
+	g_test_skip("built without TPM support");
+#endif
+}
+
+/* What ck_http_load_client_key() says about files that hold no usable key. */
+static void
+test_client_key_errors(void)
+{
+	g_autofree gchar *dir = ck_test_make_tmpdir();
+	g_autofree gchar *missing = g_build_filename(dir, "missing.key", NULL);
+	g_autofree gchar *text = ck_test_write_file(dir, "text.key", "not a key\n");
+	g_autofree gchar *broken = ck_test_write_file(
+	    dir, "broken.key", "-----BEGIN TSS2 PRIVATE KEY-----\nAAAA\n-----END TSS2 PRIVATE KEY-----\n");
+	g_autoptr(GError) error = NULL;
+	gnutls_privkey_t key = NULL;
+
+	g_assert_false(ck_http_load_client_key(missing, "The key", &key, &error));
+	g_assert_error(error, CK_ERROR, CK_ERROR_IO);
+	g_assert_nonnull(strstr(error->message, "missing.key"));
+	g_assert_null(key);
+	g_clear_error(&error);
+	g_assert_false(ck_http_load_client_key(text, "The key", &key, &error));
+	g_assert_error(error, CK_ERROR, CK_ERROR_IO);
+	g_assert_nonnull(strstr(error->message, "nor TPM key"));
+	g_clear_error(&error);
+	g_assert_false(ck_http_load_client_key(broken, "The key", &key, &error));
+#if CK_HAVE_TPM
+	g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull(strstr(error->message, "not a valid TSS2 key file"));
+#else
+	g_assert_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED);
+#endif
+	g_assert_nonnull(strstr(error->message, "broken.key"));
+	ck_test_rm_rf(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -694,6 +840,8 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/https/wrong-anchor-and-name",
 			test_https_wrong_anchor_and_name);
 	g_test_add_func("/certkeeper/https/client-certificate", test_https_client_certificate);
+	g_test_add_func("/certkeeper/https/client-tpm-key", test_https_client_tpm_key);
+	g_test_add_func("/certkeeper/https/client-key-errors", test_client_key_errors);
 	rc = g_test_run();
 
 	ck_test_stop(fixture.http_pid);

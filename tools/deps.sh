@@ -8,7 +8,7 @@ CK_DEPS_BUILD="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson
 # the real peers the tests run against (prometheus for promtool; where systemd runs, the
 # prometheus packages start their system services: the tests never use those, they start
 # their own node_exporter on a free loopback port)
-CK_DEPS_TEST="dbus-daemon openssl gnutls-bin util-linux valgrind python3 python3-cryptography pebble certmonger scep softhsm2 prometheus prometheus-node-exporter"
+CK_DEPS_TEST="dbus-daemon openssl gnutls-bin util-linux valgrind python3 python3-cryptography pebble certmonger scep softhsm2 prometheus prometheus-node-exporter swtpm swtpm-tools tpm2-tools tpm2-openssl libtss2-tcti-swtpm0"
 # the Debian package build and its checks (suite "package")
 CK_DEPS_PACKAGE="dpkg-dev build-essential debhelper lintian"
 CK_DEPS_QUICKSTART="dbus-daemon openssl"

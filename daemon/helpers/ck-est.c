@@ -920,14 +920,13 @@ ck_est_fail_error(CkEst *est, const GError *error)
 static gboolean
 ck_est_load_identity(CkEst *est, const gchar *cert_file, const gchar *key_file, GError **error)
 {
-	g_autofree gchar *cert_pem = NULL, *key_pem = NULL;
-	gsize cert_len = 0, key_len = 0;
+	g_autofree gchar *cert_pem = NULL;
+	gsize cert_len = 0;
 	g_autoptr(GError) local = NULL;
 	gnutls_datum_t datum;
 	int rc;
 
-	if (!g_file_get_contents(cert_file, &cert_pem, &cert_len, &local) ||
-	    !g_file_get_contents(key_file, &key_pem, &key_len, &local)) {
+	if (!g_file_get_contents(cert_file, &cert_pem, &cert_len, &local)) {
 		g_set_error(error, CK_ERROR, CK_ERROR_IO,
 			    _("Cannot read the TLS client identity: %s"), local->message);
 		return FALSE;
@@ -942,19 +941,9 @@ ck_est_load_identity(CkEst *est, const gchar *cert_file, const gchar *key_file, 
 			    cert_file, rc < 0 ? gnutls_strerror(rc) : _("it is empty"));
 		return FALSE;
 	}
-	datum.data = (unsigned char *)key_pem;
-	datum.size = (unsigned int)key_len;
-	rc = gnutls_privkey_init(&est->key);
-	if (rc >= 0)
-		rc = gnutls_privkey_import_x509_raw(est->key, &datum, GNUTLS_X509_FMT_PEM, NULL, 0);
-	memset(key_pem, 0, key_len);
-	if (rc < 0) {
-		g_set_error(error, CK_ERROR, CK_ERROR_IO,
-			    _("%s holds no unencrypted PEM private key for TLS client "
-			      "authentication: %s"),
-			    key_file, gnutls_strerror(rc));
+	/* a PEM key or a TPM key (TSS2): the TPM signs the handshake */
+	if (!ck_http_load_client_key(key_file, _("The TLS client key"), &est->key, error))
 		return FALSE;
-	}
 	est->identity_file = g_strdup(cert_file);
 	return TRUE;
 }

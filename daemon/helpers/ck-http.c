@@ -7,6 +7,9 @@
 
 #include "ck-error.h"
 #include "ck-http.h"
+#if CK_HAVE_TPM
+#include "ck-tpm.h"
+#endif
 
 #define CK_HTTP_DEFAULT_TIMEOUT 30
 #define CK_HTTP_DEFAULT_MAX     (1024 * 1024)
@@ -307,9 +310,33 @@ ck_http_conn_start_tls(CkHttpConn *conn, const CkHttpOptions *options, const gch
 	gnutls_transport_set_pull_timeout_function(conn->session, ck_http_pull_timeout);
 	gnutls_handshake_set_timeout(conn->session, timeout * 1000);
 
+#if CK_HAVE_TPM
+	{
+		/* a stale reason from an earlier connection must not explain this one */
+		g_autoptr(GError) stale = ck_tpm_take_sign_error();
+	}
+#endif
 	do {
 		rc = gnutls_handshake(conn->session);
 	} while (rc < 0 && !gnutls_error_is_fatal(rc));
+#if CK_HAVE_TPM
+	if (rc < 0) {
+		/* a client key in a TPM that could not sign: GnuTLS knows only that it failed */
+		g_autoptr(GError) sign_error = ck_tpm_take_sign_error();
+		if (sign_error != NULL) {
+			g_set_error(error, CK_ERROR,
+				    g_error_matches(sign_error, CK_ERROR,
+						    CK_ERROR_DEVICE_UNAVAILABLE)
+					? CK_ERROR_CA_UNREACHABLE
+					: CK_ERROR_CA_UNDERCONFIGURED,
+				    /* TRANSLATORS: the URL, then why the TPM did not sign */
+				    _("TLS handshake with %s failed: the client key in the TPM "
+				      "cannot sign: %s"),
+				    conn->url, sign_error->message);
+			return FALSE;
+		}
+	}
+#endif
 	if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 		unsigned int status = gnutls_session_get_verify_cert_status(conn->session);
 		gnutls_datum_t out = {NULL, 0};
@@ -753,4 +780,59 @@ ck_http_request(const CkHttpOptions *options, const gchar *method, const gchar *
 	}
 	response->peer_certificates = ck_http_conn_peer_certificates(conn);
 	return response;
+}
+
+gboolean
+ck_http_load_client_key(const gchar *path, const gchar *what, gnutls_privkey_t *key_out,
+			GError **error)
+{
+	g_autofree gchar *pem = NULL;
+	gsize len = 0;
+	g_autoptr(GError) local = NULL;
+	gnutls_datum_t datum;
+	gnutls_privkey_t key = NULL;
+	int rc;
+
+	*key_out = NULL;
+	if (!g_file_get_contents(path, &pem, &len, &local)) {
+		g_set_error(error, CK_ERROR, CK_ERROR_IO, "%s: %s", what, local->message);
+		return FALSE;
+	}
+	if (strstr(pem, "-----BEGIN TSS2 PRIVATE KEY-----") != NULL) {
+#if CK_HAVE_TPM
+		gnutls_pubkey_t pubkey = NULL;
+		if (!ck_tpm_load_key_file(g_getenv(CK_TPM_TCTI_ENV), path, key_out, &pubkey,
+					  &local)) {
+			g_set_error(error, local->domain, local->code, "%s: %s", what,
+				    local->message);
+			return FALSE;
+		}
+		gnutls_pubkey_deinit(pubkey);
+		return TRUE;
+#else
+		g_set_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
+			    /* TRANSLATORS: what key, then its path */
+			    _("%s: %s is a TPM key, but this build of certkeeper has no TPM "
+			      "support"),
+			    what, path);
+		return FALSE;
+#endif
+	}
+	datum.data = (unsigned char *)pem;
+	datum.size = (unsigned int)len;
+	rc = gnutls_privkey_init(&key);
+	if (rc >= 0)
+		rc = gnutls_privkey_import_x509_raw(key, &datum, GNUTLS_X509_FMT_PEM, NULL, 0);
+	memset(pem, 0, len);
+	if (rc < 0) {
+		if (key != NULL)
+			gnutls_privkey_deinit(key);
+		g_set_error(error, CK_ERROR, CK_ERROR_IO,
+			    /* TRANSLATORS: what key, its path, then GnuTLS's reason */
+			    _("%s: %s holds no unencrypted PEM private key nor TPM key: %s"), what,
+			    path, gnutls_strerror(rc));
+		return FALSE;
+	}
+	*key_out = key;
+	return TRUE;
 }

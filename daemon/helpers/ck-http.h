@@ -57,6 +57,17 @@ GBytes *ck_http_response_get_body(const CkHttpResponse *response);
 /* The certificates the server presented (GBytes of DER, leaf first); empty for http. */
 const GPtrArray *ck_http_response_get_peer_certificates(const CkHttpResponse *response);
 void ck_http_response_free(CkHttpResponse *response);
+
+/*
+ * Reads the private key in @path for TLS client authentication (client_key
+ * above): an unencrypted PEM key, or a TCG "TSS2 PRIVATE KEY" whose signatures
+ * the TPM makes, reached through the TCTI in $CERTKEEPER_TPM_TCTI (default
+ * device:/dev/tpmrm0); a TPM key with an authorization value reads it from
+ * "<path>.auth". @what names the key in messages. Errors (CK_ERROR): IO,
+ * INVALID_ARGUMENT, UNSUPPORTED (a TPM key in a build without TPM support).
+ */
+gboolean ck_http_load_client_key(const gchar *path, const gchar *what, gnutls_privkey_t *key_out,
+				 GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkHttpResponse, ck_http_response_free)
 
 G_END_DECLS

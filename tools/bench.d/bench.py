@@ -1043,6 +1043,57 @@ def report(results, args):
     print()
 
 
+def tpm_figures(args):
+    """TPM key generation and CSR signing on a swtpm of our own (ck-bench-tpm)."""
+    tool = os.path.join(args.build, "daemon", "ck-bench-tpm")
+    if not os.path.exists(tool):
+        raise BenchError(f"{tool} is missing: the build has no TPM support (libtss2-dev)")
+    for program in ("swtpm", "swtpm_ioctl"):
+        if shutil.which(program) is None:
+            raise BenchError(f"{program} is missing (apt-get install swtpm swtpm-tools)")
+    work = tempfile.mkdtemp(prefix="certkeeper-bench-tpm-")
+    sock = os.path.join(work, "tpm.sock")
+    pid_file = os.path.join(work, "swtpm.pid")
+    env = dict(os.environ, TSS2_LOG="all+none")
+    try:
+        subprocess.run(["swtpm", "socket", "--tpm2", "--server", f"type=unixio,path={sock}",
+                        "--ctrl", f"type=unixio,path={sock}.ctrl", "--tpmstate", f"dir={work}",
+                        "--flags", "not-need-init,startup-clear", "--daemon",
+                        "--pid", f"file={pid_file}"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = mono() + 10
+        while not os.path.exists(sock) and mono() < deadline:
+            time.sleep(0.05)
+        log(f"TPM: {args.tpm_rounds} key generations and CSRs per key type on swtpm")
+        out = subprocess.run([tool, "--tcti", f"swtpm:path={sock}",
+                              "--rounds", str(args.tpm_rounds)],
+                             env=env, capture_output=True, text=True, timeout=args.timeout)
+        if out.returncode != 0:
+            raise BenchError(f"ck-bench-tpm failed: {out.stderr.strip()}")
+        raw = json.loads(out.stdout)
+    finally:
+        subprocess.run(["swtpm_ioctl", "--unix", f"{sock}.ctrl", "-s"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+    figures = {}
+    for key_type, ops in raw.items():
+        figures[key_type] = {op: {"median_ms": statistics.median(ms), "min_ms": min(ms),
+                                  "max_ms": max(ms), "n": len(ms)}
+                             for op, ms in ops.items()}
+    return figures
+
+
+def report_tpm(figures):
+    print("TPM key provider on swtpm (milliseconds: median, min, max)")
+    print(f"  {'key type':<10} {'operation':<26} {'median':>9} {'min':>9} {'max':>9}  n")
+    names = {"generate": "key generation", "csr": "CSR (load + sign in TPM)"}
+    for key_type, ops in figures.items():
+        for op, f in ops.items():
+            print(f"  {key_type:<10} {names.get(op, op):<26} {f['median_ms']:>9.1f} "
+                  f"{f['min_ms']:>9.1f} {f['max_ms']:>9.1f}  {f['n']}")
+    print()
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="tools/bench", description=__doc__.split("\n\n")[0],
@@ -1072,6 +1123,11 @@ def parse_args(argv):
     p.add_argument("--wait-quiet", type=float, default=60, metavar="SECONDS",
                    help="before each timed run, wait up to this long for other work on the "
                         "machine to stop (default 60); runs that still overlap it are flagged")
+    p.add_argument("--tpm", action="store_true",
+                   help="also time TPM key generation and CSR signing on a swtpm")
+    p.add_argument("--tpm-only", action="store_true", help="only the TPM figures")
+    p.add_argument("--tpm-rounds", type=int, default=10,
+                   help="key generations and CSRs per key type for the TPM figures (default 10)")
     p.add_argument("--build", default=os.path.join(TOP, "_build", "bench"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -1083,7 +1139,8 @@ def parse_args(argv):
         args.n = sorted({int(x) for x in args.n.split(",") if x.strip()})
     except ValueError:
         p.error("--n wants numbers separated by commas, e.g. 100,1000")
-    if not args.n or min(args.n) < 1 or args.big < 0 or args.idle < 0 or args.jobs < 1:
+    if (not args.n or min(args.n) < 1 or args.big < 0 or args.idle < 0 or args.jobs < 1
+            or args.tpm_rounds < 1):
         p.error("numbers must be positive")
     return args
 
@@ -1100,10 +1157,25 @@ def main(argv):
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
 
+    if args.tpm_only:
+        try:
+            figures = tpm_figures(args)
+        except BenchError as e:
+            log(f"bench: {e}")
+            return 1
+        report_tpm(figures)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"tpm": figures}, f, indent=2)
+            log(f"wrote {args.json}")
+        return 0
+
     bench, status = None, 0
     try:
         bench = Bench(args)
         bench.run()
+        if args.tpm:
+            bench.results["tpm"] = tpm_figures(args)
     except KeyboardInterrupt:
         log("interrupted; stopping everything")
         status = 130
@@ -1122,6 +1194,8 @@ def main(argv):
         bench.results["incomplete"] = True
         log("the figures below are incomplete")
     report(bench.results, args)
+    if "tpm" in bench.results:
+        report_tpm(bench.results["tpm"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": {k: v for k, v in vars(args).items() if k != "build"},
