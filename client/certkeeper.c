@@ -265,9 +265,6 @@ static const CkRequestOption ck_request_options[] = {
      N_("Where to store the private key (required): a file, or with --key-provider=pkcs11 "
 	"a PKCS#11 URI"),
      "FILE", N_("The certificate's private key (required)")},
-    {"key-provider", 0, CK_ARG_TEXT, "key-provider", CK_FOR_REQUEST,
-     N_("Where the key is made and kept: file (default) or pkcs11 (in a token)"), "PROVIDER",
-     NULL},
     {"chain-file", 'F', CK_ARG_PATH, "chain-file", CK_FOR_ALL, N_("Where to store the CA chain"),
      "FILE", NULL},
     {"directory", 0, CK_ARG_PATH, "directory", CK_FOR_REQUEST,
@@ -302,8 +299,9 @@ static const CkRequestOption ck_request_options[] = {
 	"with -g"),
      "TYPE", NULL},
     {"key-provider", 0, CK_ARG_TEXT, "key-provider", CK_FOR_NEW,
-     N_("Where the key is made and kept: file (default) or tpm (a TSS2 key file)"), "PROVIDER",
-     NULL},
+     N_("Where the key is made and kept: file (default), tpm (a TSS2 key file) or pkcs11 (in "
+	"a token)"),
+     "PROVIDER", NULL},
     {"key-size", 'g', CK_ARG_KEY_BITS, NULL, CK_FOR_REQUEST | CK_FOR_MODIFY,
      N_("Key size in bits (with -G RSA or EC)"), "BITS", NULL},
     {"validity-days", 0, CK_ARG_NUMBER, "validity-days", CK_FOR_ALL, N_("Wanted lifetime in days"),

@@ -1628,7 +1628,7 @@ test_cli_completion(void)
 	g_assert_cmpstr(out, ==, "new\nreuse\n");
 	g_clear_pointer(&out, g_free);
 	out = ck_test_complete(td, "certkeeper request --key-provider ''");
-	g_assert_cmpstr(out, ==, "file\npkcs11\n");
+	g_assert_cmpstr(out, ==, "file\ntpm\npkcs11\n");
 	g_clear_pointer(&out, g_free);
 	out = ck_test_complete(td, "certkeeper revoke --reason c");
 	g_assert_cmpstr(out, ==, "cACompromise\ncessationOfOperation\n");
