@@ -835,6 +835,7 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	g_autoptr(CkConfig) config = ck_config_new();
 	g_autoptr(CkConfig) old = NULL;
 	const CkLifecycleConfig *lc;
+	guint keys;
 
 	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
 	if (!ck_engine_require_root(caller, "Reload", error))
@@ -847,8 +848,9 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	old = g_steal_pointer(&self->config);
 	self->config = g_steal_pointer(&config);
 	lc = ck_engine_lifecycle(self);
-	ck_limiter_set_max(self->key_limiter, lc->max_parallel_keys != 0 ? lc->max_parallel_keys
-									: g_get_num_processors());
+	keys = lc->max_parallel_keys != 0 ? lc->max_parallel_keys : g_get_num_processors();
+	ck_limiter_set_max(self->key_limiter, keys);
+	ck_key_provider_set_threads(keys);
 	ck_limiter_set_max(self->submit_limiter, lc->max_parallel_submissions);
 	ck_engine_reload_cas(self, old);
 	ck_engine_load_policy(self);
