@@ -58,8 +58,7 @@ ck_workers_pool(CkWorkers *self)
 	if (self->pool != NULL)
 		return self->pool;
 	/* exclusive: threads of our own, waiting on the queue without a timeout */
-	self->pool = g_thread_pool_new(ck_workers_job_run, NULL, (gint)self->threads, TRUE,
-				       &error);
+	self->pool = g_thread_pool_new(ck_workers_job_run, NULL, (gint)self->threads, TRUE, &error);
 	if (self->pool == NULL)
 		g_warning("cannot start worker threads: %s", error->message);
 	return self->pool;

@@ -14,9 +14,9 @@
 typedef struct {
 	GMutex lock;
 	GCond cond;
-	guint running;	  /* jobs inside the thread function now */
-	guint max_running; /* the most seen at once */
-	gboolean open;	  /* gated jobs may finish */
+	guint running;       /* jobs inside the thread function now */
+	guint max_running;   /* the most seen at once */
+	gboolean open;       /* gated jobs may finish */
 	GHashTable *threads; /* GThread * of every job */
 	GThread *main_thread;
 	guint finished; /* callbacks that arrived */
