@@ -16,6 +16,7 @@
 #include "ck-error.h"
 #include "ck-file-util.h"
 #include "ck-proof.h"
+#include "ck-workers.h"
 
 #define CK_CA_LOCAL_DEFAULT_DAYS 365
 #define CK_CA_LOCAL_ROOT_YEARS	 20
@@ -30,6 +31,10 @@ struct _CkCaLocal {
 	gchar *dir;
 	guint default_validity_days;
 	GMutex lock; /* signing runs in worker threads */
+	/* One thread of its own for signing and revoking: the lock (and the serials
+	 * file's fsync) makes them one at a time anyway, and threads from GLib's
+	 * shared pool waiting on it would each leave a malloc arena (ck-workers.h). */
+	CkWorkers *workers;
 	gboolean ready;
 	gnutls_x509_crt_t issuer_crt;
 	gnutls_privkey_t issuer_key;
@@ -857,7 +862,7 @@ ck_ca_local_submit_async(CkCa *ca, const CkCaSubmission *submission, GCancellabl
 	job->proof_algorithm = g_strdup(submission->proof_algorithm);
 	g_task_set_source_tag(task, ck_ca_local_submit_async);
 	g_task_set_task_data(task, job, (GDestroyNotify)ck_ca_local_job_free);
-	g_task_run_in_thread(task, ck_ca_local_submit_thread);
+	ck_workers_run(CK_CA_LOCAL(ca)->workers, task, ck_ca_local_submit_thread);
 }
 
 static CkCaResult *
@@ -992,7 +997,7 @@ ck_ca_local_revoke_async(CkCa *ca, const gchar *request_id, const gchar *certifi
 	job->reason = reason;
 	g_task_set_source_tag(task, ck_ca_local_revoke_async);
 	g_task_set_task_data(task, job, (GDestroyNotify)ck_ca_local_revocation_free);
-	g_task_run_in_thread(task, ck_ca_local_revoke_thread);
+	ck_workers_run(CK_CA_LOCAL(ca)->workers, task, ck_ca_local_revoke_thread);
 }
 
 static gboolean
@@ -1020,6 +1025,7 @@ ck_ca_local_finalize(GObject *object)
 	g_hash_table_unref(self->serials);
 	g_hash_table_unref(self->revoked);
 	g_hash_table_unref(self->nonces);
+	ck_workers_free(self->workers);
 	g_mutex_clear(&self->lock);
 	G_OBJECT_CLASS(ck_ca_local_parent_class)->finalize(object);
 }
@@ -1028,6 +1034,7 @@ static void
 ck_ca_local_init(CkCaLocal *self)
 {
 	g_mutex_init(&self->lock);
+	self->workers = ck_workers_new(1);
 	self->serials = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->revoked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->nonces = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

@@ -896,6 +896,7 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	g_autoptr(CkConfig) config = ck_config_new();
 	g_autoptr(CkConfig) old = NULL;
 	const CkLifecycleConfig *lc;
+	guint keys;
 
 	g_return_val_if_fail(CK_IS_ENGINE(self), FALSE);
 	if (!ck_engine_require_root(self, caller, NULL, "Reload", error))
@@ -910,8 +911,9 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	self->config = g_steal_pointer(&config);
 	lc = ck_engine_lifecycle(self);
 	ck_engine_metrics_config_changed(self, ck_config_get_lifecycle(old)->metrics_dir);
-	ck_limiter_set_max(self->key_limiter, lc->max_parallel_keys != 0 ? lc->max_parallel_keys
-									: g_get_num_processors());
+	keys = lc->max_parallel_keys != 0 ? lc->max_parallel_keys : g_get_num_processors();
+	ck_limiter_set_max(self->key_limiter, keys);
+	ck_key_provider_set_threads(keys);
 	ck_limiter_set_max(self->submit_limiter, lc->max_parallel_submissions);
 	ck_engine_reload_cas(self, caller, old);
 	ck_engine_load_policy(self);

@@ -1624,6 +1624,7 @@ ck_engine_new(CkConfig *config, const gchar *state_dir)
 	g_signal_connect(self->scheduler, "clock-changed",
 			 G_CALLBACK(ck_engine_scheduler_clock_changed_cb), self);
 	self->key_limiter = ck_limiter_new(keys);
+	ck_key_provider_set_threads(keys);
 	self->submit_limiter = ck_limiter_new(lc->max_parallel_submissions);
 	g_hash_table_insert(self->key_providers, g_strdup(ck_key_provider_get_name(file_provider)),
 			    file_provider);

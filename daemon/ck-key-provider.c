@@ -7,6 +7,7 @@
 
 #include "ck-error.h"
 #include "ck-key-provider.h"
+#include "ck-workers.h"
 
 static const gchar *const ck_key_type_names[] = {
     [CK_KEY_TYPE_UNKNOWN] = NULL,	   [CK_KEY_TYPE_EC_P256] = "ec-p256",
@@ -256,6 +257,26 @@ ck_key_provider_generate_thread(GTask *task, gpointer source, gpointer task_data
 		g_task_return_pointer(task, key, (GDestroyNotify)ck_key_unref);
 }
 
+/* Key generation's own threads: see ck-workers.h for why not GLib's shared pool. */
+static CkWorkers *
+ck_key_provider_workers(void)
+{
+	static gsize once = 0;
+	static CkWorkers *workers = NULL;
+
+	if (g_once_init_enter(&once)) {
+		workers = ck_workers_new(g_get_num_processors());
+		g_once_init_leave(&once, 1);
+	}
+	return workers;
+}
+
+void
+ck_key_provider_set_threads(guint threads)
+{
+	ck_workers_set_threads(ck_key_provider_workers(), threads);
+}
+
 void
 ck_key_provider_generate_at_async(CkKeyProvider *self, CkKeyType type, const gchar *location,
 				  GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -271,7 +292,7 @@ ck_key_provider_generate_at_async(CkKeyProvider *self, CkKeyType type, const gch
 	data->type = type;
 	data->location = g_strdup(location);
 	g_task_set_task_data(task, data, (GDestroyNotify)ck_generate_data_free);
-	g_task_run_in_thread(task, ck_key_provider_generate_thread);
+	ck_workers_run(ck_key_provider_workers(), task, ck_key_provider_generate_thread);
 }
 
 void

@@ -116,6 +116,13 @@ ck_key_provider_generate_async(CkKeyProvider *self, CkKeyType type, GCancellable
 			       GAsyncReadyCallback callback, gpointer user_data);
 CkKey *
 ck_key_provider_generate_finish(CkKeyProvider *self, GAsyncResult *res, GError **error);
+/*
+ * How many of those worker threads there are, for all providers of the process
+ * (default: one per CPU). The engine sets it to its number of key generations
+ * at once, so the threads are busy and there are no more than that.
+ */
+void
+ck_key_provider_set_threads(guint threads);
 CkKey *
 ck_key_provider_load(CkKeyProvider *self, GBytes *stored, const gchar *location, GError **error);
 /* See take_sign_error above; NULL for providers whose signatures cannot fail that way.
