@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
 #include <string.h>
@@ -224,6 +225,22 @@ ck_test_swtpm_child_setup(gpointer data)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* TRUE once the unix socket @path takes a connection (within 10 s). */
+static gboolean
+ck_test_socket_accepts(const gchar *path)
+{
+	for (guint i = 0; i < 200; i++) {
+		g_autoptr(GSocket) sock =
+		    g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+		g_autoptr(GSocketAddress) address = g_unix_socket_address_new(path);
+
+		if (sock != NULL && g_socket_connect(sock, address, NULL, NULL))
+			return TRUE;
+		g_usleep(50 * 1000);
+	}
+	return FALSE;
+}
+
 void
 ck_test_swtpm_start(CkTestSwtpm *tpm)
 {
@@ -257,9 +274,10 @@ ck_test_swtpm_start(CkTestSwtpm *tpm)
 					G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
 				    ck_test_swtpm_child_setup, NULL, &tpm->pid, &error));
 	g_assert_no_error(error);
-	for (guint i = 0; i < 200 && !g_file_test(tpm->socket, G_FILE_TEST_EXISTS); i++)
-		g_usleep(50 * 1000);
-	g_assert_true(g_file_test(tpm->socket, G_FILE_TEST_EXISTS));
+	/* the TCTI opens both sockets, and a socket file exists a moment before it
+	 * listens: wait until each one takes a connection */
+	g_assert_true(ck_test_socket_accepts(tpm->socket));
+	g_assert_true(ck_test_socket_accepts(ctrl + strlen("type=unixio,path=")));
 }
 
 CkTestSwtpm *
