@@ -1165,9 +1165,9 @@ test_lifecycle_csr_attributes(Fixture *f, gconstpointer user_data)
 	ca = ck_engine_find_ca(f->engine, "attrs");
 	g_assert_nonnull(ca);
 	/* a key type certkeeper cannot make */
-	g_assert_true(g_file_set_contents(attrs, "key-type ec-p384\n", -1, NULL));
+	g_assert_true(g_file_set_contents(attrs, "key-type ed448\n", -1, NULL));
 	ck_engine_refresh_ca(f->engine, ca);
-	ck_test_rekey_needs_guidance(f, request, "asks for ec-p384 keys");
+	ck_test_rekey_needs_guidance(f, request, "asks for ed448 keys");
 	g_assert_nonnull(strstr(ck_request_get_last_error(request), "cannot make"));
 	/* a challenge the helper has none for */
 	g_assert_true(g_file_set_contents(attrs, "challenge-password\n", -1, NULL));

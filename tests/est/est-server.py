@@ -587,9 +587,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise HTTPError(403, "this server takes no attestation proofs")
             subject = csr_names(openssl("req", "-inform", "DER", data=csr_der), "req")["subject"]
             record["client_subject"] = subject
+            algorithm = (self.headers.get(HEADER_PROOF_ALGORITHM) or "").strip()
+            record["proof_algorithm"] = algorithm
             proofs.verify(subject, csr_der, nonce.strip(),
-                          (self.headers.get(HEADER_PROOF_SIGNATURE) or "").strip(),
-                          (self.headers.get(HEADER_PROOF_ALGORITHM) or "").strip())
+                          (self.headers.get(HEADER_PROOF_SIGNATURE) or "").strip(), algorithm)
             record["auth"] = "proof"
             return
         if op == "simplereenroll":
