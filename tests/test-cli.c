@@ -1685,7 +1685,12 @@ test_cli_completion(void)
 	/* key types, and the values of fixed choices */
 	out = ck_test_complete(td, "certkeeper request -G ''");
 	g_assert_nonnull(strstr(out, "ec-p256\n"));
+	g_assert_nonnull(strstr(out, "ec-p384\n"));
+	g_assert_nonnull(strstr(out, "ec-p521\n"));
 	g_assert_nonnull(strstr(out, "rsa-4096\n"));
+	g_clear_pointer(&out, g_free);
+	out = ck_test_complete(td, "certkeeper request -G EC -g 3");
+	g_assert_cmpstr(out, ==, "384\n3072\n");
 	g_clear_pointer(&out, g_free);
 	out = ck_test_complete(td, "certkeeper modify --key-policy ''");
 	g_assert_cmpstr(out, ==, "new\nreuse\n");
