@@ -118,25 +118,25 @@ test_key_type_aliases(void)
 		const gchar *name;
 		CkKeyType type;
 	} cases[] = {
-	    {"EC-P256", CK_KEY_TYPE_EC_P256},   {"ec", CK_KEY_TYPE_EC_P256},
-	    {"ECDSA", CK_KEY_TYPE_EC_P256},     {"prime256v1", CK_KEY_TYPE_EC_P256},
-	    {"secp256r1", CK_KEY_TYPE_EC_P256}, {"P-256", CK_KEY_TYPE_EC_P256},
-	    {"rsa", CK_KEY_TYPE_RSA_2048},      {"RSA", CK_KEY_TYPE_RSA_2048},
-	    {"RSA:2048", CK_KEY_TYPE_RSA_2048}, {"rsa3072", CK_KEY_TYPE_RSA_3072},
-	    {"RSA:3072", CK_KEY_TYPE_RSA_3072}, {"rsa:4096", CK_KEY_TYPE_RSA_4096},
-	    {"Ed25519", CK_KEY_TYPE_ED25519},   {"eddsa", CK_KEY_TYPE_ED25519},
-	    {"dsa", CK_KEY_TYPE_UNKNOWN},       {"rsa-1024", CK_KEY_TYPE_UNKNOWN},
-	    {"rsa:1024", CK_KEY_TYPE_UNKNOWN},  {"ec-p384", CK_KEY_TYPE_EC_P384},
-	    {"EC-P384", CK_KEY_TYPE_EC_P384},   {"p384", CK_KEY_TYPE_EC_P384},
-	    {"P-384", CK_KEY_TYPE_EC_P384},     {"secp384r1", CK_KEY_TYPE_EC_P384},
+	    {"EC-P256", CK_KEY_TYPE_EC_P256},    {"ec", CK_KEY_TYPE_EC_P256},
+	    {"ECDSA", CK_KEY_TYPE_EC_P256},      {"prime256v1", CK_KEY_TYPE_EC_P256},
+	    {"secp256r1", CK_KEY_TYPE_EC_P256},  {"P-256", CK_KEY_TYPE_EC_P256},
+	    {"rsa", CK_KEY_TYPE_RSA_2048},       {"RSA", CK_KEY_TYPE_RSA_2048},
+	    {"RSA:2048", CK_KEY_TYPE_RSA_2048},  {"rsa3072", CK_KEY_TYPE_RSA_3072},
+	    {"RSA:3072", CK_KEY_TYPE_RSA_3072},  {"rsa:4096", CK_KEY_TYPE_RSA_4096},
+	    {"Ed25519", CK_KEY_TYPE_ED25519},    {"eddsa", CK_KEY_TYPE_ED25519},
+	    {"dsa", CK_KEY_TYPE_UNKNOWN},        {"rsa-1024", CK_KEY_TYPE_UNKNOWN},
+	    {"rsa:1024", CK_KEY_TYPE_UNKNOWN},   {"ec-p384", CK_KEY_TYPE_EC_P384},
+	    {"EC-P384", CK_KEY_TYPE_EC_P384},    {"p384", CK_KEY_TYPE_EC_P384},
+	    {"P-384", CK_KEY_TYPE_EC_P384},      {"secp384r1", CK_KEY_TYPE_EC_P384},
 	    {"ecdsa-p384", CK_KEY_TYPE_EC_P384}, {"ec:384", CK_KEY_TYPE_EC_P384},
-	    {"ECDSA:384", CK_KEY_TYPE_EC_P384}, {"ec-p521", CK_KEY_TYPE_EC_P521},
-	    {"p521", CK_KEY_TYPE_EC_P521},      {"P-521", CK_KEY_TYPE_EC_P521},
-	    {"secp521r1", CK_KEY_TYPE_EC_P521}, {"ecdsa-p521", CK_KEY_TYPE_EC_P521},
-	    {"ec:521", CK_KEY_TYPE_EC_P521},    {"ec-p512", CK_KEY_TYPE_UNKNOWN},
-	    {"ec:224", CK_KEY_TYPE_UNKNOWN},    {"secp256k1", CK_KEY_TYPE_UNKNOWN},
-	    {"ed448", CK_KEY_TYPE_UNKNOWN},     {"", CK_KEY_TYPE_UNKNOWN},
-	    {"unknown", CK_KEY_TYPE_UNKNOWN},   {" rsa", CK_KEY_TYPE_UNKNOWN},
+	    {"ECDSA:384", CK_KEY_TYPE_EC_P384},  {"ec-p521", CK_KEY_TYPE_EC_P521},
+	    {"p521", CK_KEY_TYPE_EC_P521},       {"P-521", CK_KEY_TYPE_EC_P521},
+	    {"secp521r1", CK_KEY_TYPE_EC_P521},  {"ecdsa-p521", CK_KEY_TYPE_EC_P521},
+	    {"ec:521", CK_KEY_TYPE_EC_P521},     {"ec-p512", CK_KEY_TYPE_UNKNOWN},
+	    {"ec:224", CK_KEY_TYPE_UNKNOWN},     {"secp256k1", CK_KEY_TYPE_UNKNOWN},
+	    {"ed448", CK_KEY_TYPE_UNKNOWN},      {"", CK_KEY_TYPE_UNKNOWN},
+	    {"unknown", CK_KEY_TYPE_UNKNOWN},    {" rsa", CK_KEY_TYPE_UNKNOWN},
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_test_message("%s", cases[i].name);
@@ -339,9 +339,10 @@ test_key_load_openssl_ec_curves(void)
 		const gchar *trad[] = {"openssl", "ecparam", "-name", cases[i].curve,
 				       "-genkey", "-noout",  NULL};
 		g_autofree gchar *pkcs8_name = g_strconcat("pkcs8-", cases[i].file, NULL);
-		g_autofree gchar *curve_opt = g_strconcat("ec_paramgen_curve:", cases[i].curve, NULL);
-		const gchar *pkcs8[] = {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-					curve_opt, NULL};
+		g_autofree gchar *curve_opt =
+		    g_strconcat("ec_paramgen_curve:", cases[i].curve, NULL);
+		const gchar *pkcs8[] = {"openssl",  "genpkey", "-algorithm", "EC",
+					"-pkeyopt", curve_opt, NULL};
 		g_autofree gchar *pem = ck_test_openssl_key(cases[i].file, trad);
 		g_autofree gchar *pem8 = ck_test_openssl_key(pkcs8_name, pkcs8);
 		g_autoptr(CkKeyProvider) provider = ck_key_provider_file_new();

@@ -239,8 +239,8 @@ test_pkcs11_generate_ec_curves(void)
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(CkKeyProvider) provider = ck_test_provider();
 		g_autofree gchar *uri = ck_test_uri("T", cases[i].label, pin_file);
-		g_autofree gchar *search = g_strdup_printf("pkcs11:token=T;object=%s",
-							   cases[i].label);
+		g_autofree gchar *search =
+		    g_strdup_printf("pkcs11:token=T;object=%s", cases[i].label);
 		const gchar *const dns[] = {"web.example", NULL};
 		CkCsrParams params = {.subject = "CN=web.example", .dns_names = dns};
 		g_autoptr(GError) error = NULL;
