@@ -295,8 +295,8 @@ static const CkRequestOption ck_request_options[] = {
     {"profile", 'T', CK_ARG_TEXT, "profile", CK_FOR_ALL, N_("CA profile or template"), "NAME",
      NULL},
     {"key-type", 'G', CK_ARG_KEY_TYPE, "key-type", CK_FOR_REQUEST | CK_FOR_MODIFY,
-     N_("Key type: ec-p256 (default), rsa-2048, rsa-3072, rsa-4096 or ed25519; or RSA or EC "
-	"with -g"),
+     N_("Key type: ec-p256 (default), ec-p384, ec-p521, rsa-2048, rsa-3072, rsa-4096 or "
+	"ed25519; or RSA or EC with -g"),
      "TYPE", NULL},
     {"key-provider", 0, CK_ARG_TEXT, "key-provider", CK_FOR_NEW,
      N_("Where the key is made and kept: file (default), tpm (a TSS2 key file) or pkcs11 (in "

@@ -439,6 +439,29 @@ ck_csr_extension_free(CkCsrExtension *extension)
 	g_free(extension);
 }
 
+/*
+ * An EC key signs with the hash that matches its curve (SHA-384 for P-384,
+ * SHA-512 for P-521: RFC 5480 section 4), as GnuTLS recommends it; a smaller
+ * hash would weaken the signature to SHA-256's strength. Other keys keep
+ * @digest (SHA-256 for RSA, which every CA takes).
+ */
+static gboolean
+ck_csr_ec_digest(gnutls_pubkey_t pubkey, gnutls_digest_algorithm_t *digest, GError **error)
+{
+	gnutls_digest_algorithm_t preferred = GNUTLS_DIG_UNKNOWN;
+	int rc;
+
+	if (gnutls_pubkey_get_pk_algorithm(pubkey, NULL) != GNUTLS_PK_ECDSA)
+		return TRUE;
+	/* zero or positive is success here */
+	rc = gnutls_pubkey_get_preferred_hash_algorithm(pubkey, &preferred, NULL);
+	if (rc < 0 && !ck_csr_check(rc, "digest", error))
+		return FALSE;
+	if (preferred != GNUTLS_DIG_UNKNOWN)
+		*digest = preferred;
+	return TRUE;
+}
+
 gchar *
 ck_csr_build(const CkCsrParams *params, gnutls_privkey_t key, GError **error)
 {
@@ -528,6 +551,8 @@ ck_csr_build_with_pubkey(const CkCsrParams *params, gnutls_privkey_t key,
 	/* Ed25519 signs the message itself: GnuTLS wants no separate digest */
 	if (gnutls_privkey_get_pk_algorithm(key, NULL) == GNUTLS_PK_EDDSA_ED25519)
 		digest = GNUTLS_DIG_UNKNOWN;
+	else if (!ck_csr_ec_digest(known_pubkey != NULL ? known_pubkey : pubkey, &digest, error))
+		goto out;
 	if (!ck_csr_check(gnutls_x509_crq_privkey_sign(crq, key, digest, 0), "sign", error))
 		goto out;
 	if (!ck_csr_check(gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_PEM, &pem), "export", error))

@@ -314,7 +314,7 @@ ck_engine_key_type_satisfies(const gchar *asked, CkKeyType type)
 	if (g_str_equal(asked, "rsa"))
 		return ck_key_type_is_rsa(type);
 	if (g_str_equal(asked, "ec"))
-		return type == CK_KEY_TYPE_EC_P256;
+		return ck_key_type_is_ec(type);
 	return ck_key_type_from_string(asked) == type;
 }
 

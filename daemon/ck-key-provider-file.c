@@ -68,8 +68,10 @@ ck_key_provider_file_generate(CkKeyProvider *self, CkKeyType type, GError **erro
 
 	switch (type) {
 	case CK_KEY_TYPE_EC_P256:
+	case CK_KEY_TYPE_EC_P384:
+	case CK_KEY_TYPE_EC_P521:
 		algo = GNUTLS_PK_ECDSA;
-		bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1);
+		bits = GNUTLS_CURVE_TO_BITS(ck_key_type_get_curve(type));
 		break;
 	case CK_KEY_TYPE_RSA_2048:
 		algo = GNUTLS_PK_RSA;
@@ -126,8 +128,8 @@ ck_key_provider_file_detect(gnutls_x509_privkey_t x509, const gchar *location, G
 		gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
 		if (gnutls_x509_privkey_export_ecc_raw(x509, &curve, NULL, NULL, NULL) ==
 			GNUTLS_E_SUCCESS &&
-		    curve == GNUTLS_ECC_CURVE_SECP256R1)
-			return CK_KEY_TYPE_EC_P256;
+		    ck_key_type_for_curve(curve) != CK_KEY_TYPE_UNKNOWN)
+			return ck_key_type_for_curve(curve);
 	} else if (algo == GNUTLS_PK_EDDSA_ED25519) {
 		return CK_KEY_TYPE_ED25519;
 	}

@@ -497,7 +497,7 @@ static gboolean
 ck_key_provider_pkcs11_supports(CkKeyProvider *self, CkKeyType type)
 {
 	/* what PKCS#11 tokens commonly generate; EdDSA is too new for most */
-	return type == CK_KEY_TYPE_EC_P256 || type == CK_KEY_TYPE_RSA_2048 ||
+	return ck_key_type_is_ec(type) || type == CK_KEY_TYPE_RSA_2048 ||
 	       type == CK_KEY_TYPE_RSA_3072 || type == CK_KEY_TYPE_RSA_4096;
 }
 
@@ -525,8 +525,8 @@ ck_pkcs11_detect(gnutls_pubkey_t pubkey, const gchar *location, GError **error)
 			gnutls_free(x.data);
 			gnutls_free(y.data);
 		}
-		if (curve == GNUTLS_ECC_CURVE_SECP256R1)
-			return CK_KEY_TYPE_EC_P256;
+		if (ck_key_type_for_curve(curve) != CK_KEY_TYPE_UNKNOWN)
+			return ck_key_type_for_curve(curve);
 		bits = gnutls_ecc_curve_get_size(curve) * 8;
 	}
 	if (algo == GNUTLS_PK_RSA && bits == 2048)
@@ -748,8 +748,10 @@ ck_key_provider_pkcs11_generate_locked(CkKeyProviderPkcs11 *self, const CkPkcs11
 
 	switch (type) {
 	case CK_KEY_TYPE_EC_P256:
+	case CK_KEY_TYPE_EC_P384:
+	case CK_KEY_TYPE_EC_P521:
 		algo = GNUTLS_PK_ECDSA;
-		bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1);
+		bits = GNUTLS_CURVE_TO_BITS(ck_key_type_get_curve(type));
 		break;
 	case CK_KEY_TYPE_RSA_2048:
 	case CK_KEY_TYPE_RSA_3072:

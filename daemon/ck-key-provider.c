@@ -13,6 +13,7 @@ static const gchar *const ck_key_type_names[] = {
     [CK_KEY_TYPE_UNKNOWN] = NULL,	   [CK_KEY_TYPE_EC_P256] = "ec-p256",
     [CK_KEY_TYPE_RSA_2048] = "rsa-2048", [CK_KEY_TYPE_RSA_3072] = "rsa-3072",
     [CK_KEY_TYPE_RSA_4096] = "rsa-4096", [CK_KEY_TYPE_ED25519] = "ed25519",
+    [CK_KEY_TYPE_EC_P384] = "ec-p384",	   [CK_KEY_TYPE_EC_P521] = "ec-p521",
 };
 
 /* Other spellings people (and getcert users) type. */
@@ -28,7 +29,13 @@ static const struct {
     {"rsa2048", CK_KEY_TYPE_RSA_2048},	   {"rsa:2048", CK_KEY_TYPE_RSA_2048},
     {"rsa3072", CK_KEY_TYPE_RSA_3072},	   {"rsa:3072", CK_KEY_TYPE_RSA_3072},
     {"rsa4096", CK_KEY_TYPE_RSA_4096},	   {"rsa:4096", CK_KEY_TYPE_RSA_4096},
-    {"eddsa", CK_KEY_TYPE_ED25519},
+    {"eddsa", CK_KEY_TYPE_ED25519},	   {"ecdsa-p384", CK_KEY_TYPE_EC_P384},
+    {"p384", CK_KEY_TYPE_EC_P384},	   {"p-384", CK_KEY_TYPE_EC_P384},
+    {"secp384r1", CK_KEY_TYPE_EC_P384},	   {"ec:384", CK_KEY_TYPE_EC_P384},
+    {"ecdsa:384", CK_KEY_TYPE_EC_P384},	   {"ecdsa-p521", CK_KEY_TYPE_EC_P521},
+    {"p521", CK_KEY_TYPE_EC_P521},	   {"p-521", CK_KEY_TYPE_EC_P521},
+    {"secp521r1", CK_KEY_TYPE_EC_P521},	   {"ec:521", CK_KEY_TYPE_EC_P521},
+    {"ecdsa:521", CK_KEY_TYPE_EC_P521},
 };
 
 const gchar *
@@ -55,12 +62,49 @@ ck_key_type_from_string(const gchar *name)
 	return CK_KEY_TYPE_UNKNOWN;
 }
 
+gboolean
+ck_key_type_is_ec(CkKeyType type)
+{
+	return type == CK_KEY_TYPE_EC_P256 || type == CK_KEY_TYPE_EC_P384 ||
+	       type == CK_KEY_TYPE_EC_P521;
+}
+
+CkKeyType
+ck_key_type_for_curve(gnutls_ecc_curve_t curve)
+{
+	switch (curve) {
+	case GNUTLS_ECC_CURVE_SECP256R1:
+		return CK_KEY_TYPE_EC_P256;
+	case GNUTLS_ECC_CURVE_SECP384R1:
+		return CK_KEY_TYPE_EC_P384;
+	case GNUTLS_ECC_CURVE_SECP521R1:
+		return CK_KEY_TYPE_EC_P521;
+	default:
+		return CK_KEY_TYPE_UNKNOWN;
+	}
+}
+
+gnutls_ecc_curve_t
+ck_key_type_get_curve(CkKeyType type)
+{
+	switch (type) {
+	case CK_KEY_TYPE_EC_P256:
+		return GNUTLS_ECC_CURVE_SECP256R1;
+	case CK_KEY_TYPE_EC_P384:
+		return GNUTLS_ECC_CURVE_SECP384R1;
+	case CK_KEY_TYPE_EC_P521:
+		return GNUTLS_ECC_CURVE_SECP521R1;
+	default:
+		return GNUTLS_ECC_CURVE_INVALID;
+	}
+}
+
 const gchar *const *
 ck_key_type_all_names(void)
 {
 	/* skip the UNKNOWN slot; the array ends with the terminating NULL below */
-	static const gchar *const names[] = {"ec-p256", "rsa-2048", "rsa-3072", "rsa-4096",
-					     "ed25519", NULL};
+	static const gchar *const names[] = {"ec-p256", "ec-p384", "ec-p521", "rsa-2048",
+					     "rsa-3072", "rsa-4096", "ed25519", NULL};
 	return names;
 }
 

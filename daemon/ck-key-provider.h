@@ -16,12 +16,16 @@ typedef enum {
 	CK_KEY_TYPE_RSA_3072,
 	CK_KEY_TYPE_RSA_4096,
 	CK_KEY_TYPE_ED25519,
+	/* appended, so the values above keep their meaning */
+	CK_KEY_TYPE_EC_P384,
+	CK_KEY_TYPE_EC_P521,
 	CK_KEY_TYPE_LAST
 } CkKeyType;
 
 #define CK_KEY_TYPE_DEFAULT CK_KEY_TYPE_EC_P256
 
-/* Canonical names: "ec-p256", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519". */
+/* Canonical names: "ec-p256", "ec-p384", "ec-p521", "rsa-2048", "rsa-3072", "rsa-4096",
+ * "ed25519". */
 const gchar *
 ck_key_type_to_string(CkKeyType type);
 /* Accepts the canonical names and common aliases ("ecdsa", "rsa", "RSA:3072", ...);
@@ -31,6 +35,15 @@ ck_key_type_from_string(const gchar *name);
 /* The canonical names, NULL-terminated (for error messages and GetSupportedKeyTypes). */
 const gchar *const *
 ck_key_type_all_names(void);
+/* An EC type (any curve)? */
+gboolean
+ck_key_type_is_ec(CkKeyType type);
+/* The EC type on @curve, or CK_KEY_TYPE_UNKNOWN for a curve certkeeper does not make. */
+CkKeyType
+ck_key_type_for_curve(gnutls_ecc_curve_t curve);
+/* The curve of an EC @type, or GNUTLS_ECC_CURVE_INVALID for any other type. */
+gnutls_ecc_curve_t
+ck_key_type_get_curve(CkKeyType type);
 
 /*
  * A private key as a provider hands it out: a GnuTLS handle that signs (in

@@ -79,19 +79,75 @@ ck_proof_public_key(gnutls_privkey_t key, GError **error)
 	return encoded;
 }
 
-/* The one signature algorithm a proof with a key of @pk uses. */
+/*
+ * The one signature algorithm a proof with a key of @pk uses; an EC key's hash
+ * follows its curve (@curve): SHA-384 for P-384, SHA-512 for P-521.
+ */
 static gnutls_sign_algorithm_t
-ck_proof_sign_algorithm(gnutls_pk_algorithm_t pk)
+ck_proof_sign_algorithm(gnutls_pk_algorithm_t pk, gnutls_ecc_curve_t curve)
 {
 	switch (pk) {
 	case GNUTLS_PK_EC:
-		return GNUTLS_SIGN_ECDSA_SHA256;
+		switch (curve) {
+		case GNUTLS_ECC_CURVE_SECP256R1:
+			return GNUTLS_SIGN_ECDSA_SHA256;
+		case GNUTLS_ECC_CURVE_SECP384R1:
+			return GNUTLS_SIGN_ECDSA_SHA384;
+		case GNUTLS_ECC_CURVE_SECP521R1:
+			return GNUTLS_SIGN_ECDSA_SHA512;
+		default:
+			return GNUTLS_SIGN_UNKNOWN;
+		}
 	case GNUTLS_PK_RSA:
 		return GNUTLS_SIGN_RSA_SHA256;
 	case GNUTLS_PK_EDDSA_ED25519:
 		return GNUTLS_SIGN_EDDSA_ED25519;
 	default:
 		return GNUTLS_SIGN_UNKNOWN;
+	}
+}
+
+/* The curve of an EC @pub, or GNUTLS_ECC_CURVE_INVALID. */
+static gnutls_ecc_curve_t
+ck_proof_pubkey_curve(gnutls_pubkey_t pub)
+{
+	gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
+
+	if (gnutls_pubkey_get_pk_algorithm(pub, NULL) != GNUTLS_PK_EC ||
+	    gnutls_pubkey_export_ecc_raw2(pub, &curve, NULL, NULL, 0) < 0)
+		return GNUTLS_ECC_CURVE_INVALID;
+	return curve;
+}
+
+/*
+ * The curve of an EC @key. A key in a token or a TPM may report no size, so the
+ * curve is read from its public half; without one, the size tells.
+ */
+static gnutls_ecc_curve_t
+ck_proof_privkey_curve(gnutls_privkey_t key)
+{
+	gnutls_pubkey_t pub = NULL;
+	gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
+	unsigned int bits = 0;
+
+	if (gnutls_privkey_get_pk_algorithm(key, &bits) != GNUTLS_PK_EC)
+		return GNUTLS_ECC_CURVE_INVALID;
+	if (gnutls_pubkey_init(&pub) >= 0 && gnutls_pubkey_import_privkey(pub, key, 0, 0) >= 0)
+		curve = ck_proof_pubkey_curve(pub);
+	if (pub != NULL)
+		gnutls_pubkey_deinit(pub);
+	if (curve != GNUTLS_ECC_CURVE_INVALID)
+		return curve;
+	switch (bits) {
+	case 256:
+		return GNUTLS_ECC_CURVE_SECP256R1;
+	case 384:
+		return GNUTLS_ECC_CURVE_SECP384R1;
+	case 521:
+	case 528: /* what GnuTLS reports: P-521's coordinates in whole bytes */
+		return GNUTLS_ECC_CURVE_SECP521R1;
+	default:
+		return GNUTLS_ECC_CURVE_INVALID;
 	}
 }
 
@@ -107,11 +163,12 @@ ck_proof_sign(gnutls_privkey_t key, const gchar *nonce, const gchar *csr_pem,
 
 	if (message == NULL)
 		return FALSE;
-	algorithm = ck_proof_sign_algorithm(gnutls_privkey_get_pk_algorithm(key, NULL));
+	algorithm = ck_proof_sign_algorithm(gnutls_privkey_get_pk_algorithm(key, NULL),
+					    ck_proof_privkey_curve(key));
 	if (algorithm == GNUTLS_SIGN_UNKNOWN) {
 		g_set_error_literal(error, CK_ERROR, CK_ERROR_UNSUPPORTED,
 				    _("The proof key is of a kind that cannot sign a proof: use "
-				      "an EC P-256, RSA or Ed25519 key"));
+				      "an EC P-256, P-384 or P-521, RSA or Ed25519 key"));
 		return FALSE;
 	}
 	data.data = (unsigned char *)g_bytes_get_data(message, &size);
@@ -183,7 +240,8 @@ ck_proof_verify(const gchar *public_key, const gchar *nonce, const gchar *csr_pe
 	/* the algorithm must be the one the key's kind calls for: a proof may not
 	 * choose a weaker one */
 	if (sign == GNUTLS_SIGN_UNKNOWN ||
-	    sign != ck_proof_sign_algorithm(gnutls_pubkey_get_pk_algorithm(pub, NULL))) {
+	    sign != ck_proof_sign_algorithm(gnutls_pubkey_get_pk_algorithm(pub, NULL),
+					    ck_proof_pubkey_curve(pub))) {
 		gnutls_pubkey_deinit(pub);
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
 			    _("The proof's signature algorithm '%s' does not fit the registered "

@@ -382,6 +382,8 @@ test_bus_manager_and_objects(void)
 	g_assert_no_error(error);
 	g_variant_get(reply, "(^a&s)", &strv);
 	g_assert_true(g_strv_contains(strv, "ec-p256"));
+	g_assert_true(g_strv_contains(strv, "ec-p384"));
+	g_assert_true(g_strv_contains(strv, "ec-p521"));
 	g_assert_true(g_strv_contains(strv, "rsa-2048"));
 	g_assert_true(g_strv_contains(strv, "rsa-4096"));
 	g_assert_true(g_strv_contains(strv, "ed25519"));

@@ -917,6 +917,69 @@ test_cli_start_tracking_and_refresh(void)
 	g_assert_true(g_file_test(other_cert, G_FILE_TEST_EXISTS));
 }
 
+/*
+ * The larger EC curves from the command line: "-G EC -g 384" and the alias
+ * "secp521r1" name them, the key on disk is on that curve and the local CA
+ * issues for it.
+ */
+/* The request @id made with a key on @curve, which the local CA issued for. */
+static void
+ck_test_assert_ec_request(CkTestDaemon *td, const gchar *id, const gchar *type_name,
+			  const gchar *curve)
+{
+	g_autofree gchar *cert_name = g_strdup_printf("%s.crt", id);
+	g_autofree gchar *key_name = g_strdup_printf("%s.key", id);
+	g_autofree gchar *cert = ck_test_certs_path(td, cert_name);
+	g_autofree gchar *key = ck_test_certs_path(td, key_name);
+	g_autofree gchar *key_text = NULL, *cert_text = NULL;
+	g_autoptr(JsonObject) obj = ck_test_status(td, id);
+	const gchar *key_argv[] = {"openssl", "pkey", "-in", key, "-noout", "-text", NULL};
+	const gchar *cert_argv[] = {"openssl", "x509", "-in", cert, "-noout", "-text", NULL};
+
+	g_assert_cmpstr(ck_test_str(obj, "KeyType"), ==, type_name);
+	g_assert_cmpstr(ck_test_str(obj, "State"), ==, "MONITORING");
+	g_assert_cmpint(ck_test_run(key_argv, &key_text, NULL), ==, 0);
+	g_assert_nonnull(strstr(key_text, curve));
+	g_assert_cmpint(ck_test_run(cert_argv, &cert_text, NULL), ==, 0);
+	g_assert_nonnull(strstr(cert_text, curve));
+}
+
+/*
+ * The larger EC curves from the command line: "-G EC -g 384" and the alias
+ * "secp521r1" name them, the key on disk is on that curve and the local CA
+ * issues for it.
+ */
+static void
+test_cli_ec_curves(void)
+{
+	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autofree gchar *cert = NULL, *key = NULL, *cert2 = NULL, *key2 = NULL, *err = NULL;
+
+	if (td == NULL)
+		return;
+	ck_test_daemon_start(td);
+	cert = ck_test_certs_path(td, "p384.crt");
+	key = ck_test_certs_path(td, "p384.key");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "p384", "-f",
+				    cert, "-k", key, "-N", "CN=p384.example", "-G", "EC", "-g",
+				    "384", "-w", "--wait-timeout=30", NULL),
+			==, 0);
+	ck_test_assert_ec_request(td, "p384", "ec-p384", "NIST CURVE: P-384");
+	cert2 = ck_test_certs_path(td, "p521.crt");
+	key2 = ck_test_certs_path(td, "p521.key");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "p521", "-f",
+				    cert2, "-k", key2, "-N", "CN=p521.example", "-G", "secp521r1",
+				    "-w", "--wait-timeout=30", NULL),
+			==, 0);
+	ck_test_assert_ec_request(td, "p521", "ec-p521", "NIST CURVE: P-521");
+	/* a curve certkeeper does not make is refused, naming the ones it does */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, &err, "modify", "-i", "p384", "-G",
+				    "EC", "-g", "224", NULL),
+			==, 1);
+	g_assert_nonnull(strstr(err, "ec-p224"));
+	g_assert_nonnull(strstr(err, "ec-p384"));
+}
+
 /* modify changes settings (and refuses the files); resubmit and rekey use them. */
 static void
 test_cli_modify_and_renew(void)
@@ -1622,7 +1685,12 @@ test_cli_completion(void)
 	/* key types, and the values of fixed choices */
 	out = ck_test_complete(td, "certkeeper request -G ''");
 	g_assert_nonnull(strstr(out, "ec-p256\n"));
+	g_assert_nonnull(strstr(out, "ec-p384\n"));
+	g_assert_nonnull(strstr(out, "ec-p521\n"));
 	g_assert_nonnull(strstr(out, "rsa-4096\n"));
+	g_clear_pointer(&out, g_free);
+	out = ck_test_complete(td, "certkeeper request -G EC -g 3");
+	g_assert_cmpstr(out, ==, "384\n3072\n");
 	g_clear_pointer(&out, g_free);
 	out = ck_test_complete(td, "certkeeper modify --key-policy ''");
 	g_assert_cmpstr(out, ==, "new\nreuse\n");
@@ -1681,6 +1749,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/cli/start-tracking-and-refresh",
 			test_cli_start_tracking_and_refresh);
 	g_test_add_func("/certkeeper/cli/modify-and-renew", test_cli_modify_and_renew);
+	g_test_add_func("/certkeeper/cli/ec-curves", test_cli_ec_curves);
 	g_test_add_func("/certkeeper/cli/revoke", test_cli_revoke);
 	g_test_add_func("/certkeeper/cli/reload", test_cli_reload);
 	g_test_add_func("/certkeeper/cli/certmonger-helper", test_cli_certmonger_helper);

@@ -647,9 +647,14 @@ test_csr_build_sans_only(void)
 	ck_test_openssl_verify_csr(pem, NULL);
 }
 
-/* The request carries the signing key's public key, whatever its algorithm. */
+/*
+ * The request carries the signing key's public key, whatever its algorithm, and
+ * is signed with @sign; openssl's reading of it shows @openssl_sign and
+ * @openssl_key (NULL: not checked).
+ */
 static void
-ck_test_build_with(CkKeyType type, gnutls_pk_algorithm_t algo)
+ck_test_build_with(CkKeyType type, gnutls_pk_algorithm_t algo, gnutls_sign_algorithm_t sign,
+		   const gchar *openssl_sign, const gchar *openssl_key)
 {
 	const gchar *dns[] = {"algo.example", NULL};
 	CkCsrParams params = {.subject = "CN=algo.example", .dns_names = dns};
@@ -658,8 +663,10 @@ ck_test_build_with(CkKeyType type, gnutls_pk_algorithm_t algo)
 	gnutls_x509_crq_t crq = ck_test_build_and_import(&params, key, &pem);
 	gnutls_pubkey_t from_key = NULL, from_crq = NULL;
 	gnutls_datum_t a = {NULL, 0}, b = {NULL, 0};
+	g_autofree gchar *text = NULL;
 
 	g_assert_cmpint(gnutls_x509_crq_get_pk_algorithm(crq, NULL), ==, algo);
+	g_assert_cmpint(gnutls_x509_crq_get_signature_algorithm(crq), ==, sign);
 	g_assert_cmpint(gnutls_pubkey_init(&from_key), ==, 0);
 	g_assert_cmpint(gnutls_pubkey_import_privkey(from_key, ck_key_get_privkey(key), 0, 0), ==,
 			0);
@@ -673,7 +680,11 @@ ck_test_build_with(CkKeyType type, gnutls_pk_algorithm_t algo)
 	gnutls_pubkey_deinit(from_key);
 	gnutls_pubkey_deinit(from_crq);
 	gnutls_x509_crq_deinit(crq);
-	ck_test_openssl_verify_csr(pem, NULL);
+	ck_test_openssl_verify_csr(pem, &text);
+	if (openssl_sign != NULL)
+		g_assert_nonnull(strstr(text, openssl_sign));
+	if (openssl_key != NULL)
+		g_assert_nonnull(strstr(text, openssl_key));
 }
 
 /* A Kerberos principal travels as an otherName SAN (RFC 4556 KRB5PrincipalName). */
@@ -738,13 +749,40 @@ test_csr_build_principals(void)
 static void
 test_csr_build_ed25519(void)
 {
-	ck_test_build_with(CK_KEY_TYPE_ED25519, GNUTLS_PK_EDDSA_ED25519);
+	ck_test_build_with(CK_KEY_TYPE_ED25519, GNUTLS_PK_EDDSA_ED25519, GNUTLS_SIGN_EDDSA_ED25519,
+			   "ED25519", NULL);
 }
 
 static void
 test_csr_build_rsa(void)
 {
-	ck_test_build_with(CK_KEY_TYPE_RSA_2048, GNUTLS_PK_RSA);
+	/* RSA keeps SHA-256 at every size: what every CA takes */
+	ck_test_build_with(CK_KEY_TYPE_RSA_2048, GNUTLS_PK_RSA, GNUTLS_SIGN_RSA_SHA256,
+			   "sha256WithRSAEncryption", NULL);
+	ck_test_build_with(CK_KEY_TYPE_RSA_3072, GNUTLS_PK_RSA, GNUTLS_SIGN_RSA_SHA256,
+			   "sha256WithRSAEncryption", NULL);
+}
+
+/* An EC key signs its request with the hash of its curve's strength. */
+static void
+test_csr_build_ec_p256(void)
+{
+	ck_test_build_with(CK_KEY_TYPE_EC_P256, GNUTLS_PK_ECDSA, GNUTLS_SIGN_ECDSA_SHA256,
+			   "ecdsa-with-SHA256", "NIST CURVE: P-256");
+}
+
+static void
+test_csr_build_ec_p384(void)
+{
+	ck_test_build_with(CK_KEY_TYPE_EC_P384, GNUTLS_PK_ECDSA, GNUTLS_SIGN_ECDSA_SHA384,
+			   "ecdsa-with-SHA384", "NIST CURVE: P-384");
+}
+
+static void
+test_csr_build_ec_p521(void)
+{
+	ck_test_build_with(CK_KEY_TYPE_EC_P521, GNUTLS_PK_ECDSA, GNUTLS_SIGN_ECDSA_SHA512,
+			   "ecdsa-with-SHA512", "NIST CURVE: P-521");
 }
 
 static void
@@ -820,6 +858,9 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/csr/build/ca-attributes", test_csr_build_ca_attributes);
 	g_test_add_func("/certkeeper/csr/build/ed25519", test_csr_build_ed25519);
 	g_test_add_func("/certkeeper/csr/build/rsa", test_csr_build_rsa);
+	g_test_add_func("/certkeeper/csr/build/ec-p256", test_csr_build_ec_p256);
+	g_test_add_func("/certkeeper/csr/build/ec-p384", test_csr_build_ec_p384);
+	g_test_add_func("/certkeeper/csr/build/ec-p521", test_csr_build_ec_p521);
 	g_test_add_func("/certkeeper/csr/build/rejects", test_csr_build_rejects);
 	g_test_add_func("/certkeeper/csr/build/tampered-is-detected",
 			test_csr_tampered_is_detected);

@@ -1943,7 +1943,13 @@ test_est_daemon_proof(void)
 	proof_key = ck_test_daemon_path(td, "proof.key");
 	swap_key = ck_test_daemon_path(td, "swap.key");
 	late_key = ck_test_daemon_path(td, "late.key");
-	ck_test_make_ec_key(proof_key);
+	/* a P-384 proof key: its proof is signed, and verified, with ECDSA-SHA384 */
+	{
+		const gchar *argv[] = {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+				       "ec_paramgen_curve:P-384", "-out", proof_key, NULL};
+		g_assert_cmpint(ck_test_run(argv, NULL, NULL), ==, 0);
+		g_assert_cmpint(g_chmod(proof_key, 0600), ==, 0);
+	}
 	ck_test_make_ec_key(swap_key);
 	ck_test_make_ec_key(late_key);
 	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
@@ -2011,6 +2017,7 @@ test_est_daemon_proof(void)
 		g_autoptr(GString) needle = g_string_new("\"auth\": \"proof\"");
 		g_assert_nonnull(strstr(log, needle->str));
 		g_assert_nonnull(strstr(log, "\"op\": \"certkeeper-proof-nonce\""));
+		g_assert_nonnull(strstr(log, "\"proof_algorithm\": \"ECDSA-SHA384\""));
 	}
 
 	swapped = ck_test_wait_request(
@@ -2139,6 +2146,69 @@ test_est_daemon_csr_attributes(void)
 	g_assert_false(g_file_test(pinned_cert, G_FILE_TEST_EXISTS));
 }
 
+/*
+ * The RFC 7030 section 4.5.2 example's wish: an EC key on secp384r1, signed
+ * with ecdsa-with-SHA384. The daemon makes a P-384 key for a request of the
+ * default type, signs its CSR with SHA-384, and the CA issues for that key.
+ */
+static void
+test_est_daemon_csr_attributes_p384(void)
+{
+	g_autoptr(EstServer) s = NULL;
+	g_autoptr(CkTestDaemon) td = NULL;
+	const gchar *extra[] = {"--csrattr", "1.2.840.10045.2.1=1.3.132.0.34", "--csrattr",
+				"1.2.840.10045.4.3.3", NULL};
+	g_autofree gchar *attributes = NULL, *cert = NULL, *key = NULL, *text = NULL;
+	g_autofree gchar *key_text = NULL, *key_type = NULL;
+	g_autoptr(JsonParser) parser = NULL;
+	JsonObject *last;
+	const gchar *csr_text;
+	gint64 deadline;
+
+	if (!est_have_tools())
+		return;
+	s = est_server_start(extra);
+	td = est_start_daemon(s, "");
+	if (td == NULL)
+		return;
+	deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+	for (;;) {
+		g_clear_pointer(&attributes, g_free);
+		attributes = est_ca_csr_attributes(td, "est");
+		if (attributes[0] != '\0' || g_get_monotonic_time() > deadline)
+			break;
+		g_usleep(200 * 1000);
+	}
+	/* the signature algorithm is shown as asked for: the key's curve sets the hash */
+	g_assert_cmpstr(attributes, ==, "key-type ec-p384\nattribute 1.2.840.10045.4.3.3\n");
+
+	cert = ck_test_daemon_path(td, "p384.crt");
+	key = ck_test_daemon_path(td, "p384.key");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "p384", "-f",
+				    cert, "-k", key, "-N", "CN=p384.example", "-D", "p384.example",
+				    "-c", "est", "-w", "--wait-timeout=120", NULL),
+			==, 0);
+	est_assert_issued(s, cert, "p384.example", key);
+	text = est_openssl_x509(cert, "text");
+	g_assert_nonnull(strstr(text, "Public-Key: (384 bit)"));
+	g_assert_nonnull(strstr(text, "NIST CURVE: P-384"));
+	{
+		const gchar *argv[] = {"openssl", "pkey", "-in", key, "-noout", "-text", NULL};
+		g_assert_cmpint(ck_test_run(argv, &key_text, NULL), ==, 0);
+		g_assert_nonnull(strstr(key_text, "NIST CURVE: P-384"));
+	}
+	/* the CSR the server enrolled was signed with the curve's hash */
+	last = est_server_last(s, "simpleenroll", &parser);
+	g_assert_nonnull(last);
+	g_assert_cmpint(json_object_get_int_member(last, "status"), ==, 200);
+	csr_text = json_object_get_string_member(last, "csr_text");
+	g_assert_nonnull(strstr(csr_text, "ecdsa-with-SHA384"));
+	g_assert_nonnull(strstr(csr_text, "NIST CURVE: P-384"));
+	/* the request keeps its own setting: the CA chose for this key only */
+	key_type = est_cli_status(td, "p384", "KeyType");
+	g_assert_cmpstr(key_type, ==, "ec-p256");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2168,6 +2238,8 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/est/helper/csrattrs-none", test_est_csrattrs_none);
 	g_test_add_func("/certkeeper/est/daemon/enroll-and-renew", test_est_daemon);
 	g_test_add_func("/certkeeper/est/daemon/csr-attributes", test_est_daemon_csr_attributes);
+	g_test_add_func("/certkeeper/est/daemon/csr-attributes-p384",
+			test_est_daemon_csr_attributes_p384);
 	g_test_add_func("/certkeeper/est/daemon/outage", test_est_daemon_outage);
 	g_test_add_func("/certkeeper/est/daemon/proof", test_est_daemon_proof);
 	g_test_add_func("/certkeeper/est/helper/proof", test_est_proof_helper);

@@ -92,6 +92,20 @@ test_key_type_names(void)
 	g_assert_cmpuint(n, ==, CK_KEY_TYPE_LAST - 1);
 	g_assert_cmpstr(ck_key_type_to_string(CK_KEY_TYPE_EC_P256), ==, "ec-p256");
 	g_assert_cmpstr(ck_key_type_to_string(CK_KEY_TYPE_RSA_4096), ==, "rsa-4096");
+	g_assert_cmpstr(ck_key_type_to_string(CK_KEY_TYPE_EC_P384), ==, "ec-p384");
+	g_assert_cmpstr(ck_key_type_to_string(CK_KEY_TYPE_EC_P521), ==, "ec-p521");
+	/* the values of the older types stay what they were */
+	g_assert_cmpint(CK_KEY_TYPE_EC_P256, ==, 1);
+	g_assert_cmpint(CK_KEY_TYPE_ED25519, ==, 5);
+	g_assert_true(ck_key_type_is_ec(CK_KEY_TYPE_EC_P384));
+	g_assert_true(ck_key_type_is_ec(CK_KEY_TYPE_EC_P521));
+	g_assert_true(ck_key_type_is_ec(CK_KEY_TYPE_EC_P256));
+	g_assert_false(ck_key_type_is_ec(CK_KEY_TYPE_ED25519));
+	g_assert_false(ck_key_type_is_ec(CK_KEY_TYPE_RSA_2048));
+	g_assert_cmpint(ck_key_type_get_curve(CK_KEY_TYPE_EC_P384), ==, GNUTLS_ECC_CURVE_SECP384R1);
+	g_assert_cmpint(ck_key_type_get_curve(CK_KEY_TYPE_RSA_2048), ==, GNUTLS_ECC_CURVE_INVALID);
+	g_assert_cmpint(ck_key_type_for_curve(GNUTLS_ECC_CURVE_SECP521R1), ==, CK_KEY_TYPE_EC_P521);
+	g_assert_cmpint(ck_key_type_for_curve(GNUTLS_ECC_CURVE_SECP224R1), ==, CK_KEY_TYPE_UNKNOWN);
 	g_assert_cmpstr(ck_key_type_to_string(CK_KEY_TYPE_UNKNOWN), ==, "unknown");
 	g_assert_cmpstr(ck_key_type_to_string(CK_KEY_TYPE_LAST), ==, "unknown");
 	g_assert_cmpint(CK_KEY_TYPE_DEFAULT, ==, CK_KEY_TYPE_EC_P256);
@@ -104,17 +118,25 @@ test_key_type_aliases(void)
 		const gchar *name;
 		CkKeyType type;
 	} cases[] = {
-	    {"EC-P256", CK_KEY_TYPE_EC_P256},   {"ec", CK_KEY_TYPE_EC_P256},
-	    {"ECDSA", CK_KEY_TYPE_EC_P256},     {"prime256v1", CK_KEY_TYPE_EC_P256},
-	    {"secp256r1", CK_KEY_TYPE_EC_P256}, {"P-256", CK_KEY_TYPE_EC_P256},
-	    {"rsa", CK_KEY_TYPE_RSA_2048},      {"RSA", CK_KEY_TYPE_RSA_2048},
-	    {"RSA:2048", CK_KEY_TYPE_RSA_2048}, {"rsa3072", CK_KEY_TYPE_RSA_3072},
-	    {"RSA:3072", CK_KEY_TYPE_RSA_3072}, {"rsa:4096", CK_KEY_TYPE_RSA_4096},
-	    {"Ed25519", CK_KEY_TYPE_ED25519},   {"eddsa", CK_KEY_TYPE_ED25519},
-	    {"dsa", CK_KEY_TYPE_UNKNOWN},       {"rsa-1024", CK_KEY_TYPE_UNKNOWN},
-	    {"rsa:1024", CK_KEY_TYPE_UNKNOWN},  {"ec-p384", CK_KEY_TYPE_UNKNOWN},
-	    {"ed448", CK_KEY_TYPE_UNKNOWN},     {"", CK_KEY_TYPE_UNKNOWN},
-	    {"unknown", CK_KEY_TYPE_UNKNOWN},   {" rsa", CK_KEY_TYPE_UNKNOWN},
+	    {"EC-P256", CK_KEY_TYPE_EC_P256},    {"ec", CK_KEY_TYPE_EC_P256},
+	    {"ECDSA", CK_KEY_TYPE_EC_P256},      {"prime256v1", CK_KEY_TYPE_EC_P256},
+	    {"secp256r1", CK_KEY_TYPE_EC_P256},  {"P-256", CK_KEY_TYPE_EC_P256},
+	    {"rsa", CK_KEY_TYPE_RSA_2048},       {"RSA", CK_KEY_TYPE_RSA_2048},
+	    {"RSA:2048", CK_KEY_TYPE_RSA_2048},  {"rsa3072", CK_KEY_TYPE_RSA_3072},
+	    {"RSA:3072", CK_KEY_TYPE_RSA_3072},  {"rsa:4096", CK_KEY_TYPE_RSA_4096},
+	    {"Ed25519", CK_KEY_TYPE_ED25519},    {"eddsa", CK_KEY_TYPE_ED25519},
+	    {"dsa", CK_KEY_TYPE_UNKNOWN},        {"rsa-1024", CK_KEY_TYPE_UNKNOWN},
+	    {"rsa:1024", CK_KEY_TYPE_UNKNOWN},   {"ec-p384", CK_KEY_TYPE_EC_P384},
+	    {"EC-P384", CK_KEY_TYPE_EC_P384},    {"p384", CK_KEY_TYPE_EC_P384},
+	    {"P-384", CK_KEY_TYPE_EC_P384},      {"secp384r1", CK_KEY_TYPE_EC_P384},
+	    {"ecdsa-p384", CK_KEY_TYPE_EC_P384}, {"ec:384", CK_KEY_TYPE_EC_P384},
+	    {"ECDSA:384", CK_KEY_TYPE_EC_P384},  {"ec-p521", CK_KEY_TYPE_EC_P521},
+	    {"p521", CK_KEY_TYPE_EC_P521},       {"P-521", CK_KEY_TYPE_EC_P521},
+	    {"secp521r1", CK_KEY_TYPE_EC_P521},  {"ecdsa-p521", CK_KEY_TYPE_EC_P521},
+	    {"ec:521", CK_KEY_TYPE_EC_P521},     {"ec-p512", CK_KEY_TYPE_UNKNOWN},
+	    {"ec:224", CK_KEY_TYPE_UNKNOWN},     {"secp256k1", CK_KEY_TYPE_UNKNOWN},
+	    {"ed448", CK_KEY_TYPE_UNKNOWN},      {"", CK_KEY_TYPE_UNKNOWN},
+	    {"unknown", CK_KEY_TYPE_UNKNOWN},    {" rsa", CK_KEY_TYPE_UNKNOWN},
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_test_message("%s", cases[i].name);
@@ -181,6 +203,20 @@ static void
 test_key_generate_ec_p256(void)
 {
 	ck_test_generate_and_reload(CK_KEY_TYPE_EC_P256, GNUTLS_PK_ECDSA, 256);
+}
+
+static void
+test_key_generate_ec_p384(void)
+{
+	ck_test_generate_and_reload(CK_KEY_TYPE_EC_P384, GNUTLS_PK_ECDSA, 384);
+}
+
+static void
+test_key_generate_ec_p521(void)
+{
+	/* GnuTLS reports the size of P-521's coordinates in whole bytes: 66 * 8 */
+	ck_test_generate_and_reload(CK_KEY_TYPE_EC_P521, GNUTLS_PK_ECDSA,
+				    gnutls_ecc_curve_get_size(GNUTLS_ECC_CURVE_SECP521R1) * 8);
 }
 
 static void
@@ -288,6 +324,43 @@ test_key_load_traditional_ec(void)
 	g_assert_true(g_bytes_equal(ours, theirs));
 }
 
+/* openssl's P-384 and P-521 keys (traditional and PKCS#8) are recognised by their curve. */
+static void
+test_key_load_openssl_ec_curves(void)
+{
+	const struct {
+		const gchar *curve, *file;
+		CkKeyType type;
+	} cases[] = {
+	    {"secp384r1", "p384-trad.pem", CK_KEY_TYPE_EC_P384},
+	    {"secp521r1", "p521-trad.pem", CK_KEY_TYPE_EC_P521},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		const gchar *trad[] = {"openssl", "ecparam", "-name", cases[i].curve,
+				       "-genkey", "-noout",  NULL};
+		g_autofree gchar *pkcs8_name = g_strconcat("pkcs8-", cases[i].file, NULL);
+		g_autofree gchar *curve_opt =
+		    g_strconcat("ec_paramgen_curve:", cases[i].curve, NULL);
+		const gchar *pkcs8[] = {"openssl",  "genpkey", "-algorithm", "EC",
+					"-pkeyopt", curve_opt, NULL};
+		g_autofree gchar *pem = ck_test_openssl_key(cases[i].file, trad);
+		g_autofree gchar *pem8 = ck_test_openssl_key(pkcs8_name, pkcs8);
+		g_autoptr(CkKeyProvider) provider = ck_key_provider_file_new();
+		g_autoptr(GBytes) stored = ck_test_bytes(pem);
+		g_autoptr(CkKey) key = NULL;
+		g_autoptr(GBytes) ours = NULL;
+		g_autoptr(GBytes) theirs = NULL;
+
+		g_test_message("%s", cases[i].curve);
+		ck_test_load_foreign(pem, "-----BEGIN EC PRIVATE KEY-----", cases[i].type);
+		ck_test_load_foreign(pem8, "-----BEGIN PRIVATE KEY-----", cases[i].type);
+		key = ck_key_provider_load(provider, stored, NULL, NULL);
+		ours = ck_test_public_der(key);
+		theirs = ck_test_openssl_public_der(cases[i].file);
+		g_assert_true(g_bytes_equal(ours, theirs));
+	}
+}
+
 static void
 test_key_load_traditional_rsa(void)
 {
@@ -346,12 +419,13 @@ test_key_load_unsupported(void)
 {
 	const gchar *rsa1024[] = {
 	    "openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", NULL};
-	const gchar *p384[] = {"openssl", "ecparam", "-name", "secp384r1",
+	/* a curve GnuTLS knows but certkeeper does not make */
+	const gchar *p224[] = {"openssl", "ecparam", "-name", "secp224r1",
 			       "-genkey", "-noout",  NULL};
 	const gchar *ed448[] = {"openssl", "genpkey", "-algorithm", "ED448", NULL};
 
 	ck_test_load_unsupported("rsa1024.pem", rsa1024, "1024");
-	ck_test_load_unsupported("p384.pem", p384, "384");
+	ck_test_load_unsupported("p224.pem", p224, "224");
 	ck_test_load_unsupported("ed448.pem", ed448, "448");
 }
 
@@ -558,6 +632,10 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/key-provider-file/supports", test_key_provider_supports);
 	g_test_add_func("/certkeeper/key-provider-file/generate/ec-p256",
 			test_key_generate_ec_p256);
+	g_test_add_func("/certkeeper/key-provider-file/generate/ec-p384",
+			test_key_generate_ec_p384);
+	g_test_add_func("/certkeeper/key-provider-file/generate/ec-p521",
+			test_key_generate_ec_p521);
 	g_test_add_func("/certkeeper/key-provider-file/generate/ed25519",
 			test_key_generate_ed25519);
 	g_test_add_func("/certkeeper/key-provider-file/generate/rsa-2048",
@@ -572,6 +650,8 @@ main(int argc, char **argv)
 			test_key_generate_async_error);
 	g_test_add_func("/certkeeper/key-provider-file/load/traditional-ec",
 			test_key_load_traditional_ec);
+	g_test_add_func("/certkeeper/key-provider-file/load/openssl-ec-curves",
+			test_key_load_openssl_ec_curves);
 	g_test_add_func("/certkeeper/key-provider-file/load/traditional-rsa",
 			test_key_load_traditional_rsa);
 	g_test_add_func("/certkeeper/key-provider-file/load/openssl-pkcs8",

@@ -13,6 +13,7 @@
 #include "ck-csr.h"
 #include "ck-error.h"
 #include "ck-key-provider-pkcs11.h"
+#include "ck-proof.h"
 #include "ck-test-util.h"
 
 static gchar *test_dir;
@@ -213,6 +214,78 @@ test_pkcs11_generate_rsa(void)
 		}
 		g_assert_no_error(error);
 		g_assert_cmpint(ck_key_get_key_type(again), ==, types[i]);
+		ck_test_assert_same_key(key, again);
+	}
+}
+
+/*
+ * P-384 and P-521 keys in the token (softhsm2 makes both): the curve survives
+ * reloading, the CSR is signed with the curve's hash, and a proof signed in the
+ * token picks that hash too.
+ */
+static void
+test_pkcs11_generate_ec_curves(void)
+{
+	const struct {
+		CkKeyType type;
+		const gchar *label;
+		gnutls_sign_algorithm_t csr_sign;
+		const gchar *proof_algorithm;
+	} cases[] = {
+	    {CK_KEY_TYPE_EC_P384, "p384", GNUTLS_SIGN_ECDSA_SHA384, "ECDSA-SHA384"},
+	    {CK_KEY_TYPE_EC_P521, "p521", GNUTLS_SIGN_ECDSA_SHA512, "ECDSA-SHA512"},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(CkKeyProvider) provider = ck_test_provider();
+		g_autofree gchar *uri = ck_test_uri("T", cases[i].label, pin_file);
+		g_autofree gchar *search =
+		    g_strdup_printf("pkcs11:token=T;object=%s", cases[i].label);
+		const gchar *const dns[] = {"web.example", NULL};
+		CkCsrParams params = {.subject = "CN=web.example", .dns_names = dns};
+		g_autoptr(GError) error = NULL;
+		g_autoptr(CkKey) key = NULL;
+		g_autoptr(CkKey) again = NULL;
+		g_autofree gchar *stored = NULL, *csr = NULL, *public_key = NULL;
+		g_autofree gchar *algorithm = NULL, *signature = NULL;
+		gnutls_x509_crq_t crq = NULL;
+		gnutls_datum_t datum;
+
+		g_test_message("%s", cases[i].label);
+		g_assert_true(ck_key_provider_supports(provider, cases[i].type));
+		key = ck_key_provider_generate_at(provider, cases[i].type, uri, &error);
+		g_assert_no_error(error);
+		g_assert_cmpint(ck_key_get_key_type(key), ==, cases[i].type);
+		g_assert_cmpuint(ck_test_p11tool_count("all-privkeys", search, "1234"), ==, 1);
+		ck_test_assert_csr_verifies(key, cases[i].label);
+
+		csr = ck_csr_build(&params, ck_key_get_privkey(key), &error);
+		g_assert_no_error(error);
+		datum.data = (unsigned char *)csr;
+		datum.size = strlen(csr);
+		g_assert_cmpint(gnutls_x509_crq_init(&crq), ==, 0);
+		g_assert_cmpint(gnutls_x509_crq_import(crq, &datum, GNUTLS_X509_FMT_PEM), ==, 0);
+		g_assert_cmpint(gnutls_x509_crq_get_signature_algorithm(crq), ==,
+				cases[i].csr_sign);
+		gnutls_x509_crq_deinit(crq);
+
+		public_key = ck_proof_public_key(ck_key_get_privkey(key), &error);
+		g_assert_no_error(error);
+		g_assert_true(ck_proof_sign(ck_key_get_privkey(key), "n0nce", csr, &algorithm,
+					    &signature, &error));
+		g_assert_no_error(error);
+		g_assert_cmpstr(algorithm, ==, cases[i].proof_algorithm);
+		g_assert_true(
+		    ck_proof_verify(public_key, "n0nce", csr, algorithm, signature, &error));
+		g_assert_no_error(error);
+
+		stored = ck_test_stored_text(key);
+		{
+			g_autoptr(GBytes) bytes = g_bytes_new(stored, strlen(stored));
+			again = ck_key_provider_load(provider, bytes, uri, &error);
+		}
+		g_assert_no_error(error);
+		g_assert_cmpint(ck_key_get_key_type(again), ==, cases[i].type);
 		ck_test_assert_same_key(key, again);
 	}
 }
@@ -551,6 +624,7 @@ main(int argc, char **argv)
 	g_test_add_func("/key-provider-pkcs11/check-location", test_pkcs11_check_location);
 	g_test_add_func("/key-provider-pkcs11/generate-ec", test_pkcs11_generate_ec);
 	g_test_add_func("/key-provider-pkcs11/generate-rsa", test_pkcs11_generate_rsa);
+	g_test_add_func("/key-provider-pkcs11/generate-ec-curves", test_pkcs11_generate_ec_curves);
 	g_test_add_func("/key-provider-pkcs11/generate-async", test_pkcs11_generate_async);
 	g_test_add_func("/key-provider-pkcs11/renewal-objects", test_pkcs11_renewal_objects);
 	g_test_add_func("/key-provider-pkcs11/store-certificate", test_pkcs11_store_certificate);

@@ -215,6 +215,17 @@ test_unsupported_types(Fixture *f, gconstpointer data)
 	key = ck_key_provider_generate(f->provider, CK_KEY_TYPE_ED25519, &error);
 	g_assert_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED);
 	g_assert_null(key);
+	/* the TPM makes P-256 only: the larger curves are refused by name */
+	g_assert_false(ck_key_provider_supports(f->provider, CK_KEY_TYPE_EC_P384));
+	g_assert_false(ck_key_provider_supports(f->provider, CK_KEY_TYPE_EC_P521));
+	for (CkKeyType type = CK_KEY_TYPE_EC_P384; type <= CK_KEY_TYPE_EC_P521; type++) {
+		g_clear_error(&error);
+		key = ck_key_provider_generate(f->provider, type, &error);
+		g_assert_error(error, CK_ERROR, CK_ERROR_UNSUPPORTED);
+		g_assert_nonnull(strstr(error->message, ck_key_type_to_string(type)));
+		g_assert_nonnull(strstr(error->message, "'tpm'"));
+		g_assert_null(key);
+	}
 }
 
 /* swtpm has three transient slots: every operation must give back what it used. */

@@ -1104,20 +1104,23 @@ ck_test_rekey_needs_guidance(Fixture *f, CkRequest *request, const gchar *part)
  * A CA that asks for RSA keys, a challengePassword and an extension gets them
  * (also from a request added while the CA still describes itself at start-up);
  * one that asks for a key type certkeeper cannot make, or for a challenge its
- * helper does not have, and a request that pins another key type, need guidance.
+ * helper does not have, and a request that pins another key type, need guidance;
+ * one that asks for the EC family takes a P-384 key.
  */
 static void
 test_lifecycle_csr_attributes(Fixture *f, gconstpointer user_data)
 {
 	g_autoptr(CkRequest) t = NULL;
 	g_autoptr(CkRequest) pinned_template = NULL;
+	g_autoptr(CkRequest) p384_template = NULL;
 	g_autofree gchar *attrs = g_build_filename(f->dir, "attrs", NULL);
 	g_autofree gchar *ext = g_build_filename(f->dir, "ext", NULL);
 	g_autofree gchar *cert_pem = NULL;
 	gnutls_x509_crq_t crq;
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t datum;
-	CkRequest *request, *pinned;
+	CkRequest *request, *pinned, *p384;
+	gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
 	char password[64];
 	size_t password_size = sizeof(password);
 	guint8 value[32];
@@ -1165,9 +1168,9 @@ test_lifecycle_csr_attributes(Fixture *f, gconstpointer user_data)
 	ca = ck_engine_find_ca(f->engine, "attrs");
 	g_assert_nonnull(ca);
 	/* a key type certkeeper cannot make */
-	g_assert_true(g_file_set_contents(attrs, "key-type ec-p384\n", -1, NULL));
+	g_assert_true(g_file_set_contents(attrs, "key-type ed448\n", -1, NULL));
 	ck_engine_refresh_ca(f->engine, ca);
-	ck_test_rekey_needs_guidance(f, request, "asks for ec-p384 keys");
+	ck_test_rekey_needs_guidance(f, request, "asks for ed448 keys");
 	g_assert_nonnull(strstr(ck_request_get_last_error(request), "cannot make"));
 	/* a challenge the helper has none for */
 	g_assert_true(g_file_set_contents(attrs, "challenge-password\n", -1, NULL));
@@ -1193,6 +1196,26 @@ test_lifecycle_csr_attributes(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(strstr(ck_request_get_last_error(pinned),
 				"certkeeper modify -i pinned -G rsa-2048"));
 	g_assert_cmpint(ck_request_get_not_after(pinned), ==, 0);
+
+	/* the EC family alone: a request pinned to P-384 gives the CA what it asks for */
+	g_assert_true(g_file_set_contents(attrs, "key-type ec\n", -1, NULL));
+	g_assert_true(g_file_set_contents(ext, "subjectAltName=DNS:p384.example\n", -1, NULL));
+	ck_engine_refresh_ca(f->engine, ca);
+	p384_template = ck_test_template(f, "p384");
+	ck_request_set_ca(p384_template, "attrs");
+	ck_request_set_key_type(p384_template, CK_KEY_TYPE_EC_P384);
+	p384 = ck_test_add(f, p384_template);
+	ck_test_wait(p384, CK_REQUEST_STATE_MONITORING, NULL, 30000);
+	g_clear_pointer(&cert_pem, g_free);
+	cert_pem = ck_test_read(ck_request_get_cert_file(p384));
+	datum.data = (unsigned char *)cert_pem;
+	datum.size = (unsigned int)strlen(cert_pem);
+	g_assert_cmpint(gnutls_x509_crt_init(&crt), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM), ==, 0);
+	g_assert_cmpint(gnutls_x509_crt_get_pk_algorithm(crt, NULL), ==, GNUTLS_PK_ECDSA);
+	g_assert_cmpint(gnutls_x509_crt_get_pk_ecc_raw(crt, &curve, NULL, NULL), ==, 0);
+	g_assert_cmpint(curve, ==, GNUTLS_ECC_CURVE_SECP384R1);
+	gnutls_x509_crt_deinit(crt);
 }
 
 /* Expiry status */

@@ -112,6 +112,43 @@ test_proof_roundtrip_ec(void)
 }
 
 static void
+test_proof_roundtrip_ec_p384(void)
+{
+	ck_test_roundtrip(CK_KEY_TYPE_EC_P384, "ECDSA-SHA384");
+}
+
+static void
+test_proof_roundtrip_ec_p521(void)
+{
+	ck_test_roundtrip(CK_KEY_TYPE_EC_P521, "ECDSA-SHA512");
+}
+
+/* A P-384 proof key's signature with a weaker hash than its curve calls for is refused. */
+static void
+test_proof_weaker_hash(void)
+{
+	g_autoptr(CkKey) key = ck_test_key(CK_KEY_TYPE_EC_P384);
+	g_autofree gchar *csr = ck_test_csr(key, "CN=device.example");
+	g_autofree gchar *public_key = ck_proof_public_key(ck_key_get_privkey(key), NULL);
+	g_autoptr(GBytes) message = ck_proof_message("nonce", csr, NULL);
+	gnutls_datum_t data = {(unsigned char *)g_bytes_get_data(message, NULL),
+			       (unsigned int)g_bytes_get_size(message)};
+	gnutls_datum_t sig = {NULL, 0};
+	g_autofree gchar *signature = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(gnutls_privkey_sign_data2(ck_key_get_privkey(key), GNUTLS_SIGN_ECDSA_SHA256,
+						  0, &data, &sig),
+			==, 0);
+	signature = g_base64_encode(sig.data, sig.size);
+	gnutls_free(sig.data);
+	g_assert_false(
+	    ck_proof_verify(public_key, "nonce", csr, "ECDSA-SHA256", signature, &error));
+	g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull(strstr(error->message, "ECDSA-SHA256"));
+}
+
+static void
 test_proof_roundtrip_rsa(void)
 {
 	ck_test_roundtrip(CK_KEY_TYPE_RSA_2048, "RSA-SHA256");
@@ -185,6 +222,9 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/certkeeper/proof/message", test_proof_message);
 	g_test_add_func("/certkeeper/proof/roundtrip/ec", test_proof_roundtrip_ec);
+	g_test_add_func("/certkeeper/proof/roundtrip/ec-p384", test_proof_roundtrip_ec_p384);
+	g_test_add_func("/certkeeper/proof/roundtrip/ec-p521", test_proof_roundtrip_ec_p521);
+	g_test_add_func("/certkeeper/proof/weaker-hash", test_proof_weaker_hash);
 	g_test_add_func("/certkeeper/proof/roundtrip/rsa", test_proof_roundtrip_rsa);
 	g_test_add_func("/certkeeper/proof/roundtrip/ed25519", test_proof_roundtrip_ed25519);
 	g_test_add_func("/certkeeper/proof/malformed", test_proof_malformed);

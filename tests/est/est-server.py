@@ -33,9 +33,13 @@ PREFIX = "/.well-known/est/"
 OPERATIONS = ("cacerts", "simpleenroll", "simplereenroll", "csrattrs", "certkeeper-proof-nonce")
 PROOF_CONTEXT = b"certkeeper-proof-v1\n"
 PROOF_NONCE_LIFETIME = 300
-# what openssl pkey -text_pub shows for the one key kind each proof algorithm fits
-PROOF_ALGORITHMS = {"ECDSA-SHA256": "ASN1 OID:", "RSA-SHA256": "Modulus:",
-                    "EdDSA-Ed25519": "ED25519 Public-Key:"}
+# what openssl pkey -text_pub shows for the one key kind each proof algorithm fits,
+# and the digest it signs with: an EC key's hash follows its curve
+PROOF_ALGORITHMS = {"ECDSA-SHA256": ("NIST CURVE: P-256", "-sha256"),
+                    "ECDSA-SHA384": ("NIST CURVE: P-384", "-sha384"),
+                    "ECDSA-SHA512": ("NIST CURVE: P-521", "-sha512"),
+                    "RSA-SHA256": ("Modulus:", "-sha256"),
+                    "EdDSA-Ed25519": ("ED25519 Public-Key:", None)}
 ENROLL_OPERATIONS = ("simpleenroll", "simplereenroll")
 
 # Extensions of every certificate this CA issues. Only the subject and the
@@ -124,7 +128,8 @@ class Proofs:
             openssl("pkey", "-pubin", "-inform", "DER", "-out", pub,
                     data=base64.b64decode(public_key))
             kind = openssl("pkey", "-pubin", "-in", pub, "-noout", "-text_pub").decode()
-            if PROOF_ALGORITHMS[algorithm] not in kind:
+            shows, digest = PROOF_ALGORITHMS[algorithm]
+            if shows not in kind:
                 raise HTTPError(403, "the proof's algorithm %s does not fit the key registered "
                                 "for %s" % (algorithm, subject))
             with open(sig_path, "wb") as f:
@@ -135,7 +140,7 @@ class Proofs:
                 args = ["pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-in", msg_path,
                         "-sigfile", sig_path]
             else:
-                args = ["dgst", "-sha256", "-verify", pub, "-signature", sig_path, msg_path]
+                args = ["dgst", digest, "-verify", pub, "-signature", sig_path, msg_path]
             if subprocess.run(["openssl"] + args, capture_output=True).returncode != 0:
                 raise HTTPError(403, "the proof for %s does not verify against the key registered "
                                 "at enrollment" % subject)
@@ -582,9 +587,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise HTTPError(403, "this server takes no attestation proofs")
             subject = csr_names(openssl("req", "-inform", "DER", data=csr_der), "req")["subject"]
             record["client_subject"] = subject
+            algorithm = (self.headers.get(HEADER_PROOF_ALGORITHM) or "").strip()
+            record["proof_algorithm"] = algorithm
             proofs.verify(subject, csr_der, nonce.strip(),
-                          (self.headers.get(HEADER_PROOF_SIGNATURE) or "").strip(),
-                          (self.headers.get(HEADER_PROOF_ALGORITHM) or "").strip())
+                          (self.headers.get(HEADER_PROOF_SIGNATURE) or "").strip(), algorithm)
             record["auth"] = "proof"
             return
         if op == "simplereenroll":
