@@ -1095,19 +1095,21 @@ ck_engine_submit_proof(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
 		return;
 	}
 	/* GnuTLS only says the signature failed: the provider knows why */
-	device_error = ck_key_provider_take_sign_error(provider);
+	if (g_error_matches(error, CK_ERROR, CK_ERROR_CRYPTO))
+		device_error = ck_key_provider_take_sign_error(provider);
 	ck_limiter_done(job->holding);
 	job->holding = NULL;
 	ck_step_data_free(data);
-	why = g_strdup_printf(
-	    /* TRANSLATORS: the placeholder is the reason */
-	    _("The proof key cannot sign the proof: %s"),
-	    device_error != NULL ? device_error->message : error->message);
+	if (device_error != NULL)
+		why = g_strdup_printf(
+		    /* TRANSLATORS: the placeholder is the reason */
+		    _("The proof key cannot sign the proof: %s"), device_error->message);
+	else
+		why = g_strdup(error->message);
 	if (g_error_matches(device_error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE))
 		ck_engine_retry_later(self, request, CK_REQUEST_STATE_SUBMITTING, why);
 	else
-		ck_engine_ladder_exhausted(self, request,
-					   device_error != NULL ? why : error->message);
+		ck_engine_ladder_exhausted(self, request, why);
 }
 
 static void

@@ -413,17 +413,20 @@ recovery_start_daemon_with_tpm(CkTestSwtpm **swtpm)
 
 /*
  * Makes a proof key in @swtpm with OpenSSL's tpm2 provider (as a device's
- * provisioning would): @algorithm and @option as `openssl genpkey` takes them.
- * FALSE (and the test skipped) without the provider.
+ * provisioning would): @algorithm and @option as `openssl genpkey` takes them,
+ * and the authorization value @auth (NULL: none). FALSE (and the test skipped)
+ * without the provider.
  */
 static gboolean
 recovery_make_tpm_key(CkTestSwtpm *swtpm, const gchar *algorithm, const gchar *option,
-		      const gchar *path)
+		      const gchar *auth, const gchar *path)
 {
 	const gchar *list[] = {"openssl", "list", "-providers", "-provider", "tpm2", NULL};
-	const gchar *genpkey[] = {"openssl",	"genpkey", "-provider", "tpm2",	 "-provider",
-				  "default",	"-algorithm", algorithm,	"-pkeyopt", option,
-				  "-out",	path,	   NULL};
+	g_autofree gchar *user_auth = auth != NULL ? g_strdup_printf("user-auth:%s", auth) : NULL;
+	const gchar *genpkey[] = {"openssl",  "genpkey",	"-provider", "tpm2",	 "-provider",
+				  "default",  "-algorithm", algorithm,	 "-pkeyopt", option,
+				  "-out",     path,		user_auth != NULL ? "-pkeyopt" : NULL,
+				  user_auth, NULL};
 	g_auto(GStrv) env = g_get_environ();
 	g_autofree gchar *out = NULL, *err = NULL;
 	g_autoptr(GError) error = NULL;
@@ -513,8 +516,8 @@ test_recovery_tpm_proof(void)
 		return;
 	ec_key = ck_test_daemon_path(td, "proof-ec.key");
 	rsa_key = ck_test_daemon_path(td, "proof-rsa.key");
-	if (!recovery_make_tpm_key(swtpm, "EC", "group:P-256", ec_key) ||
-	    !recovery_make_tpm_key(swtpm, "RSA", "bits:2048", rsa_key)) {
+	if (!recovery_make_tpm_key(swtpm, "EC", "group:P-256", NULL, ec_key) ||
+	    !recovery_make_tpm_key(swtpm, "RSA", "bits:2048", NULL, rsa_key)) {
 		g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
 		return;
 	}
@@ -576,7 +579,7 @@ test_recovery_tpm_away(void)
 	if (td == NULL)
 		return;
 	proof_key = ck_test_daemon_path(td, "proof.key");
-	if (!recovery_make_tpm_key(swtpm, "EC", "group:P-256", proof_key)) {
+	if (!recovery_make_tpm_key(swtpm, "EC", "group:P-256", NULL, proof_key)) {
 		g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
 		return;
 	}
@@ -608,6 +611,42 @@ test_recovery_tpm_away(void)
 	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
 	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
 }
+
+/*
+ * A TPM proof key whose authorization value next to it ("<key>.auth") is wrong:
+ * waiting would not help (and would count towards the TPM's lockout), so the
+ * ladder ends at once, with the TPM's reason.
+ */
+static void
+test_recovery_tpm_wrong_auth(void)
+{
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(CkTestSwtpm) swtpm = NULL;
+	g_autofree gchar *proof_key = NULL, *auth = NULL;
+	g_autoptr(JsonObject) status = NULL;
+
+	if (!recovery_have_tools())
+		return;
+	td = recovery_start_daemon_with_tpm(&swtpm);
+	if (td == NULL)
+		return;
+	proof_key = ck_test_daemon_path(td, "pin.key");
+	if (!recovery_make_tpm_key(swtpm, "EC", "group:P-256", "4711", proof_key)) {
+		g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+		return;
+	}
+	auth = g_strconcat(proof_key, ".auth", NULL);
+	g_assert_true(g_file_set_contents(auth, "0000\n", -1, NULL));
+	g_assert_cmpint(g_chmod(auth, 0600), ==, 0);
+	recovery_enroll(td, "pin", proof_key);
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	recovery_expire(td, "pin");
+	ck_test_daemon_start(td);
+	status = recovery_wait_exhausted(td, "pin", "authorization value is wrong");
+	g_assert_nonnull(strstr(ck_test_json_string(status, "LastError"),
+				"proof: The proof key cannot sign the proof: TPM"));
+	g_assert_cmpint(json_object_get_int_member(status, "FailedAttempts"), <=, 1);
+}
 #endif
 
 int
@@ -622,6 +661,7 @@ main(int argc, char **argv)
 #if CK_HAVE_TPM
 	g_test_add_func("/certkeeper/recovery/tpm/proof", test_recovery_tpm_proof);
 	g_test_add_func("/certkeeper/recovery/tpm/away", test_recovery_tpm_away);
+	g_test_add_func("/certkeeper/recovery/tpm/wrong-auth", test_recovery_tpm_wrong_auth);
 #endif
 	return g_test_run();
 }
