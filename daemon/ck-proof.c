@@ -102,8 +102,8 @@ ck_proof_sign_algorithm(gnutls_pk_algorithm_t pk)
 }
 
 gboolean
-ck_proof_sign(CkKey *proof_key, const gchar *nonce, const gchar *csr_pem,
-	      gchar **algorithm_out, gchar **signature_out, GError **error)
+ck_proof_sign(CkKey *proof_key, const gchar *nonce, const gchar *csr_pem, gchar **algorithm_out,
+	      gchar **signature_out, GError **error)
 {
 	gnutls_privkey_t key = ck_key_get_privkey(proof_key);
 	g_autoptr(GBytes) message = ck_proof_message(nonce, csr_pem, error);

@@ -422,11 +422,10 @@ recovery_make_tpm_key(CkTestSwtpm *swtpm, const gchar *algorithm, const gchar *o
 		      const gchar *auth, const gchar *path)
 {
 	const gchar *list[] = {"openssl", "list", "-providers", "-provider", "tpm2", NULL};
-	g_autofree gchar *user_auth = auth != NULL ? g_strdup_printf("user-auth:%s", auth) : NULL;
-	const gchar *genpkey[] = {"openssl",  "genpkey",	"-provider", "tpm2",	 "-provider",
-				  "default",  "-algorithm", algorithm,	 "-pkeyopt", option,
-				  "-out",     path,		user_auth != NULL ? "-pkeyopt" : NULL,
-				  user_auth, NULL};
+	const gchar *genpkey_base[] = {"openssl",   "genpkey", "-provider",  "tpm2",
+				       "-provider", "default", "-algorithm", algorithm,
+				       "-pkeyopt",  option,    "-out",       path};
+	g_autoptr(GPtrArray) genpkey = g_ptr_array_new_with_free_func(g_free);
 	g_auto(GStrv) env = g_get_environ();
 	g_autofree gchar *out = NULL, *err = NULL;
 	g_autoptr(GError) error = NULL;
@@ -434,8 +433,8 @@ recovery_make_tpm_key(CkTestSwtpm *swtpm, const gchar *algorithm, const gchar *o
 
 	env = g_environ_setenv(env, "TPM2OPENSSL_TCTI", swtpm->tcti, TRUE);
 	env = g_environ_setenv(env, "TSS2_LOG", "all+none", TRUE);
-	g_assert_true(g_spawn_sync(NULL, (gchar **)list, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
-				   &out, &err, &status, &error));
+	g_assert_true(g_spawn_sync(NULL, (gchar **)list, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
+				   &err, &status, &error));
 	if (!g_spawn_check_wait_status(status, NULL)) {
 		g_test_skip("OpenSSL's tpm2 provider is not installed (apt-get install "
 			    "tpm2-openssl)");
@@ -443,8 +442,15 @@ recovery_make_tpm_key(CkTestSwtpm *swtpm, const gchar *algorithm, const gchar *o
 	}
 	g_clear_pointer(&out, g_free);
 	g_clear_pointer(&err, g_free);
-	g_assert_true(g_spawn_sync(NULL, (gchar **)genpkey, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
-				   &out, &err, &status, &error));
+	for (guint i = 0; i < G_N_ELEMENTS(genpkey_base); i++)
+		g_ptr_array_add(genpkey, g_strdup(genpkey_base[i]));
+	if (auth != NULL) {
+		g_ptr_array_add(genpkey, g_strdup("-pkeyopt"));
+		g_ptr_array_add(genpkey, g_strdup_printf("user-auth:%s", auth));
+	}
+	g_ptr_array_add(genpkey, NULL);
+	g_assert_true(g_spawn_sync(NULL, (gchar **)genpkey->pdata, env, G_SPAWN_SEARCH_PATH, NULL,
+				   NULL, &out, &err, &status, &error));
 	g_test_message("openssl genpkey %s: %s", algorithm, err);
 	g_assert_true(g_spawn_check_wait_status(status, NULL));
 	g_assert_cmpint(g_chmod(path, 0600), ==, 0);
@@ -456,9 +462,9 @@ static gchar *
 recovery_tpm_public_key(CkTestSwtpm *swtpm, const gchar *path)
 {
 	g_autofree gchar *der_path = g_strconcat(path, ".pub.der", NULL);
-	const gchar *argv[] = {"openssl", "pkey",     "-provider", "tpm2", "-provider",
-			       "default", "-in",      path,	   "-pubout", "-outform",
-			       "DER",	  "-out",     der_path,	   NULL};
+	const gchar *argv[] = {"openssl", "pkey", "-provider", "tpm2",    "-provider",
+			       "default", "-in",  path,        "-pubout", "-outform",
+			       "DER",     "-out", der_path,    NULL};
 	g_auto(GStrv) env = g_get_environ();
 	g_autofree gchar *der = NULL;
 	g_autoptr(GError) error = NULL;
@@ -467,8 +473,8 @@ recovery_tpm_public_key(CkTestSwtpm *swtpm, const gchar *path)
 
 	env = g_environ_setenv(env, "TPM2OPENSSL_TCTI", swtpm->tcti, TRUE);
 	env = g_environ_setenv(env, "TSS2_LOG", "all+none", TRUE);
-	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
-				   NULL, NULL, &status, &error));
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+				   NULL, &status, &error));
 	g_assert_true(g_spawn_check_wait_status(status, NULL));
 	g_assert_true(g_file_get_contents(der_path, &der, &len, &error));
 	g_assert_no_error(error);
@@ -541,8 +547,8 @@ test_recovery_tpm_proof(void)
 
 	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
 		JsonObject *before = i == 0 ? ec_before : rsa_before;
-		g_autoptr(JsonObject) recovered = recovery_wait_renewed(
-		    td, names[i], ck_test_json_string(before, "Serial"), now);
+		g_autoptr(JsonObject) recovered =
+		    recovery_wait_renewed(td, names[i], ck_test_json_string(before, "Serial"), now);
 		g_assert_cmpstr(ck_test_json_string(recovered, "Identity"), ==, "proof");
 		g_assert_cmpstr(ck_test_json_string(recovered, "RecoveryStep"), ==, "proof");
 		g_assert_nonnull(strstr(ck_test_json_string(recovered, "RecoveryReason"),
