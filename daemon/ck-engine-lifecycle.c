@@ -787,9 +787,12 @@ ck_engine_ladder_exhausted(CkEngine *self, CkRequest *request, const gchar *why)
 /*
  * Loads the request's proof key through the provider its configuration names,
  * or the one its file calls for: a TSS2 PEM key file is the TPM provider's.
+ * @provider_out (may be NULL) gets that provider, which knows why a signature
+ * with the key failed.
  */
 static CkKey *
-ck_engine_load_proof_key(CkEngine *self, CkRequest *request, GError **error)
+ck_engine_load_proof_key(CkEngine *self, CkRequest *request, CkKeyProvider **provider_out,
+			 GError **error)
 {
 	const gchar *path = ck_request_get_proof_key_file(request);
 	const gchar *name = ck_request_get_proof_key_provider(request);
@@ -828,6 +831,8 @@ ck_engine_load_proof_key(CkEngine *self, CkRequest *request, GError **error)
 			    name, local_error->message);
 		return NULL;
 	}
+	if (provider_out != NULL)
+		*provider_out = g_object_ref(provider);
 	return key;
 }
 
@@ -981,24 +986,29 @@ ck_engine_submitted_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	}
 }
 
+/* A CA's proof nonce and the proof key's signature over it (see ck-proof.h). */
+typedef struct {
+	const gchar *nonce;
+	const gchar *algorithm;
+	const gchar *signature;
+} CkProofAnswer;
+
 /*
  * Hands the job's CSR to @ca, authenticated by @identity (its files @auth_cert,
- * @auth_key); for "proof", @nonce is the CA's and @proof_key signs it. Any
+ * @auth_key); for "proof", @proof is the CA's nonce signed by @proof_key. Any
  * submission carries the proof key's public key, so the CA can register it.
  * The caller holds the submission limiter for the job; @data goes to the callback.
  */
 static void
 ck_engine_submit_with(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
 		      CkStepData *data, const gchar *identity, const gchar *auth_cert,
-		      const gchar *auth_key, CkKey *proof_key, const gchar *nonce)
+		      const gchar *auth_key, CkKey *proof_key, const CkProofAnswer *proof)
 {
 	CkCsrParams params = {0};
 	CkCaSubmission submission = {0};
 	g_autofree gchar *previous = NULL;
 	g_autofree gchar *key_file = NULL;
 	g_autofree gchar *public_key = NULL;
-	g_autofree gchar *algorithm = NULL;
-	g_autofree gchar *signature = NULL;
 	g_autoptr(CkKey) registered = NULL;
 	g_autoptr(GError) error = NULL;
 
@@ -1009,7 +1019,7 @@ ck_engine_submit_with(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
 	if (proof_key == NULL && ck_request_get_proof_key_file(request) != NULL) {
 		/* only for registering it: a key that cannot be read now is the proof
 		 * step's problem, should it ever come to that */
-		registered = ck_engine_load_proof_key(self, request, &error);
+		registered = ck_engine_load_proof_key(self, request, NULL, &error);
 		if (registered == NULL)
 			g_warning("request %s: the proof key is not registered with this "
 				  "submission: %s",
@@ -1018,18 +1028,10 @@ ck_engine_submit_with(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
 		proof_key = registered;
 	}
 	if (proof_key != NULL) {
-		public_key = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+		public_key = ck_proof_public_key(proof_key, &error);
 		if (public_key == NULL)
 			g_warning("request %s: %s", ck_request_get_id(request), error->message);
 		g_clear_error(&error);
-	}
-	if (nonce != NULL && !ck_proof_sign(ck_key_get_privkey(proof_key), nonce, job->csr,
-					    &algorithm, &signature, &error)) {
-		ck_limiter_done(job->holding);
-		job->holding = NULL;
-		ck_step_data_free(data);
-		ck_engine_ladder_exhausted(self, request, error->message);
-		return;
 	}
 	ck_request_get_csr_params(request, &params);
 	if (ck_request_get_not_after(request) > 0)
@@ -1045,9 +1047,11 @@ ck_engine_submit_with(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
 	submission.auth_cert_file = auth_cert;
 	submission.auth_key_file = auth_key;
 	submission.proof_public_key = public_key;
-	submission.proof_nonce = nonce;
-	submission.proof_signature = signature;
-	submission.proof_algorithm = algorithm;
+	if (proof != NULL) {
+		submission.proof_nonce = proof->nonce;
+		submission.proof_signature = proof->signature;
+		submission.proof_algorithm = proof->algorithm;
+	}
 	submission.tpm_tcti = ck_config_get_tpm_tcti(self->config);
 	/* SCEP signs and decrypts with the CSR's own key: a helper may read it from the
 	 * pending file (a PEM only for file keys), which the outcome removes again */
@@ -1066,7 +1070,47 @@ ck_engine_submit_with(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
 typedef struct {
 	CkStepData *data;
 	CkKey *key;
+	CkKeyProvider *provider;
 } CkProofStep;
+
+/*
+ * Signs the CA's @nonce with the proof key and submits; a proof key whose TPM
+ * or token does not answer now may later, so that waits with the retry backoff
+ * (the ladder stays on this step), and anything else ends the ladder.
+ */
+static void
+ck_engine_submit_proof(CkEngine *self, CkRequest *request, CkJob *job, CkCa *ca,
+		       CkStepData *data, CkKey *key, CkKeyProvider *provider, const gchar *nonce)
+{
+	g_autofree gchar *algorithm = NULL, *signature = NULL, *why = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) device_error = NULL;
+	CkProofAnswer proof = {.nonce = nonce};
+
+	if (ck_proof_sign(key, nonce, job->csr, &algorithm, &signature, &error)) {
+		proof.algorithm = algorithm;
+		proof.signature = signature;
+		ck_engine_submit_with(self, request, job, ca, data, "proof", NULL, NULL, key,
+				      &proof);
+		return;
+	}
+	/* GnuTLS only says the signature failed: the provider knows why */
+	if (g_error_matches(error, CK_ERROR, CK_ERROR_CRYPTO))
+		device_error = ck_key_provider_take_sign_error(provider);
+	ck_limiter_done(job->holding);
+	job->holding = NULL;
+	ck_step_data_free(data);
+	if (device_error != NULL)
+		why = g_strdup_printf(
+		    /* TRANSLATORS: the placeholder is the reason */
+		    _("The proof key cannot sign the proof: %s"), device_error->message);
+	else
+		why = g_strdup(error->message);
+	if (g_error_matches(device_error, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE))
+		ck_engine_retry_later(self, request, CK_REQUEST_STATE_SUBMITTING, why);
+	else
+		ck_engine_ladder_exhausted(self, request, why);
+}
 
 static void
 ck_engine_proof_nonce_cb(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -1074,6 +1118,7 @@ ck_engine_proof_nonce_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	CkProofStep *step = user_data;
 	CkStepData *data = step->data;
 	g_autoptr(CkKey) key = step->key;
+	g_autoptr(CkKeyProvider) provider = step->provider;
 	CkEngine *self = data->engine;
 	CkCa *ca = CK_CA(source);
 	g_autoptr(GError) error = NULL;
@@ -1090,8 +1135,8 @@ ck_engine_proof_nonce_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	if (result != NULL && result->outcome == CK_CA_OUTCOME_ISSUED) {
 		g_message("request %s: CA %s gave a proof nonce; signing it with the proof key",
 			  ck_request_get_id(request), ck_ca_get_name(ca));
-		ck_engine_submit_with(self, request, job, ca, data, "proof", NULL, NULL, key,
-				      result->nonce);
+		ck_engine_submit_proof(self, request, job, ca, data, key, provider,
+				       result->nonce);
 		return;
 	}
 	ck_limiter_done(job->holding);
@@ -1166,7 +1211,7 @@ ck_engine_submit_now(gpointer user_data)
 	/* the last step: a nonce from the CA, signed by the proof key, which is loaded
 	 * first so a missing key fails before the CA is asked */
 	step = g_new0(CkProofStep, 1);
-	step->key = ck_engine_load_proof_key(self, request, &error);
+	step->key = ck_engine_load_proof_key(self, request, &step->provider, &error);
 	if (step->key == NULL) {
 		g_free(step);
 		ck_limiter_done(job->holding);

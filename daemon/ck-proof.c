@@ -56,17 +56,23 @@ ck_proof_message(const gchar *nonce, const gchar *csr_pem, GError **error)
 }
 
 gchar *
-ck_proof_public_key(gnutls_privkey_t key, GError **error)
+ck_proof_public_key(CkKey *key, GError **error)
 {
+	gnutls_pubkey_t carried = ck_key_get_pubkey(key);
 	gnutls_pubkey_t pub = NULL;
 	gnutls_datum_t der = {NULL, 0};
 	gchar *encoded = NULL;
-	int rc = gnutls_pubkey_init(&pub);
+	int rc = 0;
 
+	/* GnuTLS cannot ask a key behind callbacks for its public key */
+	if (carried == NULL) {
+		rc = gnutls_pubkey_init(&pub);
+		if (rc >= 0)
+			rc = gnutls_pubkey_import_privkey(pub, ck_key_get_privkey(key), 0, 0);
+	}
 	if (rc >= 0)
-		rc = gnutls_pubkey_import_privkey(pub, key, 0, 0);
-	if (rc >= 0)
-		rc = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der);
+		rc = gnutls_pubkey_export2(carried != NULL ? carried : pub, GNUTLS_X509_FMT_DER,
+					   &der);
 	if (rc >= 0)
 		encoded = g_base64_encode(der.data, der.size);
 	else
@@ -152,9 +158,10 @@ ck_proof_privkey_curve(gnutls_privkey_t key)
 }
 
 gboolean
-ck_proof_sign(gnutls_privkey_t key, const gchar *nonce, const gchar *csr_pem,
-	      gchar **algorithm_out, gchar **signature_out, GError **error)
+ck_proof_sign(CkKey *proof_key, const gchar *nonce, const gchar *csr_pem, gchar **algorithm_out,
+	      gchar **signature_out, GError **error)
 {
+	gnutls_privkey_t key = ck_key_get_privkey(proof_key);
 	g_autoptr(GBytes) message = ck_proof_message(nonce, csr_pem, error);
 	gnutls_sign_algorithm_t algorithm;
 	gnutls_datum_t data, signature = {NULL, 0};

@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <gnutls/abstract.h>
 
+#include "ck-key-provider.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -29,13 +31,18 @@ G_BEGIN_DECLS
 GBytes *
 ck_proof_message(const gchar *nonce, const gchar *csr_pem, GError **error);
 
-/* @key's public key as base64 DER SubjectPublicKeyInfo. */
+/* @key's public key as base64 DER SubjectPublicKeyInfo (the one it carries, for
+ * keys GnuTLS cannot derive it from, such as a TPM's). */
 gchar *
-ck_proof_public_key(gnutls_privkey_t key, GError **error);
+ck_proof_public_key(CkKey *key, GError **error);
 
-/* Signs ck_proof_message() with @key; the algorithm's name and the base64 signature. */
+/*
+ * Signs ck_proof_message() with @key; the algorithm's name and the base64
+ * signature. A key behind a device (TPM, token) fails with CK_ERROR_CRYPTO
+ * here; its provider's ck_key_provider_take_sign_error() says why.
+ */
 gboolean
-ck_proof_sign(gnutls_privkey_t key, const gchar *nonce, const gchar *csr_pem,
+ck_proof_sign(CkKey *key, const gchar *nonce, const gchar *csr_pem,
 	      gchar **algorithm_out, gchar **signature_out, GError **error);
 
 /*

@@ -987,11 +987,11 @@ ck_test_submit_proof(CkCa *ca, const gchar *csr, CkKey *proof_key, const gchar *
 	g_autofree gchar *algorithm = NULL, *signature = NULL, *public_key = NULL;
 	CkCaSubmission submission = {.request_id = "r", .csr = csr, .identity = "proof"};
 
-	g_assert_true(ck_proof_sign(ck_key_get_privkey(proof_key), nonce, csr, &algorithm,
+	g_assert_true(ck_proof_sign(proof_key, nonce, csr, &algorithm,
 				    &signature, &error));
 	g_assert_no_error(error);
 	/* what the engine sends along, and what the CA must not take as a registration */
-	public_key = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+	public_key = ck_proof_public_key(proof_key, &error);
 	g_assert_no_error(error);
 	submission.proof_public_key = public_key;
 	submission.proof_nonce = nonce;
@@ -1006,7 +1006,7 @@ ck_test_enroll_with_proof_key(CkCa *ca, CkKey *key, const gchar *cn, CkKey *proo
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *csr = ck_test_simple_csr(key, cn);
-	g_autofree gchar *public_key = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+	g_autofree gchar *public_key = ck_proof_public_key(proof_key, &error);
 	CkCaSubmission submission = {
 	    .request_id = "r", .csr = csr, .identity = "none", .proof_public_key = public_key};
 	g_autoptr(CkCaResult) result = ck_test_submit_one(ca, &submission);
@@ -1041,7 +1041,7 @@ test_ca_local_proof_accepted(Fixture *f, gconstpointer user_data)
 	ck_test_enroll_with_proof_key(ca, f->key, "device.example", proof_key);
 	/* registered durably, for the subject, in the CA's directory */
 	registered = ck_ca_local_get_proof_key(CK_CA_LOCAL(ca), "CN=device.example");
-	expected = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+	expected = ck_proof_public_key(proof_key, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(registered, ==, expected);
 	g_assert_true(g_file_test(proof_keys, G_FILE_TEST_EXISTS));
@@ -1149,7 +1149,7 @@ test_ca_local_proof_wrong_key(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(strstr(wrong->message, "does not verify"));
 	/* the impostor's public key, sent along, did not replace the registered one */
 	registered = ck_ca_local_get_proof_key(CK_CA_LOCAL(ca), "CN=device.example");
-	expected = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+	expected = ck_proof_public_key(proof_key, &error);
 	g_assert_cmpstr(registered, ==, expected);
 
 	/* a valid signature, but over another CSR than the one submitted */
@@ -1158,7 +1158,7 @@ test_ca_local_proof_wrong_key(Fixture *f, gconstpointer user_data)
 	{
 		g_autofree gchar *algorithm = NULL, *signature = NULL;
 		CkCaSubmission submission = {.request_id = "r", .csr = csr, .identity = "proof"};
-		g_assert_true(ck_proof_sign(ck_key_get_privkey(proof_key), nonce, other_csr,
+		g_assert_true(ck_proof_sign(proof_key, nonce, other_csr,
 					    &algorithm, &signature, &error));
 		submission.proof_nonce = nonce;
 		submission.proof_signature = signature;

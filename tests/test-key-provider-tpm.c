@@ -14,6 +14,7 @@
 #include "ck-csr.h"
 #include "ck-error.h"
 #include "ck-key-provider-tpm.h"
+#include "ck-proof.h"
 #include "ck-test-util.h"
 #include "ck-tpm.h"
 
@@ -692,6 +693,68 @@ test_parallel(Fixture *f, gconstpointer data)
 		g_assert_cmpuint(transient_objects(f), ==, 0);
 }
 
+/*
+ * A TPM key as the recovery ladder's proof key: its public key is the one the
+ * key carries (GnuTLS cannot ask the TPM), its proof signature verifies, and
+ * a TPM that is away says so through the provider (so the ladder waits).
+ */
+static void
+check_proof(Fixture *f, CkKeyType type, const gchar *algorithm)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkKey) key = NULL;
+	g_autoptr(GBytes) der = NULL;
+	g_autofree gchar *csr = NULL, *public_key = NULL, *expected = NULL;
+	g_autofree gchar *alg = NULL, *signature = NULL;
+
+	if (f->swtpm == NULL)
+		return;
+	key = ck_key_provider_generate(f->provider, type, &error);
+	g_assert_no_error(error);
+	csr = assert_csr_verifies(f, key);
+	public_key = ck_proof_public_key(key, &error);
+	g_assert_no_error(error);
+	der = public_der(ck_key_get_pubkey(key));
+	expected = g_base64_encode(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
+	g_assert_cmpstr(public_key, ==, expected);
+	g_assert_true(ck_proof_sign(key, "tpm-nonce", csr, &alg, &signature, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(alg, ==, algorithm);
+	g_assert_true(ck_proof_verify(public_key, "tpm-nonce", csr, alg, signature, &error));
+	g_assert_no_error(error);
+	g_clear_pointer(&alg, g_free);
+	g_clear_pointer(&signature, g_free);
+
+	ck_test_swtpm_stop(f->swtpm);
+	g_assert_false(ck_proof_sign(key, "tpm-nonce", csr, &alg, &signature, &error));
+	g_assert_error(error, CK_ERROR, CK_ERROR_CRYPTO);
+	g_clear_error(&error);
+	{
+		g_autoptr(GError) why = ck_key_provider_take_sign_error(f->provider);
+		g_assert_error(why, CK_ERROR, CK_ERROR_DEVICE_UNAVAILABLE);
+		g_assert_nonnull(strstr(why->message, f->swtpm->socket));
+	}
+	ck_test_swtpm_start(f->swtpm);
+	g_assert_true(ck_proof_sign(key, "tpm-nonce-2", csr, &alg, &signature, &error));
+	g_assert_no_error(error);
+	g_assert_true(ck_proof_verify(public_key, "tpm-nonce-2", csr, alg, signature, &error));
+	g_assert_no_error(error);
+	if (have_tpm_tools())
+		g_assert_cmpuint(transient_objects(f), ==, 0);
+}
+
+static void
+test_proof_ec(Fixture *f, gconstpointer data)
+{
+	check_proof(f, CK_KEY_TYPE_EC_P256, "ECDSA-SHA256");
+}
+
+static void
+test_proof_rsa(Fixture *f, gconstpointer data)
+{
+	check_proof(f, CK_KEY_TYPE_RSA_2048, "RSA-SHA256");
+}
+
 #define ADD(path, fn)                                                                              \
 	g_test_add("/certkeeper/key-provider-tpm/" path, Fixture, NULL, fixture_setup, fn,         \
 		   fixture_teardown)
@@ -714,5 +777,7 @@ main(int argc, char **argv)
 	ADD("error/not-a-tpm-key", test_not_a_tpm_key);
 	ADD("error/lockout", test_lockout);
 	ADD("restart", test_restart);
+	ADD("proof/ec-p256", test_proof_ec);
+	ADD("proof/rsa-2048", test_proof_rsa);
 	return g_test_run();
 }

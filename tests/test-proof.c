@@ -82,11 +82,11 @@ ck_test_roundtrip(CkKeyType type, const gchar *algorithm)
 	g_autofree gchar *alg = NULL, *signature = NULL;
 	g_autoptr(GError) error = NULL;
 
-	public_key = ck_proof_public_key(ck_key_get_privkey(proof_key), &error);
+	public_key = ck_proof_public_key(proof_key, &error);
 	g_assert_no_error(error);
-	other_public = ck_proof_public_key(ck_key_get_privkey(other), &error);
+	other_public = ck_proof_public_key(other, &error);
 	g_assert_no_error(error);
-	g_assert_true(ck_proof_sign(ck_key_get_privkey(proof_key), "n0nce", csr, &alg, &signature,
+	g_assert_true(ck_proof_sign(proof_key, "n0nce", csr, &alg, &signature,
 				    &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(alg, ==, algorithm);
@@ -166,12 +166,12 @@ test_proof_malformed(void)
 {
 	g_autoptr(CkKey) key = ck_test_key(CK_KEY_TYPE_EC_P256);
 	g_autofree gchar *csr = ck_test_csr(key, "CN=device.example");
-	g_autofree gchar *public_key = ck_proof_public_key(ck_key_get_privkey(key), NULL);
+	g_autofree gchar *public_key = ck_proof_public_key(key, NULL);
 	g_autofree gchar *alg = NULL, *signature = NULL;
 	g_autoptr(GError) error = NULL;
 
 	g_assert_true(
-	    ck_proof_sign(ck_key_get_privkey(key), "nonce", csr, &alg, &signature, &error));
+	    ck_proof_sign(key, "nonce", csr, &alg, &signature, &error));
 	g_assert_false(ck_proof_verify(public_key, "nonce", csr, "RSA-SHA256", signature, &error));
 	g_assert_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT);
 	g_assert_nonnull(strstr(error->message, "RSA-SHA256"));

@@ -385,6 +385,276 @@ test_recovery_helper_without_proofs(void)
 	ck_test_rm_rf(dir);
 }
 
+#if CK_HAVE_TPM
+/* A daemon with the local CA whose TPM is @swtpm, a fresh one in the daemon's directory. */
+static CkTestDaemon *
+recovery_start_daemon_with_tpm(CkTestSwtpm **swtpm)
+{
+	CkTestDaemon *td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autofree gchar *config = NULL;
+
+	*swtpm = NULL;
+	if (td == NULL)
+		return NULL;
+	*swtpm = ck_test_swtpm_new(td->dir);
+	if (*swtpm == NULL) {
+		ck_test_daemon_free(td);
+		return NULL;
+	}
+	config = g_strdup_printf("[certkeeperd]\nTpmTcti=%s\n"
+				 "[renewal]\nRenewJitterMax=0\nRetryDelay=1s\nRetryDelayMax=2s\n"
+				 "MaxAttempts=1000\n",
+				 (*swtpm)->tcti);
+	ck_test_daemon_write_config(td, config);
+	g_ptr_array_add(td->extra_env, g_strdup("TSS2_LOG=all+none"));
+	ck_test_daemon_start(td);
+	return td;
+}
+
+/*
+ * Makes a proof key in @swtpm with OpenSSL's tpm2 provider (as a device's
+ * provisioning would): @algorithm and @option as `openssl genpkey` takes them,
+ * and the authorization value @auth (NULL: none). FALSE (and the test skipped)
+ * without the provider.
+ */
+static gboolean
+recovery_make_tpm_key(CkTestSwtpm *swtpm, const gchar *algorithm, const gchar *option,
+		      const gchar *auth, const gchar *path)
+{
+	const gchar *list[] = {"openssl", "list", "-providers", "-provider", "tpm2", NULL};
+	const gchar *genpkey_base[] = {"openssl",   "genpkey", "-provider",  "tpm2",
+				       "-provider", "default", "-algorithm", algorithm,
+				       "-pkeyopt",  option,    "-out",       path};
+	g_autoptr(GPtrArray) genpkey = g_ptr_array_new_with_free_func(g_free);
+	g_auto(GStrv) env = g_get_environ();
+	g_autofree gchar *out = NULL, *err = NULL;
+	g_autoptr(GError) error = NULL;
+	gint status = -1;
+
+	env = g_environ_setenv(env, "TPM2OPENSSL_TCTI", swtpm->tcti, TRUE);
+	env = g_environ_setenv(env, "TSS2_LOG", "all+none", TRUE);
+	g_assert_true(g_spawn_sync(NULL, (gchar **)list, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
+				   &err, &status, &error));
+	if (!g_spawn_check_wait_status(status, NULL)) {
+		g_test_skip("OpenSSL's tpm2 provider is not installed (apt-get install "
+			    "tpm2-openssl)");
+		return FALSE;
+	}
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&err, g_free);
+	for (guint i = 0; i < G_N_ELEMENTS(genpkey_base); i++)
+		g_ptr_array_add(genpkey, g_strdup(genpkey_base[i]));
+	if (auth != NULL) {
+		g_ptr_array_add(genpkey, g_strdup("-pkeyopt"));
+		g_ptr_array_add(genpkey, g_strdup_printf("user-auth:%s", auth));
+	}
+	g_ptr_array_add(genpkey, NULL);
+	g_assert_true(g_spawn_sync(NULL, (gchar **)genpkey->pdata, env, G_SPAWN_SEARCH_PATH, NULL,
+				   NULL, &out, &err, &status, &error));
+	g_test_message("openssl genpkey %s: %s", algorithm, err);
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	g_assert_cmpint(g_chmod(path, 0600), ==, 0);
+	return TRUE;
+}
+
+/* The base64 DER public key of TSS2 key file @path, as the CA registers it. */
+static gchar *
+recovery_tpm_public_key(CkTestSwtpm *swtpm, const gchar *path)
+{
+	g_autofree gchar *der_path = g_strconcat(path, ".pub.der", NULL);
+	const gchar *argv[] = {"openssl", "pkey", "-provider", "tpm2",    "-provider",
+			       "default", "-in",  path,        "-pubout", "-outform",
+			       "DER",     "-out", der_path,    NULL};
+	g_auto(GStrv) env = g_get_environ();
+	g_autofree gchar *der = NULL;
+	g_autoptr(GError) error = NULL;
+	gint status = -1;
+	gsize len = 0;
+
+	env = g_environ_setenv(env, "TPM2OPENSSL_TCTI", swtpm->tcti, TRUE);
+	env = g_environ_setenv(env, "TSS2_LOG", "all+none", TRUE);
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+				   NULL, &status, &error));
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	g_assert_true(g_file_get_contents(der_path, &der, &len, &error));
+	g_assert_no_error(error);
+	return g_base64_encode((const guchar *)der, len);
+}
+
+/* Waits until @name has a certificate valid now again, and returns its status. */
+static JsonObject *
+recovery_wait_renewed(CkTestDaemon *td, const gchar *name, const gchar *old_serial, gint64 now)
+{
+	CkTestRequestWait wait = {.state = "MONITORING", .not_serial = old_serial};
+	JsonObject *status = NULL;
+
+	for (gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;;) {
+		g_clear_pointer(&status, json_object_unref);
+		status = ck_test_wait_request(td, name, &wait, 60);
+		if (json_object_get_int_member(status, "NotAfter") > now ||
+		    g_get_monotonic_time() > deadline)
+			break;
+		g_usleep(200 * 1000);
+	}
+	g_assert_cmpint(json_object_get_int_member(status, "NotAfter"), >, now);
+	return status;
+}
+
+/*
+ * The proof key lives in the TPM (EC P-256 and RSA 2048, made by OpenSSL's tpm2
+ * provider): the local CA registers its public key at enrollment and, once
+ * certificate and bootstrap identity are gone, verifies the TPM's signature.
+ */
+static void
+test_recovery_tpm_proof(void)
+{
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(CkTestSwtpm) swtpm = NULL;
+	const gchar *names[] = {"tpmec", "tpmrsa"};
+	g_autofree gchar *ec_key = NULL, *rsa_key = NULL, *registered = NULL, *proof_keys = NULL;
+	g_autoptr(JsonObject) ec_before = NULL, rsa_before = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (!recovery_have_tools())
+		return;
+	td = recovery_start_daemon_with_tpm(&swtpm);
+	if (td == NULL)
+		return;
+	ec_key = ck_test_daemon_path(td, "proof-ec.key");
+	rsa_key = ck_test_daemon_path(td, "proof-rsa.key");
+	if (!recovery_make_tpm_key(swtpm, "EC", "group:P-256", NULL, ec_key) ||
+	    !recovery_make_tpm_key(swtpm, "RSA", "bits:2048", NULL, rsa_key)) {
+		g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+		return;
+	}
+	recovery_enroll(td, "tpmec", ec_key);
+	recovery_enroll(td, "tpmrsa", rsa_key);
+	/* the CA registered the TPM keys' public keys */
+	proof_keys = g_build_filename(td->state_dir, "local-ca", "proof-keys", NULL);
+	registered = ck_test_read_file(proof_keys);
+	{
+		g_autofree gchar *ec_pub = recovery_tpm_public_key(swtpm, ec_key);
+		g_autofree gchar *rsa_pub = recovery_tpm_public_key(swtpm, rsa_key);
+		g_assert_nonnull(strstr(registered, ec_pub));
+		g_assert_nonnull(strstr(registered, rsa_pub));
+	}
+	ec_before = ck_test_request_json(td, "tpmec");
+	rsa_before = ck_test_request_json(td, "tpmrsa");
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	recovery_expire(td, "tpmec");
+	recovery_expire(td, "tpmrsa");
+	ck_test_daemon_start(td);
+
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		JsonObject *before = i == 0 ? ec_before : rsa_before;
+		g_autoptr(JsonObject) recovered =
+		    recovery_wait_renewed(td, names[i], ck_test_json_string(before, "Serial"), now);
+		g_assert_cmpstr(ck_test_json_string(recovered, "Identity"), ==, "proof");
+		g_assert_cmpstr(ck_test_json_string(recovered, "RecoveryStep"), ==, "proof");
+		g_assert_nonnull(strstr(ck_test_json_string(recovered, "RecoveryReason"),
+					"current: the certificate expired"));
+		g_assert_nonnull(
+		    strstr(ck_test_json_string(recovered, "RecoveryReason"), "bootstrap: "));
+		g_assert_cmpstr(ck_test_json_string(recovered, "ProofKeyFile"), ==,
+				i == 0 ? ec_key : rsa_key);
+	}
+	{
+		g_autofree gchar *log = ck_test_read_file(td->daemon_log);
+		g_assert_nonnull(strstr(log, "signing it with the proof key"));
+	}
+}
+
+/*
+ * The TPM is away when the proof is to be signed: the request says so, keeps
+ * the expired certificate and waits with the retry backoff; once the TPM is
+ * back the proof renews it without anyone acting.
+ */
+static void
+test_recovery_tpm_away(void)
+{
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(CkTestSwtpm) swtpm = NULL;
+	g_autofree gchar *proof_key = NULL, *cert = NULL, *expired_cert = NULL, *now_cert = NULL;
+	g_autoptr(JsonObject) before = NULL, down = NULL, back = NULL;
+	CkTestRequestWait wait = {0};
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (!recovery_have_tools())
+		return;
+	td = recovery_start_daemon_with_tpm(&swtpm);
+	if (td == NULL)
+		return;
+	proof_key = ck_test_daemon_path(td, "proof.key");
+	if (!recovery_make_tpm_key(swtpm, "EC", "group:P-256", NULL, proof_key)) {
+		g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+		return;
+	}
+	recovery_enroll(td, "away", proof_key);
+	before = ck_test_request_json(td, "away");
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	recovery_expire(td, "away");
+	cert = g_strdup_printf("%s/certs/away.crt", td->dir);
+	expired_cert = ck_test_read_file(cert);
+	ck_test_swtpm_stop(swtpm);
+	ck_test_daemon_start(td);
+
+	wait = (CkTestRequestWait){
+	    .state = "SUBMITTING", .error_part = "No TPM answers at", .min_failed = 2};
+	down = ck_test_wait_request(td, "away", &wait, 60);
+	g_test_message("while the TPM is away: %s", ck_test_json_string(down, "LastError"));
+	g_assert_nonnull(strstr(ck_test_json_string(down, "LastError"), swtpm->socket));
+	g_assert_nonnull(strstr(ck_test_json_string(down, "LastError"), "proof"));
+	g_assert_cmpstr(ck_test_json_string(down, "RecoveryStep"), ==, "proof");
+	g_assert_cmpint(json_object_get_int_member(down, "NextAttempt"), >, 0);
+	now_cert = ck_test_read_file(cert);
+	g_assert_cmpstr(now_cert, ==, expired_cert);
+	g_assert_true(ck_test_daemon_is_running(td));
+
+	ck_test_swtpm_start(swtpm);
+	back = recovery_wait_renewed(td, "away", ck_test_json_string(before, "Serial"), now);
+	g_assert_cmpstr(ck_test_json_string(back, "Identity"), ==, "proof");
+	g_assert_cmpstr(ck_test_json_string(back, "RecoveryStep"), ==, "proof");
+	g_assert_cmpint(json_object_get_int_member(back, "FailedAttempts"), ==, 0);
+	g_assert_cmpstr(ck_test_json_string(back, "LastError"), ==, "");
+}
+
+/*
+ * A TPM proof key whose authorization value next to it ("<key>.auth") is wrong:
+ * waiting would not help (and would count towards the TPM's lockout), so the
+ * ladder ends at once, with the TPM's reason.
+ */
+static void
+test_recovery_tpm_wrong_auth(void)
+{
+	g_autoptr(CkTestDaemon) td = NULL;
+	g_autoptr(CkTestSwtpm) swtpm = NULL;
+	g_autofree gchar *proof_key = NULL, *auth = NULL;
+	g_autoptr(JsonObject) status = NULL;
+
+	if (!recovery_have_tools())
+		return;
+	td = recovery_start_daemon_with_tpm(&swtpm);
+	if (td == NULL)
+		return;
+	proof_key = ck_test_daemon_path(td, "pin.key");
+	if (!recovery_make_tpm_key(swtpm, "EC", "group:P-256", "4711", proof_key)) {
+		g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+		return;
+	}
+	auth = g_strconcat(proof_key, ".auth", NULL);
+	g_assert_true(g_file_set_contents(auth, "0000\n", -1, NULL));
+	g_assert_cmpint(g_chmod(auth, 0600), ==, 0);
+	recovery_enroll(td, "pin", proof_key);
+	g_assert_cmpint(ck_test_daemon_stop(td), ==, 0);
+	recovery_expire(td, "pin");
+	ck_test_daemon_start(td);
+	status = recovery_wait_exhausted(td, "pin", "authorization value is wrong");
+	g_assert_nonnull(strstr(ck_test_json_string(status, "LastError"),
+				"proof: The proof key cannot sign the proof: TPM"));
+	g_assert_cmpint(json_object_get_int_member(status, "FailedAttempts"), <=, 1);
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -394,5 +664,10 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/recovery/local/unusable-key", test_recovery_local_unusable_key);
 	g_test_add_func("/certkeeper/recovery/helper/without-proofs",
 			test_recovery_helper_without_proofs);
+#if CK_HAVE_TPM
+	g_test_add_func("/certkeeper/recovery/tpm/proof", test_recovery_tpm_proof);
+	g_test_add_func("/certkeeper/recovery/tpm/away", test_recovery_tpm_away);
+	g_test_add_func("/certkeeper/recovery/tpm/wrong-auth", test_recovery_tpm_wrong_auth);
+#endif
 	return g_test_run();
 }
