@@ -153,6 +153,26 @@ static const struct {
 #undef N
 };
 
+/*
+ * Where @property is in ck_props, or -1. GetManagedObjects asks for every
+ * property of every request, so a scan of the table per property would make
+ * `certkeeper list` grow with the square of the number of properties.
+ */
+static gint
+ck_bus_request_property_index(const char *property)
+{
+	/* built once, on the bus thread, and kept for the life of the process */
+	static GHashTable *index = NULL;
+
+	if (index == NULL) {
+		index = g_hash_table_new(g_str_hash, g_str_equal);
+		for (guint i = 0; i < G_N_ELEMENTS(ck_props); i++)
+			g_hash_table_insert(index, (gpointer)ck_props[i].name,
+					    GUINT_TO_POINTER(i + 1));
+	}
+	return (gint)GPOINTER_TO_UINT(g_hash_table_lookup(index, property)) - 1;
+}
+
 static int
 ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface,
 			    const char *property, sd_bus_message *reply, void *userdata,
@@ -160,6 +180,7 @@ ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface
 {
 	CkBus *self = CK_BUS(userdata);
 	CkRequest *request = ck_bus_request_from_path(self, path, error);
+	gint i;
 
 	if (request == NULL)
 		return -ENOENT;
@@ -168,9 +189,8 @@ ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface
 		CkCa *ca = ck_engine_find_ca(self->engine, ck_request_get_ca(request));
 		return sd_bus_message_append(reply, "s", ca != NULL ? ck_ca_get_error(ca) : "");
 	}
-	for (guint i = 0; i < G_N_ELEMENTS(ck_props); i++) {
-		if (strcmp(ck_props[i].name, property) != 0)
-			continue;
+	i = ck_bus_request_property_index(property);
+	if (i >= 0) {
 		switch (ck_props[i].kind) {
 		case CK_PROP_TEXT: {
 			const gchar *text = ck_props[i].text(request);

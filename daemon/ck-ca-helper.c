@@ -440,6 +440,31 @@ ck_helper_outcome_message(CkHelperRun *run)
 	return g_strdup(run->result->err);
 }
 
+/*
+ * What a question other than SUBMIT and POLL (a nonce, a renewal window) comes
+ * to when the helper did not answer it with 0: 6 unsupported, 2 rejected,
+ * 4 underconfigured, and 3, a crash or any other code "ask again later".
+ */
+static CkCaOutcome
+ck_helper_question_failed(CkCaHelper *self, CkHelperRun *run, gchar **message_out)
+{
+	switch (run->result->exit_status) {
+	case CK_HELPER_EXIT_UNSUPPORTED:
+		*message_out = g_strdup_printf(_("The CA helper %s does not support %s"),
+					       self->argv[0], run->operation);
+		return CK_CA_OUTCOME_UNSUPPORTED;
+	case CK_HELPER_EXIT_REJECTED:
+		*message_out = ck_helper_outcome_message(run);
+		return CK_CA_OUTCOME_REJECTED;
+	case CK_HELPER_EXIT_UNDERCONFIGURED:
+		*message_out = ck_helper_outcome_message(run);
+		return CK_CA_OUTCOME_UNDERCONFIGURED;
+	default:
+		*message_out = ck_helper_outcome_message(run);
+		return CK_CA_OUTCOME_UNREACHABLE;
+	}
+}
+
 static void
 ck_helper_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -643,24 +668,13 @@ ck_helper_nonce_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		result->nonce = g_strdup(nonce);
 		break;
 	}
-	case CK_HELPER_EXIT_UNSUPPORTED:
-		result = ck_ca_result_new(CK_CA_OUTCOME_UNSUPPORTED);
-		result->message = g_strdup_printf(_("The CA helper %s does not support %s"),
-						  self->argv[0], run->operation);
+	default: {
+		/* on 3, a crash or any other code: no nonce this time, ask again later */
+		gchar *message = NULL;
+		result = ck_ca_result_new(ck_helper_question_failed(self, run, &message));
+		result->message = message;
 		break;
-	case CK_HELPER_EXIT_REJECTED:
-		result = ck_ca_result_new(CK_CA_OUTCOME_REJECTED);
-		result->message = ck_helper_outcome_message(run);
-		break;
-	case CK_HELPER_EXIT_UNDERCONFIGURED:
-		result = ck_ca_result_new(CK_CA_OUTCOME_UNDERCONFIGURED);
-		result->message = ck_helper_outcome_message(run);
-		break;
-	default:
-		/* 3, a crash or any other code: no nonce this time, ask again later */
-		result = ck_ca_result_new(CK_CA_OUTCOME_UNREACHABLE);
-		result->message = ck_helper_outcome_message(run);
-		break;
+	}
 	}
 	g_task_return_pointer(task, g_steal_pointer(&result), (GDestroyNotify)ck_ca_result_free);
 }
@@ -1046,24 +1060,12 @@ ck_helper_window_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		}
 		break;
 	}
-	case CK_HELPER_EXIT_UNSUPPORTED:
-		window = ck_ca_window_new(CK_CA_OUTCOME_UNSUPPORTED);
-		window->message = g_strdup_printf(_("The CA helper %s does not support %s"),
-						  self->argv[0], run->operation);
+	default: {
+		gchar *message = NULL;
+		window = ck_ca_window_new(ck_helper_question_failed(self, run, &message));
+		window->message = message;
 		break;
-	case CK_HELPER_EXIT_REJECTED:
-		window = ck_ca_window_new(CK_CA_OUTCOME_REJECTED);
-		window->message = ck_helper_outcome_message(run);
-		break;
-	case CK_HELPER_EXIT_UNDERCONFIGURED:
-		window = ck_ca_window_new(CK_CA_OUTCOME_UNDERCONFIGURED);
-		window->message = ck_helper_outcome_message(run);
-		break;
-	default:
-		/* 3, a crash or any other code: no answer this time */
-		window = ck_ca_window_new(CK_CA_OUTCOME_UNREACHABLE);
-		window->message = ck_helper_outcome_message(run);
-		break;
+	}
 	}
 	g_task_return_pointer(task, g_steal_pointer(&window), (GDestroyNotify)ck_ca_window_free);
 }
