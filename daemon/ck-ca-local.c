@@ -205,13 +205,14 @@ ck_ca_local_make_ca_cert(CkCaLocal *self, const gchar *dn, gnutls_x509_privkey_t
 	     ck_ca_local_check(gnutls_x509_crt_set_basic_constraints(crt, 1, path_len),
 			       "basic constraints", error) &&
 	     ck_ca_local_check(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN |
-								       GNUTLS_KEY_CRL_SIGN |
-								       GNUTLS_KEY_DIGITAL_SIGNATURE),
+								      GNUTLS_KEY_CRL_SIGN |
+								      GNUTLS_KEY_DIGITAL_SIGNATURE),
 			       "key usage", error) &&
 	     ck_ca_local_set_key_ids(crt, issuer, error) &&
 	     ck_ca_local_check(gnutls_privkey_init(&signer), "signer", error) &&
-	     ck_ca_local_check(gnutls_privkey_import_x509(signer, issuer_key != NULL ? issuer_key : key, 0),
-			       "signer", error) &&
+	     ck_ca_local_check(
+		 gnutls_privkey_import_x509(signer, issuer_key != NULL ? issuer_key : key, 0),
+		 "signer", error) &&
 	     ck_ca_local_check(gnutls_x509_crt_privkey_sign(crt, issuer != NULL ? issuer : crt,
 							    signer, GNUTLS_DIG_SHA256, 0),
 			       "sign", error);

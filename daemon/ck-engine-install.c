@@ -240,7 +240,8 @@ ck_engine_install(CkEngine *self, CkRequest *request, CkJob *job)
 		g_warning("request %s: %s", ck_request_get_id(request), error->message);
 	g_message("request %s: certificate %s installed in %s", ck_request_get_id(request),
 		  ck_request_get_serial(request), ck_request_get_cert_file(request));
-	ck_engine_record(self, CK_AUDIT_CERTIFICATE_INSTALLED, NULL, request, NULL, "success", "cert_file", ck_request_get_cert_file(request), NULL);
+	ck_engine_record(self, CK_AUDIT_CERTIFICATE_INSTALLED, NULL, request, NULL, "success",
+			 "cert_file", ck_request_get_cert_file(request), NULL);
 	job->post_step = CK_POST_SAVE_COMMAND;
 	job->rolled_back = FALSE;
 	g_clear_pointer(&job->hook_errors, g_ptr_array_unref);
@@ -588,7 +589,8 @@ ck_engine_rollback(CkEngine *self, CkRequest *request, CkJob *job)
 	g_warning("request %s: the post-install check failed (%s); the previous certificate is "
 		  "back in place",
 		  ck_request_get_id(request), job->check_error);
-	ck_engine_record(self, CK_AUDIT_ROLLED_BACK, NULL, request, NULL, "failure", "reason", job->check_error, NULL);
+	ck_engine_record(self, CK_AUDIT_ROLLED_BACK, NULL, request, NULL, "failure", "reason",
+			 job->check_error, NULL);
 	/* the hooks run again, so the service goes back to the restored files */
 	job->rolled_back = TRUE;
 	job->post_step = CK_POST_SAVE_COMMAND;
@@ -643,7 +645,8 @@ ck_engine_post_finish(CkEngine *self, CkRequest *request, CkJob *job)
 	ck_request_set_next_attempt(request, 0);
 	ck_request_set_waiting(request, NULL);
 	ck_request_set_last_error(request, hook_errors);
-	ck_engine_record(self, CK_AUDIT_RENEWAL_COMPLETED, NULL, request, NULL, "success", "hook_errors", hook_errors, NULL);
+	ck_engine_record(self, CK_AUDIT_RENEWAL_COMPLETED, NULL, request, NULL, "success",
+			 "hook_errors", hook_errors, NULL);
 	ck_engine_drop_job(self, request);
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_MONITORING);
 	ck_engine_persist(self, request);

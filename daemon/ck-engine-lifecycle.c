@@ -188,14 +188,19 @@ ck_engine_start_renewal(CkEngine *self, CkRequest *request, gboolean reuse_key,
 	ck_scheduler_remove(self->scheduler, ck_request_get_id(request));
 	ck_engine_set_state(self, request, CK_REQUEST_STATE_NEED_KEY_PAIR);
 	ck_engine_schedule_step(self, request);
-	ck_engine_record(self, CK_AUDIT_RENEWAL_STARTED, NULL, request, NULL, "success", "reason", reuse_key ? "resubmit" : force_new_key ? "rekey" : "renewal due", NULL);
+	ck_engine_record(self, CK_AUDIT_RENEWAL_STARTED, NULL, request, NULL, "success", "reason",
+			 reuse_key       ? "resubmit"
+			 : force_new_key ? "rekey"
+					 : "renewal due",
+			 NULL);
 }
 
 /* A request that needs a human: say why, keep what is installed, stop working on it. */
 static void
 ck_engine_give_up(CkEngine *self, CkRequest *request, CkRequestState state, const gchar *why)
 {
-	ck_engine_record(self, CK_AUDIT_RENEWAL_FAILED, NULL, request, NULL, "failure", "state", ck_request_state_to_string(state), "reason", why, NULL);
+	ck_engine_record(self, CK_AUDIT_RENEWAL_FAILED, NULL, request, NULL, "failure", "state",
+			 ck_request_state_to_string(state), "reason", why, NULL);
 	g_warning("request %s: %s: %s", ck_request_get_id(request),
 		  ck_request_state_to_string(state), why);
 	ck_request_set_last_error(request, why);
@@ -243,7 +248,8 @@ ck_engine_retry_later(CkEngine *self, CkRequest *request, CkRequestState state,
 					ck_request_get_not_after(request), g_random_int());
 	g_message("request %s: %s (attempt %u); retrying in %lld s", ck_request_get_id(request),
 		  why, failures, (long long)delay);
-	ck_engine_record(self, CK_AUDIT_RENEWAL_FAILED, NULL, request, NULL, "retry", "state", ck_request_state_to_string(state), "reason", why, NULL);
+	ck_engine_record(self, CK_AUDIT_RENEWAL_FAILED, NULL, request, NULL, "retry", "state",
+			 ck_request_state_to_string(state), "reason", why, NULL);
 	ck_request_set_last_error(request, why);
 	ck_request_set_last_failure(request, why);
 	ck_request_set_last_failure_time(request, now);
@@ -285,7 +291,9 @@ ck_engine_key_generated_cb(GObject *source, GAsyncResult *res, gpointer user_dat
 		return;
 	}
 	job->key = g_steal_pointer(&key);
-	ck_engine_record(data->engine, CK_AUDIT_KEY_GENERATED, NULL, request, NULL, "success", "key_type", ck_key_type_to_string(ck_request_get_key_type(request)), "key_provider", ck_request_get_key_provider(request), NULL);
+	ck_engine_record(data->engine, CK_AUDIT_KEY_GENERATED, NULL, request, NULL, "success",
+			 "key_type", ck_key_type_to_string(ck_request_get_key_type(request)),
+			 "key_provider", ck_request_get_key_provider(request), NULL);
 	ck_engine_set_state(data->engine, request, CK_REQUEST_STATE_NEED_CSR);
 	ck_engine_schedule_step(data->engine, request);
 	ck_step_data_free(data);
@@ -569,7 +577,8 @@ ck_engine_csr_built_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_free(job->csr);
 	job->csr = g_steal_pointer(&work->csr);
 	ck_request_set_ca_cookie(request, NULL);
-	ck_engine_record(data->engine, CK_AUDIT_CSR_CREATED, NULL, request, NULL, "success", "profile", ck_request_get_profile(request), NULL);
+	ck_engine_record(data->engine, CK_AUDIT_CSR_CREATED, NULL, request, NULL, "success",
+			 "profile", ck_request_get_profile(request), NULL);
 	ck_engine_set_state(data->engine, request, CK_REQUEST_STATE_SUBMITTING);
 	ck_engine_schedule_step(data->engine, request);
 	ck_step_data_free(data);
@@ -924,7 +933,8 @@ ck_engine_submitted_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		ck_request_set_ca_cookie(request, NULL);
 		ck_request_set_next_attempt(request, 0);
 		ck_engine_remove_pending(self, request);
-		ck_engine_record(self, CK_AUDIT_CERTIFICATE_ISSUED, NULL, request, NULL, "success", "ca", ca_name, NULL);
+		ck_engine_record(self, CK_AUDIT_CERTIFICATE_ISSUED, NULL, request, NULL, "success",
+				 "ca", ca_name, NULL);
 		ck_engine_set_state(self, request, CK_REQUEST_STATE_SAVING_CERT);
 		ck_engine_schedule_step(self, request);
 		break;

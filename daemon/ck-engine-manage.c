@@ -132,7 +132,8 @@ ck_engine_start_tracking(CkEngine *self, const CkCaller *caller, CkRequest *requ
 				     ck_engine_count_owned(self, caller->uid), error)) {
 		g_message("refused StartTracking for uid %u: %s", (guint)caller->uid,
 			  (*error)->message);
-		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "StartTracking", "reason", (*error)->message, NULL);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied",
+				 "action", "StartTracking", "reason", (*error)->message, NULL);
 		return NULL;
 	}
 	if (!ck_file_get_owned_contents(cert_file, ck_request_get_owner_uid(request), &pem, NULL,
@@ -189,7 +190,8 @@ ck_engine_start_tracking(CkEngine *self, const CkCaller *caller, CkRequest *requ
 				     ck_engine_count_owned(self, caller->uid), error)) {
 		g_message("refused StartTracking for uid %u: %s", (guint)caller->uid,
 			  (*error)->message);
-		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "StartTracking", "reason", (*error)->message, NULL);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied",
+				 "action", "StartTracking", "reason", (*error)->message, NULL);
 		return NULL;
 	}
 	json = ck_request_to_json(request);
@@ -214,7 +216,8 @@ ck_engine_start_tracking(CkEngine *self, const CkCaller *caller, CkRequest *requ
 		  cert_file, ck_request_get_serial(tracked));
 	ck_engine_emit_added(self, tracked);
 	ck_engine_plan(self, tracked);
-	ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, caller, tracked, NULL, "success", "action", "StartTracking", NULL);
+	ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, caller, tracked, NULL, "success", "action",
+			 "StartTracking", NULL);
 	return tracked;
 }
 
@@ -261,13 +264,15 @@ ck_engine_modify_request(CkEngine *self, const CkCaller *caller, const gchar *id
 				     ck_engine_count_owned(self, caller->uid) - 1, error)) {
 		g_message("refused Modify of request %s for uid %u: %s", id, (guint)caller->uid,
 			  (*error)->message);
-		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "Modify", "reason", (*error)->message, NULL);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied",
+				 "action", "Modify", "reason", (*error)->message, NULL);
 		return FALSE;
 	}
 	ck_request_assign_settings(request, changed);
 	ck_engine_persist(self, request);
 	g_message("request %s modified", id);
-	ck_engine_record(self, CK_AUDIT_REQUEST_MODIFIED, caller, request, NULL, "success", "action", "Modify", NULL);
+	ck_engine_record(self, CK_AUDIT_REQUEST_MODIFIED, caller, request, NULL, "success",
+			 "action", "Modify", NULL);
 	/* a new threshold or auto-renew setting moves the plan */
 	ck_engine_plan(self, request);
 	return TRUE;
@@ -585,7 +590,8 @@ ck_engine_require_root(CkEngine *self, const CkCaller *caller, const gchar *ca,
 		    /* TRANSLATORS: the placeholder is an action, e.g. AddCA */
 		    _("Access denied: only root may call %s"), action);
 	g_message("refused %s for uid %u", action, (guint)caller->uid);
-	ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, NULL, ca, "denied", "action", action, "reason", (*error)->message, NULL);
+	ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, NULL, ca, "denied", "action", action,
+			 "reason", (*error)->message, NULL);
 	return FALSE;
 }
 
@@ -614,7 +620,8 @@ ck_engine_set_log_setting(CkEngine *self, const CkCaller *caller, const gchar *s
 	if (!ok)
 		return FALSE;
 	g_message("%s changed from %s to %s", setting, before, value);
-	ck_engine_record(self, CK_AUDIT_LOGGING_CHANGED, caller, NULL, NULL, "success", "setting", setting, "value", value, "previous", before, NULL);
+	ck_engine_record(self, CK_AUDIT_LOGGING_CHANGED, caller, NULL, NULL, "success", "setting",
+			 setting, "value", value, "previous", before, NULL);
 	return TRUE;
 }
 
@@ -648,7 +655,8 @@ ck_engine_add_ca(CkEngine *self, const CkCaller *caller, const CkCaConfig *cfg, 
 	g_hash_table_insert(self->cas, g_strdup(cfg->name), ca);
 	g_hash_table_insert(self->dynamic_cas, g_strdup(cfg->name), ck_ca_config_copy(cfg));
 	g_message("CA %s added (%s)", cfg->name, cfg->type);
-	ck_engine_record(self, CK_AUDIT_CA_ADDED, caller, NULL, cfg->name, "success", "type", cfg->type, NULL);
+	ck_engine_record(self, CK_AUDIT_CA_ADDED, caller, NULL, cfg->name, "success", "type",
+			 cfg->type, NULL);
 	g_signal_emit_by_name(self, "ca-added", ca);
 	ck_engine_refresh_ca(self, ca);
 	return ca;
@@ -708,7 +716,8 @@ ck_engine_modify_ca(CkEngine *self, const CkCaller *caller, const CkCaConfig *cf
 	g_hash_table_insert(self->cas, g_strdup(cfg->name), ca);
 	g_hash_table_insert(self->dynamic_cas, g_strdup(cfg->name), ck_ca_config_copy(cfg));
 	g_message("CA %s modified", cfg->name);
-	ck_engine_record(self, CK_AUDIT_CA_MODIFIED, caller, NULL, cfg->name, "success", "type", cfg->type, NULL);
+	ck_engine_record(self, CK_AUDIT_CA_MODIFIED, caller, NULL, cfg->name, "success", "type",
+			 cfg->type, NULL);
 	g_signal_emit_by_name(self, "ca-changed", ca);
 	ck_engine_refresh_ca(self, ca);
 	return TRUE;
@@ -741,7 +750,8 @@ ck_engine_remove_ca(CkEngine *self, const CkCaller *caller, const gchar *name, G
 	g_hash_table_remove(self->cas, name);
 	g_hash_table_remove(self->dynamic_cas, name);
 	g_message("CA %s removed", name);
-	ck_engine_record(self, CK_AUDIT_CA_REMOVED, caller, NULL, name, "success", "action", "RemoveCA", NULL);
+	ck_engine_record(self, CK_AUDIT_CA_REMOVED, caller, NULL, name, "success", "action",
+			 "RemoveCA", NULL);
 	g_signal_emit_by_name(self, "ca-removed", ca);
 	return TRUE;
 }
@@ -796,7 +806,8 @@ ck_engine_reconcile_declared(CkEngine *self)
 				g_warning("%s: request %s is skipped: %s", d->file, d->id,
 					  error->message);
 			else
-				ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, &root, added, NULL, "success", "declared_in", d->file, NULL);
+				ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, &root, added, NULL,
+						 "success", "declared_in", d->file, NULL);
 			continue;
 		}
 		if (ck_request_get_declared(existing) == NULL) {
@@ -827,7 +838,8 @@ ck_engine_reconcile_declared(CkEngine *self)
 		if (!ck_engine_remove_request(self, ck_request_get_id(request), &error))
 			g_warning("%s", error->message);
 		else
-			ck_engine_record(self, CK_AUDIT_REQUEST_REMOVED, &root, request, NULL, "success", "declared_in", dir, NULL);
+			ck_engine_record(self, CK_AUDIT_REQUEST_REMOVED, &root, request, NULL,
+					 "success", "declared_in", dir, NULL);
 	}
 }
 
@@ -867,7 +879,8 @@ ck_engine_reload_cas(CkEngine *self, const CkCaller *caller, CkConfig *old_confi
 		g_hash_table_remove(self->dynamic_cas, cfg->name);
 		g_hash_table_insert(self->cas, g_strdup(cfg->name), ca);
 		g_signal_emit_by_name(self, before != NULL ? "ca-changed" : "ca-added", ca);
-		ck_engine_record(self, before != NULL ? CK_AUDIT_CA_MODIFIED : CK_AUDIT_CA_ADDED, caller, NULL, cfg->name, "success", "type", cfg->type, NULL);
+		ck_engine_record(self, before != NULL ? CK_AUDIT_CA_MODIFIED : CK_AUDIT_CA_ADDED,
+				 caller, NULL, cfg->name, "success", "type", cfg->type, NULL);
 		ck_engine_refresh_ca(self, ca);
 	}
 	for (guint j = 0; j < old->len; j++) {
@@ -886,7 +899,8 @@ ck_engine_reload_cas(CkEngine *self, const CkCaller *caller, CkConfig *old_confi
 		gone = g_object_ref(ck_engine_find_ca(self, before->name));
 		g_hash_table_remove(self->cas, before->name);
 		g_signal_emit_by_name(self, "ca-removed", gone);
-		ck_engine_record(self, CK_AUDIT_CA_REMOVED, caller, NULL, before->name, "success", "action", "Reload", NULL);
+		ck_engine_record(self, CK_AUDIT_CA_REMOVED, caller, NULL, before->name, "success",
+				 "action", "Reload", NULL);
 	}
 }
 
@@ -904,7 +918,8 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	if (self->config_path != NULL &&
 	    !ck_config_load(config, self->config_path, FALSE, error)) {
 		g_prefix_error(error, _("The configuration was not reloaded: "));
-		ck_engine_record(self, CK_AUDIT_CONFIG_RELOADED, caller, NULL, NULL, "failure", "reason", (*error)->message, NULL);
+		ck_engine_record(self, CK_AUDIT_CONFIG_RELOADED, caller, NULL, NULL, "failure",
+				 "reason", (*error)->message, NULL);
 		return FALSE;
 	}
 	old = g_steal_pointer(&self->config);
@@ -928,6 +943,7 @@ ck_engine_reload(CkEngine *self, const CkCaller *caller, GError **error)
 	}
 	g_message("configuration reloaded%s%s", self->config_path != NULL ? " from " : "",
 		  self->config_path != NULL ? self->config_path : "");
-	ck_engine_record(self, CK_AUDIT_CONFIG_RELOADED, caller, NULL, NULL, "success", "config", self->config_path, NULL);
+	ck_engine_record(self, CK_AUDIT_CONFIG_RELOADED, caller, NULL, NULL, "success", "config",
+			 self->config_path, NULL);
 	return TRUE;
 }

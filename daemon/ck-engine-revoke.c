@@ -88,14 +88,21 @@ ck_engine_revoked_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	if (!ck_ca_revoke_finish(CK_CA(source), res, &error)) {
 		g_message("request %s: certificate %s not revoked: %s", revocation->id,
 			  revocation->serial, error->message);
-		ck_engine_record(self, CK_AUDIT_REVOKED, &revocation->caller, ck_engine_find_request(self, revocation->id), ck_ca_get_name(CK_CA(source)), "failure", "serial", revocation->serial, "revocation_reason", revocation->reason, "reason", error->message, NULL);
+		ck_engine_record(self, CK_AUDIT_REVOKED, &revocation->caller,
+				 ck_engine_find_request(self, revocation->id),
+				 ck_ca_get_name(CK_CA(source)), "failure", "serial",
+				 revocation->serial, "revocation_reason", revocation->reason,
+				 "reason", error->message, NULL);
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
 	g_message("request %s: certificate %s revoked by CA %s (reason %s)", revocation->id,
 		  revocation->serial, ck_ca_get_name(CK_CA(source)),
 		  revocation->reason != NULL ? revocation->reason : "none given");
-	ck_engine_record(self, CK_AUDIT_REVOKED, &revocation->caller, ck_engine_find_request(self, revocation->id), ck_ca_get_name(CK_CA(source)), "success", "serial", revocation->serial, "revocation_reason", revocation->reason, NULL);
+	ck_engine_record(self, CK_AUDIT_REVOKED, &revocation->caller,
+			 ck_engine_find_request(self, revocation->id),
+			 ck_ca_get_name(CK_CA(source)), "success", "serial", revocation->serial,
+			 "revocation_reason", revocation->reason, NULL);
 	/* the request may be gone, or hold another certificate by now: the CA revoked what it
 	 * was asked to, and only a request that still holds that certificate is marked */
 	request = ck_engine_find_request(self, revocation->id);

@@ -1290,7 +1290,8 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 		  ck_request_get_ca(tracked));
 	ck_engine_emit_added(self, tracked);
 	ck_engine_schedule_step(self, tracked);
-	ck_engine_record(self, CK_AUDIT_RENEWAL_STARTED, NULL, tracked, NULL, "success", "reason", "new request", NULL);
+	ck_engine_record(self, CK_AUDIT_RENEWAL_STARTED, NULL, tracked, NULL, "success", "reason",
+			 "new request", NULL);
 	/* the engine's table holds the reference the caller borrows */
 	return tracked;
 }
@@ -1319,7 +1320,8 @@ ck_engine_add_request_as(CkEngine *self, const CkCaller *caller, CkRequest *requ
 				     ck_engine_count_owned(self, caller->uid), error)) {
 		g_message("refused AddRequest for uid %u: %s", (guint)caller->uid,
 			  (*error)->message);
-		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "AddRequest", "reason", (*error)->message, NULL);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied",
+				 "action", "AddRequest", "reason", (*error)->message, NULL);
 		return NULL;
 	}
 	/* a request refused for bad input is no issue: it does not use up the rate */
@@ -1328,12 +1330,14 @@ ck_engine_add_request_as(CkEngine *self, const CkCaller *caller, CkRequest *requ
 	if (!ck_policy_take_issue(self->policy, caller, ck_clock_now(), error)) {
 		g_message("refused AddRequest for uid %u: %s", (guint)caller->uid,
 			  (*error)->message);
-		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", "AddRequest", "reason", (*error)->message, NULL);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied",
+				 "action", "AddRequest", "reason", (*error)->message, NULL);
 		return NULL;
 	}
 	added = ck_engine_add_request(self, request, error);
 	if (added != NULL)
-		ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, caller, added, NULL, "success", "action", "AddRequest", NULL);
+		ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, caller, added, NULL, "success",
+				 "action", "AddRequest", NULL);
 	return added;
 }
 
@@ -1346,7 +1350,8 @@ ck_engine_authorize(CkEngine *self, const CkCaller *caller, CkRequest *request,
 	    (issues && !ck_policy_take_issue(self->policy, caller, ck_clock_now(), error))) {
 		g_message("refused %s of request %s for uid %u: %s", action,
 			  ck_request_get_id(request), (guint)caller->uid, (*error)->message);
-		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied", "action", action, "reason", (*error)->message, NULL);
+		ck_engine_record(self, CK_AUDIT_ACCESS_DENIED, caller, request, NULL, "denied",
+				 "action", action, "reason", (*error)->message, NULL);
 		return FALSE;
 	}
 	return TRUE;
@@ -1400,7 +1405,8 @@ ck_engine_remove_request_as(CkEngine *self, const CkCaller *caller, const gchar 
 	if (!ck_engine_authorize(self, caller, request, "RemoveRequest", FALSE, error) ||
 	    !ck_engine_remove_request(self, id, error))
 		return FALSE;
-	ck_engine_record(self, CK_AUDIT_REQUEST_REMOVED, caller, request, NULL, "success", "action", "RemoveRequest", NULL);
+	ck_engine_record(self, CK_AUDIT_REQUEST_REMOVED, caller, request, NULL, "success", "action",
+			 "RemoveRequest", NULL);
 	return TRUE;
 }
 
@@ -1471,7 +1477,8 @@ ck_engine_renew_as(CkEngine *self, const CkCaller *caller, const gchar *id, gboo
 	if (!ck_engine_authorize(self, caller, request, action, TRUE, error) ||
 	    !ck_engine_renew_now(self, id, !rekey, error))
 		return FALSE;
-	ck_engine_record(self, CK_AUDIT_RENEWAL_REQUESTED, caller, request, NULL, "success", "action", action, NULL);
+	ck_engine_record(self, CK_AUDIT_RENEWAL_REQUESTED, caller, request, NULL, "success",
+			 "action", action, NULL);
 	return TRUE;
 }
 

@@ -21,9 +21,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkLimiter, ck_limiter_free)
 
 /*
  * Runs @func(@user_data) as soon as a slot is free and every job queued before
- * it has started, always from an idle callback (never re-entrantly). The job must call ck_limiter_done()
- * exactly once when it finishes. @destroy frees @user_data if the job is still
- * waiting when it is cancelled with ck_limiter_cancel() or the limiter is freed.
+ * it has started, always from an idle callback (never re-entrantly). The job
+ * must call ck_limiter_done() exactly once when it finishes. @destroy frees
+ * @user_data if the job is still waiting when it is cancelled with
+ * ck_limiter_cancel() or the limiter is freed.
  */
 void
 ck_limiter_run(CkLimiter *self, CkLimiterFunc func, gpointer user_data, GDestroyNotify destroy);

@@ -1207,7 +1207,8 @@ ck_request_new_from_json(JsonNode *node, GError **error)
 	self->failed_attempts =
 	    (guint)json_object_get_int_member_with_default(obj, "failed-attempts", 0);
 	self->created = json_object_get_int_member_with_default(obj, "created", 0);
-	if (!ck_request_policy_from_json(self, obj, error) || !ck_request_install_from_json(self, obj, error))
+	if (!ck_request_policy_from_json(self, obj, error) ||
+	    !ck_request_install_from_json(self, obj, error))
 		return NULL;
 	return g_steal_pointer(&self);
 }

@@ -124,7 +124,8 @@ ck_systemd_unwatch_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Once nothing of ours is pending, stops listening (from an idle: not inside the match's callback). */
+/* Once nothing of ours is pending, stops listening (from an idle: not inside the match's callback).
+ */
 static void
 ck_systemd_maybe_unwatch(CkSystemd *self)
 {
