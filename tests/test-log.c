@@ -92,6 +92,7 @@ static void
 test_log_lifecycle_fields(void)
 {
 	g_autoptr(CkRequest) request = ck_request_new("web");
+	g_autofree gchar *message_level = NULL;
 	GHashTable *entry;
 
 	ck_request_set_ca(request, "est");
@@ -118,8 +119,8 @@ test_log_lifecycle_fields(void)
 	entry = g_ptr_array_index(captured, 1);
 	g_assert_cmpstr(g_hash_table_lookup(entry, "MESSAGE_ID"), ==,
 			ck_log_lifecycle_message_id(CK_LOG_LIFECYCLE_FAILED));
-	g_assert_cmpstr(g_hash_table_lookup(entry, "LEVEL"), ==,
-			g_strdup_printf("%d", G_LOG_LEVEL_MESSAGE));
+	message_level = g_strdup_printf("%d", G_LOG_LEVEL_MESSAGE);
+	g_assert_cmpstr(g_hash_table_lookup(entry, "LEVEL"), ==, message_level);
 	g_assert_nonnull(strstr(g_hash_table_lookup(entry, "MESSAGE"), "unreachable"));
 	g_assert_false(g_hash_table_contains(entry, "CERTKEEPER_TRACE_ID"));
 }
