@@ -1260,18 +1260,13 @@ ck_engine_check_new_request(CkEngine *self, CkRequest *request, GError **error)
 	       ck_engine_validate_files(self, request, error);
 }
 
-CkRequest *
-ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
+/* Tracks @request, which ck_engine_check_new_request() has accepted. */
+static CkRequest *
+ck_engine_add_checked_request(CkEngine *self, CkRequest *request, GError **error)
 {
 	g_autoptr(CkRequest) tracked = NULL;
 	g_autoptr(JsonNode) json = NULL;
 	g_autofree gchar *id = NULL;
-
-	g_return_val_if_fail(CK_IS_ENGINE(self), NULL);
-	g_return_val_if_fail(CK_IS_REQUEST(request), NULL);
-
-	if (!ck_engine_check_new_request(self, request, error))
-		return NULL;
 
 	/* a fresh object from the template, so the caller's object never aliases ours */
 	id = ck_request_get_id(request) != NULL ? g_strdup(ck_request_get_id(request))
@@ -1294,6 +1289,17 @@ ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
 			 "new request", NULL);
 	/* the engine's table holds the reference the caller borrows */
 	return tracked;
+}
+
+CkRequest *
+ck_engine_add_request(CkEngine *self, CkRequest *request, GError **error)
+{
+	g_return_val_if_fail(CK_IS_ENGINE(self), NULL);
+	g_return_val_if_fail(CK_IS_REQUEST(request), NULL);
+
+	if (!ck_engine_check_new_request(self, request, error))
+		return NULL;
+	return ck_engine_add_checked_request(self, request, error);
 }
 
 guint
@@ -1334,7 +1340,7 @@ ck_engine_add_request_as(CkEngine *self, const CkCaller *caller, CkRequest *requ
 				 "action", "AddRequest", "reason", (*error)->message, NULL);
 		return NULL;
 	}
-	added = ck_engine_add_request(self, request, error);
+	added = ck_engine_add_checked_request(self, request, error);
 	if (added != NULL)
 		ck_engine_record(self, CK_AUDIT_REQUEST_ADDED, caller, added, NULL, "success",
 				 "action", "AddRequest", NULL);

@@ -55,6 +55,74 @@ ck_installer_install(const CkInstallFile *files, guint n_files, GError **error)
 	return TRUE;
 }
 
+/*
+ * Directories whose write probe passed lately: a burst of requests into one
+ * directory (a fleet's thousand certificates in /etc/ssl) would otherwise make
+ * and delete a probe file per file named, and on ext4 without a journal every
+ * deleted inode makes the next file's creation slower for a minute. A passed
+ * probe is trusted for CK_INSTALLER_PROBE_TRUST_USEC while the path still names
+ * the same directory and access(2) still agrees; a directory that stops taking
+ * files in that window fails at the install, which reports and retries.
+ */
+#define CK_INSTALLER_PROBE_TRUST_USEC (60 * G_USEC_PER_SEC)
+
+typedef struct {
+	dev_t dev;
+	ino_t ino;
+	gint64 until;
+} CkInstallerProbe;
+
+G_LOCK_DEFINE_STATIC(ck_installer_probes);
+static GHashTable *ck_installer_probes = NULL; /* directory path -> CkInstallerProbe */
+
+static gboolean
+ck_installer_probe_is_fresh(const gchar *dir, const struct stat *st)
+{
+	CkInstallerProbe *probe;
+	gboolean fresh = FALSE;
+
+	G_LOCK(ck_installer_probes);
+	if (ck_installer_probes != NULL &&
+	    (probe = g_hash_table_lookup(ck_installer_probes, dir)) != NULL)
+		fresh = probe->dev == st->st_dev && probe->ino == st->st_ino &&
+			g_get_monotonic_time() < probe->until;
+	G_UNLOCK(ck_installer_probes);
+	return fresh && faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0;
+}
+
+static void
+ck_installer_probe_passed(const gchar *dir, const struct stat *st)
+{
+	CkInstallerProbe *probe = g_new0(CkInstallerProbe, 1);
+
+	probe->dev = st->st_dev;
+	probe->ino = st->st_ino;
+	probe->until = g_get_monotonic_time() + CK_INSTALLER_PROBE_TRUST_USEC;
+	G_LOCK(ck_installer_probes);
+	if (ck_installer_probes == NULL)
+		ck_installer_probes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	/* directory layouts name one directory per request: drop what expired */
+	if (g_hash_table_size(ck_installer_probes) >= 64) {
+		GHashTableIter iter;
+		gpointer value;
+		g_hash_table_iter_init(&iter, ck_installer_probes);
+		while (g_hash_table_iter_next(&iter, NULL, &value)) {
+			if (((CkInstallerProbe *)value)->until <= probe->until - CK_INSTALLER_PROBE_TRUST_USEC)
+				g_hash_table_iter_remove(&iter);
+		}
+	}
+	g_hash_table_replace(ck_installer_probes, g_strdup(dir), probe);
+	G_UNLOCK(ck_installer_probes);
+}
+
+void
+ck_installer_forget_probes(void)
+{
+	G_LOCK(ck_installer_probes);
+	g_clear_pointer(&ck_installer_probes, g_hash_table_unref);
+	G_UNLOCK(ck_installer_probes);
+}
+
 gboolean
 ck_installer_check_target(const gchar *path, const gchar *what, GError **error)
 {
@@ -81,17 +149,21 @@ ck_installer_check_target(const gchar *path, const gchar *what, GError **error)
 			    what);
 		return FALSE;
 	}
-	/* access() says yes to root even where nothing can be created: really try */
-	probe = g_strdup_printf("%s/.ck-probe-%08x", dir, g_random_int());
-	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
-			    _("Cannot write to the directory '%s' of the %s: %s"), dir, what,
-			    g_strerror(errno));
-		return FALSE;
+	/* access() says yes to root even where nothing can be created (/proc): really try,
+	 * unless this directory passed a moment ago (ck_installer_probe_is_fresh()) */
+	if (!ck_installer_probe_is_fresh(dir, &st)) {
+		probe = g_strdup_printf("%s/.ck-probe-%08x", dir, g_random_int());
+		fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
+				    _("Cannot write to the directory '%s' of the %s: %s"), dir,
+				    what, g_strerror(errno));
+			return FALSE;
+		}
+		close(fd);
+		g_unlink(probe);
+		ck_installer_probe_passed(dir, &st);
 	}
-	close(fd);
-	g_unlink(probe);
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		g_set_error(error, CK_ERROR, CK_ERROR_INVALID_ARGUMENT,
 			    _("The %s '%s' exists and is not a regular file"), what, path);

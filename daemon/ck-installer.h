@@ -28,10 +28,15 @@ ck_installer_install(const CkInstallFile *files, guint n_files, GError **error);
  * Checks that @path could be written by the installer: absolute, its directory
  * exists and is writable by the daemon, and @path itself is not a directory.
  * CK_ERROR_INVALID_ARGUMENT names the problem; @what ("certificate file", ...)
- * says which option it was.
+ * says which option it was. A directory that passed lately is not probed again
+ * for a while (see ck-installer.c).
  */
 gboolean
 ck_installer_check_target(const gchar *path, const gchar *what, GError **error);
+
+/* Forgets which directories passed, so the next check probes again. */
+void
+ck_installer_forget_probes(void);
 
 /*
  * Where a request's files live. Two layouts:

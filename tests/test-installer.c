@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <pwd.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -304,6 +305,62 @@ test_installer_check_target(Fixture *f, gconstpointer user_data)
 		g_assert_true(g_str_equal(name, "subdir") || g_str_equal(name, "host.key"));
 }
 
+/* How many files were created in the directory @watch watches since the last call. */
+static guint
+ck_test_count_created(int watch)
+{
+	gchar buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	guint created = 0;
+	ssize_t len;
+
+	while ((len = read(watch, buf, sizeof(buf))) > 0) {
+		for (gchar *p = buf; p < buf + len;) {
+			const struct inotify_event *event = (const struct inotify_event *)p;
+			created += (event->mask & IN_CREATE) != 0;
+			p += sizeof(*event) + event->len;
+		}
+	}
+	return created;
+}
+
+static void
+test_installer_check_target_probes_once(Fixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *other_dir = g_build_filename(f->dir, "other", NULL);
+	g_autofree gchar *other = g_build_filename(other_dir, "cert.pem", NULL);
+	g_autoptr(GError) error = NULL;
+	int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	g_assert_cmpint(watch, >=, 0);
+	g_assert_cmpint(g_mkdir(other_dir, 0755), ==, 0);
+	g_assert_cmpint(inotify_add_watch(watch, f->dir, IN_CREATE), >=, 0);
+	g_assert_cmpint(inotify_add_watch(watch, other_dir, IN_CREATE), >=, 0);
+	ck_installer_forget_probes();
+
+	/* the first check of a directory really creates a file there */
+	g_assert_true(ck_installer_check_target(f->cert, "certificate file", &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(ck_test_count_created(watch), ==, 1);
+	/* the next files in that directory (a burst of requests) are not probed again */
+	g_assert_true(ck_installer_check_target(f->key, "key file", &error));
+	g_assert_true(ck_installer_check_target(f->chain, "chain file", &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(ck_test_count_created(watch), ==, 0);
+	/* another directory is probed on its own */
+	g_assert_true(ck_installer_check_target(other, "certificate file", &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(ck_test_count_created(watch), ==, 1);
+	/* a directory that went away is noticed at once, passed probe or not */
+	ck_test_rm_rf(other_dir);
+	ck_test_check_bad(other, "other");
+	/* and once forgotten, the probe runs again */
+	ck_installer_forget_probes();
+	g_assert_true(ck_installer_check_target(f->cert, "certificate file", &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(ck_test_count_created(watch), ==, 1);
+	close(watch);
+}
+
 static void
 test_installer_check_target_unwritable(Fixture *f, gconstpointer user_data)
 {
@@ -336,5 +393,6 @@ main(int argc, char **argv)
 	CK_ADD("nothing", test_installer_nothing);
 	CK_ADD("check-target", test_installer_check_target);
 	CK_ADD("check-target-unwritable", test_installer_check_target_unwritable);
+	CK_ADD("check-target-probes-once", test_installer_check_target_probes_once);
 	return g_test_run();
 }
