@@ -1298,13 +1298,22 @@ ck_verb_list(CkClient *client, int argc, char **argv)
 	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
 	const gchar *headers[] = {/* TRANSLATORS: column headers of `certkeeper list` */
 				  N_("ID"), N_("STATE"), N_("SUBJECT"), N_("EXPIRES"), N_("CA")};
+	const gchar *const table_names[] = {"Id", "State", "Subject", "NotAfter", "CA", NULL};
+	const gchar *const all_names[] = {NULL};
 	int r;
 
 	if (!ck_client_parse(context, &argc, &argv, 0))
 		return CK_EXIT_ERROR;
 	if (ck_client_connect(client) < 0)
 		return CK_EXIT_ERROR;
-	r = ck_client_get_objects(client->bus, &requests, NULL, &error);
+	/* all of everything: printed as it is read, which matters with thousands */
+	if (json && ca == NULL && !ids) {
+		r = ck_client_print_request_properties_json(client->bus, &error);
+		return r < 0 ? ck_client_fail_bus(&error, r) : CK_EXIT_OK;
+	}
+	/* the table shows five properties: only those cross the bus */
+	r = ck_client_get_request_properties(client->bus, json ? all_names : table_names,
+					     &requests, &error);
 	if (r < 0)
 		return ck_client_fail_bus(&error, r);
 	for (guint i = 0; i < requests->len; i++) {

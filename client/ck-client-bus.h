@@ -37,6 +37,20 @@ int ck_client_read_properties(sd_bus_message *m, JsonObject **ret);
  */
 int ck_client_get_objects(sd_bus *bus, GPtrArray **requests, GPtrArray **cas, sd_bus_error *error);
 
+/*
+ * Manager1.GetRequestProperties: every request with the properties in @names
+ * (all of them if @names is empty), plus "ObjectPath", in the daemon's order.
+ */
+int ck_client_get_request_properties(sd_bus *bus, const gchar *const *names,
+				     GPtrArray **requests, sd_bus_error *error);
+
+/*
+ * `list --json`: every request with all its properties as the JSON array
+ * ck_client_print_json_array() prints, written as the reply is read, without
+ * building JSON objects first.
+ */
+int ck_client_print_request_properties_json(sd_bus *bus, sd_bus_error *error);
+
 /* Properties.GetAll of one object (plus "ObjectPath"). */
 int ck_client_get_all(sd_bus *bus, const gchar *path, const gchar *iface, JsonObject **ret,
 		      sd_bus_error *error);

@@ -27,6 +27,11 @@ struct _CkBus {
 	/* CA name -> the Error last announced, so a CA's requests hear of a change
 	 * of their CAError only when there is one */
 	GHashTable *ca_errors;
+	/* the request behind the object path resolved last: GetManagedObjects and GetAll
+	 * ask one path for every property in a row, and decoding it each time was a
+	 * good part of a `certkeeper list` */
+	gchar *resolved_path;
+	CkRequest *resolved_request;
 };
 
 /* sd-bus objects in g_autoptr; the unref functions return NULL, which is ignored */
@@ -42,6 +47,9 @@ char *
 ck_bus_request_path(CkRequest *request);
 char *
 ck_bus_ca_path(CkCa *ca);
+/* The request behind @path, or NULL. */
+CkRequest *
+ck_bus_request_lookup(CkBus *self, const char *path);
 /* The object behind @path, or NULL with @error set (NotFound). */
 CkRequest *
 ck_bus_request_from_path(CkBus *self, const char *path, sd_bus_error *error);
@@ -67,6 +75,13 @@ ck_bus_request_find(sd_bus *bus, const char *path, const char *interface, void *
 int
 ck_bus_request_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
 			 sd_bus_error *error);
+/* 0 if each of @names is a Request1 property, else InvalidArgument naming it. */
+int
+ck_bus_request_check_property_names(const char *const *names, sd_bus_error *error);
+/* Appends an a{sv} of @request's properties named in @names (all if empty or NULL). */
+int
+ck_bus_request_append_properties(CkBus *self, CkRequest *request, const char *const *names,
+				 sd_bus_message *reply, sd_bus_error *error);
 /* The Request1 properties a change of @fields touches, NULL-terminated, into @names. */
 guint
 ck_bus_request_changed_properties(guint fields, const char **names, guint max);

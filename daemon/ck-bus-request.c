@@ -173,6 +173,46 @@ ck_bus_request_property_index(const char *property)
 	return (gint)GPOINTER_TO_UINT(g_hash_table_lookup(index, property)) - 1;
 }
 
+/* Appends the value of @request's @property, in its own type (not in a variant). */
+static int
+ck_bus_request_append_value(CkBus *self, CkRequest *request, const char *property,
+			    sd_bus_message *reply, sd_bus_error *error)
+{
+	gint i;
+
+	/* the one property that is the CA's, not the request's */
+	if (strcmp(property, "CAError") == 0) {
+		CkCa *ca = ck_engine_find_ca(self->engine, ck_request_get_ca(request));
+		return sd_bus_message_append(reply, "s", ca != NULL ? ck_ca_get_error(ca) : "");
+	}
+	/* append_basic, not append(): a listing of thousands spends its time here, and
+	 * the format string would be parsed again for every value */
+	i = ck_bus_request_property_index(property);
+	if (i >= 0) {
+		switch (ck_props[i].kind) {
+		case CK_PROP_TEXT: {
+			const gchar *text = ck_props[i].text(request);
+			return sd_bus_message_append_basic(reply, 's', text != NULL ? text : "");
+		}
+		case CK_PROP_LIST:
+			return sd_bus_message_append_strv(reply, (char **)ck_props[i].list(request));
+		case CK_PROP_TIME: {
+			guint64 when = (guint64)MAX(ck_props[i].time(request), 0);
+			return sd_bus_message_append_basic(reply, 't', &when);
+		}
+		case CK_PROP_FLAG: {
+			int flag = ck_props[i].flag(request) ? 1 : 0;
+			return sd_bus_message_append_basic(reply, 'b', &flag);
+		}
+		case CK_PROP_NUMBER: {
+			guint32 number = ck_props[i].number(request);
+			return sd_bus_message_append_basic(reply, 'u', &number);
+		}
+		}
+	}
+	return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No property '%s'"), property);
+}
+
 static int
 ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface,
 			    const char *property, sd_bus_message *reply, void *userdata,
@@ -180,34 +220,64 @@ ck_bus_request_get_property(sd_bus *bus, const char *path, const char *interface
 {
 	CkBus *self = CK_BUS(userdata);
 	CkRequest *request = ck_bus_request_from_path(self, path, error);
-	gint i;
 
 	if (request == NULL)
 		return -ENOENT;
-	/* the one property that is the CA's, not the request's */
-	if (strcmp(property, "CAError") == 0) {
-		CkCa *ca = ck_engine_find_ca(self->engine, ck_request_get_ca(request));
-		return sd_bus_message_append(reply, "s", ca != NULL ? ck_ca_get_error(ca) : "");
+	return ck_bus_request_append_value(self, request, property, reply, error);
+}
+
+/* The signature of the Request1 property @name, or NULL if there is none. */
+static const char *
+ck_bus_request_property_signature(const char *name)
+{
+	for (const sd_bus_vtable *v = ck_bus_request_vtable; v->type != _SD_BUS_VTABLE_END; v++) {
+		if (v->type == _SD_BUS_VTABLE_PROPERTY && strcmp(v->x.property.member, name) == 0)
+			return v->x.property.signature;
 	}
-	i = ck_bus_request_property_index(property);
-	if (i >= 0) {
-		switch (ck_props[i].kind) {
-		case CK_PROP_TEXT: {
-			const gchar *text = ck_props[i].text(request);
-			return sd_bus_message_append(reply, "s", text != NULL ? text : "");
-		}
-		case CK_PROP_LIST:
-			return sd_bus_message_append_strv(reply, (char **)ck_props[i].list(request));
-		case CK_PROP_TIME:
-			return sd_bus_message_append(reply, "t",
-						     (guint64)MAX(ck_props[i].time(request), 0));
-		case CK_PROP_FLAG:
-			return sd_bus_message_append(reply, "b", (int)ck_props[i].flag(request));
-		case CK_PROP_NUMBER:
-			return sd_bus_message_append(reply, "u", ck_props[i].number(request));
-		}
+	return NULL;
+}
+
+int
+ck_bus_request_check_property_names(const char *const *names, sd_bus_error *error)
+{
+	for (guint i = 0; names != NULL && names[i] != NULL; i++) {
+		if (ck_bus_request_property_signature(names[i]) == NULL)
+			return ck_bus_error_setf(error, CK_ERROR_INVALID_ARGUMENT,
+						 _("Request1 has no property '%s'"), names[i]);
 	}
-	return ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No property '%s'"), property);
+	return 0;
+}
+
+int
+ck_bus_request_append_properties(CkBus *self, CkRequest *request, const char *const *names,
+				 sd_bus_message *reply, sd_bus_error *error)
+{
+	int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+
+	for (const sd_bus_vtable *v = ck_bus_request_vtable; r >= 0 && v->type != _SD_BUS_VTABLE_END;
+	     v++) {
+		const char *name;
+		if (v->type != _SD_BUS_VTABLE_PROPERTY)
+			continue;
+		name = v->x.property.member;
+		/* in the vtable's order, as GetAll: the caller's list only filters */
+		if (names != NULL && names[0] != NULL && !g_strv_contains(names, name))
+			continue;
+		r = sd_bus_message_open_container(reply, 'e', "sv");
+		if (r >= 0)
+			r = sd_bus_message_append_basic(reply, 's', name);
+		if (r >= 0)
+			r = sd_bus_message_open_container(reply, 'v', v->x.property.signature);
+		if (r >= 0)
+			r = ck_bus_request_append_value(self, request, name, reply, error);
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+	}
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	return r;
 }
 
 guint
@@ -455,15 +525,8 @@ ck_bus_request_find(sd_bus *bus, const char *path, const char *interface, void *
 		    void **found, sd_bus_error *error)
 {
 	CkBus *self = CK_BUS(userdata);
-	char *id = NULL;
-	CkRequest *request = NULL;
-	int r = sd_bus_path_decode(path, CK_BUS_REQUEST_PATH, &id);
 
-	if (r <= 0)
-		return r;
-	request = ck_engine_find_request(self->engine, id);
-	free(id);
-	if (request == NULL)
+	if (ck_bus_request_lookup(self, path) == NULL)
 		return 0;
 	/* getters and methods find the request from the path; they need the adapter */
 	*found = self;

@@ -92,15 +92,35 @@ ck_bus_node_list(GPtrArray *objects, char *(*path_of)(gpointer), char ***nodes)
 }
 
 CkRequest *
-ck_bus_request_from_path(CkBus *self, const char *path, sd_bus_error *error)
+ck_bus_request_lookup(CkBus *self, const char *path)
 {
 	char *id = NULL;
 	CkRequest *request = NULL;
-	int r = path != NULL ? sd_bus_path_decode(path, CK_BUS_REQUEST_PATH, &id) : 0;
+	int r;
 
+	/* still tracked, and still the same object: a removed request is never found */
+	if (path != NULL && self->resolved_request != NULL &&
+	    g_strcmp0(path, self->resolved_path) == 0 &&
+	    ck_engine_find_request(self->engine, ck_request_get_id(self->resolved_request)) ==
+		self->resolved_request)
+		return self->resolved_request;
+	r = path != NULL ? sd_bus_path_decode(path, CK_BUS_REQUEST_PATH, &id) : 0;
 	if (r > 0)
 		request = ck_engine_find_request(self->engine, id);
 	free(id);
+	if (request == NULL)
+		return NULL;
+	g_free(self->resolved_path);
+	self->resolved_path = g_strdup(path);
+	g_set_object(&self->resolved_request, request);
+	return request;
+}
+
+CkRequest *
+ck_bus_request_from_path(CkBus *self, const char *path, sd_bus_error *error)
+{
+	CkRequest *request = ck_bus_request_lookup(self, path);
+
 	if (request == NULL)
 		ck_bus_error_setf(error, CK_ERROR_NOT_FOUND, _("No request at '%s'"),
 				  path != NULL ? path : "");
@@ -249,6 +269,50 @@ ck_bus_method_get_requests(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	CkBus *self = CK_BUS(userdata);
 	g_autoptr(GPtrArray) requests = ck_engine_get_requests(self->engine);
 	return ck_bus_reply_objects(m, requests, (char *(*)(gpointer))ck_bus_request_path);
+}
+
+/*
+ * The properties named of every request, in one message: `certkeeper list`
+ * needs five of them, and GetManagedObjects would build all of them, with the
+ * other interfaces of every object, only for the client to drop them.
+ */
+static int
+ck_bus_method_get_request_properties(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	CkBus *self = CK_BUS(userdata);
+	g_autoptr(GPtrArray) requests = ck_engine_get_requests(self->engine);
+	g_autoptr(sd_bus_message) reply = NULL;
+	g_auto(GStrv) names = NULL;
+	int r = sd_bus_message_read_strv(m, &names);
+
+	if (r < 0)
+		return r;
+	r = ck_bus_request_check_property_names((const char *const *)names, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "{oa{sv}}");
+	for (guint i = 0; r >= 0 && i < requests->len; i++) {
+		CkRequest *request = g_ptr_array_index(requests, i);
+		char *path = ck_bus_request_path(request);
+		if (path == NULL)
+			return -ENOMEM;
+		r = sd_bus_message_open_container(reply, 'e', "oa{sv}");
+		if (r >= 0)
+			r = sd_bus_message_append_basic(reply, 'o', path);
+		free(path);
+		if (r >= 0)
+			r = ck_bus_request_append_properties(
+			    self, request, (const char *const *)names, reply, error);
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+	}
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	return r;
 }
 
 /* Manager1: CAs */
@@ -409,6 +473,9 @@ static const sd_bus_vtable ck_bus_manager_vtable[] = {
 			    SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GetRequests", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", requests),
 			    ck_bus_method_get_requests, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetRequestProperties", SD_BUS_ARGS("as", names),
+			    SD_BUS_RESULT("a{oa{sv}}", requests),
+			    ck_bus_method_get_request_properties, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("AddCA", SD_BUS_ARGS("s", name, "a{sv}", options),
 			    SD_BUS_RESULT("o", ca), ck_bus_method_add_ca,
 			    SD_BUS_VTABLE_UNPRIVILEGED),
@@ -681,6 +748,8 @@ ck_bus_finalize(GObject *object)
 		sd_event_unref(self->event);
 	g_object_unref(self->engine);
 	g_hash_table_unref(self->ca_errors);
+	g_free(self->resolved_path);
+	g_clear_object(&self->resolved_request);
 	G_OBJECT_CLASS(ck_bus_parent_class)->finalize(object);
 }
 

@@ -620,8 +620,10 @@ ck_engine_read_certificate(CkRequest *request, GError **error)
 /* Requests */
 
 static void
-ck_engine_request_changed_cb(CkRequest *request, guint fields, CkEngine *self)
+ck_engine_request_changed_cb(CkRequest *request, guint fields, gpointer user_data)
 {
+	CkEngine *self = CK_ENGINE(user_data);
+
 	/* a new certificate or threshold moves the expiry status (which emits again) */
 	if ((fields & (CK_REQUEST_FIELD_CERTIFICATE | CK_REQUEST_FIELD_POLICY)) != 0)
 		ck_engine_update_expiry(self, request);
@@ -633,8 +635,7 @@ ck_engine_track(CkEngine *self, CkRequest *request)
 {
 	g_hash_table_insert(self->requests, g_strdup(ck_request_get_id(request)),
 			    g_object_ref(request));
-	g_signal_connect_object(request, "changed", G_CALLBACK(ck_engine_request_changed_cb), self,
-				0);
+	ck_request_set_watch(request, ck_engine_request_changed_cb, self);
 	/* a request loaded from an older state, or new: it has been working from now on */
 	if (ck_request_get_state(request) != CK_REQUEST_STATE_MONITORING &&
 	    ck_request_get_working_since(request) == 0)
@@ -1387,7 +1388,7 @@ ck_engine_remove_request(CkEngine *self, const gchar *id, GError **error)
 	ck_scheduler_remove(self->scheduler, cleanup);
 	expiry = g_strconcat(CK_EXPIRY_PREFIX, id, NULL);
 	ck_scheduler_remove(self->scheduler, expiry);
-	g_signal_handlers_disconnect_by_data(request, self);
+	ck_request_set_watch(request, NULL, NULL);
 	g_hash_table_remove(self->requests, id);
 	g_message("request %s removed; its files stay in place", id);
 	g_signal_emit(self, signals[SIGNAL_REQUEST_REMOVED], 0, request);
@@ -1504,6 +1505,8 @@ static void
 ck_engine_dispose(GObject *object)
 {
 	CkEngine *self = CK_ENGINE(object);
+	GHashTableIter iter;
+	gpointer value;
 
 	/* jobs first: they give their limiter slots back */
 	g_hash_table_remove_all(self->jobs);
@@ -1525,6 +1528,10 @@ ck_engine_dispose(GObject *object)
 		g_signal_handlers_disconnect_by_data(self->scheduler, self);
 	g_clear_object(&self->scheduler);
 	g_clear_object(&self->service_manager);
+	/* a request someone else still holds must not call a finalized engine */
+	g_hash_table_iter_init(&iter, self->requests);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		ck_request_set_watch(value, NULL, NULL);
 	G_OBJECT_CLASS(ck_engine_parent_class)->dispose(object);
 }
 

@@ -26,20 +26,20 @@ struct _CkRequest {
 	GStrv key_usage;
 	GStrv extended_key_usage;
 	CkKeyType key_type;
-	gchar *key_provider;
+	const gchar *key_provider; /* interned */
 	gchar *cert_file;
 	gchar *key_file;
 	gchar *chain_file;
 	CkFileAttrs cert_attrs;
 	CkFileAttrs key_attrs;
-	gchar *ca;
-	gchar *profile;
+	const gchar *ca; /* interned */
+	const gchar *profile; /* interned */
 	gint64 validity;
 	guint32 owner_uid;
 	gint64 not_before;
 	gint64 not_after;
 	gchar *serial;
-	gchar *issuer;
+	const gchar *issuer; /* interned */
 	gchar *last_error;
 	gchar *ca_cookie;
 	gint64 next_attempt;
@@ -53,9 +53,9 @@ struct _CkRequest {
 	gchar *combined_file;
 	gchar *pre_save_command;
 	gchar *post_save_command;
-	gchar *hook_user;
+	const gchar *hook_user; /* interned */
 	gchar *reload_unit;
-	gchar *reload_mode;
+	const gchar *reload_mode; /* interned */
 	gchar *pid_file;
 	gint pid_signal;
 	gchar *check_endpoint;
@@ -63,7 +63,7 @@ struct _CkRequest {
 	gchar *bootstrap_cert_file;
 	gchar *bootstrap_key_file;
 	gchar *proof_key_file;
-	gchar *proof_key_provider;
+	const gchar *proof_key_provider; /* interned */
 	/* lifecycle status */
 	gint64 renewal_time;
 	/* the CA's suggested renewal window (RFC 9773) for the certificate whose serial
@@ -83,8 +83,8 @@ struct _CkRequest {
 	gint64 working_since;
 	CkExpiryStatus expiry_status;
 	gchar *waiting;
-	gchar *identity;
-	gchar *recovery_step;
+	const gchar *identity; /* interned */
+	const gchar *recovery_step; /* interned */
 	gchar *recovery_reason;
 	gint64 backups_until;
 	CkInstallPhase install_phase;
@@ -93,6 +93,8 @@ struct _CkRequest {
 	gchar *install_previous;
 	gchar *last_failure;
 	gchar *declared;
+	CkRequestWatchFunc watch_func;
+	gpointer watch_data;
 };
 
 G_DEFINE_TYPE(CkRequest, ck_request, G_TYPE_OBJECT)
@@ -173,7 +175,17 @@ ck_request_id_is_valid(const gchar *id)
 static void
 ck_request_emit(CkRequest *self, guint fields)
 {
+	if (self->watch_func != NULL)
+		self->watch_func(self, fields, self->watch_data);
 	g_signal_emit(self, signals[SIGNAL_CHANGED], 0, fields);
+}
+
+void
+ck_request_set_watch(CkRequest *self, CkRequestWatchFunc func, gpointer user_data)
+{
+	g_return_if_fail(CK_IS_REQUEST(self));
+	self->watch_func = func;
+	self->watch_data = user_data;
 }
 
 /* Replaces *@field with a copy of @value; TRUE (and a "changed" signal) if it differed. */
@@ -185,6 +197,33 @@ ck_request_replace_string(CkRequest *self, gchar **field, const gchar *value, gu
 	g_free(*field);
 	*field = g_strdup(value);
 	ck_request_emit(self, bit);
+}
+
+/*
+ * Most lists of most requests are empty (no IP addresses, no e-mails, ...): they
+ * all point at this one empty list instead of an allocation each, which is
+ * several hundred bytes a request at ten thousand requests.
+ */
+static gchar *ck_request_no_strings[] = {NULL};
+
+/* Frees *@field unless it is the shared empty list. */
+static void
+ck_request_strv_clear(GStrv *field)
+{
+	if (*field != ck_request_no_strings)
+		g_strfreev(*field);
+	*field = ck_request_no_strings;
+}
+
+/* Makes @value (owned, may be NULL or empty) the list in *@field. */
+static void
+ck_request_strv_take(GStrv *field, GStrv value)
+{
+	ck_request_strv_clear(field);
+	if (value != NULL && value[0] != NULL)
+		*field = value;
+	else if (value != ck_request_no_strings)
+		g_strfreev(value);
 }
 
 static gboolean
@@ -206,10 +245,36 @@ ck_request_replace_strv(CkRequest *self, GStrv *field, const gchar *const *value
 {
 	if (ck_request_strv_equal((const gchar *const *)*field, value))
 		return;
-	g_strfreev(*field);
-	*field = g_strdupv((gchar **)value);
-	if (*field == NULL)
-		*field = g_new0(gchar *, 1);
+	ck_request_strv_take(field, g_strdupv((gchar **)value));
+	ck_request_emit(self, bit);
+}
+
+/*
+ * Fields with few distinct values among many requests (CA names, issuers, key
+ * providers, recovery steps) keep one interned copy of each value for the life
+ * of the process instead of a copy per request; compared by pointer.
+ */
+static const gchar *
+ck_request_intern(const gchar *value)
+{
+	return value != NULL ? g_intern_string(value) : NULL;
+}
+
+static const gchar *
+ck_request_intern_take(gchar *value)
+{
+	const gchar *interned = ck_request_intern(value);
+	g_free(value);
+	return interned;
+}
+
+static void
+ck_request_replace_interned(CkRequest *self, const gchar **field, const gchar *value, guint bit)
+{
+	value = ck_request_intern(value);
+	if (*field == value)
+		return;
+	*field = value;
 	ck_request_emit(self, bit);
 }
 
@@ -285,19 +350,31 @@ ck_request_get_stuck(CkRequest *self)
 		ck_request_replace_strv(self, &self->field, value, bit);                           \
 	}
 
+#define CK_REQUEST_INTERNED_ACCESSORS(field, bit)                                                  \
+	const gchar *ck_request_get_##field(CkRequest *self)                                       \
+	{                                                                                          \
+		g_return_val_if_fail(CK_IS_REQUEST(self), NULL);                                   \
+		return self->field;                                                                \
+	}                                                                                          \
+	void ck_request_set_##field(CkRequest *self, const gchar *value)                           \
+	{                                                                                          \
+		g_return_if_fail(CK_IS_REQUEST(self));                                             \
+		ck_request_replace_interned(self, &self->field, value, bit);                       \
+	}
+
 CK_REQUEST_STRING_ACCESSORS(subject, CK_REQUEST_FIELD_SUBJECT)
-CK_REQUEST_STRING_ACCESSORS(key_provider, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_INTERNED_ACCESSORS(key_provider, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(cert_file, CK_REQUEST_FIELD_CERT_FILE)
 CK_REQUEST_STRING_ACCESSORS(key_file, CK_REQUEST_FIELD_KEY_FILE)
 CK_REQUEST_STRING_ACCESSORS(chain_file, CK_REQUEST_FIELD_CHAIN_FILE)
-CK_REQUEST_STRING_ACCESSORS(ca, CK_REQUEST_FIELD_CA)
-CK_REQUEST_STRING_ACCESSORS(profile, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_INTERNED_ACCESSORS(ca, CK_REQUEST_FIELD_CA)
+CK_REQUEST_INTERNED_ACCESSORS(profile, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(ca_cookie, CK_REQUEST_FIELD_OTHER)
 CK_REQUEST_STRING_ACCESSORS(directory, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(combined_file, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(pre_save_command, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(post_save_command, CK_REQUEST_FIELD_POLICY)
-CK_REQUEST_STRING_ACCESSORS(hook_user, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_INTERNED_ACCESSORS(hook_user, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(reload_unit, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(pid_file, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(check_endpoint, CK_REQUEST_FIELD_POLICY)
@@ -305,7 +382,7 @@ CK_REQUEST_STRING_ACCESSORS(check_command, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(bootstrap_cert_file, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(bootstrap_key_file, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(proof_key_file, CK_REQUEST_FIELD_POLICY)
-CK_REQUEST_STRING_ACCESSORS(proof_key_provider, CK_REQUEST_FIELD_POLICY)
+CK_REQUEST_INTERNED_ACCESSORS(proof_key_provider, CK_REQUEST_FIELD_POLICY)
 
 /* Setters of fields that read back as "" rather than NULL. */
 #define CK_REQUEST_TEXT_ACCESSORS(field, bit, fallback)                                           \
@@ -322,11 +399,26 @@ CK_REQUEST_STRING_ACCESSORS(proof_key_provider, CK_REQUEST_FIELD_POLICY)
 		ck_request_replace_string(self, &self->field, value, bit);                         \
 	}
 
+/* The same, interned (see ck_request_intern()). */
+#define CK_REQUEST_INTERNED_TEXT_ACCESSORS(field, bit, fallback)                                  \
+	const gchar *ck_request_get_##field(CkRequest *self)                                       \
+	{                                                                                          \
+		g_return_val_if_fail(CK_IS_REQUEST(self), NULL);                                   \
+		return self->field != NULL ? self->field : (fallback);                             \
+	}                                                                                          \
+	void ck_request_set_##field(CkRequest *self, const gchar *value)                           \
+	{                                                                                          \
+		g_return_if_fail(CK_IS_REQUEST(self));                                             \
+		if (value != NULL && (value[0] == '\0' || g_strcmp0(value, (fallback)) == 0))      \
+			value = NULL;                                                              \
+		ck_request_replace_interned(self, &self->field, value, bit);                       \
+	}
+
 CK_REQUEST_TEXT_ACCESSORS(renew_before, CK_REQUEST_FIELD_POLICY, "")
-CK_REQUEST_TEXT_ACCESSORS(reload_mode, CK_REQUEST_FIELD_POLICY, "reload-or-restart")
+CK_REQUEST_INTERNED_TEXT_ACCESSORS(reload_mode, CK_REQUEST_FIELD_POLICY, "reload-or-restart")
 CK_REQUEST_TEXT_ACCESSORS(waiting, CK_REQUEST_FIELD_STATUS, "")
-CK_REQUEST_TEXT_ACCESSORS(identity, CK_REQUEST_FIELD_STATUS, "none")
-CK_REQUEST_TEXT_ACCESSORS(recovery_step, CK_REQUEST_FIELD_STATUS, "none")
+CK_REQUEST_INTERNED_TEXT_ACCESSORS(identity, CK_REQUEST_FIELD_STATUS, "none")
+CK_REQUEST_INTERNED_TEXT_ACCESSORS(recovery_step, CK_REQUEST_FIELD_STATUS, "none")
 CK_REQUEST_TEXT_ACCESSORS(recovery_reason, CK_REQUEST_FIELD_STATUS, "")
 CK_REQUEST_TEXT_ACCESSORS(last_failure, CK_REQUEST_FIELD_SCHEDULE, "")
 CK_REQUEST_STRING_ACCESSORS(declared, CK_REQUEST_FIELD_POLICY)
@@ -565,12 +657,11 @@ ck_request_set_install(CkRequest *self, CkInstallPhase phase, const gchar *const
 	    g_strcmp0(self->install_previous, previous) == 0)
 		return;
 	/* copies first: the arguments may be this request's own (recovery re-records them) */
-	new_fresh = fresh != NULL ? g_strdupv((gchar **)fresh) : g_new0(gchar *, 1);
+	new_fresh = g_strdupv((gchar **)fresh);
 	new_version = g_strdup(version);
 	new_previous = g_strdup(previous);
 	self->install_phase = phase;
-	g_strfreev(self->install_fresh);
-	self->install_fresh = new_fresh;
+	ck_request_strv_take(&self->install_fresh, new_fresh);
 	g_free(self->install_version);
 	self->install_version = new_version;
 	g_free(self->install_previous);
@@ -751,8 +842,7 @@ ck_request_set_certificate_info(CkRequest *self, gint64 not_before, gint64 not_a
 	self->not_after = not_after;
 	g_free(self->serial);
 	self->serial = g_strdup(serial);
-	g_free(self->issuer);
-	self->issuer = g_strdup(issuer);
+	self->issuer = ck_request_intern(issuer);
 	ck_request_emit(self, CK_REQUEST_FIELD_CERTIFICATE);
 }
 
@@ -1002,8 +1092,7 @@ ck_json_replace_strv(JsonObject *obj, const gchar *name, GStrv *field, GError **
 	GStrv strv = ck_json_get_strv(obj, name, error);
 	if (strv == NULL)
 		return FALSE;
-	g_strfreev(*field);
-	*field = strv;
+	ck_request_strv_take(field, strv);
 	return TRUE;
 }
 
@@ -1060,9 +1149,9 @@ ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
 	self->combined_file = ck_json_dup_string(obj, "combined-file");
 	self->pre_save_command = ck_json_dup_string(obj, "pre-save-command");
 	self->post_save_command = ck_json_dup_string(obj, "post-save-command");
-	self->hook_user = ck_json_dup_string(obj, "hook-user");
+	self->hook_user = ck_request_intern_take(ck_json_dup_string(obj, "hook-user"));
 	self->reload_unit = ck_json_dup_string(obj, "reload-unit");
-	self->reload_mode = ck_json_dup_string(obj, "reload-mode");
+	self->reload_mode = ck_request_intern_take(ck_json_dup_string(obj, "reload-mode"));
 	self->pid_file = ck_json_dup_string(obj, "pid-file");
 	self->pid_signal =
 	    (gint)json_object_get_int_member_with_default(obj, "pid-signal", self->pid_signal);
@@ -1071,7 +1160,7 @@ ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
 	self->bootstrap_cert_file = ck_json_dup_string(obj, "bootstrap-cert-file");
 	self->bootstrap_key_file = ck_json_dup_string(obj, "bootstrap-key-file");
 	self->proof_key_file = ck_json_dup_string(obj, "proof-key-file");
-	self->proof_key_provider = ck_json_dup_string(obj, "proof-key-provider");
+	self->proof_key_provider = ck_request_intern_take(ck_json_dup_string(obj, "proof-key-provider"));
 	self->renewal_time = json_object_get_int_member_with_default(obj, "renewal-time", 0);
 	self->window_start = json_object_get_int_member_with_default(obj, "renewal-window-start", 0);
 	self->window_end = json_object_get_int_member_with_default(obj, "renewal-window-end", 0);
@@ -1085,8 +1174,8 @@ ck_request_policy_from_json(CkRequest *self, JsonObject *obj, GError **error)
 	    json_object_get_int_member_with_default(obj, "last-failure-time", 0);
 	self->working_since = json_object_get_int_member_with_default(obj, "working-since", 0);
 	self->waiting = ck_json_dup_string(obj, "waiting");
-	self->identity = ck_json_dup_string(obj, "identity");
-	self->recovery_step = ck_json_dup_string(obj, "recovery-step");
+	self->identity = ck_request_intern_take(ck_json_dup_string(obj, "identity"));
+	self->recovery_step = ck_request_intern_take(ck_json_dup_string(obj, "recovery-step"));
 	self->recovery_reason = ck_json_dup_string(obj, "recovery-reason");
 	self->backups_until = json_object_get_int_member_with_default(obj, "backups-until", 0);
 	self->last_failure = ck_json_dup_string(obj, "last-failure");
@@ -1179,8 +1268,7 @@ ck_request_new_from_json(JsonNode *node, GError **error)
 	/* the default ("file") stands when the state predates the member */
 	key_provider = ck_json_dup_string(obj, "key-provider");
 	if (key_provider != NULL) {
-		g_free(self->key_provider);
-		self->key_provider = g_steal_pointer(&key_provider);
+		self->key_provider = ck_request_intern(key_provider);
 	}
 	self->cert_file = ck_json_dup_string(obj, "cert-file");
 	self->key_file = ck_json_dup_string(obj, "key-file");
@@ -1193,14 +1281,14 @@ ck_request_new_from_json(JsonNode *node, GError **error)
 	if (!ck_json_get_attrs(obj, "cert-attrs", &self->cert_attrs, error) ||
 	    !ck_json_get_attrs(obj, "key-attrs", &self->key_attrs, error))
 		return NULL;
-	self->ca = ck_json_dup_string(obj, "ca");
-	self->profile = ck_json_dup_string(obj, "profile");
+	self->ca = ck_request_intern_take(ck_json_dup_string(obj, "ca"));
+	self->profile = ck_request_intern_take(ck_json_dup_string(obj, "profile"));
 	self->validity = json_object_get_int_member_with_default(obj, "validity", 0);
 	self->owner_uid = (guint32)json_object_get_int_member_with_default(obj, "owner-uid", 0);
 	self->not_before = json_object_get_int_member_with_default(obj, "not-before", 0);
 	self->not_after = json_object_get_int_member_with_default(obj, "not-after", 0);
 	self->serial = ck_json_dup_string(obj, "serial");
-	self->issuer = ck_json_dup_string(obj, "issuer");
+	self->issuer = ck_request_intern_take(ck_json_dup_string(obj, "issuer"));
 	self->last_error = ck_json_dup_string(obj, "last-error");
 	self->ca_cookie = ck_json_dup_string(obj, "ca-cookie");
 	self->next_attempt = json_object_get_int_member_with_default(obj, "next-attempt", 0);
@@ -1219,21 +1307,17 @@ ck_request_finalize(GObject *object)
 	CkRequest *self = CK_REQUEST(object);
 	g_free(self->id);
 	g_free(self->subject);
-	g_strfreev(self->dns_names);
-	g_strfreev(self->ip_addresses);
-	g_strfreev(self->emails);
-	g_strfreev(self->uris);
-	g_strfreev(self->principals);
-	g_strfreev(self->key_usage);
-	g_strfreev(self->extended_key_usage);
-	g_free(self->key_provider);
+	ck_request_strv_clear(&self->dns_names);
+	ck_request_strv_clear(&self->ip_addresses);
+	ck_request_strv_clear(&self->emails);
+	ck_request_strv_clear(&self->uris);
+	ck_request_strv_clear(&self->principals);
+	ck_request_strv_clear(&self->key_usage);
+	ck_request_strv_clear(&self->extended_key_usage);
 	g_free(self->cert_file);
 	g_free(self->key_file);
 	g_free(self->chain_file);
-	g_free(self->ca);
-	g_free(self->profile);
 	g_free(self->serial);
-	g_free(self->issuer);
 	g_free(self->last_error);
 	g_free(self->ca_cookie);
 	g_free(self->renew_before);
@@ -1241,21 +1325,16 @@ ck_request_finalize(GObject *object)
 	g_free(self->combined_file);
 	g_free(self->pre_save_command);
 	g_free(self->post_save_command);
-	g_free(self->hook_user);
 	g_free(self->reload_unit);
-	g_free(self->reload_mode);
 	g_free(self->pid_file);
 	g_free(self->check_endpoint);
 	g_free(self->check_command);
 	g_free(self->bootstrap_cert_file);
 	g_free(self->bootstrap_key_file);
 	g_free(self->proof_key_file);
-	g_free(self->proof_key_provider);
 	g_free(self->waiting);
-	g_free(self->identity);
-	g_free(self->recovery_step);
 	g_free(self->recovery_reason);
-	g_strfreev(self->install_fresh);
+	ck_request_strv_clear(&self->install_fresh);
 	g_free(self->install_version);
 	g_free(self->install_previous);
 	g_free(self->last_failure);
@@ -1271,21 +1350,21 @@ ck_request_init(CkRequest *self)
 {
 	self->state = CK_REQUEST_STATE_NEED_KEY_PAIR;
 	self->key_type = CK_KEY_TYPE_DEFAULT;
-	self->key_provider = g_strdup("file");
-	self->dns_names = g_new0(gchar *, 1);
-	self->ip_addresses = g_new0(gchar *, 1);
-	self->emails = g_new0(gchar *, 1);
-	self->uris = g_new0(gchar *, 1);
-	self->principals = g_new0(gchar *, 1);
-	self->key_usage = g_new0(gchar *, 1);
-	self->extended_key_usage = g_new0(gchar *, 1);
+	self->key_provider = g_intern_static_string("file");
+	self->dns_names = ck_request_no_strings;
+	self->ip_addresses = ck_request_no_strings;
+	self->emails = ck_request_no_strings;
+	self->uris = ck_request_no_strings;
+	self->principals = ck_request_no_strings;
+	self->key_usage = ck_request_no_strings;
+	self->extended_key_usage = ck_request_no_strings;
 	self->cert_attrs = CK_FILE_ATTRS_INIT(0644);
 	self->key_attrs = CK_FILE_ATTRS_INIT(0600);
 	self->created = g_get_real_time() / G_USEC_PER_SEC;
 	self->auto_renew = TRUE;
 	self->key_policy = CK_KEY_POLICY_NEW;
 	self->pid_signal = SIGHUP;
-	self->install_fresh = g_new0(gchar *, 1);
+	self->install_fresh = ck_request_no_strings;
 }
 
 static void

@@ -102,6 +102,15 @@ G_DECLARE_FINAL_TYPE(CkRequest, ck_request, CK, REQUEST, GObject)
 CkRequest *
 ck_request_new(const gchar *id);
 
+/*
+ * The one observer a tracking engine installs: told of every change before the
+ * "changed" signal is emitted. A plain pointer pair instead of a signal
+ * connection, which costs a closure, a handler and a notifier per request.
+ */
+typedef void (*CkRequestWatchFunc)(CkRequest *request, guint fields, gpointer user_data);
+void
+ck_request_set_watch(CkRequest *self, CkRequestWatchFunc func, gpointer user_data);
+
 /* An id is 1-64 characters of [A-Za-z0-9._-], not starting with '.' (it names a file). */
 gboolean
 ck_request_id_is_valid(const gchar *id);

@@ -325,6 +325,95 @@ ck_test_assert_remote_error(GError *error, const gchar *name)
 	g_assert_cmpstr(remote, ==, name);
 }
 
+/*
+ * GetRequestProperties: only the properties named, all of them (as GetAll has
+ * them) for none, and a clear error for a name Request1 does not have.
+ */
+static void
+test_bus_get_request_properties(void)
+{
+	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autoptr(GDBusConnection) connection = NULL;
+	g_autoptr(GVariant) some = NULL;
+	g_autoptr(GVariant) all = NULL;
+	g_autoptr(GVariant) bad = NULL;
+	g_autoptr(GError) error = NULL;
+	const gchar *const wanted[] = {"State", "Id", NULL};
+	const gchar *const unknown[] = {"Id", "Nope", NULL};
+	const gchar *const none[] = {NULL};
+	g_autoptr(GVariant) some_list = NULL;
+	g_autoptr(GVariant) all_list = NULL;
+	GVariantIter iter;
+	const gchar *path;
+	GVariant *props;
+	guint n = 0;
+
+	if (td == NULL)
+		return;
+	ck_test_daemon_start(td);
+	for (guint i = 0; i < 2; i++) {
+		g_autofree gchar *id = g_strdup_printf("p-%u", i);
+		g_autofree gchar *name = g_strdup_printf("p%u.crt", i);
+		g_autofree gchar *key_name = g_strdup_printf("p%u.key", i);
+		g_autofree gchar *cert = ck_test_daemon_path(td, name);
+		g_autofree gchar *key = ck_test_daemon_path(td, key_name);
+		g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", id, "-f",
+					    cert, "-k", key, "-N", "CN=p", "-w", "--wait-timeout=30",
+					    NULL),
+				==, 0);
+	}
+	connection = ck_test_daemon_connect(td);
+
+	some = ck_test_call(connection, MANAGER_PATH, "org.certkeeper.Manager1",
+			    "GetRequestProperties", g_variant_new("(^as)", wanted), "(a{oa{sv}})",
+			    &error);
+	g_assert_no_error(error);
+	some_list = g_variant_get_child_value(some, 0);
+	g_variant_iter_init(&iter, some_list);
+	while (g_variant_iter_next(&iter, "{&o@a{sv}}", &path, &props)) {
+		g_autofree gchar *id = g_strdup_printf("p-%u", n);
+		const gchar *value = NULL;
+		g_assert_cmpuint(g_variant_n_children(props), ==, 2);
+		g_assert_true(g_variant_lookup(props, "Id", "&s", &value));
+		/* ordered by id */
+		g_assert_cmpstr(value, ==, id);
+		g_assert_true(g_variant_lookup(props, "State", "&s", &value));
+		g_variant_unref(props);
+		n++;
+	}
+	g_assert_cmpuint(n, ==, 2);
+
+	/* none named: everything, the same as Properties.GetAll of each (they are
+	 * MONITORING: nothing changes between the two calls) */
+	all = ck_test_call(connection, MANAGER_PATH, "org.certkeeper.Manager1",
+			   "GetRequestProperties", g_variant_new("(^as)", none), "(a{oa{sv}})",
+			   &error);
+	g_assert_no_error(error);
+	all_list = g_variant_get_child_value(all, 0);
+	g_variant_iter_init(&iter, all_list);
+	n = 0;
+	while (g_variant_iter_next(&iter, "{&o@a{sv}}", &path, &props)) {
+		g_autoptr(GVariant) get_all =
+		    ck_test_call(connection, path, "org.freedesktop.DBus.Properties", "GetAll",
+				 g_variant_new("(s)", "org.certkeeper.Request1"), "(a{sv})", &error);
+		g_autoptr(GVariant) expected = NULL;
+		g_assert_no_error(error);
+		expected = g_variant_get_child_value(get_all, 0);
+		g_assert_cmpuint(g_variant_n_children(props), >, 40);
+		g_assert_true(g_variant_equal(props, expected));
+		g_variant_unref(props);
+		n++;
+	}
+	g_assert_cmpuint(n, ==, 2);
+
+	bad = ck_test_call(connection, MANAGER_PATH, "org.certkeeper.Manager1",
+			   "GetRequestProperties", g_variant_new("(^as)", unknown), "(a{oa{sv}})",
+			   &error);
+	g_assert_null(bad);
+	ck_test_assert_remote_error(error, "org.certkeeper.Error.InvalidArgument");
+	g_assert_nonnull(strstr(error->message, "Nope"));
+}
+
 typedef struct {
 	gchar *saved_serial; /* from CertificateSaved */
 	gchar *saved_path;
@@ -517,5 +606,6 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/bus/signals", test_bus_signals);
 	g_test_add_func("/certkeeper/bus/get-requests-and-errors", test_bus_get_requests_and_errors);
 	g_test_add_func("/certkeeper/bus/manager-and-objects", test_bus_manager_and_objects);
+	g_test_add_func("/certkeeper/bus/get-request-properties", test_bus_get_request_properties);
 	return g_test_run();
 }

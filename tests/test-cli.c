@@ -468,6 +468,74 @@ ck_test_request_ca(CkTestDaemon *td, const gchar *id, const gchar *ca, const gch
 }
 
 /* status says why a request is stuck and what to do, and exits with getcert's codes. */
+/*
+ * `list --json` is written straight from the bus reply, without JSON objects
+ * in between: it must say exactly what `status --json` (built the other way)
+ * says, text that needs escaping and all, and so must the --ca form.
+ */
+static void
+test_cli_list_json_as_status(void)
+{
+	g_autoptr(CkTestDaemon) td = ck_test_daemon_new(CK_TEST_BUS_POLICY_PROJECT);
+	g_autoptr(JsonArray) list = NULL;
+	g_autoptr(JsonObject) status = NULL;
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *by_ca = NULL;
+	g_autofree gchar *cert = NULL;
+	g_autofree gchar *key = NULL;
+	g_autoptr(JsonNode) by_ca_root = NULL;
+	const gchar *odd = "printf '%s\\n' \"quoted\" \\back\tslash\n\x01 caf\xc3\xa9";
+	JsonObject *listed;
+
+	if (td == NULL)
+		return;
+	ck_test_daemon_start(td);
+	/* no request: an empty array */
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, &out, NULL, "list", "--json", NULL), ==, 0);
+	g_assert_cmpuint(json_array_get_length(ck_test_list(td)), ==, 0);
+	g_clear_pointer(&out, g_free);
+
+	ck_test_request_local(td, "plain");
+	cert = ck_test_certs_path(td, "odd.crt");
+	key = ck_test_certs_path(td, "odd.key");
+	g_assert_cmpint(ck_test_cli(td, FALSE, NULL, NULL, NULL, "request", "-I", "odd", "-f", cert,
+				    "-k", key, "-N", "CN=odd.example", "-D", "odd.example", "-D",
+				    "www.odd.example", "-C", odd, "-w", "--wait-timeout=30", NULL),
+			==, 0);
+	list = ck_test_list(td);
+	g_assert_cmpuint(json_array_get_length(list), ==, 2);
+	for (guint i = 0; i < 2; i++) {
+		const gchar *id = i == 0 ? "plain" : "odd";
+		g_autoptr(JsonNode) a = json_node_new(JSON_NODE_OBJECT);
+		g_autoptr(JsonNode) b = json_node_new(JSON_NODE_OBJECT);
+		listed = ck_test_find(list, "Id", id);
+		g_assert_nonnull(listed);
+		g_clear_pointer(&status, json_object_unref);
+		status = ck_test_status(td, id);
+		json_node_set_object(a, listed);
+		json_node_set_object(b, status);
+		g_assert_true(json_node_equal(a, b));
+	}
+	listed = ck_test_find(list, "Id", "odd");
+	g_assert_cmpstr(ck_test_str(listed, "PostSaveCommand"), ==, odd);
+	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(listed, "DNSNames")),
+			 ==, 2);
+
+	/* --ca takes the other path through the client; the same objects come out */
+	g_assert_cmpint(
+	    ck_test_cli(td, FALSE, NULL, &by_ca, NULL, "list", "--json", "-c", "local", NULL), ==, 0);
+	by_ca_root = ck_test_parse_json(by_ca);
+	g_assert_true(JSON_NODE_HOLDS_ARRAY(by_ca_root));
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(JsonNode) a = json_node_new(JSON_NODE_OBJECT);
+		g_autoptr(JsonNode) b = json_node_new(JSON_NODE_OBJECT);
+		json_node_set_object(a, json_array_get_object_element(list, i));
+		json_node_set_object(b,
+				     json_array_get_object_element(json_node_get_array(by_ca_root), i));
+		g_assert_true(json_node_equal(a, b));
+	}
+}
+
 static void
 test_cli_status_explains(void)
 {
@@ -1743,6 +1811,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/certkeeper/cli/request-short-and-long", test_cli_request_short_and_long);
 	g_test_add_func("/certkeeper/cli/json-and-table", test_cli_json_and_table);
+	g_test_add_func("/certkeeper/cli/list-json-as-status", test_cli_list_json_as_status);
 	g_test_add_func("/certkeeper/cli/status-explains", test_cli_status_explains);
 	g_test_add_func("/certkeeper/cli/status-waiting", test_cli_status_waiting);
 	g_test_add_func("/certkeeper/cli/cas", test_cli_cas);

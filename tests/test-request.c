@@ -125,6 +125,70 @@ ck_test_expect_none(GArray *log, const gchar *what)
 		ck_test_expect_none(log, #call);                                                   \
 	} while (0)
 
+/* The watch records into the same log, marked, so the order with the signal shows. */
+#define CK_TEST_WATCH_MARK 0x80000000u
+
+static void
+on_watch(CkRequest *request, guint fields, gpointer user_data)
+{
+	GArray *log = user_data;
+	guint marked = fields | CK_TEST_WATCH_MARK;
+	g_array_append_val(log, marked);
+}
+
+/*
+ * The engine's watch: told of each change once, before the "changed" handlers,
+ * and no more once cleared. Values that many requests share (interned) and
+ * empty lists (shared) still announce every real change and nothing else.
+ */
+static void
+test_request_watch(void)
+{
+	g_autoptr(CkRequest) r = ck_request_new("watched");
+	g_autoptr(CkRequest) other = ck_request_new("other");
+	g_autoptr(GArray) log = g_array_new(FALSE, FALSE, sizeof(guint));
+	g_autofree gchar *ca = g_strdup("local");
+	const gchar *dns[] = {"a.example", NULL};
+	const gchar *none[] = {NULL};
+
+	ck_request_set_watch(r, on_watch, log);
+	g_signal_connect(r, "changed", G_CALLBACK(on_changed), log);
+	ck_request_set_ca(r, ca);
+	g_assert_cmpuint(log->len, ==, 2);
+	g_assert_cmphex(g_array_index(log, guint, 0), ==, CK_REQUEST_FIELD_CA | CK_TEST_WATCH_MARK);
+	g_assert_cmphex(g_array_index(log, guint, 1), ==, CK_REQUEST_FIELD_CA);
+	g_array_set_size(log, 0);
+	/* the same text from another buffer is no change; both requests share it */
+	ck_request_set_ca(r, "local");
+	g_assert_cmpuint(log->len, ==, 0);
+	ck_request_set_ca(other, ca);
+	g_free(g_steal_pointer(&ca));
+	g_assert_true(ck_request_get_ca(r) == ck_request_get_ca(other));
+	g_assert_cmpstr(ck_request_get_ca(r), ==, "local");
+	ck_request_set_certificate_info(r, 1, 2, "01", "CN=issuer");
+	ck_request_set_certificate_info(other, 1, 2, "02", "CN=issuer");
+	g_assert_true(ck_request_get_issuer(r) == ck_request_get_issuer(other));
+	g_array_set_size(log, 0);
+	/* lists: empty, filled, emptied again */
+	g_assert_nonnull(ck_request_get_dns_names(r));
+	g_assert_null(ck_request_get_dns_names(r)[0]);
+	ck_request_set_dns_names(r, none);
+	ck_request_set_dns_names(r, NULL);
+	g_assert_cmpuint(log->len, ==, 0);
+	ck_request_set_dns_names(r, dns);
+	g_assert_cmpuint(log->len, ==, 2);
+	g_assert_cmpstr(ck_request_get_dns_names(r)[0], ==, "a.example");
+	ck_request_set_dns_names(r, none);
+	g_assert_cmpuint(log->len, ==, 4);
+	g_assert_null(ck_request_get_dns_names(r)[0]);
+	g_array_set_size(log, 0);
+
+	ck_request_set_watch(r, NULL, NULL);
+	ck_request_set_ca(r, "elsewhere");
+	g_assert_cmpuint(log->len, ==, 1);
+	g_assert_cmphex(g_array_index(log, guint, 0), ==, CK_REQUEST_FIELD_CA);
+}
+
 static void
 test_request_changed_signal(void)
 {
@@ -679,6 +743,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certkeeper/request/id-validation", test_request_id_validation);
 	g_test_add_func("/certkeeper/request/defaults", test_request_defaults);
 	g_test_add_func("/certkeeper/request/changed-signal", test_request_changed_signal);
+	g_test_add_func("/certkeeper/request/watch", test_request_watch);
 	g_test_add_func("/certkeeper/request/template-id", test_request_template_id);
 	g_test_add_func("/certkeeper/request/csr-params", test_request_csr_params);
 	g_test_add_func("/certkeeper/request/certificate-info-from-pem",
