@@ -13,18 +13,22 @@
 /* The kernel reports a set clock only to absolute CLOCK_REALTIME timers with this flag. */
 #define CK_SCHEDULER_TIMER_FLAGS (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)
 
+/* One allocation per entry, the key inside: a daemon keeps two per tracked request. */
 typedef struct {
 	gint64 when;
 	guint64 seq; /* order of ck_scheduler_set() calls: first come, first served on ties */
-	gchar *key;
+	guint pos;   /* where it is in the heap */
+	gchar key[];
 } CkSchedulerEntry;
 
 struct _CkScheduler {
 	GObject parent_instance;
 	CkSchedulerFunc func;
 	gpointer user_data;
-	GSequence *entries; /* CkSchedulerEntry, ordered by (when, seq) */
-	GHashTable *index;  /* entry->key (not owned) -> GSequenceIter */
+	/* a binary min-heap of CkSchedulerEntry by (when, seq): the earliest at 0,
+	 * a pointer a slot where a balanced tree would take a node of five */
+	GPtrArray *heap;
+	GHashTable *index; /* entry->key (not owned) -> CkSchedulerEntry */
 	guint64 next_seq;
 	int fd;
 	GSource *source;
@@ -40,33 +44,71 @@ G_DEFINE_TYPE(CkScheduler, ck_scheduler, G_TYPE_OBJECT)
 enum { SIGNAL_CLOCK_CHANGED, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST];
 
-static void
-ck_scheduler_entry_free(gpointer data)
+static gboolean
+ck_scheduler_entry_before(const CkSchedulerEntry *a, const CkSchedulerEntry *b)
 {
-	CkSchedulerEntry *entry = data;
-	g_free(entry->key);
-	g_free(entry);
+	return a->when != b->when ? a->when < b->when : a->seq < b->seq;
 }
 
-static gint
-ck_scheduler_entry_compare(gconstpointer a, gconstpointer b, gpointer user_data)
+static CkSchedulerEntry *
+ck_scheduler_at(CkScheduler *self, guint pos)
 {
-	const CkSchedulerEntry *ea = a;
-	const CkSchedulerEntry *eb = b;
-	if (ea->when != eb->when)
-		return ea->when < eb->when ? -1 : 1;
-	if (ea->seq != eb->seq)
-		return ea->seq < eb->seq ? -1 : 1;
-	return 0;
+	return g_ptr_array_index(self->heap, pos);
+}
+
+static void
+ck_scheduler_place(CkScheduler *self, CkSchedulerEntry *entry, guint pos)
+{
+	self->heap->pdata[pos] = entry;
+	entry->pos = pos;
+}
+
+/* Moves @entry towards the root while it is earlier than its parent, then down while
+ * a child is earlier: after a change of its (when, seq) it is in its place again. */
+static void
+ck_scheduler_sift(CkScheduler *self, CkSchedulerEntry *entry)
+{
+	guint pos = entry->pos;
+
+	while (pos > 0 && ck_scheduler_entry_before(entry, ck_scheduler_at(self, (pos - 1) / 2))) {
+		ck_scheduler_place(self, ck_scheduler_at(self, (pos - 1) / 2), pos);
+		pos = (pos - 1) / 2;
+	}
+	for (;;) {
+		guint child = 2 * pos + 1;
+		if (child >= self->heap->len)
+			break;
+		if (child + 1 < self->heap->len &&
+		    ck_scheduler_entry_before(ck_scheduler_at(self, child + 1),
+					      ck_scheduler_at(self, child)))
+			child++;
+		if (!ck_scheduler_entry_before(ck_scheduler_at(self, child), entry))
+			break;
+		ck_scheduler_place(self, ck_scheduler_at(self, child), pos);
+		pos = child;
+	}
+	ck_scheduler_place(self, entry, pos);
+}
+
+/* Takes @entry out of the heap and the index, and frees it. */
+static void
+ck_scheduler_drop(CkScheduler *self, CkSchedulerEntry *entry)
+{
+	CkSchedulerEntry *last = g_ptr_array_steal_index_fast(self->heap, self->heap->len - 1);
+
+	/* the index's key is the entry's: drop it before the entry is freed */
+	g_hash_table_remove(self->index, entry->key);
+	if (last != entry) {
+		ck_scheduler_place(self, last, entry->pos);
+		ck_scheduler_sift(self, last);
+	}
+	g_free(entry);
 }
 
 static CkSchedulerEntry *
 ck_scheduler_first(CkScheduler *self)
 {
-	GSequenceIter *iter = g_sequence_get_begin_iter(self->entries);
-	if (g_sequence_iter_is_end(iter))
-		return NULL;
-	return g_sequence_get(iter);
+	return self->heap->len > 0 ? ck_scheduler_at(self, 0) : NULL;
 }
 
 /*
@@ -171,8 +213,39 @@ ck_scheduler_emit_clock_changed(CkScheduler *self)
 
 typedef struct {
 	gchar *key;
+	gint64 when;
 	guint64 seq;
 } CkSchedulerDue;
+
+static gint
+ck_scheduler_due_compare(gconstpointer a, gconstpointer b)
+{
+	const CkSchedulerDue *da = a;
+	const CkSchedulerDue *db = b;
+	if (da->when != db->when)
+		return da->when < db->when ? -1 : 1;
+	return da->seq < db->seq ? -1 : da->seq > db->seq;
+}
+
+/* Every entry due by @now, from the subtree at @pos (a parent is never later than its children). */
+static void
+ck_scheduler_collect_due(CkScheduler *self, guint pos, gint64 now, GArray *due)
+{
+	CkSchedulerEntry *entry;
+	CkSchedulerDue item;
+
+	if (pos >= self->heap->len)
+		return;
+	entry = ck_scheduler_at(self, pos);
+	if (entry->when > now)
+		return;
+	item.key = g_strdup(entry->key);
+	item.when = entry->when;
+	item.seq = entry->seq;
+	g_array_append_val(due, item);
+	ck_scheduler_collect_due(self, 2 * pos + 1, now, due);
+	ck_scheduler_collect_due(self, 2 * pos + 2, now, due);
+}
 
 static void
 ck_scheduler_due_clear(gpointer data)
@@ -190,35 +263,25 @@ ck_scheduler_dispatch_due(CkScheduler *self)
 	/*
 	 * Take the list of due entries first: callbacks may add, move and remove
 	 * entries (their own key too), which would invalidate a walk over the
-	 * sequence. An entry a callback plans now (in the past, even) has a later
+	 * heap. An entry a callback plans now (in the past, even) has a later
 	 * seq than its snapshot and waits for the next main-loop iteration, so a
 	 * callback that always re-plans itself cannot keep this loop spinning.
+	 * The snapshot is put in (when, seq) order: first come, first served.
 	 */
 	g_array_set_clear_func(due, ck_scheduler_due_clear);
-	for (GSequenceIter *iter = g_sequence_get_begin_iter(self->entries);
-	     !g_sequence_iter_is_end(iter); iter = g_sequence_iter_next(iter)) {
-		CkSchedulerEntry *entry = g_sequence_get(iter);
-		CkSchedulerDue item;
-		if (entry->when > now)
-			break;
-		item.key = g_strdup(entry->key);
-		item.seq = entry->seq;
-		g_array_append_val(due, item);
-	}
+	ck_scheduler_collect_due(self, 0, now, due);
+	g_array_sort(due, ck_scheduler_due_compare);
 
 	self->defer_arm++;
 	for (guint i = 0; i < due->len; i++) {
 		CkSchedulerDue *item = &g_array_index(due, CkSchedulerDue, i);
-		GSequenceIter *iter = g_hash_table_lookup(self->index, item->key);
-		CkSchedulerEntry *entry;
+		CkSchedulerEntry *entry = g_hash_table_lookup(self->index, item->key);
 
-		if (iter == NULL)
+		if (entry == NULL)
 			continue; /* an earlier callback removed it */
-		entry = g_sequence_get(iter);
 		if (entry->seq != item->seq)
 			continue; /* an earlier callback re-planned it */
-		g_hash_table_remove(self->index, item->key);
-		g_sequence_remove(iter);
+		ck_scheduler_drop(self, entry);
 		self->func(item->key, self->user_data);
 	}
 	self->defer_arm--;
@@ -268,59 +331,51 @@ void
 ck_scheduler_set(CkScheduler *self, const gchar *key, gint64 when)
 {
 	CkSchedulerEntry *entry;
-	GSequenceIter *iter;
 
 	g_return_if_fail(CK_IS_SCHEDULER(self));
 	g_return_if_fail(key != NULL);
 
-	iter = g_hash_table_lookup(self->index, key);
-	if (iter != NULL) {
-		/* reuse the entry (and its key) but give it a new place in the queue */
-		entry = g_sequence_get(iter);
-		entry->when = when;
-		entry->seq = self->next_seq++;
-		g_sequence_sort_changed(iter, ck_scheduler_entry_compare, NULL);
-	} else {
-		entry = g_new0(CkSchedulerEntry, 1);
-		entry->key = g_strdup(key);
-		entry->when = when;
-		entry->seq = self->next_seq++;
-		iter = g_sequence_insert_sorted(self->entries, entry, ck_scheduler_entry_compare,
-						NULL);
-		g_hash_table_insert(self->index, entry->key, iter);
+	entry = g_hash_table_lookup(self->index, key);
+	if (entry == NULL) {
+		gsize len = strlen(key);
+		entry = g_malloc(sizeof(CkSchedulerEntry) + len + 1);
+		memcpy(entry->key, key, len + 1);
+		g_ptr_array_add(self->heap, entry);
+		entry->pos = self->heap->len - 1;
+		g_hash_table_insert(self->index, entry->key, entry);
 	}
+	/* a known key keeps its entry but gets a new place in the queue */
+	entry->when = when;
+	entry->seq = self->next_seq++;
+	ck_scheduler_sift(self, entry);
 	ck_scheduler_arm(self);
 }
 
 void
 ck_scheduler_remove(CkScheduler *self, const gchar *key)
 {
-	GSequenceIter *iter;
+	CkSchedulerEntry *entry;
 
 	g_return_if_fail(CK_IS_SCHEDULER(self));
 	g_return_if_fail(key != NULL);
 
-	iter = g_hash_table_lookup(self->index, key);
-	if (iter == NULL)
+	entry = g_hash_table_lookup(self->index, key);
+	if (entry == NULL)
 		return;
-	/* the index's key is the entry's: drop it before the entry is freed */
-	g_hash_table_remove(self->index, key);
-	g_sequence_remove(iter);
+	ck_scheduler_drop(self, entry);
 	ck_scheduler_arm(self);
 }
 
 gint64
 ck_scheduler_get(CkScheduler *self, const gchar *key)
 {
-	GSequenceIter *iter;
+	CkSchedulerEntry *entry;
 
 	g_return_val_if_fail(CK_IS_SCHEDULER(self), 0);
 	g_return_val_if_fail(key != NULL, 0);
 
-	iter = g_hash_table_lookup(self->index, key);
-	if (iter == NULL)
-		return 0;
-	return ((CkSchedulerEntry *)g_sequence_get(iter))->when;
+	entry = g_hash_table_lookup(self->index, key);
+	return entry != NULL ? entry->when : 0;
 }
 
 gint64
@@ -366,14 +421,14 @@ ck_scheduler_finalize(GObject *object)
 	if (self->fd >= 0)
 		close(self->fd);
 	g_hash_table_unref(self->index);
-	g_sequence_free(self->entries);
+	g_ptr_array_unref(self->heap);
 	G_OBJECT_CLASS(ck_scheduler_parent_class)->finalize(object);
 }
 
 static void
 ck_scheduler_init(CkScheduler *self)
 {
-	self->entries = g_sequence_new(ck_scheduler_entry_free);
+	self->heap = g_ptr_array_new_with_free_func(g_free);
 	self->index = g_hash_table_new(g_str_hash, g_str_equal);
 	self->fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (self->fd < 0) {

@@ -275,6 +275,88 @@ test_scheduler_fifo(Fixture *f, gconstpointer user_data)
 	g_assert_cmpstr(ck_test_fired(f, 99), ==, "k000");
 }
 
+typedef struct {
+	gchar *key;
+	gint64 when;
+	guint64 seq;
+} CkTestPlan;
+
+static gint
+ck_test_model_compare(gconstpointer a, gconstpointer b)
+{
+	const CkTestPlan *pa = *(CkTestPlan *const *)a;
+	const CkTestPlan *pb = *(CkTestPlan *const *)b;
+	if (pa->when != pb->when)
+		return pa->when < pb->when ? -1 : 1;
+	return pa->seq < pb->seq ? -1 : pa->seq > pb->seq;
+}
+
+static void
+ck_test_model_free(gpointer data)
+{
+	CkTestPlan *plan = data;
+	g_free(plan->key);
+	g_free(plan);
+}
+
+/*
+ * Thousands of random plans, re-plans and removals against a plain model: the
+ * earliest is always known, every key reads back its time, and all that is
+ * due fires in (time, order of planning), whatever the queue's shape.
+ */
+static void
+test_scheduler_random_against_model(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GHashTable) model =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, NULL, ck_test_model_free);
+	g_autoptr(GPtrArray) expected = g_ptr_array_new();
+	g_autoptr(GRand) rand = g_rand_new_with_seed(20261201);
+	gint64 now = ck_clock_now();
+	guint64 seq = 0;
+	GHashTableIter iter;
+	gpointer value;
+	gint64 earliest;
+
+	for (guint i = 0; i < 5000; i++) {
+		g_autofree gchar *key = g_strdup_printf("r%u", g_rand_int_range(rand, 0, 700));
+		CkTestPlan *plan;
+		if (g_rand_int_range(rand, 0, 5) == 0) {
+			ck_scheduler_remove(f->scheduler, key);
+			g_hash_table_remove(model, key);
+			continue;
+		}
+		plan = g_new0(CkTestPlan, 1);
+		plan->key = g_strdup(key);
+		/* half due now (a few distinct times, so ties are many), half far away */
+		plan->when = g_rand_boolean(rand) ? now - g_rand_int_range(rand, 1, 4)
+						  : now + 3600 + g_rand_int_range(rand, 0, 100);
+		plan->seq = seq++;
+		ck_scheduler_set(f->scheduler, key, plan->when);
+		g_hash_table_replace(model, plan->key, plan);
+	}
+	g_assert_cmpuint(ck_scheduler_get_size(f->scheduler), ==, g_hash_table_size(model));
+	earliest = G_MAXINT64;
+	g_hash_table_iter_init(&iter, model);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		CkTestPlan *plan = value;
+		g_assert_cmpint(ck_scheduler_get(f->scheduler, plan->key), ==, plan->when);
+		earliest = MIN(earliest, plan->when);
+		if (plan->when <= now)
+			g_ptr_array_add(expected, plan);
+	}
+	g_assert_cmpint(ck_scheduler_get_next(f->scheduler), ==, earliest);
+	g_ptr_array_sort(expected, ck_test_model_compare);
+	ck_test_run_until(f, expected->len, 0, 2000);
+	g_assert_cmpuint(f->fired->len, ==, expected->len);
+	for (guint i = 0; i < expected->len; i++)
+		g_assert_cmpstr(ck_test_fired(f, i), ==,
+				((CkTestPlan *)g_ptr_array_index(expected, i))->key);
+	/* what is left is what was far away */
+	g_assert_cmpuint(ck_scheduler_get_size(f->scheduler), ==,
+			 g_hash_table_size(model) - expected->len);
+	g_assert_cmpint(ck_scheduler_get_next(f->scheduler), >, now + 3599);
+}
+
 static void
 test_scheduler_replan(Fixture *f, gconstpointer user_data)
 {
@@ -728,6 +810,7 @@ main(int argc, char **argv)
 	CK_ADD("thread-default-context", test_scheduler_thread_default_context);
 	CK_ADD("empty", test_scheduler_empty);
 	CK_ADD("many", test_scheduler_many);
+	CK_ADD("random-against-model", test_scheduler_random_against_model);
 	CK_ADD("finalize", test_scheduler_finalize);
 	CK_ADD("unref-in-callback", test_scheduler_unref_in_callback);
 	CK_ADD("clock-changed/call", test_scheduler_clock_changed_call);
