@@ -834,10 +834,31 @@ class Bench:
             if before != after:
                 log(f"WARNING: {CM_GLOBAL_STATE} changed during the run")
 
+    def keygen_floor(self):
+        """RSA-2048 keys alone, made with certkeeperd's own code on every CPU: no
+        daemon issues N certificates faster than it can make N keys, so this is
+        the floor under the N=1,000 figure on this machine, now."""
+        tool = os.path.join(self.args.build, "daemon", "ck-bench-keygen")
+        if not os.access(tool, os.X_OK):
+            raise BenchError(f"{tool} is missing: run tools/bench, which builds it")
+        busy = machine_busy([])
+        keys = 200
+        log(f"RSA-2048 key generation alone, {keys} keys on all CPUs ...")
+        out = subprocess.run([tool, str(keys)], stdout=subprocess.PIPE, check=True,
+                             text=True).stdout
+        floor = json.loads(out)
+        floor["per_1000_s"] = floor["wall_s"] * 1000 / floor["keys"]
+        floor["machine_before"] = busy
+        self.results["keygen_floor"] = floor
+        log(f"{keys} RSA-2048 keys in {floor['wall_s']:.2f} s on {floor['threads']} threads: "
+            f"1,000 take at least {floor['per_1000_s']:.1f} s")
+
     def run(self):
         a = self.args
         self.results["environment"] = environment(a)
         log(f"work directory {self.tmp}")
+        if 1000 in a.n:
+            self.keygen_floor()
         self.run_certkeeper()
         if a.skip_certmonger:
             self.results["skipped"].append("certmonger: --skip-certmonger")
@@ -931,6 +952,11 @@ def report(results, args):
                 ok = ratio >= 20
         rows.append((f"{n} x RSA-2048 to all MONITORING", timing(ck) or "-",
                      timing(cm) or skip_cm, target, verdict(ok)))
+        floor = results.get("keygen_floor")
+        if n == 1000 and floor:
+            best = f"{cm['monitoring_s'] / floor['per_1000_s']:.1f}x at best" if cm else ""
+            rows.append((f"  floor: 1000 RSA-2048 keys alone, {floor['threads']} CPUs",
+                         fmt_s(floor["per_1000_s"]), "", best, "-"))
         rows.append((f"  bus call during it: median / p95 / max", storm(ck) or "-",
                      storm(cm) or skip_cm, "", "-"))
     for n in args.n + ([args.big] if args.big else []):
