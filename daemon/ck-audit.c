@@ -90,16 +90,57 @@ ck_audit_new(const gchar *path, guint64 max_size, guint rotate)
 	return self;
 }
 
+/* What could not be done to the audit log (a whole sentence each, for translators). */
+typedef enum {
+	CK_AUDIT_FAILED_MKDIR,
+	CK_AUDIT_FAILED_OPEN,
+	CK_AUDIT_FAILED_SECURE,
+	CK_AUDIT_FAILED_SYNC,
+	CK_AUDIT_FAILED_ROTATE,
+	CK_AUDIT_FAILED_WRITE,
+} CkAuditFailure;
+
 /* Says once that the audit log cannot be written; the work goes on regardless. */
 static void
-ck_audit_failed(CkAudit *self, const gchar *what, int errsv)
+ck_audit_failed(CkAudit *self, CkAuditFailure what, int errsv)
 {
+	const gchar *reason = g_strerror(errsv);
+
 	if (self->failing)
 		return;
 	self->failing = TRUE;
-	g_warning(_("Cannot %s the audit log %s: %s; events are not recorded until it works "
-		    "again"),
-		  what, self->path, g_strerror(errsv));
+	switch (what) {
+	case CK_AUDIT_FAILED_MKDIR:
+		g_warning(_("Cannot create the directory of the audit log %s: %s; events are not "
+			    "recorded until it works again"),
+			  self->path, reason);
+		break;
+	case CK_AUDIT_FAILED_OPEN:
+		g_warning(_("Cannot open the audit log %s: %s; events are not recorded until it "
+			    "works again"),
+			  self->path, reason);
+		break;
+	case CK_AUDIT_FAILED_SECURE:
+		g_warning(_("Cannot make the audit log %s root's only: %s; events are not recorded "
+			    "until it works again"),
+			  self->path, reason);
+		break;
+	case CK_AUDIT_FAILED_SYNC:
+		g_warning(_("Cannot sync the audit log %s: %s; events are not recorded until it "
+			    "works again"),
+			  self->path, reason);
+		break;
+	case CK_AUDIT_FAILED_ROTATE:
+		g_warning(_("Cannot rotate the audit log %s: %s; events are not recorded until it "
+			    "works again"),
+			  self->path, reason);
+		break;
+	case CK_AUDIT_FAILED_WRITE:
+		g_warning(_("Cannot write the audit log %s: %s; events are not recorded until it "
+			    "works again"),
+			  self->path, reason);
+		break;
+	}
 }
 
 static gboolean
@@ -111,18 +152,18 @@ ck_audit_open(CkAudit *self)
 	if (self->fd >= 0)
 		return TRUE;
 	if (g_mkdir_with_parents(dir, 0750) < 0) {
-		ck_audit_failed(self, "create the directory of", errno);
+		ck_audit_failed(self, CK_AUDIT_FAILED_MKDIR, errno);
 		return FALSE;
 	}
 	/* O_NOFOLLOW: a link planted at the path must not redirect root's writes */
 	self->fd = open(self->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (self->fd < 0) {
-		ck_audit_failed(self, "open", errno);
+		ck_audit_failed(self, CK_AUDIT_FAILED_OPEN, errno);
 		return FALSE;
 	}
 	/* a file made earlier by hand or with another mode is still root's only */
 	if (fchmod(self->fd, 0600) < 0 || fstat(self->fd, &st) < 0) {
-		ck_audit_failed(self, "secure", errno);
+		ck_audit_failed(self, CK_AUDIT_FAILED_SECURE, errno);
 		close(self->fd);
 		self->fd = -1;
 		return FALSE;
@@ -137,7 +178,7 @@ ck_audit_close(CkAudit *self)
 	if (self->fd < 0)
 		return;
 	if (self->dirty && fdatasync(self->fd) < 0)
-		ck_audit_failed(self, "sync", errno);
+		ck_audit_failed(self, CK_AUDIT_FAILED_SYNC, errno);
 	self->dirty = FALSE;
 	close(self->fd);
 	self->fd = -1;
@@ -152,14 +193,14 @@ ck_audit_rotate(CkAudit *self)
 		g_autofree gchar *from = g_strdup_printf("%s.%u", self->path, i - 1);
 		g_autofree gchar *to = g_strdup_printf("%s.%u", self->path, i);
 		if (g_rename(from, to) < 0 && errno != ENOENT)
-			ck_audit_failed(self, "rotate", errno);
+			ck_audit_failed(self, CK_AUDIT_FAILED_ROTATE, errno);
 	}
 	if (self->rotate > 0) {
 		g_autofree gchar *first = g_strdup_printf("%s.1", self->path);
 		if (g_rename(self->path, first) < 0 && errno != ENOENT)
-			ck_audit_failed(self, "rotate", errno);
+			ck_audit_failed(self, CK_AUDIT_FAILED_ROTATE, errno);
 	} else if (g_unlink(self->path) < 0 && errno != ENOENT) {
-		ck_audit_failed(self, "rotate", errno);
+		ck_audit_failed(self, CK_AUDIT_FAILED_ROTATE, errno);
 	}
 }
 
@@ -179,7 +220,7 @@ ck_audit_sync(CkAudit *self)
 	g_return_if_fail(CK_IS_AUDIT(self));
 	g_clear_handle_id(&self->sync_id, g_source_remove);
 	if (self->fd >= 0 && self->dirty && fdatasync(self->fd) < 0)
-		ck_audit_failed(self, "sync", errno);
+		ck_audit_failed(self, CK_AUDIT_FAILED_SYNC, errno);
 	self->dirty = FALSE;
 }
 
@@ -197,7 +238,7 @@ ck_audit_write(CkAudit *self, const gchar *line, gsize len, gboolean sync_now)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			ck_audit_failed(self, "write", errno);
+			ck_audit_failed(self, CK_AUDIT_FAILED_WRITE, errno);
 			/* reopened at the next event: the disk may have room again, or the
 			 * file may have been moved away */
 			close(self->fd);
