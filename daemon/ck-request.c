@@ -326,7 +326,7 @@ ck_request_get_stuck(CkRequest *self)
 	return ck_request_state_is_stuck(self->state);
 }
 
-#define CK_REQUEST_STRING_ACCESSORS(field, bit)                                                    \
+#define CK_REQUEST_STRING_ACCESSORS_WITH(field, bit, replace)                                     \
 	const gchar *ck_request_get_##field(CkRequest *self)                                       \
 	{                                                                                          \
 		g_return_val_if_fail(CK_IS_REQUEST(self), NULL);                                   \
@@ -335,8 +335,10 @@ ck_request_get_stuck(CkRequest *self)
 	void ck_request_set_##field(CkRequest *self, const gchar *value)                           \
 	{                                                                                          \
 		g_return_if_fail(CK_IS_REQUEST(self));                                             \
-		ck_request_replace_string(self, &self->field, value, bit);                         \
+		replace(self, &self->field, value, bit);                                           \
 	}
+#define CK_REQUEST_STRING_ACCESSORS(field, bit)                                                    \
+	CK_REQUEST_STRING_ACCESSORS_WITH(field, bit, ck_request_replace_string)
 
 #define CK_REQUEST_STRV_ACCESSORS(field, bit)                                                      \
 	const gchar *const *ck_request_get_##field(CkRequest *self)                                \
@@ -351,16 +353,7 @@ ck_request_get_stuck(CkRequest *self)
 	}
 
 #define CK_REQUEST_INTERNED_ACCESSORS(field, bit)                                                  \
-	const gchar *ck_request_get_##field(CkRequest *self)                                       \
-	{                                                                                          \
-		g_return_val_if_fail(CK_IS_REQUEST(self), NULL);                                   \
-		return self->field;                                                                \
-	}                                                                                          \
-	void ck_request_set_##field(CkRequest *self, const gchar *value)                           \
-	{                                                                                          \
-		g_return_if_fail(CK_IS_REQUEST(self));                                             \
-		ck_request_replace_interned(self, &self->field, value, bit);                       \
-	}
+	CK_REQUEST_STRING_ACCESSORS_WITH(field, bit, ck_request_replace_interned)
 
 CK_REQUEST_STRING_ACCESSORS(subject, CK_REQUEST_FIELD_SUBJECT)
 CK_REQUEST_INTERNED_ACCESSORS(key_provider, CK_REQUEST_FIELD_POLICY)
@@ -384,8 +377,8 @@ CK_REQUEST_STRING_ACCESSORS(bootstrap_key_file, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_STRING_ACCESSORS(proof_key_file, CK_REQUEST_FIELD_POLICY)
 CK_REQUEST_INTERNED_ACCESSORS(proof_key_provider, CK_REQUEST_FIELD_POLICY)
 
-/* Setters of fields that read back as "" rather than NULL. */
-#define CK_REQUEST_TEXT_ACCESSORS(field, bit, fallback)                                           \
+/* Setters of fields that read back as "" rather than NULL; @replace copies or interns. */
+#define CK_REQUEST_TEXT_ACCESSORS_WITH(field, bit, fallback, replace)                             \
 	const gchar *ck_request_get_##field(CkRequest *self)                                       \
 	{                                                                                          \
 		g_return_val_if_fail(CK_IS_REQUEST(self), NULL);                                   \
@@ -396,23 +389,13 @@ CK_REQUEST_INTERNED_ACCESSORS(proof_key_provider, CK_REQUEST_FIELD_POLICY)
 		g_return_if_fail(CK_IS_REQUEST(self));                                             \
 		if (value != NULL && (value[0] == '\0' || g_strcmp0(value, (fallback)) == 0))      \
 			value = NULL;                                                              \
-		ck_request_replace_string(self, &self->field, value, bit);                         \
+		replace(self, &self->field, value, bit);                                           \
 	}
-
+#define CK_REQUEST_TEXT_ACCESSORS(field, bit, fallback)                                           \
+	CK_REQUEST_TEXT_ACCESSORS_WITH(field, bit, fallback, ck_request_replace_string)
 /* The same, interned (see ck_request_intern()). */
 #define CK_REQUEST_INTERNED_TEXT_ACCESSORS(field, bit, fallback)                                  \
-	const gchar *ck_request_get_##field(CkRequest *self)                                       \
-	{                                                                                          \
-		g_return_val_if_fail(CK_IS_REQUEST(self), NULL);                                   \
-		return self->field != NULL ? self->field : (fallback);                             \
-	}                                                                                          \
-	void ck_request_set_##field(CkRequest *self, const gchar *value)                           \
-	{                                                                                          \
-		g_return_if_fail(CK_IS_REQUEST(self));                                             \
-		if (value != NULL && (value[0] == '\0' || g_strcmp0(value, (fallback)) == 0))      \
-			value = NULL;                                                              \
-		ck_request_replace_interned(self, &self->field, value, bit);                       \
-	}
+	CK_REQUEST_TEXT_ACCESSORS_WITH(field, bit, fallback, ck_request_replace_interned)
 
 CK_REQUEST_TEXT_ACCESSORS(renew_before, CK_REQUEST_FIELD_POLICY, "")
 CK_REQUEST_INTERNED_TEXT_ACCESSORS(reload_mode, CK_REQUEST_FIELD_POLICY, "reload-or-restart")
