@@ -14,6 +14,7 @@
 #include "ck-error.h"
 #include "ck-key-provider-pkcs11.h"
 #include "ck-proof.h"
+#include "ck-test-keys.h"
 #include "ck-test-util.h"
 
 static gchar *test_dir;
@@ -40,23 +41,6 @@ ck_test_stored_text(CkKey *key)
 	GBytes *stored = ck_key_get_stored_form(key);
 	g_assert_nonnull(stored);
 	return g_strndup(g_bytes_get_data(stored, NULL), g_bytes_get_size(stored));
-}
-
-/* The DER SubjectPublicKeyInfo of @key: two keys are the same key iff these are equal. */
-static GBytes *
-ck_test_public_der(CkKey *key)
-{
-	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t der = {NULL, 0};
-	GBytes *bytes;
-
-	g_assert_cmpint(gnutls_pubkey_init(&pub), ==, 0);
-	g_assert_cmpint(gnutls_pubkey_import_privkey(pub, ck_key_get_privkey(key), 0, 0), ==, 0);
-	g_assert_cmpint(gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der), ==, 0);
-	bytes = g_bytes_new(der.data, der.size);
-	gnutls_free(der.data);
-	gnutls_pubkey_deinit(pub);
-	return bytes;
 }
 
 static void
