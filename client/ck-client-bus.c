@@ -38,9 +38,39 @@ ck_client_bus_open(const gchar *spec, sd_bus **ret)
 	return 0;
 }
 
-/* Properties -> JSON: the bus types map 1:1 (s, b, t, u, as; a{ss} is an object). */
+/*
+ * One property value as the bus types map to JSON (s and o: a string; b; t and u:
+ * a number; as: a list; a{ss}: an object). Both ways of turning a reply into JSON
+ * read through ck_client_read_value(), so they cannot disagree on a type.
+ */
+typedef enum {
+	CK_CLIENT_VALUE_UNKNOWN, /* a type this client does not know: skipped */
+	CK_CLIENT_VALUE_STRING,
+	CK_CLIENT_VALUE_FLAG,
+	CK_CLIENT_VALUE_NUMBER,
+	CK_CLIENT_VALUE_LIST,
+	CK_CLIENT_VALUE_MAP,
+} CkClientValueKind;
+
+typedef struct {
+	CkClientValueKind kind;
+	const char *text; /* STRING: the message's own */
+	gboolean flag;
+	gint64 number;
+	GStrv strings; /* LIST; MAP: keys and values alternating */
+} CkClientValue;
+
+static void
+ck_client_value_clear(CkClientValue *value)
+{
+	g_clear_pointer(&value->strings, g_strfreev);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CkClientValue, ck_client_value_clear)
+
+/* Reads the variant at the message's position into @value. */
 static int
-ck_client_read_variant(sd_bus_message *m, JsonObject *obj, const char *name)
+ck_client_read_value(sd_bus_message *m, CkClientValue *value)
 {
 	const char *contents = NULL;
 	char type = 0;
@@ -49,56 +79,102 @@ ck_client_read_variant(sd_bus_message *m, JsonObject *obj, const char *name)
 	if (r < 0)
 		return r;
 	if (g_strcmp0(contents, "s") == 0 || g_strcmp0(contents, "o") == 0) {
-		const char *s = NULL;
-		r = sd_bus_message_read(m, "v", contents, &s);
-		if (r >= 0)
-			json_object_set_string_member(obj, name, s);
-	} else if (g_strcmp0(contents, "b") == 0) {
+		value->kind = CK_CLIENT_VALUE_STRING;
+		return sd_bus_message_read(m, "v", contents, &value->text);
+	}
+	if (g_strcmp0(contents, "b") == 0) {
 		int b = 0;
+		value->kind = CK_CLIENT_VALUE_FLAG;
 		r = sd_bus_message_read(m, "v", "b", &b);
-		if (r >= 0)
-			json_object_set_boolean_member(obj, name, b);
-	} else if (g_strcmp0(contents, "t") == 0) {
+		value->flag = b != 0;
+		return r;
+	}
+	if (g_strcmp0(contents, "t") == 0) {
 		uint64_t t = 0;
+		value->kind = CK_CLIENT_VALUE_NUMBER;
 		r = sd_bus_message_read(m, "v", "t", &t);
-		if (r >= 0)
-			json_object_set_int_member(obj, name, (gint64)t);
-	} else if (g_strcmp0(contents, "u") == 0) {
+		value->number = (gint64)t;
+		return r;
+	}
+	if (g_strcmp0(contents, "u") == 0) {
 		uint32_t u = 0;
+		value->kind = CK_CLIENT_VALUE_NUMBER;
 		r = sd_bus_message_read(m, "v", "u", &u);
-		if (r >= 0)
-			json_object_set_int_member(obj, name, u);
-	} else if (g_strcmp0(contents, "as") == 0) {
-		g_auto(GStrv) strv = NULL;
-		JsonArray *array = json_array_new();
+		value->number = u;
+		return r;
+	}
+	if (g_strcmp0(contents, "as") == 0) {
+		value->kind = CK_CLIENT_VALUE_LIST;
 		r = sd_bus_message_enter_container(m, 'v', "as");
 		if (r >= 0)
-			r = sd_bus_message_read_strv(m, &strv);
+			r = sd_bus_message_read_strv(m, &value->strings);
 		if (r >= 0)
 			r = sd_bus_message_exit_container(m);
-		for (guint i = 0; r >= 0 && strv != NULL && strv[i] != NULL; i++)
-			json_array_add_string_element(array, strv[i]);
-		json_object_set_array_member(obj, name, array);
-	} else if (g_strcmp0(contents, "a{ss}") == 0) {
-		JsonObject *map = json_object_new();
+		/* sd-bus gives NULL for an empty list */
+		if (value->strings == NULL)
+			value->strings = g_new0(gchar *, 1);
+		return r;
+	}
+	if (g_strcmp0(contents, "a{ss}") == 0) {
+		g_autoptr(GStrvBuilder) pairs = g_strv_builder_new();
+		value->kind = CK_CLIENT_VALUE_MAP;
 		r = sd_bus_message_enter_container(m, 'v', "a{ss}");
 		if (r >= 0)
 			r = sd_bus_message_enter_container(m, 'a', "{ss}");
 		while (r >= 0) {
-			const char *key = NULL, *value = NULL;
-			r = sd_bus_message_read(m, "{ss}", &key, &value);
+			const char *key = NULL, *text = NULL;
+			r = sd_bus_message_read(m, "{ss}", &key, &text);
 			if (r <= 0)
 				break;
-			json_object_set_string_member(map, key, value);
+			g_strv_builder_add_many(pairs, key, text, NULL);
 		}
 		if (r >= 0)
 			r = sd_bus_message_exit_container(m);
 		if (r >= 0)
 			r = sd_bus_message_exit_container(m);
+		value->strings = g_strv_builder_end(pairs);
+		return r;
+	}
+	/* a newer daemon may publish types this client does not know */
+	value->kind = CK_CLIENT_VALUE_UNKNOWN;
+	return sd_bus_message_skip(m, "v");
+}
+
+/* Properties -> JSON objects. */
+static int
+ck_client_read_variant(sd_bus_message *m, JsonObject *obj, const char *name)
+{
+	g_auto(CkClientValue) value = {0};
+	int r = ck_client_read_value(m, &value);
+
+	if (r < 0)
+		return r;
+	switch (value.kind) {
+	case CK_CLIENT_VALUE_STRING:
+		json_object_set_string_member(obj, name, value.text);
+		break;
+	case CK_CLIENT_VALUE_FLAG:
+		json_object_set_boolean_member(obj, name, value.flag);
+		break;
+	case CK_CLIENT_VALUE_NUMBER:
+		json_object_set_int_member(obj, name, value.number);
+		break;
+	case CK_CLIENT_VALUE_LIST: {
+		JsonArray *array = json_array_new();
+		for (guint i = 0; value.strings[i] != NULL; i++)
+			json_array_add_string_element(array, value.strings[i]);
+		json_object_set_array_member(obj, name, array);
+		break;
+	}
+	case CK_CLIENT_VALUE_MAP: {
+		JsonObject *map = json_object_new();
+		for (guint i = 0; value.strings[i] != NULL; i += 2)
+			json_object_set_string_member(map, value.strings[i], value.strings[i + 1]);
 		json_object_set_object_member(obj, name, map);
-	} else {
-		/* a newer daemon may publish types this client does not know: skip them */
-		r = sd_bus_message_skip(m, "v");
+		break;
+	}
+	case CK_CLIENT_VALUE_UNKNOWN:
+		break;
 	}
 	return r;
 }
@@ -281,62 +357,50 @@ ck_client_json_indent(GString *out, guint depth)
 		g_string_append(out, "  ");
 }
 
-/* The value of one {sv} entry, positioned at its variant; FALSE when its type is unknown. */
+/* The value of one {sv} entry as JSON text, as ck_client_read_variant() would make it;
+ * *@written is FALSE for a type this client does not know (nothing is written). */
 static int
 ck_client_json_variant(sd_bus_message *m, GString *out, guint depth, gboolean *written)
 {
-	const char *contents = NULL;
-	char type = 0;
-	int r = sd_bus_message_peek_type(m, &type, &contents);
+	g_auto(CkClientValue) value = {0};
+	int r = ck_client_read_value(m, &value);
 
-	*written = TRUE;
+	*written = value.kind != CK_CLIENT_VALUE_UNKNOWN;
 	if (r < 0)
 		return r;
-	if (g_strcmp0(contents, "s") == 0 || g_strcmp0(contents, "o") == 0) {
-		const char *s = NULL;
-		r = sd_bus_message_read(m, "v", contents, &s);
-		if (r >= 0)
-			ck_client_json_string(out, s);
-	} else if (g_strcmp0(contents, "b") == 0) {
-		int b = 0;
-		r = sd_bus_message_read(m, "v", "b", &b);
-		if (r >= 0)
-			g_string_append(out, b ? "true" : "false");
-	} else if (g_strcmp0(contents, "t") == 0) {
-		uint64_t t = 0;
-		r = sd_bus_message_read(m, "v", "t", &t);
-		if (r >= 0)
-			g_string_append_printf(out, "%" G_GINT64_FORMAT, (gint64)t);
-	} else if (g_strcmp0(contents, "u") == 0) {
-		uint32_t u = 0;
-		r = sd_bus_message_read(m, "v", "u", &u);
-		if (r >= 0)
-			g_string_append_printf(out, "%u", u);
-	} else if (g_strcmp0(contents, "as") == 0) {
-		const char *s = NULL;
-		guint n = 0;
-		r = sd_bus_message_enter_container(m, 'v', "as");
-		if (r >= 0)
-			r = sd_bus_message_enter_container(m, 'a', "s");
-		g_string_append_c(out, '[');
-		while (r >= 0 && (r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
-			g_string_append(out, n++ > 0 ? ",\n" : "\n");
+	switch (value.kind) {
+	case CK_CLIENT_VALUE_STRING:
+		ck_client_json_string(out, value.text);
+		break;
+	case CK_CLIENT_VALUE_FLAG:
+		g_string_append(out, value.flag ? "true" : "false");
+		break;
+	case CK_CLIENT_VALUE_NUMBER:
+		g_string_append_printf(out, "%" G_GINT64_FORMAT, value.number);
+		break;
+	case CK_CLIENT_VALUE_LIST:
+	case CK_CLIENT_VALUE_MAP: {
+		gboolean map = value.kind == CK_CLIENT_VALUE_MAP;
+		guint step = map ? 2 : 1;
+		g_string_append_c(out, map ? '{' : '[');
+		for (guint i = 0; value.strings[i] != NULL; i += step) {
+			g_string_append(out, i > 0 ? ",\n" : "\n");
 			ck_client_json_indent(out, depth + 1);
-			ck_client_json_string(out, s);
+			ck_client_json_string(out, value.strings[i]);
+			if (map) {
+				g_string_append(out, " : ");
+				ck_client_json_string(out, value.strings[i + 1]);
+			}
 		}
-		if (n > 0) {
+		if (value.strings[0] != NULL) {
 			g_string_append_c(out, '\n');
 			ck_client_json_indent(out, depth);
 		}
-		g_string_append_c(out, ']');
-		if (r >= 0)
-			r = sd_bus_message_exit_container(m);
-		if (r >= 0)
-			r = sd_bus_message_exit_container(m);
-	} else {
-		/* a newer daemon may publish types this client does not know: skip them */
-		*written = FALSE;
-		r = sd_bus_message_skip(m, "v");
+		g_string_append_c(out, map ? '}' : ']');
+		break;
+	}
+	case CK_CLIENT_VALUE_UNKNOWN:
+		break;
 	}
 	return r;
 }
